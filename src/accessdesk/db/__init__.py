@@ -1,0 +1,1 @@
+"""Database layer: SQLModel tables, column types and the engine/session factory."""

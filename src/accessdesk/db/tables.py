@@ -1,0 +1,282 @@
+"""The tables. Field names follow DESIGN.md §2; enumerations are stored as short strings (see domain.vocabulary)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from accessdesk.db.types import JSONDict, JSONList, UTCDateTime
+
+
+def _id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def _at(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    kind: str = Field(sa_type=sa.String(16), index=True)
+    name: str = Field(sa_type=sa.String(200))
+    slug: str = Field(sa_type=sa.String(64), unique=True)
+    sector: str | None = Field(default=None, sa_type=sa.String(100))
+    country: str | None = Field(default=None, sa_type=sa.String(2))
+    contact_name: str | None = Field(default=None, sa_type=sa.String(200))
+    contact_email: str | None = Field(default=None, sa_type=sa.String(320))
+    vetting_state: str | None = Field(default=None, sa_type=sa.String(16), index=True)
+    vetting_submission: str | None = Field(default=None, sa_type=sa.Text)
+    vetting_reason: str | None = Field(default=None, sa_type=sa.Text)
+    vetting_decided_by: uuid.UUID | None = Field(default=None)
+    vetting_changed_at: datetime | None = _at(default=None)
+    created_at: datetime = _at()
+
+
+class OrganisationDomain(SQLModel, table=True):
+    """An e-mail domain that belongs to one organisation (home-realm discovery at login)."""
+
+    __tablename__ = "organisation_domains"
+
+    domain: str = Field(sa_type=sa.String(253), primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+    email: str = Field(sa_type=sa.String(320), unique=True)
+    name: str = Field(sa_type=sa.String(200))
+    disabled_at: datetime | None = _at(default=None)
+    created_at: datetime = _at()
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_roles"
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True)
+    role: str = Field(sa_type=sa.String(16), primary_key=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token. Only the SHA-256 of the token is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    name: str = Field(sa_type=sa.String(100))
+    token_hash: str = Field(sa_type=sa.String(64), unique=True)
+    created_at: datetime = _at()
+    expires_at: datetime | None = _at(default=None)
+    last_used_at: datetime | None = _at(default=None)
+    revoked_at: datetime | None = _at(default=None)
+
+
+class FrontierModel(SQLModel, table=True):
+    __tablename__ = "frontier_models"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    slug: str = Field(sa_type=sa.String(64), unique=True)
+    name: str = Field(sa_type=sa.String(200))
+    codename: str = Field(sa_type=sa.String(100))
+    developer_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+    tier: str = Field(sa_type=sa.String(16))
+    planned_release_at: datetime = _at()
+    resource: str = Field(sa_type=sa.String(500))
+    slack_channels: list[str] = Field(default_factory=list, sa_type=JSONList)
+    designation: str = Field(sa_type=sa.String(16))
+    designation_ref: str | None = Field(default=None, sa_type=sa.String(200))
+    designated_by: uuid.UUID | None = Field(default=None)
+    designated_at: datetime | None = _at(default=None)
+    developer_quorum: int = Field(default=1)
+    government_quorum: int = Field(default=1)
+    max_window_days: int = Field(default=90)
+    killed_at: datetime | None = _at(default=None)
+    killed_by: uuid.UUID | None = Field(default=None)
+    kill_reason: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _at()
+    updated_at: datetime = _at()
+
+
+class NdaTemplate(SQLModel, table=True):
+    """One version of an NDA. ``series`` is ``<developer id>:<model id or *>``: the versions that supersede each other."""
+
+    __tablename__ = "nda_templates"
+    __table_args__ = (sa.UniqueConstraint("series", "version_major", "version_minor"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    series: str = Field(sa_type=sa.String(80), index=True)
+    developer_id: uuid.UUID = Field(foreign_key="organisations.id")
+    model_id: uuid.UUID | None = Field(default=None, foreign_key="frontier_models.id")
+    title: str = Field(sa_type=sa.String(200))
+    body: str = Field(sa_type=sa.Text)
+    version_major: int
+    version_minor: int
+    sha256: str = Field(sa_type=sa.String(64))
+    term_days: int = Field(default=365)
+    created_by: uuid.UUID | None = Field(default=None)
+    created_at: datetime = _at()
+
+
+class NdaAcceptance(SQLModel, table=True):
+    __tablename__ = "nda_acceptances"
+    __table_args__ = (sa.Index("ix_nda_acceptances_org_series", "organisation_id", "series", "version_major"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
+    template_id: uuid.UUID = Field(foreign_key="nda_templates.id", index=True)
+    series: str = Field(sa_type=sa.String(80))
+    version_major: int
+    version: str = Field(sa_type=sa.String(16))
+    sha256: str = Field(sa_type=sa.String(64))
+    signer_id: uuid.UUID = Field(foreign_key="users.id")
+    accepted_at: datetime = _at()
+    expires_at: datetime = _at()
+    signer_ip: str | None = Field(default=None, sa_type=sa.String(45))
+    signer_user_agent: str | None = Field(default=None, sa_type=sa.String(500))
+
+
+class Attestation(SQLModel, table=True):
+    __tablename__ = "attestations"
+    __table_args__ = (sa.Index("ix_attestations_org_area", "organisation_id", "area", "valid_until"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
+    area: str = Field(sa_type=sa.String(24))
+    statement: str = Field(sa_type=sa.Text)
+    evidence_ref: str | None = Field(default=None, sa_type=sa.String(500))
+    attested_by: uuid.UUID = Field(foreign_key="users.id")
+    attested_at: datetime = _at()
+    valid_until: datetime = _at()
+
+
+class Nomination(SQLModel, table=True):
+    __tablename__ = "nominations"
+    __table_args__ = (
+        sa.Index("ix_nominations_queue", "state", "created_at", "id"),
+        sa.Index("ix_nominations_created", "created_at", "id"),
+        sa.Index("ix_nominations_model_state", "model_id", "state"),
+        sa.Index("ix_nominations_partner_state", "organisation_id", "state"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    kind: str = Field(sa_type=sa.String(16))
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id")
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
+    # No foreign key: grants reference their nomination, and a cycle of foreign keys would need deferred
+    # constraints on both databases for no gain.
+    grant_id: uuid.UUID | None = Field(default=None, index=True)
+    starts_at: datetime = _at()
+    ends_at: datetime = _at()
+    actions: list[str] = Field(sa_type=JSONList)
+    justification: str = Field(sa_type=sa.Text)
+    nominated_by: uuid.UUID = Field(foreign_key="users.id", index=True)
+    state: str = Field(sa_type=sa.String(16))
+    developer_quorum: int
+    government_quorum: int
+    developer_approvals: int = Field(default=0)
+    government_approvals: int = Field(default=0)
+    outcome_reason: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _at()
+    decided_at: datetime | None = _at(default=None)
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decisions"
+    __table_args__ = (sa.UniqueConstraint("nomination_id", "approver_id"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    nomination_id: uuid.UUID = Field(foreign_key="nominations.id")
+    approver_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    side: str = Field(sa_type=sa.String(16))
+    verdict: str = Field(sa_type=sa.String(8))
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _at()
+
+
+class AccessGrant(SQLModel, table=True):
+    """A window of access for one organisation to one model.
+
+    ``state`` is materialised from the facts below (see domain.grant_state); ``has_problems`` and
+    ``gates_valid_until`` summarise the gates as of the last change to their inputs, so that the state at any
+    instant can also be computed in SQL.
+    """
+
+    __tablename__ = "access_grants"
+    __table_args__ = (
+        sa.Index("ix_access_grants_model_start", "model_id", "starts_at"),
+        sa.Index("ix_access_grants_org_created", "organisation_id", "created_at", "id"),
+        sa.Index("ix_access_grants_created", "created_at", "id"),
+        sa.Index("ix_access_grants_ends", "ends_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    nomination_id: uuid.UUID = Field(foreign_key="nominations.id", unique=True)
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id")
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
+    grantee_kind: str = Field(sa_type=sa.String(16))
+    starts_at: datetime = _at()
+    ends_at: datetime = _at()
+    actions: list[str] = Field(sa_type=JSONList)
+    scopes: list[str] = Field(sa_type=JSONList)
+    state: str = Field(sa_type=sa.String(16), index=True)
+    state_changed_at: datetime = _at()
+    next_transition_at: datetime | None = _at(default=None, index=True)
+    window_problems: list[str] = Field(default_factory=list, sa_type=JSONList)
+    missing_gates: list[str] = Field(default_factory=list, sa_type=JSONList)
+    has_problems: bool = Field(default=False)
+    gates_valid_until: datetime | None = _at(default=None)
+    revoked_at: datetime | None = _at(default=None)
+    revoked_by: uuid.UUID | None = Field(default=None)
+    revoke_reason: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _at()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notification written in the same transaction as the change it reports, delivered later."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_pending", "delivered_at", "dead_at", "available_at"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    dedupe_key: str = Field(sa_type=sa.String(200), unique=True)
+    topic: str = Field(sa_type=sa.String(64))
+    recipient: str = Field(sa_type=sa.String(200))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDict)
+    created_at: datetime = _at()
+    available_at: datetime = _at()
+    attempts: int = Field(default=0)
+    delivered_at: datetime | None = _at(default=None)
+    dead_at: datetime | None = _at(default=None)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained: ``hash = SHA-256(prev_hash ‖ canonical event)``; see domain.audit."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_subject", "subject_type", "subject_id", "seq"),)
+
+    seq: int = Field(sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: uuid.UUID = Field(default_factory=_id, unique=True)
+    at: datetime = _at(index=True)
+    actor_id: uuid.UUID | None = Field(default=None, index=True)
+    actor: str = Field(sa_type=sa.String(320))
+    action: str = Field(sa_type=sa.String(64), index=True)
+    subject_type: str = Field(sa_type=sa.String(32))
+    subject_id: str = Field(sa_type=sa.String(64))
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSONDict)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSONDict)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    request_id: str | None = Field(default=None, sa_type=sa.String(64))
+    prev_hash: str = Field(sa_type=sa.String(64))
+    hash: str = Field(sa_type=sa.String(64), unique=True)

@@ -1,0 +1,72 @@
+"""Who is acting: a user of one organisation with roles, or the system itself (worker, CLI)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from accessdesk.domain.errors import Forbidden
+from accessdesk.domain.permissions import Permission, permissions_for
+from accessdesk.domain.vocabulary import OrgKind, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: uuid.UUID | None
+    label: str
+    organisation_id: uuid.UUID | None
+    kind: OrgKind | None
+    roles: frozenset[Role] = frozenset()
+    request_id: str | None = None
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    @classmethod
+    def user(
+        cls,
+        *,
+        user_id: uuid.UUID,
+        email: str,
+        organisation_id: uuid.UUID,
+        kind: OrgKind,
+        roles: frozenset[Role],
+        request_id: str | None = None,
+    ) -> Actor:
+        return cls(
+            user_id=user_id,
+            label=email,
+            organisation_id=organisation_id,
+            kind=kind,
+            roles=roles,
+            request_id=request_id,
+            permissions=permissions_for(kind, roles),
+        )
+
+    @classmethod
+    def system(cls, label: str = "system", request_id: str | None = None) -> Actor:
+        return cls(user_id=None, label=label, organisation_id=None, kind=None, request_id=request_id)
+
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind in (OrgKind.DEVELOPER, OrgKind.GOVERNMENT)
+
+    def can(self, permission: Permission) -> bool:
+        return self.is_system or permission in self.permissions
+
+    def require(self, permission: Permission, message: str | None = None) -> None:
+        if not self.can(permission):
+            raise Forbidden(message or f"you need the permission {permission.value} to do this")
+
+    def with_request_id(self, request_id: str | None) -> Actor:
+        return Actor(
+            user_id=self.user_id,
+            label=self.label,
+            organisation_id=self.organisation_id,
+            kind=self.kind,
+            roles=self.roles,
+            request_id=request_id,
+            permissions=self.permissions,
+        )

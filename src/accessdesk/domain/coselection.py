@@ -1,0 +1,367 @@
+"""Co-selection (DESIGN.md §3 rules 1, 2, 6): nominations, two-sided decisions, and the grant they create."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from accessdesk.db.tables import AccessGrant, Decision, FrontierModel, Nomination, Organisation, User
+from accessdesk.domain import visibility, windows
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.audit import snapshot
+from accessdesk.domain.errors import (
+    AlreadyDecided,
+    Conflict,
+    Forbidden,
+    Invalid,
+    ModelSwitchedOff,
+    NotPending,
+    SelfDecision,
+)
+from accessdesk.domain.grants import Grants, side_of
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import (
+    Action,
+    GrantState,
+    NominationKind,
+    NominationState,
+    OrgKind,
+    Side,
+    Verdict,
+    scope_for,
+)
+
+MAX_TEXT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    nomination: Nomination
+    decision: Decision
+    grant: AccessGrant | None
+
+
+def effective_state(nomination: Nomination, at: datetime) -> NominationState:
+    """A pending nomination whose proposed start has passed has lapsed, whether or not the worker has said so."""
+    if nomination.state == NominationState.PENDING and at >= nomination.starts_at:
+        return NominationState.LAPSED
+    return NominationState(nomination.state)
+
+
+def _text(field: str, value: str | None, *, required: bool, what: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise Invalid(field, f"{what} is required")
+        return None
+    if len(value) > MAX_TEXT:
+        raise Invalid(field, f"{what} may be at most {MAX_TEXT} characters")
+    return value
+
+
+def _actions(actions: list[str]) -> list[str]:
+    if not actions:
+        raise Invalid("actions", "ask for at least one action")
+    known = {a.value for a in Action}
+    unknown = sorted(set(actions) - known)
+    if unknown:
+        raise Invalid("actions", f"unknown action(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return sorted(set(actions))
+
+
+class CoSelection:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.grants = Grants(unit)
+
+    async def nominate(
+        self,
+        *,
+        actor: Actor,
+        model_id: uuid.UUID,
+        organisation_id: uuid.UUID,
+        starts_at: datetime,
+        ends_at: datetime,
+        actions: list[str],
+        justification: str,
+    ) -> Nomination:
+        """Propose an organisation for access to a model in a window; both sides then decide."""
+        actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can nominate")
+        model = await self.unit.get(FrontierModel, model_id, what="model")
+        visibility.require(visibility.can_see_model(actor, model), "model", model_id)
+        organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
+        if organisation.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT):
+            raise Invalid("organisation_id", "access is granted to partner or government organisations only")
+        text = _text("justification", justification, required=True, what="a justification")
+        chosen = _actions(actions)
+        if model.killed_at is not None:
+            raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+        windows.check_proposal(
+            model=model,
+            grantee_kind=OrgKind(organisation.kind),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=self.unit.now(),
+            government_start=await windows.earliest_government_start(self.unit.session, model.id),
+        )
+        await self._refuse_overlap(model.id, organisation.id, starts_at, ends_at)
+        nomination = Nomination(
+            kind=NominationKind.GRANT.value,
+            model_id=model.id,
+            organisation_id=organisation.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            actions=chosen,
+            justification=text or "",
+            nominated_by=actor.user_id,  # type: ignore[arg-type]
+            state=NominationState.PENDING.value,
+            developer_quorum=model.developer_quorum,
+            government_quorum=model.government_quorum,
+            created_at=self.unit.now(),
+        )
+        return await self._open(nomination, actor=actor, model=model)
+
+    async def request_extension(
+        self, *, actor: Actor, grant_id: uuid.UUID, ends_at: datetime, justification: str
+    ) -> Nomination:
+        """Extending a window is a new decision round by both sides, as a nomination of kind ``extension``."""
+        actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can request extensions")
+        grant = await self.unit.get(AccessGrant, grant_id, what="grant")
+        model = await self.unit.get(FrontierModel, grant.model_id)
+        visibility.require(visibility.can_see_case(actor, model, grant.organisation_id), "grant", grant_id)
+        text = _text("justification", justification, required=True, what="a justification")
+        if grant.revoked_at is not None:
+            raise Conflict("a revoked grant cannot be extended")
+        if grant.ends_at <= self.unit.now():
+            raise Conflict("this grant has ended; nominate the organisation again instead")
+        if model.killed_at is not None:
+            raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+        if ends_at <= grant.ends_at:
+            raise Invalid("ends_at", "an extension must end after the current window ends")
+        windows.check_proposal(
+            model=model,
+            grantee_kind=OrgKind(grant.grantee_kind),
+            starts_at=grant.starts_at,
+            ends_at=ends_at,
+            now=self.unit.now(),
+            government_start=None,
+            new_window=False,
+        )
+        pending = await self.unit.session.exec(
+            select(Nomination.id).where(
+                Nomination.grant_id == grant.id, Nomination.state == NominationState.PENDING.value
+            )
+        )
+        if pending.first() is not None:
+            raise Conflict("an extension of this grant is already awaiting decisions")
+        nomination = Nomination(
+            kind=NominationKind.EXTENSION.value,
+            model_id=model.id,
+            organisation_id=grant.organisation_id,
+            grant_id=grant.id,
+            # An extension is decided before the current window ends; that is when it lapses.
+            starts_at=grant.ends_at,
+            ends_at=ends_at,
+            actions=list(grant.actions),
+            justification=text or "",
+            nominated_by=actor.user_id,  # type: ignore[arg-type]
+            state=NominationState.PENDING.value,
+            developer_quorum=model.developer_quorum,
+            government_quorum=model.government_quorum,
+            created_at=self.unit.now(),
+        )
+        return await self._open(nomination, actor=actor, model=model)
+
+    async def _open(self, nomination: Nomination, *, actor: Actor, model: FrontierModel) -> Nomination:
+        self.unit.session.add(nomination)
+        self.unit.record(actor=actor, action="nomination.created", subject=nomination, after=snapshot(nomination))
+        self.unit.notify(
+            topic="nomination.created",
+            recipient=f"model:{model.id}:approvers",
+            payload={"nomination_id": nomination.id, "model_id": model.id, "kind": nomination.kind},
+            dedupe_key=f"nomination.created:{nomination.id}",
+        )
+        await self.unit.commit()
+        return nomination
+
+    async def _refuse_overlap(
+        self, model_id: uuid.UUID, organisation_id: uuid.UUID, starts_at: datetime, ends_at: datetime
+    ) -> None:
+        now = self.unit.now()
+        overlapping = [
+            select(Nomination.id).where(
+                Nomination.model_id == model_id,
+                Nomination.organisation_id == organisation_id,
+                Nomination.kind == NominationKind.GRANT.value,
+                Nomination.state == NominationState.PENDING.value,
+                Nomination.starts_at > now,  # type: ignore[arg-type]
+                Nomination.starts_at < ends_at,  # type: ignore[arg-type]
+                Nomination.ends_at > starts_at,  # type: ignore[arg-type]
+            ),
+            select(AccessGrant.id).where(
+                AccessGrant.model_id == model_id,
+                AccessGrant.organisation_id == organisation_id,
+                AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+                AccessGrant.starts_at < ends_at,  # type: ignore[arg-type]
+                AccessGrant.ends_at > starts_at,  # type: ignore[arg-type]
+            ),
+        ]
+        for what, stmt in zip(("a pending nomination", "a grant"), overlapping, strict=True):
+            if (await self.unit.session.exec(stmt.limit(1))).first() is not None:
+                raise Conflict(f"this organisation already has {what} for this model overlapping that window")
+
+    async def decide(
+        self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None
+    ) -> Outcome:
+        """Record one approver's decision; approve once both sides reach quorum, reject on any veto.
+
+        Locks, in this order everywhere: the model (shared, so a kill switch waits for us), the grant being
+        extended, then the nomination. A decision on a nomination that has left ``pending`` is a conflict.
+        """
+        if actor.kind == OrgKind.PARTNER:
+            raise Forbidden("partners never decide on nominations")
+        actor.require(Permission.NOMINATIONS_DECIDE, "only approvers and admins decide on nominations")
+        verdict = Verdict(verdict)
+        reason = _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
+        seen = await self.unit.get(Nomination, nomination_id, what="nomination")
+        model = await self.unit.lock(FrontierModel, seen.model_id, shared=True)
+        visibility.require(visibility.can_see_case(actor, model, seen.organisation_id), "nomination", nomination_id)
+        side = Side(side_of(actor, model))
+        grant = await self.unit.lock(AccessGrant, seen.grant_id) if seen.grant_id else None
+        nomination = await self.unit.lock(Nomination, nomination_id)
+        now = self.unit.now()
+        state = effective_state(nomination, now)
+        if state != NominationState.PENDING:
+            raise NotPending(f"this nomination is {state.value}; it no longer takes decisions")
+        if nomination.nominated_by == actor.user_id:
+            raise SelfDecision("you nominated this; someone else must decide on it")
+        earlier = await self.unit.session.exec(
+            select(Decision).where(Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id)
+        )
+        if earlier.first() is not None:
+            raise AlreadyDecided("you have already decided on this nomination")
+        if model.killed_at is not None:
+            raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+
+        decision = Decision(
+            nomination_id=nomination.id,
+            approver_id=actor.user_id,  # type: ignore[arg-type]
+            side=side.value,
+            verdict=verdict.value,
+            reason=reason,
+            created_at=now,
+        )
+        self.unit.session.add(decision)
+        self.unit.record(actor=actor, action="decision.recorded", subject=decision,
+                         after=snapshot(decision), reason=reason)  # fmt: skip
+        before = {"state": nomination.state, "developer_approvals": nomination.developer_approvals,
+                  "government_approvals": nomination.government_approvals}  # fmt: skip
+        created: AccessGrant | None = None
+        if verdict == Verdict.REJECT:
+            nomination.state, nomination.decided_at = NominationState.REJECTED.value, now
+            nomination.outcome_reason = reason
+        else:
+            if side == Side.DEVELOPER:
+                nomination.developer_approvals += 1
+            else:
+                nomination.government_approvals += 1
+            if (nomination.developer_approvals >= nomination.developer_quorum
+                    and nomination.government_approvals >= nomination.government_quorum):  # fmt: skip
+                nomination.state, nomination.decided_at = NominationState.APPROVED.value, now
+                created = await self._carry_out(nomination, model=model, grant=grant, actor=actor)
+        self.unit.session.add(nomination)
+        after = {"state": nomination.state, "developer_approvals": nomination.developer_approvals,
+                 "government_approvals": nomination.government_approvals}  # fmt: skip
+        final = nomination.state != NominationState.PENDING
+        self.unit.record(actor=actor, action=f"nomination.{nomination.state}" if final else "nomination.tallied",
+                         subject=nomination, before=before, after=after, reason=reason)  # fmt: skip
+        if final:
+            self.unit.notify(
+                topic=f"nomination.{nomination.state}",
+                recipient=f"user:{nomination.nominated_by}",
+                payload={"nomination_id": nomination.id, "state": nomination.state, "reason": reason},
+                dedupe_key=f"nomination.outcome:{nomination.id}",
+            )
+        await self.unit.commit()
+        return Outcome(nomination=nomination, decision=decision, grant=created)
+
+    async def _carry_out(
+        self, nomination: Nomination, *, model: FrontierModel, grant: AccessGrant | None, actor: Actor
+    ) -> AccessGrant:
+        organisation = await self.unit.get(Organisation, nomination.organisation_id)
+        now = self.unit.now()
+        if grant is not None:  # an extension
+            before = {"ends_at": grant.ends_at}
+            grant.ends_at = nomination.ends_at
+            self.unit.record(actor=actor, action="grant.extended", subject=grant, before=before,
+                             after={"ends_at": grant.ends_at, "nomination_id": nomination.id})  # fmt: skip
+            await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation)
+            return grant
+        grant = AccessGrant(
+            nomination_id=nomination.id,
+            model_id=model.id,
+            organisation_id=organisation.id,
+            grantee_kind=organisation.kind,
+            starts_at=nomination.starts_at,
+            ends_at=nomination.ends_at,
+            actions=list(nomination.actions),
+            scopes=[scope_for(model.slug, a) for a in nomination.actions],
+            state=GrantState.SCHEDULED.value,
+            state_changed_at=now,
+            created_at=now,
+        )
+        government_start = await windows.earliest_government_start(self.unit.session, model.id)
+        grant.window_problems = windows.problems_for(grant, model, government_start)
+        self.unit.session.add(grant)
+        await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation, quiet=True)
+        self.unit.record(actor=actor, action="grant.created", subject=grant, after=snapshot(grant))
+        if grant.grantee_kind == OrgKind.GOVERNMENT.value:
+            await self.unit.session.flush()
+            await self.grants.after_government_change(model=model, actor=actor)
+        return grant
+
+    async def withdraw(self, *, actor: Actor, nomination_id: uuid.UUID, reason: str | None = None) -> Nomination:
+        """The nominator (or an admin of their organisation) takes a pending nomination back."""
+        seen = await self.unit.get(Nomination, nomination_id, what="nomination")
+        model = await self.unit.lock(FrontierModel, seen.model_id, shared=True)
+        visibility.require(visibility.can_see_case(actor, model, seen.organisation_id), "nomination", nomination_id)
+        nominator = await self.unit.session.get(User, seen.nominated_by)
+        own = seen.nominated_by == actor.user_id
+        admin_of_nominator = (
+            actor.can(Permission.ORGANISATIONS_MANAGE)
+            and nominator is not None
+            and nominator.organisation_id == actor.organisation_id
+        )
+        if not (own or admin_of_nominator):
+            raise Forbidden("only the nominator or an admin of their organisation can withdraw a nomination")
+        text = _text("reason", reason, required=False, what="a reason")
+        nomination = await self.unit.lock(Nomination, nomination_id)
+        state = effective_state(nomination, self.unit.now())
+        if state != NominationState.PENDING:
+            raise NotPending(f"this nomination is {state.value}; only a pending nomination can be withdrawn")
+        nomination.state, nomination.decided_at = NominationState.WITHDRAWN.value, self.unit.now()
+        nomination.outcome_reason = text
+        self.unit.session.add(nomination)
+        self.unit.record(actor=actor, action="nomination.withdrawn", subject=nomination,
+                         before={"state": "pending"}, after={"state": nomination.state}, reason=text)  # fmt: skip
+        await self.unit.commit()
+        return nomination
+
+
+async def tally(unit: Unit, nomination_id: uuid.UUID) -> list[Decision]:
+    rows = await unit.session.exec(
+        select(Decision).where(Decision.nomination_id == nomination_id).order_by(Decision.created_at)  # type: ignore[arg-type]
+    )
+    return list(rows.all())
+
+
+def awaiting(side: Side) -> sa.ColumnElement[bool]:
+    """Pending nominations still short of quorum on ``side`` (the approval queue of that side)."""
+    if side == Side.DEVELOPER:
+        return Nomination.developer_approvals < Nomination.developer_quorum  # type: ignore[return-value]
+    return Nomination.government_approvals < Nomination.government_quorum  # type: ignore[return-value]

@@ -1,0 +1,63 @@
+"""Domain errors. Each surface (JSON API, console, OAuth, Slack) maps them to its own form in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: ``code`` is stable and machine-readable, the message is for people."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class SelfDecision(Forbidden):
+    code = "self_decision"
+
+
+class WrongSide(Forbidden):
+    code = "wrong_side"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class NotPending(Conflict):
+    code = "not_pending"
+
+
+class AlreadyDecided(Conflict):
+    code = "already_decided"
+
+
+class AlreadyRevoked(Conflict):
+    code = "already_revoked"
+
+
+class ModelSwitchedOff(Conflict):
+    code = "model_switched_off"
+
+
+class Invalid(DomainError):
+    """Input that breaks a rule; names the field at fault."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class OutsideWindow(Invalid):
+    code = "outside_window"

@@ -1,0 +1,233 @@
+"""Frontier models: registration by their developer, designation by the government, release moves, kill switch."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlmodel import select
+
+from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
+from accessdesk.domain import visibility
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.audit import snapshot
+from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitchedOff
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, GrantState, NominationState, OrgKind, Tier
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,20}$")
+EDITABLE = ("name", "codename", "tier", "resource", "slack_channels", "developer_quorum", "government_quorum",
+            "max_window_days")  # fmt: skip
+
+
+def _check(field: str, value: object) -> None:
+    """Field rules shared by create and update."""
+    if field in ("name", "codename") and (not isinstance(value, str) or not value.strip() or len(value) > 200):
+        raise Invalid(field, f"a {field} of 1 to 200 characters is required")
+    if field == "tier" and value not in {t.value for t in Tier}:
+        raise Invalid("tier", "tier is standard or high")
+    if field == "resource":
+        parts = urlsplit(str(value))
+        if parts.scheme != "https" or not parts.netloc or parts.fragment or len(str(value)) > 500:
+            raise Invalid("resource", "the resource must be an absolute https:// URI without a fragment")
+    if field in ("developer_quorum", "government_quorum") and not (isinstance(value, int) and 1 <= value <= 10):
+        raise Invalid(field, "a quorum is between 1 and 10 approvals")
+    if field == "max_window_days" and not (isinstance(value, int) and 1 <= value <= 366):
+        raise Invalid(field, "the longest window is between 1 and 366 days")
+    if field == "slack_channels":
+        if not isinstance(value, list) or any(not CHANNEL.match(str(c)) for c in value):
+            raise Invalid("slack_channels", "Slack channel ids look like C0123456789")
+
+
+class FrontierModels:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.grants = Grants(unit)
+
+    async def _visible(self, actor: Actor, model_id: uuid.UUID, *, lock: bool = False) -> FrontierModel:
+        model = await (self.unit.lock if lock else self.unit.get)(FrontierModel, model_id, what="model")
+        visibility.require(await visibility.sees_model(self.unit.session, actor, model), "model", model_id)
+        return model
+
+    def _own(self, actor: Actor, model: FrontierModel) -> None:
+        if not actor.is_system and model.developer_id != actor.organisation_id:
+            raise Forbidden("only the model's developer can change it")
+
+    async def register(
+        self,
+        *,
+        actor: Actor,
+        slug: str,
+        name: str,
+        codename: str,
+        tier: Tier,
+        planned_release_at: datetime,
+        resource: str,
+        slack_channels: list[str] | None = None,
+        developer_quorum: int = 1,
+        government_quorum: int = 1,
+        max_window_days: int = 90,
+        developer_id: uuid.UUID | None = None,
+    ) -> FrontierModel:
+        actor.require(Permission.MODELS_CREATE, "only a developer's admins register models")
+        owner = developer_id if actor.is_system else actor.organisation_id
+        if owner is None:
+            raise Invalid("developer_id", "the developer organisation is required")
+        if not SLUG.match(slug or ""):
+            raise Invalid("slug", "lower-case letters, digits and dashes, 1 to 64 characters")
+        values = {"name": name, "codename": codename, "tier": str(tier), "resource": resource,
+                  "slack_channels": list(slack_channels or []), "developer_quorum": developer_quorum,
+                  "government_quorum": government_quorum, "max_window_days": max_window_days}  # fmt: skip
+        for field, value in values.items():
+            _check(field, value)
+        if planned_release_at <= self.unit.now():
+            raise Invalid("planned_release_at", "the planned release must be in the future")
+        if (await self.unit.session.exec(select(FrontierModel.id).where(FrontierModel.slug == slug))).first():
+            raise Conflict(f"a model with slug {slug!r} already exists")
+        now = self.unit.now()
+        model = FrontierModel(
+            slug=slug,
+            developer_id=owner,
+            planned_release_at=planned_release_at,
+            designation=Designation.NOT_ASSESSED.value,
+            created_at=now,
+            updated_at=now,
+            **values,  # type: ignore[arg-type]
+        )
+        self.unit.session.add(model)
+        self.unit.record(actor=actor, action="model.registered", subject=model, after=snapshot(model))
+        await self.unit.commit()
+        return model
+
+    async def update(self, *, actor: Actor, model_id: uuid.UUID, changes: dict[str, object]) -> FrontierModel:
+        actor.require(Permission.MODELS_UPDATE, "only a developer's admins change models")
+        model = await self._visible(actor, model_id, lock=True)
+        self._own(actor, model)
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise Invalid(sorted(unknown)[0], "this field cannot be changed here")
+        for field, value in changes.items():
+            _check(field, value)
+        before = {f: getattr(model, f) for f in changes}
+        if before == changes:
+            return model
+        for field, value in changes.items():
+            setattr(model, field, value)
+        model.updated_at = self.unit.now()
+        self.unit.session.add(model)
+        self.unit.record(actor=actor, action="model.updated", subject=model, before=before, after=changes)
+        await self.unit.commit()
+        return model
+
+    async def move_release(
+        self, *, actor: Actor, model_id: uuid.UUID, planned_release_at: datetime, reason: str | None = None
+    ) -> list[AccessGrant]:
+        """Move the planned release; grants not yet started are re-checked against the window rules. Returns the
+        grants that the move blocks; their approvers are told."""
+        actor.require(Permission.MODELS_UPDATE, "only a developer's admins move the planned release")
+        model = await self._visible(actor, model_id, lock=True)
+        self._own(actor, model)
+        if planned_release_at <= self.unit.now():
+            raise Invalid("planned_release_at", "the planned release must be in the future")
+        if planned_release_at == model.planned_release_at:
+            return []
+        before = model.planned_release_at
+        model.planned_release_at, model.updated_at = planned_release_at, self.unit.now()
+        self.unit.session.add(model)
+        self.unit.record(actor=actor, action="model.release_moved", subject=model,
+                         before={"planned_release_at": before}, after={"planned_release_at": planned_release_at},
+                         reason=reason)  # fmt: skip
+        await self.unit.session.flush()
+        # Government grants first: partner grants are checked against when the government's access starts.
+        await self.grants.refresh_where(actor=actor, model_ids=[model.id], unstarted_only=True,
+                                        recheck_window=True, kinds=[OrgKind.GOVERNMENT], reason=reason)  # fmt: skip
+        await self.unit.session.flush()
+        rechecked = await self.grants.refresh_where(actor=actor, model_ids=[model.id], unstarted_only=True,
+                                                    recheck_window=True, kinds=[OrgKind.PARTNER], reason=reason)  # fmt: skip
+        government = (
+            await self.unit.session.exec(
+                select(AccessGrant).where(
+                    AccessGrant.model_id == model.id,
+                    AccessGrant.grantee_kind == OrgKind.GOVERNMENT.value,
+                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+                    AccessGrant.starts_at > self.unit.now(),  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+        blocked = [g for g in [*government, *rechecked] if g.window_problems and g.state == GrantState.BLOCKED]
+        if blocked:
+            self.unit.notify(
+                topic="model.release_moved",
+                recipient=f"model:{model.id}:approvers",
+                payload={"model_id": model.id, "planned_release_at": planned_release_at,
+                         "blocked_grants": [g.id for g in blocked]},  # fmt: skip
+                dedupe_key=f"model.release_moved:{model.id}:{planned_release_at.isoformat()}",
+            )
+        await self.unit.commit()
+        return blocked
+
+    async def designate(
+        self, *, actor: Actor, model_id: uuid.UUID, designation: Designation, reference: str | None = None
+    ) -> FrontierModel:
+        """Record the government's designation; the assessment itself stays elsewhere, only its reference here."""
+        if actor.kind != OrgKind.GOVERNMENT and not actor.is_system:
+            raise Forbidden("only the government records a designation")
+        actor.require(Permission.MODELS_DESIGNATE, "only government admins and approvers record a designation")
+        designation = Designation(designation)
+        reference = (reference or "").strip() or None
+        if reference is not None and len(reference) > 200:
+            raise Invalid("reference", "the designation reference may be at most 200 characters")
+        if designation in (Designation.COVERED, Designation.NOT_COVERED) and reference is None:
+            raise Invalid("reference", "a designation outcome needs the reference of its assessment")
+        model = await self._visible(actor, model_id, lock=True)
+        current = Designation(model.designation)
+        if designation not in DESIGNATION_MOVES[current]:
+            raise Conflict(f"designation cannot go from {current.value} to {designation.value}")
+        model.designation, model.designation_ref = designation.value, reference
+        model.designated_by, model.designated_at = actor.user_id, self.unit.now()
+        self.unit.session.add(model)
+        self.unit.record(actor=actor, action="model.designated", subject=model,
+                         before={"designation": current.value},
+                         after={"designation": designation.value, "designation_ref": reference})  # fmt: skip
+        await self.unit.commit()
+        return model
+
+    async def switch_off(self, *, actor: Actor, model_id: uuid.UUID, reason: str) -> int:
+        """Kill switch: revoke every grant of the model and close its pending nominations. Returns how many grants
+        were revoked. Either side's admins can pull it."""
+        actor.require(Permission.MODELS_KILL, "only developer or government admins can switch a model off")
+        model = await self._visible(actor, model_id, lock=True)
+        if actor.kind == OrgKind.DEVELOPER:
+            self._own(actor, model)
+        reason = (reason or "").strip()
+        if not reason:
+            raise Invalid("reason", "a reason is required to switch a model off")
+        if model.killed_at is not None:
+            raise ModelSwitchedOff(f"access to {model.slug} is already switched off")
+        now = self.unit.now()
+        model.killed_at, model.killed_by, model.kill_reason = now, actor.user_id, reason
+        self.unit.session.add(model)
+        self.unit.record(actor=actor, action="model.switched_off", subject=model, after={"killed_at": now},
+                         reason=reason)  # fmt: skip
+        revoked = await self.grants.revoke_all_of_model(model=model, actor=actor, reason=reason)
+        pending = (
+            await self.unit.session.exec(
+                select(Nomination)
+                .where(Nomination.model_id == model.id, Nomination.state == NominationState.PENDING.value)
+                .order_by(Nomination.id)
+                .with_for_update()
+            )
+        ).all()
+        for nomination in pending:
+            nomination.state, nomination.decided_at = NominationState.WITHDRAWN.value, now
+            nomination.outcome_reason = f"model switched off: {reason}"
+            self.unit.session.add(nomination)
+            self.unit.record(actor=actor, action="nomination.withdrawn", subject=nomination,
+                             after={"state": nomination.state}, reason=nomination.outcome_reason)  # fmt: skip
+        await self.unit.commit()
+        return revoked

@@ -1,0 +1,123 @@
+"""The gates a grantee must pass before a grant is usable (DESIGN.md §3 rule 4), evaluated at any instant.
+
+A gate is *missing* when nothing valid was ever on file for it (not vetted, NDA of the current major version
+never accepted, an area never attested) and *lapsed* when what is on file has expired. Missing gates block a
+grant; a lapse suspends it inside its window. ``valid_until`` is when the first gate on file lapses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accessdesk.db.types import aware
+from accessdesk.db.tables import Attestation, FrontierModel, NdaAcceptance, NdaTemplate, Organisation
+from accessdesk.domain.vocabulary import Area, OrgKind, Vetting
+
+REASONS: dict[str, str] = {
+    "partner_not_vetted": "the partner organisation has not been vetted",
+    "nda_not_published": "the developer has not published an NDA for this model",
+    "nda_missing": "the current major version of the NDA has not been accepted",
+    "nda_expired": "the NDA acceptance has expired",
+    "window_too_early": "government access may start at most 30 days before the planned release",
+    "window_before_government": "partner access may not start before the government's access to the model",
+    "window_not_started": "the access window has not started",
+    "window_ended": "the access window has ended",
+    "revoked": "the grant has been revoked",
+}
+for _area in Area:
+    REASONS[f"attestation_missing:{_area.value}"] = f"no attestation on file for {_area.value.replace('_', ' ')}"
+    REASONS[f"attestation_expired:{_area.value}"] = f"the {_area.value.replace('_', ' ')} attestation has expired"
+
+
+def explain(code: str) -> str:
+    return REASONS.get(code, code)
+
+
+def series_key(developer_id: uuid.UUID, model_id: uuid.UUID | None) -> str:
+    return f"{developer_id}:{model_id or '*'}"
+
+
+@dataclass(slots=True)
+class GateReport:
+    missing: list[str] = field(default_factory=list)
+    lapsed: list[str] = field(default_factory=list)
+    valid_until: datetime | None = None
+    nda_template: NdaTemplate | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        return self.missing + self.lapsed
+
+    def _on_file_until(self, until: datetime) -> None:
+        self.valid_until = until if self.valid_until is None else min(self.valid_until, until)
+
+
+async def current_nda(session: AsyncSession, model: FrontierModel) -> NdaTemplate | None:
+    """The NDA in force for a model: the latest version of the model's own series, else of the developer's
+    series for all its models."""
+    for series in (series_key(model.developer_id, model.id), series_key(model.developer_id, None)):
+        template = (
+            await session.exec(
+                select(NdaTemplate)
+                .where(NdaTemplate.series == series)
+                .order_by(NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            )
+        ).first()
+        if template is not None:
+            return template
+    return None
+
+
+async def evaluate(
+    session: AsyncSession, *, organisation: Organisation, model: FrontierModel, at: datetime
+) -> GateReport:
+    report = GateReport()
+    if organisation.kind == OrgKind.PARTNER and organisation.vetting_state != Vetting.VETTED:
+        report.missing.append("partner_not_vetted")
+
+    template = await current_nda(session, model)
+    report.nda_template = template
+    if template is None:
+        report.missing.append("nda_not_published")
+    else:
+        best = (
+            await session.execute(
+                sa.select(sa.func.max(NdaAcceptance.expires_at)).where(
+                    NdaAcceptance.organisation_id == organisation.id,
+                    NdaAcceptance.series == template.series,
+                    NdaAcceptance.version_major == template.version_major,
+                    NdaAcceptance.accepted_at <= at,
+                )
+            )
+        ).scalar_one_or_none()
+        _classify(report, "nda_missing", "nda_expired", best, at)
+
+    rows = (
+        await session.execute(
+            sa.select(Attestation.area, sa.func.max(Attestation.valid_until))
+            .where(Attestation.organisation_id == organisation.id, Attestation.attested_at <= at)
+            .group_by(Attestation.area)
+        )
+    ).all()
+    latest = {area: aware(until) for area, until in rows}
+    for area in Area:
+        _classify(report, f"attestation_missing:{area.value}", f"attestation_expired:{area.value}",
+                  latest.get(area.value), at)  # fmt: skip
+    return report
+
+
+def _classify(report: GateReport, missing: str, lapsed: str, until: datetime | None, at: datetime) -> None:
+    until = aware(until)
+    if until is None:
+        report.missing.append(missing)
+        return
+    report._on_file_until(until)
+    if until <= at:
+        report.lapsed.append(lapsed)

@@ -1,0 +1,106 @@
+"""A grant's state as a pure function of its facts and the time, in Python and the same rule in SQL.
+
+Facts: the window, revocation, whether anything is missing outright (``has_problems``: a gate never met or a
+window rule broken), and ``gates_valid_until``: the first instant at which a gate that is on file lapses.
+
+    revoked                                   → revoked (terminal)
+    at ≥ ends_at                              → expired
+    has_problems                              → blocked
+    a gate lapsed, before the window          → blocked
+    a gate lapsed, inside the window          → suspended   (fixing it resumes the grant)
+    before the window                         → scheduled
+    inside the window                         → active
+
+Both renderings must agree; tests/domain/test_grant_state.py checks them against each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from accessdesk.db.tables import AccessGrant
+from accessdesk.domain.vocabulary import GrantState
+
+
+@dataclass(frozen=True, slots=True)
+class GrantFacts:
+    starts_at: datetime
+    ends_at: datetime
+    revoked: bool
+    has_problems: bool
+    gates_valid_until: datetime | None
+
+    @classmethod
+    def of(cls, grant: AccessGrant) -> GrantFacts:
+        return cls(
+            starts_at=grant.starts_at,
+            ends_at=grant.ends_at,
+            revoked=grant.revoked_at is not None,
+            has_problems=grant.has_problems,
+            gates_valid_until=grant.gates_valid_until,
+        )
+
+
+def derive_state(facts: GrantFacts, at: datetime) -> GrantState:
+    if facts.revoked:
+        return GrantState.REVOKED
+    if at >= facts.ends_at:
+        return GrantState.EXPIRED
+    if facts.has_problems:
+        return GrantState.BLOCKED
+    lapsed = facts.gates_valid_until is None or facts.gates_valid_until <= at
+    if at < facts.starts_at:
+        return GrantState.BLOCKED if lapsed else GrantState.SCHEDULED
+    return GrantState.SUSPENDED if lapsed else GrantState.ACTIVE
+
+
+def next_transition(facts: GrantFacts, at: datetime) -> datetime | None:
+    """The first instant after ``at`` at which :func:`derive_state` may answer differently (time alone)."""
+    if facts.revoked or at >= facts.ends_at:
+        return None
+    moments = [facts.starts_at, facts.ends_at]
+    if facts.gates_valid_until is not None:
+        moments.append(facts.gates_valid_until)
+    future = [m for m in moments if m > at]
+    return min(future) if future else None
+
+
+def state_sql(at: datetime) -> sa.ColumnElement[Any]:
+    """:func:`derive_state` as a SQL expression over ``access_grants`` columns, for filters that must be right
+    whether or not the worker has materialised the latest transition yet."""
+    g = AccessGrant
+    lapsed = sa.or_(g.gates_valid_until.is_(None), g.gates_valid_until <= at)  # type: ignore[union-attr]
+    return sa.case(
+        (g.revoked_at.is_not(None), GrantState.REVOKED.value),  # type: ignore[union-attr]
+        (g.ends_at <= at, GrantState.EXPIRED.value),  # type: ignore[operator]
+        (g.has_problems.is_(True), GrantState.BLOCKED.value),  # type: ignore[attr-defined]
+        (sa.and_(g.starts_at > at, lapsed), GrantState.BLOCKED.value),  # type: ignore[operator]
+        (g.starts_at > at, GrantState.SCHEDULED.value),  # type: ignore[operator]
+        (lapsed, GrantState.SUSPENDED.value),
+        else_=GrantState.ACTIVE.value,
+    )
+
+
+def state_is_sql(state: GrantState, at: datetime) -> sa.ColumnElement[bool]:
+    """A sargable filter for one state (equivalent to ``state_sql(at) == state``)."""
+    g = AccessGrant
+    live = sa.and_(g.revoked_at.is_(None), g.ends_at > at)  # type: ignore[union-attr,operator]
+    valid = sa.and_(g.gates_valid_until.is_not(None), g.gates_valid_until > at)  # type: ignore[union-attr,operator]
+    ok = sa.and_(g.has_problems.is_(False), valid)  # type: ignore[attr-defined]
+    match state:
+        case GrantState.REVOKED:
+            return g.revoked_at.is_not(None)  # type: ignore[union-attr]
+        case GrantState.EXPIRED:
+            return sa.and_(g.revoked_at.is_(None), g.ends_at <= at)  # type: ignore[union-attr,operator]
+        case GrantState.BLOCKED:
+            return sa.and_(live, sa.or_(g.has_problems.is_(True), sa.and_(g.starts_at > at, sa.not_(valid))))  # type: ignore[attr-defined,operator]
+        case GrantState.SCHEDULED:
+            return sa.and_(live, g.starts_at > at, ok)  # type: ignore[operator]
+        case GrantState.SUSPENDED:
+            return sa.and_(live, g.starts_at <= at, g.has_problems.is_(False), sa.not_(valid))  # type: ignore[attr-defined,operator]
+        case GrantState.ACTIVE:
+            return sa.and_(live, g.starts_at <= at, ok)  # type: ignore[operator]

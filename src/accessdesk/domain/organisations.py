@@ -1,0 +1,262 @@
+"""The registry of organisations and people: the three kinds, e-mail domains, users and roles, partner vetting."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from accessdesk.db.tables import Organisation, OrganisationDomain, User, UserRole
+from accessdesk.domain import visibility
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.audit import snapshot
+from accessdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import OrgKind, Role, Vetting
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
+VETTING_MOVES: dict[Vetting, frozenset[Vetting]] = {
+    Vetting.INVITED: frozenset({Vetting.SUBMITTED}),
+    Vetting.SUBMITTED: frozenset({Vetting.VETTED, Vetting.DECLINED}),
+    Vetting.VETTED: frozenset({Vetting.DECLINED}),
+    Vetting.DECLINED: frozenset({Vetting.SUBMITTED}),
+}
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email) or not DOMAIN.match(email.rsplit("@", 1)[-1]):
+        raise Invalid("email", "not a valid e-mail address")
+    return email
+
+
+async def roles_of(unit: Unit, user_id: uuid.UUID) -> frozenset[Role]:
+    rows = await unit.session.exec(select(UserRole.role).where(UserRole.user_id == user_id))
+    return frozenset(Role(r) for r in rows.all())
+
+
+async def actor_for(unit: Unit, user: User, *, request_id: str | None = None) -> Actor:
+    organisation = await unit.get(Organisation, user.organisation_id)
+    return Actor.user(
+        user_id=user.id,
+        email=user.email,
+        organisation_id=organisation.id,
+        kind=OrgKind(organisation.kind),
+        roles=await roles_of(unit, user.id),
+        request_id=request_id,
+    )
+
+
+class Organisations:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def create(
+        self,
+        *,
+        actor: Actor,
+        kind: OrgKind,
+        name: str,
+        slug: str,
+        domains: list[str] | None = None,
+        sector: str | None = None,
+        country: str | None = None,
+        contact_name: str | None = None,
+        contact_email: str | None = None,
+    ) -> Organisation:
+        """Staff admins register partner organisations; developer and government organisations are created by
+        the operator (CLI), i.e. the system actor."""
+        kind = OrgKind(kind)
+        if not actor.is_system:
+            actor.require(Permission.ORGANISATIONS_MANAGE)
+            if not actor.is_staff:
+                raise Forbidden("only developer or government staff can register organisations")
+            if kind != OrgKind.PARTNER:
+                raise Forbidden("developer and government organisations are registered by the operator")
+        name = (name or "").strip()
+        if not name or len(name) > 200:
+            raise Invalid("name", "a name of 1 to 200 characters is required")
+        if not SLUG.match(slug or ""):
+            raise Invalid("slug", "lower-case letters, digits and dashes, 1 to 64 characters")
+        if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+            raise Invalid("country", "an ISO 3166-1 alpha-2 code such as US")
+        if contact_email is not None:
+            contact_email = normalise_email(contact_email)
+        clean_domains = [self._domain(d) for d in domains or []]
+        if (await self.unit.session.exec(select(Organisation.id).where(Organisation.slug == slug))).first():
+            raise Conflict(f"an organisation with slug {slug!r} already exists")
+        organisation = Organisation(
+            kind=kind.value,
+            name=name,
+            slug=slug,
+            sector=sector,
+            country=country,
+            contact_name=contact_name,
+            contact_email=contact_email,
+            vetting_state=Vetting.INVITED.value if kind == OrgKind.PARTNER else None,
+            created_at=self.unit.now(),
+        )
+        self.unit.session.add(organisation)
+        await self.unit.session.flush()
+        for domain in clean_domains:
+            await self._claim(organisation, domain)
+        self.unit.record(actor=actor, action="organisation.created", subject=organisation,
+                         after={**snapshot(organisation), "domains": clean_domains})  # fmt: skip
+        await self.unit.commit()
+        return organisation
+
+    def _domain(self, domain: str) -> str:
+        domain = (domain or "").strip().lower()
+        if not DOMAIN.match(domain):
+            raise Invalid("domains", f"{domain!r} is not a valid e-mail domain")
+        return domain
+
+    async def _claim(self, organisation: Organisation, domain: str) -> None:
+        owner = await self.unit.session.get(OrganisationDomain, domain)
+        if owner is not None:
+            raise Conflict(f"the domain {domain} already belongs to an organisation")
+        self.unit.session.add(OrganisationDomain(domain=domain, organisation_id=organisation.id))
+
+    async def add_domain(self, *, actor: Actor, organisation_id: uuid.UUID, domain: str) -> Organisation:
+        organisation = await self._manageable(actor, organisation_id)
+        domain = self._domain(domain)
+        await self._claim(organisation, domain)
+        self.unit.record(actor=actor, action="organisation.domain_added", subject=organisation, after={"domain": domain})
+        await self.unit.commit()
+        return organisation
+
+    async def _manageable(self, actor: Actor, organisation_id: uuid.UUID) -> Organisation:
+        """An organisation the actor may manage: their own (as admin), or any partner (as staff admin)."""
+        organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
+        visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
+        if actor.is_system:
+            return organisation
+        actor.require(Permission.ORGANISATIONS_MANAGE, "only admins manage organisations and their members")
+        if organisation.id != actor.organisation_id and not (actor.is_staff and organisation.kind == OrgKind.PARTNER):
+            raise Forbidden("you can manage your own organisation and partner organisations only")
+        return organisation
+
+    async def add_user(
+        self, *, actor: Actor, organisation_id: uuid.UUID, email: str, name: str, roles: list[Role]
+    ) -> User:
+        organisation = await self._manageable(actor, organisation_id)
+        email = normalise_email(email)
+        name = (name or "").strip()
+        if not name or len(name) > 200:
+            raise Invalid("name", "a name of 1 to 200 characters is required")
+        chosen = self._roles(roles)
+        if (await self.unit.session.exec(select(User.id).where(User.email == email))).first():
+            raise Conflict(f"a user with e-mail {email} already exists")
+        user = User(organisation_id=organisation.id, email=email, name=name, created_at=self.unit.now())
+        self.unit.session.add(user)
+        await self.unit.session.flush()
+        for role in chosen:
+            self.unit.session.add(UserRole(user_id=user.id, role=role.value))
+        self.unit.record(actor=actor, action="user.created", subject=user,
+                         after={**snapshot(user), "roles": sorted(chosen)})  # fmt: skip
+        await self.unit.commit()
+        return user
+
+    @staticmethod
+    def _roles(roles: list[Role] | list[str]) -> set[Role]:
+        try:
+            chosen = {Role(r) for r in roles or [Role.MEMBER]}
+        except ValueError as exc:
+            raise Invalid("roles", f"roles are {', '.join(r.value for r in Role)}") from exc
+        return chosen
+
+    async def update_user(
+        self,
+        *,
+        actor: Actor,
+        user_id: uuid.UUID,
+        roles: list[Role] | None = None,
+        disabled: bool | None = None,
+    ) -> User:
+        user = await self.unit.get(User, user_id, what="user")
+        await self._manageable(actor, user.organisation_id)
+        if user.id == actor.user_id and (disabled or (roles is not None and Role.ADMIN not in roles)):
+            raise Forbidden("you cannot disable yourself or take away your own admin role")
+        before = {"roles": sorted(await roles_of(self.unit, user.id)), "disabled": user.disabled_at is not None}
+        if roles is not None:
+            chosen = self._roles(roles)
+            await self.unit.session.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))  # type: ignore[arg-type]
+            for role in chosen:
+                self.unit.session.add(UserRole(user_id=user.id, role=role.value))
+        if disabled is not None:
+            user.disabled_at = self.unit.now() if disabled else None
+            self.unit.session.add(user)
+        after = {"roles": sorted(r.value for r in self._roles(roles)) if roles is not None else before["roles"],
+                 "disabled": user.disabled_at is not None}  # fmt: skip
+        if after != before:
+            self.unit.record(actor=actor, action="user.updated", subject=user, before=before, after=after)
+        await self.unit.commit()
+        return user
+
+    async def submit_vetting(self, *, actor: Actor, organisation_id: uuid.UUID, submission: str) -> Organisation:
+        """A partner's admin hands in its vetting questionnaire (``invited``/``declined`` → ``submitted``)."""
+        organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
+        visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
+        actor.require(Permission.VETTING_SUBMIT, "only a partner's admin submits its vetting")
+        if organisation.id != actor.organisation_id:
+            raise Forbidden("you can submit vetting for your own organisation only")
+        text = (submission or "").strip()
+        if not text or len(text) > 20000:
+            raise Invalid("submission", "the vetting submission must be 1 to 20000 characters")
+        return await self._move_vetting(organisation, Vetting.SUBMITTED, actor=actor, submission=text)
+
+    async def decide_vetting(
+        self, *, actor: Actor, organisation_id: uuid.UUID, outcome: Vetting, reason: str | None
+    ) -> Organisation:
+        organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
+        visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
+        actor.require(Permission.PARTNERS_VET, "only developer or government admins vet partners")
+        outcome = Vetting(outcome)
+        if outcome not in (Vetting.VETTED, Vetting.DECLINED):
+            raise Invalid("outcome", "the outcome of vetting is vetted or declined")
+        reason = (reason or "").strip() or None
+        if outcome == Vetting.DECLINED and not reason:
+            raise Invalid("reason", "a reason is required to decline")
+        return await self._move_vetting(organisation, outcome, actor=actor, reason=reason)
+
+    async def _move_vetting(
+        self,
+        organisation: Organisation,
+        target: Vetting,
+        *,
+        actor: Actor,
+        reason: str | None = None,
+        submission: str | None = None,
+    ) -> Organisation:
+        organisation = await self.unit.lock(Organisation, organisation.id)
+        if organisation.kind != OrgKind.PARTNER:
+            raise Conflict("only partner organisations are vetted")
+        current = Vetting(organisation.vetting_state)
+        if target not in VETTING_MOVES[current]:
+            raise Conflict(f"vetting cannot go from {current.value} to {target.value}")
+        before = {"vetting_state": current.value}
+        organisation.vetting_state = target.value
+        organisation.vetting_changed_at = self.unit.now()
+        if submission is not None:
+            organisation.vetting_submission = submission
+        else:
+            organisation.vetting_reason, organisation.vetting_decided_by = reason, actor.user_id
+        self.unit.session.add(organisation)
+        self.unit.record(actor=actor, action=f"organisation.vetting_{target.value}", subject=organisation,
+                         before=before, after={"vetting_state": target.value}, reason=reason)  # fmt: skip
+        await Grants(self.unit).refresh_where(actor=actor, organisation_id=organisation.id, reason=reason)
+        await self.unit.commit()
+        return organisation
+
+
+async def find_user(unit: Unit, email: str) -> User:
+    user = (await unit.session.exec(select(User).where(User.email == email.strip().lower()))).first()
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return user

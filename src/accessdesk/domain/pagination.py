@@ -1,0 +1,60 @@
+"""Keyset pagination over ``(created_at, id)``, newest first: stable under inserts and cheap on any page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from accessdesk.domain.errors import Invalid
+
+T = TypeVar("T")
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(id_)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, id_ = json.loads(raw)
+        return datetime.fromisoformat(at), uuid.UUID(id_)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise Invalid("cursor", "not a cursor this API returned") from exc
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid("limit", f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def keyset(stmt: Any, table: Any, cursor: str | None, limit: int) -> Any:
+    """Order ``stmt`` newest first and start it after ``cursor``; fetch one extra row to know if more follow."""
+    if cursor:
+        at, id_ = decode_cursor(cursor)
+        stmt = stmt.where(
+            sa.or_(table.created_at < at, sa.and_(table.created_at == at, table.id < id_))
+        )
+    return stmt.order_by(table.created_at.desc(), table.id.desc()).limit(check_limit(limit) + 1)
+
+
+def page_of(rows: list[Any], limit: int) -> Page[Any]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)

@@ -1,0 +1,192 @@
+"""The read side: filtered, paginated, visibility-scoped lists, and the approval queue."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from accessdesk.db.tables import (
+    AccessGrant,
+    AuditEvent,
+    Decision,
+    FrontierModel,
+    NdaAcceptance,
+    NdaTemplate,
+    Nomination,
+    Organisation,
+    Attestation,
+)
+from accessdesk.domain import visibility
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import awaiting
+from accessdesk.domain.errors import Forbidden, Invalid
+from accessdesk.domain.grant_state import state_is_sql
+from accessdesk.domain.pagination import Page, check_limit, keyset, page_of
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import GrantState, NominationState, OrgKind, Side
+
+
+@dataclass(frozen=True, slots=True)
+class NominationFilter:
+    state: NominationState | None = None
+    model_id: uuid.UUID | None = None
+    organisation_id: uuid.UUID | None = None
+    awaiting: Side | None = None
+    for_me: bool = False
+
+
+class Queries:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def organisations(
+        self, actor: Actor, *, kind: OrgKind | None = None, vetting: str | None = None,
+        cursor: str | None = None, limit: int = 50,
+    ) -> Page[Organisation]:  # fmt: skip
+        stmt = select(Organisation).where(visibility.organisations_filter(actor))
+        if kind is not None:
+            stmt = stmt.where(Organisation.kind == OrgKind(kind).value)
+        if vetting is not None:
+            stmt = stmt.where(Organisation.vetting_state == vetting)
+        rows = (await self.unit.session.exec(keyset(stmt, Organisation, cursor, limit))).all()
+        return page_of(list(rows), limit)
+
+    async def models(self, actor: Actor, *, cursor: str | None = None, limit: int = 50) -> Page[FrontierModel]:
+        stmt = select(FrontierModel).where(visibility.models_filter(actor))
+        rows = (await self.unit.session.exec(keyset(stmt, FrontierModel, cursor, limit))).all()
+        return page_of(list(rows), limit)
+
+    async def model_by_slug(self, actor: Actor, slug: str) -> FrontierModel:
+        model = (await self.unit.session.exec(select(FrontierModel).where(FrontierModel.slug == slug))).first()
+        visibility.require(model is not None and await visibility.sees_model(self.unit.session, actor, model),
+                           "model", slug)  # fmt: skip
+        return model  # type: ignore[return-value]
+
+    async def model(self, actor: Actor, model_id: uuid.UUID) -> FrontierModel:
+        model = await self.unit.get(FrontierModel, model_id, what="model")
+        visibility.require(await visibility.sees_model(self.unit.session, actor, model), "model", model_id)
+        return model
+
+    async def organisation(self, actor: Actor, organisation_id: uuid.UUID) -> Organisation:
+        organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
+        visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
+        return organisation
+
+    async def nominations(
+        self, actor: Actor, filters: NominationFilter, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Nomination]:
+        now = self.unit.now()
+        stmt = select(Nomination).where(visibility.cases_filter(actor, Nomination))
+        if filters.state == NominationState.PENDING:
+            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now)  # type: ignore[arg-type]
+        elif filters.state == NominationState.LAPSED:
+            stmt = stmt.where(sa.or_(Nomination.state == "lapsed",
+                                     sa.and_(Nomination.state == "pending", Nomination.starts_at <= now)))  # type: ignore[arg-type]  # fmt: skip
+        elif filters.state is not None:
+            stmt = stmt.where(Nomination.state == NominationState(filters.state).value)
+        if filters.model_id is not None:
+            stmt = stmt.where(Nomination.model_id == filters.model_id)
+        if filters.organisation_id is not None:
+            stmt = stmt.where(Nomination.organisation_id == filters.organisation_id)
+        if filters.awaiting is not None:
+            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))  # type: ignore[arg-type]
+        if filters.for_me:
+            stmt = self._my_queue(actor, stmt, now)
+        rows = (await self.unit.session.exec(keyset(stmt, Nomination, cursor, limit))).all()
+        return page_of(list(rows), limit)
+
+    def _my_queue(self, actor: Actor, stmt, now):  # type: ignore[no-untyped-def]
+        """Pending nominations this person can still decide on: their side short of quorum, not their own, not
+        decided by them yet."""
+        if not actor.can(Permission.NOMINATIONS_DECIDE) or not actor.is_staff:
+            raise Forbidden("only approvers have a queue of decisions")
+        side = Side.GOVERNMENT if actor.kind == OrgKind.GOVERNMENT else Side.DEVELOPER
+        return stmt.where(
+            Nomination.state == "pending",
+            Nomination.starts_at > now,  # type: ignore[arg-type]
+            awaiting(side),
+            Nomination.nominated_by != actor.user_id,
+            ~sa.exists().where(Decision.nomination_id == Nomination.id, Decision.approver_id == actor.user_id),
+        )
+
+    async def nomination(self, actor: Actor, nomination_id: uuid.UUID) -> tuple[Nomination, list[Decision]]:
+        nomination = await self.unit.get(Nomination, nomination_id, what="nomination")
+        model = await self.unit.get(FrontierModel, nomination.model_id)
+        visibility.require(visibility.can_see_case(actor, model, nomination.organisation_id),
+                           "nomination", nomination_id)  # fmt: skip
+        decisions = await self.unit.session.exec(
+            select(Decision).where(Decision.nomination_id == nomination_id).order_by(Decision.created_at, Decision.id)  # type: ignore[arg-type]
+        )
+        return nomination, list(decisions.all())
+
+    async def grants(
+        self, actor: Actor, *, state: GrantState | None = None, model_id: uuid.UUID | None = None,
+        organisation_id: uuid.UUID | None = None, cursor: str | None = None, limit: int = 50,
+    ) -> Page[AccessGrant]:  # fmt: skip
+        stmt = select(AccessGrant).where(visibility.cases_filter(actor, AccessGrant))
+        if state is not None:
+            stmt = stmt.where(state_is_sql(GrantState(state), self.unit.now()))
+        if model_id is not None:
+            stmt = stmt.where(AccessGrant.model_id == model_id)
+        if organisation_id is not None:
+            stmt = stmt.where(AccessGrant.organisation_id == organisation_id)
+        rows = (await self.unit.session.exec(keyset(stmt, AccessGrant, cursor, limit))).all()
+        return page_of(list(rows), limit)
+
+    async def grant(self, actor: Actor, grant_id: uuid.UUID) -> AccessGrant:
+        grant = await self.unit.get(AccessGrant, grant_id, what="grant")
+        model = await self.unit.get(FrontierModel, grant.model_id)
+        visibility.require(visibility.can_see_case(actor, model, grant.organisation_id), "grant", grant_id)
+        return grant
+
+    async def nda_templates(self, actor: Actor, *, model_id: uuid.UUID | None = None) -> list[NdaTemplate]:
+        stmt = select(NdaTemplate)
+        if actor.kind == OrgKind.DEVELOPER:
+            stmt = stmt.where(NdaTemplate.developer_id == actor.organisation_id)
+        if model_id is not None:
+            stmt = stmt.where(sa.or_(NdaTemplate.model_id == model_id, NdaTemplate.model_id.is_(None)))  # type: ignore[union-attr]
+        stmt = stmt.order_by(NdaTemplate.series, NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
+        return list((await self.unit.session.exec(stmt)).all())
+
+    async def nda_template(self, actor: Actor, template_id: uuid.UUID) -> NdaTemplate:
+        template = await self.unit.get(NdaTemplate, template_id, what="NDA")
+        visible = actor.kind != OrgKind.DEVELOPER or template.developer_id == actor.organisation_id
+        visibility.require(visible, "NDA", template_id)
+        return template
+
+    async def nda_acceptances(self, actor: Actor, organisation_id: uuid.UUID) -> list[NdaAcceptance]:
+        await self.organisation(actor, organisation_id)
+        stmt = select(NdaAcceptance).where(NdaAcceptance.organisation_id == organisation_id)
+        return list((await self.unit.session.exec(stmt.order_by(NdaAcceptance.accepted_at.desc()))).all())  # type: ignore[attr-defined]
+
+    async def attestations(self, actor: Actor, organisation_id: uuid.UUID) -> list[Attestation]:
+        await self.organisation(actor, organisation_id)
+        stmt = select(Attestation).where(Attestation.organisation_id == organisation_id)
+        return list((await self.unit.session.exec(stmt.order_by(Attestation.attested_at.desc()))).all())  # type: ignore[attr-defined]
+
+    async def audit_events(
+        self, actor: Actor, *, subject_type: str | None = None, subject_id: str | None = None,
+        action: str | None = None, before_seq: int | None = None, limit: int = 100,
+    ) -> tuple[list[AuditEvent], int | None]:  # fmt: skip
+        """Newest first; page with ``before_seq`` (the chain's own order)."""
+        actor.require(Permission.AUDIT_READ, "only auditors and admins read the audit trail")
+        check_limit(limit)
+        if before_seq is not None and before_seq < 1:
+            raise Invalid("before_seq", "before_seq must be a positive event number")
+        stmt = select(AuditEvent)
+        if subject_type:
+            stmt = stmt.where(AuditEvent.subject_type == subject_type)
+        if subject_id:
+            stmt = stmt.where(AuditEvent.subject_id == subject_id)
+        if action:
+            stmt = stmt.where(AuditEvent.action == action)
+        if before_seq is not None:
+            stmt = stmt.where(AuditEvent.seq < before_seq)
+        rows = list((await self.unit.session.exec(stmt.order_by(AuditEvent.seq.desc()).limit(limit + 1))).all())  # type: ignore[attr-defined]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (rows[-1].seq if more and rows else None)

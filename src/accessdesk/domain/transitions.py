@@ -1,0 +1,143 @@
+"""Time-based work for the worker: materialise grant transitions, lapse nominations, deliver the outbox.
+
+Every sweep is safe to run in several processes at once: rows are claimed with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL (SQLite serialises writers anyway) and re-checked under the lock, so a transition is recorded once.
+Reads never depend on this having run: state is also derived at read time (domain.grant_state).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from accessdesk.db.tables import AccessGrant, Nomination, OutboxMessage
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import NominationState
+
+log = logging.getLogger(__name__)
+WORKER = Actor.system("worker")
+
+
+class Notifier(Protocol):
+    """Delivers one outbox message. Raises to have it retried later."""
+
+    async def deliver(self, message: OutboxMessage) -> None: ...
+
+
+class NullNotifier:
+    """Delivers nowhere, logging what it would have sent: development, and deployments without Slack."""
+
+    async def deliver(self, message: OutboxMessage) -> None:
+        log.info("notification %s → %s", message.topic, message.recipient)
+
+
+@dataclass(slots=True)
+class SweepReport:
+    grant_transitions: int = 0
+    nominations_lapsed: int = 0
+    messages_delivered: int = 0
+    messages_failed: int = 0
+
+
+def _claim(stmt: sa.Select, unit: Unit) -> sa.Select:  # type: ignore[type-arg]
+    return stmt.with_for_update(skip_locked=True) if unit.dialect == "postgresql" else stmt
+
+
+async def materialise_grants(unit: Unit, *, batch: int = 500) -> int:
+    """Store the state of every grant whose next time-based transition is due."""
+    grants, changed = Grants(unit), 0
+    while True:
+        now = unit.now()
+        stmt = (
+            select(AccessGrant)
+            .where(AccessGrant.next_transition_at <= now)  # type: ignore[operator]
+            .order_by(AccessGrant.next_transition_at)
+            .limit(batch)
+            .execution_options(populate_existing=True)
+        )
+        due = (await unit.session.exec(_claim(stmt, unit))).all()
+        for grant in due:
+            changed += grants.materialise(grant, actor=WORKER, at=now)
+        await unit.commit()
+        if len(due) < batch:
+            return changed
+
+
+async def lapse_nominations(unit: Unit, *, batch: int = 500) -> int:
+    """Pending nominations nobody finished deciding before their proposed start have lapsed."""
+    lapsed = 0
+    while True:
+        now = unit.now()
+        stmt = (
+            select(Nomination)
+            .where(Nomination.state == NominationState.PENDING.value, Nomination.starts_at <= now)  # type: ignore[arg-type]
+            .order_by(Nomination.starts_at)
+            .limit(batch)
+            .execution_options(populate_existing=True)
+        )
+        due = (await unit.session.exec(_claim(stmt, unit))).all()
+        for nomination in due:
+            nomination.state, nomination.decided_at = NominationState.LAPSED.value, now
+            nomination.outcome_reason = "no decision from both sides before the proposed start"
+            unit.session.add(nomination)
+            unit.record(actor=WORKER, action="nomination.lapsed", subject=nomination,
+                        before={"state": "pending"}, after={"state": nomination.state})  # fmt: skip
+            unit.notify(
+                topic="nomination.lapsed",
+                recipient=f"user:{nomination.nominated_by}",
+                payload={"nomination_id": nomination.id, "state": nomination.state},
+                dedupe_key=f"nomination.outcome:{nomination.id}",
+            )
+        await unit.commit()
+        lapsed += len(due)
+        if len(due) < batch:
+            return lapsed
+
+
+async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, max_attempts: int = 8) -> tuple[int, int]:
+    """Deliver due messages, each at most once: claimed under lock, marked delivered in the same transaction."""
+    now = unit.now()
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.delivered_at.is_(None),  # type: ignore[union-attr]
+            OutboxMessage.dead_at.is_(None),  # type: ignore[union-attr]
+            OutboxMessage.available_at <= now,  # type: ignore[arg-type]
+        )
+        .order_by(OutboxMessage.available_at)
+        .limit(batch)
+    )
+    due = (await unit.session.exec(_claim(stmt, unit))).all()
+    delivered = failed = 0
+    for message in due:
+        message.attempts += 1
+        try:
+            await notifier.deliver(message)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
+            failed += 1
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if message.attempts >= max_attempts:
+                message.dead_at = now
+            else:
+                message.available_at = now + timedelta(seconds=min(3600, 2 ** message.attempts * 5))
+        else:
+            delivered += 1
+            message.delivered_at = now
+        unit.session.add(message)
+    await unit.commit()
+    return delivered, failed
+
+
+async def sweep(unit: Unit, notifier: Notifier) -> SweepReport:
+    report = SweepReport()
+    report.grant_transitions = await materialise_grants(unit)
+    report.nominations_lapsed = await lapse_nominations(unit)
+    report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
+    return report

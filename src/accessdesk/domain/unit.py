@@ -1,0 +1,119 @@
+"""A unit of work: one database transaction plus the audit events and notifications that commit with it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accessdesk.clock import Clock
+from accessdesk.db.tables import AuditEvent, OutboxMessage
+from accessdesk.domain import audit
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.errors import NotFound
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+class Unit:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+        self._events: list[AuditEvent] = []
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def dialect(self) -> str:
+        return self.session.bind.dialect.name  # type: ignore[union-attr]
+
+    async def get(self, table: type[Row], id_: Any, *, what: str | None = None) -> Row:
+        row = await self.session.get(table, id_)
+        if row is None:
+            raise NotFound(f"{what or table.__name__} {id_} not found")
+        return row
+
+    async def lock(self, table: type[Row], id_: Any, *, what: str | None = None, shared: bool = False) -> Row:
+        """Load a row and hold it for the rest of the transaction.
+
+        PostgreSQL takes ``FOR UPDATE`` (``FOR SHARE`` when ``shared``); SQLite has no row locks, but our
+        SQLite transactions begin IMMEDIATE, which already serialises writers. ``populate_existing`` makes sure
+        we read the row as it is now that we hold the lock, not as an earlier read in this session saw it.
+        """
+        pk = table.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
+        stmt = (
+            select(table)
+            .where(pk == id_)
+            .with_for_update(read=shared)
+            .execution_options(populate_existing=True)
+        )
+        row = (await self.session.exec(stmt)).first()
+        if row is None:
+            raise NotFound(f"{what or table.__name__} {id_} not found")
+        return row
+
+    def record(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        subject: SQLModel | None = None,
+        subject_type: str | None = None,
+        subject_id: Any = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Queue an audit event; it is chained and written by :meth:`commit`, in the same transaction."""
+        if subject is not None:
+            subject_type = subject_type or subject.__tablename__  # type: ignore[attr-defined]
+            subject_id = subject_id or subject.id  # type: ignore[attr-defined]
+        self._events.append(
+            AuditEvent(
+                seq=0,
+                at=self.now(),
+                actor_id=actor.user_id,
+                actor=actor.label,
+                action=action,
+                subject_type=subject_type or "system",
+                subject_id=str(subject_id or ""),
+                before=audit.jsonable(before) if before is not None else None,
+                after=audit.jsonable(after) if after is not None else None,
+                reason=reason,
+                request_id=actor.request_id,
+                prev_hash="",
+                hash="",
+            )
+        )
+
+    def notify(self, *, topic: str, recipient: str, payload: dict[str, Any], dedupe_key: str) -> None:
+        """Queue a notification in the outbox, written with this transaction (delivered by the worker)."""
+        now = self.now()
+        self.session.add(
+            OutboxMessage(
+                id=uuid.uuid4(),
+                dedupe_key=dedupe_key,
+                topic=topic,
+                recipient=recipient,
+                payload=audit.jsonable(payload),
+                created_at=now,
+                available_at=now,
+            )
+        )
+
+    async def commit(self) -> None:
+        events, self._events = self._events, []
+        try:
+            await audit.append(self.session, events)
+            await self.session.commit()
+        except BaseException:
+            await self.session.rollback()
+            raise
+
+    async def rollback(self) -> None:
+        self._events = []
+        await self.session.rollback()

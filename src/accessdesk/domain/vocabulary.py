@@ -1,0 +1,103 @@
+"""The domain's words, as string enums; stored as their values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrgKind(StrEnum):
+    DEVELOPER = "developer"
+    GOVERNMENT = "government"
+    PARTNER = "partner"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    APPROVER = "approver"
+    AUDITOR = "auditor"
+    MEMBER = "member"
+    NOMINATOR = "nominator"
+
+
+class Vetting(StrEnum):
+    INVITED = "invited"
+    SUBMITTED = "submitted"
+    VETTED = "vetted"
+    DECLINED = "declined"
+
+
+class Tier(StrEnum):
+    STANDARD = "standard"
+    HIGH = "high"
+
+
+class Designation(StrEnum):
+    NOT_ASSESSED = "not_assessed"
+    IN_CONSULTATION = "in_consultation"
+    COVERED = "covered"
+    NOT_COVERED = "not_covered"
+
+
+DESIGNATION_MOVES: dict[Designation, frozenset[Designation]] = {
+    Designation.NOT_ASSESSED: frozenset({Designation.IN_CONSULTATION}),
+    Designation.IN_CONSULTATION: frozenset({Designation.COVERED, Designation.NOT_COVERED}),
+    # A designation can be reopened for a new assessment.
+    Designation.COVERED: frozenset({Designation.IN_CONSULTATION}),
+    Designation.NOT_COVERED: frozenset({Designation.IN_CONSULTATION}),
+}
+
+
+class Area(StrEnum):
+    """The six requirement areas a grantee attests to."""
+
+    CONFIDENTIALITY = "confidentiality"
+    CYBERSECURITY = "cybersecurity"
+    INSIDER_RISK = "insider_risk"
+    IP_PROTECTION = "ip_protection"
+    USE = "use"
+    NONDISCLOSURE = "nondisclosure"
+
+
+class Action(StrEnum):
+    """What a grant lets the grantee do with the model; becomes the scope ``model:<slug>:<action>``."""
+
+    INVOKE = "invoke"
+    EVALUATE = "evaluate"
+    FINE_TUNE = "fine_tune"
+    RED_TEAM = "red_team"
+
+
+class NominationKind(StrEnum):
+    GRANT = "grant"
+    EXTENSION = "extension"
+
+
+class NominationState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"
+
+
+class Side(StrEnum):
+    DEVELOPER = "developer"
+    GOVERNMENT = "government"
+
+
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class GrantState(StrEnum):
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    BLOCKED = "blocked"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+def scope_for(model_slug: str, action: str) -> str:
+    return f"model:{model_slug}:{action}"

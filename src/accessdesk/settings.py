@@ -1,0 +1,104 @@
+"""Every setting accessdesk reads, typed, documented, read once from ``ACCESSDESK_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/accessdesk.db"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed, or unsafe for the chosen environment."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"not a boolean: {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: str = field(default="development", metadata={"env": "ACCESSDESK_ENV"})
+    """``development`` (default) or ``production``. Production refuses unsafe defaults at start-up."""
+
+    database_url: str = field(default=DEFAULT_DATABASE_URL, metadata={"env": "ACCESSDESK_DATABASE_URL"})
+    """SQLAlchemy async URL: ``sqlite+aiosqlite:///path`` (embedded default, ``./var/accessdesk.db``) or
+    ``postgresql+asyncpg://user:password@host:5432/db``."""
+
+    secret_key: str = field(default=DEFAULT_SECRET_KEY, metadata={"env": "ACCESSDESK_SECRET_KEY"})
+    """Server secret (≥ 32 characters in production); keys session cookies and other server-side MACs."""
+
+    base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "ACCESSDESK_BASE_URL"})
+    """Public URL of this deployment, used in links the service sends out (and as OAuth issuer later)."""
+
+    embedded_worker: bool | None = field(default=None, metadata={"env": "ACCESSDESK_EMBEDDED_WORKER"})
+    """Run the background worker inside ``accessdesk serve``. Default: on in development, off in production
+    (run ``accessdesk worker`` as its own process there)."""
+
+    worker_interval_seconds: float = field(default=15.0, metadata={"env": "ACCESSDESK_WORKER_INTERVAL"})
+    """Seconds between two sweeps of the worker (grant transitions, lapsed nominations, outbox)."""
+
+    log_level: str = field(default="INFO", metadata={"env": "ACCESSDESK_LOG_LEVEL"})
+    """Python logging level name for the server and the worker."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        return (not self.is_production) if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None:
+                continue
+            if f.name == "embedded_worker":
+                values[f.name] = _bool(raw)
+            elif f.name == "worker_interval_seconds":
+                try:
+                    values[f.name] = float(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"ACCESSDESK_WORKER_INTERVAL: not a number: {raw!r}") from exc
+            else:
+                values[f.name] = raw
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse configurations that are malformed, or unsafe for production."""
+        if self.env not in {"development", "production"}:
+            raise SettingsError(f"ACCESSDESK_ENV must be 'development' or 'production', not {self.env!r}")
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise SettingsError(
+                "ACCESSDESK_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        if self.is_production:
+            if not self.secret_key or self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+                raise SettingsError(
+                    "ACCESSDESK_SECRET_KEY must be set to a random value of at least 32 characters in production"
+                )
+            if not self.base_url.startswith("https://"):
+                raise SettingsError("ACCESSDESK_BASE_URL must be an https:// URL in production")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1]
+        return None if path in {"", ":memory:"} else Path(path)
