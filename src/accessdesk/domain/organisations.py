@@ -260,3 +260,10 @@ async def find_user(unit: Unit, email: str) -> User:
     if user is None:
         raise NotFound(f"no user with e-mail {email}")
     return user
+
+
+async def find_organisation(unit: Unit, slug: str) -> Organisation:
+    found = (await unit.session.exec(select(Organisation).where(Organisation.slug == slug))).first()
+    if found is None:
+        raise NotFound(f"no organisation with slug {slug}")
+    return found

@@ -1,0 +1,34 @@
+"""The audit trail: read it, and verify its chain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import get
+from litestar.params import Parameter
+
+from accessdesk.api.schemas import AuditEventOut, AuditPage, VerificationOut
+from accessdesk.domain import audit
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.queries import Queries
+from accessdesk.domain.unit import Unit
+
+
+@get("/audit/events", tags=["audit"])
+async def list_events(
+    actor: Actor, queries: Queries, subject_type: str | None = None, subject_id: str | None = None,
+    action: str | None = None, before_seq: Annotated[int | None, Parameter(ge=1)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 100,
+) -> AuditPage:  # fmt: skip
+    events, more = await queries.audit_events(actor, subject_type=subject_type, subject_id=subject_id,
+                                              action=action, before_seq=before_seq, limit=limit)  # fmt: skip
+    return AuditPage(items=[AuditEventOut.of(e) for e in events], next_before_seq=more)
+
+
+@get("/audit/verification", tags=["audit"])
+async def verify_chain(actor: Actor, unit: Unit) -> VerificationOut:
+    actor.require(Permission.AUDIT_READ, "only auditors and admins verify the audit trail")
+    result = await audit.verify(unit.session)
+    return VerificationOut(ok=result.ok, checked=result.checked, broken_seq=result.broken_seq,
+                           broken_id=result.broken_id, problem=result.problem)  # fmt: skip

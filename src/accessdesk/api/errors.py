@@ -1,0 +1,79 @@
+"""Domain errors and framework errors → RFC 9457 problem details, in one place for the JSON API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from sqlalchemy.exc import IntegrityError
+
+from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+STATUS: list[tuple[type[DomainError], int, str]] = [
+    (NotFound, 404, "Not found"),
+    (Forbidden, 403, "Forbidden"),
+    (Conflict, 409, "Conflict"),
+    (Invalid, 422, "Invalid input"),
+]
+
+
+def problem(
+    status: int, title: str, detail: str, code: str, *, errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:  # fmt: skip
+    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
+                            "code": code}  # fmt: skip
+    if errors:
+        body["errors"] = errors
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    for kind, status, title in STATUS:
+        if isinstance(exc, kind):
+            errors = [{"field": exc.field, "reason": exc.message}] if isinstance(exc, Invalid) else None
+            return problem(status, title, exc.message, exc.code, errors=errors)
+    return problem(400, "Bad request", exc.message, exc.code)
+
+
+def on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            errors.append({"field": str(item.get("key") or item.get("source") or "body"),
+                           "reason": str(item.get("message", ""))})  # fmt: skip
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or str(exc.detail)
+    return problem(400, "Invalid request", detail, "validation_error", errors=errors or None)
+
+
+def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="accessdesk"')
+    return problem(exc.status_code, type(exc).__name__.replace("Exception", ""), str(exc.detail),
+                   f"http_{exc.status_code}", headers=headers)  # fmt: skip
+
+
+def on_integrity_error(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    # Reached only when a concurrent request won a race the service's own checks could not see (a unique key).
+    log.info("integrity error turned into 409: %s", exc.orig)
+    return problem(409, "Conflict", "a concurrent change conflicts with this one; reload and try again",
+                   "concurrent_change")  # fmt: skip
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal server error", "something went wrong on our side", "internal_error")
+
+
+HANDLERS: dict[type[Exception] | int, Any] = {
+    DomainError: on_domain_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    IntegrityError: on_integrity_error,
+    Exception: on_unexpected,
+}

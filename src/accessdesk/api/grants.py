@@ -1,0 +1,64 @@
+"""Grants: list and read with their state and problems, "usable at t?", revoke, request an extension."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from accessdesk.api.schemas import ExtensionIn, GrantOut, GrantPage, NominationOut, ReasonIn, UsabilityOut
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.errors import Invalid
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.queries import Queries
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import GrantState
+
+Limit = Annotated[int, Parameter(ge=1, le=200)]
+
+
+class GrantController(Controller):
+    path = "/grants"
+    tags = ["grants"]
+
+    @get("/")
+    async def list_grants(
+        self, actor: Actor, queries: Queries, unit: Unit, status: Annotated[GrantState | None, Parameter(query="state")] = None,
+        model_id: uuid.UUID | None = None, organisation_id: uuid.UUID | None = None, cursor: str | None = None,
+        limit: Limit = 50,
+    ) -> GrantPage:  # fmt: skip
+        found = await queries.grants(actor, state=status, model_id=model_id, organisation_id=organisation_id,
+                                     cursor=cursor, limit=limit)  # fmt: skip
+        now = unit.now()
+        return GrantPage(items=[GrantOut.of(g, now) for g in found.items], next_cursor=found.next_cursor)
+
+    @get("/{grant_id:uuid}")
+    async def get_grant(self, actor: Actor, queries: Queries, unit: Unit, grant_id: uuid.UUID) -> GrantOut:
+        return GrantOut.of(await queries.grant(actor, grant_id), unit.now())
+
+    @get("/{grant_id:uuid}/usability")
+    async def usability(
+        self, actor: Actor, queries: Queries, grants: Grants, grant_id: uuid.UUID,
+        at: Annotated[datetime | None, Parameter(description="ISO 8601 instant with offset; default now")] = None,
+    ) -> UsabilityOut:  # fmt: skip
+        if at is not None and at.tzinfo is None:
+            raise Invalid("at", "give the instant with a UTC offset, e.g. 2026-12-01T09:00:00Z")
+        await queries.grant(actor, grant_id)
+        return UsabilityOut.of(await grants.usability(grant_id, at=at))
+
+    @post("/{grant_id:uuid}/revocation", status_code=200)
+    async def revoke(self, actor: Actor, grants: Grants, unit: Unit, grant_id: uuid.UUID, data: ReasonIn) -> GrantOut:
+        return GrantOut.of(await grants.revoke(actor=actor, grant_id=grant_id, reason=data.reason), unit.now())
+
+    @post("/{grant_id:uuid}/extensions")
+    async def request_extension(
+        self, actor: Actor, coselection: CoSelection, grant_id: uuid.UUID, data: ExtensionIn
+    ) -> NominationOut:
+        nomination = await coselection.request_extension(
+            actor=actor, grant_id=grant_id, ends_at=data.ends_at, justification=data.justification
+        )
+        return NominationOut.of(nomination, state=nomination.state, decisions=[])

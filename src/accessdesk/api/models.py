@@ -1,0 +1,85 @@
+"""Frontier models: register, change, move the release, designate, switch off."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.params import Parameter
+
+from accessdesk.api.schemas import (
+    DesignationIn,
+    GrantOut,
+    ModelIn,
+    ModelOut,
+    ModelPage,
+    ModelPatch,
+    ReasonIn,
+    ReleaseIn,
+    ReleaseOut,
+    SwitchOffOut,
+)
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.queries import Queries
+from accessdesk.domain.unit import Unit
+
+Limit = Annotated[int, Parameter(ge=1, le=200)]
+
+
+class ModelController(Controller):
+    path = "/models"
+    tags = ["models"]
+
+    @get("/")
+    async def list_models(self, actor: Actor, queries: Queries, cursor: str | None = None, limit: Limit = 50) -> ModelPage:
+        found = await queries.models(actor, cursor=cursor, limit=limit)
+        return ModelPage(items=[ModelOut.of(m) for m in found.items], next_cursor=found.next_cursor)
+
+    @post("/")
+    async def register_model(self, actor: Actor, models: FrontierModels, data: ModelIn) -> ModelOut:
+        model = await models.register(
+            actor=actor, slug=data.slug, name=data.name, codename=data.codename, tier=data.tier,
+            planned_release_at=data.planned_release_at, resource=data.resource, slack_channels=data.slack_channels,
+            developer_quorum=data.developer_quorum, government_quorum=data.government_quorum,
+            max_window_days=data.max_window_days,
+        )  # fmt: skip
+        return ModelOut.of(model)
+
+    @get("/{model_id:uuid}")
+    async def get_model(self, actor: Actor, queries: Queries, model_id: uuid.UUID) -> ModelOut:
+        return ModelOut.of(await queries.model(actor, model_id))
+
+    @get("/by-slug/{slug:str}")
+    async def get_model_by_slug(self, actor: Actor, queries: Queries, slug: str) -> ModelOut:
+        return ModelOut.of(await queries.model_by_slug(actor, slug))
+
+    @patch("/{model_id:uuid}")
+    async def update_model(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: ModelPatch) -> ModelOut:
+        return ModelOut.of(await models.update(actor=actor, model_id=model_id, changes=data.changes()))
+
+    @post("/{model_id:uuid}/release", status_code=200)
+    async def move_release(
+        self, actor: Actor, models: FrontierModels, queries: Queries, unit: Unit, model_id: uuid.UUID, data: ReleaseIn
+    ) -> ReleaseOut:
+        blocked = await models.move_release(
+            actor=actor, model_id=model_id, planned_release_at=data.planned_release_at, reason=data.reason
+        )
+        now = unit.now()
+        return ReleaseOut(model=ModelOut.of(await queries.model(actor, model_id)),
+                          blocked_grants=[GrantOut.of(g, now) for g in blocked])  # fmt: skip
+
+    @post("/{model_id:uuid}/designation", status_code=200)
+    async def designate(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: DesignationIn) -> ModelOut:
+        model = await models.designate(
+            actor=actor, model_id=model_id, designation=data.designation, reference=data.reference
+        )
+        return ModelOut.of(model)
+
+    @post("/{model_id:uuid}/switch-off", status_code=200)
+    async def switch_off(
+        self, actor: Actor, models: FrontierModels, queries: Queries, model_id: uuid.UUID, data: ReasonIn
+    ) -> SwitchOffOut:
+        revoked = await models.switch_off(actor=actor, model_id=model_id, reason=data.reason)
+        return SwitchOffOut(model=ModelOut.of(await queries.model(actor, model_id)), grants_revoked=revoked)

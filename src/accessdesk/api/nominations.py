@@ -1,0 +1,77 @@
+"""Nominations and the two-sided decisions on them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from accessdesk.api.schemas import (
+    DecisionIn,
+    DecisionOut,
+    NominationIn,
+    NominationOut,
+    NominationPage,
+    OutcomeOut,
+    WithdrawalIn,
+)
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import CoSelection, effective_state
+from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import NominationState, Side
+
+Limit = Annotated[int, Parameter(ge=1, le=200)]
+
+
+class NominationController(Controller):
+    path = "/nominations"
+    tags = ["nominations"]
+
+    @get("/")
+    async def list_nominations(
+        self, actor: Actor, queries: Queries, unit: Unit, status: Annotated[NominationState | None, Parameter(query="state")] = None,
+        model_id: uuid.UUID | None = None, organisation_id: uuid.UUID | None = None,
+        awaiting: Annotated[Side | None, Parameter(description="pending and short of quorum on this side")] = None,
+        for_me: Annotated[bool, Parameter(description="only those I can still decide on")] = False,
+        cursor: str | None = None, limit: Limit = 50,
+    ) -> NominationPage:  # fmt: skip
+        filters = NominationFilter(state=status, model_id=model_id, organisation_id=organisation_id,
+                                   awaiting=awaiting, for_me=for_me)  # fmt: skip
+        found = await queries.nominations(actor, filters, cursor=cursor, limit=limit)
+        now = unit.now()
+        items = [NominationOut.of(n, state=effective_state(n, now).value) for n in found.items]
+        return NominationPage(items=items, next_cursor=found.next_cursor)
+
+    @post("/")
+    async def nominate(self, actor: Actor, coselection: CoSelection, unit: Unit, data: NominationIn) -> NominationOut:
+        nomination = await coselection.nominate(
+            actor=actor, model_id=data.model_id, organisation_id=data.organisation_id, starts_at=data.starts_at,
+            ends_at=data.ends_at, actions=[a.value for a in data.actions], justification=data.justification,
+        )  # fmt: skip
+        return NominationOut.of(nomination, state=effective_state(nomination, unit.now()).value, decisions=[])
+
+    @get("/{nomination_id:uuid}")
+    async def get_nomination(self, actor: Actor, queries: Queries, unit: Unit, nomination_id: uuid.UUID) -> NominationOut:
+        nomination, decisions = await queries.nomination(actor, nomination_id)
+        return NominationOut.of(nomination, state=effective_state(nomination, unit.now()).value, decisions=decisions)
+
+    @post("/{nomination_id:uuid}/decisions")
+    async def decide(
+        self, actor: Actor, coselection: CoSelection, unit: Unit, nomination_id: uuid.UUID, data: DecisionIn
+    ) -> OutcomeOut:
+        outcome = await coselection.decide(
+            actor=actor, nomination_id=nomination_id, verdict=data.verdict, reason=data.reason
+        )
+        nomination = NominationOut.of(outcome.nomination, state=outcome.nomination.state)
+        return OutcomeOut(decision=DecisionOut.of(outcome.decision), nomination=nomination,
+                          grant_id=outcome.grant.id if outcome.grant else None)  # fmt: skip
+
+    @post("/{nomination_id:uuid}/withdrawal", status_code=200)
+    async def withdraw(
+        self, actor: Actor, coselection: CoSelection, nomination_id: uuid.UUID, data: WithdrawalIn
+    ) -> NominationOut:
+        nomination = await coselection.withdraw(actor=actor, nomination_id=nomination_id, reason=data.reason)
+        return NominationOut.of(nomination, state=nomination.state)

@@ -1,0 +1,452 @@
+"""Request and response bodies of the JSON API (msgspec: validated on the way in, documented in OpenAPI)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from accessdesk.db.tables import (
+    AccessGrant,
+    Attestation,
+    AuditEvent,
+    Decision,
+    FrontierModel,
+    NdaAcceptance,
+    NdaTemplate,
+    Nomination,
+    Organisation,
+    User,
+)
+from accessdesk.domain.gates import explain
+from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.grants import Usability
+from accessdesk.domain.vocabulary import Action, Area, Designation, OrgKind, Role, Side, Tier, Verdict, Vetting
+
+Aware = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00Z")]
+Text = Annotated[str, Meta(min_length=1, max_length=5000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lower-case, digits, -")]
+
+
+class Problem(Struct, kw_only=True):
+    """RFC 9457 problem details; ``errors`` names each field at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None
+
+
+# ---- organisations and people ---------------------------------------------------------------------------------
+
+
+class OrganisationIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    name: ShortText
+    slug: Slug
+    kind: OrgKind = OrgKind.PARTNER
+    domains: list[Annotated[str, Meta(max_length=253)]] = []
+    sector: Annotated[str, Meta(max_length=100)] | None = None
+    country: Annotated[str, Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    contact_name: Annotated[str, Meta(max_length=200)] | None = None
+    contact_email: Annotated[str, Meta(max_length=320)] | None = None
+
+
+class OrganisationOut(Struct, kw_only=True):
+    id: uuid.UUID
+    kind: OrgKind
+    name: str
+    slug: str
+    sector: str | None
+    country: str | None
+    contact_name: str | None
+    contact_email: str | None
+    vetting_state: Vetting | None
+    vetting_reason: str | None
+    vetting_changed_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, o: Organisation) -> OrganisationOut:
+        return cls(**{f: getattr(o, f) for f in cls.__struct_fields__})
+
+
+class DomainIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    domain: Annotated[str, Meta(min_length=1, max_length=253)]
+
+
+class UserIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(min_length=3, max_length=320)]
+    name: ShortText
+    roles: list[Role] = msgspec.field(default_factory=lambda: [Role.MEMBER])
+
+
+class UserPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    roles: list[Role] | None = None
+    disabled: bool | None = None
+
+
+class UserOut(Struct, kw_only=True):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    email: str
+    name: str
+    roles: list[Role]
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, u: User, roles: frozenset[Role] | set[Role]) -> UserOut:
+        return cls(id=u.id, organisation_id=u.organisation_id, email=u.email, name=u.name, roles=sorted(roles),
+                   disabled=u.disabled_at is not None, created_at=u.created_at)  # fmt: skip
+
+
+class MeOut(Struct, kw_only=True):
+    user: UserOut
+    organisation: OrganisationOut
+    permissions: list[str]
+
+
+class VettingSubmissionIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    submission: Annotated[str, Meta(min_length=1, max_length=20000)]
+
+
+class VettingDecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    outcome: Vetting
+    reason: Annotated[str, Meta(max_length=5000)] | None = None
+
+
+# ---- models ----------------------------------------------------------------------------------------------------
+
+
+class ModelIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    slug: Slug
+    name: ShortText
+    codename: ShortText
+    tier: Tier
+    planned_release_at: Aware
+    resource: Annotated[str, Meta(min_length=1, max_length=500)]
+    slack_channels: list[str] = []
+    developer_quorum: Annotated[int, Meta(ge=1, le=10)] = 1
+    government_quorum: Annotated[int, Meta(ge=1, le=10)] = 1
+    max_window_days: Annotated[int, Meta(ge=1, le=366)] = 90
+
+
+class ModelPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    name: ShortText | msgspec.UnsetType = msgspec.UNSET
+    codename: ShortText | msgspec.UnsetType = msgspec.UNSET
+    tier: Tier | msgspec.UnsetType = msgspec.UNSET
+    resource: Annotated[str, Meta(min_length=1, max_length=500)] | msgspec.UnsetType = msgspec.UNSET
+    slack_channels: list[str] | msgspec.UnsetType = msgspec.UNSET
+    developer_quorum: Annotated[int, Meta(ge=1, le=10)] | msgspec.UnsetType = msgspec.UNSET
+    government_quorum: Annotated[int, Meta(ge=1, le=10)] | msgspec.UnsetType = msgspec.UNSET
+    max_window_days: Annotated[int, Meta(ge=1, le=366)] | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {f: str(v) if f == "tier" else v for f in self.__struct_fields__
+                if (v := getattr(self, f)) is not msgspec.UNSET}  # fmt: skip
+
+
+class ModelOut(Struct, kw_only=True):
+    id: uuid.UUID
+    slug: str
+    name: str
+    codename: str
+    developer_id: uuid.UUID
+    tier: Tier
+    planned_release_at: datetime
+    resource: str
+    slack_channels: list[str]
+    designation: Designation
+    designation_ref: str | None
+    designated_at: datetime | None
+    developer_quorum: int
+    government_quorum: int
+    max_window_days: int
+    switched_off_at: datetime | None
+    switch_off_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: FrontierModel) -> ModelOut:
+        fields = {f: getattr(m, f) for f in cls.__struct_fields__ if hasattr(m, f)}
+        return cls(**fields, switched_off_at=m.killed_at, switch_off_reason=m.kill_reason)
+
+
+class ReleaseIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    planned_release_at: Aware
+    reason: Annotated[str, Meta(max_length=5000)] | None = None
+
+
+class DesignationIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    designation: Designation
+    reference: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class ReasonIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Text
+
+
+class SwitchOffOut(Struct, kw_only=True):
+    model: ModelOut
+    grants_revoked: int
+
+
+# ---- NDAs and attestations -------------------------------------------------------------------------------------
+
+
+class NdaIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    title: ShortText
+    body: Annotated[str, Meta(min_length=1, max_length=200_000)]
+    version: Annotated[str, Meta(pattern=r"^\d{1,4}\.\d{1,4}$")]
+    model_id: uuid.UUID | None = None
+    term_days: Annotated[int, Meta(ge=1, le=1825)] = 365
+
+
+class NdaOut(Struct, kw_only=True):
+    id: uuid.UUID
+    developer_id: uuid.UUID
+    model_id: uuid.UUID | None
+    title: str
+    version: str
+    sha256: str
+    term_days: int
+    created_at: datetime
+    body: str | None = None
+
+    @classmethod
+    def of(cls, t: NdaTemplate, *, with_body: bool = False) -> NdaOut:
+        return cls(id=t.id, developer_id=t.developer_id, model_id=t.model_id, title=t.title,
+                   version=f"{t.version_major}.{t.version_minor}", sha256=t.sha256, term_days=t.term_days,
+                   created_at=t.created_at, body=t.body if with_body else None)  # fmt: skip
+
+
+class AcceptanceIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the text as shown")]
+
+
+class AcceptanceOut(Struct, kw_only=True):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    template_id: uuid.UUID
+    version: str
+    sha256: str
+    signer_id: uuid.UUID
+    accepted_at: datetime
+    expires_at: datetime
+    signer_ip: str | None
+    signer_user_agent: str | None
+
+    @classmethod
+    def of(cls, a: NdaAcceptance) -> AcceptanceOut:
+        return cls(**{f: getattr(a, f) for f in cls.__struct_fields__})
+
+
+class AttestationIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    area: Area
+    statement: Annotated[str, Meta(min_length=1, max_length=10000)]
+    valid_until: Aware
+    evidence_ref: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class AttestationOut(Struct, kw_only=True):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    area: Area
+    statement: str
+    evidence_ref: str | None
+    attested_by: uuid.UUID
+    attested_at: datetime
+    valid_until: datetime
+
+    @classmethod
+    def of(cls, a: Attestation) -> AttestationOut:
+        return cls(**{f: getattr(a, f) for f in cls.__struct_fields__})
+
+
+# ---- nominations, decisions, grants ----------------------------------------------------------------------------
+
+
+class NominationIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    model_id: uuid.UUID
+    organisation_id: uuid.UUID
+    starts_at: Aware
+    ends_at: Aware
+    actions: Annotated[list[Action], Meta(min_length=1, max_length=8)]
+    justification: Text
+
+
+class DecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    verdict: Verdict
+    reason: Annotated[str, Meta(max_length=5000)] | None = None
+
+
+class WithdrawalIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(max_length=5000)] | None = None
+
+
+class ExtensionIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    ends_at: Aware
+    justification: Text
+
+
+class DecisionOut(Struct, kw_only=True):
+    id: uuid.UUID
+    approver_id: uuid.UUID
+    side: Side
+    verdict: Verdict
+    reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, d: Decision) -> DecisionOut:
+        return cls(**{f: getattr(d, f) for f in cls.__struct_fields__})
+
+
+class Tally(Struct, kw_only=True):
+    approvals: int
+    quorum: int
+
+
+class NominationOut(Struct, kw_only=True):
+    id: uuid.UUID
+    kind: str
+    model_id: uuid.UUID
+    organisation_id: uuid.UUID
+    grant_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    actions: list[str]
+    justification: str
+    nominated_by: uuid.UUID
+    state: str
+    tally: dict[str, Tally]
+    outcome_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    decisions: list[DecisionOut] | None = None
+
+    @classmethod
+    def of(cls, n: Nomination, *, state: str, decisions: list[Decision] | None = None) -> NominationOut:
+        tally = {"developer": Tally(approvals=n.developer_approvals, quorum=n.developer_quorum),
+                 "government": Tally(approvals=n.government_approvals, quorum=n.government_quorum)}  # fmt: skip
+        plain = {f: getattr(n, f) for f in cls.__struct_fields__ if f not in ("state", "tally", "decisions")}
+        return cls(**plain, state=state, tally=tally,
+                   decisions=[DecisionOut.of(d) for d in decisions] if decisions is not None else None)  # fmt: skip
+
+
+class OutcomeOut(Struct, kw_only=True):
+    decision: DecisionOut
+    nomination: NominationOut
+    grant_id: uuid.UUID | None
+
+
+class Reason(Struct, kw_only=True):
+    code: str
+    message: str
+
+
+class GrantOut(Struct, kw_only=True):
+    id: uuid.UUID
+    nomination_id: uuid.UUID
+    model_id: uuid.UUID
+    organisation_id: uuid.UUID
+    grantee_kind: OrgKind
+    starts_at: datetime
+    ends_at: datetime
+    actions: list[str]
+    scopes: list[str]
+    state: str
+    problems: list[Reason]
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, g: AccessGrant, at: datetime) -> GrantOut:
+        plain = {f: getattr(g, f) for f in cls.__struct_fields__ if f not in ("state", "problems")}
+        problems = [Reason(code=c, message=explain(c)) for c in [*g.window_problems, *g.missing_gates]]
+        return cls(**plain, state=derive_state(GrantFacts.of(g), at).value, problems=problems)
+
+
+class UsabilityOut(Struct, kw_only=True):
+    grant_id: uuid.UUID
+    at: datetime
+    usable: bool
+    state: str
+    reasons: list[Reason]
+    scopes: list[str]
+    ends_at: datetime
+
+    @classmethod
+    def of(cls, u: Usability) -> UsabilityOut:
+        return cls(grant_id=u.grant_id, at=u.at, usable=u.usable, state=u.state.value,
+                   reasons=[Reason(code=r, message=explain(r)) for r in u.reasons], scopes=list(u.scopes),
+                   ends_at=u.ends_at)  # fmt: skip
+
+
+class ReleaseOut(Struct, kw_only=True):
+    model: ModelOut
+    blocked_grants: list[GrantOut]
+
+
+# ---- audit -----------------------------------------------------------------------------------------------------
+
+
+class AuditEventOut(Struct, kw_only=True):
+    seq: int
+    id: uuid.UUID
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+    request_id: str | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventOut:
+        return cls(**{f: getattr(e, f) for f in cls.__struct_fields__})
+
+
+class VerificationOut(Struct, kw_only=True):
+    ok: bool
+    checked: int
+    broken_seq: int | None
+    broken_id: uuid.UUID | None
+    problem: str | None
+
+
+class OrganisationPage(Struct, kw_only=True):
+    items: list[OrganisationOut]
+    next_cursor: str | None
+
+
+class ModelPage(Struct, kw_only=True):
+    items: list[ModelOut]
+    next_cursor: str | None
+
+
+class NominationPage(Struct, kw_only=True):
+    items: list[NominationOut]
+    next_cursor: str | None
+
+
+class GrantPage(Struct, kw_only=True):
+    items: list[GrantOut]
+    next_cursor: str | None
+
+
+class AuditPage(Struct, kw_only=True):
+    items: list[AuditEventOut]
+    next_before_seq: int | None

@@ -1,0 +1,136 @@
+"""The Litestar application: JSON API, OpenAPI, health checks (and, in later issues, console, OAuth, Slack)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Litestar, Request, Response, Router, get
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Template
+from litestar.template import TemplateConfig
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from accessdesk.api import audit as audit_api
+from accessdesk.api.compliance import NdaController, OrganisationComplianceController
+from accessdesk.api.deps import DEPENDENCIES, request_id_of
+from accessdesk.api.errors import HANDLERS
+from accessdesk.api.grants import GrantController
+from accessdesk.api.models import ModelController
+from accessdesk.api.nominations import NominationController
+from accessdesk.api.organisations import OrganisationController, UserController, me
+from accessdesk.clock import Clock, SystemClock
+from accessdesk.db.engine import make_engine, make_sessionmaker
+from accessdesk.domain.transitions import Notifier, NullNotifier
+from accessdesk.resources import templates_dir
+from accessdesk.settings import Settings
+from accessdesk.worker import run_forever
+
+log = logging.getLogger(__name__)
+
+
+@get("/healthz", tags=["health"], include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["health"])
+async def readyz(state: State) -> Response[dict[str, str]]:
+    """The database answers (503 otherwise)."""
+    try:
+        async with state.engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(sa.text("SELECT 1")), timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return Response({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+    return Response({"status": "ok"})
+
+
+@get("/", include_in_schema=False)
+async def home(state: State) -> Template:
+    return Template("index.html", context={"settings": state.settings})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    notifier: Notifier | None = None,
+    embedded_worker: bool | None = None,
+) -> Litestar:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    notifier = notifier or NullNotifier()
+    owns_engine = engine is None
+    engine = engine or make_engine(settings.database_url)
+    run_worker = settings.run_embedded_worker if embedded_worker is None else embedded_worker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        task = None
+        if run_worker:
+            task = asyncio.create_task(
+                run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds)
+            )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if owns_engine:
+                await engine.dispose()
+
+    api_router = Router(
+        path="/api/v1",
+        route_handlers=[
+            OrganisationController, UserController, me, ModelController, NdaController,
+            OrganisationComplianceController, NominationController, GrantController, audit_api.list_events,
+            audit_api.verify_chain,
+        ],
+        security=[{"bearer": []}],
+    )  # fmt: skip
+
+    async def stamp_request_id(message: Any, scope: Any) -> None:
+        if message["type"] == "http.response.start":
+            rid = scope.get("state", {}).get("request_id")
+            if rid:
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+
+    async def before_request(request: Request[Any, Any, Any]) -> None:
+        request_id_of(request)
+
+    app = Litestar(
+        route_handlers=[api_router, healthz, readyz, home],
+        dependencies=DEPENDENCIES,
+        exception_handlers=HANDLERS,
+        lifespan=[lifespan],
+        before_request=before_request,
+        before_send=[stamp_request_id],
+        state=State({"settings": settings, "clock": clock, "engine": engine,
+                     "sessionmaker": make_sessionmaker(engine), "notifier": notifier}),  # fmt: skip
+        template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="accessdesk",
+            version="1",
+            description="Co-selected early access to frontier AI models. Authenticate with "
+            "`Authorization: Bearer <personal API token>` (`accessdesk tokens create --email ...`).",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")}
+            ),
+        ),
+        debug=False,
+    )
+    return app

@@ -1,0 +1,209 @@
+"""The ``accessdesk`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from accessdesk.clock import SystemClock
+from accessdesk.db.engine import make_engine, make_sessionmaker
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.errors import DomainError
+from accessdesk.domain.unit import Unit
+from accessdesk.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from exc
+
+
+def _prepare_sqlite(settings: Settings) -> None:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _with_unit(settings: Settings, work: Callable[[Unit], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await work(Unit(session, SystemClock()))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _operator() -> Actor:
+    return Actor.system("operator (cli)")
+
+
+@click.group()
+def main() -> None:
+    """accessdesk: co-selected early access to frontier AI models."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="server processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app and the JSON API."""
+    import uvicorn
+
+    settings = _settings()
+    _prepare_sqlite(settings)
+    logging.getLogger().setLevel(settings.log_level)
+    uvicorn.run("accessdesk.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower(), proxy_headers=True)  # fmt: skip
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="sweep once and exit")
+def worker(once: bool) -> None:
+    """Run the background worker (time-based transitions, lapsed nominations, notifications)."""
+    from accessdesk.domain.transitions import NullNotifier
+    from accessdesk.worker import run_forever, sweep_once
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        sessionmaker = make_sessionmaker(engine)
+        try:
+            if once:
+                click.echo(str(await sweep_once(sessionmaker, SystemClock(), NullNotifier())))
+            else:
+                await run_forever(sessionmaker, SystemClock(), NullNotifier(), interval=settings.worker_interval_seconds)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (to the latest by default)."""
+    from accessdesk.db.migrate import upgrade
+
+    settings = _settings()
+    _prepare_sqlite(settings)
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command()
+def demo() -> None:
+    """Seed fictional demo data (idempotent: a second run changes nothing)."""
+    from accessdesk.demo import seed
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("refusing to seed demo data in production")
+    click.echo(_with_unit(settings, seed))
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first broken event."""
+    from accessdesk.domain import audit as audit_chain
+
+    result = _with_unit(_settings(), lambda unit: audit_chain.verify(unit.session))
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.group()
+def tokens() -> None:
+    """Personal API tokens."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="the user the token acts as")
+@click.option("--name", default="cli", show_default=True, help="a label to recognise the token by")
+@click.option("--days", type=int, default=None, help="expire after this many days (default: never)")
+def tokens_create(email: str, name: str, days: int | None) -> None:
+    """Create a token; it is printed once and stored only as a hash."""
+    from accessdesk.domain.tokens import Tokens
+
+    token = _with_unit(_settings(), lambda unit: Tokens(unit).create(actor=_operator(), email=email, name=name, days=days))
+    click.echo(token)
+
+
+@main.group()
+def org() -> None:
+    """Organisations (the operator registers developer and government organisations)."""
+
+
+@org.command("create")
+@click.option("--kind", type=click.Choice(["developer", "government", "partner"]), required=True)
+@click.option("--name", required=True)
+@click.option("--slug", required=True)
+@click.option("--domain", "domains", multiple=True, help="e-mail domain (repeatable)")
+def org_create(kind: str, name: str, slug: str, domains: tuple[str, ...]) -> None:
+    from accessdesk.domain.organisations import Organisations
+    from accessdesk.domain.vocabulary import OrgKind
+
+    async def work(unit: Unit) -> Any:
+        return await Organisations(unit).create(actor=_operator(), kind=OrgKind(kind), name=name, slug=slug,
+                                                domains=list(domains))  # fmt: skip
+
+    created = _with_unit(_settings(), work)
+    click.echo(f"{created.kind} organisation {created.slug}: {created.id}")
+
+
+@main.group()
+def user() -> None:
+    """People."""
+
+
+@user.command("create")
+@click.option("--org", "org_slug", required=True, help="organisation slug")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, type=click.Choice(["admin", "approver", "nominator", "member", "auditor"]))
+def user_create(org_slug: str, email: str, name: str, roles: tuple[str, ...]) -> None:
+    from accessdesk.domain.organisations import Organisations, find_organisation
+    from accessdesk.domain.vocabulary import Role
+
+    async def work(unit: Unit) -> Any:
+        found = await find_organisation(unit, org_slug)
+        return await Organisations(unit).add_user(actor=_operator(), organisation_id=found.id, email=email, name=name,
+                                                  roles=[Role(r) for r in roles] or [Role.MEMBER])  # fmt: skip
+
+    created = _with_unit(_settings(), work)
+    click.echo(f"user {created.email}: {created.id}")
+
+
+if __name__ == "__main__":
+    main()
