@@ -71,9 +71,10 @@ async def append(session: AsyncSession, events: list[AuditEvent], *, chained: bo
     if not events:
         return
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        connection = await session.connection()
+        await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     last = (
-        await session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+        await session.exec(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))  # type: ignore[attr-defined]
     ).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     for event in events:

@@ -88,20 +88,20 @@ async def evaluate(
         report.missing.append("nda_not_published")
     else:
         best = (
-            await session.execute(
-                sa.select(sa.func.max(NdaAcceptance.expires_at)).where(
+            await session.exec(
+                select(sa.func.max(NdaAcceptance.expires_at)).where(
                     NdaAcceptance.organisation_id == organisation.id,
                     NdaAcceptance.series == template.series,
                     NdaAcceptance.version_major == template.version_major,
                     NdaAcceptance.accepted_at <= at,
                 )
             )
-        ).scalar_one_or_none()
+        ).first()
         _classify(report, "nda_missing", "nda_expired", best, at)
 
     rows = (
-        await session.execute(
-            sa.select(Attestation.area, sa.func.max(Attestation.valid_until))
+        await session.exec(
+            select(Attestation.area, sa.func.max(Attestation.valid_until))
             .where(Attestation.organisation_id == organisation.id, Attestation.attested_at <= at)
             .group_by(Attestation.area)
         )

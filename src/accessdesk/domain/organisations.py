@@ -186,7 +186,7 @@ class Organisations:
         before = {"roles": sorted(await roles_of(self.unit, user.id)), "disabled": user.disabled_at is not None}
         if roles is not None:
             chosen = self._roles(roles)
-            await self.unit.session.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))  # type: ignore[arg-type]
+            await self.unit.session.exec(sa.delete(UserRole).where(UserRole.user_id == user.id))  # type: ignore[call-overload,arg-type]
             for role in chosen:
                 self.unit.session.add(UserRole(user_id=user.id, role=role.value))
         if disabled is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
@@ -35,8 +36,8 @@ async def sees_model(session: AsyncSession, actor: Actor, model: FrontierModel) 
     """:func:`can_see_model`, finding out whether a partner is involved with the model."""
     if actor.is_staff or actor.is_system:
         return can_see_model(actor, model)
-    involved = await session.execute(
-        sa.select(sa.literal(1)).where(
+    involved = await session.exec(
+        select(sa.literal(1)).where(
             sa.or_(
                 sa.exists().where(Nomination.model_id == model.id, Nomination.organisation_id == actor.organisation_id),
                 sa.exists().where(AccessGrant.model_id == model.id, AccessGrant.organisation_id == actor.organisation_id),

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import AccessGrant, FrontierModel
@@ -28,14 +29,14 @@ async def earliest_government_start(
     session: AsyncSession, model_id: uuid.UUID, *, excluding: uuid.UUID | None = None
 ) -> datetime | None:
     """When the first government grant of a model that has not been revoked starts, if there is one."""
-    stmt = sa.select(sa.func.min(AccessGrant.starts_at)).where(
+    stmt = select(sa.func.min(AccessGrant.starts_at)).where(
         AccessGrant.model_id == model_id,
         AccessGrant.grantee_kind == OrgKind.GOVERNMENT.value,
         AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
     )
     if excluding is not None:
         stmt = stmt.where(AccessGrant.id != excluding)
-    return aware((await session.execute(stmt)).scalar_one_or_none())
+    return aware((await session.exec(stmt)).first())
 
 
 def check_proposal(

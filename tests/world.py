@@ -1,0 +1,151 @@
+"""A small world to test in: a developer, a government, their staff, a model and its NDA, and partners made to
+order with named traits (``await world.partner(vetted=True, nda=False)``). Everything goes through the domain
+services, so factories obey the same rules as the product."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+
+from accessdesk.clock import FrozenClock
+from accessdesk.db.tables import AccessGrant, AuditEvent, FrontierModel, NdaTemplate, Nomination, Organisation
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.organisations import Organisations, actor_for
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Area, OrgKind, Role, Tier, Verdict, Vetting
+
+OPERATOR = Actor.system("test operator")
+NDA_TEXT = "The recipient keeps everything about the model confidential.\n"
+_seq = itertools.count(1)
+
+
+@dataclass
+class World:
+    unit: Unit
+    clock: FrozenClock
+    developer: Organisation = field(init=False)
+    government: Organisation = field(init=False)
+    model: FrontierModel = field(init=False)
+    nda: NdaTemplate = field(init=False)
+    dev_admin: Actor = field(init=False)
+    dev_approver: Actor = field(init=False)
+    dev_approver2: Actor = field(init=False)
+    dev_nominator: Actor = field(init=False)
+    gov_admin: Actor = field(init=False)
+    gov_approver: Actor = field(init=False)
+    gov_approver2: Actor = field(init=False)
+    gov_member: Actor = field(init=False)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @classmethod
+    async def create(cls, unit: Unit, clock: FrozenClock) -> World:
+        world = cls(unit, clock)
+        orgs = Organisations(unit)
+        world.developer = await orgs.create(actor=OPERATOR, kind=OrgKind.DEVELOPER, name="Acme AI", slug="acme",
+                                            domains=["acme.test"])  # fmt: skip
+        world.government = await orgs.create(actor=OPERATOR, kind=OrgKind.GOVERNMENT, name="AI Security Office",
+                                             slug="aiso", domains=["aiso.test"])  # fmt: skip
+        world.dev_admin = await world.person(world.developer, "dana", [Role.ADMIN])
+        world.dev_approver = await world.person(world.developer, "dev1", [Role.APPROVER])
+        world.dev_approver2 = await world.person(world.developer, "dev2", [Role.APPROVER])
+        world.dev_nominator = await world.person(world.developer, "nora", [Role.NOMINATOR])
+        world.gov_admin = await world.person(world.government, "gail", [Role.ADMIN])
+        world.gov_approver = await world.person(world.government, "gov1", [Role.APPROVER])
+        world.gov_approver2 = await world.person(world.government, "gov2", [Role.APPROVER])
+        world.gov_member = await world.person(world.government, "gus", [Role.MEMBER])
+        world.model = await world.new_model("atlas")
+        world.nda = await Compliance(unit).publish_nda(actor=world.dev_admin, title="Acme NDA", body=NDA_TEXT,
+                                                       version="1.0")  # fmt: skip
+        return world
+
+    async def person(self, organisation: Organisation, name: str, roles: list[Role]) -> Actor:
+        domain = {"acme": "acme.test", "aiso": "aiso.test"}.get(organisation.slug, f"{organisation.slug}.test")
+        user = await Organisations(self.unit).add_user(
+            actor=OPERATOR, organisation_id=organisation.id, email=f"{name}@{domain}", name=name.title(), roles=roles
+        )
+        return await actor_for(self.unit, user)
+
+    async def new_model(self, slug: str, *, release_in: timedelta = timedelta(days=20), **kw: object) -> FrontierModel:
+        return await FrontierModels(self.unit).register(
+            actor=self.dev_admin, slug=slug, name=slug.title(), codename=f"CODE-{slug.upper()}",
+            tier=kw.pop("tier", Tier.STANDARD), planned_release_at=self.now + release_in,  # type: ignore[arg-type]
+            resource=f"https://api.acme.test/models/{slug}", **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    async def comply(self, admin: Actor, *, nda: bool = True, attested: bool = True, valid_days: int = 180,
+                     skip_areas: tuple[Area, ...] = ()) -> None:  # fmt: skip
+        compliance = Compliance(self.unit)
+        if nda:
+            await compliance.accept_nda(actor=admin, template_id=self.nda.id, sha256=self.nda.sha256)
+        if attested:
+            for area in Area:
+                if area not in skip_areas:
+                    await compliance.attest(actor=admin, area=area, statement="We comply.",
+                                            valid_until=self.now + timedelta(days=valid_days))  # fmt: skip
+
+    async def partner(
+        self, *, vetted: bool = True, nda: bool = True, attested: bool = True, valid_days: int = 180,
+        name: str | None = None,
+    ) -> tuple[Organisation, Actor]:  # fmt: skip
+        """A partner organisation and its admin, with the named traits."""
+        n = next(_seq)
+        slug = name or f"partner-{n}"
+        orgs = Organisations(self.unit)
+        organisation = await orgs.create(actor=self.gov_admin, kind=OrgKind.PARTNER, name=slug.title(), slug=slug,
+                                         domains=[f"{slug}.test"])  # fmt: skip
+        admin = await self.person(organisation, "admin", [Role.ADMIN])
+        if vetted:
+            await orgs.submit_vetting(actor=admin, organisation_id=organisation.id, submission="About us.")
+            await orgs.decide_vetting(actor=self.gov_admin, organisation_id=organisation.id,
+                                      outcome=Vetting.VETTED, reason=None)  # fmt: skip
+        await self.comply(admin, nda=nda, attested=attested, valid_days=valid_days)
+        return await self.reload(organisation), admin
+
+    async def government_ready(self, **traits: object) -> None:
+        await self.comply(self.gov_admin, **traits)  # type: ignore[arg-type]
+
+    async def nominate(
+        self, organisation: Organisation, *, start: timedelta = timedelta(days=1), days: int = 30,
+        actions: list[str] | None = None, by: Actor | None = None, model: FrontierModel | None = None,
+    ) -> Nomination:  # fmt: skip
+        starts_at = self.now + start
+        return await CoSelection(self.unit).nominate(
+            actor=by or self.dev_nominator, model_id=(model or self.model).id, organisation_id=organisation.id,
+            starts_at=starts_at, ends_at=starts_at + timedelta(days=days), actions=actions or ["invoke"],
+            justification="Needed for pre-release evaluation.",
+        )  # fmt: skip
+
+    async def approve_both(self, nomination: Nomination) -> AccessGrant:
+        coselection = CoSelection(self.unit)
+        await coselection.decide(actor=self.dev_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE)
+        outcome = await coselection.decide(actor=self.gov_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE)
+        assert outcome.grant is not None
+        return outcome.grant
+
+    async def government_grant(self, *, start: timedelta = timedelta(hours=1), days: int = 60,
+                               model: FrontierModel | None = None) -> AccessGrant:  # fmt: skip
+        return await self.approve_both(await self.nominate(self.government, start=start, days=days, model=model))
+
+    async def reload(self, row):  # type: ignore[no-untyped-def]
+        await self.unit.session.refresh(row)
+        return row
+
+    async def audit_count(self) -> int:
+        return len((await self.unit.session.exec(select(AuditEvent.seq))).all())
+
+    async def count(self, table: type) -> int:
+        return len((await self.unit.session.exec(select(table))).all())
+
+    async def get(self, table: type, id_: uuid.UUID):  # type: ignore[no-untyped-def]
+        self.unit.session.expire_all()
+        return await self.unit.session.get(table, id_)
