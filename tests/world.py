@@ -136,6 +136,13 @@ class World:
                                model: FrontierModel | None = None) -> AccessGrant:  # fmt: skip
         return await self.approve_both(await self.nominate(self.government, start=start, days=days, model=model))
 
+    async def rollback(self) -> None:
+        """Roll back what a refused call left in the session, then reload every object the test still holds
+        (a rollback expires them, and an async session cannot lazy-load)."""
+        await self.unit.rollback()
+        for row in list(self.unit.session.identity_map.values()):
+            await self.unit.session.refresh(row)
+
     async def reload(self, row):  # type: ignore[no-untyped-def]
         await self.unit.session.refresh(row)
         return row
@@ -147,5 +154,5 @@ class World:
         return len((await self.unit.session.exec(select(table))).all())
 
     async def get(self, table: type, id_: uuid.UUID):  # type: ignore[no-untyped-def]
-        self.unit.session.expire_all()
-        return await self.unit.session.get(table, id_)
+        """The row as the database has it now."""
+        return await self.unit.session.get(table, id_, populate_existing=True)

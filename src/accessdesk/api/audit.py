@@ -7,18 +7,22 @@ from typing import Annotated
 from litestar import get
 from litestar.params import Parameter
 
-from accessdesk.api.schemas import AuditEventOut, AuditPage, VerificationOut
+from accessdesk.api.schemas import NO_NUL, AuditEventOut, AuditPage, VerificationOut
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 
+# Event numbers are 64-bit integers in both databases; a larger number is no event's, and neither driver can bind it.
+SEQ_MAX = 2**63 - 1
+Word = Annotated[str | None, Parameter(pattern=NO_NUL)]
+
 
 @get("/audit/events", tags=["audit"])
 async def list_events(
-    actor: Actor, queries: Queries, subject_type: str | None = None, subject_id: str | None = None,
-    action: str | None = None, before_seq: Annotated[int | None, Parameter(ge=1)] = None,
+    actor: Actor, queries: Queries, subject_type: Word = None, subject_id: Word = None, action: Word = None,
+    before_seq: Annotated[int | None, Parameter(ge=1, le=SEQ_MAX)] = None,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 100,
 ) -> AuditPage:  # fmt: skip
     events, more = await queries.audit_events(actor, subject_type=subject_type, subject_id=subject_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -40,12 +41,28 @@ def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dic
     return problem(400, "Bad request", exc.message, exc.code)
 
 
-def on_validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _field_name(request: Request[Any, Any, Any], key: str, message: str) -> str:
+    """The name the client used. Litestar reports a parameter by its Python name (``status`` for the query
+    parameter ``state``, which Litestar reserves), and a whole body (``data``) when a field is missing from it or
+    a body-wide check failed; name the field the client sent or left out instead."""
+    if key == "data":
+        named = _NAMED_FIELD.search(message)
+        return named[1] if named else "body"
+    fields = getattr(getattr(request.route_handler, "signature_model", None), "_fields", {})
+    definition = getattr(fields.get(key), "kwarg_definition", None)
+    return getattr(definition, "query", None) or getattr(definition, "header", None) or key
+
+
+_NAMED_FIELD = re.compile(r"(?:missing required field |^)`(\w+)`")
+
+
+def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            errors.append({"field": str(item.get("key") or item.get("source") or "body"),
-                           "reason": str(item.get("message", ""))})  # fmt: skip
+            message = str(item.get("message", ""))
+            key = str(item.get("key") or item.get("source") or "body")
+            errors.append({"field": _field_name(request, key, message), "reason": message})
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or str(exc.detail)
     return problem(400, "Invalid request", detail, "validation_error", errors=errors or None)
 

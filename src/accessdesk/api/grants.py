@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get, post
@@ -47,6 +47,11 @@ class GrantController(Controller):
     ) -> UsabilityOut:  # fmt: skip
         if at is not None and at.tzinfo is None:
             raise Invalid("at", "give the instant with a UTC offset, e.g. 2026-12-01T09:00:00Z")
+        if at is not None:
+            try:
+                at = at.astimezone(UTC)
+            except OverflowError:
+                raise Invalid("at", "the instant is outside the years 1 to 9999 once converted to UTC") from None
         await queries.grant(actor, grant_id)
         return UsabilityOut.of(await grants.usability(grant_id, at=at))
 

@@ -9,6 +9,7 @@ from litestar import Controller, get, patch, post
 from litestar.params import Parameter
 
 from accessdesk.api.schemas import (
+    NO_NUL,
     DesignationIn,
     GrantOut,
     ModelIn,
@@ -52,7 +53,9 @@ class ModelController(Controller):
         return ModelOut.of(await queries.model(actor, model_id))
 
     @get("/by-slug/{slug:str}")
-    async def get_model_by_slug(self, actor: Actor, queries: Queries, slug: str) -> ModelOut:
+    async def get_model_by_slug(
+        self, actor: Actor, queries: Queries, slug: Annotated[str, Parameter(pattern=NO_NUL)]
+    ) -> ModelOut:
         return ModelOut.of(await queries.model_by_slug(actor, slug))
 
     @patch("/{model_id:uuid}")

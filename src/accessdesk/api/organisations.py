@@ -78,7 +78,7 @@ class OrganisationController(Controller):
         )
         return UserOut.of(user, await roles_of(unit, user.id))
 
-    @post("/{organisation_id:uuid}/vetting/submission")
+    @post("/{organisation_id:uuid}/vetting/submission", status_code=200)
     async def submit_vetting(
         self, actor: Actor, organisations: Organisations, organisation_id: uuid.UUID, data: VettingSubmissionIn
     ) -> OrganisationOut:
@@ -86,7 +86,7 @@ class OrganisationController(Controller):
             await organisations.submit_vetting(actor=actor, organisation_id=organisation_id, submission=data.submission)
         )
 
-    @post("/{organisation_id:uuid}/vetting/decision")
+    @post("/{organisation_id:uuid}/vetting/decision", status_code=200)
     async def decide_vetting(
         self, actor: Actor, organisations: Organisations, organisation_id: uuid.UUID, data: VettingDecisionIn
     ) -> OrganisationOut:

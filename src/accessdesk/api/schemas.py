@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -26,10 +26,23 @@ from accessdesk.domain.grant_state import GrantFacts, derive_state
 from accessdesk.domain.grants import Usability
 from accessdesk.domain.vocabulary import Action, Area, Designation, OrgKind, Role, Side, Tier, Verdict, Vetting
 
+# PostgreSQL cannot store NUL in text (SQLite can): refuse it at the edge, the same way on both databases.
+NO_NUL = r"^[^\x00]*$"
 Aware = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00Z")]
-Text = Annotated[str, Meta(min_length=1, max_length=5000)]
-ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+Text = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=5000)]
+ShortText = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=200)]
+Codename = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=100)]  # the column is 100 characters
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lower-case, digits, -")]
+
+
+def in_utc_range(struct: Struct, *names: str) -> None:
+    """Every instant is stored in UTC; one that has no UTC form (0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00)
+    is refused as malformed. msgspec reports a ValueError raised here as a validation error (400)."""
+    for name in names:
+        try:
+            getattr(struct, name).astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"`{name}` is outside the years 1 to 9999 once converted to UTC") from None
 
 
 class Problem(Struct, kw_only=True):
@@ -50,11 +63,11 @@ class OrganisationIn(Struct, kw_only=True, forbid_unknown_fields=True):
     name: ShortText
     slug: Slug
     kind: OrgKind = OrgKind.PARTNER
-    domains: list[Annotated[str, Meta(max_length=253)]] = []
-    sector: Annotated[str, Meta(max_length=100)] | None = None
+    domains: list[Annotated[str, Meta(pattern=NO_NUL, max_length=253)]] = []
+    sector: Annotated[str, Meta(pattern=NO_NUL, max_length=100)] | None = None
     country: Annotated[str, Meta(pattern=r"^[A-Z]{2}$")] | None = None
-    contact_name: Annotated[str, Meta(max_length=200)] | None = None
-    contact_email: Annotated[str, Meta(max_length=320)] | None = None
+    contact_name: Annotated[str, Meta(pattern=NO_NUL, max_length=200)] | None = None
+    contact_email: Annotated[str, Meta(pattern=NO_NUL, max_length=320)] | None = None
 
 
 class OrganisationOut(Struct, kw_only=True):
@@ -77,11 +90,11 @@ class OrganisationOut(Struct, kw_only=True):
 
 
 class DomainIn(Struct, kw_only=True, forbid_unknown_fields=True):
-    domain: Annotated[str, Meta(min_length=1, max_length=253)]
+    domain: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=253)]
 
 
 class UserIn(Struct, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, Meta(min_length=3, max_length=320)]
+    email: Annotated[str, Meta(pattern=NO_NUL, min_length=3, max_length=320)]
     name: ShortText
     roles: list[Role] = msgspec.field(default_factory=lambda: [Role.MEMBER])
 
@@ -113,12 +126,12 @@ class MeOut(Struct, kw_only=True):
 
 
 class VettingSubmissionIn(Struct, kw_only=True, forbid_unknown_fields=True):
-    submission: Annotated[str, Meta(min_length=1, max_length=20000)]
+    submission: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=20000)]
 
 
 class VettingDecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
     outcome: Vetting
-    reason: Annotated[str, Meta(max_length=5000)] | None = None
+    reason: Annotated[str, Meta(pattern=NO_NUL, max_length=5000)] | None = None
 
 
 # ---- models ----------------------------------------------------------------------------------------------------
@@ -127,21 +140,24 @@ class VettingDecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
 class ModelIn(Struct, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
     name: ShortText
-    codename: ShortText
+    codename: Codename
     tier: Tier
     planned_release_at: Aware
-    resource: Annotated[str, Meta(min_length=1, max_length=500)]
+    resource: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=500)]
     slack_channels: list[str] = []
     developer_quorum: Annotated[int, Meta(ge=1, le=10)] = 1
     government_quorum: Annotated[int, Meta(ge=1, le=10)] = 1
     max_window_days: Annotated[int, Meta(ge=1, le=366)] = 90
 
+    def __post_init__(self) -> None:
+        in_utc_range(self, "planned_release_at")
+
 
 class ModelPatch(Struct, kw_only=True, forbid_unknown_fields=True):
     name: ShortText | msgspec.UnsetType = msgspec.UNSET
-    codename: ShortText | msgspec.UnsetType = msgspec.UNSET
+    codename: Codename | msgspec.UnsetType = msgspec.UNSET
     tier: Tier | msgspec.UnsetType = msgspec.UNSET
-    resource: Annotated[str, Meta(min_length=1, max_length=500)] | msgspec.UnsetType = msgspec.UNSET
+    resource: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=500)] | msgspec.UnsetType = msgspec.UNSET
     slack_channels: list[str] | msgspec.UnsetType = msgspec.UNSET
     developer_quorum: Annotated[int, Meta(ge=1, le=10)] | msgspec.UnsetType = msgspec.UNSET
     government_quorum: Annotated[int, Meta(ge=1, le=10)] | msgspec.UnsetType = msgspec.UNSET
@@ -180,12 +196,15 @@ class ModelOut(Struct, kw_only=True):
 
 class ReleaseIn(Struct, kw_only=True, forbid_unknown_fields=True):
     planned_release_at: Aware
-    reason: Annotated[str, Meta(max_length=5000)] | None = None
+    reason: Annotated[str, Meta(pattern=NO_NUL, max_length=5000)] | None = None
+
+    def __post_init__(self) -> None:
+        in_utc_range(self, "planned_release_at")
 
 
 class DesignationIn(Struct, kw_only=True, forbid_unknown_fields=True):
     designation: Designation
-    reference: Annotated[str, Meta(max_length=200)] | None = None
+    reference: Annotated[str, Meta(pattern=NO_NUL, max_length=200)] | None = None
 
 
 class ReasonIn(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -202,7 +221,7 @@ class SwitchOffOut(Struct, kw_only=True):
 
 class NdaIn(Struct, kw_only=True, forbid_unknown_fields=True):
     title: ShortText
-    body: Annotated[str, Meta(min_length=1, max_length=200_000)]
+    body: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=200_000)]
     version: Annotated[str, Meta(pattern=r"^\d{1,4}\.\d{1,4}$")]
     model_id: uuid.UUID | None = None
     term_days: Annotated[int, Meta(ge=1, le=1825)] = 365
@@ -249,9 +268,12 @@ class AcceptanceOut(Struct, kw_only=True):
 
 class AttestationIn(Struct, kw_only=True, forbid_unknown_fields=True):
     area: Area
-    statement: Annotated[str, Meta(min_length=1, max_length=10000)]
+    statement: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=10000)]
     valid_until: Aware
-    evidence_ref: Annotated[str, Meta(max_length=500)] | None = None
+    evidence_ref: Annotated[str, Meta(pattern=NO_NUL, max_length=500)] | None = None
+
+    def __post_init__(self) -> None:
+        in_utc_range(self, "valid_until")
 
 
 class AttestationOut(Struct, kw_only=True):
@@ -280,19 +302,25 @@ class NominationIn(Struct, kw_only=True, forbid_unknown_fields=True):
     actions: Annotated[list[Action], Meta(min_length=1, max_length=8)]
     justification: Text
 
+    def __post_init__(self) -> None:
+        in_utc_range(self, "starts_at", "ends_at")
+
 
 class DecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
     verdict: Verdict
-    reason: Annotated[str, Meta(max_length=5000)] | None = None
+    reason: Annotated[str, Meta(pattern=NO_NUL, max_length=5000)] | None = None
 
 
 class WithdrawalIn(Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[str, Meta(max_length=5000)] | None = None
+    reason: Annotated[str, Meta(pattern=NO_NUL, max_length=5000)] | None = None
 
 
 class ExtensionIn(Struct, kw_only=True, forbid_unknown_fields=True):
     ends_at: Aware
     justification: Text
+
+    def __post_init__(self) -> None:
+        in_utc_range(self, "ends_at")
 
 
 class DecisionOut(Struct, kw_only=True):

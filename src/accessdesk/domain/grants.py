@@ -55,9 +55,9 @@ class Grants:
         """Is grant ``grant_id`` usable at ``at`` (default: now)? Evaluated from the inputs themselves, so the
         answer never depends on the worker having materialised anything."""
         at = at or self.unit.now()
-        grant = await self.unit.get(AccessGrant, grant_id, what="grant")
-        model = await self.unit.get(FrontierModel, grant.model_id)
-        organisation = await self.unit.get(Organisation, grant.organisation_id)
+        grant = await self.unit.get(AccessGrant, grant_id, what="grant", fresh=True)
+        model = await self.unit.get(FrontierModel, grant.model_id, fresh=True)
+        organisation = await self.unit.get(Organisation, grant.organisation_id, fresh=True)
         report = await gates.evaluate(self.unit.session, organisation=organisation, model=model, at=at)
         facts = GrantFacts(
             starts_at=grant.starts_at,

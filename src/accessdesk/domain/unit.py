@@ -31,8 +31,9 @@ class Unit:
     def dialect(self) -> str:
         return self.session.bind.dialect.name  # type: ignore[union-attr]
 
-    async def get(self, table: type[Row], id_: Any, *, what: str | None = None) -> Row:
-        row = await self.session.get(table, id_)
+    async def get(self, table: type[Row], id_: Any, *, what: str | None = None, fresh: bool = False) -> Row:
+        """Load a row by primary key (``fresh``: as the database has it now, not as this session last saw it)."""
+        row = await self.session.get(table, id_, populate_existing=fresh)
         if row is None:
             raise NotFound(f"{what or table.__name__} {id_} not found")
         return row

@@ -1,0 +1,28 @@
+"""Shared helper for domain tests: a refused call changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from accessdesk.db.tables import AccessGrant, Decision, Nomination, OutboxMessage
+
+
+async def _snapshot(world) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    return (await world.audit_count(), await world.count(Decision), await world.count(AccessGrant),
+            await world.count(Nomination), await world.count(OutboxMessage))  # fmt: skip
+
+
+@pytest.fixture
+def refused(world):  # type: ignore[no-untyped-def]
+    """``await refused(SomeError, service.call(...))``: the call raises SomeError and leaves no audit event,
+    decision, grant, nomination or outbox message behind. Returns the error."""
+
+    async def check(error, call):  # type: ignore[no-untyped-def]
+        before = await _snapshot(world)
+        with pytest.raises(error) as caught:
+            await call
+        await world.rollback()
+        assert await _snapshot(world) == before
+        return caught.value
+
+    return check
