@@ -77,6 +77,8 @@ class PostgresDatabase:
             )
             await connection.execute("SET session_replication_role = replica")
             await connection.execute("TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables) + " CASCADE")
+            genesis = "0" * 64
+            await connection.execute(f"INSERT INTO audit_head (id, seq, prev_hash, hash) VALUES (1, 0, '{genesis}', '{genesis}')")
         finally:
             await connection.close()
 

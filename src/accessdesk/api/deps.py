@@ -41,11 +41,15 @@ async def provide_unit(state: State) -> AsyncGenerator[Unit, None]:
         yield Unit(session, state.clock)
 
 
-async def provide_actor(request: Request[Any, Any, Any], unit: Unit) -> Actor:
+async def provide_actor(request: Request[Any, Any, Any], state: State) -> Actor:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("send a personal API token as 'Authorization: Bearer <token>'")
-    actor = await Tokens(unit).authenticate(token.strip(), request_id=request_id_of(request))
+    # Authenticate in a session of its own, closed here, not in the request's unit: when a dependency raises,
+    # Litestar never runs the clean-up of the generator dependencies resolved before it, so a refused token
+    # would leave the unit's connection checked out (and, on SQLite, the write lock held) until garbage collection.
+    async with state.sessionmaker() as session:
+        actor = await Tokens(Unit(session, state.clock)).authenticate(token.strip(), request_id=request_id_of(request))
     if actor is None:
         raise NotAuthorizedException("the token is unknown, expired or revoked, or its user is disabled")
     return actor

@@ -280,3 +280,15 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, sa_type=sa.String(64))
     prev_hash: str = Field(sa_type=sa.String(64))
     hash: str = Field(sa_type=sa.String(64), unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The end of the audit chain: one row, locked by each writer to append (see domain.audit.append)."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_audit_head_single_row"),)
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(sa_type=sa.BigInteger)
+    prev_hash: str = Field(sa_type=sa.String(64))
+    hash: str = Field(sa_type=sa.String(64))

@@ -47,8 +47,10 @@ class JSONList(sa.TypeDecorator[list[Any]]):
         return dialect.type_descriptor(sa.JSON())
 
 
-class JSONDict(JSONList):  # same storage, different intent
-    pass
+class JSONDict(JSONList):
+    """A JSON object; same storage as :class:`JSONList`, different intent."""
+
+    cache_ok = True
 
 
 def aware(value: datetime | str | None) -> datetime | None:

@@ -22,8 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.db.tables import AuditEvent
 
 GENESIS = "0" * 64
-# Any constant works; it only has to be the same for every writer of the chain.
-CHAIN_LOCK_KEY = 0x61636365_73736465  # "accessde"
 
 _HASHED_FIELDS = (
     "seq", "id", "at", "actor_id", "actor", "action", "subject_type", "subject_id",
@@ -51,39 +49,113 @@ def snapshot(row: SQLModel, fields: Iterable[str] | None = None) -> dict[str, An
     return {name: jsonable(getattr(row, name)) for name in names}
 
 
+def _body(event: AuditEvent) -> dict[str, Any]:
+    return {name: jsonable(getattr(event, name)) for name in _HASHED_FIELDS}
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(event: AuditEvent) -> bytes:
-    body = {name: jsonable(getattr(event, name)) for name in _HASHED_FIELDS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _dumps(_body(event)).encode()
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 
 
-async def append(session: AsyncSession, events: list[AuditEvent], *, chained: bool = True) -> None:
-    """Give ``events`` their place at the end of the chain and add them to the session.
+_SEQ_MARK = "\x00seq\x00"
 
-    Called as the last step before commit so the chain lock is held as briefly as possible. On PostgreSQL a
-    transaction-scoped advisory lock serialises writers of the chain (the unique ``seq`` would catch a fork
-    anyway, as a failed commit); SQLite transactions here begin IMMEDIATE and are serialised already.
-    ``chained=False`` exists only for the benchmark that measures what the chain costs.
+
+def _around_seq(event: AuditEvent) -> tuple[str, str]:
+    """The canonical text before and after the value of ``seq``, for a writer that learns ``seq`` in SQL."""
+    text = _dumps({**_body(event), "seq": _SEQ_MARK})
+    # The last occurrence: only system-set fields (subject id and type) follow ``seq`` in the sorted keys, so no
+    # user text can imitate the mark after it.
+    before, after = text.rsplit(json.dumps(_SEQ_MARK, ensure_ascii=False), 1)
+    return before, after
+
+
+# PostgreSQL: take the head row's lock, advance it and insert the event in ONE statement per event. The UPDATE
+# waits for the row lock and then works on the latest committed head (READ COMMITTED re-reads the row it locked;
+# SET expressions see that row's old values), so concurrent writers queue on the head and never fork the chain.
+# The database computes the hash from the same canonical text Python verifies: the text around the sequence
+# number is sent as parameters.
+_APPEND_PG = sa.text(
+    """
+    WITH head AS (
+        UPDATE audit_head
+           SET seq = seq + 1,
+               prev_hash = hash,
+               hash = encode(sha256(convert_to(hash || :before || (seq + 1)::text || :after, 'UTF8')), 'hex')
+         WHERE id = 1
+        RETURNING seq, prev_hash, hash
+    )
+    INSERT INTO audit_events (seq, id, at, actor_id, actor, action, subject_type, subject_id, before, after,
+                              reason, request_id, prev_hash, hash)
+    SELECT head.seq, :id, :at, :actor_id, :actor, :action, :subject_type, :subject_id, :before_json, :after_json,
+           :reason, :request_id, head.prev_hash, head.hash
+      FROM head
+    RETURNING seq, prev_hash, hash
+    """
+)
+
+
+async def append(session: AsyncSession, events: list[AuditEvent]) -> None:
+    """Append ``events`` to the end of the chain, in the session's transaction.
+
+    Called as the last step before commit so the head is held as briefly as possible.
     """
     if not events:
         return
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        connection = await session.connection()
-        await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    last = (
-        await session.exec(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))  # type: ignore[attr-defined]
-    ).first()
-    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+        await _append_postgresql(session, events)
+        return
+    connection = await session.connection()
     for event in events:
-        seq += 1
-        event.seq = seq
-        event.prev_hash = prev
-        event.hash = chain_hash(prev, event) if chained else uuid.uuid4().hex + uuid.uuid4().hex
-        prev = event.hash
+        before, after = _around_seq(event)
+        row = (await connection.execute(_ADVANCE_SQLITE, {"before": before, "after": after})).one()
+        event.seq, event.prev_hash, event.hash = row.seq, row.prev_hash, row.hash
     session.add_all(events)
+
+
+# SQLite has no data-modifying CTE: advance the head (hashing with the sha256_hex function db.engine registers),
+# then insert the event. Its transactions begin IMMEDIATE, so writers are serialised already.
+_ADVANCE_SQLITE = sa.text(
+    """
+    UPDATE audit_head
+       SET seq = seq + 1,
+           prev_hash = hash,
+           hash = sha256_hex(hash || :before || CAST(seq + 1 AS TEXT) || :after)
+     WHERE id = 1
+    RETURNING seq, prev_hash, hash
+    """
+)
+_COLUMNS = AuditEvent.__table__.c  # type: ignore[attr-defined]
+_APPEND_PG = _APPEND_PG.bindparams(
+    sa.bindparam("at", type_=_COLUMNS.at.type),
+    sa.bindparam("before_json", type_=_COLUMNS.before.type),
+    sa.bindparam("after_json", type_=_COLUMNS.after.type),
+    sa.bindparam("id", type_=_COLUMNS.id.type),
+    sa.bindparam("actor_id", type_=_COLUMNS.actor_id.type),
+)
+
+
+async def _append_postgresql(session: AsyncSession, events: list[AuditEvent]) -> None:
+    connection = await session.connection()
+    for event in events:
+        before, after = _around_seq(event)
+        row = (
+            await connection.execute(
+                _APPEND_PG,
+                {"before": before, "after": after, "id": event.id, "at": event.at, "actor_id": event.actor_id,
+                 "actor": event.actor, "action": event.action, "subject_type": event.subject_type,
+                 "subject_id": event.subject_id, "before_json": event.before, "after_json": event.after,
+                 "reason": event.reason, "request_id": event.request_id},  # fmt: skip
+            )
+        ).one()
+        event.seq, event.prev_hash, event.hash = row.seq, row.prev_hash, row.hash
 
 
 @dataclass(frozen=True, slots=True)

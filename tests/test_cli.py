@@ -1,0 +1,76 @@
+"""The ``accessdesk`` command end to end, as an operator runs it, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+
+@pytest.fixture
+def run(database, tmp_path):  # type: ignore[no-untyped-def]
+    asyncio.run(database.reset())
+    url = database.fresh_url()
+
+    def accessdesk(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"}
+        return subprocess.run([sys.executable, "-m", "accessdesk.cli", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    accessdesk.url = url  # type: ignore[attr-defined]
+    return accessdesk
+
+
+def test_upgrade_demo_token_and_verify(run):
+    assert run("db", "upgrade").returncode == 0
+    first = run("demo")
+    assert first.returncode == 0 and "demo data seeded" in first.stdout, first.stderr
+    again = run("demo")
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    token = run("tokens", "create", "--email", "gia@oais.example")
+    assert token.returncode == 0 and token.stdout.strip().startswith("adk_")
+    verified = run("audit", "verify")
+    assert verified.returncode == 0 and "intact" in verified.stdout
+
+
+def test_unknown_user_gets_a_clear_error_and_no_token(run):
+    run("db", "upgrade")
+    result = run("tokens", "create", "--email", "nobody@nowhere.example")
+    assert result.returncode == 1 and "no user with e-mail nobody@nowhere.example" in result.stderr
+
+
+def test_operator_registers_organisations_and_people(run):
+    run("db", "upgrade")
+    assert run("org", "create", "--kind", "developer", "--name", "Lab", "--slug", "lab", "--domain", "lab.example").returncode == 0
+    created = run("user", "create", "--org", "lab", "--email", "root@lab.example", "--name", "Root", "--role", "admin")
+    assert created.returncode == 0 and "root@lab.example" in created.stdout
+    duplicate = run("org", "create", "--kind", "partner", "--name", "Lab2", "--slug", "lab2", "--domain", "lab.example")
+    assert duplicate.returncode == 1 and "already belongs" in duplicate.stderr
+
+
+def test_a_tampered_trail_fails_verification_naming_the_event(run, database):
+    run("db", "upgrade")
+    run("demo")
+    if database.kind == "postgresql":
+        async def tamper() -> None:
+            connection = await asyncpg.connect(run.url.replace("+asyncpg", ""))
+            try:  # a superuser switching triggers off for the session is the only way past the guard
+                await connection.execute("SET session_replication_role = replica")
+                await connection.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 7")
+            finally:
+                await connection.close()
+
+        asyncio.run(tamper())
+    else:
+        connection = sqlite3.connect(run.url.split(":///", 1)[1])
+        connection.executescript(
+            "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET actor = 'mallory' WHERE seq = 7;"
+        )
+        connection.close()
+    result = run("audit", "verify")
+    assert result.returncode == 1 and "BROKEN at event #7" in result.stdout
