@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
@@ -71,8 +72,15 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="accessdesk"')
-    return problem(exc.status_code, type(exc).__name__.replace("Exception", ""), str(exc.detail),
-                   f"http_{exc.status_code}", headers=headers)  # fmt: skip
+    return problem(exc.status_code, _phrase(exc.status_code), str(exc.detail), f"http_{exc.status_code}",
+                   headers=headers)  # fmt: skip
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def on_integrity_error(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:

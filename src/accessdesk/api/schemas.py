@@ -28,11 +28,14 @@ from accessdesk.domain.vocabulary import Action, Area, Designation, OrgKind, Rol
 
 # PostgreSQL cannot store NUL in text (SQLite can): refuse it at the edge, the same way on both databases.
 NO_NUL = r"^[^\x00]*$"
+# msgspec matches patterns with Python's re.search, where "$" also matches before a final newline: "atlas\n" would
+# pass for a slug (and become the scope "model:atlas\n:invoke"). Each anchored pattern below ends "$(?!\n)", which
+# means the same in JSON Schema's regex dialect, where "$" is the end of the text already.
 Aware = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00Z")]
 Text = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=5000)]
 ShortText = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=200)]
 Codename = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=100)]  # the column is 100 characters
-Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", description="lower-case, digits, -")]
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$(?!\n)", description="lower-case, digits, -")]
 
 
 def in_utc_range(struct: Struct, *names: str) -> None:
@@ -65,7 +68,7 @@ class OrganisationIn(Struct, kw_only=True, forbid_unknown_fields=True):
     kind: OrgKind = OrgKind.PARTNER
     domains: list[Annotated[str, Meta(pattern=NO_NUL, max_length=253)]] = []
     sector: Annotated[str, Meta(pattern=NO_NUL, max_length=100)] | None = None
-    country: Annotated[str, Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    country: Annotated[str, Meta(pattern=r"^[A-Z]{2}$(?!\n)")] | None = None
     contact_name: Annotated[str, Meta(pattern=NO_NUL, max_length=200)] | None = None
     contact_email: Annotated[str, Meta(pattern=NO_NUL, max_length=320)] | None = None
 
@@ -222,7 +225,7 @@ class SwitchOffOut(Struct, kw_only=True):
 class NdaIn(Struct, kw_only=True, forbid_unknown_fields=True):
     title: ShortText
     body: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=200_000)]
-    version: Annotated[str, Meta(pattern=r"^\d{1,4}\.\d{1,4}$")]
+    version: Annotated[str, Meta(pattern=r"^\d{1,4}\.\d{1,4}$(?!\n)")]
     model_id: uuid.UUID | None = None
     term_days: Annotated[int, Meta(ge=1, le=1825)] = 365
 
@@ -246,7 +249,7 @@ class NdaOut(Struct, kw_only=True):
 
 
 class AcceptanceIn(Struct, kw_only=True, forbid_unknown_fields=True):
-    sha256: Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the text as shown")]
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$(?!\n)", description="SHA-256 of the text as shown")]
 
 
 class AcceptanceOut(Struct, kw_only=True):
