@@ -39,7 +39,6 @@ from accessdesk.db.types import JSONList
 from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition
 from accessdesk.domain.tokens import PREFIX, digest
 from accessdesk.domain.vocabulary import scope_for
-
 from bench._common import plain
 
 CHUNK = 20_000

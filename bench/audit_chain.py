@@ -31,11 +31,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.db.tables import AuditEvent
-from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import OrgKind, Role
-
 from bench._common import db_argument, fresh_database, median, verdict
 
 GOAL = 0.8
@@ -120,7 +118,7 @@ async def run(url: str, rounds: int, per_round: int, writers: int, log: Callable
     sessionmaker = make_sessionmaker(engine)
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     try:
-        for mode, unit_class in MODES.items():  # warm-up: connections, statement caches, code paths
+        for unit_class in MODES.values():  # warm-up: connections, statement caches, code paths
             await _sync_counter(sessionmaker)
             await batch(sessionmaker, unit_class, max(50, per_round // 5), writers)
         for r in range(rounds):

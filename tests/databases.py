@@ -111,7 +111,7 @@ def create_postgres() -> PostgresDatabase:
 
     try:
         asyncio.run(create())
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         missing(f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}: {exc}); "
                 "set ACCESSDESK_TEST_POSTGRES_URL or start PostgreSQL")  # fmt: skip
     url = _with_db(PG_URL, name)

@@ -11,9 +11,22 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.organisations import Organisations, actor_for, find_organisation, find_user
+from accessdesk.domain.organisations import (
+    Organisations,
+    actor_for,
+    find_organisation,
+    find_user,
+)
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
+from accessdesk.domain.vocabulary import (
+    Area,
+    Designation,
+    OrgKind,
+    Role,
+    Tier,
+    Verdict,
+    Vetting,
+)
 
 DEVELOPER, GOVERNMENT = "meridian-labs", "oais"
 PEOPLE = [

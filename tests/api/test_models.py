@@ -209,3 +209,22 @@ async def test_kill_switch_refusals_change_nothing(api, world, bearer, unchanged
     async with unchanged():
         again = await api.post(path, headers=gov, json={"reason": "incident again"})
     assert_problem(again, 409, "model_switched_off")
+
+
+async def test_a_partner_sees_its_model_without_the_staff_only_details(api, world, bearer):
+    from accessdesk.domain.frontier_models import FrontierModels
+    from accessdesk.domain.vocabulary import Designation
+
+    models = FrontierModels(world.unit)
+    await models.update(actor=world.dev_admin, model_id=world.model.id, changes={"slack_channels": ["C0123456789"]})
+    await models.designate(actor=world.gov_admin, model_id=world.model.id, designation=Designation.IN_CONSULTATION)
+    await models.designate(actor=world.gov_admin, model_id=world.model.id, designation=Designation.COVERED,
+                           reference="CLASSIFIED-REF-7")  # fmt: skip
+    organisation, admin = await world.partner()
+    await world.nominate(organisation)
+    seen_by_partner = (await api.get(f"{MODELS}/{world.model.id}", headers=await bearer(admin))).json()
+    assert seen_by_partner["designation"] == "covered"
+    assert seen_by_partner["designation_ref"] is None and seen_by_partner["slack_channels"] == []
+    seen_by_staff = (await api.get(f"{MODELS}/{world.model.id}", headers=await bearer(world.gov_member))).json()
+    assert seen_by_staff["designation_ref"] == "CLASSIFIED-REF-7"
+    assert seen_by_staff["slack_channels"] == ["C0123456789"]

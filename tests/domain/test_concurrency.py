@@ -66,9 +66,12 @@ async def test_approve_racing_revoke_never_leaves_a_usable_grant(world, sessionm
                                                         ends_at=grant.ends_at + timedelta(days=10), justification="x")  # fmt: skip
         await coselection.decide(actor=world.dev_approver, nomination_id=extension.id, verdict=Verdict.APPROVE)
 
-        approve = lambda unit: CoSelection(unit).decide(  # noqa: E731
-            actor=world.gov_approver, nomination_id=extension.id, verdict=Verdict.APPROVE)
-        revoke = lambda unit: Grants(unit).revoke(actor=world.dev_admin, grant_id=grant.id, reason="race")  # noqa: E731
+        def approve(unit, extension_id=extension.id):  # type: ignore[no-untyped-def]
+            return CoSelection(unit).decide(actor=world.gov_approver, nomination_id=extension_id, verdict=Verdict.APPROVE)
+
+        def revoke(unit, grant_id=grant.id):  # type: ignore[no-untyped-def]
+            return Grants(unit).revoke(actor=world.dev_admin, grant_id=grant_id, reason="race")
+
         order = [approve, revoke] if round_ % 2 else [revoke, approve]
         await asyncio.gather(*[in_own_session(sessionmaker, clock, work) for work in order])
 
@@ -82,9 +85,12 @@ async def test_kill_switch_racing_the_final_approval_leaves_nothing_usable(world
         model = await world.new_model(f"kill-{round_}")
         nomination = await world.nominate(world.government, start=timedelta(hours=1), model=model)
         await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id, verdict="approve")
-        approve = lambda unit: CoSelection(unit).decide(  # noqa: E731
-            actor=world.gov_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE)
-        kill = lambda unit: FrontierModels(unit).switch_off(actor=world.gov_admin, model_id=model.id, reason="x")  # noqa: E731
+        def approve(unit, nomination_id=nomination.id):  # type: ignore[no-untyped-def]
+            return CoSelection(unit).decide(actor=world.gov_approver, nomination_id=nomination_id, verdict=Verdict.APPROVE)
+
+        def kill(unit, model_id=model.id):  # type: ignore[no-untyped-def]
+            return FrontierModels(unit).switch_off(actor=world.gov_admin, model_id=model_id, reason="x")
+
         await asyncio.gather(*[in_own_session(sessionmaker, clock, w) for w in ([approve, kill], [kill, approve])[round_ % 2]])
         grants = (await world.unit.session.exec(select(AccessGrant).where(AccessGrant.model_id == model.id))).all()
         for grant in grants:

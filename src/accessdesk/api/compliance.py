@@ -7,7 +7,14 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 
-from accessdesk.api.schemas import AcceptanceIn, AcceptanceOut, AttestationIn, AttestationOut, NdaIn, NdaOut
+from accessdesk.api.schemas import (
+    AcceptanceIn,
+    AcceptanceOut,
+    AttestationIn,
+    AttestationOut,
+    NdaIn,
+    NdaOut,
+)
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.errors import Forbidden

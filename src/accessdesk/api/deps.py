@@ -13,8 +13,8 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.organisations import Organisations

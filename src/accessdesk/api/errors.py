@@ -8,7 +8,11 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
 from sqlalchemy.exc import IntegrityError
 
 from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound

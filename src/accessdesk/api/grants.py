@@ -9,7 +9,15 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import Parameter
 
-from accessdesk.api.schemas import ExtensionIn, GrantOut, GrantPage, NominationOut, ReasonIn, UsabilityOut
+from accessdesk.api.schemas import (
+    ExtensionIn,
+    GrantOut,
+    GrantPage,
+    Limit,
+    NominationOut,
+    ReasonIn,
+    UsabilityOut,
+)
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Invalid
@@ -17,8 +25,6 @@ from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
-
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 
 
 class GrantController(Controller):

@@ -12,6 +12,7 @@ from accessdesk.api.schemas import (
     NO_NUL,
     DesignationIn,
     GrantOut,
+    Limit,
     ModelIn,
     ModelOut,
     ModelPage,
@@ -26,8 +27,6 @@ from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 
-Limit = Annotated[int, Parameter(ge=1, le=200)]
-
 
 class ModelController(Controller):
     path = "/models"
@@ -36,7 +35,7 @@ class ModelController(Controller):
     @get("/")
     async def list_models(self, actor: Actor, queries: Queries, cursor: str | None = None, limit: Limit = 50) -> ModelPage:
         found = await queries.models(actor, cursor=cursor, limit=limit)
-        return ModelPage(items=[ModelOut.of(m) for m in found.items], next_cursor=found.next_cursor)
+        return ModelPage(items=[ModelOut.of(m, actor) for m in found.items], next_cursor=found.next_cursor)
 
     @post("/")
     async def register_model(self, actor: Actor, models: FrontierModels, data: ModelIn) -> ModelOut:
@@ -46,21 +45,21 @@ class ModelController(Controller):
             developer_quorum=data.developer_quorum, government_quorum=data.government_quorum,
             max_window_days=data.max_window_days,
         )  # fmt: skip
-        return ModelOut.of(model)
+        return ModelOut.of(model, actor)
 
     @get("/{model_id:uuid}")
     async def get_model(self, actor: Actor, queries: Queries, model_id: uuid.UUID) -> ModelOut:
-        return ModelOut.of(await queries.model(actor, model_id))
+        return ModelOut.of(await queries.model(actor, model_id), actor)
 
     @get("/by-slug/{slug:str}")
     async def get_model_by_slug(
         self, actor: Actor, queries: Queries, slug: Annotated[str, Parameter(pattern=NO_NUL)]
     ) -> ModelOut:
-        return ModelOut.of(await queries.model_by_slug(actor, slug))
+        return ModelOut.of(await queries.model_by_slug(actor, slug), actor)
 
     @patch("/{model_id:uuid}")
     async def update_model(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: ModelPatch) -> ModelOut:
-        return ModelOut.of(await models.update(actor=actor, model_id=model_id, changes=data.changes()))
+        return ModelOut.of(await models.update(actor=actor, model_id=model_id, changes=data.changes()), actor)
 
     @post("/{model_id:uuid}/release", status_code=200)
     async def move_release(
@@ -70,7 +69,7 @@ class ModelController(Controller):
             actor=actor, model_id=model_id, planned_release_at=data.planned_release_at, reason=data.reason
         )
         now = unit.now()
-        return ReleaseOut(model=ModelOut.of(await queries.model(actor, model_id)),
+        return ReleaseOut(model=ModelOut.of(await queries.model(actor, model_id), actor),
                           blocked_grants=[GrantOut.of(g, now) for g in blocked])  # fmt: skip
 
     @post("/{model_id:uuid}/designation", status_code=200)
@@ -78,11 +77,11 @@ class ModelController(Controller):
         model = await models.designate(
             actor=actor, model_id=model_id, designation=data.designation, reference=data.reference
         )
-        return ModelOut.of(model)
+        return ModelOut.of(model, actor)
 
     @post("/{model_id:uuid}/switch-off", status_code=200)
     async def switch_off(
         self, actor: Actor, models: FrontierModels, queries: Queries, model_id: uuid.UUID, data: ReasonIn
     ) -> SwitchOffOut:
         revoked = await models.switch_off(actor=actor, model_id=model_id, reason=data.reason)
-        return SwitchOffOut(model=ModelOut.of(await queries.model(actor, model_id)), grants_revoked=revoked)
+        return SwitchOffOut(model=ModelOut.of(await queries.model(actor, model_id), actor), grants_revoked=revoked)

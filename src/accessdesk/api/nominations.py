@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from accessdesk.api.schemas import (
     DecisionIn,
     DecisionOut,
+    Limit,
     NominationIn,
     NominationOut,
     NominationPage,
@@ -22,8 +23,6 @@ from accessdesk.domain.coselection import CoSelection, effective_state
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState, Side
-
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 
 
 class NominationController(Controller):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, get, patch, post
-from litestar.params import Parameter
-from sqlmodel import select
 
 from accessdesk.api.schemas import (
     DomainIn,
+    Limit,
     MeOut,
     OrganisationIn,
     OrganisationOut,
@@ -27,8 +25,6 @@ from accessdesk.domain.organisations import Organisations, roles_of
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import OrgKind, Vetting
-
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 
 
 class OrganisationController(Controller):
@@ -64,10 +60,8 @@ class OrganisationController(Controller):
         )
 
     @get("/{organisation_id:uuid}/users")
-    async def list_users(self, actor: Actor, queries: Queries, unit: Unit, organisation_id: uuid.UUID) -> list[UserOut]:
-        await queries.organisation(actor, organisation_id)
-        users = (await unit.session.exec(select(User).where(User.organisation_id == organisation_id).order_by(User.email))).all()
-        return [UserOut.of(u, await roles_of(unit, u.id)) for u in users]
+    async def list_users(self, actor: Actor, queries: Queries, organisation_id: uuid.UUID) -> list[UserOut]:
+        return [UserOut.of(user, roles) for user, roles in await queries.members(actor, organisation_id)]
 
     @post("/{organisation_id:uuid}/users")
     async def add_user(

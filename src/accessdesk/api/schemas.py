@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import Parameter
 from msgspec import Meta, Struct
 
 from accessdesk.db.tables import (
@@ -21,16 +22,29 @@ from accessdesk.db.tables import (
     Organisation,
     User,
 )
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grant_state import GrantFacts, derive_state
 from accessdesk.domain.grants import Usability
-from accessdesk.domain.vocabulary import Action, Area, Designation, OrgKind, Role, Side, Tier, Verdict, Vetting
+from accessdesk.domain.visibility import STAFF_ONLY_MODEL_FIELDS
+from accessdesk.domain.vocabulary import (
+    Action,
+    Area,
+    Designation,
+    OrgKind,
+    Role,
+    Side,
+    Tier,
+    Verdict,
+    Vetting,
+)
 
 # PostgreSQL cannot store NUL in text (SQLite can): refuse it at the edge, the same way on both databases.
 NO_NUL = r"^[^\x00]*$"
 # msgspec matches patterns with Python's re.search, where "$" also matches before a final newline: "atlas\n" would
 # pass for a slug (and become the scope "model:atlas\n:invoke"). Each anchored pattern below ends "$(?!\n)", which
 # means the same in JSON Schema's regex dialect, where "$" is the end of the text already.
+Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
 Aware = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00Z")]
 Text = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=5000)]
 ShortText = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=200)]
@@ -192,8 +206,10 @@ class ModelOut(Struct, kw_only=True):
     created_at: datetime
 
     @classmethod
-    def of(cls, m: FrontierModel) -> ModelOut:
+    def of(cls, m: FrontierModel, actor: Actor) -> ModelOut:
         fields = {f: getattr(m, f) for f in cls.__struct_fields__ if hasattr(m, f)}
+        if not actor.is_staff:
+            fields.update({f: [] if f == "slack_channels" else None for f in STAFF_ONLY_MODEL_FIELDS})
         return cls(**fields, switched_off_at=m.killed_at, switch_off_reason=m.kill_reason)
 
 

@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import select
 
-from accessdesk.db.tables import Attestation, FrontierModel, NdaAcceptance, NdaTemplate, Organisation
+from accessdesk.db.tables import (
+    Attestation,
+    FrontierModel,
+    NdaAcceptance,
+    NdaTemplate,
+    Organisation,
+)
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
@@ -21,7 +27,7 @@ from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, OrgKind
 
-VERSION = re.compile(r"^(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})$")
+VERSION = re.compile(r"(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})")
 LONGEST_ATTESTATION = timedelta(days=730)
 
 
@@ -62,7 +68,7 @@ class Compliance:
             raise Invalid("title", "a title of 1 to 200 characters is required")
         if not body.strip() or len(body) > 200_000:
             raise Invalid("body", "the NDA text must be 1 to 200000 characters")
-        match = VERSION.match(version or "")
+        match = VERSION.fullmatch(version or "")
         if not match:
             raise Invalid("version", "a version looks like major.minor, e.g. 2.0")
         major, minor = int(match[1]), int(match[2])

@@ -9,7 +9,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import select
 
-from accessdesk.db.tables import AccessGrant, Decision, FrontierModel, Nomination, Organisation, User
+from accessdesk.db.tables import (
+    AccessGrant,
+    Decision,
+    FrontierModel,
+    Nomination,
+    Organisation,
+    User,
+)
 from accessdesk.domain import visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot

@@ -17,18 +17,26 @@ from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitched
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, GrantState, NominationState, OrgKind, Tier
+from accessdesk.domain.vocabulary import (
+    DESIGNATION_MOVES,
+    SLUG,
+    Designation,
+    GrantState,
+    NominationState,
+    OrgKind,
+    Tier,
+)
 
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,20}$")
+CHANNEL = re.compile(r"[CG][A-Z0-9]{6,20}")
+TEXT_LIMITS = {"name": 200, "codename": 100}
 EDITABLE = ("name", "codename", "tier", "resource", "slack_channels", "developer_quorum", "government_quorum",
             "max_window_days")  # fmt: skip
 
 
 def _check(field: str, value: object) -> None:
     """Field rules shared by create and update."""
-    if field in ("name", "codename") and (not isinstance(value, str) or not value.strip() or len(value) > 200):
-        raise Invalid(field, f"a {field} of 1 to 200 characters is required")
+    if field in TEXT_LIMITS and (not isinstance(value, str) or not value.strip() or len(value) > TEXT_LIMITS[field]):
+        raise Invalid(field, f"a {field} of 1 to {TEXT_LIMITS[field]} characters is required")
     if field == "tier" and value not in {t.value for t in Tier}:
         raise Invalid("tier", "tier is standard or high")
     if field == "resource":
@@ -40,7 +48,7 @@ def _check(field: str, value: object) -> None:
     if field == "max_window_days" and not (isinstance(value, int) and 1 <= value <= 366):
         raise Invalid(field, "the longest window is between 1 and 366 days")
     if field == "slack_channels":
-        if not isinstance(value, list) or any(not CHANNEL.match(str(c)) for c in value):
+        if not isinstance(value, list) or any(not CHANNEL.fullmatch(str(c)) for c in value):
             raise Invalid("slack_channels", "Slack channel ids look like C0123456789")
 
 
@@ -78,7 +86,7 @@ class FrontierModels:
         owner = developer_id if actor.is_system else actor.organisation_id
         if owner is None:
             raise Invalid("developer_id", "the developer organisation is required")
-        if not SLUG.match(slug or ""):
+        if not SLUG.fullmatch(slug or ""):
             raise Invalid("slug", "lower-case letters, digits and dashes, 1 to 64 characters")
         values = {"name": name, "codename": codename, "tier": str(tier), "resource": resource,
                   "slack_channels": list(slack_channels or []), "developer_quorum": developer_quorum,

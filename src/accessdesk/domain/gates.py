@@ -15,8 +15,14 @@ import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accessdesk.db.tables import (
+    Attestation,
+    FrontierModel,
+    NdaAcceptance,
+    NdaTemplate,
+    Organisation,
+)
 from accessdesk.db.types import aware
-from accessdesk.db.tables import Attestation, FrontierModel, NdaAcceptance, NdaTemplate, Organisation
 from accessdesk.domain.vocabulary import Area, OrgKind, Vetting
 
 REASONS: dict[str, str] = {

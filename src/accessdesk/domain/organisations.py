@@ -16,11 +16,10 @@ from accessdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import OrgKind, Role, Vetting
+from accessdesk.domain.vocabulary import SLUG, OrgKind, Role, Vetting
 
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
+DOMAIN = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}")
 VETTING_MOVES: dict[Vetting, frozenset[Vetting]] = {
     Vetting.INVITED: frozenset({Vetting.SUBMITTED}),
     Vetting.SUBMITTED: frozenset({Vetting.VETTED, Vetting.DECLINED}),
@@ -31,7 +30,7 @@ VETTING_MOVES: dict[Vetting, frozenset[Vetting]] = {
 
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if not EMAIL.match(email) or not DOMAIN.match(email.rsplit("@", 1)[-1]):
+    if not EMAIL.fullmatch(email) or not DOMAIN.fullmatch(email.rsplit("@", 1)[-1]):
         raise Invalid("email", "not a valid e-mail address")
     return email
 
@@ -82,7 +81,7 @@ class Organisations:
         name = (name or "").strip()
         if not name or len(name) > 200:
             raise Invalid("name", "a name of 1 to 200 characters is required")
-        if not SLUG.match(slug or ""):
+        if not SLUG.fullmatch(slug or ""):
             raise Invalid("slug", "lower-case letters, digits and dashes, 1 to 64 characters")
         if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
             raise Invalid("country", "an ISO 3166-1 alpha-2 code such as US")
@@ -113,7 +112,7 @@ class Organisations:
 
     def _domain(self, domain: str) -> str:
         domain = (domain or "").strip().lower()
-        if not DOMAIN.match(domain):
+        if not DOMAIN.fullmatch(domain):
             raise Invalid("domains", f"{domain!r} is not a valid e-mail domain")
         return domain
 

@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -33,8 +33,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, id_ = json.loads(raw)
-        return datetime.fromisoformat(at), uuid.UUID(id_)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        created_at = datetime.fromisoformat(at)
+        if created_at.tzinfo is None:
+            raise ValueError("a cursor's time carries its offset")
+        return created_at.astimezone(UTC), uuid.UUID(id_)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
         raise Invalid("cursor", "not a cursor this API returned") from exc
 
 

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from accessdesk.db.tables import (
     AccessGrant,
+    Attestation,
     AuditEvent,
     Decision,
     FrontierModel,
@@ -17,7 +18,8 @@ from accessdesk.db.tables import (
     NdaTemplate,
     Nomination,
     Organisation,
-    Attestation,
+    User,
+    UserRole,
 )
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
@@ -27,7 +29,13 @@ from accessdesk.domain.grant_state import state_is_sql
 from accessdesk.domain.pagination import Page, check_limit, keyset, page_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import GrantState, NominationState, OrgKind, Side
+from accessdesk.domain.vocabulary import (
+    GrantState,
+    NominationState,
+    OrgKind,
+    Role,
+    Side,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,20 @@ class Queries:
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
         visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
         return organisation
+
+    async def members(self, actor: Actor, organisation_id: uuid.UUID) -> list[tuple[User, frozenset[Role]]]:
+        """The people of an organisation the actor can see, with their roles."""
+        await self.organisation(actor, organisation_id)
+        users = (await self.unit.session.exec(
+            select(User).where(User.organisation_id == organisation_id).order_by(User.email)  # type: ignore[arg-type]
+        )).all()  # fmt: skip
+        roles = (await self.unit.session.exec(
+            select(UserRole).where(UserRole.user_id.in_([u.id for u in users]))  # type: ignore[attr-defined]
+        )).all()  # fmt: skip
+        by_user: dict[uuid.UUID, set[Role]] = {}
+        for row in roles:
+            by_user.setdefault(row.user_id, set()).add(Role(row.role))
+        return [(u, frozenset(by_user.get(u.id, ()))) for u in users]
 
     async def nominations(
         self, actor: Actor, filters: NominationFilter, *, cursor: str | None = None, limit: int = 50
@@ -147,6 +169,11 @@ class Queries:
         stmt = select(NdaTemplate)
         if actor.kind == OrgKind.DEVELOPER:
             stmt = stmt.where(NdaTemplate.developer_id == actor.organisation_id)
+        elif actor.kind == OrgKind.PARTNER:
+            # A developer-wide NDA can be read before any nomination (onboarding); one written for a model reveals
+            # that the model exists, so only partners involved with that model see it.
+            involved = select(FrontierModel.id).where(visibility.models_filter(actor))
+            stmt = stmt.where(sa.or_(NdaTemplate.model_id.is_(None), NdaTemplate.model_id.in_(involved)))  # type: ignore[union-attr]
         if model_id is not None:
             stmt = stmt.where(sa.or_(NdaTemplate.model_id == model_id, NdaTemplate.model_id.is_(None)))  # type: ignore[union-attr]
         stmt = stmt.order_by(NdaTemplate.series, NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
@@ -154,7 +181,7 @@ class Queries:
 
     async def nda_template(self, actor: Actor, template_id: uuid.UUID) -> NdaTemplate:
         template = await self.unit.get(NdaTemplate, template_id, what="NDA")
-        visible = actor.kind != OrgKind.DEVELOPER or template.developer_id == actor.organisation_id
+        visible = template.id in {t.id for t in await self.nda_templates(actor)}
         visibility.require(visible, "NDA", template_id)
         return template
 

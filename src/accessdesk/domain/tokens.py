@@ -13,8 +13,8 @@ from accessdesk.db.tables import ApiToken, Organisation, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Invalid
 from accessdesk.domain.organisations import find_user, roles_of
-from accessdesk.domain.vocabulary import OrgKind
 from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import OrgKind
 
 PREFIX = "adk_"
 # Updating last_used_at on every request would turn every API read into a write; once a minute is plenty.

@@ -24,6 +24,11 @@ def sees_everything(actor: Actor) -> bool:
     return actor.is_system or actor.kind == OrgKind.GOVERNMENT
 
 
+# What a partner involved with a model does not need to know about it: the reference of the (possibly classified)
+# designation assessment and the staff's Slack channels.
+STAFF_ONLY_MODEL_FIELDS = frozenset({"designation_ref", "slack_channels"})
+
+
 def can_see_model(actor: Actor, model: FrontierModel, *, partner_has_access: bool = False) -> bool:
     if sees_everything(actor):
         return True

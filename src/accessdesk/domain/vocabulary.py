@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# Slugs name models in OAuth scopes and organisations in URLs: lower-case letters, digits and inner dashes.
+# Always matched with fullmatch (a "$" would let a trailing newline through).
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 
 class OrgKind(StrEnum):
