@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get
 from litestar.params import Parameter
 
+from accessdesk.api.routes import get
 from accessdesk.api.schemas import NO_NUL, AuditEventOut, AuditPage, VerificationOut
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request
 
+from accessdesk.api.routes import get, post
 from accessdesk.api.schemas import (
     AcceptanceIn,
     AcceptanceOut,

@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller
 from litestar.params import Parameter
 
+from accessdesk.api.routes import get, post
 from accessdesk.api.schemas import (
     ExtensionIn,
     GrantOut,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Controller, get, patch, post
+from litestar import Controller
 from litestar.params import Parameter
 
+from accessdesk.api.routes import get, patch, post
 from accessdesk.api.schemas import (
     NO_NUL,
     DesignationIn,

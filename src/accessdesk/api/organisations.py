@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, get, patch, post
+from litestar import Controller
 
+from accessdesk.api.routes import get, patch, post
 from accessdesk.api.schemas import (
     DomainIn,
     Limit,
