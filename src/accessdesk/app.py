@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.api import audit as audit_api
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
-from accessdesk.api.deps import DEPENDENCIES, request_id_of
+from accessdesk.api.deps import DEPENDENCIES, close_request_session, request_id_of
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.grants import GrantController
 from accessdesk.api.models import ModelController
@@ -113,6 +113,7 @@ def create_app(
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home],
         dependencies=DEPENDENCIES,
+        middleware=[close_request_session],
         exception_handlers=HANDLERS,
         lifespan=[lifespan],
         before_request=before_request,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
@@ -36,20 +36,47 @@ def request_id_of(request: Request[Any, Any, Any]) -> str:
     return rid
 
 
-async def provide_unit(state: State) -> AsyncGenerator[Unit, None]:
-    async with state.sessionmaker() as session:
-        yield Unit(session, state.clock)
+_SESSION = "accessdesk.session"
+
+
+def request_unit(request: Request[Any, Any, Any], state: State) -> Unit:
+    """The request's one unit of work, created on first use and closed by :func:`close_request_session`.
+
+    Not a generator dependency: when a dependency raises (a refused token), Litestar does not run the clean-up of
+    generator dependencies resolved before it, which would leave a connection checked out (and, on SQLite, the
+    write lock held). Closing at the ASGI level runs whatever happened.
+    """
+    scope_state = request.scope.setdefault("state", {})
+    unit = scope_state.get(_SESSION)
+    if unit is None:
+        unit = scope_state[_SESSION] = Unit(state.sessionmaker(), state.clock)
+    return unit
+
+
+def close_request_session(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: close the request's session (rolling back anything uncommitted) when the request ends."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            unit = scope.get("state", {}).pop(_SESSION, None)
+            if unit is not None:
+                await unit.session.close()
+
+    return middleware
+
+
+async def provide_unit(request: Request[Any, Any, Any], state: State) -> Unit:
+    return request_unit(request, state)
 
 
 async def provide_actor(request: Request[Any, Any, Any], state: State) -> Actor:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("send a personal API token as 'Authorization: Bearer <token>'")
-    # Authenticate in a session of its own, closed here, not in the request's unit: when a dependency raises,
-    # Litestar never runs the clean-up of the generator dependencies resolved before it, so a refused token
-    # would leave the unit's connection checked out (and, on SQLite, the write lock held) until garbage collection.
-    async with state.sessionmaker() as session:
-        actor = await Tokens(Unit(session, state.clock)).authenticate(token.strip(), request_id=request_id_of(request))
+    unit = request_unit(request, state)
+    actor = await Tokens(unit).authenticate(token.strip(), request_id=request_id_of(request))
     if actor is None:
         raise NotAuthorizedException("the token is unknown, expired or revoked, or its user is disabled")
     return actor
