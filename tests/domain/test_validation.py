@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Invalid, NotFound
 from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.grants import Grants
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.pagination import decode_cursor, encode_cursor
 from accessdesk.domain.queries import Queries
@@ -35,9 +38,6 @@ def test_a_forged_cursor_is_refused_naming_the_cursor(forged):
 
 
 def test_a_cursor_round_trips():
-    import uuid
-    from datetime import UTC, datetime
-
     at, id_ = datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=UTC), uuid.uuid4()
     assert decode_cursor(encode_cursor(at, id_)) == (at, id_)
 
@@ -78,3 +78,14 @@ async def test_partners_see_a_model_specific_nda_only_once_involved_with_the_mod
         await queries.nda_template(admin, specific.id)
     await world.nominate(partner, model=secret)
     assert {t.id for t in await queries.nda_templates(admin)} == {world.nda.id, specific.id}
+
+
+@pytest.mark.parametrize("at", [datetime(2027, 1, 1), datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1)))])
+async def test_an_instant_must_be_aware_and_representable_in_utc(world, refused, at):
+    start = world.now + timedelta(days=1)
+    error = await refused(Invalid, CoSelection(world.unit).nominate(
+        actor=world.dev_nominator, model_id=world.model.id, organisation_id=world.government.id, starts_at=start,
+        ends_at=at, actions=["invoke"], justification="x"))  # fmt: skip
+    assert error.field == "ends_at"
+    usability_error = await refused(Invalid, Grants(world.unit).usability(uuid.uuid4(), at=at))
+    assert usability_error.field == "at"

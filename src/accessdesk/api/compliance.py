@@ -18,7 +18,6 @@ from accessdesk.api.schemas import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
-from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.queries import Queries
 
 
@@ -68,13 +67,10 @@ class OrganisationComplianceController(Controller):
 
     @post("/attestations")
     async def attest(
-        self, actor: Actor, compliance: Compliance, queries: Queries, organisation_id: uuid.UUID, data: AttestationIn
+        self, actor: Actor, compliance: Compliance, organisation_id: uuid.UUID, data: AttestationIn
     ) -> AttestationOut:
-        await queries.organisation(actor, organisation_id)
-        if organisation_id != actor.organisation_id:
-            raise Forbidden("you can attest for your own organisation only")
         attestation = await compliance.attest(
-            actor=actor, area=data.area, statement=data.statement, valid_until=data.valid_until,
+            actor=actor, organisation_id=organisation_id, area=data.area, statement=data.statement, valid_until=data.valid_until,
             evidence_ref=data.evidence_ref,
         )  # fmt: skip
         return AttestationOut.of(attestation)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller
@@ -21,7 +21,6 @@ from accessdesk.api.schemas import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.errors import Invalid
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
@@ -52,13 +51,6 @@ class GrantController(Controller):
         self, actor: Actor, queries: Queries, grants: Grants, grant_id: uuid.UUID,
         at: Annotated[datetime | None, Parameter(description="ISO 8601 instant with offset; default now")] = None,
     ) -> UsabilityOut:  # fmt: skip
-        if at is not None and at.tzinfo is None:
-            raise Invalid("at", "give the instant with a UTC offset, e.g. 2026-12-01T09:00:00Z")
-        if at is not None:
-            try:
-                at = at.astimezone(UTC)
-            except OverflowError:
-                raise Invalid("at", "the instant is outside the years 1 to 9999 once converted to UTC") from None
         await queries.grant(actor, grant_id)
         return UsabilityOut.of(await grants.usability(grant_id, at=at))
 

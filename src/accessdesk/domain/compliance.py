@@ -17,7 +17,7 @@ from accessdesk.db.tables import (
     NdaTemplate,
     Organisation,
 )
-from accessdesk.domain import visibility
+from accessdesk.domain import instants, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import Conflict, Forbidden, Invalid
@@ -162,8 +162,15 @@ class Compliance:
         statement: str,
         valid_until: datetime,
         evidence_ref: str | None = None,
+        organisation_id: uuid.UUID | None = None,
     ) -> Attestation:
-        """A grantee's admin attests to one requirement area until a date (at most two years ahead)."""
+        """A grantee's admin attests, for their own organisation, to one requirement area until a date (at most
+        two years ahead). ``organisation_id``, when given, must be theirs."""
+        if organisation_id is not None:
+            organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
+            visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
+            if organisation.id != actor.organisation_id:
+                raise Forbidden("you can attest for your own organisation only")
         if actor.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT):
             raise Forbidden("attestations are made by partner or government organisations")
         actor.require(Permission.ATTESTATIONS_CREATE, "only your organisation's admins can attest")
@@ -178,6 +185,7 @@ class Compliance:
         if evidence_ref is not None and len(evidence_ref) > 500:
             raise Invalid("evidence_ref", "the evidence reference may be at most 500 characters")
         now = self.unit.now()
+        valid_until = instants.utc("valid_until", valid_until)
         if valid_until <= now:
             raise Invalid("valid_until", "an attestation must be valid until a future date")
         if valid_until > now + LONGEST_ATTESTATION:

@@ -17,7 +17,7 @@ from accessdesk.db.tables import (
     Organisation,
     User,
 )
-from accessdesk.domain import visibility, windows
+from accessdesk.domain import instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import (
@@ -148,6 +148,7 @@ class CoSelection:
             raise Conflict("this grant has ended; nominate the organisation again instead")
         if model.killed_at is not None:
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+        ends_at = instants.utc("ends_at", ends_at)
         if ends_at <= grant.ends_at:
             raise Invalid("ends_at", "an extension must end after the current window ends")
         windows.check_proposal(

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
-from accessdesk.domain import visibility
+from accessdesk.domain import instants, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitchedOff
@@ -93,6 +93,7 @@ class FrontierModels:
                   "government_quorum": government_quorum, "max_window_days": max_window_days}  # fmt: skip
         for field, value in values.items():
             _check(field, value)
+        planned_release_at = instants.utc("planned_release_at", planned_release_at)
         if planned_release_at <= self.unit.now():
             raise Invalid("planned_release_at", "the planned release must be in the future")
         if (await self.unit.session.exec(select(FrontierModel.id).where(FrontierModel.slug == slug))).first():
@@ -140,6 +141,7 @@ class FrontierModels:
         actor.require(Permission.MODELS_UPDATE, "only a developer's admins move the planned release")
         model = await self._visible(actor, model_id, lock=True)
         self._own(actor, model)
+        planned_release_at = instants.utc("planned_release_at", planned_release_at)
         if planned_release_at <= self.unit.now():
             raise Invalid("planned_release_at", "the planned release must be in the future")
         if planned_release_at == model.planned_release_at:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
-from accessdesk.domain import gates, visibility, windows
+from accessdesk.domain import gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import AlreadyRevoked, Forbidden, Invalid
 from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition
@@ -54,7 +54,7 @@ class Grants:
     async def usability(self, grant_id: uuid.UUID, *, at: datetime | None = None) -> Usability:
         """Is grant ``grant_id`` usable at ``at`` (default: now)? Evaluated from the inputs themselves, so the
         answer never depends on the worker having materialised anything."""
-        at = at or self.unit.now()
+        at = instants.utc("at", at) if at is not None else self.unit.now()
         grant = await self.unit.get(AccessGrant, grant_id, what="grant", fresh=True)
         model = await self.unit.get(FrontierModel, grant.model_id, fresh=True)
         organisation = await self.unit.get(Organisation, grant.organisation_id, fresh=True)

@@ -21,7 +21,7 @@ from accessdesk.db.tables import (
     User,
     UserRole,
 )
-from accessdesk.domain import visibility
+from accessdesk.domain import audit, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import awaiting
 from accessdesk.domain.errors import Forbidden, Invalid
@@ -194,6 +194,10 @@ class Queries:
         await self.organisation(actor, organisation_id)
         stmt = select(Attestation).where(Attestation.organisation_id == organisation_id)
         return list((await self.unit.session.exec(stmt.order_by(Attestation.attested_at.desc()))).all())  # type: ignore[attr-defined]
+
+    async def verify_audit(self, actor: Actor) -> audit.Verification:
+        actor.require(Permission.AUDIT_READ, "only auditors and admins verify the audit trail")
+        return await audit.verify(self.unit.session)
 
     async def audit_events(
         self, actor: Actor, *, subject_type: str | None = None, subject_id: str | None = None,

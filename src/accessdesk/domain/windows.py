@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import AccessGrant, FrontierModel
 from accessdesk.db.types import aware
+from accessdesk.domain import instants
 from accessdesk.domain.errors import Invalid, OutsideWindow
 from accessdesk.domain.vocabulary import OrgKind
 
@@ -50,6 +51,7 @@ def check_proposal(
     new_window: bool = True,
 ) -> None:
     """Refuse a proposed window that breaks a rule, naming the field at fault."""
+    starts_at, ends_at = instants.utc("starts_at", starts_at), instants.utc("ends_at", ends_at)
     if new_window and starts_at <= now:
         raise Invalid("starts_at", "the window must start in the future")
     if ends_at <= starts_at:
