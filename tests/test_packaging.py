@@ -18,7 +18,8 @@ def test_the_wheel_carries_migrations_templates_and_the_bot_and_runs_from_them(t
     wheel = next((tmp_path / "dist").glob("accessdesk-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("accessdesk/_migrations/env.py", "accessdesk/_migrations/script.py.mako",
-                     "accessdesk/_templates/index.html", "accessdesk/cli.py", "bots/slackbot/__init__.py"):  # fmt: skip
+                     "accessdesk/_templates/index.html", "accessdesk/_templates/static/console.css",
+                     "accessdesk/cli.py", "bots/slackbot/__init__.py"):  # fmt: skip
         assert expected in names, expected
     assert any(n.startswith("accessdesk/_migrations/versions/") and n.endswith(".py") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)

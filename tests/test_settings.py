@@ -16,6 +16,7 @@ GOOD = {"ACCESSDESK_ENV": "production", "ACCESSDESK_SECRET_KEY": "x" * 40,
 def test_development_defaults_need_nothing():
     settings = Settings.from_env({})
     assert settings.env == "development" and settings.is_sqlite and settings.run_embedded_worker
+    assert settings.dev_login_enabled and settings.session_idle_minutes == 30 and settings.session_max_hours == 12
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,9 @@ def test_development_defaults_need_nothing():
         ({"ACCESSDESK_DATABASE_URL": "mysql://x"}, "ACCESSDESK_DATABASE_URL"),
         ({"ACCESSDESK_EMBEDDED_WORKER": "maybe"}, "boolean"),
         ({"ACCESSDESK_WORKER_INTERVAL": "soon"}, "ACCESSDESK_WORKER_INTERVAL"),
+        ({"ACCESSDESK_DEV_LOGIN": "true"}, "ACCESSDESK_DEV_LOGIN"),
+        ({"ACCESSDESK_SESSION_IDLE_MINUTES": "0"}, "ACCESSDESK_SESSION_IDLE_MINUTES"),
+        ({"ACCESSDESK_SESSION_MAX_HOURS": "half a day"}, "ACCESSDESK_SESSION_MAX_HOURS"),
     ],
 )
 def test_production_refuses_unsafe_or_malformed_settings(change, message):
@@ -39,7 +43,7 @@ def test_production_refuses_unsafe_or_malformed_settings(change, message):
 
 def test_production_with_safe_settings_starts_without_an_embedded_worker():
     settings = Settings.from_env(GOOD)
-    assert settings.is_production and not settings.run_embedded_worker
+    assert settings.is_production and not settings.run_embedded_worker and not settings.dev_login_enabled
 
 
 def test_the_server_refuses_to_start_in_production_with_the_default_secret(tmp_path):

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Template
+from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +33,8 @@ from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.transitions import Notifier, NullNotifier
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
+from accessdesk.web.console import ConsoleController
+from accessdesk.web.security import security_headers
 from accessdesk.worker import run_forever
 
 log = logging.getLogger(__name__)
@@ -111,9 +114,11 @@ def create_app(
         request_id_of(request)
 
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home],
+        route_handlers=[api_router, healthz, readyz, home, ConsoleController,
+                        create_static_files_router(path="/static", directories=[templates_dir() / "static"],
+                                                   include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
-        middleware=[close_request_session],
+        middleware=[security_headers(hsts=settings.is_production), close_request_session],
         exception_handlers=HANDLERS,
         lifespan=[lifespan],
         before_request=before_request,

@@ -48,6 +48,16 @@ class Settings:
     log_level: str = field(default="INFO", metadata={"env": "ACCESSDESK_LOG_LEVEL"})
     """Python logging level name for the server and the worker."""
 
+    dev_login: bool | None = field(default=None, metadata={"env": "ACCESSDESK_DEV_LOGIN"})
+    """The development sign-in that lists every user and signs in as any of them without a password. Default: on
+    in development; production refuses to start with it on."""
+
+    session_idle_minutes: float = field(default=30.0, metadata={"env": "ACCESSDESK_SESSION_IDLE_MINUTES"})
+    """A console session ends after this many minutes without a request."""
+
+    session_max_hours: float = field(default=12.0, metadata={"env": "ACCESSDESK_SESSION_MAX_HOURS"})
+    """A console session ends this many hours after sign-in, however active."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -55,6 +65,10 @@ class Settings:
     @property
     def run_embedded_worker(self) -> bool:
         return (not self.is_production) if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        return (not self.is_production) if self.dev_login is None else self.dev_login
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,13 +82,13 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None:
                 continue
-            if f.name == "embedded_worker":
+            if f.name in ("embedded_worker", "dev_login"):
                 values[f.name] = _bool(raw)
-            elif f.name == "worker_interval_seconds":
+            elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours"):
                 try:
                     values[f.name] = float(raw)
                 except ValueError as exc:
-                    raise SettingsError(f"ACCESSDESK_WORKER_INTERVAL: not a number: {raw!r}") from exc
+                    raise SettingsError(f"{f.metadata['env']}: not a number: {raw!r}") from exc
             else:
                 values[f.name] = raw
         settings = cls(**values)  # type: ignore[arg-type]
@@ -96,6 +110,10 @@ class Settings:
                 )
             if not self.base_url.startswith("https://"):
                 raise SettingsError("ACCESSDESK_BASE_URL must be an https:// URL in production")
+            if self.dev_login:
+                raise SettingsError("ACCESSDESK_DEV_LOGIN signs anyone in as anyone: it is refused in production")
+        if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
+            raise SettingsError("ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive")
 
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:

@@ -292,3 +292,21 @@ class AuditHead(SQLModel, table=True):
     seq: int = Field(sa_type=sa.BigInteger)
     prev_hash: str = Field(sa_type=sa.String(64))
     hash: str = Field(sa_type=sa.String(64))
+
+
+class WebSession(SQLModel, table=True):
+    """A console session, stored server-side. ``id`` is the SHA-256 of the cookie's value; the value itself is
+    never stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: str = Field(sa_type=sa.String(64), primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    csrf_token: str = Field(sa_type=sa.String(64))
+    created_at: datetime = _at()
+    authenticated_at: datetime = _at()
+    last_seen_at: datetime = _at()
+    expires_at: datetime = _at()
+    ended_at: datetime | None = _at(default=None)
+    ip: str | None = Field(default=None, sa_type=sa.String(45))
+    user_agent: str | None = Field(default=None, sa_type=sa.String(500))

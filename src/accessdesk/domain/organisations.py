@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import select
 
-from accessdesk.db.tables import Organisation, OrganisationDomain, User, UserRole
+from accessdesk.db.tables import Organisation, OrganisationDomain, User, UserRole, WebSession
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
@@ -191,6 +191,12 @@ class Organisations:
         if disabled is not None:
             user.disabled_at = self.unit.now() if disabled else None
             self.unit.session.add(user)
+            if disabled:  # a disabled person is out at once: every console session of theirs ends now
+                await self.unit.session.exec(
+                    sa.update(WebSession)  # type: ignore[call-overload]
+                    .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))  # type: ignore[union-attr]
+                    .values(ended_at=self.unit.now())
+                )
         after = {"roles": sorted(r.value for r in self._roles(roles)) if roles is not None else before["roles"],
                  "disabled": user.disabled_at is not None}  # fmt: skip
         if after != before:

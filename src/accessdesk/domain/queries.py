@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -147,9 +148,12 @@ class Queries:
 
     async def grants(
         self, actor: Actor, *, state: GrantState | None = None, model_id: uuid.UUID | None = None,
-        organisation_id: uuid.UUID | None = None, cursor: str | None = None, limit: int = 50,
+        organisation_id: uuid.UUID | None = None, ending_before: datetime | None = None, cursor: str | None = None,
+        limit: int = 50,
     ) -> Page[AccessGrant]:  # fmt: skip
         stmt = select(AccessGrant).where(visibility.cases_filter(actor, AccessGrant))
+        if ending_before is not None:
+            stmt = stmt.where(AccessGrant.ends_at < ending_before)  # type: ignore[arg-type]
         if state is not None:
             stmt = stmt.where(state_is_sql(GrantState(state), self.unit.now()))
         if model_id is not None:
@@ -158,6 +162,19 @@ class Queries:
             stmt = stmt.where(AccessGrant.organisation_id == organisation_id)
         rows = (await self.unit.session.exec(keyset(stmt, AccessGrant, cursor, limit))).all()
         return page_of(list(rows), limit)
+
+    async def display_names(self, rows: list[Nomination] | list[AccessGrant] | list[object]) -> dict[uuid.UUID, str]:
+        """Names of the models and organisations that already-visible nominations or grants mention."""
+        model_ids = {r.model_id for r in rows}  # type: ignore[attr-defined]
+        org_ids = {r.organisation_id for r in rows}  # type: ignore[attr-defined]
+        names: dict[uuid.UUID, str] = {}
+        if model_ids:
+            stmt = select(FrontierModel.id, FrontierModel.name).where(FrontierModel.id.in_(model_ids))  # type: ignore[attr-defined]
+            names.update(dict((await self.unit.session.exec(stmt)).all()))
+        if org_ids:
+            stmt = select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))  # type: ignore[attr-defined]
+            names.update(dict((await self.unit.session.exec(stmt)).all()))
+        return names
 
     async def grant(self, actor: Actor, grant_id: uuid.UUID) -> AccessGrant:
         grant = await self.unit.get(AccessGrant, grant_id, what="grant")

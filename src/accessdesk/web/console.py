@@ -1,0 +1,128 @@
+"""The console: sign-in and sign-out, and the staff home page. Handlers adapt the domain services to pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+
+from accessdesk.api.deps import request_id_of, request_unit
+from accessdesk.domain.errors import DomainError
+from accessdesk.domain.gates import explain
+from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions, sign_in_choices
+from accessdesk.domain.vocabulary import GrantState
+from accessdesk.settings import Settings
+from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
+
+Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
+EXPIRING_SOON = timedelta(days=14)
+
+
+def cookie_name(settings: Settings) -> str:
+    # __Host- cookies must be Secure, have Path=/ and no Domain: the browser then refuses any other site's or a
+    # plain-http page's attempt to set them.
+    return "__Host-accessdesk_session" if settings.is_production else "accessdesk_session"
+
+
+def sessions_of(request: Request[Any, Any, Any], state: State) -> WebSessions:
+    settings: Settings = state.settings
+    policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
+                           absolute=timedelta(hours=settings.session_max_hours))  # fmt: skip
+    return WebSessions(request_unit(request, state), policy)
+
+
+async def signed_in(request: Request[Any, Any, Any], state: State) -> Signed | None:
+    return await sessions_of(request, state).resume(
+        request.cookies.get(cookie_name(state.settings)), request_id=request_id_of(request)
+    )
+
+
+def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> Cookie:
+    return Cookie(key=cookie_name(settings), value=value, path="/", httponly=True, samesite="lax",
+                  secure=settings.is_production, max_age=max_age)  # fmt: skip
+
+
+def _sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    target = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return Redirect(f"/login?next={target}", status_code=303)
+
+
+def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Console errors as a page, with the domain's own words."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    message = exc.detail if isinstance(exc, HTTPException) else getattr(exc, "message", str(exc))
+    return Template("console/error.html", context={"status": status, "message": message}, status_code=status)
+
+
+class ConsoleController(Controller):
+    path = "/"
+    include_in_schema = False
+    exception_handlers = {HTTPException: html_error, DomainError: html_error}
+
+    @get("/login")
+    async def login_page(
+        self, request: Request[Any, Any, Any], state: State, next_: Annotated[str | None, Parameter(query="next")] = None
+    ) -> Template:
+        settings: Settings = state.settings
+        csrf = request.cookies.get(ANONYMOUS_CSRF_COOKIE) or new_csrf_token()
+        choices = await sign_in_choices(request_unit(request, state)) if settings.dev_login_enabled else []
+        return Template(
+            "login.html",
+            context={"choices": choices, "csrf": csrf, "next": local_path(next_), "dev_login": settings.dev_login_enabled},
+            cookies=[Cookie(key=ANONYMOUS_CSRF_COOKIE, value=csrf, path="/", httponly=True, samesite="strict",
+                            secure=settings.is_production)],  # fmt: skip
+        )
+
+    @post("/login/dev")
+    async def dev_sign_in(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
+        settings: Settings = state.settings
+        if not settings.dev_login_enabled:
+            raise NotFoundException()
+        check_csrf(request.cookies.get(ANONYMOUS_CSRF_COOKIE), str(data.get("csrf", "")))
+        try:
+            user_id = uuid.UUID(str(data.get("user_id", "")))
+        except ValueError:
+            raise HTTPException(status_code=400, detail="choose a person to sign in as") from None
+        token = await sessions_of(request, state).start(
+            user_id=user_id, method="development sign-in", replacing=request.cookies.get(cookie_name(settings)),
+            ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
+        return Redirect(local_path(str(data.get("next", ""))), status_code=303,
+                        cookies=[_session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
+
+    @post("/logout")
+    async def sign_out(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
+        signed = await signed_in(request, state)
+        if signed is not None:
+            check_csrf(signed.session.csrf_token, str(data.get("csrf", "")))
+            await sessions_of(request, state).end(request.cookies.get(cookie_name(state.settings)), actor=signed.actor)
+        return Redirect("/login", status_code=303, cookies=[_session_cookie(state.settings, "", max_age=0)])
+
+    @get("/console")
+    async def home(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
+        signed = await signed_in(request, state)
+        if signed is None:
+            return _sign_in_redirect(request)
+        actor, unit = signed.actor, request_unit(request, state)
+        queries, now = Queries(unit), unit.now()
+        pending = []
+        if actor.is_staff and actor.can(Permission.NOMINATIONS_DECIDE):
+            pending = (await queries.nominations(actor, NominationFilter(for_me=True), limit=50)).items
+        expiring = (await queries.grants(actor, state=GrantState.ACTIVE, ending_before=now + EXPIRING_SOON)).items
+        blocked = (await queries.grants(actor, state=GrantState.BLOCKED)).items
+        names = await queries.display_names([*pending, *expiring, *blocked])
+        return Template("console/home.html", context={
+            "actor": actor, "csrf": signed.session.csrf_token, "pending": pending, "expiring": expiring,
+            "blocked": [(g, [explain(p) for p in [*g.window_problems, *g.missing_gates]]) for g in blocked],
+            "names": names, "now": now, "state_of": lambda g: derive_state(GrantFacts.of(g), now).value,
+        })  # fmt: skip
