@@ -34,6 +34,7 @@ from accessdesk.domain.transitions import Notifier, NullNotifier
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
 from accessdesk.web.console import ConsoleController
+from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.security import security_headers
 from accessdesk.worker import run_forever
 
@@ -124,7 +125,8 @@ def create_app(
         before_request=before_request,
         before_send=[stamp_request_id],
         state=State({"settings": settings, "clock": clock, "engine": engine,
-                     "sessionmaker": make_sessionmaker(engine), "notifier": notifier}),  # fmt: skip
+                     "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
+                     "relying_party": RelyingParty(settings.oidc_providers)}),  # fmt: skip
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="accessdesk",

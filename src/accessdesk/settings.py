@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,6 +22,51 @@ def _bool(raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise SettingsError(f"not a boolean: {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OidcProvider:
+    """One organisation's identity provider. People whose e-mail domain is in ``domains`` sign in through it."""
+
+    name: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    domains: tuple[str, ...]
+    title: str = ""
+    scope: str = "openid email"
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+def _providers(raw: str, *, production: bool) -> tuple[OidcProvider, ...]:
+    try:
+        items = json.loads(raw)
+        if not isinstance(items, list):
+            raise TypeError("a JSON array of objects")
+        providers = tuple(
+            OidcProvider(name=str(i["name"]), issuer=str(i["issuer"]).rstrip("/"), client_id=str(i["client_id"]),
+                         client_secret=str(i["client_secret"]),
+                         domains=tuple(str(d).strip().lower() for d in i["domains"]),
+                         title=str(i.get("title", "")), scope=str(i.get("scope", "openid email")))  # fmt: skip
+            for i in items
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SettingsError(
+            "ACCESSDESK_OIDC_PROVIDERS must be a JSON array of objects with name, issuer, client_id, client_secret "
+            f"and domains ({exc})"
+        ) from exc
+    for provider in providers:
+        loopback = provider.issuer.startswith(("http://127.0.0.1", "http://localhost"))
+        if not provider.issuer.startswith("https://") and (production or not loopback):
+            raise SettingsError(f"ACCESSDESK_OIDC_PROVIDERS: the issuer of {provider.name} must be an https:// URL")
+        if not provider.domains or "openid" not in provider.scope.split():
+            raise SettingsError(f"ACCESSDESK_OIDC_PROVIDERS: {provider.name} needs domains and the openid scope")
+    if len({p.name for p in providers}) != len(providers):
+        raise SettingsError("ACCESSDESK_OIDC_PROVIDERS: provider names must be unique")
+    return providers
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +104,12 @@ class Settings:
     session_max_hours: float = field(default=12.0, metadata={"env": "ACCESSDESK_SESSION_MAX_HOURS"})
     """A console session ends this many hours after sign-in, however active."""
 
+    oidc_providers: tuple[OidcProvider, ...] = field(default=(), metadata={"env": "ACCESSDESK_OIDC_PROVIDERS"})
+    """The identity providers people sign in with, as a JSON array: ``[{"name": "oais", "title": "Office of AI
+    Security", "issuer": "https://login.oais.example", "client_id": "...", "client_secret": "...",
+    "domains": ["oais.example"]}]``. Each is tied to organisations by e-mail domain (home-realm discovery). The
+    redirect URI to register with each provider is ``<ACCESSDESK_BASE_URL>/login/callback``."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -84,6 +136,8 @@ class Settings:
                 continue
             if f.name in ("embedded_worker", "dev_login"):
                 values[f.name] = _bool(raw)
+            elif f.name == "oidc_providers":
+                values[f.name] = _providers(raw, production=environ.get("ACCESSDESK_ENV") == "production")
             elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours"):
                 try:
                     values[f.name] = float(raw)

@@ -11,11 +11,12 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from accessdesk.db.tables import Organisation, User, WebSession
+from accessdesk.db.tables import Organisation, OrganisationDomain, User, WebSession
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Forbidden
-from accessdesk.domain.organisations import actor_for
+from accessdesk.domain.organisations import Organisations, actor_for, normalise_email
 from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Role
 
 # Touching last_seen_at on every page view would turn every read into a write; a minute's resolution is plenty
 # against a 30-minute idle timeout.
@@ -69,6 +70,31 @@ class WebSessions:
                          after={"method": method, "ip": session.ip})  # fmt: skip
         await self.unit.commit()
         return token
+
+    async def person_for_verified_email(self, *, email: str, vouched_domains: tuple[str, ...]) -> User:
+        """Whom an e-mail verified by an identity provider signs in as.
+
+        The provider must vouch for the e-mail's domain (one organisation's IdP cannot sign in another's people).
+        A known person signs in as themselves; an unknown one is created, with the least role, only inside the
+        organisation that owns the domain; anyone else is refused.
+        """
+        email = normalise_email(email)
+        domain = email.rsplit("@", 1)[1]
+        if domain not in vouched_domains:
+            raise Forbidden(f"this identity provider does not sign in people of {domain}")
+        user = (await self.unit.session.exec(select(User).where(User.email == email))).first()
+        if user is not None:
+            if user.disabled_at is not None:
+                raise Forbidden("this account is disabled")
+            return user
+        owner = await self.unit.session.get(OrganisationDomain, domain)
+        if owner is None:
+            raise Forbidden(f"{email} is not invited to accessdesk and {domain} belongs to no organisation here; "
+                            "ask your organisation's accessdesk administrator")  # fmt: skip
+        return await Organisations(self.unit).add_user(
+            actor=Actor.system("identity provider sign-in"), organisation_id=owner.organisation_id, email=email,
+            name=email.split("@", 1)[0], roles=[Role.MEMBER],
+        )
 
     async def resume(self, token: str | None, *, request_id: str | None = None) -> Signed | None:
         """The live session behind a cookie value, or None (unknown, ended, idle too long, too old, disabled)."""

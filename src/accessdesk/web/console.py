@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
@@ -22,6 +23,7 @@ from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions, sign_in_choices
 from accessdesk.domain.vocabulary import GrantState
 from accessdesk.settings import Settings
+from accessdesk.web.oidc import PENDING_COOKIE, PENDING_LIFETIME, Pending, SignInRefused, provider_for
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
 
 Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -57,6 +59,10 @@ def _sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(f"/login?next={target}", status_code=303)
 
 
+def _callback(settings: Settings) -> str:
+    return f"{settings.base_url.rstrip('/')}/login/callback"
+
+
 def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Console errors as a page, with the domain's own words."""
     status = exc.status_code if isinstance(exc, HTTPException) else 400
@@ -78,7 +84,8 @@ class ConsoleController(Controller):
         choices = await sign_in_choices(request_unit(request, state)) if settings.dev_login_enabled else []
         return Template(
             "login.html",
-            context={"choices": choices, "csrf": csrf, "next": local_path(next_), "dev_login": settings.dev_login_enabled},
+            context={"choices": choices, "csrf": csrf, "next": local_path(next_), "dev_login": settings.dev_login_enabled,
+                     "providers": settings.oidc_providers},
             cookies=[Cookie(key=ANONYMOUS_CSRF_COOKIE, value=csrf, path="/", httponly=True, samesite="strict",
                             secure=settings.is_production)],  # fmt: skip
         )
@@ -99,6 +106,65 @@ class ConsoleController(Controller):
         )  # fmt: skip
         return Redirect(local_path(str(data.get("next", ""))), status_code=303,
                         cookies=[_session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
+
+    @post("/login/start")
+    async def start_sign_in(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
+        """Home-realm discovery: the e-mail's domain picks the organisation's identity provider."""
+        settings: Settings = state.settings
+        check_csrf(request.cookies.get(ANONYMOUS_CSRF_COOKIE), str(data.get("csrf", "")))
+        email = str(data.get("email", "")).strip()
+        provider = provider_for(email, settings.oidc_providers) if email else None
+        if provider is None and data.get("provider"):
+            provider = next((p for p in settings.oidc_providers if p.name == data.get("provider")), None)
+        if provider is None:
+            raise HTTPException(status_code=400, detail=f"no identity provider signs in people of "
+                                f"{email.rsplit('@', 1)[-1] or 'that address'}; check the address or ask your administrator")  # fmt: skip
+        unit = request_unit(request, state)
+        pending = Pending.new(provider.name, local_path(str(data.get("next", ""))), unit.now())
+        try:
+            url = await state.relying_party.authorization_url(provider, pending, _callback(settings),
+                                                              login_hint=email or None)  # fmt: skip
+        except SignInRefused as exc:
+            raise PermissionDeniedException(f"Sign-in refused: {exc}") from exc
+        return Redirect(url, status_code=303, cookies=[
+            Cookie(key=PENDING_COOKIE, value=pending.seal(settings.secret_key), path="/login/callback",
+                   httponly=True, samesite="lax", secure=settings.is_production,
+                   max_age=int(PENDING_LIFETIME.total_seconds())),
+        ])  # fmt: skip
+
+    @get("/login/callback")
+    async def finish_sign_in(
+        self, request: Request[Any, Any, Any], state: State, code: str | None = None,
+        returned_state: Annotated[str | None, Parameter(query="state")] = None, error: str | None = None,
+        error_description: str | None = None,
+    ) -> Response[Any]:  # fmt: skip
+        settings: Settings = state.settings
+        unit = request_unit(request, state)
+        forget = Cookie(key=PENDING_COOKIE, value="", path="/login/callback", max_age=0, httponly=True)
+        try:
+            pending = Pending.open(request.cookies.get(PENDING_COOKIE), settings.secret_key, unit.now())
+            if not returned_state or not secrets.compare_digest(returned_state, pending.state):
+                raise SignInRefused("the answer does not belong to the sign-in this browser started")
+            if error or not code:
+                raise SignInRefused(f"the identity provider refused: {error_description or error or 'no code'}")
+            provider = next((p for p in settings.oidc_providers if p.name == pending.provider), None)
+            if provider is None:
+                raise SignInRefused("that identity provider is no longer configured")
+            email = await state.relying_party.verified_email(
+                provider, pending, code=code, redirect_uri=_callback(settings),
+                now=lambda: int(unit.now().timestamp()),
+            )  # fmt: skip
+            sessions = sessions_of(request, state)
+            user = await sessions.person_for_verified_email(email=email, vouched_domains=provider.domains)
+        except (SignInRefused, DomainError) as exc:
+            return Template("console/error.html", status_code=403, cookies=[forget],
+                            context={"status": 403, "message": f"Sign-in refused: {getattr(exc, 'message', exc)}"})  # fmt: skip
+        token = await sessions.start(
+            user_id=user.id, method=f"oidc:{provider.name}", replacing=request.cookies.get(cookie_name(settings)),
+            ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
+        return Redirect(pending.next, status_code=303, cookies=[
+            forget, _session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
 
     @post("/logout")
     async def sign_out(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:

@@ -1,0 +1,138 @@
+"""Real-browser end-to-end tests: the app served over real HTTP, driven by Debian's Chromium through Playwright.
+
+``live_server`` serves the real app (the same ``create_app`` as ``tests/api/conftest.py``, on the test database,
+with the test's frozen clock) from uvicorn in a background thread on 127.0.0.1 and a free port, and yields its
+base URL. ``browser_page`` is a fresh Chromium page per test. Bind both in a test module (a plain import works
+too, but ruff then reports F811 at every test that names them)::
+
+    from tests.support import browser
+
+    browser_page = browser.browser_page
+    live_server = browser.live_server
+
+and ask for ``browser_page`` before ``live_server`` in a test's arguments, so that a missing browser is reported
+before a database and a server are set up for nothing.
+
+The browser is the system's Chromium (``apt-get install -y chromium``), never one Playwright downloads; it is
+looked for at ``$ACCESSDESK_TEST_CHROMIUM`` (default ``/usr/bin/chromium``). Outside CI a missing browser or a
+missing ``playwright`` package skips the test with the reason; with CI=true it fails it (``tests.databases``).
+
+Playwright's async API is tied to the event loop that started it, and pytest-asyncio gives every test a loop of
+its own: so the browser is launched per test (about a second), not per session.
+
+The world session and the app share the database: as with the ``api`` fixture, a test that adds to the world
+after the server started must ``await settle(world)`` before the browser asks for a page (on SQLite an open
+world transaction holds the write lock and every request would wait for the busy timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from accessdesk.app import create_app
+from accessdesk.clock import FrozenClock
+from accessdesk.settings import Settings
+from tests.api.conftest import app_engine, settle, url_of
+from tests.databases import missing
+from tests.world import World
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+HOST = "127.0.0.1"
+CHROMIUM = os.environ.get("ACCESSDESK_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Generous limits for a loaded CI machine: they only bound how long a broken start or stop can hang the run,
+# no test asserts anything about how long something took.
+START_LIMIT_SECONDS = 30.0
+STOP_LIMIT_SECONDS = 15.0
+
+
+def _listening_socket() -> socket.socket:
+    """A socket bound to a free port, handed to uvicorn as is: no window in which another process takes the port
+    between choosing it and binding it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    return sock
+
+
+async def _until_started(server: uvicorn.Server, thread: threading.Thread) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_LIMIT_SECONDS
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the live server stopped during start-up (see the captured log)", pytrace=False)
+        if loop.time() > deadline:
+            pytest.fail(f"the live server did not start within {START_LIMIT_SECONDS:.0f} s", pytrace=False)
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def live_server(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[str]:
+    """The real app over real HTTP on 127.0.0.1 and a free port, on the test database; yields the base URL."""
+    await settle(world)
+    url = url_of(engine)
+    served = app_engine(url)
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    base_url = f"http://{HOST}:{port}"
+    app = create_app(Settings(database_url=url, base_url=base_url), clock=clock, engine=served, embedded_worker=False)
+    # log_config=None: uvicorn would otherwise run logging.config.dictConfig in the middle of the test session.
+    config = uvicorn.Config(app, host=HOST, port=port, lifespan="on", log_level="warning", log_config=None,
+                            access_log=False, timeout_graceful_shutdown=5)  # fmt: skip
+    server = uvicorn.Server(config)
+    # uvicorn installs no signal handlers outside the main thread, so it runs in a plain thread with its own loop.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"live-server-{port}", daemon=True)
+    thread.start()
+    try:
+        await _until_started(server, thread)
+        yield base_url
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, STOP_LIMIT_SECONDS)
+        if thread.is_alive():
+            server.force_exit = True
+            await asyncio.to_thread(thread.join, STOP_LIMIT_SECONDS)
+        sock.close()
+        await served.dispose()
+        assert not thread.is_alive(), "the live server did not stop"
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Page]:
+    """A page in a fresh headless Chromium (its own temporary profile, which Playwright creates and removes)."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing(f"Chromium not found at {CHROMIUM}: install Debian's browser (apt-get install -y chromium) or set "
+                "ACCESSDESK_TEST_CHROMIUM to its path; never `playwright install`")  # fmt: skip
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        missing(f"the playwright package is not installed ({exc}); run `make install` (uv sync) for the dev group")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context()
+            page = await context.new_page()
+            yield page
+            await context.close()
+        finally:
+            await browser.close()

@@ -1,0 +1,108 @@
+"""The console in a real browser (Chromium over real HTTP): the development sign-in, the home page, sign-out, the
+idle timeout, the Content Security Policy as the browser enforces it, and a hostile name shown as text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from accessdesk.domain.organisations import Organisations, find_organisation
+from accessdesk.domain.vocabulary import OrgKind
+from tests.api.conftest import settle
+from tests.support import browser
+from tests.world import OPERATOR
+
+# The fixtures, bound as module attributes so pytest finds them (an import would trip ruff's F811 at every test).
+browser_page = browser.browser_page
+live_server = browser.live_server
+
+HOSTILE = "<script>alert(1)</script>"
+CSP_WORDS = "Content Security Policy"
+
+
+def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every console message of the page from now on, as ``type: text``."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    return messages
+
+
+async def sign_in_as(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """From the protected page to the sign-in page and back, as a person would."""
+    await page.goto(f"{base}/console")
+    assert page.url == f"{base}/login?next=/console"
+    await page.get_by_role("button", name=f"Sign in as {name}").click()
+    await page.wait_for_url(f"{base}/console")
+
+
+async def test_sign_in_see_my_pending_decision_and_sign_out(browser_page, live_server, world):
+    page, base = browser_page, live_server
+    partner, _ = await world.partner(name="northwind")
+    await world.nominate(partner)
+    await settle(world)
+    console = heard(page)
+
+    await sign_in_as(page, base, "Gov1")
+    assert await page.get_by_role("heading", name="Home", level=1).is_visible()
+    assert "gov1@aiso.test" in await page.get_by_role("navigation", name="Account").inner_text()
+    pending = page.get_by_role("region", name="Waiting for your decision")
+    rows = await pending.get_by_role("row").all_inner_texts()
+    assert len(rows) == 2, rows  # the header and the one nomination
+    assert rows[1].split("\t") == ["Atlas", "Northwind", "2026-12-02 → 2027-01-01", "0/1", "0/1"], rows
+
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{base}/login")
+    assert await page.get_by_role("heading", name="Sign in", level=1).is_visible()
+    await page.goto(f"{base}/console")  # the session is over: the console asks to sign in again
+    assert page.url == f"{base}/login?next=/console"
+    assert [m for m in console if CSP_WORDS in m] == [], console
+
+
+async def test_an_idle_session_ends_and_the_browser_is_sent_back_to_sign_in(browser_page, live_server, world, clock):
+    page, base = browser_page, live_server
+    await sign_in_as(page, base, "Gail")
+    clock.advance(timedelta(minutes=29))
+    await page.reload()
+    assert page.url == f"{base}/console"
+    clock.advance(timedelta(minutes=31))
+    await page.reload()
+    assert page.url == f"{base}/login?next=/console"
+
+
+async def test_the_browser_enforces_the_csp_and_the_pages_never_trip_it(browser_page, live_server, world):
+    page, base = browser_page, live_server
+    console = heard(page)
+    await page.goto(f"{base}/login")
+    await sign_in_as(page, base, "Gov1")
+    assert await page.evaluate("getComputedStyle(document.querySelector('main')).display") == "block"  # CSS applied
+    assert [m for m in console if CSP_WORDS in m] == [], console
+
+    # The listener does hear a violation: an inline style, refused by style-src 'self'.
+    async with page.expect_console_message(lambda message: CSP_WORDS in message.text) as violation:
+        await page.evaluate("""document.querySelector('main')
+                                 .insertAdjacentHTML('beforeend', '<p id="inline" style="color: rgb(255, 0, 0)">x</p>')""")
+    assert "style-src 'self'" in (await violation.value).text
+    assert await page.evaluate("getComputedStyle(document.getElementById('inline')).color") != "rgb(255, 0, 0)"
+
+
+async def test_a_script_in_an_organisation_name_is_shown_as_text_and_never_runs(browser_page, live_server, world):
+    page, base = browser_page, live_server
+    await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.PARTNER, name=HOSTILE, slug="xss")
+    await world.person(await find_organisation(world.unit, "xss"), "eve", [])
+    await settle(world)
+    dialogs: list[str] = []
+
+    async def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    await page.goto(f"{base}/login")
+    heading = page.get_by_role("heading", name=HOSTILE, exact=True)
+    assert await heading.count() == 1 and await heading.inner_text() == HOSTILE
+    assert await page.get_by_role("button", name="Sign in as Eve").count() == 1
+    assert await page.locator("script").count() == 0  # the console has no script of its own either
+    assert dialogs == []
+
+    await page.evaluate("alert('control')")  # the handler does see a dialog when one opens
+    assert dialogs == ["control"]

@@ -1,0 +1,169 @@
+"""Sign-in through a real OpenID Connect provider we did not write (npm's oidc-provider), with accessdesk as the
+relying party: code flow with PKCE, state and nonce, the ID token checked, home-realm discovery by e-mail domain."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlmodel import select
+
+from accessdesk.app import create_app
+from accessdesk.clock import FrozenClock
+from accessdesk.db.tables import User, UserRole, WebSession
+from accessdesk.settings import DEFAULT_SECRET_KEY, OidcProvider, Settings
+from accessdesk.web.oidc import PENDING_COOKIE, Pending
+from tests.api.conftest import app_engine, settle, url_of
+from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
+
+BASE = "http://127.0.0.1:8000"
+CALLBACK = f"{BASE}/login/callback"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # The provider signs tokens with the real time; the app must live in the same time for their expiry to mean
+    # anything. (Overrides the suite's fixed instant for this module.)
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+async def signin(engine, clock, world, oidc_provider):  # type: ignore[no-untyped-def]  # noqa: F811
+    """The app configured with the test provider for the world's government (aiso.test) and a domain that
+    belongs to no organisation (stranger.test)."""
+    oidc_provider.register_client("accessdesk", "client-secret-for-tests", [CALLBACK])
+    await settle(world)
+
+    async def serve(issuer: str = oidc_provider.issuer):  # type: ignore[no-untyped-def]
+        provider = OidcProvider(name="aiso", title="AI Security Office", issuer=issuer, client_id="accessdesk",
+                                client_secret="client-secret-for-tests", domains=("aiso.test", "stranger.test"))  # fmt: skip
+        served = app_engine(url_of(engine))
+        app = create_app(Settings(database_url=url_of(engine), base_url=BASE, oidc_providers=(provider,)),
+                         clock=clock, engine=served, embedded_worker=False)  # fmt: skip
+        return AsyncTestClient(app=app), served
+
+    return serve
+
+
+async def start(client, email: str) -> str:  # type: ignore[no-untyped-def]
+    page = await client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    response = await client.post("/login/start", data={"csrf": csrf, "email": email, "next": "/console"},
+                                 follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+async def finish(client, callback_url: str):  # type: ignore[no-untyped-def]
+    parts = urlsplit(callback_url)
+    return await client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
+
+
+async def sessions(world) -> list[WebSession]:  # type: ignore[no-untyped-def]
+    rows = (await world.unit.session.exec(select(WebSession))).all()
+    await settle(world)
+    return list(rows)
+
+
+async def test_a_person_signs_in_through_their_organisations_provider(signin, oidc_provider, world):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        authorize = await start(client, "gov1@aiso.test")
+        query = parse_qs(urlsplit(authorize).query)
+        assert authorize.startswith(oidc_provider.metadata["authorization_endpoint"])
+        assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
+        assert query["state"][0] and query["nonce"][0] and query["redirect_uri"] == [CALLBACK]
+        callback = await oidc_provider.alogin_with_http(authorize, "gov1@aiso.test")
+        done = await finish(client, callback)
+        assert done.status_code == 303 and done.headers["location"] == "/console", done.text
+        home = await client.get("/console", follow_redirects=False)
+        assert home.status_code == 200 and "gov1@aiso.test" in home.text
+    await served.dispose()
+    assert [s.user_id for s in await sessions(world)] == [world.gov_approver.user_id]
+
+
+async def test_a_newcomer_of_a_known_organisation_is_created_with_the_least_role(signin, oidc_provider, world):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        callback = await oidc_provider.alogin_with_http(await start(client, "newcomer@aiso.test"), "newcomer@aiso.test")
+        assert (await finish(client, callback)).status_code == 303
+    await served.dispose()
+    user = (await world.unit.session.exec(select(User).where(User.email == "newcomer@aiso.test"))).one()
+    roles = (await world.unit.session.exec(select(UserRole.role).where(UserRole.user_id == user.id))).all()
+    assert user.organisation_id == world.government.id and roles == ["member"]
+    await settle(world)
+
+
+@pytest.mark.parametrize(("login", "reason"), [
+    ("someone@stranger.test", "belongs to no organisation"),
+    ("unverified+gov1@aiso.test", "verified e-mail"),
+])  # fmt: skip
+async def test_an_unknown_or_unverified_person_is_refused_without_a_session(signin, oidc_provider, world, login, reason):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        email = login.replace("unverified+", "")
+        callback = await oidc_provider.alogin_with_http(await start(client, email), login)
+        refused = await finish(client, callback)
+        assert refused.status_code == 403 and "Sign-in refused" in refused.text and reason in refused.text
+    await served.dispose()
+    assert await sessions(world) == []
+    assert (await world.unit.session.exec(select(User).where(User.email.like("%stranger.test")))).all() == []  # type: ignore[attr-defined]
+    await settle(world)
+
+
+async def test_a_state_that_does_not_match_is_refused(signin, oidc_provider, world):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        callback = await oidc_provider.alogin_with_http(await start(client, "gov1@aiso.test"), "gov1@aiso.test")
+        forged = callback.replace("state=", "state=x")
+        refused = await finish(client, forged)
+        assert refused.status_code == 403 and "does not belong to the sign-in" in refused.text
+    await served.dispose()
+    assert await sessions(world) == []
+
+
+def _reseal(client, opened_at, **changes) -> None:  # type: ignore[no-untyped-def]
+    """What an attacker cannot do (they lack the server secret) but a test can: rewrite the pending sign-in."""
+    pending = Pending.open(client.cookies.get(PENDING_COOKIE), DEFAULT_SECRET_KEY, opened_at)
+    data = {**asdict(pending), **changes}
+    client.cookies.set(PENDING_COOKIE, Pending(**data).seal(DEFAULT_SECRET_KEY), path="/login/callback")
+
+
+async def test_a_nonce_that_does_not_match_is_refused(signin, oidc_provider, world, clock):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        authorize = await start(client, "gov1@aiso.test")
+        _reseal(client, clock.now(), nonce="not-the-nonce-we-sent")
+        refused = await finish(client, await oidc_provider.alogin_with_http(authorize, "gov1@aiso.test"))
+        assert refused.status_code == 403 and "nonce" in refused.text
+    await served.dispose()
+    assert await sessions(world) == []
+
+
+async def test_an_expired_id_token_is_refused(signin, oidc_provider, world, clock):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        authorize = await start(client, "gov1@aiso.test")
+        callback = await oidc_provider.alogin_with_http(authorize, "gov1@aiso.test")
+        started = clock.now()
+        clock.advance(timedelta(hours=3))  # the ID token, valid for an hour, will be stale when it arrives
+        _reseal(client, started, started=clock.now().timestamp())
+        refused = await finish(client, callback)
+        assert refused.status_code == 403 and "expired" in refused.text.lower()
+    await served.dispose()
+    assert await sessions(world) == []
+
+
+async def test_a_provider_announcing_another_issuer_is_refused(signin, oidc_provider, world):  # noqa: F811
+    client, served = await signin(issuer=oidc_provider.issuer.replace("127.0.0.1", "localhost"))
+    async with client:
+        page = await client.get("/login")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        refused = await client.post("/login/start", data={"csrf": csrf, "email": "gov1@aiso.test"},
+                                    follow_redirects=False)  # fmt: skip
+        assert refused.status_code == 403 and "different issuer" in refused.text
+    await served.dispose()
+    assert await sessions(world) == []
