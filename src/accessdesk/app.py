@@ -33,6 +33,7 @@ from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.transitions import Notifier, NullNotifier
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
+from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.security import security_headers
@@ -115,7 +116,7 @@ def create_app(
         request_id_of(request)
 
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home, ConsoleController,
+        route_handlers=[api_router, healthz, readyz, home, ConsoleController, CasesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,

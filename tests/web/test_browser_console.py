@@ -106,3 +106,29 @@ async def test_a_script_in_an_organisation_name_is_shown_as_text_and_never_runs(
 
     await page.evaluate("alert('control')")  # the handler does see a dialog when one opens
     assert dialogs == ["control"]
+
+
+async def test_both_sides_approve_in_the_browser_and_the_partner_sees_its_grant(browser_page, live_server, world):
+    page, base = browser_page, live_server
+    await world.government_ready()
+    await world.government_grant()
+    partner, _ = await world.partner(name="northwind")
+    await world.nominate(partner, start=timedelta(days=2))
+    await settle(world)
+    console = heard(page)
+
+    for approver in ("Dev1", "Gov1"):
+        await sign_in_as(page, base, approver)
+        await page.get_by_role("region", name="Waiting for your decision").get_by_role("link", name="Atlas").click()
+        await page.get_by_role("button", name="Approve").click()
+        await page.wait_for_url(f"{base}/console/nominations/**?done=approved")
+        assert "Your decision was recorded: approved" in await page.get_by_role("status").inner_text()
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_url(f"{base}/login")
+
+    await sign_in_as(page, base, "Admin")  # the partner's admin
+    await page.get_by_role("link", name="Grants").click()
+    await page.wait_for_url(f"{base}/console/grants")
+    table = await page.get_by_role("table").inner_text()
+    assert "Northwind" in table and "model:atlas:invoke" in table and "scheduled" in table
+    assert [m for m in console if CSP_WORDS in m] == [], console

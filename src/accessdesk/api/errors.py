@@ -38,6 +38,11 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def status_for(exc: DomainError) -> int:
+    """The HTTP status of a domain error, for every surface that speaks HTTP."""
+    return next((status for kind, status, _ in STATUS if isinstance(exc, kind)), 400)
+
+
 def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     for kind, status, title in STATUS:
         if isinstance(exc, kind):

@@ -176,6 +176,15 @@ class Queries:
             names.update(dict((await self.unit.session.exec(stmt)).all()))
         return names
 
+    async def people_names(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Names and e-mails of the people a visible case mentions (nominator, approvers)."""
+        if not user_ids:
+            return {}
+        rows = (await self.unit.session.exec(
+            select(User.id, User.name, User.email).where(User.id.in_(set(user_ids)))  # type: ignore[attr-defined]
+        )).all()  # fmt: skip
+        return {id_: f"{name} ({email})" for id_, name, email in rows}
+
     async def grant(self, actor: Actor, grant_id: uuid.UUID) -> AccessGrant:
         grant = await self.unit.get(AccessGrant, grant_id, what="grant")
         model = await self.unit.get(FrontierModel, grant.model_id)

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import select
 
@@ -35,10 +35,12 @@ class SessionPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Signed:
-    """A live session: who, and the token forms must echo back (CSRF)."""
+    """A live session: who, since when, and the token its forms must echo back (CSRF). Plain values, so they
+    outlive the transaction that read them."""
 
     actor: Actor
-    session: WebSession
+    csrf_token: str
+    authenticated_at: datetime
 
 
 class WebSessions:
@@ -117,7 +119,7 @@ class WebSessions:
             session.last_seen_at = now
             self.unit.session.add(session)
             await self.unit.session.commit()
-        return Signed(actor=actor, session=session)
+        return Signed(actor=actor, csrf_token=session.csrf_token, authenticated_at=session.authenticated_at)
 
     async def end(self, token: str | None, *, actor: Actor) -> None:
         """Sign out (idempotent)."""

@@ -15,6 +15,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from accessdesk.api.deps import request_id_of, request_unit
+from accessdesk.api.errors import status_for
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grant_state import GrantFacts, derive_state
@@ -54,7 +55,7 @@ def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> C
                   secure=settings.is_production, max_age=max_age)  # fmt: skip
 
 
-def _sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
+def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
     target = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return Redirect(f"/login?next={target}", status_code=303)
 
@@ -65,7 +66,7 @@ def _callback(settings: Settings) -> str:
 
 def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Console errors as a page, with the domain's own words."""
-    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    status = exc.status_code if isinstance(exc, HTTPException) else status_for(exc) if isinstance(exc, DomainError) else 400
     message = exc.detail if isinstance(exc, HTTPException) else getattr(exc, "message", str(exc))
     return Template("console/error.html", context={"status": status, "message": message}, status_code=status)
 
@@ -170,7 +171,7 @@ class ConsoleController(Controller):
     async def sign_out(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
         signed = await signed_in(request, state)
         if signed is not None:
-            check_csrf(signed.session.csrf_token, str(data.get("csrf", "")))
+            check_csrf(signed.csrf_token, str(data.get("csrf", "")))
             await sessions_of(request, state).end(request.cookies.get(cookie_name(state.settings)), actor=signed.actor)
         return Redirect("/login", status_code=303, cookies=[_session_cookie(state.settings, "", max_age=0)])
 
@@ -178,7 +179,7 @@ class ConsoleController(Controller):
     async def home(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
         signed = await signed_in(request, state)
         if signed is None:
-            return _sign_in_redirect(request)
+            return sign_in_redirect(request)
         actor, unit = signed.actor, request_unit(request, state)
         queries, now = Queries(unit), unit.now()
         pending = []
@@ -188,7 +189,7 @@ class ConsoleController(Controller):
         blocked = (await queries.grants(actor, state=GrantState.BLOCKED)).items
         names = await queries.display_names([*pending, *expiring, *blocked])
         return Template("console/home.html", context={
-            "actor": actor, "csrf": signed.session.csrf_token, "pending": pending, "expiring": expiring,
+            "actor": actor, "csrf": signed.csrf_token, "pending": pending, "expiring": expiring,
             "blocked": [(g, [explain(p) for p in [*g.window_problems, *g.missing_gates]]) for g in blocked],
             "names": names, "now": now, "state_of": lambda g: derive_state(GrantFacts.of(g), now).value,
         })  # fmt: skip

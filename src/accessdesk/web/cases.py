@@ -1,0 +1,91 @@
+"""Console pages for nominations (the decision, with its tally) and grants (state and what blocks them)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from accessdesk.api.deps import request_unit
+from accessdesk.api.errors import status_for
+from accessdesk.domain.coselection import CoSelection, effective_state
+from accessdesk.domain.errors import DomainError
+from accessdesk.domain.gates import explain
+from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.queries import Queries
+from accessdesk.domain.sessions import Signed
+from accessdesk.domain.vocabulary import Verdict
+from accessdesk.web.console import html_error, sign_in_redirect, signed_in
+from accessdesk.web.security import check_csrf
+
+Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+class CasesController(Controller):
+    path = "/console"
+    include_in_schema = False
+    exception_handlers = {HTTPException: html_error, DomainError: html_error}
+
+    @get("/nominations/{nomination_id:uuid}")
+    async def nomination(self, request: Request[Any, Any, Any], state: State, nomination_id: uuid.UUID) -> Template | Redirect:
+        signed = await signed_in(request, state)
+        if signed is None:
+            return sign_in_redirect(request)
+        return await self._nomination_page(request, state, signed, nomination_id)
+
+    async def _nomination_page(
+        self, request: Request[Any, Any, Any], state: State, signed: Signed, nomination_id: uuid.UUID,
+        *, refusal: str | None = None, status_code: int = 200,
+    ) -> Template:  # fmt: skip
+        unit = request_unit(request, state)
+        queries = Queries(unit)
+        nomination, decisions = await queries.nomination(signed.actor, nomination_id)
+        names = await queries.display_names([nomination])
+        people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by])
+        done = request.query_params.get("done")
+        return Template("console/nomination.html", status_code=status_code, context={
+            "actor": signed.actor, "csrf": signed.csrf_token, "n": nomination, "decisions": decisions,
+            "state": effective_state(nomination, unit.now()).value, "names": names, "people": people,
+            "refusal": refusal, "done": done if done in ("approved", "rejected") else None,
+        })  # fmt: skip
+
+    @post("/nominations/{nomination_id:uuid}/decision")
+    async def decide(self, request: Request[Any, Any, Any], state: State, nomination_id: uuid.UUID, data: Form) -> Template | Redirect:
+        signed = await signed_in(request, state)
+        if signed is None:
+            return sign_in_redirect(request)
+        check_csrf(signed.csrf_token, str(data.get("csrf", "")))
+        verdict = str(data.get("verdict", ""))
+        if verdict not in {v.value for v in Verdict}:
+            raise HTTPException(status_code=400, detail="choose approve or reject")
+        unit = request_unit(request, state)
+        try:
+            await CoSelection(unit).decide(actor=signed.actor, nomination_id=nomination_id, verdict=Verdict(verdict),
+                                           reason=str(data.get("reason", "")))  # fmt: skip
+        except DomainError as exc:
+            # Refused by the rules: show the nomination again, saying why, with nothing changed.
+            await unit.rollback()
+            return await self._nomination_page(request, state, signed, nomination_id, refusal=exc.message,
+                                               status_code=status_for(exc))  # fmt: skip
+        return Redirect(f"/console/nominations/{nomination_id}?done={verdict}d", status_code=303)
+
+    @get("/grants")
+    async def grants(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
+        signed = await signed_in(request, state)
+        if signed is None:
+            return sign_in_redirect(request)
+        unit = request_unit(request, state)
+        queries, now = Queries(unit), unit.now()
+        found = (await queries.grants(signed.actor, limit=200)).items
+        rows = [(g, derive_state(GrantFacts.of(g), now).value,
+                 [explain(p) for p in [*g.window_problems, *g.missing_gates]]) for g in found]  # fmt: skip
+        return Template("console/grants.html", context={
+            "actor": signed.actor, "csrf": signed.csrf_token, "rows": rows,
+            "names": await queries.display_names(found),
+        })  # fmt: skip

@@ -1,0 +1,100 @@
+"""Deciding in the console: both sides approve and the partner sees its grant; the rules' refusals are shown in
+the page and change nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from accessdesk.db.tables import AccessGrant, AuditEvent, Decision
+from tests.api.conftest import settle
+from tests.web.test_sessions import csrf_in, sign_in
+
+
+async def counts(world) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    result = (len((await world.unit.session.exec(select(Decision.id))).all()),
+              len((await world.unit.session.exec(select(AccessGrant.id))).all()),
+              # signing in and out is audited too; what matters here is that no decision was
+              len((await world.unit.session.exec(
+                  select(AuditEvent.seq).where(AuditEvent.action.not_like("session.%")))).all()))  # type: ignore[attr-defined]  # fmt: skip
+    await settle(world)
+    return result
+
+
+async def decide(api, person, nomination, verdict: str, reason: str = ""):  # type: ignore[no-untyped-def]
+    await sign_in(api, person)
+    page = await api.get(f"/console/nominations/{nomination.id}", follow_redirects=False)
+    assert page.status_code == 200, page.text
+    return await api.post(f"/console/nominations/{nomination.id}/decision",
+                          data={"csrf": csrf_in(page.text), "verdict": verdict, "reason": reason},
+                          follow_redirects=False)  # fmt: skip
+
+
+async def scene(world):  # type: ignore[no-untyped-def]
+    await world.government_ready()
+    await world.government_grant()
+    partner, admin = await world.partner(name="northwind")
+    nomination = await world.nominate(partner, start=timedelta(days=2))
+    await settle(world)
+    return partner, admin, nomination
+
+
+async def test_both_sides_approve_in_the_console_and_the_partner_sees_its_grant(api, world):
+    _, partner_admin, nomination = await scene(world)
+    first = await decide(api, world.dev_approver, nomination, "approve")
+    assert first.status_code == 303 and first.headers["location"].endswith("?done=approved")
+    shown = await api.get(first.headers["location"])
+    assert "Your decision was recorded: approved" in shown.text and "1/1 approvals" in shown.text
+    assert shown.headers["content-type"].startswith("text/html")
+    second = await decide(api, world.gov_approver, nomination, "approve")
+    assert second.status_code == 303
+    assert "approved" in (await api.get(f"/console/nominations/{nomination.id}")).text
+
+    await sign_in(api, partner_admin)
+    grants = await api.get("/console/grants", follow_redirects=False)
+    assert grants.status_code == 200
+    assert "Northwind" in grants.text and "model:atlas:invoke" in grants.text and "scheduled" in grants.text
+    assert "AI Security Office" not in grants.text  # the government's own grant is not the partner's business
+
+
+async def test_refusals_are_shown_in_the_page_and_change_nothing(api, world):
+    _, _, nomination = await scene(world)
+    own = await world.nominate((await world.partner(name="southwind"))[0], by=world.dev_approver,
+                               start=timedelta(days=3))  # fmt: skip
+    await settle(world)
+    before = await counts(world)
+    self_decision = await decide(api, world.dev_approver, own, "approve")
+    assert self_decision.status_code == 403 and "you nominated this" in self_decision.text
+    assert "Not recorded" in self_decision.text
+    no_reason = await decide(api, world.gov_approver, nomination, "reject")
+    assert no_reason.status_code == 422 and "a reason for rejecting is required" in no_reason.text
+    assert await counts(world) == before
+
+    await decide(api, world.gov_approver, nomination, "approve")
+    again = await decide(api, world.gov_approver, nomination, "reject", reason="changed my mind")
+    assert again.status_code == 409 and "already decided" in again.text
+    after_one = await counts(world)
+    await decide(api, world.dev_approver, nomination, "approve")
+    late = await decide(api, world.dev_approver2, nomination, "reject", reason="too late")
+    assert late.status_code == 409 and "approved" in late.text
+    assert (await counts(world))[0] == after_one[0] + 1  # only the developer's approval was added
+
+
+async def test_a_decision_without_the_csrf_token_is_refused(api, world):
+    _, _, nomination = await scene(world)
+    before = await counts(world)
+    await sign_in(api, world.gov_approver)
+    refused = await api.post(f"/console/nominations/{nomination.id}/decision", data={"verdict": "approve"},
+                             follow_redirects=False)  # fmt: skip
+    assert refused.status_code == 403
+    assert await counts(world) == before
+
+
+async def test_a_partner_cannot_open_another_organisations_nomination(api, world):
+    _, _, nomination = await scene(world)
+    _, stranger = await world.partner(name="elsewhere")
+    await settle(world)
+    await sign_in(api, stranger)
+    page = await api.get(f"/console/nominations/{nomination.id}", follow_redirects=False)
+    assert page.status_code == 404 and "Not found" in page.text
