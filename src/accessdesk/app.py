@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.api import audit as audit_api
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
-from accessdesk.api.deps import DEPENDENCIES, close_request_session, request_id_of
+from accessdesk.api.deps import DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.grants import GrantController
 from accessdesk.api.models import ModelController
@@ -31,6 +31,7 @@ from accessdesk.api.organisations import OrganisationController, UserController,
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.transitions import Notifier, NullNotifier
+from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
 from accessdesk.web.cases import CasesController

@@ -24,7 +24,7 @@ from accessdesk.db.tables import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
 from accessdesk.domain.grants import Usability
 from accessdesk.domain.visibility import STAFF_ONLY_MODEL_FIELDS
 from accessdesk.domain.vocabulary import (
@@ -417,7 +417,7 @@ class GrantOut(Struct, kw_only=True):
     @classmethod
     def of(cls, g: AccessGrant, at: datetime) -> GrantOut:
         plain = {f: getattr(g, f) for f in cls.__struct_fields__ if f not in ("state", "problems")}
-        problems = [Reason(code=c, message=explain(c)) for c in [*g.window_problems, *g.missing_gates]]
+        problems = [Reason(code=c, message=explain(c)) for c in problems_of(g)]
         return cls(**plain, state=derive_state(GrantFacts.of(g), at).value, problems=problems)
 
 

@@ -45,6 +45,11 @@ class GrantFacts:
         )
 
 
+def problems_of(grant: AccessGrant) -> list[str]:
+    """What blocks a grant as of its last refresh: broken window rules, then gates never met (reason codes)."""
+    return [*grant.window_problems, *grant.missing_gates]
+
+
 def derive_state(facts: GrantFacts, at: datetime) -> GrantState:
     if facts.revoked:
         return GrantState.REVOKED

@@ -13,7 +13,7 @@ from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organis
 from accessdesk.domain import gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import AlreadyRevoked, Forbidden, Invalid
-from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition
+from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition, problems_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState, OrgKind
@@ -132,7 +132,7 @@ class Grants:
             action="grant.state_changed",
             subject=grant,
             before={"state": before},
-            after={"state": state.value, "problems": [*grant.window_problems, *grant.missing_gates]},
+            after={"state": state.value, "problems": problems_of(grant)},
             reason=reason,
         )
         return True

@@ -12,15 +12,15 @@ from litestar.exceptions import HTTPException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from accessdesk.api.deps import request_unit
 from accessdesk.api.errors import status_for
 from accessdesk.domain.coselection import CoSelection, effective_state
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.vocabulary import Verdict
+from accessdesk.request_scope import request_unit
 from accessdesk.web.console import html_error, sign_in_redirect, signed_in
 from accessdesk.web.security import check_csrf
 
@@ -84,7 +84,7 @@ class CasesController(Controller):
         queries, now = Queries(unit), unit.now()
         found = (await queries.grants(signed.actor, limit=200)).items
         rows = [(g, derive_state(GrantFacts.of(g), now).value,
-                 [explain(p) for p in [*g.window_problems, *g.missing_gates]]) for g in found]  # fmt: skip
+                 [explain(p) for p in problems_of(g)]) for g in found]  # fmt: skip
         return Template("console/grants.html", context={
             "actor": signed.actor, "csrf": signed.csrf_token, "rows": rows,
             "names": await queries.display_names(found),

@@ -14,15 +14,15 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from accessdesk.api.deps import request_id_of, request_unit
 from accessdesk.api.errors import status_for
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions, sign_in_choices
 from accessdesk.domain.vocabulary import GrantState
+from accessdesk.request_scope import request_id_of, request_unit
 from accessdesk.settings import Settings
 from accessdesk.web.oidc import PENDING_COOKIE, PENDING_LIFETIME, Pending, SignInRefused, provider_for
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
@@ -190,6 +190,6 @@ class ConsoleController(Controller):
         names = await queries.display_names([*pending, *expiring, *blocked])
         return Template("console/home.html", context={
             "actor": actor, "csrf": signed.csrf_token, "pending": pending, "expiring": expiring,
-            "blocked": [(g, [explain(p) for p in [*g.window_problems, *g.missing_gates]]) for g in blocked],
+            "blocked": [(g, [explain(p) for p in problems_of(g)]) for g in blocked],
             "names": names, "now": now, "state_of": lambda g: derive_state(GrantFacts.of(g), now).value,
         })  # fmt: skip
