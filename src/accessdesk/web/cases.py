@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from accessdesk.api.errors import status_for
@@ -21,71 +18,54 @@ from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.request_scope import request_unit
-from accessdesk.web.console import html_error, sign_in_redirect, signed_in
-from accessdesk.web.security import check_csrf
-
-Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, page
 
 
 class CasesController(Controller):
     path = "/console"
     include_in_schema = False
-    exception_handlers = {HTTPException: html_error, DomainError: html_error}
+    exception_handlers = PAGE_ERRORS
+    dependencies = PAGE_DEPENDENCIES
 
     @get("/nominations/{nomination_id:uuid}")
-    async def nomination(self, request: Request[Any, Any, Any], state: State, nomination_id: uuid.UUID) -> Template | Redirect:
-        signed = await signed_in(request, state)
-        if signed is None:
-            return sign_in_redirect(request)
-        return await self._nomination_page(request, state, signed, nomination_id)
+    async def nomination(self, request: Request[Any, Any, Any], signed: Signed, nomination_id: uuid.UUID) -> Template:
+        return await self._nomination_page(request, signed, nomination_id)
 
     async def _nomination_page(
-        self, request: Request[Any, Any, Any], state: State, signed: Signed, nomination_id: uuid.UUID,
+        self, request: Request[Any, Any, Any], signed: Signed, nomination_id: uuid.UUID,
         *, refusal: str | None = None, status_code: int = 200,
     ) -> Template:  # fmt: skip
-        unit = request_unit(request, state)
+        unit = request_unit(request, request.app.state)
         queries = Queries(unit)
         nomination, decisions = await queries.nomination(signed.actor, nomination_id)
         names = await queries.display_names([nomination])
         people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by])
         done = request.query_params.get("done")
-        return Template("console/nomination.html", status_code=status_code, context={
-            "actor": signed.actor, "csrf": signed.csrf_token, "n": nomination, "decisions": decisions,
-            "state": effective_state(nomination, unit.now()).value, "names": names, "people": people,
-            "refusal": refusal, "done": done if done in ("approved", "rejected") else None,
-        })  # fmt: skip
+        return page("console/nomination.html", signed, status_code=status_code, n=nomination, decisions=decisions,
+                    state=effective_state(nomination, unit.now()).value, names=names, people=people, refusal=refusal,
+                    done=done if done in ("approved", "rejected") else None)  # fmt: skip
 
     @post("/nominations/{nomination_id:uuid}/decision")
-    async def decide(self, request: Request[Any, Any, Any], state: State, nomination_id: uuid.UUID, data: Form) -> Template | Redirect:
-        signed = await signed_in(request, state)
-        if signed is None:
-            return sign_in_redirect(request)
-        check_csrf(signed.csrf_token, str(data.get("csrf", "")))
-        verdict = str(data.get("verdict", ""))
-        if verdict not in {v.value for v in Verdict}:
+    async def decide(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
+                     nomination_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+        if form["verdict"] not in {v.value for v in Verdict}:
             raise HTTPException(status_code=400, detail="choose approve or reject")
-        unit = request_unit(request, state)
+        unit = request_unit(request, request.app.state)
         try:
-            await CoSelection(unit).decide(actor=signed.actor, nomination_id=nomination_id, verdict=Verdict(verdict),
-                                           reason=str(data.get("reason", "")))  # fmt: skip
+            await CoSelection(unit).decide(actor=signed.actor, nomination_id=nomination_id,
+                                           verdict=Verdict(form["verdict"]), reason=form["reason"])  # fmt: skip
         except DomainError as exc:
             # Refused by the rules: show the nomination again, saying why, with nothing changed.
             await unit.rollback()
-            return await self._nomination_page(request, state, signed, nomination_id, refusal=exc.message,
+            return await self._nomination_page(request, signed, nomination_id, refusal=exc.message,
                                                status_code=status_for(exc))  # fmt: skip
-        return Redirect(f"/console/nominations/{nomination_id}?done={verdict}d", status_code=303)
+        return Redirect(f"/console/nominations/{nomination_id}?done={form['verdict']}d", status_code=303)
 
     @get("/grants")
-    async def grants(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
-        signed = await signed_in(request, state)
-        if signed is None:
-            return sign_in_redirect(request)
-        unit = request_unit(request, state)
+    async def grants(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
+        unit = request_unit(request, request.app.state)
         queries, now = Queries(unit), unit.now()
         found = (await queries.grants(signed.actor, limit=200)).items
         rows = [(g, derive_state(GrantFacts.of(g), now).value,
                  [explain(p) for p in problems_of(g)]) for g in found]  # fmt: skip
-        return Template("console/grants.html", context={
-            "actor": signed.actor, "csrf": signed.csrf_token, "rows": rows,
-            "names": await queries.display_names(found),
-        })  # fmt: skip
+        return page("console/grants.html", signed, rows=rows, names=await queries.display_names(found))

@@ -1,4 +1,5 @@
-"""The console: sign-in and sign-out, and the staff home page. Handlers adapt the domain services to pages."""
+"""The console's doors: sign-in (development, or through an organisation's identity provider), step-up, sign-out,
+and the staff home page."""
 
 from __future__ import annotations
 
@@ -14,40 +15,21 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from accessdesk.api.errors import status_for
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions, sign_in_choices
+from accessdesk.domain.sessions import Signed, sign_in_choices
 from accessdesk.domain.vocabulary import GrantState
-from accessdesk.request_scope import request_id_of, request_unit
+from accessdesk.request_scope import request_unit
 from accessdesk.settings import Settings
 from accessdesk.web.oidc import PENDING_COOKIE, PENDING_LIFETIME, Pending, SignInRefused, provider_for
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, cookie_name, page, sessions_of, signed_in
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
 
 Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
 EXPIRING_SOON = timedelta(days=14)
-
-
-def cookie_name(settings: Settings) -> str:
-    # __Host- cookies must be Secure, have Path=/ and no Domain: the browser then refuses any other site's or a
-    # plain-http page's attempt to set them.
-    return "__Host-accessdesk_session" if settings.is_production else "accessdesk_session"
-
-
-def sessions_of(request: Request[Any, Any, Any], state: State) -> WebSessions:
-    settings: Settings = state.settings
-    policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
-                           absolute=timedelta(hours=settings.session_max_hours))  # fmt: skip
-    return WebSessions(request_unit(request, state), policy)
-
-
-async def signed_in(request: Request[Any, Any, Any], state: State) -> Signed | None:
-    return await sessions_of(request, state).resume(
-        request.cookies.get(cookie_name(state.settings)), request_id=request_id_of(request)
-    )
 
 
 def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> Cookie:
@@ -55,40 +37,35 @@ def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> C
                   secure=settings.is_production, max_age=max_age)  # fmt: skip
 
 
-def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
-    target = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    return Redirect(f"/login?next={target}", status_code=303)
+def _sign_in_csrf(request: Request[Any, Any, Any], settings: Settings) -> tuple[str, Cookie]:
+    """Sign-in forms are posted before there is a session: their CSRF token lives in its own strict cookie."""
+    csrf = request.cookies.get(ANONYMOUS_CSRF_COOKIE) or new_csrf_token()
+    return csrf, Cookie(key=ANONYMOUS_CSRF_COOKIE, value=csrf, path="/", httponly=True, samesite="strict",
+                        secure=settings.is_production)  # fmt: skip
 
 
 def _callback(settings: Settings) -> str:
     return f"{settings.base_url.rstrip('/')}/login/callback"
 
 
-def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Console errors as a page, with the domain's own words."""
-    status = exc.status_code if isinstance(exc, HTTPException) else status_for(exc) if isinstance(exc, DomainError) else 400
-    message = exc.detail if isinstance(exc, HTTPException) else getattr(exc, "message", str(exc))
-    return Template("console/error.html", context={"status": status, "message": message}, status_code=status)
-
-
 class ConsoleController(Controller):
     path = "/"
     include_in_schema = False
-    exception_handlers = {HTTPException: html_error, DomainError: html_error}
+    exception_handlers = PAGE_ERRORS
+    dependencies = PAGE_DEPENDENCIES
 
     @get("/login")
     async def login_page(
         self, request: Request[Any, Any, Any], state: State, next_: Annotated[str | None, Parameter(query="next")] = None
     ) -> Template:
         settings: Settings = state.settings
-        csrf = request.cookies.get(ANONYMOUS_CSRF_COOKIE) or new_csrf_token()
+        csrf, cookie = _sign_in_csrf(request, settings)
         choices = await sign_in_choices(request_unit(request, state)) if settings.dev_login_enabled else []
         return Template(
             "login.html",
             context={"choices": choices, "csrf": csrf, "next": local_path(next_), "dev_login": settings.dev_login_enabled,
                      "providers": settings.oidc_providers},
-            cookies=[Cookie(key=ANONYMOUS_CSRF_COOKIE, value=csrf, path="/", httponly=True, samesite="strict",
-                            secure=settings.is_production)],  # fmt: skip
+            cookies=[cookie],
         )
 
     @post("/login/dev")
@@ -121,7 +98,8 @@ class ConsoleController(Controller):
             raise HTTPException(status_code=400, detail=f"no identity provider signs in people of "
                                 f"{email.rsplit('@', 1)[-1] or 'that address'}; check the address or ask your administrator")  # fmt: skip
         unit = request_unit(request, state)
-        pending = Pending.new(provider.name, local_path(str(data.get("next", ""))), unit.now())
+        fresh = data.get("step_up") == "1"
+        pending = Pending.new(provider.name, local_path(str(data.get("next", ""))), unit.now(), fresh=fresh)
         try:
             url = await state.relying_party.authorization_url(provider, pending, _callback(settings),
                                                               login_hint=email or None)  # fmt: skip
@@ -175,12 +153,23 @@ class ConsoleController(Controller):
             await sessions_of(request, state).end(request.cookies.get(cookie_name(state.settings)), actor=signed.actor)
         return Redirect("/login", status_code=303, cookies=[_session_cookie(state.settings, "", max_age=0)])
 
+    @get("/login/again")
+    async def step_up_page(
+        self, request: Request[Any, Any, Any], state: State, signed: Signed,
+        next_: Annotated[str | None, Parameter(query="next")] = None,
+    ) -> Template:  # fmt: skip
+        """What a page that needs a recent sign-in shows: confirm who you are at your provider, then come back."""
+        settings: Settings = state.settings
+        provider = provider_for(signed.actor.label, settings.oidc_providers)
+        login_csrf, cookie = _sign_in_csrf(request, settings)
+        shown = page("console/step_up.html", signed, next=local_path(next_), provider=provider, login_csrf=login_csrf,
+                     email=signed.actor.label, dev_login=settings.dev_login_enabled and provider is None)  # fmt: skip
+        shown.cookies.append(cookie)
+        return shown
+
     @get("/console")
-    async def home(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
-        signed = await signed_in(request, state)
-        if signed is None:
-            return sign_in_redirect(request)
-        actor, unit = signed.actor, request_unit(request, state)
+    async def home(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
+        actor, unit = signed.actor, request_unit(request, request.app.state)
         queries, now = Queries(unit), unit.now()
         pending = []
         if actor.is_staff and actor.can(Permission.NOMINATIONS_DECIDE):
@@ -188,8 +177,6 @@ class ConsoleController(Controller):
         expiring = (await queries.grants(actor, state=GrantState.ACTIVE, ending_before=now + EXPIRING_SOON)).items
         blocked = (await queries.grants(actor, state=GrantState.BLOCKED)).items
         names = await queries.display_names([*pending, *expiring, *blocked])
-        return Template("console/home.html", context={
-            "actor": actor, "csrf": signed.csrf_token, "pending": pending, "expiring": expiring,
-            "blocked": [(g, [explain(p) for p in problems_of(g)]) for g in blocked],
-            "names": names, "now": now, "state_of": lambda g: derive_state(GrantFacts.of(g), now).value,
-        })  # fmt: skip
+        return page("console/home.html", signed, pending=pending, expiring=expiring,
+                    blocked=[(g, [explain(p) for p in problems_of(g)]) for g in blocked], names=names, now=now,
+                    state_of=lambda g: derive_state(GrantFacts.of(g), now).value)  # fmt: skip

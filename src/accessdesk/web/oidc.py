@@ -49,11 +49,13 @@ class Pending:
     verifier: str
     next: str
     started: float
+    # Step-up: the provider must authenticate the person again now, not vouch for an older sign-in.
+    fresh: bool = False
 
     @classmethod
-    def new(cls, provider: str, next_: str, now: datetime) -> Pending:
+    def new(cls, provider: str, next_: str, now: datetime, *, fresh: bool = False) -> Pending:
         return cls(provider=provider, state=secrets.token_urlsafe(24), nonce=secrets.token_urlsafe(24),
-                   verifier=secrets.token_urlsafe(48), next=next_, started=now.timestamp())  # fmt: skip
+                   verifier=secrets.token_urlsafe(48), next=next_, started=now.timestamp(), fresh=fresh)  # fmt: skip
 
     def seal(self, secret: str) -> str:
         # Unpadded: a cookie value with "=" gets quoted by some clients.
@@ -71,6 +73,11 @@ class Pending:
         if now.timestamp() - pending.started > PENDING_LIFETIME.total_seconds():
             raise SignInRefused("the sign-in took too long; start again")
         return pending
+
+
+def _authenticated_since(claims: dict[str, Any], started: float, *, leeway: int = 60) -> bool:
+    auth_time = claims.get("auth_time")
+    return isinstance(auth_time, int | float) and not isinstance(auth_time, bool) and auth_time >= started - leeway
 
 
 def _mac(secret: str, body: str) -> str:
@@ -103,13 +110,12 @@ class RelyingParty:
                                  token_endpoint_auth_method="client_secret_basic", timeout=self.timeout)  # fmt: skip
 
     async def authorization_url(
-        self, provider: OidcProvider, pending: Pending, redirect_uri: str, *, max_age: int | None = None,
-        login_hint: str | None = None,
+        self, provider: OidcProvider, pending: Pending, redirect_uri: str, *, login_hint: str | None = None,
     ) -> str:  # fmt: skip
         metadata = await self.metadata(provider)
         extra: dict[str, Any] = {"nonce": pending.nonce}
-        if max_age is not None:  # step-up: the provider must have authenticated the person this recently
-            extra.update(max_age=max_age, prompt="login")
+        if pending.fresh:  # step-up: ask for a new authentication, and for auth_time to prove it happened
+            extra.update(max_age=0, prompt="login")
         if login_hint:
             extra["login_hint"] = login_hint
         async with self._client(provider, redirect_uri) as client:
@@ -129,6 +135,8 @@ class RelyingParty:
             except Exception as exc:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
                 raise SignInRefused(f"{provider.label} did not accept the sign-in code ({type(exc).__name__})") from exc
             claims = await self._id_token_claims(provider, token.get("id_token"), pending.nonce, now)
+            if pending.fresh and not _authenticated_since(claims, pending.started):
+                raise SignInRefused(f"{provider.label} did not sign you in again; the page needs a fresh sign-in")
             email, verified = claims.get("email"), claims.get("email_verified")
             if not email and "userinfo_endpoint" in metadata:
                 response = await client.get(metadata["userinfo_endpoint"])

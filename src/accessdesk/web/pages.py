@@ -1,0 +1,140 @@
+"""What every console page shares: the signed-in person as a dependency, CSRF-checked forms, rendering with the
+layout's context, step-up, and errors shown as pages in the domain's own words."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+
+from accessdesk.api.errors import status_for
+from accessdesk.domain.errors import DomainError
+from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions
+from accessdesk.request_scope import request_id_of, request_unit
+from accessdesk.settings import Settings
+from accessdesk.web.security import check_csrf, local_path
+
+
+def cookie_name(settings: Settings) -> str:
+    # __Host- cookies must be Secure, have Path=/ and no Domain: the browser then refuses any other site's or a
+    # plain-http page's attempt to set them.
+    return "__Host-accessdesk_session" if settings.is_production else "accessdesk_session"
+
+
+def sessions_of(request: Request[Any, Any, Any], state: State) -> WebSessions:
+    settings: Settings = state.settings
+    policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
+                           absolute=timedelta(hours=settings.session_max_hours))  # fmt: skip
+    return WebSessions(request_unit(request, state), policy)
+
+
+async def signed_in(request: Request[Any, Any, Any], state: State) -> Signed | None:
+    return await sessions_of(request, state).resume(
+        request.cookies.get(cookie_name(state.settings)), request_id=request_id_of(request)
+    )
+
+
+class SignInRequired(Exception):
+    """No live session: the page sends the browser to sign in and come back."""
+
+
+class StepUpRequired(Exception):
+    """The session is older than the page allows: the browser signs in again at its provider, then comes back."""
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    return local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+
+
+async def provide_signed(request: Request[Any, Any, Any], state: State) -> Signed:
+    signed = await signed_in(request, state)
+    if signed is None:
+        raise SignInRequired()
+    return signed
+
+
+class Posted:
+    """A submitted console form whose CSRF token has been checked. Values are stripped strings; absent is ''."""
+
+    def __init__(self, values: Mapping[str, Any], lists: dict[str, list[str]]) -> None:
+        self._values = values
+        self._lists = lists
+
+    def __getitem__(self, name: str) -> str:
+        return str(self._values.get(name, "")).strip()
+
+    def get(self, name: str) -> str | None:
+        value = self[name]
+        return value or None
+
+    def all(self, name: str) -> list[str]:
+        return [v.strip() for v in self._lists.get(name, []) if v.strip()]
+
+    def uuid(self, name: str, what: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(self[name])
+        except ValueError:
+            raise HTTPException(status_code=400, detail=f"choose {what}") from None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: self[k] for k in self._values if k != "csrf"}
+
+
+async def provide_form(request: Request[Any, Any, Any], signed: Signed) -> Posted:
+    form = await request.form()
+    check_csrf(signed.csrf_token, str(form.get("csrf", "")))
+    return Posted(form, {k: [str(v) for v in form.getall(k)] for k in form})
+
+
+PAGE_DEPENDENCIES = {"signed": Provide(provide_signed), "form": Provide(provide_form)}
+
+
+def page(name: str, signed: Signed, *, status_code: int = 200, **context: Any) -> Template:
+    """Render ``name`` with what the layout needs (who is signed in, the CSRF token for its forms)."""
+    return Template(name, status_code=status_code, context={"actor": signed.actor, "csrf": signed.csrf_token, **context})
+
+
+def back_to(path: str, notice: str) -> Redirect:
+    """After a change, show the page again with a short notice (POST → redirect → GET)."""
+    separator = "&" if "?" in path else "?"
+    return Redirect(f"{path}{separator}done={notice}", status_code=303)
+
+
+def notice_of(request: Request[Any, Any, Any], allowed: Mapping[str, str]) -> str | None:
+    """The notice a redirect asked for, if it is one of the page's own (never text from the URL)."""
+    return allowed.get(request.query_params.get("done") or "")
+
+
+def require_fresh_sign_in(request: Request[Any, Any, Any], signed: Signed, *, within: timedelta) -> None:
+    """For pages that reveal secrets: the person must have signed in within ``within``; otherwise they are sent
+    through their identity provider again (``max_age``/``prompt=login``) and back to this page."""
+    if request_unit(request, request.app.state).now() - signed.authenticated_at > within:
+        raise StepUpRequired()
+
+
+def _to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, StepUpRequired):
+        return Redirect(f"/login/again?next={_here(request)}", status_code=303)
+    return Redirect(f"/login?next={_here(request)}", status_code=303)
+
+
+def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Console errors as a page, with the domain's own words."""
+    if isinstance(exc, HTTPException):
+        status, message = exc.status_code, exc.detail
+    elif isinstance(exc, DomainError):
+        status, message = status_for(exc), exc.message
+    else:
+        status, message = 400, str(exc)
+    return Template("console/error.html", context={"status": status, "message": message}, status_code=status)
+
+
+PAGE_ERRORS = {SignInRequired: _to_sign_in, StepUpRequired: _to_sign_in, HTTPException: html_error,
+               DomainError: html_error}  # fmt: skip
