@@ -30,6 +30,7 @@ from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
+from accessdesk.domain.permissions import Permission
 from accessdesk.domain.transitions import Notifier, NullNotifier
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
@@ -63,6 +64,11 @@ async def readyz(state: State) -> Response[dict[str, str]]:
 @get("/", include_in_schema=False)
 async def home(state: State) -> Template:
     return Template("index.html", context={"settings": state.settings})
+
+
+def _template_globals(engine: JinjaTemplateEngine) -> None:
+    # Templates show or hide actions with the same permissions the domain checks (the domain still decides).
+    engine.engine.globals["Permission"] = Permission
 
 
 def create_app(
@@ -129,7 +135,8 @@ def create_app(
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
                      "relying_party": RelyingParty(settings.oidc_providers)}),  # fmt: skip
-        template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine,
+                                       engine_callback=_template_globals),
         openapi_config=OpenAPIConfig(
             title="accessdesk",
             version="1",
