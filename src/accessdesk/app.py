@@ -35,9 +35,11 @@ from accessdesk.domain.transitions import Notifier, NullNotifier
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
+from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.oidc import RelyingParty
+from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
 from accessdesk.worker import run_forever
 
@@ -124,6 +126,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home, ConsoleController, CasesController,
+                        AuditPagesController, PortalController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
