@@ -38,6 +38,7 @@ from accessdesk.settings import Settings
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
+from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
@@ -126,7 +127,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home, ConsoleController, CasesController,
-                        AuditPagesController, PortalController,
+                        AuditPagesController, PortalController, ModelPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,

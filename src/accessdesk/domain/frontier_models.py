@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
-from accessdesk.domain import instants, visibility
+from accessdesk.domain import instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitchedOff
@@ -181,6 +181,31 @@ class FrontierModels:
         await self.unit.commit()
         return blocked
 
+    async def blocked_by_release(
+        self, *, actor: Actor, model_id: uuid.UUID, planned_release_at: datetime
+    ) -> list[tuple[AccessGrant, list[str]]]:
+        """What moving the planned release to ``planned_release_at`` would block, and why; nothing changes. Only
+        grants not yet started are re-checked by a move (see ``move_release``)."""
+        model = await self._visible(actor, model_id)
+        planned_release_at = instants.utc("planned_release_at", planned_release_at)
+        now = self.unit.now()
+        unstarted = (
+            await self.unit.session.exec(
+                select(AccessGrant).where(
+                    AccessGrant.model_id == model.id,
+                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+                    AccessGrant.starts_at > now,  # type: ignore[arg-type]
+                ).order_by(AccessGrant.starts_at, AccessGrant.id)  # type: ignore[arg-type]
+            )
+        ).all()
+        would_block = []
+        for grant in unstarted:
+            government_start = await windows.earliest_government_start(self.unit.session, model.id, excluding=grant.id)
+            problems = windows.problems_for(grant, model, government_start, planned_release_at=planned_release_at)
+            if problems:
+                would_block.append((grant, problems))
+        return would_block
+
     async def designate(
         self, *, actor: Actor, model_id: uuid.UUID, designation: Designation, reference: str | None = None
     ) -> FrontierModel:
@@ -188,7 +213,10 @@ class FrontierModels:
         if actor.kind != OrgKind.GOVERNMENT and not actor.is_system:
             raise Forbidden("only the government records a designation")
         actor.require(Permission.MODELS_DESIGNATE, "only government admins and approvers record a designation")
-        designation = Designation(designation)
+        try:
+            designation = Designation(designation)
+        except ValueError:
+            raise Invalid("designation", f"a designation is one of {', '.join(d.value for d in Designation)}") from None
         reference = (reference or "").strip() or None
         if reference is not None and len(reference) > 200:
             raise Invalid("reference", "the designation reference may be at most 200 characters")

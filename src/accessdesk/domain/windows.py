@@ -76,10 +76,15 @@ def check_proposal(
         )
 
 
-def problems_for(grant: AccessGrant, model: FrontierModel, government_start: datetime | None) -> list[str]:
-    """The window rules a grant breaks as things stand (re-checked when the release date moves)."""
+def problems_for(
+    grant: AccessGrant, model: FrontierModel, government_start: datetime | None, *,
+    planned_release_at: datetime | None = None,
+) -> list[str]:  # fmt: skip
+    """The window rules a grant breaks as things stand (re-checked when the release date moves), or would break
+    were the release planned at ``planned_release_at``."""
     if grant.grantee_kind == OrgKind.GOVERNMENT.value:
-        return ["window_too_early"] if grant.starts_at < earliest_start(model) else []
+        floor = (planned_release_at or model.planned_release_at) - GOVERNMENT_LEAD
+        return ["window_too_early"] if grant.starts_at < floor else []
     if government_start is None or grant.starts_at < government_start:
         return ["window_before_government"]
     return []

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -15,7 +17,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from accessdesk.api.errors import status_for
-from accessdesk.domain.errors import DomainError
+from accessdesk.domain.errors import DomainError, Invalid
 from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions
 from accessdesk.request_scope import request_id_of, request_unit
 from accessdesk.settings import Settings
@@ -46,7 +48,12 @@ class SignInRequired(Exception):
 
 
 class StepUpRequired(Exception):
-    """The session is older than the page allows: the browser signs in again at its provider, then comes back."""
+    """The session is older than the page allows: the browser signs in again at its provider, then comes back to
+    ``back`` (the page, not the form's POST address)."""
+
+    def __init__(self, back: str) -> None:
+        super().__init__(back)
+        self.back = back
 
 
 def _here(request: Request[Any, Any, Any]) -> str:
@@ -81,7 +88,13 @@ class Posted:
         try:
             return uuid.UUID(self[name])
         except ValueError:
-            raise HTTPException(status_code=400, detail=f"choose {what}") from None
+            raise Invalid(name, f"choose {what}") from None
+
+    def integer(self, name: str, what: str) -> int:
+        try:
+            return int(self[name])
+        except ValueError:
+            raise Invalid(name, f"{what} must be a whole number") from None
 
     def as_dict(self) -> dict[str, str]:
         return {k: self[k] for k in self._values if k != "csrf"}
@@ -94,6 +107,40 @@ async def provide_form(request: Request[Any, Any, Any], signed: Signed) -> Poste
 
 
 PAGE_DEPENDENCIES = {"signed": Provide(provide_signed), "form": Provide(provide_form)}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a form was not carried out, for the page that shows the form again (with what was typed)."""
+
+    message: str
+    field: str | None
+    status: int
+
+    @classmethod
+    def of(cls, exc: DomainError) -> Refusal:
+        return cls(message=exc.message, field=getattr(exc, "field", None), status=status_for(exc))
+
+
+async def refused(request: Request[Any, Any, Any], exc: DomainError) -> Refusal:
+    """Undo whatever the refused call had begun, and say why."""
+    await request_unit(request, request.app.state).rollback()
+    return Refusal.of(exc)
+
+
+def instant(form: Posted, name: str, *, end_of_day: bool = False) -> datetime:
+    """A date (``YYYY-MM-DD``) or date and time (``YYYY-MM-DDTHH:MM``) typed in a form, as UTC. A bare date is the
+    start of that day, or its last instant with ``end_of_day``."""
+    raw = form[name]
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            moment = datetime.combine(day, time.max if end_of_day else time.min)
+        else:
+            moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(name, "enter a date as YYYY-MM-DD, or a date and time as YYYY-MM-DDTHH:MM (UTC)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def page(name: str, signed: Signed, *, status_code: int = 200, **context: Any) -> Template:
@@ -112,17 +159,20 @@ def notice_of(request: Request[Any, Any, Any], allowed: Mapping[str, str]) -> st
     return allowed.get(request.query_params.get("done") or "")
 
 
-def require_fresh_sign_in(request: Request[Any, Any, Any], signed: Signed, *, within: timedelta) -> None:
-    """For pages that reveal secrets: the person must have signed in within ``within``; otherwise they are sent
-    through their identity provider again (``max_age``/``prompt=login``) and back to this page."""
+def require_fresh_sign_in(
+    request: Request[Any, Any, Any], signed: Signed, *, within: timedelta, back: str | None = None
+) -> None:
+    """For pages that reveal secrets and drastic actions: the person must have signed in within ``within``;
+    otherwise they are sent through their identity provider again (``max_age``/``prompt=login``) and then back to
+    ``back`` (default: this page)."""
     if request_unit(request, request.app.state).now() - signed.authenticated_at > within:
-        raise StepUpRequired()
+        raise StepUpRequired(local_path(back) if back else _here(request))
 
 
 def _to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, StepUpRequired):
-        return Redirect(f"/login/again?next={_here(request)}", status_code=303)
-    return Redirect(f"/login?next={_here(request)}", status_code=303)
+        return Redirect(f"/login/again?next={quote(exc.back, safe='/')}", status_code=303)
+    return Redirect(f"/login?next={quote(_here(request), safe='/')}", status_code=303)
 
 
 def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
