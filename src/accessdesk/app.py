@@ -40,6 +40,7 @@ from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.oidc import RelyingParty
+from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
 from accessdesk.worker import run_forever
@@ -128,6 +129,7 @@ def create_app(
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home, ConsoleController, CasesController,
                         AuditPagesController, PortalController, ModelPagesController,
+                        OrganisationPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,

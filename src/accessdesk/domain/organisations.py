@@ -222,9 +222,9 @@ class Organisations:
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
         visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
         actor.require(Permission.PARTNERS_VET, "only developer or government admins vet partners")
-        outcome = Vetting(outcome)
         if outcome not in (Vetting.VETTED, Vetting.DECLINED):
             raise Invalid("outcome", "the outcome of vetting is vetted or declined")
+        outcome = Vetting(outcome)
         reason = (reason or "").strip() or None
         if outcome == Vetting.DECLINED and not reason:
             raise Invalid("reason", "a reason is required to decline")

@@ -19,6 +19,7 @@ from accessdesk.db.tables import (
     NdaTemplate,
     Nomination,
     Organisation,
+    OrganisationDomain,
     User,
     UserRole,
 )
@@ -98,6 +99,12 @@ class Queries:
         for row in roles:
             by_user.setdefault(row.user_id, set()).add(Role(row.role))
         return [(u, frozenset(by_user.get(u.id, ()))) for u in users]
+
+    async def domains(self, actor: Actor, organisation_id: uuid.UUID) -> list[str]:
+        """The e-mail domains an organisation signs in with."""
+        await self.organisation(actor, organisation_id)
+        stmt = select(OrganisationDomain.domain).where(OrganisationDomain.organisation_id == organisation_id)
+        return sorted((await self.unit.session.exec(stmt)).all())
 
     async def nominations(
         self, actor: Actor, filters: NominationFilter, *, cursor: str | None = None, limit: int = 50

@@ -1,0 +1,139 @@
+"""Organisations in the console: staff register partners, vet them, manage people and roles; disabling someone
+ends their sessions at once. Refusals say why and change nothing."""
+
+from __future__ import annotations
+
+from html import unescape
+
+from sqlmodel import select
+
+from accessdesk.db.tables import Organisation, User
+from accessdesk.domain.organisations import Organisations
+from tests.api.conftest import settle
+from tests.web.forms import open_as, submit
+from tests.web.test_sessions import csrf_in, sign_in
+
+PARTNER = {"name": "Harbor Labs", "slug": "harbor", "domains": "harbor.test", "sector": "research", "country": "US",
+           "contact_name": "Hana", "contact_email": "hana@harbor.test"}  # fmt: skip
+
+
+async def organisation(world, slug: str) -> Organisation | None:  # type: ignore[no-untyped-def]
+    found = (await world.unit.session.exec(select(Organisation).where(Organisation.slug == slug)
+                                           .execution_options(populate_existing=True))).first()  # fmt: skip
+    await settle(world)
+    return found
+
+
+async def test_staff_register_a_partner_and_filter_the_list(api, world):
+    await settle(world)
+    response = await submit(api, world.gov_admin, "/console/organisations/new", "/console/organisations/new", PARTNER)
+    assert response.status_code == 303
+    shown = await api.get(response.headers["location"])
+    assert "The organisation is registered" in shown.text and "harbor.test" in shown.text and "invited" in shown.text
+    listed = await api.get("/console/organisations?kind=partner&vetting=invited")
+    assert "Harbor Labs" in listed.text and "Acme AI" not in listed.text
+    assert "Harbor Labs" not in (await api.get("/console/organisations?vetting=vetted")).text
+
+
+async def test_registration_refusals(api, world, unchanged):
+    await settle(world)
+    shown = await open_as(api, world.gov_admin, "/console/organisations/new")
+    for field, value, status, message in [
+        ("name", "", 422, "a name of 1 to 200 characters"),
+        ("country", "usa", 422, "ISO 3166-1 alpha-2"),
+        ("domains", "not a domain!", 422, "is not a valid e-mail domain"),
+        ("domains", "acme.test", 409, "already belongs to an organisation"),
+        ("slug", "acme", 409, "already exists"),
+    ]:
+        async with unchanged():
+            response = await api.post("/console/organisations/new",
+                                      data={"csrf": csrf_in(shown.text), **PARTNER, field: value})  # fmt: skip
+        assert response.status_code == status, (field, response.text)
+        assert message in unescape(response.text) and 'value="Hana"' in response.text
+    await sign_in(api, world.gov_member)
+    page = await api.get("/console/organisations")
+    assert "Register a partner" not in page.text
+    async with unchanged():
+        response = await api.post("/console/organisations/new", data={"csrf": csrf_in(page.text), **PARTNER})
+    assert response.status_code == 403
+
+
+async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, world, unchanged):
+    org, partner_admin = await world.partner(name="harbor", vetted=False)
+    await Organisations(world.unit).submit_vetting(actor=partner_admin, organisation_id=org.id,
+                                                   submission="We are a <b>lab</b>.")  # fmt: skip
+    await settle(world)
+    page = f"/console/organisations/{org.id}"
+    shown = await open_as(api, world.dev_admin, page)
+    assert "We are a &lt;b&gt;lab&lt;/b&gt;." in shown.text
+    async with unchanged():
+        response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(shown.text), "outcome": "declined"})
+    assert response.status_code == 422 and "a reason is required to decline" in response.text
+    async with unchanged():
+        response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(shown.text), "outcome": "invited"})
+    assert response.status_code == 422 and "vetted or declined" in response.text
+    response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(shown.text), "outcome": "vetted"},
+                              follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303
+    assert (await organisation(world, "harbor")).vetting_state == "vetted"  # type: ignore[union-attr]
+    await sign_in(api, world.dev_approver)
+    approver_view = await api.get(page)
+    assert 'action="/console/organisations/' + str(org.id) + '/vetting"' not in approver_view.text
+
+
+async def test_people_are_added_their_roles_changed_and_disabling_ends_their_sessions(api, world, unchanged):
+    org, _ = await world.partner(name="harbor")
+    await settle(world)
+    page = f"/console/organisations/{org.id}"
+    response = await submit(api, world.gov_admin, page, f"{page}/members",
+                            {"name": "Pat", "email": "pat@harbor.test", "roles": ["member", "nominator"]})  # fmt: skip
+    assert response.status_code == 303
+    pat = (await world.unit.session.exec(select(User).where(User.email == "pat@harbor.test"))).one()
+    await settle(world)
+    shown = await api.get(page)
+    async with unchanged():
+        duplicate = await api.post(f"{page}/members", data={"csrf": csrf_in(shown.text), "name": "Pat",
+                                                             "email": "PAT@harbor.test", "roles": "member"})  # fmt: skip
+    assert duplicate.status_code == 409 and "already exists" in duplicate.text
+    async with unchanged():
+        bad_role = await api.post(f"{page}/members", data={"csrf": csrf_in(shown.text), "name": "Quinn",
+                                                            "email": "quinn@harbor.test", "roles": "owner"})  # fmt: skip
+    assert bad_role.status_code == 422 and "roles are" in bad_role.text
+    roles = await api.post(f"{page}/members/{pat.id}", data={"csrf": csrf_in(shown.text), "change": "roles",
+                                                              "roles": ["admin"]}, follow_redirects=False)  # fmt: skip
+    assert roles.status_code == 303
+
+    # Pat signs in elsewhere; the government admin disables Pat, and Pat's session is over at once.
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=api.app) as pats_browser:
+        await sign_in(pats_browser, type("P", (), {"user_id": pat.id})())
+        assert (await pats_browser.get("/console", follow_redirects=False)).status_code == 200
+        disabled = await api.post(f"{page}/members/{pat.id}", data={"csrf": csrf_in(shown.text), "change": "disable"},
+                                  follow_redirects=False)  # fmt: skip
+        assert disabled.status_code == 303
+        assert "their sessions have ended" in (await api.get(disabled.headers["location"])).text
+        assert (await pats_browser.get("/console", follow_redirects=False)).status_code == 303
+
+
+async def test_nobody_disables_themselves_and_partners_see_only_their_own(api, world, unchanged):
+    org, partner_admin = await world.partner(name="harbor")
+    other, _ = await world.partner(name="southwind")
+    await settle(world)
+    page = f"/console/organisations/{org.id}"
+    shown = await open_as(api, partner_admin, page)
+    async with unchanged():
+        response = await api.post(f"{page}/members/{partner_admin.user_id}",
+                                  data={"csrf": csrf_in(shown.text), "change": "disable"})  # fmt: skip
+    assert response.status_code == 403 and "you cannot disable yourself" in response.text
+    assert (await api.get(f"/console/organisations/{other.id}")).status_code == 404
+    assert (await api.get(f"/console/organisations/{world.developer.id}")).status_code == 404
+
+
+async def test_organisation_names_are_escaped(api, world):
+    await settle(world)
+    response = await submit(api, world.gov_admin, "/console/organisations/new", "/console/organisations/new",
+                            {**PARTNER, "name": "<script>alert(1)</script>"})  # fmt: skip
+    assert response.status_code == 303
+    listed = await api.get("/console/organisations")
+    assert "<script>alert(1)</script>" not in listed.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in listed.text
