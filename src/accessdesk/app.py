@@ -39,6 +39,7 @@ from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.model_pages import ModelPagesController
+from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
@@ -129,7 +130,7 @@ def create_app(
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home, ConsoleController, CasesController,
                         AuditPagesController, PortalController, ModelPagesController,
-                        OrganisationPagesController,
+                        OrganisationPagesController, NdaPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,

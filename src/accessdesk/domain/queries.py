@@ -223,6 +223,14 @@ class Queries:
         stmt = select(NdaAcceptance).where(NdaAcceptance.organisation_id == organisation_id)
         return list((await self.unit.session.exec(stmt.order_by(NdaAcceptance.accepted_at.desc()))).all())  # type: ignore[attr-defined]
 
+    async def acceptances_of(self, actor: Actor, template_id: uuid.UUID) -> list[NdaAcceptance]:
+        """Who accepted one NDA version: staff see every signatory; a partner or government reader, its own."""
+        await self.nda_template(actor, template_id)
+        stmt = select(NdaAcceptance).where(NdaAcceptance.template_id == template_id)
+        if not visibility.sees_everything(actor) and actor.kind != OrgKind.DEVELOPER:
+            stmt = stmt.where(NdaAcceptance.organisation_id == actor.organisation_id)
+        return list((await self.unit.session.exec(stmt.order_by(NdaAcceptance.accepted_at.desc()))).all())  # type: ignore[attr-defined]
+
     async def attestations(self, actor: Actor, organisation_id: uuid.UUID) -> list[Attestation]:
         await self.organisation(actor, organisation_id)
         stmt = select(Attestation).where(Attestation.organisation_id == organisation_id)

@@ -77,6 +77,10 @@ class Posted:
     def __getitem__(self, name: str) -> str:
         return str(self._values.get(name, "")).strip()
 
+    def raw(self, name: str) -> str:
+        """The value exactly as sent (documents whose every character counts, such as an NDA's text)."""
+        return str(self._values.get(name, ""))
+
     def get(self, name: str) -> str | None:
         value = self[name]
         return value or None
