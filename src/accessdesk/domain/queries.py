@@ -47,6 +47,7 @@ class NominationFilter:
     organisation_id: uuid.UUID | None = None
     awaiting: Side | None = None
     for_me: bool = False
+    grant_id: uuid.UUID | None = None
 
 
 class Queries:
@@ -122,6 +123,8 @@ class Queries:
             stmt = stmt.where(Nomination.model_id == filters.model_id)
         if filters.organisation_id is not None:
             stmt = stmt.where(Nomination.organisation_id == filters.organisation_id)
+        if filters.grant_id is not None:
+            stmt = stmt.where(Nomination.grant_id == filters.grant_id)
         if filters.awaiting is not None:
             stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))  # type: ignore[arg-type]
         if filters.for_me:
