@@ -8,7 +8,7 @@ import pytest
 
 from accessdesk.db.tables import AccessGrant
 from accessdesk.domain.compliance import Compliance
-from accessdesk.domain.errors import Conflict, Forbidden, Invalid
+from accessdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import materialise_grants
@@ -110,6 +110,14 @@ async def test_accepting_needs_the_exact_text_hash(world, refused):
     error = await refused(Invalid, Compliance(world.unit).accept_nda(actor=admin, template_id=world.nda.id,
                                                                      sha256="0" * 64))  # fmt: skip
     assert error.field == "sha256"
+
+
+async def test_a_models_own_nda_is_accepted_only_by_those_who_see_the_model(world, refused):
+    model_nda = await Compliance(world.unit).publish_nda(actor=world.dev_admin, title="Atlas NDA", body="Atlas only.",
+                                                         version="1.0", model_id=world.model.id)  # fmt: skip
+    _, outsider = await world.partner(nda=False)
+    await refused(NotFound, Compliance(world.unit).accept_nda(actor=outsider, template_id=model_nda.id,
+                                                              sha256=model_nda.sha256))  # fmt: skip
 
 
 async def test_only_grantee_admins_accept_and_attest(world, refused):

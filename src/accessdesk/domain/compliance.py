@@ -120,6 +120,9 @@ class Compliance:
             raise Forbidden("NDAs are accepted by partner or government organisations")
         actor.require(Permission.NDAS_ACCEPT, "only your organisation's admins can accept an NDA")
         template = await self.unit.get(NdaTemplate, template_id, what="NDA")
+        if template.model_id is not None:  # a model's own NDA reveals the model: only those who see it may sign
+            model = await self.unit.get(FrontierModel, template.model_id)
+            visibility.require(await visibility.sees_model(self.unit.session, actor, model), "NDA", template_id)
         if (sha256 or "").lower() != template.sha256:
             raise Invalid("sha256", "the text you accepted is not this version's text; reload and read it again")
         newest = (

@@ -1,14 +1,272 @@
-"""The partner portal: a partner's own organisation — vetting, NDA clickwrap, attestations."""
+"""The partner portal: a partner's own organisation — what it still owes before access flows, vetting, the NDA
+clickwrap and attestations for the six requirement areas.
+
+Every change goes through a domain service; the handlers read, render and hand the form over. The standings shown
+here (valid, expiring soon, expired, missing) describe what is on file; whether access flows is decided by
+``domain.gates``, whose verdict per model is shown as it is.
+"""
 
 from __future__ import annotations
 
-from litestar import Controller
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS
+from litestar import Controller, Request, get, post
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+
+from accessdesk.db.tables import Attestation, NdaAcceptance, NdaTemplate
+from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_hash
+from accessdesk.domain.coselection import effective_state
+from accessdesk.domain.errors import DomainError, Invalid
+from accessdesk.domain.gates import evaluate, explain
+from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
+from accessdesk.domain.organisations import VETTING_MOVES, Organisations
+from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.sessions import Signed
+from accessdesk.domain.vocabulary import Area, OrgKind, Vetting
+from accessdesk.request_scope import request_unit
+from accessdesk.web.pages import (
+    PAGE_DEPENDENCIES,
+    PAGE_ERRORS,
+    Posted,
+    Refusal,
+    back_to,
+    instant,
+    notice_of,
+    page,
+    refused,
+)
+
+HOME = "/console/my-organisation"
+# Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview.
+EXPIRING_SOON = timedelta(days=30)
+AREA_LABELS = {
+    Area.CONFIDENTIALITY: "Confidentiality",
+    Area.CYBERSECURITY: "Cybersecurity",
+    Area.INSIDER_RISK: "Insider risk",
+    Area.IP_PROTECTION: "IP protection",
+    Area.USE: "Use",
+    Area.NONDISCLOSURE: "Non-disclosure",
+}
+NOTICES = {
+    "vetting_submitted": "Your vetting submission is with the reviewers. You will see their decision here.",
+    "nda_accepted": "The NDA is accepted on behalf of your organisation.",
+    "attested": "Your attestation is recorded.",
+}
+
+
+def standing_of(until: datetime | None, now: datetime) -> str:
+    """``ok``, ``expiring`` (within EXPIRING_SOON), ``expired`` or ``missing``: what is on file, for display."""
+    if until is None:
+        return "missing"
+    if until <= now:
+        return "expired"
+    return "expiring" if until <= now + EXPIRING_SOON else "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class AreaStanding:
+    area: str
+    label: str
+    standing: str
+    latest: Attestation | None
+
+
+@dataclass(frozen=True, slots=True)
+class NdaStanding:
+    """The newest version of one NDA series, and the organisation's longest-lasting acceptance of its major
+    version (an acceptance of an earlier major version does not count)."""
+
+    template: NdaTemplate
+    applies_to: str | None
+    standing: str
+    accepted: NdaAcceptance | None
+
+
+def area_standings(attestations: list[Attestation], now: datetime) -> list[AreaStanding]:
+    latest: dict[str, Attestation] = {}
+    for row in attestations:
+        if row.area not in latest or row.valid_until > latest[row.area].valid_until:
+            latest[row.area] = row
+    standings = []
+    for area in Area:
+        row = latest.get(area.value)
+        until = row.valid_until if row else None
+        standings.append(AreaStanding(area.value, AREA_LABELS[area], standing_of(until, now), row))
+    return standings
+
+
+def nda_standing(
+    newest: NdaTemplate, acceptances: list[NdaAcceptance], now: datetime, applies_to: str | None = None
+) -> NdaStanding:
+    current = [a for a in acceptances if a.series == newest.series and a.version_major == newest.version_major]
+    best = max(current, key=lambda a: a.expires_at, default=None)
+    return NdaStanding(newest, applies_to, standing_of(best.expires_at if best else None, now), best)
+
+
+def newest_of_each_series(templates: list[NdaTemplate]) -> list[NdaTemplate]:
+    """``templates`` come newest first within each series (Queries.nda_templates)."""
+    seen: dict[str, NdaTemplate] = {}
+    for template in templates:
+        seen.setdefault(template.series, template)
+    return list(seen.values())
+
+
+def own_organisation(signed: Signed) -> uuid.UUID:
+    """The portal is a grantee's view of itself: a partner's, or the government's (which accepts NDAs and attests
+    like any grantee, but is not vetted). The developer owes nothing here; saying so (403) helps more than
+    pretending the page does not exist (404) — its address reveals nothing about any organisation."""
+    if signed.actor.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT) or signed.actor.organisation_id is None:
+        raise HTTPException(status_code=403, detail="This page is for organisations that receive access (partners "
+                            "and the government). Developer staff find organisations under Organisations.")  # fmt: skip
+    return signed.actor.organisation_id
 
 
 class PortalController(Controller):
-    path = "/console/my-organisation"
+    path = HOME
     include_in_schema = False
     exception_handlers = PAGE_ERRORS
     dependencies = PAGE_DEPENDENCIES
+
+    @get("/")
+    async def overview(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
+        organisation_id = own_organisation(signed)
+        unit = request_unit(request, request.app.state)
+        queries, actor, now = Queries(unit), signed.actor, unit.now()
+        organisation = await queries.organisation(actor, organisation_id)
+        models = (await queries.models(actor, limit=200)).items
+        model_names = {m.id: m.name for m in models}
+        acceptances = await queries.nda_acceptances(actor, organisation_id)
+        ndas = [nda_standing(t, acceptances, now, model_names.get(t.model_id) if t.model_id else None)
+                for t in newest_of_each_series(await queries.nda_templates(actor))]  # fmt: skip
+        access = []  # per model, what the gates say access still waits for (the domain's verdict, as it is)
+        for model in models:
+            report = await evaluate(unit.session, organisation=organisation, model=model, at=now)
+            access.append((model, [explain(code) for code in report.problems]))
+        nominations = (await queries.nominations(actor, NominationFilter(organisation_id=organisation_id),
+                                                 limit=100)).items  # fmt: skip
+        grants = (await queries.grants(actor, organisation_id=organisation_id, limit=100)).items
+        return page(
+            "portal/home.html", signed, organisation=organisation, ndas=ndas, access=access,
+            areas=area_standings(await queries.attestations(actor, organisation_id), now),
+            nominations=[(n, effective_state(n, now).value) for n in nominations],
+            grants=[(g, derive_state(GrantFacts.of(g), now).value, [explain(p) for p in problems_of(g)]) for g in grants],
+            names=await queries.display_names([*nominations, *grants]),
+            members=await queries.members(actor, organisation_id), notice=notice_of(request, NOTICES),
+        )  # fmt: skip
+
+    @get("/vetting")
+    async def vetting(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
+        return await self._vetting_page(request, signed)
+
+    async def _vetting_page(
+        self, request: Request[Any, Any, Any], signed: Signed, *, values: dict[str, str] | None = None,
+        refusal: Refusal | None = None,
+    ) -> Template:  # fmt: skip
+        organisation_id = own_organisation(signed)
+        queries = Queries(request_unit(request, request.app.state))
+        organisation = await queries.organisation(signed.actor, organisation_id)
+        if organisation.vetting_state is None:
+            raise HTTPException(status_code=404, detail="Only partner organisations are vetted.")
+        state = Vetting(organisation.vetting_state)
+        return page("portal/vetting.html", signed, status_code=refusal.status if refusal else 200,
+                    organisation=organisation, state=state.value, open=Vetting.SUBMITTED in VETTING_MOVES[state],
+                    values=values if values is not None else {"submission": organisation.vetting_submission or ""},
+                    refusal=refusal)  # fmt: skip
+
+    @post("/vetting")
+    async def submit_vetting(
+        self, request: Request[Any, Any, Any], signed: Signed, form: Posted
+    ) -> Template | Redirect:
+        organisation_id = own_organisation(signed)
+        try:
+            await Organisations(request_unit(request, request.app.state)).submit_vetting(
+                actor=signed.actor, organisation_id=organisation_id, submission=form["submission"]
+            )
+        except DomainError as exc:
+            return await self._vetting_page(request, signed, values=form.as_dict(), refusal=await refused(request, exc))
+        return back_to(HOME, "vetting_submitted")
+
+    @get("/ndas/{template_id:uuid}")
+    async def nda(self, request: Request[Any, Any, Any], signed: Signed, template_id: uuid.UUID) -> Template:
+        return await self._nda_page(request, signed, template_id)
+
+    async def _nda_page(
+        self, request: Request[Any, Any, Any], signed: Signed, template_id: uuid.UUID, *,
+        refusal: Refusal | None = None,
+    ) -> Template:  # fmt: skip
+        organisation_id = own_organisation(signed)
+        unit = request_unit(request, request.app.state)
+        queries, actor, now = Queries(unit), signed.actor, unit.now()
+        template = await queries.nda_template(actor, template_id)
+        newest = next(t for t in await queries.nda_templates(actor) if t.series == template.series)
+        history = [a for a in await queries.nda_acceptances(actor, organisation_id) if a.series == template.series]
+        applies_to = (await queries.model(actor, template.model_id)).name if template.model_id else None
+        return page(
+            "portal/nda.html", signed, status_code=refusal.status if refusal else 200, template=template,
+            newest=newest, standing=nda_standing(newest, history, now, applies_to), history=history,
+            people=await queries.people_names([a.signer_id for a in history]), refusal=refusal,
+            organisation=await queries.organisation(actor, organisation_id),
+            # The hash of the very text on the page, which the form posts back: were the stored text ever to differ
+            # from what was published, the domain would refuse the acceptance rather than bind to unseen words.
+            shown_hash=text_hash(template.body), would_expire=now + timedelta(days=template.term_days),
+        )  # fmt: skip
+
+    @post("/ndas/{template_id:uuid}")
+    async def accept_nda(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
+                         template_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+        own_organisation(signed)
+        unit = request_unit(request, request.app.state)
+        # An NDA the partner cannot read does not exist for them (404), exactly as on the page that shows it.
+        await Queries(unit).nda_template(signed.actor, template_id)
+        try:
+            if form["accept"] != "yes":
+                # Clickwrap: the signer says, in so many words, that they accept; the domain records what and who.
+                raise Invalid("accept", "tick the box to confirm that you have read and accept this NDA")
+            await Compliance(unit).accept_nda(
+                actor=signed.actor, template_id=template_id, sha256=form["sha256"],
+                ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+            )  # fmt: skip
+        except DomainError as exc:
+            return await self._nda_page(request, signed, template_id, refusal=await refused(request, exc))
+        return back_to(HOME, "nda_accepted")
+
+    @get("/attestations")
+    async def attestations(self, request: Request[Any, Any, Any], signed: Signed, area: str | None = None) -> Template:
+        chosen = area if area in {a.value for a in Area} else ""
+        return await self._attestations_page(request, signed, values={"area": chosen})
+
+    async def _attestations_page(
+        self, request: Request[Any, Any, Any], signed: Signed, *, values: dict[str, str],
+        refusal: Refusal | None = None,
+    ) -> Template:  # fmt: skip
+        organisation_id = own_organisation(signed)
+        unit = request_unit(request, request.app.state)
+        queries, now = Queries(unit), unit.now()
+        history = await queries.attestations(signed.actor, organisation_id)
+        return page(
+            "portal/attestations.html", signed, status_code=refusal.status if refusal else 200,
+            areas=area_standings(history, now), history=history, labels={a.value: t for a, t in AREA_LABELS.items()},
+            people=await queries.people_names([a.attested_by for a in history]), values=values, refusal=refusal,
+            notice=notice_of(request, NOTICES), earliest=now.date().isoformat(),
+            # The last day whose end still falls within the longest validity the domain allows.
+            latest=((now + LONGEST_ATTESTATION).date() - timedelta(days=1)).isoformat(),
+        )  # fmt: skip
+
+    @post("/attestations")
+    async def attest(self, request: Request[Any, Any, Any], signed: Signed, form: Posted) -> Template | Redirect:
+        organisation_id = own_organisation(signed)
+        try:
+            await Compliance(request_unit(request, request.app.state)).attest(
+                actor=signed.actor, organisation_id=organisation_id,
+                area=form["area"],  # type: ignore[arg-type]  # the domain turns it into an Area, or refuses it
+                statement=form["statement"], valid_until=instant(form, "valid_until", end_of_day=True),
+                evidence_ref=form.get("evidence_ref"),
+            )  # fmt: skip
+        except DomainError as exc:
+            return await self._attestations_page(request, signed, values=form.as_dict(),
+                                                 refusal=await refused(request, exc))  # fmt: skip
+        return back_to(f"{HOME}/attestations", "attested")
