@@ -37,6 +37,7 @@ import accessdesk.db.tables as t
 from accessdesk.db.engine import make_engine
 from accessdesk.db.types import JSONList
 from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition
+from accessdesk.domain.sessions import session_id
 from accessdesk.domain.tokens import PREFIX, digest
 from accessdesk.domain.vocabulary import scope_for
 from bench._common import plain
@@ -50,6 +51,8 @@ class Population:
     """What the benchmark needs to know about a loaded database."""
 
     approver_token: str = ""
+    # A console session of the same approver (the cookie's value), for the console's pages.
+    approver_session: str = ""
     approver_id: uuid.UUID | None = None
     pending_awaiting_government: int = 0
     pending_for_me: int = 0
@@ -96,6 +99,12 @@ class Builder:
         self.gov_approver, token = self._user(self.government, "aiso", "gov1", ["approver"])
         self.gov_approver2, _ = self._user(self.government, "aiso", "gov2", ["approver"])
         self.population.approver_token, self.population.approver_id = token, self.gov_approver
+        cookie = secrets.token_urlsafe(32)
+        # Far ends: the benchmark's server runs on the wall clock, and its session must not lapse mid-run.
+        self._add("web_sessions", id=session_id(cookie), user_id=self.gov_approver, csrf_token=secrets.token_urlsafe(32),
+                  created_at=now, authenticated_at=now, last_seen_at=now + timedelta(days=365),
+                  expires_at=now + timedelta(days=366))  # fmt: skip
+        self.population.approver_session = cookie
         self.models: list[dict[str, Any]] = []
         self.dev_staff: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}
         for d in range(3):
@@ -209,10 +218,10 @@ class Builder:
 
 MODELS: dict[str, type[SQLModel]] = {
     m.__tablename__: m  # type: ignore[misc]
-    for m in (t.Organisation, t.OrganisationDomain, t.User, t.UserRole, t.ApiToken, t.FrontierModel, t.Nomination,
-              t.Decision, t.AccessGrant)  # fmt: skip
+    for m in (t.Organisation, t.OrganisationDomain, t.User, t.UserRole, t.ApiToken, t.WebSession, t.FrontierModel,
+              t.Nomination, t.Decision, t.AccessGrant)  # fmt: skip
 }
-ORDER = ("organisations", "organisation_domains", "users", "user_roles", "api_tokens", "frontier_models",
+ORDER = ("organisations", "organisation_domains", "users", "user_roles", "api_tokens", "web_sessions", "frontier_models",
          "nominations", "decisions", "access_grants")  # fmt: skip
 
 
@@ -285,7 +294,7 @@ async def populate(url: str, grants: int, pending: int) -> Population:
     builder = Builder(grants, pending, datetime.now(UTC))
     builder.people_and_models()
     async with Loader(url) as loader:
-        for name in ORDER[:6]:
+        for name in ORDER[:7]:  # everything but the cases
             await loader.load(name, builder.tables.get(name, []))
         for chunk in builder.cases():
             for name in ("nominations", "decisions", "access_grants"):

@@ -1,4 +1,5 @@
-"""The approval queue through the JSON API with 100k grants ÷ with 1k grants, 100 pending in both (goal ≤ 1.5).
+"""The approval queue, in the JSON API and in the console, with 100k grants ÷ with 1k grants, 100 pending in both
+(goal ≤ 1.5).
 
 Two fresh databases are built with the real migrations and filled in bulk (bench/_dataset.py): one with 1k
 grants, one with 100k, each with the same 100 pending nominations awaiting the government side. Each database
@@ -8,6 +9,9 @@ token), one request at a time, alternating between the two servers in small batc
 
 - ``GET /api/v1/nominations?for_me=true``                      — the approver's own queue;
 - ``GET /api/v1/nominations?state=pending&awaiting=government`` — the government side's queue;
+- ``GET /console/nominations?for_me=1``                        — the queue as a console page (signed-in session);
+- ``GET /console``                                             — the console home: my queue, access ending within
+                                                                 14 days, blocked grants (the grants are queried);
 - ``GET /healthz``                                             — the empty handler: the floor the server sets.
 
 Reported per endpoint and size: median and p95 latency; the ratio of medians 100k ÷ 1k is the result.
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -35,19 +40,24 @@ from bench._common import db_argument, fresh_database, median, percentile, verdi
 from bench._dataset import Population, populate
 
 GOAL = 1.5
+NOMINATION_LINK = re.compile(r'href="/console/nominations/[0-9a-f-]{36}"')
 BATCH = 25  # requests per endpoint per server before switching to the other server
 WARMUP = 40
 ENDPOINTS = {
     "for_me": "/api/v1/nominations?for_me=true",
     "awaiting": "/api/v1/nominations?state=pending&awaiting=government",
+    "page": "/console/nominations?for_me=1",
+    "home": "/console",
     "empty": "/healthz",
 }
 LABELS = {
     "for_me": "GET /nominations?for_me=true",
     "awaiting": "GET /nominations?state=pending&awaiting=government",
+    "page": "GET /console/nominations?for_me=1 (page)",
+    "home": "GET /console (home page)",
     "empty": "GET /healthz (empty handler)",
 }
-QUEUES = ("for_me", "awaiting")
+QUEUES = ("for_me", "awaiting", "page", "home")
 
 
 def _free_port() -> int:
@@ -121,7 +131,13 @@ def _call(size: Size, endpoint: str) -> float:
 def _check(size: Size) -> None:
     """The queues hold what was loaded: a benchmark of a wrong answer is worth nothing."""
     assert size.client is not None
-    for endpoint in QUEUES:
+    for endpoint in ("page", "home"):
+        response = size.client.get(ENDPOINTS[endpoint], follow_redirects=False)
+        rows = len(NOMINATION_LINK.findall(response.text))
+        if response.status_code != 200 or rows != min(50, size.population.pending_for_me):
+            raise RuntimeError(f"{size.label}: {ENDPOINTS[endpoint]} answered {response.status_code} with {rows} "
+                               f"nominations, expected {min(50, size.population.pending_for_me)}")  # fmt: skip
+    for endpoint in ("for_me", "awaiting"):
         body = size.client.get(ENDPOINTS[endpoint]).json()
         got, want = len(body["items"]), size.expected_items(endpoint)
         if got != want or any(item["state"] != "pending" for item in body["items"]):
@@ -169,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             base = stack.enter_context(server(url, label))
             size.client = stack.enter_context(httpx.Client(
                 base_url=base, headers={"Authorization": f"Bearer {population.approver_token}"}, timeout=30,
+                cookies={"accessdesk_session": population.approver_session},
             ))  # fmt: skip
             sizes.append(size)
         started = time.perf_counter()

@@ -58,7 +58,7 @@ async def test_the_home_page_shows_my_pending_decisions_and_blocked_grants(api, 
     await sign_in(api, world.gov_approver)
     home = (await api.get("/console", follow_redirects=False)).text
     assert "Northwind" in home and "0/1" in home
-    assert "Southwind on Atlas: the current major version of the NDA has not been accepted" in home
+    assert "Southwind on Atlas</a>: the current major version of the NDA has not been accepted" in home
 
 
 async def test_a_sign_in_without_the_csrf_token_is_refused_and_starts_nothing(api, world):

@@ -203,6 +203,13 @@ class Decision(SQLModel, table=True):
     created_at: datetime = _at()
 
 
+# SQLAlchemy writes a boolean column as ``has_problems = 1`` on SQLite and bare on PostgreSQL; each index repeats
+# its database's spelling, or the planner cannot prove the query's condition implies it.
+_PROBLEMS = {"sqlite_where": sa.text("has_problems = 1 AND revoked_at IS NULL"),
+             "postgresql_where": sa.text("has_problems AND revoked_at IS NULL")}  # fmt: skip
+_NOT_REVOKED = sa.text("revoked_at IS NULL")
+
+
 class AccessGrant(SQLModel, table=True):
     """A window of access for one organisation to one model.
 
@@ -217,6 +224,12 @@ class AccessGrant(SQLModel, table=True):
         sa.Index("ix_access_grants_org_created", "organisation_id", "created_at", "id"),
         sa.Index("ix_access_grants_created", "created_at", "id"),
         sa.Index("ix_access_grants_ends", "ends_at"),
+        # The grants that need attention (blocked or suspended) are few among many; these partial indexes find
+        # them without reading the rest (see grant_state.state_is_sql): live grants flagged with a problem, and
+        # grants not started yet whose requirements may have lapsed.
+        sa.Index("ix_access_grants_problems", "ends_at", **_PROBLEMS),
+        sa.Index("ix_access_grants_unstarted", "starts_at", "gates_valid_until", "ends_at",
+                 sqlite_where=_NOT_REVOKED, postgresql_where=_NOT_REVOKED),  # fmt: skip
     )
 
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)

@@ -102,7 +102,13 @@ def state_is_sql(state: GrantState, at: datetime) -> sa.ColumnElement[bool]:
         case GrantState.EXPIRED:
             return sa.and_(g.revoked_at.is_(None), g.ends_at <= at)  # type: ignore[union-attr,operator]
         case GrantState.BLOCKED:
-            return sa.and_(live, sa.or_(g.has_problems.is_(True), sa.and_(g.starts_at > at, sa.not_(valid))))  # type: ignore[attr-defined,operator]
+            # Two branches, each matching a partial index (ix_access_grants_problems, ix_access_grants_unstarted),
+            # so that the few blocked grants are found without reading the many others. ``has_problems`` is
+            # written bare because a partial index is used only when the query repeats its predicate.
+            return sa.or_(
+                sa.and_(g.revoked_at.is_(None), g.ends_at > at, g.has_problems),  # type: ignore[union-attr,operator]
+                sa.and_(g.revoked_at.is_(None), g.starts_at > at, g.ends_at > at, sa.not_(valid)),  # type: ignore[union-attr,operator]
+            )
         case GrantState.SCHEDULED:
             return sa.and_(live, g.starts_at > at, ok)  # type: ignore[operator]
         case GrantState.SUSPENDED:

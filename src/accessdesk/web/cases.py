@@ -116,10 +116,13 @@ class CasesController(Controller):
         queries = Queries(unit)
         found = await queries.nominations(signed.actor, filters, cursor=params.get("cursor") or None, limit=50)
         models = (await queries.models(signed.actor, limit=200)).items
-        organisations = (await queries.organisations(signed.actor, limit=200)).items
+        # Organisations can be thousands: no list to choose from here; the organisation's own page links its
+        # nominations, and this page then says which organisation it is narrowed to.
+        organisation = (await queries.organisation(signed.actor, filters.organisation_id)
+                        if filters.organisation_id else None)  # fmt: skip
         return page("console/nominations.html", signed, nominations=found.items, next_cursor=found.next_cursor,
                     filters=filters, names=await queries.display_names(found.items), models=models,
-                    organisations=[o for o in organisations if o.kind != OrgKind.DEVELOPER],
+                    organisation=organisation,
                     states=[s.value for s in NominationState], now=unit.now(), effective_state=effective_state,
                     query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 

@@ -30,6 +30,7 @@ from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_pat
 
 Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
 EXPIRING_SOON = timedelta(days=14)
+HOME_LIST = 20  # the home page shows the first few of each list and links to the whole of it
 
 
 def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> Cookie:
@@ -174,8 +175,8 @@ class ConsoleController(Controller):
         pending = []
         if actor.is_staff and actor.can(Permission.NOMINATIONS_DECIDE):
             pending = (await queries.nominations(actor, NominationFilter(for_me=True), limit=50)).items
-        expiring = (await queries.grants(actor, state=GrantState.ACTIVE, ending_before=now + EXPIRING_SOON)).items
-        blocked = (await queries.grants(actor, state=GrantState.BLOCKED)).items
+        expiring = await queries.ending_soon(actor, before=now + EXPIRING_SOON, limit=HOME_LIST)
+        blocked = (await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items
         names = await queries.display_names([*pending, *expiring, *blocked])
         return page("console/home.html", signed, pending=pending, expiring=expiring,
                     blocked=[(g, [explain(p) for p in problems_of(g)]) for g in blocked], names=names, now=now,
