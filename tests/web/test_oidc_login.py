@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
 from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
-from accessdesk.db.tables import User, UserRole, WebSession
+from accessdesk.db.tables import AccessGrant, User, UserRole, WebSession
 from accessdesk.settings import DEFAULT_SECRET_KEY, OidcProvider, Settings
 from accessdesk.web.oidc import PENDING_COOKIE, Pending
 from tests.api.conftest import app_engine, settle, url_of
@@ -165,5 +166,53 @@ async def test_a_provider_announcing_another_issuer_is_refused(signin, oidc_prov
         refused = await client.post("/login/start", data={"csrf": csrf, "email": "gov1@aiso.test"},
                                     follow_redirects=False)  # fmt: skip
         assert refused.status_code == 403 and "different issuer" in refused.text
+    await served.dispose()
+    assert await sessions(world) == []
+
+
+async def test_a_page_that_needs_a_recent_sign_in_sends_the_person_through_the_provider_again(
+    signin, oidc_provider, world, engine, clock  # noqa: F811
+):  # fmt: skip
+    await world.government_ready()
+    grant = await world.government_grant()
+    await settle(world)
+    client, served = await signin()
+    page = f"/console/models/{world.model.id}"
+    async with client:
+        assert (await finish(client, await oidc_provider.alogin_with_http(await start(client, "gail@aiso.test"),
+                                                                          "gail@aiso.test"))).status_code == 303  # fmt: skip
+        async with engine.begin() as connection:  # the sign-in happened a while ago
+            await connection.execute(sa.update(WebSession).values(authenticated_at=clock.now() - timedelta(minutes=11)))
+        shown = await client.get(page)
+        csrf = shown.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        stale = await client.post(f"{page}/switch-off", data={"csrf": csrf, "reason": "leak"}, follow_redirects=False)
+        assert stale.status_code == 303 and stale.headers["location"] == f"/login/again?next={page}"
+        again = await client.get(stale.headers["location"])
+        assert "Sign in again with AI Security Office" in again.text
+        login_csrf = again.text.split('action="/login/start"', 1)[1].split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        authorize = await client.post("/login/start", data={"csrf": login_csrf, "email": "gail@aiso.test",
+                                                            "step_up": "1", "next": page}, follow_redirects=False)  # fmt: skip
+        query = parse_qs(urlsplit(authorize.headers["location"]).query)
+        assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+        back = await finish(client, await oidc_provider.alogin_with_http(authorize.headers["location"], "gail@aiso.test"))
+        assert back.status_code == 303 and back.headers["location"] == page, back.text
+        fresh = await client.get(page)
+        csrf = fresh.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        done = await client.post(f"{page}/switch-off", data={"csrf": csrf, "reason": "weights leaked"},
+                                 follow_redirects=False)  # fmt: skip
+        assert done.status_code == 303
+    await served.dispose()
+    assert (await world.get(AccessGrant, grant.id)).revoked_at is not None
+
+
+async def test_a_step_up_answered_with_an_older_authentication_is_refused(signin, oidc_provider, world, clock):  # noqa: F811
+    client, served = await signin()
+    async with client:
+        authorize = await start(client, "gov1@aiso.test")
+        callback = await oidc_provider.alogin_with_http(authorize, "gov1@aiso.test")
+        # As if the provider had vouched for a sign-in from before the step-up began.
+        _reseal(client, clock.now(), fresh=True, started=clock.now().timestamp() + 300)
+        refused = await finish(client, callback)
+        assert refused.status_code == 403 and "did not sign you in again" in refused.text
     await served.dispose()
     assert await sessions(world) == []
