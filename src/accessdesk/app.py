@@ -134,7 +134,8 @@ def create_app(
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
-        middleware=[security_headers(hsts=settings.is_production), close_request_session],
+        middleware=[security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
+                    close_request_session],
         exception_handlers=HANDLERS,
         lifespan=[lifespan],
         before_request=before_request,

@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/accessdesk.db"
@@ -39,6 +40,12 @@ class OidcProvider:
     @property
     def label(self) -> str:
         return self.title or self.name
+
+    @property
+    def origin(self) -> str:
+        """Where its sign-in pages are served: the issuer's scheme, host and port."""
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 def _providers(raw: str, *, production: bool) -> tuple[OidcProvider, ...]:
@@ -109,6 +116,11 @@ class Settings:
     Security", "issuer": "https://login.oais.example", "client_id": "...", "client_secret": "...",
     "domains": ["oais.example"]}]``. Each is tied to organisations by e-mail domain (home-realm discovery). The
     redirect URI to register with each provider is ``<ACCESSDESK_BASE_URL>/login/callback``."""
+
+    @property
+    def sign_in_origins(self) -> tuple[str, ...]:
+        """The identity providers' origins, which the console's sign-in form sends the browser to."""
+        return tuple(p.origin for p in self.oidc_providers)
 
     @property
     def is_production(self) -> bool:

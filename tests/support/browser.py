@@ -28,10 +28,11 @@ world transaction holds the write lock and every request would wait for the busy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -85,16 +86,20 @@ async def _until_started(server: uvicorn.Server, thread: threading.Thread) -> No
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def live_server(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[str]:
-    """The real app over real HTTP on 127.0.0.1 and a free port, on the test database; yields the base URL."""
+@contextlib.asynccontextmanager
+async def serving(
+    engine: AsyncEngine, clock: FrozenClock, world: World, settings: Callable[[str], Settings] | None = None
+) -> AsyncIterator[str]:
+    """Serve the real app over real HTTP on 127.0.0.1 and a free port, on the test database; yields the base URL.
+    ``settings`` builds the app's settings from that URL (default: the embedded defaults)."""
     await settle(world)
     url = url_of(engine)
     served = app_engine(url)
     sock = _listening_socket()
     port = sock.getsockname()[1]
     base_url = f"http://{HOST}:{port}"
-    app = create_app(Settings(database_url=url, base_url=base_url), clock=clock, engine=served, embedded_worker=False)
+    chosen = settings(base_url) if settings else Settings(database_url=url, base_url=base_url)
+    app = create_app(chosen, clock=clock, engine=served, embedded_worker=False)
     # log_config=None: uvicorn would otherwise run logging.config.dictConfig in the middle of the test session.
     config = uvicorn.Config(app, host=HOST, port=port, lifespan="on", log_level="warning", log_config=None,
                             access_log=False, timeout_graceful_shutdown=5)  # fmt: skip
@@ -114,6 +119,13 @@ async def live_server(engine: AsyncEngine, clock: FrozenClock, world: World) -> 
         sock.close()
         await served.dispose()
         assert not thread.is_alive(), "the live server did not stop"
+
+
+@pytest.fixture
+async def live_server(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[str]:
+    """The real app over real HTTP on 127.0.0.1 and a free port, on the test database; yields the base URL."""
+    async with serving(engine, clock, world) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -18,10 +18,18 @@ CSP = (
 ANONYMOUS_CSRF_COOKIE = "accessdesk_csrf"
 
 
-def security_headers(*, hsts: bool) -> Any:
+def content_security_policy(sign_in_origins: tuple[str, ...] = ()) -> str:
+    """The CSP, with the identity providers' origins as allowed form targets: browsers apply ``form-action`` to
+    the redirects a form submission follows, and the sign-in form's answer is a redirect to the provider."""
+    if not sign_in_origins:
+        return CSP
+    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(sorted(set(sign_in_origins))))
+
+
+def security_headers(*, hsts: bool, sign_in_origins: tuple[str, ...] = ()) -> Any:
     """ASGI middleware factory adding the security headers to every HTTP response."""
     headers = [
-        (b"content-security-policy", CSP.encode()),
+        (b"content-security-policy", content_security_policy(sign_in_origins).encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),

@@ -1,0 +1,134 @@
+"""The console in Chromium, end to end: signing in through an identity provider we did not write (npm's
+oidc-provider, its own login and consent pages), and a tour of the main pages for staff and for a partner, each
+checked against the Content Security Policy and saved as a screenshot.
+
+Screenshots go to ``var/screenshots/`` (CI keeps them); set ``ACCESSDESK_SCREENSHOTS_DIR=docs/screenshots`` to
+refresh the set committed for the README.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from accessdesk.clock import FrozenClock
+from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.organisations import Organisations
+from accessdesk.domain.vocabulary import Area, Verdict
+from accessdesk.settings import OidcProvider, Settings
+from tests.api.conftest import settle, url_of
+from tests.support import browser
+from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
+from tests.web.test_browser_console import CSP_WORDS, heard, sign_in_as
+
+browser_page = browser.browser_page
+live_server = browser.live_server
+SHOTS = Path(os.environ.get("ACCESSDESK_SCREENSHOTS_DIR", "var/screenshots"))
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # The provider signs with the real time; the app lives in the same time (as in test_oidc_login).
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+async def test_a_person_signs_in_through_the_providers_own_pages(browser_page, engine, clock, world, oidc_provider):  # noqa: F811
+    page = browser_page
+    console = heard(page)
+
+    def settings(base: str) -> Settings:
+        oidc_provider.register_client("accessdesk", "browser-client-secret", [f"{base}/login/callback"])
+        provider = OidcProvider(name="aiso", title="AI Security Office", issuer=oidc_provider.issuer,
+                                client_id="accessdesk", client_secret="browser-client-secret", domains=("aiso.test",))  # fmt: skip
+        return Settings(database_url=url_of(engine), base_url=base, oidc_providers=(provider,), dev_login=False)
+
+    async with browser.serving(engine, clock, world, settings) as base:
+        await page.goto(f"{base}/console/grants")
+        assert page.url == f"{base}/login?next=/console/grants"
+        await page.get_by_label("Your work e-mail").fill("gov1@aiso.test")
+        await page.get_by_role("button", name="Continue with your organisation").click()
+        await page.wait_for_url(f"{oidc_provider.issuer}/**")  # the provider's own sign-in page
+        await page.locator("input[name=login]").fill("gov1@aiso.test")
+        await page.locator("input[name=password]").fill("any password")
+        await page.get_by_role("button", name="Sign-in").click()
+        await page.get_by_role("button", name="Continue").click()  # the provider's consent page
+        await page.wait_for_url(f"{base}/console/grants")
+        assert await page.get_by_role("heading", name="Grants", level=1).is_visible()
+        assert "gov1@aiso.test" in await page.get_by_role("navigation", name="Account").inner_text()
+    assert [m for m in console if CSP_WORDS in m] == [], console
+
+
+async def a_lived_in_world(world) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Enough of everything for the pages to show what they are for."""
+    await world.government_ready()
+    government = await world.government_grant()
+    north, north_admin = await world.partner(name="northwind")
+    await world.approve_both(await world.nominate(north, start=timedelta(days=2), actions=["invoke", "evaluate"]))
+    south, _ = await world.partner(name="southwind", nda=False)
+    await world.approve_both(await world.nominate(south, start=timedelta(days=3)))
+    east, east_admin = await world.partner(name="eastwind", attested=False, vetted=False)
+    await Organisations(world.unit).submit_vetting(actor=east_admin, organisation_id=east.id,
+                                                   submission="Independent evaluation lab, 40 staff, ISO 27001.")  # fmt: skip
+    pending = await world.nominate(east, start=timedelta(days=4), actions=["red_team"])
+    await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=pending.id, verdict=Verdict.APPROVE,
+                                         reason="Strong red-team record.")  # fmt: skip
+    await world.nominate(north, start=timedelta(days=5), model=await world.new_model("zephyr", release_in=timedelta(days=25)))
+    await Compliance(world.unit).attest(actor=east_admin, area=Area.CONFIDENTIALITY, statement="Need-to-know access.",
+                                        valid_until=world.now + timedelta(days=20))  # fmt: skip
+    await settle(world)
+    return {"government_grant": str(government.id), "pending": str(pending.id), "east": str(east.id),
+            "north_admin": north_admin.label, "east_admin": east_admin.label}
+
+
+async def shoot(page, base: str, path: str, name: str, console: list[str]) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(f"{base}{path}")
+    assert await page.locator("h1").count() == 1, path
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    assert [m for m in console if CSP_WORDS in m] == [], (path, console)
+
+
+async def test_a_tour_of_the_main_pages(browser_page, live_server, world):
+    page, base = browser_page, live_server
+    ids = await a_lived_in_world(world)
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    console = heard(page)
+
+    await sign_in_as(page, base, "Gail")  # the government's admin sees every section
+    for path, name in [
+        ("/console", "home"),
+        ("/console/nominations", "nominations"),
+        (f"/console/nominations/{ids['pending']}", "nomination"),
+        ("/console/nominations/new", "nominate"),
+        ("/console/grants", "grants"),
+        (f"/console/grants/{ids['government_grant']}", "grant"),
+        ("/console/models", "models"),
+        (f"/console/models/{world.model.id}", "model"),
+        ("/console/organisations", "organisations"),
+        (f"/console/organisations/{ids['east']}", "organisation"),
+        ("/console/ndas", "ndas"),
+        (f"/console/ndas/{world.nda.id}", "nda"),
+        ("/console/audit", "audit"),
+        (f"/console/grants/{ids['government_grant']}/evidence", "evidence"),
+    ]:
+        await shoot(page, base, path, name, console)
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{base}/login")
+    await shoot(page, base, "/login", "login", console)
+
+    await page.goto(f"{base}/login")  # the partner's admin, who still owes vetting, attestations and the NDA
+    await page.get_by_role("button", name=f"Sign in as Admin ({ids['east_admin']})").click()
+    await page.wait_for_url(f"{base}/console")
+    for path, name in [
+        ("/console/my-organisation", "portal"),
+        (f"/console/my-organisation/ndas/{world.nda.id}", "portal-nda"),
+        ("/console/my-organisation/attestations", "portal-attestations"),
+    ]:
+        await shoot(page, base, path, name, console)
+
+    await page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    await shoot(page, base, "/console/my-organisation", "portal-phone", console)
