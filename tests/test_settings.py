@@ -10,7 +10,8 @@ import pytest
 from accessdesk.settings import DEFAULT_SECRET_KEY, Settings, SettingsError
 
 GOOD = {"ACCESSDESK_ENV": "production", "ACCESSDESK_SECRET_KEY": "x" * 40,
-        "ACCESSDESK_BASE_URL": "https://accessdesk.example.gov"}  # fmt: skip
+        "ACCESSDESK_BASE_URL": "https://accessdesk.example.gov", "ACCESSDESK_CLIENT_SECRET_PEPPER": "p" * 40,
+        "ACCESSDESK_KEY_ENCRYPTION_KEY": "k" * 40}  # fmt: skip
 
 
 def test_development_defaults_need_nothing():
@@ -33,6 +34,10 @@ def test_development_defaults_need_nothing():
         ({"ACCESSDESK_DEV_LOGIN": "true"}, "ACCESSDESK_DEV_LOGIN"),
         ({"ACCESSDESK_SESSION_IDLE_MINUTES": "0"}, "ACCESSDESK_SESSION_IDLE_MINUTES"),
         ({"ACCESSDESK_SESSION_MAX_HOURS": "half a day"}, "ACCESSDESK_SESSION_MAX_HOURS"),
+        ({"ACCESSDESK_CLIENT_SECRET_PEPPER": None}, "ACCESSDESK_CLIENT_SECRET_PEPPER"),
+        ({"ACCESSDESK_KEY_ENCRYPTION_KEY": "x" * 40}, "ACCESSDESK_KEY_ENCRYPTION_KEY"),  # the same as the secret key
+        ({"ACCESSDESK_TOKEN_TTL_SECONDS": "5"}, "ACCESSDESK_TOKEN_TTL_SECONDS"),
+        ({"ACCESSDESK_TOKEN_TTL_SECONDS": "a while"}, "ACCESSDESK_TOKEN_TTL_SECONDS"),
     ],
 )
 def test_production_refuses_unsafe_or_malformed_settings(change, message):

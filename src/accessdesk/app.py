@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,8 @@ from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.transitions import Notifier, NullNotifier
+from accessdesk.oauth.endpoints import OAuthController
+from accessdesk.oauth.keys import KeyCache
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
@@ -128,7 +131,7 @@ def create_app(
         request_id_of(request)
 
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home, ConsoleController, CasesController,
+        route_handlers=[api_router, healthz, readyz, home, OAuthController, ConsoleController, CasesController,
                         AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
@@ -142,7 +145,9 @@ def create_app(
         before_send=[stamp_request_id],
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
-                     "relying_party": RelyingParty(settings.oidc_providers)}),  # fmt: skip
+                     "relying_party": RelyingParty(settings.oidc_providers),
+                     "oauth_keys": KeyCache(sealing_key=settings.sealing_key,
+                                            token_ttl=timedelta(seconds=settings.token_ttl_seconds))}),  # fmt: skip
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine,
                                        engine_callback=_template_globals),
         openapi_config=OpenAPIConfig(

@@ -144,6 +144,53 @@ def audit_verify() -> None:
 
 
 @main.group()
+def keys() -> None:
+    """The keys that sign OAuth access tokens."""
+
+
+def _key_ring(unit: Unit, settings: Settings) -> Any:
+    from datetime import timedelta
+
+    from accessdesk.domain.signing_keys import KeyRing
+
+    return KeyRing(unit, sealing_key=settings.sealing_key, token_ttl=timedelta(seconds=settings.token_ttl_seconds))
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """The published next key starts signing; the current one retires (still published until the last token it
+    signed has expired); a new next key is published."""
+    settings = _settings()
+
+    async def work(unit: Unit) -> tuple[str, str]:
+        ring = _key_ring(unit, settings)
+        await ring.ensure(actor=_operator())
+        return await ring.rotate(actor=_operator())  # type: ignore[no-any-return]
+
+    current, upcoming = _with_unit(settings, work)
+    click.echo(f"signing with {current}; next key {upcoming} is published. Every server picks the change up within "
+               "30 seconds.")  # fmt: skip
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key: next, current, retired (and until when it stays published)."""
+    settings = _settings()
+
+    async def work(unit: Unit) -> list[Any]:
+        return await _key_ring(unit, settings).describe()  # type: ignore[no-any-return]
+
+    for key in _with_unit(settings, work):
+        if key.signs_from is None:
+            role = "next (published, not signing yet)"
+        elif key.retired_at is None:
+            role = f"current (signing since {key.signs_from:%Y-%m-%d %H:%M} UTC)"
+        else:
+            role = f"retired {key.retired_at:%Y-%m-%d %H:%M}, published until {key.published_until:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"{key.kid}  {key.alg}  {role}")
+
+
+@main.group()
 def tokens() -> None:
     """Personal API tokens."""
 

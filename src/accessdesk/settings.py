@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/accessdesk.db"
 
@@ -46,6 +49,12 @@ class OidcProvider:
         """Where its sign-in pages are served: the issuer's scheme, host and port."""
         parts = urlsplit(self.issuer)
         return f"{parts.scheme}://{parts.netloc}"
+
+
+def _derived(material: str, purpose: bytes) -> bytes:
+    """32 bytes for one purpose, stretched from a configured secret (HKDF-SHA256), so that one setting never
+    serves two purposes with the same bytes."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(material.encode())
 
 
 def _providers(raw: str, *, production: bool) -> tuple[OidcProvider, ...]:
@@ -117,6 +126,35 @@ class Settings:
     "domains": ["oais.example"]}]``. Each is tied to organisations by e-mail domain (home-realm discovery). The
     redirect URI to register with each provider is ``<ACCESSDESK_BASE_URL>/login/callback``."""
 
+    token_ttl_seconds: int = field(default=900, metadata={"env": "ACCESSDESK_TOKEN_TTL_SECONDS"})
+    """Longest life of an OAuth access token, in seconds (default 15 minutes). A token never outlives its grant's
+    window either: it expires at whichever comes first."""
+
+    secret_overlap_hours: float = field(default=24.0, metadata={"env": "ACCESSDESK_SECRET_OVERLAP_HOURS"})
+    """After a client secret is rotated, the old secret keeps working this many hours, then dies."""
+
+    client_secret_pepper: str = field(default="", metadata={"env": "ACCESSDESK_CLIENT_SECRET_PEPPER"})
+    """Server pepper under which client secrets are stored (HMAC-SHA256). Required in production (≥ 32
+    characters); in development derived from the secret key. Changing it invalidates every client secret."""
+
+    key_encryption_key: str = field(default="", metadata={"env": "ACCESSDESK_KEY_ENCRYPTION_KEY"})
+    """Key that seals the token-signing keys at rest (AES-256-GCM; any string of ≥ 32 characters, stretched with
+    HKDF). Required in production; in development derived from the secret key. Losing it loses the signing keys
+    (tokens then stop verifying; rotate to make new ones)."""
+
+    @property
+    def issuer(self) -> str:
+        """The OAuth issuer identifier: the base URL, without a trailing slash."""
+        return self.base_url.rstrip("/")
+
+    @property
+    def pepper(self) -> bytes:
+        return _derived(self.client_secret_pepper or self.secret_key, b"accessdesk client-secret pepper")
+
+    @property
+    def sealing_key(self) -> bytes:
+        return _derived(self.key_encryption_key or self.secret_key, b"accessdesk signing-key sealing")
+
     @property
     def sign_in_origins(self) -> tuple[str, ...]:
         """The identity providers' origins, which the console's sign-in form sends the browser to."""
@@ -150,7 +188,13 @@ class Settings:
                 values[f.name] = _bool(raw)
             elif f.name == "oidc_providers":
                 values[f.name] = _providers(raw, production=environ.get("ACCESSDESK_ENV") == "production")
-            elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours"):
+            elif f.name == "token_ttl_seconds":
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{f.metadata['env']}: not a whole number of seconds: {raw!r}") from exc
+            elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours",
+                            "secret_overlap_hours"):
                 try:
                     values[f.name] = float(raw)
                 except ValueError as exc:
@@ -178,6 +222,15 @@ class Settings:
                 raise SettingsError("ACCESSDESK_BASE_URL must be an https:// URL in production")
             if self.dev_login:
                 raise SettingsError("ACCESSDESK_DEV_LOGIN signs anyone in as anyone: it is refused in production")
+            for name, value in (("ACCESSDESK_CLIENT_SECRET_PEPPER", self.client_secret_pepper),
+                                ("ACCESSDESK_KEY_ENCRYPTION_KEY", self.key_encryption_key)):  # fmt: skip
+                if len(value) < 32 or value == self.secret_key:
+                    raise SettingsError(f"{name} must be set in production to its own random value of at least "
+                                        "32 characters")  # fmt: skip
+        if not 30 <= self.token_ttl_seconds <= 86400:
+            raise SettingsError("ACCESSDESK_TOKEN_TTL_SECONDS must be between 30 and 86400")
+        if self.secret_overlap_hours < 0:
+            raise SettingsError("ACCESSDESK_SECRET_OVERLAP_HOURS must not be negative")
         if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
             raise SettingsError("ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive")
 

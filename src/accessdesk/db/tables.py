@@ -323,3 +323,81 @@ class WebSession(SQLModel, table=True):
     ended_at: datetime | None = _at(default=None)
     ip: str | None = Field(default=None, sa_type=sa.String(45))
     user_agent: str | None = Field(default=None, sa_type=sa.String(500))
+
+
+class OAuthClient(SQLModel, table=True):
+    """An OAuth client: a grantee's credential for one grant (``kind='grant'``), or the developer's gateway
+    credential for one model (``kind='gateway'``, allowed to introspect that model's tokens). It authenticates
+    with a client secret (``client_secret_basic``/``client_secret_post``) or a registered public key
+    (``private_key_jwt``)."""
+
+    __tablename__ = "oauth_clients"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    client_id: str = Field(sa_type=sa.String(64), unique=True)
+    kind: str = Field(sa_type=sa.String(16))
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id", index=True)
+    grant_id: uuid.UUID | None = Field(default=None, foreign_key="access_grants.id", index=True)
+    auth_method: str = Field(sa_type=sa.String(32))
+    jwks: dict[str, Any] | None = Field(default=None, sa_type=JSONDict)
+    name: str = Field(sa_type=sa.String(100))
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = _at()
+    revoked_at: datetime | None = _at(default=None)
+    revoked_by: uuid.UUID | None = Field(default=None)
+    revoke_reason: str | None = Field(default=None, sa_type=sa.Text)
+    # Issuances are counted here, not audited one by one.
+    token_count: int = Field(default=0)
+    last_used_at: datetime | None = _at(default=None)
+
+
+class OAuthClientSecret(SQLModel, table=True):
+    """One secret of a client, stored only as HMAC-SHA256 under the server's pepper. ``expires_at`` is set when a
+    rotation replaces it: it keeps working until then (the overlap), then dies."""
+
+    __tablename__ = "oauth_client_secrets"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    client_pk: uuid.UUID = Field(foreign_key="oauth_clients.id", index=True)
+    digest: str = Field(sa_type=sa.String(64))
+    created_at: datetime = _at()
+    expires_at: datetime | None = _at(default=None)
+
+
+class SigningKey(SQLModel, table=True):
+    """A key that signs access tokens. Published in the JWKS before it signs (``signs_from`` unset: the next key),
+    signing while current, and published after it is retired until the last token it signed has expired. The
+    private key is stored sealed (AES-256-GCM under the key-encryption key from settings)."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(sa_type=sa.String(64), primary_key=True)
+    alg: str = Field(sa_type=sa.String(16))
+    public_jwk: dict[str, Any] = Field(sa_type=JSONDict)
+    private_key_sealed: str = Field(sa_type=sa.Text)
+    created_at: datetime = _at()
+    signs_from: datetime | None = _at(default=None)
+    retired_at: datetime | None = _at(default=None)
+    published_until: datetime | None = _at(default=None)
+
+
+class OAuthUsedJti(SQLModel, table=True):
+    """A ``jti`` already seen (client assertion or DPoP proof), kept until the JWT it came from has expired so that
+    it cannot be replayed."""
+
+    __tablename__ = "oauth_used_jtis"
+
+    key: str = Field(sa_type=sa.String(300), primary_key=True)
+    expires_at: datetime = _at(index=True)
+
+
+class OAuthRevokedToken(SQLModel, table=True):
+    """An access token revoked by its client before its expiry (RFC 7009); introspection says inactive."""
+
+    __tablename__ = "oauth_revoked_tokens"
+
+    jti: str = Field(sa_type=sa.String(64), primary_key=True)
+    client_pk: uuid.UUID = Field(foreign_key="oauth_clients.id")
+    revoked_at: datetime = _at()
+    expires_at: datetime = _at(index=True)

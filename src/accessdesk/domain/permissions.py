@@ -15,6 +15,8 @@ from accessdesk.domain.vocabulary import OrgKind, Role
 class Permission(StrEnum):
     ATTESTATIONS_CREATE = "attestations:create"
     AUDIT_READ = "audit:read"
+    CREDENTIALS_MANAGE = "credentials:manage"
+    GATEWAYS_MANAGE = "gateways:manage"
     GRANTS_REVOKE = "grants:revoke"
     MODELS_CREATE = "models:create"
     MODELS_DESIGNATE = "models:designate"
@@ -35,21 +37,23 @@ _STAFF_APPROVER = {P.NOMINATIONS_CREATE, P.NOMINATIONS_DECIDE, P.GRANTS_REVOKE}
 _STAFF_ADMIN = _STAFF_APPROVER | {P.ORGANISATIONS_MANAGE, P.PARTNERS_VET, P.MODELS_KILL, P.AUDIT_READ}
 
 ROLE_PERMISSIONS: dict[tuple[OrgKind, Role], frozenset[Permission]] = {
-    (OrgKind.DEVELOPER, Role.ADMIN): frozenset(_STAFF_ADMIN | {P.MODELS_CREATE, P.MODELS_UPDATE, P.NDAS_PUBLISH}),
+    (OrgKind.DEVELOPER, Role.ADMIN): frozenset(
+        _STAFF_ADMIN | {P.MODELS_CREATE, P.MODELS_UPDATE, P.NDAS_PUBLISH, P.GATEWAYS_MANAGE}
+    ),
     (OrgKind.DEVELOPER, Role.APPROVER): frozenset(_STAFF_APPROVER),
     (OrgKind.DEVELOPER, Role.NOMINATOR): frozenset({P.NOMINATIONS_CREATE}),
     (OrgKind.DEVELOPER, Role.AUDITOR): frozenset({P.AUDIT_READ}),
     (OrgKind.DEVELOPER, Role.MEMBER): frozenset(),
     # A government agency that receives access itself completes the same gates as a partner (NDA, attestations).
     (OrgKind.GOVERNMENT, Role.ADMIN): frozenset(
-        _STAFF_ADMIN | {P.MODELS_DESIGNATE, P.NDAS_ACCEPT, P.ATTESTATIONS_CREATE}
+        _STAFF_ADMIN | {P.MODELS_DESIGNATE, P.NDAS_ACCEPT, P.ATTESTATIONS_CREATE, P.CREDENTIALS_MANAGE}
     ),
     (OrgKind.GOVERNMENT, Role.APPROVER): frozenset(_STAFF_APPROVER | {P.MODELS_DESIGNATE}),
     (OrgKind.GOVERNMENT, Role.NOMINATOR): frozenset({P.NOMINATIONS_CREATE}),
     (OrgKind.GOVERNMENT, Role.AUDITOR): frozenset({P.AUDIT_READ}),
     (OrgKind.GOVERNMENT, Role.MEMBER): frozenset(),
     (OrgKind.PARTNER, Role.ADMIN): frozenset(
-        {P.VETTING_SUBMIT, P.NDAS_ACCEPT, P.ATTESTATIONS_CREATE, P.ORGANISATIONS_MANAGE}
+        {P.VETTING_SUBMIT, P.NDAS_ACCEPT, P.ATTESTATIONS_CREATE, P.ORGANISATIONS_MANAGE, P.CREDENTIALS_MANAGE}
     ),
     (OrgKind.PARTNER, Role.APPROVER): frozenset(),
     (OrgKind.PARTNER, Role.NOMINATOR): frozenset(),

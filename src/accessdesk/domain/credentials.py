@@ -1,0 +1,296 @@
+"""OAuth client credentials: a grantee's credential for one grant, and the developer's gateway credential for one
+model. Secrets are 256-bit random values shown once and stored only as HMAC-SHA256 under the server's pepper (they
+are not passwords: a slow hash would buy nothing and cost the token endpoint its speed). A rotation issues a new
+secret while the old one keeps working for an overlap, then dies. Creating, revealing, rotating and revoking are
+audited; individual token issuances are only counted on the credential."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import select
+
+from accessdesk.db.tables import (
+    AccessGrant,
+    FrontierModel,
+    OAuthClient,
+    OAuthClientSecret,
+    OAuthRevokedToken,
+    OAuthUsedJti,
+)
+from accessdesk.domain import visibility
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.audit import snapshot
+from accessdesk.domain.errors import Conflict, Forbidden, Invalid
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import OrgKind
+
+SECRET_PREFIX = "adks_"
+CLIENT_ID_PREFIX = "adk_c_"
+GATEWAY_ID_PREFIX = "adk_g_"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_JWT = "private_key_jwt"
+# Public keys a client may register for private_key_jwt: asymmetric only, never a shared secret.
+KEY_TYPES = {"EC": {"crv", "x", "y"}, "OKP": {"crv", "x"}, "RSA": {"n", "e"}}
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+MAX_KEYS = 5
+CLIENT_FIELDS = ["id", "client_id", "kind", "organisation_id", "model_id", "grant_id", "auth_method", "name",
+                 "created_by", "created_at", "revoked_at", "revoked_by", "revoke_reason"]  # fmt: skip
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+
+
+def secret_digest(pepper: bytes, secret: str) -> str:
+    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def check_public_jwks(jwks: Any) -> dict[str, Any]:
+    """A JWK set of 1 to 5 public signature keys with distinct ``kid``s, or Invalid."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_KEYS:
+        raise Invalid("jwks", f"a JWK set ({{\"keys\": [...]}}) with 1 to {MAX_KEYS} public keys is required")
+    kids = set()
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") not in KEY_TYPES:
+            raise Invalid("jwks", "each key must be an EC, OKP (Ed25519) or RSA public key")
+        if PRIVATE_MEMBERS & key.keys():
+            raise Invalid("jwks", "a key contains private parts; register the public key only")
+        if not KEY_TYPES[key["kty"]] <= key.keys():
+            raise Invalid("jwks", f"an {key['kty']} key needs {', '.join(sorted(KEY_TYPES[key['kty']]))}")
+        if key.get("use", "sig") != "sig":
+            raise Invalid("jwks", "keys are for signatures (use: sig)")
+        kids.add(key.get("kid"))
+    if len(kids) != len(keys):
+        raise Invalid("jwks", "each key needs its own kid")
+    return {"keys": keys}
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A credential just created or rotated, with the secret to show once (None for private_key_jwt)."""
+
+    client: OAuthClient
+    secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """What the token, introspection and revocation endpoints need to know about a client, read in one go."""
+
+    client: OAuthClient
+    digests: tuple[str, ...]
+    model: FrontierModel
+
+    def secret_matches(self, pepper: bytes, secret: str) -> bool:
+        given = secret_digest(pepper, secret)
+        # Compare against every live secret (two during a rotation's overlap), each in constant time.
+        return any(hmac.compare_digest(given, digest) for digest in self.digests)
+
+
+class Credentials:
+    def __init__(self, unit: Unit, *, pepper: bytes, overlap: timedelta = timedelta(hours=24)) -> None:
+        self.unit = unit
+        self.pepper = pepper
+        self.overlap = overlap
+
+    # -- the grantee's credentials -----------------------------------------------------------------------------
+
+    async def for_grant(self, actor: Actor, grant_id: uuid.UUID) -> list[OAuthClient]:
+        """The credentials of a grant the actor can see, newest first (status only: no secret is ever kept)."""
+        await self._visible_grant(actor, grant_id)
+        rows = await self.unit.session.exec(
+            select(OAuthClient).where(OAuthClient.grant_id == grant_id).order_by(OAuthClient.created_at.desc())  # type: ignore[attr-defined]
+        )
+        return list(rows.all())
+
+    async def create(
+        self, *, actor: Actor, grant_id: uuid.UUID, name: str, jwks: dict[str, Any] | None = None
+    ) -> Issued:
+        """A credential for a grant the actor's organisation holds, while the grant is usable: a client secret, or,
+        given ``jwks``, the public keys it will sign ``private_key_jwt`` assertions with."""
+        grant, model = await self._visible_grant(actor, grant_id)
+        actor.require(Permission.CREDENTIALS_MANAGE, "only your organisation's admins manage credentials")
+        if grant.organisation_id != actor.organisation_id:
+            raise Forbidden("credentials are created by the grantee's own admins")
+        name = _name(name)
+        usability = await Grants(self.unit).usability(grant.id)
+        if not usability.usable:
+            raise Conflict(f"this grant cannot be used now ({usability.explanation}); credentials are created for a "
+                           "usable grant")  # fmt: skip
+        client = OAuthClient(
+            client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(16), kind="grant", organisation_id=grant.organisation_id,
+            model_id=model.id, grant_id=grant.id, name=name, created_by=actor.user_id,  # type: ignore[arg-type]
+            auth_method=PRIVATE_KEY_JWT if jwks is not None else "client_secret",
+            jwks=check_public_jwks(jwks) if jwks is not None else None, created_at=self.unit.now(),
+        )  # fmt: skip
+        return await self._issue(actor, client)
+
+    async def create_gateway(self, *, actor: Actor, model_id: uuid.UUID, name: str) -> Issued:
+        """A gateway credential for the developer's API gateway: it may introspect this model's tokens."""
+        model = await self.unit.get(FrontierModel, model_id, what="model")
+        visibility.require(visibility.can_see_model(actor, model), "model", model_id)
+        actor.require(Permission.GATEWAYS_MANAGE, "only the developer's admins manage gateway credentials")
+        if model.developer_id != actor.organisation_id:
+            raise Forbidden("gateway credentials are created by the model's own developer")
+        client = OAuthClient(
+            client_id=GATEWAY_ID_PREFIX + secrets.token_urlsafe(16), kind="gateway", organisation_id=model.developer_id,
+            model_id=model.id, name=_name(name), created_by=actor.user_id, auth_method="client_secret",  # type: ignore[arg-type]
+            created_at=self.unit.now(),
+        )  # fmt: skip
+        return await self._issue(actor, client)
+
+    async def gateways(self, actor: Actor, model_id: uuid.UUID) -> list[OAuthClient]:
+        model = await self.unit.get(FrontierModel, model_id, what="model")
+        visibility.require(visibility.can_see_model(actor, model), "model", model_id)
+        if actor.kind == OrgKind.PARTNER:
+            return []
+        rows = await self.unit.session.exec(
+            select(OAuthClient).where(OAuthClient.model_id == model_id, OAuthClient.kind == "gateway")
+            .order_by(OAuthClient.created_at.desc())  # type: ignore[attr-defined]
+        )  # fmt: skip
+        return list(rows.all())
+
+    async def _issue(self, actor: Actor, client: OAuthClient) -> Issued:
+        self.unit.session.add(client)
+        await self.unit.session.flush()
+        secret = None
+        if client.auth_method == "client_secret":
+            secret = self._add_secret(client)
+        self.unit.record(actor=actor, action="credential.created", subject=client, after=snapshot(client, CLIENT_FIELDS))
+        if secret is not None:
+            self.unit.record(actor=actor, action="credential.revealed", subject=client,
+                             after={"shown_to": actor.label, "secrets_live": 1})  # fmt: skip
+        await self.unit.commit()
+        return Issued(client=client, secret=secret)
+
+    def _add_secret(self, client: OAuthClient) -> str:
+        secret = new_secret()
+        self.unit.session.add(OAuthClientSecret(client_pk=client.id, digest=secret_digest(self.pepper, secret),
+                                                created_at=self.unit.now()))  # fmt: skip
+        return secret
+
+    async def rotate_secret(self, *, actor: Actor, client_pk: uuid.UUID) -> Issued:
+        """A new secret, shown once; the current one keeps working until the overlap ends."""
+        client = await self._manageable(actor, client_pk)
+        if client.auth_method != "client_secret":
+            raise Conflict("this credential signs with its registered key; it has no secret to rotate")
+        now = self.unit.now()
+        until = now + self.overlap
+        await self.unit.session.exec(
+            sa.update(OAuthClientSecret)  # type: ignore[call-overload]
+            .where(OAuthClientSecret.client_pk == client.id,
+                   sa.or_(OAuthClientSecret.expires_at.is_(None), OAuthClientSecret.expires_at > until))  # type: ignore[union-attr,operator]
+            .values(expires_at=until)
+        )  # fmt: skip
+        secret = self._add_secret(client)
+        self.unit.record(actor=actor, action="credential.rotated", subject=client,
+                         after={"previous_secret_dies_at": until})  # fmt: skip
+        self.unit.record(actor=actor, action="credential.revealed", subject=client, after={"shown_to": actor.label})
+        await self.unit.commit()
+        return Issued(client=client, secret=secret)
+
+    async def revoke(self, *, actor: Actor, client_pk: uuid.UUID, reason: str) -> OAuthClient:
+        """The credential stops at once: no new token, and introspection calls its tokens inactive."""
+        client = await self._manageable(actor, client_pk, staff_may=True)
+        reason = (reason or "").strip()
+        if not reason:
+            raise Invalid("reason", "a reason is required to revoke a credential")
+        if client.revoked_at is not None:
+            raise Conflict("this credential is already revoked")
+        client.revoked_at, client.revoked_by, client.revoke_reason = self.unit.now(), actor.user_id, reason
+        self.unit.session.add(client)
+        self.unit.record(actor=actor, action="credential.revoked", subject=client, after={"revoked_at": client.revoked_at},
+                         reason=reason)  # fmt: skip
+        await self.unit.commit()
+        return client
+
+    async def _visible_grant(self, actor: Actor, grant_id: uuid.UUID) -> tuple[AccessGrant, FrontierModel]:
+        grant = await self.unit.get(AccessGrant, grant_id, what="grant")
+        model = await self.unit.get(FrontierModel, grant.model_id)
+        visibility.require(visibility.can_see_case(actor, model, grant.organisation_id), "grant", grant_id)
+        return grant, model
+
+    async def _manageable(self, actor: Actor, client_pk: uuid.UUID, *, staff_may: bool = False) -> OAuthClient:
+        """A credential the actor may change: their own organisation's (as its admin); with ``staff_may``, also
+        any credential of a grant or model they decide on (to cut access in an incident)."""
+        client = await self.unit.lock(OAuthClient, client_pk, what="credential")
+        model = await self.unit.get(FrontierModel, client.model_id)
+        visibility.require(visibility.can_see_case(actor, model, client.organisation_id), "credential", client_pk)
+        own = client.organisation_id == actor.organisation_id
+        permission = Permission.GATEWAYS_MANAGE if client.kind == "gateway" else Permission.CREDENTIALS_MANAGE
+        if own and actor.can(permission):
+            return client
+        if staff_may and actor.is_staff and actor.can(Permission.GRANTS_REVOKE):
+            return client
+        raise Forbidden("only the credential's own organisation's admins manage it")
+
+
+def _name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid("name", "a name of 1 to 100 characters is required (where the credential is used)")
+    return name
+
+
+# -- what the OAuth endpoints read and write ---------------------------------------------------------------------
+
+
+async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
+    """The client behind ``client_id`` with its live secrets and its model, or None (unknown or malformed id)."""
+    if not client_id or len(client_id) > 64:
+        return None
+    now = unit.now()
+    found = (await unit.session.exec(
+        select(OAuthClient, FrontierModel).join(FrontierModel, FrontierModel.id == OAuthClient.model_id)  # type: ignore[arg-type]
+        .where(OAuthClient.client_id == client_id)
+    )).first()  # fmt: skip
+    if found is None:
+        return None
+    client, model = found
+    digests = (await unit.session.exec(
+        select(OAuthClientSecret.digest).where(
+            OAuthClientSecret.client_pk == client.id,
+            sa.or_(OAuthClientSecret.expires_at.is_(None), OAuthClientSecret.expires_at > now),  # type: ignore[union-attr,operator]
+        )
+    )).all()  # fmt: skip
+    return ClientRecord(client=client, digests=tuple(digests), model=model)
+
+
+async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:
+    """Record a one-time value (an assertion's or a DPoP proof's ``jti``); False when it was seen before. The
+    primary key decides, so two concurrent requests with the same value cannot both pass."""
+    now = unit.now()
+    await unit.session.exec(sa.delete(OAuthUsedJti).where(OAuthUsedJti.key == key, OAuthUsedJti.expires_at <= now))  # type: ignore[call-overload,arg-type]
+    insert = postgresql_insert if unit.dialect == "postgresql" else sqlite_insert
+    result = await unit.session.exec(insert(OAuthUsedJti).values(key=key, expires_at=expires_at).on_conflict_do_nothing())  # type: ignore[call-overload]
+    return bool(result.rowcount == 1)
+
+
+async def count_issuance(unit: Unit, client_pk: uuid.UUID) -> None:
+    await unit.session.exec(
+        sa.update(OAuthClient).where(OAuthClient.id == client_pk)  # type: ignore[call-overload,arg-type]
+        .values(token_count=OAuthClient.token_count + 1, last_used_at=unit.now())
+    )  # fmt: skip
+
+
+async def revoke_token(unit: Unit, *, jti: str, client_pk: uuid.UUID, expires_at: datetime) -> None:
+    """Remember an access token its client revoked (RFC 7009) until it would have expired anyway."""
+    if await unit.session.get(OAuthRevokedToken, jti) is None:
+        unit.session.add(OAuthRevokedToken(jti=jti, client_pk=client_pk, revoked_at=unit.now(), expires_at=expires_at))
+
+
+async def token_revoked(unit: Unit, jti: str) -> bool:
+    return (await unit.session.exec(select(OAuthRevokedToken.jti).where(OAuthRevokedToken.jti == jti))).first() is not None

@@ -1,0 +1,132 @@
+"""The keys that sign access tokens.
+
+At any time there is one *current* key, which signs, and one *next* key, already published in the JWKS but not
+signing yet, so that gateways caching the JWKS know it before they meet a token it signed. ``rotate`` makes the
+next key current, retires the current one and creates a new next key. A retired key stays published until the last
+token it signed has expired (the longest token lifetime after its retirement), so tokens verify across a rotation.
+
+Private keys are stored sealed: AES-256-GCM under the key-encryption key from settings, the ``kid`` bound in as
+associated data so a sealed key cannot be swapped onto another row.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc.jwk import ECKey
+from sqlmodel import select
+
+from accessdesk.db.tables import SigningKey
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.unit import Unit
+
+ALGORITHM = "ES256"
+CURVE = "P-256"
+# Published a little longer than the last token it signed can live: gateways' clocks drift.
+PUBLISH_MARGIN = timedelta(minutes=5)
+
+
+class KeyUnavailable(Exception):
+    """A signing key cannot be unsealed: the key-encryption key in settings is not the one that sealed it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    kid: str
+    key: ECKey
+    algorithm: str = ALGORITHM
+
+
+def _seal(sealing_key: bytes, kid: str, private_pem: bytes) -> str:
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + AESGCM(sealing_key).encrypt(nonce, private_pem, kid.encode())).decode()
+
+
+def _unseal(sealing_key: bytes, kid: str, sealed: str) -> bytes:
+    raw = base64.b64decode(sealed)
+    try:
+        return AESGCM(sealing_key).decrypt(raw[:12], raw[12:], kid.encode())
+    except InvalidTag as exc:
+        raise KeyUnavailable(f"signing key {kid} cannot be unsealed with the configured key-encryption key") from exc
+
+
+class KeyRing:
+    def __init__(self, unit: Unit, *, sealing_key: bytes, token_ttl: timedelta) -> None:
+        self.unit = unit
+        self.sealing_key = sealing_key
+        self.token_ttl = token_ttl
+
+    def _new_key(self, *, signs_from: datetime | None) -> SigningKey:
+        key = ECKey.generate_key(CURVE, private=True)
+        kid = f"{self.unit.now():%Y%m%d}-{secrets.token_hex(4)}"
+        public = {**key.as_dict(private=False), "kid": kid, "alg": ALGORITHM, "use": "sig"}
+        row = SigningKey(kid=kid, alg=ALGORITHM, public_jwk=public, created_at=self.unit.now(), signs_from=signs_from,
+                         private_key_sealed=_seal(self.sealing_key, kid, key.as_pem(private=True)))  # fmt: skip
+        self.unit.session.add(row)
+        return row
+
+    async def _all(self, *, lock: bool = False) -> list[SigningKey]:
+        stmt = select(SigningKey).order_by(SigningKey.kid).execution_options(populate_existing=True)
+        if lock:
+            stmt = stmt.with_for_update()
+        return list((await self.unit.session.exec(stmt)).all())
+
+    async def ensure(self, *, actor: Actor) -> None:
+        """Create the first current and next keys if there are none (first start)."""
+        keys = await self._all(lock=True)
+        if not any(k.signs_from is not None and k.retired_at is None for k in keys):
+            current = self._new_key(signs_from=self.unit.now())
+            upcoming = self._new_key(signs_from=None)
+            self.unit.record(actor=actor, action="signing_key.created", subject_type="signing_keys",
+                             subject_id=current.kid, after={"current": current.kid, "next": upcoming.kid})  # fmt: skip
+        await self.unit.commit()
+
+    async def rotate(self, *, actor: Actor) -> tuple[str, str]:
+        """The next key starts signing, the current one retires (published until its last token expires), a new
+        next key is published. Returns (the new current kid, the new next kid)."""
+        keys = await self._all(lock=True)
+        now = self.unit.now()
+        current = next((k for k in keys if k.signs_from is not None and k.retired_at is None), None)
+        upcoming = next((k for k in keys if k.signs_from is None), None)
+        if upcoming is None:  # only before the first start; a key nobody has seen published yet
+            upcoming = self._new_key(signs_from=None)
+        if current is not None:
+            current.retired_at, current.published_until = now, now + self.token_ttl + PUBLISH_MARGIN
+            self.unit.session.add(current)
+        upcoming.signs_from = now
+        self.unit.session.add(upcoming)
+        following = self._new_key(signs_from=None)
+        self.unit.record(actor=actor, action="signing_key.rotated", subject_type="signing_keys", subject_id=upcoming.kid,
+                         before={"current": current.kid if current else None},
+                         after={"current": upcoming.kid, "next": following.kid,
+                                "retired_published_until": current.published_until if current else None})  # fmt: skip
+        await self.unit.commit()
+        return upcoming.kid, following.kid
+
+    async def published(self) -> list[dict[str, Any]]:
+        """The public keys in the JWKS: next, current, and retired ones whose tokens may still be alive."""
+        now = self.unit.now()
+        stmt = select(SigningKey.public_jwk).where(
+            sa.or_(SigningKey.published_until.is_(None), SigningKey.published_until > now)  # type: ignore[union-attr,operator]
+        ).order_by(SigningKey.created_at.desc())  # type: ignore[attr-defined]
+        return [dict(jwk) for jwk in (await self.unit.session.exec(stmt)).all()]
+
+    async def signer(self) -> Signer | None:
+        """The current key, unsealed; None before the first start."""
+        stmt = select(SigningKey).where(SigningKey.signs_from.is_not(None), SigningKey.retired_at.is_(None))  # type: ignore[union-attr]
+        row = (await self.unit.session.exec(stmt.order_by(SigningKey.signs_from.desc()).limit(1))).first()  # type: ignore[union-attr]
+        if row is None:
+            return None
+        pem = _unseal(self.sealing_key, row.kid, row.private_key_sealed)
+        return Signer(kid=row.kid, key=ECKey.import_key(pem))
+
+    async def describe(self) -> list[SigningKey]:
+        return await self._all()

@@ -1,0 +1,228 @@
+"""Authlib's authorization server, fitted to accessdesk.
+
+Authlib runs the protocol: parsing the token request, client authentication (``client_secret_basic``,
+``client_secret_post``, ``private_key_jwt``), the ``client_credentials`` grant, scopes, the RFC 6749 error
+responses. Authlib is synchronous and our database is not, so everything it will ask for is read *before* it runs
+(the client, its live secrets, its model, whether its grant is usable now, a verified DPoP proof) and handed to it
+in a :class:`TokenContext`; what must be written because of it (the assertion's ``jti``, the count of tokens) is
+written after it answered, before the answer leaves.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidScopeError, OAuth2Error
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from accessdesk.domain.credentials import PRIVATE_KEY_JWT, SECRET_METHODS, ClientRecord
+from accessdesk.domain.grants import Usability
+from accessdesk.domain.signing_keys import Signer
+from accessdesk.oauth.dpop import DpopProof
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+ENDPOINT_PATHS = ("/oauth/token", "/oauth/introspect", "/oauth/revoke")
+# A private_key_jwt assertion is made for one request and used once (its jti is remembered until it expires). It
+# may claim to live at most an hour (common clients, Authlib's among them, default to that) and, when it says when
+# it was made, must have been made in the last five minutes.
+LONGEST_ASSERTION_SECONDS = 3600
+OLDEST_ASSERTION_SECONDS = 300
+
+
+class InvalidDpopProofError(OAuth2Error):
+    """RFC 9449 §7: the DPoP proof is missing where required, or invalid."""
+
+    error = "invalid_dpop_proof"
+
+
+@dataclass
+class TokenContext:
+    """What one token request needs, read beforehand, and what it leaves to be written afterwards."""
+
+    record: ClientRecord | None
+    usability: Usability | None
+    dpop: DpopProof | None
+    dpop_problem: str | None
+    signer: Signer
+    now: datetime
+    ttl_seconds: int
+    pepper: bytes
+    issuer: str
+    token_endpoint: str
+    assertion_jti: tuple[str, int] | None = None  # (jti, exp) of the private_key_jwt assertion used
+    issued_jti: str | None = None
+    expires_at: int | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+class Client(ClientMixin):
+    """An accessdesk OAuth client as Authlib sees it."""
+
+    def __init__(self, context: TokenContext) -> None:
+        assert context.record is not None
+        self.context = context
+        self.record = context.record
+
+    def get_client_id(self) -> str:
+        return self.record.client.client_id
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.record.secret_matches(self.context.pepper, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.record.client.auth_method == PRIVATE_KEY_JWT:
+            return method == PRIVATE_KEY_JWT
+        return method in SECRET_METHODS
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials" and self.record.client.kind == "grant"
+
+    def get_allowed_scope(self, scope: str) -> str:
+        allowed = self.context.usability.scopes if self.context.usability else ()
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def get_default_redirect_uri(self) -> str:
+        return ""
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    """``private_key_jwt`` (RFC 7523 §2.2): the assertion is signed with a key the client registered, is addressed
+    to us, lives briefly, and its ``jti`` is used once (recorded after Authlib answers; see TokenContext)."""
+
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def __init__(self, context: TokenContext) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self.context = context
+
+    def get_audiences(self) -> list[str]:
+        # RFC 7523 §3: the authorization server; clients name it by its issuer or by the endpoint they call.
+        return [self.context.issuer, *(f"{self.context.issuer}{path}" for path in ENDPOINT_PATHS)]
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        return KeySet.import_key_set(client.record.client.jwks or {"keys": []})
+
+    def verify_claims(self, claims: jwt.Claims) -> None:
+        super().verify_claims(claims)
+        now = self.context.now.timestamp()
+        expires, issued = claims.get("exp"), claims.get("iat")
+        if not isinstance(expires, int | float) or expires - now > LONGEST_ASSERTION_SECONDS + self.leeway:
+            raise InvalidClientError(description=f"the client assertion may live at most {LONGEST_ASSERTION_SECONDS} s")
+        if issued is not None and (not isinstance(issued, int | float) or now - issued > OLDEST_ASSERTION_SECONDS):
+            raise InvalidClientError(description=f"the client assertion was made more than {OLDEST_ASSERTION_SECONDS} s "
+                                     "ago; make a new one for each request")  # fmt: skip
+
+    def validate_jti(self, claims: jwt.Claims, jti: str) -> bool:
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 200:
+            return False
+        self.context.assertion_jti = (jti, int(claims["exp"]))
+        return True
+
+
+class ModelAccessGrant(ClientCredentialsGrant):
+    """``client_credentials``, for a credential of a grant: scopes within the grant, a token only while the grant is
+    usable, bound to a DPoP key when one is proven (required for high-tier models), never outliving the window."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, PRIVATE_KEY_JWT]
+
+    @property
+    def context(self) -> TokenContext:
+        return self.request.accessdesk  # type: ignore[attr-defined,no-any-return]
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()  # authenticates the client first: nothing below is told to strangers
+        context = self.context
+        client = context.record.client  # type: ignore[union-attr]
+        if client.revoked_at is not None:
+            raise InvalidClientError(description="this credential has been revoked", status_code=401)
+        usability = context.usability
+        assert usability is not None
+        if not usability.usable:
+            raise InvalidGrantError(description=f"the grant cannot be used now: {usability.explanation}")
+        if context.dpop_problem is not None:
+            raise InvalidDpopProofError(description=context.dpop_problem)
+        if context.dpop is None and context.record.model.tier == "high":  # type: ignore[union-attr]
+            raise InvalidDpopProofError(description="this model requires DPoP-bound tokens: send a DPoP proof")
+
+    def validate_requested_scope(self) -> None:
+        requested = (self.request.payload.scope or "").split()
+        allowed = set(self.context.usability.scopes)  # type: ignore[union-attr]
+        excess = [s for s in requested if s not in allowed]
+        if excess:
+            raise InvalidScopeError(description=f"not granted: {' '.join(excess)}; this grant allows "
+                                    f"{' '.join(sorted(allowed))}")  # fmt: skip
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):  # type: ignore[no-untyped-def]  # noqa: ANN001
+        context = self.context
+        record, usability = context.record, context.usability
+        assert record is not None and usability is not None
+        scopes = (scope or "").split() or list(usability.scopes)
+        now = int(context.now.timestamp())
+        # The shorter of the configured lifetime and what is left of the window: a token never outlives the grant.
+        expires = min(now + context.ttl_seconds, int(usability.ends_at.timestamp()))
+        jti = secrets.token_urlsafe(16)
+        claims: dict[str, Any] = {
+            "iss": context.issuer, "sub": record.client.client_id, "client_id": record.client.client_id,
+            "aud": record.model.resource, "scope": " ".join(scopes), "jti": jti, "iat": now, "exp": expires,
+            "grant_id": str(usability.grant_id),
+        }  # fmt: skip
+        if context.dpop is not None:
+            claims["cnf"] = {"jkt": context.dpop.jkt}
+        header = {"alg": context.signer.algorithm, "typ": ACCESS_TOKEN_TYPE, "kid": context.signer.kid}
+        context.issued_jti, context.expires_at, context.claims = jti, expires, claims
+        return {
+            "access_token": jwt.encode(header, claims, context.signer.key, algorithms=[context.signer.algorithm]),
+            "token_type": "DPoP" if context.dpop is not None else "Bearer",
+            "expires_in": expires - now,
+            "scope": " ".join(scopes),
+        }
+
+
+class Server(AuthorizationServer):
+    """One per request (it holds that request's context); cheap to make."""
+
+    def __init__(self, context: TokenContext) -> None:
+        super().__init__()
+        self.context = context
+        self.register_grant(ModelAccessGrant)
+        self.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwt(context))
+
+    def query_client(self, client_id: str) -> Client | None:
+        record = self.context.record
+        if record is None or record.client.client_id != client_id:
+            return None
+        return Client(self.context)
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        """Tokens are self-contained JWTs: nothing to store (issuances are counted by the endpoint)."""
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def create_oauth2_request(self, request: tuple[str, Mapping[str, str], dict[str, str]]) -> OAuth2Request:
+        method, headers, form = request
+        oauth_request = OAuth2Request(method, self.context.token_endpoint, headers=headers)
+        oauth_request.payload = BasicOAuth2Payload(form)
+        oauth_request._body = form  # Authlib's client authentication reads request.form
+        oauth_request.accessdesk = self.context  # type: ignore[attr-defined]
+        return oauth_request
+
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> tuple[int, Any, list[tuple[str, str]]]:
+        return status, body, headers
+
