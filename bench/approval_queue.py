@@ -24,19 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 
-from bench._common import db_argument, fresh_database, median, percentile, verdict
+from bench._common import db_argument, fresh_database, median, percentile, server, verdict
 from bench._dataset import Population, populate
 
 GOAL = 1.5
@@ -58,48 +52,6 @@ LABELS = {
     "empty": "GET /healthz (empty handler)",
 }
 QUEUES = ("for_me", "awaiting", "page", "home")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server(url: str, label: str) -> Iterator[str]:
-    """``uvicorn`` serving accessdesk on ``url``'s database; yields its base URL and stops it afterwards."""
-    port = _free_port()
-    env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_EMBEDDED_WORKER": "false",
-           "ACCESSDESK_LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = tempfile.NamedTemporaryFile(prefix=f"accessdesk_bench_{label}_", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "accessdesk.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the {label} server exited ({process.returncode}); see {log.name}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the {label} server did not become ready in 60 s; see {log.name}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        os.unlink(log.name)
 
 
 @dataclass

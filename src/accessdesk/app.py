@@ -33,6 +33,8 @@ from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.transitions import Notifier, NullNotifier
+from accessdesk.domain.unit import Unit
+from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
 from accessdesk.oauth.endpoints import OAuthController
 from accessdesk.oauth.keys import KeyCache
 from accessdesk.request_scope import close_request_session, request_id_of
@@ -41,6 +43,7 @@ from accessdesk.settings import Settings
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
+from accessdesk.web.credential_pages import CredentialPagesController
 from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
@@ -74,6 +77,17 @@ async def home(state: State) -> Template:
     return Template("index.html", context={"settings": state.settings})
 
 
+def listen_dsn(database_url: str) -> str:
+    """The libpq form of the SQLAlchemy URL, for the one plain asyncpg connection that LISTENs."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextlib.asynccontextmanager
+async def _unit(app: Litestar, clock: Clock) -> AsyncGenerator[Unit, None]:
+    async with app.state.sessionmaker() as session:
+        yield Unit(session, clock)
+
+
 def _template_globals(engine: JinjaTemplateEngine) -> None:
     # Templates show or hide actions with the same permissions the domain checks (the domain still decides).
     engine.engine.globals["Permission"] = Permission
@@ -96,15 +110,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        task = None
+        tasks = []
         if run_worker:
-            task = asyncio.create_task(
+            tasks.append(asyncio.create_task(
                 run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds)
-            )
+            ))  # fmt: skip
+        if not settings.is_sqlite:  # PostgreSQL tells us what the OAuth endpoints may keep (oauth/cache.py)
+            tasks.append(asyncio.create_task(listen(app.state.oauth_cache, listen_dsn(settings.database_url))))
+            tasks.append(asyncio.create_task(flush_forever(app.state.oauth_issuances, lambda: _unit(app, clock))))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -133,7 +150,7 @@ def create_app(
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home, OAuthController, ConsoleController, CasesController,
                         AuditPagesController, PortalController, ModelPagesController,
-                        OrganisationPagesController, NdaPagesController,
+                        OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
@@ -146,6 +163,7 @@ def create_app(
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
                      "relying_party": RelyingParty(settings.oidc_providers),
+                     "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
                      "oauth_keys": KeyCache(sealing_key=settings.sealing_key,
                                             token_ttl=timedelta(seconds=settings.token_ttl_seconds))}),  # fmt: skip
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine,

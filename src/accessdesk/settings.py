@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -51,6 +52,7 @@ class OidcProvider:
         return f"{parts.scheme}://{parts.netloc}"
 
 
+@functools.lru_cache(maxsize=16)
 def _derived(material: str, purpose: bytes) -> bytes:
     """32 bytes for one purpose, stretched from a configured secret (HKDF-SHA256), so that one setting never
     serves two purposes with the same bytes."""

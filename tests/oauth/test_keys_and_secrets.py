@@ -10,9 +10,10 @@ import jwt as pyjwt
 import pytest
 from sqlmodel import select
 
-from accessdesk.db.tables import AuditEvent, OAuthClientSecret, SigningKey
-from accessdesk.domain.credentials import secret_digest
+from accessdesk.db.tables import AuditEvent, OAuthClientSecret, OAuthUsedJti, SigningKey
+from accessdesk.domain.credentials import first_use, secret_digest
 from accessdesk.domain.signing_keys import KeyRing, KeyUnavailable
+from accessdesk.domain.transitions import prune_oauth_records
 from accessdesk.settings import Settings
 from tests.api.conftest import settle
 from tests.oauth.conftest import SETTINGS, jwks, post_token, verified
@@ -103,3 +104,13 @@ async def test_the_credential_lifecycle_is_audited_but_not_each_token(http, worl
                        "credential.revoked"]  # fmt: skip
     text = " ".join(str(e.after) for e in (await world.unit.session.exec(select(AuditEvent))).all())
     assert issued.secret not in text
+
+
+async def test_the_worker_forgets_one_time_values_once_their_jwt_has_expired(world, clock):
+    assert await first_use(world.unit, "dpop:key:one", expires_at=clock.now() + timedelta(minutes=1))
+    assert not await first_use(world.unit, "dpop:key:one", expires_at=clock.now() + timedelta(minutes=1))
+    await world.unit.session.commit()
+    assert await prune_oauth_records(world.unit) == 0
+    clock.advance(timedelta(minutes=2))
+    assert await prune_oauth_records(world.unit) == 1
+    assert (await world.unit.session.exec(select(OAuthUsedJti))).all() == []

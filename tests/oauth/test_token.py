@@ -13,7 +13,7 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt as jose_jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey
 from sqlmodel import select
 
 from accessdesk.db.tables import NdaTemplate
@@ -218,3 +218,21 @@ async def test_credentials_are_for_usable_grants_and_their_own_admins(world, cre
     await refused(Forbidden, credentials.create(actor=world.gov_member, grant_id=grant.id, name="member"))
     await refused(Forbidden, credentials.create(actor=world.dev_admin, grant_id=grant.id, name="developer"))
 
+
+
+async def test_private_key_jwt_with_an_ed25519_key(app, http, world, credentials, live_grant):
+    private = OKPKey.generate_key("Ed25519", private=True)
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="ed25519",
+                                      jwks={"keys": [{**private.as_dict(private=False), "kid": "ed"}]})  # fmt: skip
+    await settle(world)
+    async with AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
+                                 transport=transport(app)) as client:  # fmt: skip
+        client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="EdDSA"))
+        token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
+    assert verified(token["access_token"], await jwks(http), audience=AUDIENCE)["client_id"] == issued.client.client_id
+
+
+async def test_a_revoked_credential_gets_no_new_secret(world, credentials, live_grant, refused):
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="gone")
+    await credentials.revoke(actor=world.gov_admin, client_pk=issued.client.id, reason="lost")
+    await refused(Conflict, credentials.rotate_secret(actor=world.gov_admin, client_pk=issued.client.id))

@@ -27,6 +27,7 @@ from accessdesk.db.tables import (
     OAuthRevokedToken,
     OAuthUsedJti,
 )
+from accessdesk.db.types import aware
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
@@ -91,13 +92,13 @@ class ClientRecord:
     """What the token, introspection and revocation endpoints need to know about a client, read in one go."""
 
     client: OAuthClient
-    digests: tuple[str, ...]
+    secrets: tuple[tuple[str, datetime | None], ...]  # (digest, dies at); kept in memory, so judged when used
     model: FrontierModel
 
-    def secret_matches(self, pepper: bytes, secret: str) -> bool:
+    def secret_matches(self, pepper: bytes, secret: str, *, at: datetime) -> bool:
         given = secret_digest(pepper, secret)
-        # Compare against every live secret (two during a rotation's overlap), each in constant time.
-        return any(hmac.compare_digest(given, digest) for digest in self.digests)
+        # Compare against every secret alive at ``at`` (two during a rotation's overlap), each in constant time.
+        return any(hmac.compare_digest(given, digest) and (dies is None or dies > at) for digest, dies in self.secrets)
 
 
 class Credentials:
@@ -185,6 +186,8 @@ class Credentials:
     async def rotate_secret(self, *, actor: Actor, client_pk: uuid.UUID) -> Issued:
         """A new secret, shown once; the current one keeps working until the overlap ends."""
         client = await self._manageable(actor, client_pk)
+        if client.revoked_at is not None:
+            raise Conflict("this credential is revoked; create a new one")
         if client.auth_method != "client_secret":
             raise Conflict("this credential signs with its registered key; it has no secret to rotate")
         now = self.unit.now()
@@ -260,13 +263,13 @@ async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
     if found is None:
         return None
     client, model = found
-    digests = (await unit.session.exec(
-        select(OAuthClientSecret.digest).where(
+    alive = (await unit.session.exec(
+        select(OAuthClientSecret.digest, OAuthClientSecret.expires_at).where(
             OAuthClientSecret.client_pk == client.id,
             sa.or_(OAuthClientSecret.expires_at.is_(None), OAuthClientSecret.expires_at > now),  # type: ignore[union-attr,operator]
         )
     )).all()  # fmt: skip
-    return ClientRecord(client=client, digests=tuple(digests), model=model)
+    return ClientRecord(client=client, secrets=tuple((digest, aware(dies)) for digest, dies in alive), model=model)
 
 
 async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:
@@ -279,10 +282,13 @@ async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:
     return bool(result.rowcount == 1)
 
 
-async def count_issuance(unit: Unit, client_pk: uuid.UUID) -> None:
+async def count_issuance(unit: Unit, client_pk: uuid.UUID, *, n: int = 1, at: datetime | None = None) -> None:
+    """Add ``n`` issuances to a credential's count, last used at ``at`` (default now)."""
+    at = at or unit.now()
     await unit.session.exec(
         sa.update(OAuthClient).where(OAuthClient.id == client_pk)  # type: ignore[call-overload,arg-type]
-        .values(token_count=OAuthClient.token_count + 1, last_used_at=unit.now())
+        .values(token_count=OAuthClient.token_count + n,
+                last_used_at=sa.case((OAuthClient.last_used_at > at, OAuthClient.last_used_at), else_=at))  # type: ignore[operator]
     )  # fmt: skip
 
 

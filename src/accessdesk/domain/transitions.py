@@ -15,7 +15,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlmodel import select
 
-from accessdesk.db.tables import AccessGrant, Nomination, OutboxMessage
+from accessdesk.db.tables import AccessGrant, Nomination, OAuthRevokedToken, OAuthUsedJti, OutboxMessage
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.unit import Unit
@@ -44,6 +44,7 @@ class SweepReport:
     nominations_lapsed: int = 0
     messages_delivered: int = 0
     messages_failed: int = 0
+    oauth_records_pruned: int = 0
 
 
 def _claim(stmt: sa.Select, unit: Unit) -> sa.Select:  # type: ignore[type-arg]
@@ -140,4 +141,16 @@ async def sweep(unit: Unit, notifier: Notifier) -> SweepReport:
     report.grant_transitions = await materialise_grants(unit)
     report.nominations_lapsed = await lapse_nominations(unit)
     report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
+    report.oauth_records_pruned = await prune_oauth_records(unit)
     return report
+
+
+async def prune_oauth_records(unit: Unit) -> int:
+    """Forget what only mattered until a JWT expired: used assertion and proof ids, revoked tokens."""
+    now = unit.now()
+    pruned = 0
+    for table in (OAuthUsedJti, OAuthRevokedToken):
+        result = await unit.session.exec(sa.delete(table).where(table.expires_at <= now))  # type: ignore[call-overload,attr-defined]
+        pruned += result.rowcount or 0
+    await unit.session.commit()
+    return pruned

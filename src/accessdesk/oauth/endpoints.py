@@ -24,17 +24,23 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import (
     SECRET_METHODS,
     ClientRecord,
-    client_record,
     count_issuance,
     first_use,
-    token_revoked,
 )
 from accessdesk.domain.credentials import revoke_token as remember_revoked
-from accessdesk.domain.grants import Grants
+from accessdesk.domain.grants import Grants, usable_by_facts
+from accessdesk.oauth.cache import OAuthCache
 from accessdesk.oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from accessdesk.oauth.dpop import DpopError, verify_proof
 from accessdesk.oauth.keys import KeyCache
-from accessdesk.oauth.server import ACCESS_TOKEN_TYPE, PRIVATE_KEY_JWT, InvalidDpopProofError, Server, TokenContext
+from accessdesk.oauth.server import (
+    ACCESS_TOKEN_TYPE,
+    ASSERTION_ALGORITHMS,
+    PRIVATE_KEY_JWT,
+    InvalidDpopProofError,
+    Server,
+    TokenContext,
+)
 from accessdesk.request_scope import request_unit
 from accessdesk.settings import Settings
 
@@ -105,6 +111,16 @@ def _keys(state: State) -> KeyCache:
     return state.oauth_keys  # type: ignore[no-any-return]
 
 
+async def _end(unit: Any) -> None:
+    """Commit what the request wrote; a request answered from memory has no transaction to end."""
+    if unit.session.in_transaction():
+        await unit.session.commit()
+
+
+def _cache(state: State) -> OAuthCache:
+    return state.oauth_cache  # type: ignore[no-any-return]
+
+
 class OAuthController(Controller):
     include_in_schema = False
 
@@ -120,7 +136,7 @@ class OAuthController(Controller):
             "grant_types_supported": ["client_credentials"],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": [*SECRET_METHODS, PRIVATE_KEY_JWT],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "PS256", "RS256"],
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "introspection_endpoint_auth_methods_supported": list(SECRET_METHODS),
             "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, PRIVATE_KEY_JWT],
             "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
@@ -143,12 +159,14 @@ class OAuthController(Controller):
             form = await _form(request)
         except OAuth2Error as error:
             return _error(error)
-        headers = _headers(request)
-        record = await client_record(unit, claimed_client_id(headers, form) or "")
+        headers, cache = _headers(request), _cache(state)
+        record = await cache.client(unit, claimed_client_id(headers, form) or "")
         now = unit.now()
         usability = None
         if record is not None and record.client.grant_id is not None:
-            usability = await Grants(unit).usability(record.client.grant_id, at=now)
+            # The grant's facts answer a usable grant without a query; a refusal asks the domain for its reasons.
+            grant = await cache.grant(unit, record.client.grant_id)
+            usability = usable_by_facts(grant, now) or await Grants(unit).usability(grant.id, at=now)
         dpop, dpop_problem = None, None
         if "dpop" in headers:
             try:
@@ -173,8 +191,11 @@ class OAuthController(Controller):
                 await unit.rollback()
                 return _error(InvalidDpopProofError(description="this DPoP proof was used before (jti)"))
         if status == 200 and record is not None:
-            await count_issuance(unit, record.client.id)
-        await unit.session.commit()
+            if cache.enabled:
+                state.oauth_issuances.count(record.client.id, now)
+            else:
+                await count_issuance(unit, record.client.id)
+        await _end(unit)
         return _response(status, body, response_headers)
 
     async def _authenticated(
@@ -183,10 +204,9 @@ class OAuthController(Controller):
         """The client calling introspection or revocation, authenticated by Authlib, or InvalidClientError."""
         settings, unit = _settings(state), request_unit(request, state)
         headers = _headers(request)
-        record = await client_record(unit, claimed_client_id(headers, form) or "")
+        record = await _cache(state).client(unit, claimed_client_id(headers, form) or "")
         context = TokenContext(
-            record=record, usability=None, dpop=None, dpop_problem=None, signer=await _keys(state).signer(unit),
-            now=unit.now(), ttl_seconds=settings.token_ttl_seconds, pepper=settings.pepper, issuer=settings.issuer,
+            record=record, usability=None, dpop=None, dpop_problem=None, signer=None, now=unit.now(), ttl_seconds=settings.token_ttl_seconds, pepper=settings.pepper, issuer=settings.issuer,
             token_endpoint=f"{settings.issuer}/oauth/token",
         )  # fmt: skip
         server = Server(context)
@@ -204,9 +224,12 @@ class OAuthController(Controller):
 
     async def _decode(self, request: Request[Any, Any, Any], state: State, token: str) -> dict[str, Any] | None:
         """Our own access token's claims if its signature, type, issuer and expiry hold; else None."""
-        settings, unit = _settings(state), request_unit(request, state)
+        settings, unit, cache = _settings(state), request_unit(request, state), _cache(state)
         if not token or token.count(".") != 2 or len(token) > 8192:
             return None
+        claims = cache.verified(token)
+        if claims is not None:
+            return claims if claims["exp"] > unit.now().timestamp() else None
         try:
             header = json.loads(urlsafe_b64decode(token.split(".", 1)[0].encode()))
             keys = await _keys(state).keyset(unit, kid=header.get("kid") if isinstance(header, dict) else None)
@@ -219,6 +242,7 @@ class OAuthController(Controller):
         now = unit.now().timestamp()
         if claims.get("iss") != settings.issuer or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
             return None
+        cache.keep_verified(token, claims)
         return claims
 
     @post("/oauth/introspect", status_code=200)
@@ -236,16 +260,19 @@ class OAuthController(Controller):
         inactive = _response(200, {"active": False}, {})
         claims = await self._decode(request, state, form.get("token", ""))
         if claims is None or claims.get("aud") != caller.model.resource:
-            await unit.session.commit()
+            await _end(unit)
             return inactive
         # Signed and unexpired is not enough: the credential, the token or the grant may have been cut since.
-        owner = await client_record(unit, str(claims.get("client_id", "")))
-        if owner is None or owner.client.revoked_at is not None or await token_revoked(unit, str(claims.get("jti"))):
-            await unit.session.commit()
+        cache = _cache(state)
+        owner = await cache.client(unit, str(claims.get("client_id", "")))
+        if owner is None or owner.client.revoked_at is not None or owner.client.grant_id is None or (
+            await cache.token_revoked(unit, str(claims.get("jti")))
+        ):
+            await _end(unit)
             return inactive
-        usability = await Grants(unit).usability(owner.client.grant_id) if owner.client.grant_id else None  # type: ignore[arg-type]
-        await unit.session.commit()
-        if usability is None or not usability.usable:
+        usable = usable_by_facts(await cache.grant(unit, owner.client.grant_id), unit.now())
+        await _end(unit)
+        if usable is None:
             return inactive
         answer = {"active": True, **{k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat",
                                                              "jti", "grant_id") if k in claims},
@@ -272,7 +299,7 @@ class OAuthController(Controller):
                         after={"jti": claims["jti"]})  # fmt: skip
             await unit.commit()
         else:
-            await unit.session.commit()
+            await _end(unit)
         return Response(content=b"", status_code=200, headers=NO_STORE)
 
 

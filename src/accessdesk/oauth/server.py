@@ -23,6 +23,7 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from accessdesk.domain.credentials import PRIVATE_KEY_JWT, SECRET_METHODS, ClientRecord
@@ -32,6 +33,7 @@ from accessdesk.oauth.dpop import DpopProof
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 ENDPOINT_PATHS = ("/oauth/token", "/oauth/introspect", "/oauth/revoke")
+ASSERTION_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
 # A private_key_jwt assertion is made for one request and used once (its jti is remembered until it expires). It
 # may claim to live at most an hour (common clients, Authlib's among them, default to that) and, when it says when
 # it was made, must have been made in the last five minutes.
@@ -53,7 +55,7 @@ class TokenContext:
     usability: Usability | None
     dpop: DpopProof | None
     dpop_problem: str | None
-    signer: Signer
+    signer: Signer | None  # only the token endpoint signs
     now: datetime
     ttl_seconds: int
     pepper: bytes
@@ -77,7 +79,7 @@ class Client(ClientMixin):
         return self.record.client.client_id
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.record.secret_matches(self.context.pepper, client_secret)
+        return self.record.secret_matches(self.context.pepper, client_secret, at=self.context.now)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.record.client.auth_method == PRIVATE_KEY_JWT:
@@ -127,6 +129,16 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         if issued is not None and (not isinstance(issued, int | float) or now - issued > OLDEST_ASSERTION_SECONDS):
             raise InvalidClientError(description=f"the client assertion was made more than {OLDEST_ASSERTION_SECONDS} s "
                                      "ago; make a new one for each request")  # fmt: skip
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> jwt.Claims:
+        # joserfc's default list leaves out algorithms it does not recommend (EdDSA among them); a client may sign
+        # with any asymmetric algorithm the metadata announces.
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
+        except JoseError as exc:
+            raise InvalidClientError(description=exc.description) from exc
+        self.verify_claims(token.claims)
+        return token.claims
 
     def validate_jti(self, claims: jwt.Claims, jti: str) -> bool:
         if not isinstance(jti, str) or not 8 <= len(jti) <= 200:
@@ -184,6 +196,7 @@ class ModelAccessGrant(ClientCredentialsGrant):
         }  # fmt: skip
         if context.dpop is not None:
             claims["cnf"] = {"jkt": context.dpop.jkt}
+        assert context.signer is not None
         header = {"alg": context.signer.algorithm, "typ": ACCESS_TOKEN_TYPE, "kid": context.signer.kid}
         context.issued_jti, context.expires_at, context.claims = jti, expires, claims
         return {

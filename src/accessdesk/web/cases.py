@@ -1,6 +1,5 @@
 """Console pages for nominations (list with filters, proposing one, the decision with its tally, withdrawal) and
-grants (list, a grant's state and what blocks it, revocation, an extension round, and the place for its
-credentials)."""
+grants (list, a grant's state and what blocks it, revocation, an extension round, and its credentials' status)."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from accessdesk.api.errors import status_for
 from accessdesk.domain.coselection import CoSelection, effective_state
+from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
@@ -38,7 +38,9 @@ NOMINATION_NOTICES = {"approved": "Your decision was recorded: approved.",
                       "nominated": "The nomination is open: both sides can now decide.",
                       "extension": "The extension round is open: both sides decide on the new end.",
                       "withdrawn": "The nomination is withdrawn."}  # fmt: skip
-GRANT_NOTICES = {"revoked": "Access is revoked, at once."}
+GRANT_NOTICES = {"revoked": "Access is revoked, at once.",
+                 "credential_revoked": "The credential is revoked: it gets no new token, and introspection now calls "
+                                       "its tokens inactive."}  # fmt: skip
 
 
 def _choice(value: str | None, allowed: type) -> Any:
@@ -51,6 +53,29 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value) if value else None
     except ValueError:
         return None
+
+
+async def grant_page(
+    request: Request[Any, Any, Any], signed: Signed, grant_id: uuid.UUID, *, refusal: Refusal | None = None,
+    form_name: str | None = None, values: dict[str, Any] | None = None,
+) -> Template:  # fmt: skip
+    """A grant's page: its state and what blocks it, its extension rounds, and its credentials (status only: a
+    secret is shown once, by the credential pages, and never kept)."""
+    unit = request_unit(request, request.app.state)
+    queries, now = Queries(unit), unit.now()
+    grant = await queries.grant(signed.actor, grant_id)
+    rounds = (await queries.nominations(signed.actor, NominationFilter(grant_id=grant.id), limit=50)).items
+    # Listing needs no pepper, but the service is the one place that knows who may see a grant's credentials.
+    credentials = await Credentials(unit, pepper=request.app.state.settings.pepper).for_grant(signed.actor, grant.id)
+    names = await queries.display_names([grant])
+    names.update(await queries.people_names([u for u in (grant.revoked_by, *(c.created_by for c in credentials),
+                                                         *(c.revoked_by for c in credentials)) if u]))  # fmt: skip
+    return page(
+        "console/grant.html", signed, status_code=refusal.status if refusal else 200, g=grant, names=names,
+        state=derive_state(GrantFacts.of(grant), now).value, problems=[explain(p) for p in problems_of(grant)],
+        rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=form_name,
+        values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=credentials,
+    )  # fmt: skip
 
 
 class CasesController(Controller):
@@ -173,24 +198,7 @@ class CasesController(Controller):
 
     @get("/grants/{grant_id:uuid}")
     async def grant(self, request: Request[Any, Any, Any], signed: Signed, grant_id: uuid.UUID) -> Template:
-        return await self._grant_page(request, signed, grant_id)
-
-    async def _grant_page(
-        self, request: Request[Any, Any, Any], signed: Signed, grant_id: uuid.UUID, *,
-        refusal: Refusal | None = None, form_name: str | None = None, values: dict[str, Any] | None = None,
-    ) -> Template:  # fmt: skip
-        unit = request_unit(request, request.app.state)
-        queries, now = Queries(unit), unit.now()
-        grant = await queries.grant(signed.actor, grant_id)
-        rounds = (await queries.nominations(signed.actor, NominationFilter(grant_id=grant.id), limit=50)).items
-        names = await queries.display_names([grant])
-        names.update(await queries.people_names([u for u in (grant.revoked_by,) if u]))
-        return page(
-            "console/grant.html", signed, status_code=refusal.status if refusal else 200, g=grant, names=names,
-            state=derive_state(GrantFacts.of(grant), now).value, problems=[explain(p) for p in problems_of(grant)],
-            rounds=rounds, now=unit.now(), effective_state=effective_state, refusal=refusal, form_name=form_name,
-            values=values or {}, notice=notice_of(request, GRANT_NOTICES),
-        )  # fmt: skip
+        return await grant_page(request, signed, grant_id)
 
     @post("/grants/{grant_id:uuid}/revocation")
     async def revoke(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
@@ -199,8 +207,8 @@ class CasesController(Controller):
             await Grants(request_unit(request, request.app.state)).revoke(actor=signed.actor, grant_id=grant_id,
                                                                           reason=form["reason"])  # fmt: skip
         except DomainError as exc:
-            return await self._grant_page(request, signed, grant_id, refusal=await refused(request, exc),
-                                          form_name="revoke", values=form.as_dict())  # fmt: skip
+            return await grant_page(request, signed, grant_id, refusal=await refused(request, exc),
+                                    form_name="revoke", values=form.as_dict())  # fmt: skip
         return back_to(f"/console/grants/{grant_id}", "revoked")
 
     @post("/grants/{grant_id:uuid}/extension")
@@ -212,6 +220,6 @@ class CasesController(Controller):
                 justification=form["justification"],
             )  # fmt: skip
         except DomainError as exc:
-            return await self._grant_page(request, signed, grant_id, refusal=await refused(request, exc),
-                                          form_name="extension", values=form.as_dict())  # fmt: skip
+            return await grant_page(request, signed, grant_id, refusal=await refused(request, exc),
+                                    form_name="extension", values=form.as_dict())  # fmt: skip
         return back_to(f"/console/nominations/{nomination.id}", "extension")

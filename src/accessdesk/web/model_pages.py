@@ -1,6 +1,7 @@
 """Console pages for frontier models: the list, a model's page (its grants, what blocks them, its designation),
 registration and edits by the developer, planned-release moves with a preview of what they block, the
-government's designation, and the kill switch (behind a recent sign-in)."""
+government's designation, the kill switch (behind a recent sign-in), and the status of the developer's gateway
+credentials."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
@@ -40,6 +42,7 @@ NOTICES = {
     "moved": "The planned release has moved; grants that no longer fit their window are blocked below.",
     "designated": "The designation is recorded.",
     "switched_off": "Access to this model is switched off: every grant is revoked and pending nominations closed.",
+    "gateway_revoked": "The gateway credential is revoked: introspection refuses it from now on.",
 }
 
 
@@ -49,6 +52,48 @@ def _model_values(form: Posted) -> dict[str, Any]:
             "developer_quorum": form.integer("developer_quorum", "the developer quorum"),
             "government_quorum": form.integer("government_quorum", "the government quorum"),
             "max_window_days": form.integer("max_window_days", "the longest window")}  # fmt: skip
+
+
+async def model_page(
+    request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID, *,
+    refusal: Refusal | None = None, values: dict[str, Any] | None = None, form_name: str | None = None,
+) -> Template:  # fmt: skip
+    """A model's page, with a refused form shown again in its section (``form_name``) with what was typed."""
+    unit = request_unit(request, request.app.state)
+    queries, now = Queries(unit), unit.now()
+    model = await queries.model(signed.actor, model_id)
+    grants = (await queries.grants(signed.actor, model_id=model.id, limit=200)).items
+    pending = (await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
+                                                                        model_id=model.id), limit=200)).items  # fmt: skip
+    names = await queries.display_names([*grants, *pending])
+    # Gateway credentials are the developer's business; government staff see their status too. Partners never.
+    gateways = (await Credentials(unit, pepper=request.app.state.settings.pepper).gateways(signed.actor, model.id)
+                if signed.actor.is_staff else [])  # fmt: skip
+    names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,
+                                                         *(c.created_by for c in gateways),
+                                                         *(c.revoked_by for c in gateways)) if u]))  # fmt: skip
+    preview = None
+    if request.query_params.get("release"):
+        try:
+            when = instant(Posted(request.query_params, {}), "release")
+            preview = (when, await FrontierModels(unit).blocked_by_release(actor=signed.actor, model_id=model.id,
+                                                                            planned_release_at=when))  # fmt: skip
+        except DomainError as exc:
+            refusal, form_name = await refused(request, exc), "release"
+    editable = {"name": model.name, "codename": model.codename, "tier": model.tier, "resource": model.resource,
+                "slack_channels": " ".join(model.slack_channels), "developer_quorum": model.developer_quorum,
+                "government_quorum": model.government_quorum, "max_window_days": model.max_window_days,
+                "planned_release_at": model.planned_release_at.strftime("%Y-%m-%dT%H:%M"),
+                "release": request.query_params.get("release", "")}  # fmt: skip
+    return page(
+        "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
+        grants=[(g, derive_state(GrantFacts.of(g), now).value, [explain(p) for p in problems_of(g)]) for g in grants],
+        pending=pending, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
+        preview_at=preview[0] if preview else None, refusal=refusal, form_name=form_name,
+        values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
+        designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
+        notice=notice_of(request, NOTICES), own=model.developer_id == signed.actor.organisation_id, gateways=gateways,
+    )  # fmt: skip
 
 
 class ModelPagesController(Controller):
@@ -85,49 +130,14 @@ class ModelPagesController(Controller):
 
     @get("/{model_id:uuid}")
     async def model(self, request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID) -> Template:
-        return await self._model_page(request, signed, model_id)
-
-    async def _model_page(
-        self, request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID, *,
-        refusal: Refusal | None = None, values: dict[str, Any] | None = None, form_name: str | None = None,
-    ) -> Template:  # fmt: skip
-        unit = request_unit(request, request.app.state)
-        queries, now = Queries(unit), unit.now()
-        model = await queries.model(signed.actor, model_id)
-        grants = (await queries.grants(signed.actor, model_id=model.id, limit=200)).items
-        pending = (await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
-                                                                            model_id=model.id), limit=200)).items  # fmt: skip
-        names = await queries.display_names([*grants, *pending])
-        names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by) if u]))
-        preview = None
-        if request.query_params.get("release"):
-            try:
-                when = instant(Posted(request.query_params, {}), "release")
-                preview = (when, await FrontierModels(unit).blocked_by_release(actor=signed.actor, model_id=model.id,
-                                                                                planned_release_at=when))  # fmt: skip
-            except DomainError as exc:
-                refusal, form_name = await refused(request, exc), "release"
-        editable = {"name": model.name, "codename": model.codename, "tier": model.tier, "resource": model.resource,
-                    "slack_channels": " ".join(model.slack_channels), "developer_quorum": model.developer_quorum,
-                    "government_quorum": model.government_quorum, "max_window_days": model.max_window_days,
-                    "planned_release_at": model.planned_release_at.strftime("%Y-%m-%dT%H:%M"),
-                    "release": request.query_params.get("release", "")}  # fmt: skip
-        return page(
-            "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
-            grants=[(g, derive_state(GrantFacts.of(g), now).value, [explain(p) for p in problems_of(g)]) for g in grants],
-            pending=pending, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
-            preview_at=preview[0] if preview else None, refusal=refusal, form_name=form_name,
-            values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
-            designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
-            notice=notice_of(request, NOTICES), own=model.developer_id == signed.actor.organisation_id,
-        )  # fmt: skip
+        return await model_page(request, signed, model_id)
 
     async def _refused(
         self, request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID, exc: DomainError, form: Posted,
         form_name: str,
     ) -> Template:  # fmt: skip
         refusal = await refused(request, exc)
-        return await self._model_page(request, signed, model_id, refusal=refusal, values=form.as_dict(),
+        return await model_page(request, signed, model_id, refusal=refusal, values=form.as_dict(),
                                       form_name=form_name)  # fmt: skip
 
     @post("/{model_id:uuid}/edit")
