@@ -52,7 +52,9 @@ def close_request_session(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
         finally:
             unit = scope.get("state", {}).pop(_SESSION, None)
-            if unit is not None:
+            # A session holds a connection only inside a transaction; one that is not in a transaction (never used,
+            # or committed) has nothing to give back, and closing it would still cost a trip through the greenlet.
+            if unit is not None and unit.session.in_transaction():
                 await unit.session.close()
 
     return middleware
