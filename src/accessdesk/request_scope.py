@@ -40,7 +40,7 @@ def request_unit(request: Request[Any, Any, Any], state: State) -> Unit:
     scope_state = request.scope.setdefault("state", {})
     unit = scope_state.get(_SESSION)
     if unit is None:
-        unit = scope_state[_SESSION] = Unit(state.sessionmaker(), state.clock)
+        unit = scope_state[_SESSION] = Unit(state.sessionmaker, state.clock)
     return unit
 
 
@@ -54,7 +54,7 @@ def close_request_session(app: ASGIApp) -> ASGIApp:
             unit = scope.get("state", {}).pop(_SESSION, None)
             # A session holds a connection only inside a transaction; one that is not in a transaction (never used,
             # or committed) has nothing to give back, and closing it would still cost a trip through the greenlet.
-            if unit is not None and unit.session.in_transaction():
+            if unit is not None and unit.has_session and unit.session.in_transaction():
                 await unit.session.close()
 
     return middleware

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,10 +20,25 @@ Row = TypeVar("Row", bound=SQLModel)
 
 
 class Unit:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
-        self.session = session
+    """``session`` may be given as a factory: the session is then made on first use (a request answered from
+    memory never makes one)."""
+
+    def __init__(self, session: AsyncSession | Callable[[], AsyncSession], clock: Clock) -> None:
+        self._session = session if isinstance(session, AsyncSession) else None
+        self._make_session = None if isinstance(session, AsyncSession) else session
         self.clock = clock
         self._events: list[AuditEvent] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            assert self._make_session is not None
+            self._session = self._make_session()
+        return self._session
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-import httpx
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -76,9 +75,9 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return form
 
 
-def _headers(request: Request[Any, Any, Any]) -> httpx.Headers:
+def _headers(request: Request[Any, Any, Any]) -> Mapping[str, str]:
     """The request's headers, looked up without regard to case (Authlib asks for ``Authorization``)."""
-    return httpx.Headers(list(request.headers.items()))
+    return request.headers
 
 
 def claimed_client_id(headers: Mapping[str, str], form: dict[str, str]) -> str | None:
@@ -113,7 +112,7 @@ def _keys(state: State) -> KeyCache:
 
 async def _end(unit: Any) -> None:
     """Commit what the request wrote; a request answered from memory has no transaction to end."""
-    if unit.session.in_transaction():
+    if unit.has_session and unit.session.in_transaction():
         await unit.session.commit()
 
 
