@@ -39,7 +39,7 @@ async def high_tier(world, clock, credentials):  # type: ignore[no-untyped-def]
     return issued
 
 
-async def test_a_high_tier_model_needs_a_valid_dpop_proof(http, world, high_tier):
+async def test_a_high_tier_model_needs_a_valid_dpop_proof(http, world, credentials, high_tier):
     auth = basic(high_tier.client.client_id, high_tier.secret)
     key = ECKey.generate_key("P-256", private=True)
     for headers, phrase in [
@@ -60,6 +60,10 @@ async def test_a_high_tier_model_needs_a_valid_dpop_proof(http, world, high_tier
     replayed = await post_token(http, {"grant_type": "client_credentials"}, headers={**auth, "DPoP": good})
     assert replayed.status_code == 400 and "used before" in replayed.json()["error_description"]
     assert await token_count(world, high_tier.client) == 1
+    gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=high_tier.client.model_id, name="edge")
+    await settle(world)
+    answer = (await introspect(http, gateway, issued.json()["access_token"])).json()
+    assert answer["active"] is True and answer["token_type"] == "DPoP" and answer["cnf"] == {"jkt": key.thumbprint()}
 
 
 @pytest.fixture
