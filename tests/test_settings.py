@@ -38,6 +38,10 @@ def test_development_defaults_need_nothing():
         ({"ACCESSDESK_KEY_ENCRYPTION_KEY": "x" * 40}, "ACCESSDESK_KEY_ENCRYPTION_KEY"),  # the same as the secret key
         ({"ACCESSDESK_TOKEN_TTL_SECONDS": "5"}, "ACCESSDESK_TOKEN_TTL_SECONDS"),
         ({"ACCESSDESK_TOKEN_TTL_SECONDS": "a while"}, "ACCESSDESK_TOKEN_TTL_SECONDS"),
+        ({"ACCESSDESK_SLACK_BOT_TOKEN": "xoxb-1"}, "ACCESSDESK_SLACK_SIGNING_SECRET"),
+        ({"ACCESSDESK_SLACK_BOT_TOKEN": "xapp-1", "ACCESSDESK_SLACK_SIGNING_SECRET": "s"}, "xoxb-"),
+        ({"ACCESSDESK_SLACK_APP_TOKEN": "xapp-1"}, "ACCESSDESK_SLACK_APP_TOKEN"),
+        ({"ACCESSDESK_SLACK_API_URL": "http://127.0.0.1:9/api/"}, "ACCESSDESK_SLACK_API_URL"),
     ],
 )
 def test_production_refuses_unsafe_or_malformed_settings(change, message):
@@ -59,3 +63,38 @@ def test_the_server_refuses_to_start_in_production_with_the_default_secret(tmp_p
     )  # fmt: skip
     assert result.returncode != 0
     assert "refusing to start" in result.stderr and "ACCESSDESK_SECRET_KEY" in result.stderr
+
+
+def test_slack_is_off_without_a_bot_token_and_a_signing_secret():
+    assert not Settings.from_env({}).slack_enabled
+    assert Settings.from_env({}).slack_api_url == "https://slack.com/api/"
+    # In development a bot token alone leaves the bot off rather than refusing to start.
+    assert not Settings.from_env({"ACCESSDESK_SLACK_BOT_TOKEN": "xoxb-1"}).slack_enabled
+    assert not Settings.from_env({"ACCESSDESK_SLACK_SIGNING_SECRET": "s"}).slack_enabled
+
+
+def test_slack_settings_are_read_from_the_environment():
+    settings = Settings.from_env({**GOOD, "ACCESSDESK_SLACK_BOT_TOKEN": "xoxb-1", "ACCESSDESK_SLACK_SIGNING_SECRET": "s",
+                                  "ACCESSDESK_SLACK_APP_TOKEN": "xapp-1",
+                                  "ACCESSDESK_SLACK_API_URL": "https://slack.example.gov/api/"})  # fmt: skip
+    assert settings.slack_enabled
+    assert (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token, settings.slack_api_url) == (
+        "xoxb-1", "s", "xapp-1", "https://slack.example.gov/api/")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ACCESSDESK_SLACK_API_URL": "https://slack.example.gov/api"}, "end with /"),
+        ({"ACCESSDESK_SLACK_API_URL": "http://slack.example.gov/api/"}, "https://"),
+        ({"ACCESSDESK_SLACK_BOT_TOKEN": "xoxp-a-user-token"}, "xoxb-"),
+    ],
+)
+def test_malformed_slack_settings_are_refused_in_development_too(change, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(change)
+
+
+def test_a_fake_slack_on_loopback_is_allowed_in_development():
+    settings = Settings.from_env({"ACCESSDESK_SLACK_API_URL": "http://127.0.0.1:8555/api/"})
+    assert settings.slack_api_url == "http://127.0.0.1:8555/api/"

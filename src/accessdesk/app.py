@@ -32,7 +32,7 @@ from accessdesk.api.organisations import OrganisationController, UserController,
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.permissions import Permission
-from accessdesk.domain.transitions import Notifier, NullNotifier
+from accessdesk.domain.transitions import Notifier
 from accessdesk.domain.unit import Unit
 from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
 from accessdesk.oauth.endpoints import OAuthController
@@ -40,6 +40,7 @@ from accessdesk.oauth.keys import KeyCache
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
+from accessdesk.slack_endpoint import build_bolt, slack_events
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
@@ -50,7 +51,7 @@ from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
-from accessdesk.worker import run_forever
+from accessdesk.worker import notifier_for, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def create_app(
 ) -> Litestar:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
-    notifier = notifier or NullNotifier()
+    notifier = notifier or notifier_for(settings)
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     run_worker = settings.run_embedded_worker if embedded_worker is None else embedded_worker
@@ -148,8 +149,8 @@ def create_app(
         request_id_of(request)
 
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home, OAuthController, ConsoleController, CasesController,
-                        AuditPagesController, PortalController, ModelPagesController,
+        route_handlers=[api_router, healthz, readyz, home, slack_events, OAuthController, ConsoleController,
+                        CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
@@ -162,6 +163,7 @@ def create_app(
         before_send=[stamp_request_id],
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
+                     "slack_bolt": build_bolt(settings),
                      "relying_party": RelyingParty(settings.oidc_providers),
                      "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
                      "oauth_keys": KeyCache(sealing_key=settings.sealing_key,

@@ -77,19 +77,19 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--once", is_flag=True, help="sweep once and exit")
 def worker(once: bool) -> None:
     """Run the background worker (time-based transitions, lapsed nominations, notifications)."""
-    from accessdesk.domain.transitions import NullNotifier
-    from accessdesk.worker import run_forever, sweep_once
+    from accessdesk.worker import notifier_for, run_forever, sweep_once
 
     settings = _settings()
+    notifier = notifier_for(settings)
 
     async def run() -> None:
         engine = make_engine(settings.database_url)
         sessionmaker = make_sessionmaker(engine)
         try:
             if once:
-                click.echo(str(await sweep_once(sessionmaker, SystemClock(), NullNotifier())))
+                click.echo(str(await sweep_once(sessionmaker, SystemClock(), notifier)))
             else:
-                await run_forever(sessionmaker, SystemClock(), NullNotifier(), interval=settings.worker_interval_seconds)
+                await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds)
         finally:
             await engine.dispose()
 

@@ -144,6 +144,20 @@ class Settings:
     HKDF). Required in production; in development derived from the secret key. Losing it loses the signing keys
     (tokens then stop verifying; rotate to make new ones)."""
 
+    slack_bot_token: str = field(default="", metadata={"env": "ACCESSDESK_SLACK_BOT_TOKEN"})
+    """The Slack app's bot token (``xoxb-…``). Without it the bot is off (no ``/slack/events``, notifications are
+    only logged) and the rest of accessdesk works as before."""
+
+    slack_signing_secret: str = field(default="", metadata={"env": "ACCESSDESK_SLACK_SIGNING_SECRET"})
+    """The Slack app's signing secret: every request to ``/slack/events`` must be signed with it. Required in
+    production once a bot token is set; in development the bot stays off without it."""
+
+    slack_app_token: str = field(default="", metadata={"env": "ACCESSDESK_SLACK_APP_TOKEN"})
+    """An app-level token (``xapp-…``) for Socket Mode, the alternative to Slack calling ``/slack/events``."""
+
+    slack_api_url: str = field(default="https://slack.com/api/", metadata={"env": "ACCESSDESK_SLACK_API_URL"})
+    """Base URL of the Slack Web API, ending with ``/``. Slack's own by default; tests point it at a fake."""
+
     @property
     def issuer(self) -> str:
         """The OAuth issuer identifier: the base URL, without a trailing slash."""
@@ -173,6 +187,11 @@ class Settings:
     @property
     def dev_login_enabled(self) -> bool:
         return (not self.is_production) if self.dev_login is None else self.dev_login
+
+    @property
+    def slack_enabled(self) -> bool:
+        """The bot runs, and notifications go to Slack: a bot token and a signing secret are both set."""
+        return bool(self.slack_bot_token and self.slack_signing_secret)
 
     @property
     def is_sqlite(self) -> bool:
@@ -229,12 +248,34 @@ class Settings:
                 if len(value) < 32 or value == self.secret_key:
                     raise SettingsError(f"{name} must be set in production to its own random value of at least "
                                         "32 characters")  # fmt: skip
+            if self.slack_bot_token and not self.slack_signing_secret:
+                raise SettingsError(
+                    "ACCESSDESK_SLACK_SIGNING_SECRET must be set in production when ACCESSDESK_SLACK_BOT_TOKEN is"
+                )
+        self._check_slack()
         if not 30 <= self.token_ttl_seconds <= 86400:
             raise SettingsError("ACCESSDESK_TOKEN_TTL_SECONDS must be between 30 and 86400")
         if self.secret_overlap_hours < 0:
             raise SettingsError("ACCESSDESK_SECRET_OVERLAP_HOURS must not be negative")
         if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
             raise SettingsError("ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive")
+
+    def _check_slack(self) -> None:
+        # A token in the wrong variable (a user or app token as the bot token) fails at Slack much later and
+        # obscurely; here it fails at start-up, naming the variable.
+        for name, value, prefix in (("ACCESSDESK_SLACK_BOT_TOKEN", self.slack_bot_token, "xoxb-"),
+                                    ("ACCESSDESK_SLACK_APP_TOKEN", self.slack_app_token, "xapp-")):  # fmt: skip
+            if value and not value.startswith(prefix):
+                raise SettingsError(f"{name} must be a {prefix}… token")
+        if self.slack_app_token and not self.slack_bot_token:
+            raise SettingsError("ACCESSDESK_SLACK_APP_TOKEN (Socket Mode) needs ACCESSDESK_SLACK_BOT_TOKEN as well")
+        loopback = self.slack_api_url.startswith(("http://127.0.0.1", "http://localhost"))
+        if not self.slack_api_url.startswith("https://") and (self.is_production or not loopback):
+            raise SettingsError("ACCESSDESK_SLACK_API_URL must be an https:// URL")
+        # slack_sdk joins method names onto the base URL: without the final slash, ".../api" + "chat.postMessage"
+        # would silently become ".../chat.postMessage".
+        if not self.slack_api_url.endswith("/"):
+            raise SettingsError("ACCESSDESK_SLACK_API_URL must end with /")
 
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:

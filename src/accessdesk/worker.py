@@ -12,10 +12,21 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
-from accessdesk.domain.transitions import Notifier, SweepReport, sweep
+from accessdesk.domain.transitions import Notifier, NullNotifier, SweepReport, sweep
 from accessdesk.domain.unit import Unit
+from accessdesk.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def notifier_for(settings: Settings) -> Notifier:
+    """Slack when it is configured (``Settings.slack_enabled``), else the null notifier, which only logs."""
+    if not settings.slack_enabled:
+        return NullNotifier()
+    from bots.slackbot.notifier import SlackNotifier  # slack_sdk is imported only by deployments that use it
+    from bots.slackbot.web_api import web_client
+
+    return SlackNotifier(web_client(settings))
 
 
 async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier) -> SweepReport:

@@ -25,8 +25,20 @@ log = logging.getLogger(__name__)
 WORKER = Actor.system("worker")
 
 
+class RetryAfter(Exception):
+    """Raised by a notifier whose destination asked to be called again no sooner than ``seconds`` from now (an
+    HTTP 429 with ``Retry-After``). The message waits exactly that long, and the try does not count towards the
+    dead-letter bound: being told to wait is not a failure of the message, and counting it would dead-letter
+    messages during a burst of our own making."""
+
+    def __init__(self, seconds: float, reason: str = "rate limited") -> None:
+        super().__init__(f"{reason}; retry after {seconds:g} s")
+        self.seconds = max(0.0, seconds)
+
+
 class Notifier(Protocol):
-    """Delivers one outbox message. Raises to have it retried later."""
+    """Delivers one outbox message. Raises to have it retried later (with backoff, then into the dead letters);
+    raises :class:`RetryAfter` to have it retried no sooner than the destination asked."""
 
     async def deliver(self, message: OutboxMessage) -> None: ...
 
@@ -121,6 +133,11 @@ async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, ma
         message.attempts += 1
         try:
             await notifier.deliver(message)
+        except RetryAfter as exc:
+            failed += 1
+            message.attempts -= 1  # a wait the destination asked for is not a failed try (see RetryAfter)
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            message.available_at = now + timedelta(seconds=exc.seconds)
         except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
             failed += 1
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]

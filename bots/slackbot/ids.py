@@ -1,0 +1,35 @@
+"""Every identifier we give Slack, in one place: the listeners, the blocks and the tests use these names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CommandName(StrEnum):
+    """Slash commands, as configured in the Slack app's manifest."""
+
+    ACCESSDESK = "/accessdesk"
+
+
+class Subcommand(StrEnum):
+    """The first word after ``/accessdesk``."""
+
+    HELP = "help"
+    LINK = "link"
+    NOMINATE = "nominate"
+    PENDING = "pending"
+    STATUS = "status"
+
+
+class ActionId(StrEnum):
+    """``action_id`` of interactive elements (buttons, selects)."""
+
+    APPROVE = "nomination-approve"
+    REJECT = "nomination-reject"
+
+
+class CallbackId(StrEnum):
+    """``callback_id`` of modals (views)."""
+
+    NOMINATE = "nominate-modal"
+    REJECT_REASON = "reject-reason-modal"

@@ -1,0 +1,46 @@
+"""``POST /slack/events``: Slack's slash commands, interactivity and events, handed to the bolt app as they came.
+
+Bolt verifies the signature over the raw body bytes and the timestamp (401 otherwise), so the body is passed on
+unparsed. Without Slack configured the route answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request, Response, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+
+from accessdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+
+def build_bolt(settings: Settings) -> AsyncApp | None:
+    """The bolt app when Slack is configured (built once, at start-up), else None."""
+    if not settings.slack_enabled:
+        return None
+    # Imported only when Slack is configured: slack_bolt and aiohttp add about half a second to every start.
+    from bots.slackbot.app import build_app
+
+    return build_app(settings)
+
+
+@post("/slack/events", include_in_schema=False, status_code=200)
+async def slack_events(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    bolt: AsyncApp | None = state.get("slack_bolt")
+    if bolt is None:
+        raise NotFoundException()
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    headers: dict[str, list[str]] = {}
+    for name, value in request.scope["headers"]:
+        headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    body, query = (await request.body()).decode(errors="replace"), request.scope["query_string"].decode("latin-1")
+    answer = await bolt.async_dispatch(AsyncBoltRequest(body=body, query=query, headers=headers))  # type: ignore[arg-type]
+    passed = {name.lower(): values[0] for name, values in answer.headers.items() if values}
+    media_type = passed.pop("content-type", "text/plain; charset=utf-8")
+    passed.pop("content-length", None)
+    return Response(content=answer.body.encode(), status_code=answer.status, media_type=media_type, headers=passed)

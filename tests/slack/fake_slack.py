@@ -1,0 +1,152 @@
+"""A fake Slack Web API on loopback: real sockets, every call recorded, answers scripted per method.
+
+``POST /api/<method>`` is the Web API (``base_url`` ends with ``/api/``); any other path stands for a
+``response_url`` (``fake.response_url("…")``) and is recorded under the method name ``response_url``.
+By default every call is answered ``200 {"ok": true, ...}``; ``fake.script(method, Reply(...), ...)`` queues
+answers for the next calls, ``fake.always(method, Reply(...))`` sets the answer for all calls after those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+RESPONSE_URL = "response_url"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer: ``Reply(429, retry_after=30)``, ``Reply(500)``, ``Reply(delay=3)`` (slow, then ok)."""
+
+    status: int = 200
+    body: dict[str, Any] | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    status: int  # what the fake answered
+
+    @property
+    def answered_ok(self) -> bool:
+        return self.status == 200
+
+
+def _default_body(method: str, body: dict[str, Any]) -> dict[str, Any]:
+    if method == "auth.test":
+        return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake", "user": "accessdesk",
+                "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT"}  # fmt: skip
+    if method == "chat.postMessage":
+        return {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}"}
+    return {"ok": True}
+
+
+@dataclass
+class FakeSlack:
+    url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    _scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
+    _always: dict[str, Reply] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, method: str, *replies: Reply) -> None:
+        with self._lock:
+            self._scripts[method].extend(replies)
+
+    def always(self, method: str, reply: Reply) -> None:
+        with self._lock:
+            self._always[method] = reply
+
+    def response_url(self, name: str = "T0FAKE/1/hook") -> str:
+        return self.url.removesuffix("api/") + f"respond/{name}"
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, *, timeout: float = 5.0) -> list[Call]:
+        """The calls to ``method`` once there are ``count`` of them (listeners answer after their ack)."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.calls_to(method)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} call(s) to {method} expected, {len(found)} seen: {self.calls}")
+            await asyncio.sleep(0.02)
+        return found
+
+    def _next_reply(self, method: str) -> Reply:
+        with self._lock:
+            queued = self._scripts.get(method)
+            if queued:
+                return queued.popleft()
+            return self._always.get(method, Reply())
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+
+def _parse(content_type: str, raw: bytes) -> dict[str, Any]:
+    if content_type.startswith("application/json"):
+        return json.loads(raw or b"{}")
+    return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+
+
+def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            path = self.path.split("?", 1)[0]
+            method = path.removeprefix("/api/") if path.startswith("/api/") else RESPONSE_URL
+            body = _parse(self.headers.get("Content-Type", ""), raw)
+            reply = fake._next_reply(method)
+            if reply.delay:
+                time.sleep(reply.delay)
+            fake._record(Call(method, path, dict(self.headers.items()), body, reply.status))
+            if reply.body is not None:
+                answer = reply.body
+            elif reply.status == 200:
+                answer = _default_body(method, body)
+            else:
+                answer = {"ok": False, "error": "ratelimited" if reply.status == 429 else "internal_error"}
+            payload = json.dumps(answer).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            if reply.retry_after is not None:
+                self.send_header("Retry-After", str(reply.retry_after))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+    thread = threading.Thread(target=server.serve_forever, name="fake-slack", daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

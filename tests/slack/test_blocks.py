@@ -1,0 +1,38 @@
+"""What the bot says, as pure Block Kit."""
+
+from __future__ import annotations
+
+from bots.slackbot.blocks import escape, help_message, not_available_message, notification_text
+from bots.slackbot.ids import Subcommand
+
+CONSOLE = "https://accessdesk.example.gov"
+
+
+def test_the_help_lists_every_subcommand_and_says_which_are_coming():
+    message = help_message(console_url=CONSOLE)
+    assert message["response_type"] == "ephemeral"
+    assert message["blocks"][1] == {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([
+        "`/accessdesk nominate` — nominate a partner organisation for early access to a model _(coming soon)_",
+        "`/accessdesk status &lt;model&gt;` — where a model's nominations and grants stand _(coming soon)_",
+        "`/accessdesk pending` — the nominations waiting for your decision _(coming soon)_",
+        "`/accessdesk link` — link your Slack account to your accessdesk account _(coming soon)_",
+        "`/accessdesk help` — this message",
+    ])}}  # fmt: skip
+    assert message["blocks"][2]["elements"][0]["text"] == (
+        "Not available in Slack yet: `nominate`, `status`, `pending`, `link`. "
+        f"Meanwhile use the console: <{CONSOLE}|accessdesk>."
+    )
+    assert message["text"] == "accessdesk commands: nominate, status &lt;model&gt;, pending, link, help"
+
+
+def test_a_subcommand_not_built_yet_says_so():
+    message = not_available_message(Subcommand.PENDING, console_url=CONSOLE)
+    assert message["response_type"] == "ephemeral"
+    assert message["text"] == "/accessdesk pending is not available yet"
+    assert "not available yet" in message["blocks"][0]["text"]["text"]
+
+
+def test_a_notification_is_a_plain_summary_with_markup_escaped():
+    text = notification_text("nomination.created", {"model": "<atlas> & co", "state": "pending"})
+    assert text == "accessdesk: nomination.created\nmodel: &lt;atlas&gt; &amp; co\nstate: pending"
+    assert escape("a&b") == "a&amp;b"
