@@ -30,3 +30,4 @@ test: .venv/.synced
 bench: .venv/.synced
 	.venv/bin/python -m bench.audit_chain
 	.venv/bin/python -m bench.approval_queue
+	.venv/bin/python -m bench.oauth_throughput

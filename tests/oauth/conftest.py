@@ -7,6 +7,7 @@ time, and PyJWT checks tokens against it."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +72,11 @@ async def live_grant(world: World, clock: FrozenClock) -> AccessGrant:
     clock.set(real_now())
     await settle(world)
     return grant
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    """``client_secret_basic`` (RFC 6749 §2.3.1) as a header."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 async def token_count(world: World, client: OAuthClient) -> int:

@@ -5,7 +5,6 @@ the change is committed and notified, and a race cannot put stale data back."""
 from __future__ import annotations
 
 import asyncio
-import base64
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -14,15 +13,13 @@ from accessdesk.db.tables import OAuthClient
 from accessdesk.domain.grants import Grants
 from accessdesk.oauth.cache import OAuthCache
 from tests.api.conftest import settle
+from tests.oauth.conftest import basic
 
 pytestmark = pytest.mark.postgres_only
 
 # Bounds how long a broken notification path can hang the test; nothing is asserted about how long it took.
 PATIENCE_SECONDS = 20
 
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 async def until(condition) -> None:  # type: ignore[no-untyped-def]

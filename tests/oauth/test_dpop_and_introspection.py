@@ -3,7 +3,6 @@ revocation by the client (RFC 7009)."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from datetime import timedelta
@@ -15,11 +14,7 @@ from joserfc.jwk import ECKey
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import Tier
 from tests.api.conftest import settle
-from tests.oauth.conftest import TOKEN_URL, jwks, post_token, real_now, token_count, verified
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+from tests.oauth.conftest import TOKEN_URL, basic, jwks, post_token, real_now, token_count, verified
 
 
 def proof(key: ECKey, *, htm: str = "POST", htu: str = TOKEN_URL, jti: str | None = None, iat: int | None = None) -> str:

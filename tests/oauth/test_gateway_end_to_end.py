@@ -18,13 +18,10 @@ from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import Tier
 from accessdesk.gateway import Introspector, Reason, TokenRejected, TokenVerifier
 from tests.api.conftest import settle
-from tests.oauth.conftest import ISSUER, TOKEN_URL, post_token, real_now
+from tests.oauth.conftest import ISSUER, TOKEN_URL, basic, post_token, real_now
 
 ATLAS = "https://api.acme.test/models/atlas"
 
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 def dpop(key: ECKey, *, htm: str, htu: str, token: str | None = None) -> str:

@@ -16,14 +16,11 @@ from accessdesk.domain.signing_keys import KeyRing, KeyUnavailable
 from accessdesk.domain.transitions import prune_oauth_records
 from accessdesk.settings import Settings
 from tests.api.conftest import settle
-from tests.oauth.conftest import SETTINGS, jwks, post_token, verified
+from tests.oauth.conftest import SETTINGS, basic, jwks, post_token, verified
 from tests.world import OPERATOR
 
 AUDIENCE = "https://api.acme.test/models/atlas"
 
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 def ring(world, settings: Settings = SETTINGS) -> KeyRing:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@ grant, verified here with PyJWT; every refusal is the RFC error code, with no to
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from datetime import timedelta
@@ -21,13 +20,20 @@ from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.errors import Conflict, Forbidden
 from accessdesk.domain.grants import Grants
 from tests.api.conftest import settle
-from tests.oauth.conftest import SETTINGS, TOKEN_URL, jwks, post_token, real_now, token_count, transport, verified
+from tests.oauth.conftest import (
+    SETTINGS,
+    TOKEN_URL,
+    basic,
+    jwks,
+    post_token,
+    real_now,
+    token_count,
+    transport,
+    verified,
+)
 
 AUDIENCE = "https://api.acme.test/models/atlas"
 
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])

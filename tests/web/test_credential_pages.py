@@ -5,7 +5,6 @@ Refusals say why and change nothing."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from datetime import timedelta
@@ -17,6 +16,7 @@ from sqlmodel import select
 from accessdesk.db.tables import OAuthClient
 from accessdesk.domain.vocabulary import Tier
 from tests.api.conftest import settle
+from tests.oauth.conftest import basic
 from tests.web.forms import open_as
 from tests.web.test_sessions import csrf_in, sign_in
 
@@ -38,10 +38,6 @@ async def clients(world) -> list[OAuthClient]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
     await settle(world)
     return list(rows)
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 async def token_for(api, client_id: str, secret: str):  # type: ignore[no-untyped-def]
