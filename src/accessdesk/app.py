@@ -163,7 +163,7 @@ def create_app(
         before_send=[stamp_request_id],
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
-                     "slack_bolt": build_bolt(settings),
+                     "slack_bolt": build_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock),
                      "relying_party": RelyingParty(settings.oidc_providers),
                      "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
                      "oauth_keys": KeyCache(sealing_key=settings.sealing_key,

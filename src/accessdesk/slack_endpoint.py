@@ -12,20 +12,24 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
+from accessdesk.clock import Clock
 from accessdesk.settings import Settings
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def build_bolt(settings: Settings) -> AsyncApp | None:
-    """The bolt app when Slack is configured (built once, at start-up), else None."""
+def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> AsyncApp | None:
+    """The bolt app when Slack is configured (built once, at start-up), else None. Its listeners decide through
+    the domain in units of work of their own, on ``sessionmaker``."""
     if not settings.slack_enabled:
         return None
     # Imported only when Slack is configured: slack_bolt and aiohttp add about half a second to every start.
     from bots.slackbot.app import build_app
 
-    return build_app(settings)
+    return build_app(settings, sessionmaker=sessionmaker, clock=clock)
 
 
 @post("/slack/events", include_in_schema=False, status_code=200)

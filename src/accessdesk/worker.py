@@ -26,7 +26,7 @@ def notifier_for(settings: Settings) -> Notifier:
     from bots.slackbot.notifier import SlackNotifier  # slack_sdk is imported only by deployments that use it
     from bots.slackbot.web_api import web_client
 
-    return SlackNotifier(web_client(settings))
+    return SlackNotifier(web_client(settings), console_url=settings.base_url)
 
 
 async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier) -> SweepReport:

@@ -1,6 +1,6 @@
 """A fake Slack Web API on loopback: real sockets, every call recorded, answers scripted per method.
 
-``POST /api/<method>`` is the Web API (``base_url`` ends with ``/api/``); any other path stands for a
+``POST /api/<method>`` (or ``GET``, with the arguments in the query string) is the Web API (``base_url`` ends with ``/api/``); any other path stands for a
 ``response_url`` (``fake.response_url("…")``) and is recorded under the method name ``response_url``.
 By default every call is answered ``200 {"ok": true, ...}``; ``fake.script(method, Reply(...), ...)`` queues
 answers for the next calls, ``fake.always(method, Reply(...))`` sets the answer for all calls after those.
@@ -108,11 +108,16 @@ def _parse(content_type: str, raw: bytes) -> dict[str, Any]:
 
 def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - slack_sdk reads some methods (users.info, users.lookupByEmail) by GET
+            path, _, query = self.path.partition("?")
+            self._answer(path, dict(parse_qsl(query, keep_blank_values=True)))
+
         def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            path = self.path.split("?", 1)[0]
+            self._answer(self.path.split("?", 1)[0], _parse(self.headers.get("Content-Type", ""), raw))
+
+        def _answer(self, path: str, body: dict[str, Any]) -> None:
             method = path.removeprefix("/api/") if path.startswith("/api/") else RESPONSE_URL
-            body = _parse(self.headers.get("Content-Type", ""), raw)
             reply = fake._next_reply(method)
             if reply.delay:
                 time.sleep(reply.delay)

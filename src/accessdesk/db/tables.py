@@ -401,3 +401,17 @@ class OAuthRevokedToken(SQLModel, table=True):
     client_pk: uuid.UUID = Field(foreign_key="oauth_clients.id")
     revoked_at: datetime = _at()
     expires_at: datetime = _at(index=True)
+
+
+class SlackCard(SQLModel, table=True):
+    """A nomination's approval card as posted in one Slack channel: ``ts`` is the message, edited in place after
+    every decision. One card per channel: a delivery retried after it was posted finds this row and posts nothing."""
+
+    __tablename__ = "slack_cards"
+    __table_args__ = (sa.UniqueConstraint("nomination_id", "channel"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    nomination_id: uuid.UUID = Field(foreign_key="nominations.id")
+    channel: str = Field(sa_type=sa.String(32))
+    ts: str = Field(sa_type=sa.String(32))
+    posted_at: datetime = _at()

@@ -1,0 +1,64 @@
+"""Who is clicking: a Slack user resolved to the accessdesk account with the same confirmed e-mail address.
+
+Nothing is cached across requests: a person disabled in accessdesk, or whose Slack e-mail changed, is refused at
+the next click.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import select
+
+from accessdesk.db.tables import User
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.errors import Invalid
+from accessdesk.domain.organisations import actor_for, normalise_email
+from accessdesk.domain.unit import Unit
+
+
+class NotLinked(Exception):
+    """The Slack user matches no active accessdesk account: the bot acts for no one it cannot name."""
+
+
+def confirmed_email(slack_user: dict[str, Any]) -> str | None:
+    """The e-mail of a Slack user from ``users.info``, normalised, only if Slack confirmed it belongs to them.
+
+    An unconfirmed address is whatever someone typed: trusting it would let anyone act as anyone."""
+    if slack_user.get("deleted") or slack_user.get("is_bot") or slack_user.get("is_email_confirmed") is not True:
+        return None
+    try:
+        return normalise_email((slack_user.get("profile") or {}).get("email") or "")
+    except Invalid:
+        return None
+
+
+async def actor_of(unit: Unit, client: AsyncWebClient, slack_user_id: str) -> Actor:
+    """The accessdesk actor a Slack user acts as. Raises :class:`NotLinked` when there is none."""
+    try:
+        answer = await client.users_info(user=slack_user_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") == "user_not_found":
+            raise NotLinked(slack_user_id) from exc
+        raise
+    email = confirmed_email(answer.get("user") or {})
+    if email is None:
+        raise NotLinked(slack_user_id)
+    # User.email is unique and stored normalised, so a match is exactly one account.
+    user = (await unit.session.exec(select(User).where(User.email == email, User.disabled_at.is_(None)))).first()  # type: ignore[union-attr]
+    if user is None:
+        raise NotLinked(slack_user_id)
+    return await actor_for(unit, user, request_id=f"slack:{slack_user_id}")
+
+
+async def slack_user_for(client: AsyncWebClient, email: str) -> str | None:
+    """The Slack user id with this e-mail address in the workspace, or None if there is none."""
+    try:
+        answer = await client.users_lookupByEmail(email=email)
+    except SlackApiError as exc:
+        if exc.response.get("error") == "users_not_found":
+            return None
+        raise
+    return (answer.get("user") or {}).get("id")

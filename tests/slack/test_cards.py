@@ -1,0 +1,98 @@
+"""A new nomination becomes an approval card in the model's approval channels, posted once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+from sqlmodel import select
+
+from accessdesk.db.tables import OutboxMessage, SlackCard
+from accessdesk.domain.transitions import deliver_outbox
+from bots.slackbot.blocks import approval_card, console_link_only, reject_reason_modal
+from bots.slackbot.cards import card_of
+from bots.slackbot.ids import ActionId, CallbackId
+from tests.slack.approvals import CHANNEL, CONSOLE, nominated, notifier_on
+from tests.slack.fake_slack import FakeSlack, Reply
+
+POST = "chat.postMessage"
+
+
+async def test_a_new_nomination_posts_one_card_per_approval_channel_once(world, fake_slack: FakeSlack):
+    nomination = await nominated(world, channels=[CHANNEL, "C0SECOND"])
+    fake_slack.script(POST, posted_as(CHANNEL, "100.000001"), posted_as("C0SECOND", "200.000002"))
+    notifier = notifier_on(fake_slack)
+    assert await deliver_outbox(world.unit, notifier) == (1, 0)
+    posts = fake_slack.calls_to(POST)
+    assert [c.body["channel"] for c in posts] == [CHANNEL, "C0SECOND"]
+    expected = (await card_of(world.unit, nomination.id)).for_channel(CHANNEL, console_url=CONSOLE)
+    assert (posts[0].body["text"], posts[0].body["blocks"]) == (expected["text"], expected["blocks"])
+    assert "CODE-ATLAS" in json.dumps(posts[0].body)
+    cards = (await world.unit.session.exec(select(SlackCard).where(SlackCard.nomination_id == nomination.id))).all()
+    assert sorted((c.channel, c.ts) for c in cards) == [(CHANNEL, "100.000001"), ("C0SECOND", "200.000002")]
+
+    # The outbox does not deliver twice; and a card already posted is never posted again.
+    assert await deliver_outbox(world.unit, notifier) == (0, 0)
+    await notifier.deliver(await _created(world, nomination.id))
+    assert len(fake_slack.calls_to(POST)) == 2
+
+
+async def test_a_retry_after_a_failed_channel_posts_only_the_missing_card(world, fake_slack: FakeSlack, clock):
+    nomination = await nominated(world, channels=[CHANNEL, "C0SECOND"])
+    fake_slack.script(POST, Reply(), Reply(500))
+    notifier = notifier_on(fake_slack)
+    assert await deliver_outbox(world.unit, notifier) == (0, 1)
+    clock.advance(timedelta(minutes=5))
+    assert await deliver_outbox(world.unit, notifier) == (1, 0)
+    assert [(c.body["channel"], c.status) for c in fake_slack.calls_to(POST)] == [
+        (CHANNEL, 200), ("C0SECOND", 500), ("C0SECOND", 200)]  # fmt: skip
+    rows = (await world.unit.session.exec(select(SlackCard).where(SlackCard.nomination_id == nomination.id))).all()
+    assert sorted(r.channel for r in rows) == sorted([CHANNEL, "C0SECOND"])
+
+
+async def test_a_model_without_approval_channels_has_nothing_to_send(world, fake_slack: FakeSlack):
+    await nominated(world, channels=[])
+    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
+    assert fake_slack.calls == []
+
+
+async def test_the_card_shows_the_case_and_a_channel_off_the_list_sees_only_a_link(world):
+    nomination = await nominated(world)
+    card = await card_of(world.unit, nomination.id)
+    full = card.for_channel(CHANNEL, console_url=CONSOLE)
+    assert full == approval_card(card.nomination, model=card.model, names=card.names, people=card.people,
+                                 decisions=card.decisions, console_url=CONSOLE)  # fmt: skip
+    text = json.dumps(full, ensure_ascii=False)
+    assert "Atlas (CODE-ATLAS)" in text and "Nora (nora@acme.test)" in text and "Developer 0/1" in text
+    assert "Government 0/1" in text and "2026-12-02 12:00 → 2027-01-01 12:00" in text and "invoke" in text
+    [buttons] = [b for b in full["blocks"] if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"]) for e in buttons["elements"]] == [
+        (ActionId.APPROVE.value, str(nomination.id)), (ActionId.REJECT.value, str(nomination.id))]  # fmt: skip
+
+    elsewhere = card.for_channel("C0GENERAL", console_url=CONSOLE)
+    assert elsewhere == console_link_only(nomination.id, console_url=CONSOLE)
+    leaked = json.dumps(elsewhere, ensure_ascii=False)
+    for secret in ("CODE-ATLAS", "Atlas", card.names[nomination.organisation_id], "nora"):
+        assert secret not in leaked
+    assert f"{CONSOLE}/nominations/{nomination.id}" in leaked
+
+
+def test_the_reject_modal_asks_for_a_required_reason():
+    nomination_id = uuid.uuid4()
+    modal = reject_reason_modal(nomination_id, channel=CHANNEL)
+    assert modal["callback_id"] == CallbackId.REJECT_REASON.value
+    assert json.loads(modal["private_metadata"]) == {"nomination_id": str(nomination_id), "channel": CHANNEL}
+    [field] = modal["blocks"]
+    assert field["type"] == "input" and field.get("optional", False) is False
+    assert field["element"]["multiline"] is True
+
+
+def posted_as(channel: str, ts: str) -> Reply:
+    return Reply(body={"ok": True, "channel": channel, "ts": ts})
+
+
+async def _created(world, nomination_id: uuid.UUID) -> OutboxMessage:  # type: ignore[no-untyped-def]
+    stmt = select(OutboxMessage).where(OutboxMessage.topic == "nomination.created")
+    rows = (await world.unit.session.exec(stmt)).all()
+    return next(m for m in rows if m.payload["nomination_id"] == str(nomination_id))
