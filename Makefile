@@ -25,7 +25,7 @@ run: .venv/.synced
 	.venv/bin/accessdesk serve --host 127.0.0.1 --port 8000
 
 test: .venv/.synced
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n auto $(PYTEST_ARGS)
 
 bench: .venv/.synced
 	.venv/bin/python -m bench.audit_chain
