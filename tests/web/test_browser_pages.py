@@ -92,7 +92,7 @@ async def shoot(page, base: str, path: str, name: str, console: list[str]) -> No
     assert [m for m in console if CSP_WORDS in m] == [], (path, console)
 
 
-async def test_a_tour_of_the_main_pages(browser_page, live_server, world):
+async def test_a_tour_of_the_main_pages(browser_page, live_server, world, clock):
     page, base = browser_page, live_server
     ids = await a_lived_in_world(world)
     await page.set_viewport_size({"width": 1280, "height": 800})
@@ -132,3 +132,18 @@ async def test_a_tour_of_the_main_pages(browser_page, live_server, world):
 
     await page.set_viewport_size({"width": 390, "height": 844})  # a phone
     await shoot(page, base, "/console/my-organisation", "portal-phone", console)
+
+    # The government's own grant has started: its admin creates a credential and sees the secret, once.
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    clock.advance(timedelta(hours=2))
+    await page.goto(f"{base}/login")
+    await page.get_by_role("button", name="Sign in as Gail").click()
+    await page.wait_for_url(f"{base}/console")
+    await page.goto(f"{base}/console/grants/{ids['government_grant']}")
+    await page.get_by_label("Name").fill("evaluation cluster")
+    await page.get_by_role("button", name="Create the credential").click()
+    await page.wait_for_load_state()
+    assert "adks_" in await page.content()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "credential-secret.png"), full_page=True)
+    assert [m for m in console if CSP_WORDS in m] == [], console
