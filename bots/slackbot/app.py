@@ -7,8 +7,9 @@ the domain and are never re-checked here.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -17,13 +18,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
-from accessdesk.domain.errors import DomainError, Invalid
+from accessdesk.domain.errors import DomainError, Invalid, ModelSwitchedOff, NotFound
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.settings import Settings
 from bots.slackbot import blocks
+from bots.slackbot.commands import Elsewhere, SlackCommands, nomination_form
 from bots.slackbot.decisions import SlackDecisions, nomination_id_of
 from bots.slackbot.identity import NotLinked
-from bots.slackbot.ids import ActionId, CallbackId, CommandName, Subcommand
+from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 from bots.slackbot.web_api import web_client
 
 
@@ -36,30 +38,66 @@ def _subcommand(text: str) -> Subcommand:
         return Subcommand.HELP
 
 
-@asynccontextmanager
-async def refusals(client: AsyncWebClient, *, channel: str, slack_user: str, console_url: str,
-                   form: AsyncAck | None = None) -> AsyncIterator[None]:  # fmt: skip
-    """The one error boundary: a refusal is explained to the clicker alone (ephemeral), and nothing else happens.
+Explain = Callable[[str], Awaitable[None]]
 
-    ``form``: the acknowledgement of a modal submission not yet acknowledged; an invalid field of the modal is
-    shown on the modal itself (``response_action: errors``), any other refusal closes it and is explained."""
+
+def ephemeral(client: AsyncWebClient, *, channel: str, slack_user: str) -> Explain:
+    """Explain to one person in a channel (a click on a card, a modal opened from it)."""
+
+    async def explain(text: str) -> None:
+        await client.chat_postEphemeral(channel=channel, user=slack_user, text=text)
+
+    return explain
+
+
+def answer(respond: AsyncRespond) -> Explain:
+    """Explain in answer to a slash command: through its ``response_url``, which works in any channel."""
+
+    async def explain(text: str) -> None:
+        await respond(text=text, response_type="ephemeral")
+
+    return explain
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A modal submission not yet acknowledged, and where on the modal a refusal is shown.
+
+    ``fields``: the block of each field the domain may name (``Invalid.field``) or each error ``code`` shown by a
+    block; ``otherwise``: the block for any other refusal, or None to close the modal and explain instead."""
+
+    ack: AsyncAck
+    fields: Mapping[str, str]
+    otherwise: str | None = None
+
+    def block_for(self, exc: DomainError | NotLinked) -> str | None:
+        key = exc.field if isinstance(exc, Invalid) else getattr(exc, "code", "")
+        return self.fields.get(key, self.otherwise)
+
+
+@asynccontextmanager
+async def refusals(explain: Explain, *, console_url: str, form: Form | None = None) -> AsyncIterator[None]:
+    """The one error boundary: a refusal is explained to the person alone (ephemeral), and nothing else happens.
+
+    ``form``: a modal submission not yet acknowledged; a refusal it has a block for is shown on the modal itself
+    (``response_action: errors``), any other closes it and is explained."""
     try:
         yield
-    except Invalid as exc:
-        if form is not None and exc.field == "reason":
-            await form(response_action="errors", errors={blocks.REASON_BLOCK: exc.message})
+    except (DomainError, NotLinked) as exc:
+        block = form.block_for(exc) if form is not None else None
+        if form is not None and block is not None:
+            message = exc.message if isinstance(exc, DomainError) else blocks.not_linked_short()
+            await form.ack(response_action="errors", errors={block: message})
             return
-        await _explain(client, channel, slack_user, blocks.refusal_text(exc.message), form)
-    except DomainError as exc:
-        await _explain(client, channel, slack_user, blocks.refusal_text(exc.message), form)
-    except NotLinked:
-        await _explain(client, channel, slack_user, blocks.not_linked_text(console_url=console_url), form)
+        if form is not None:
+            await form.ack()
+        await explain(blocks.refusal_text(exc.message) if isinstance(exc, DomainError)
+                      else blocks.not_linked_text(console_url=console_url))  # fmt: skip
 
 
-async def _explain(client: AsyncWebClient, channel: str, slack_user: str, text: str, form: AsyncAck | None) -> None:
-    if form is not None:
-        await form()
-    await client.chat_postEphemeral(channel=channel, user=slack_user, text=text)
+# Every field of the nominate modal, by the domain's name for it; a model switched off is shown on the model.
+NOMINATE_FORM_FIELDS = {**{f.value: f.value for f in NominateField},
+                        ModelSwitchedOff.code: NominateField.MODEL.value}  # fmt: skip
 
 
 def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
@@ -76,21 +114,57 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     )
     console_url = settings.base_url
     decisions = SlackDecisions(sessionmaker, clock, console_url)
+    commands = SlackCommands(sessionmaker, clock)
 
     @app.command(CommandName.ACCESSDESK.value)
-    async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
+                                 client: AsyncWebClient) -> None:  # fmt: skip
         await ack()
+        words = (command.get("text") or "").split()
         subcommand = _subcommand(command.get("text") or "")
-        if subcommand is Subcommand.HELP:
-            await respond(**blocks.help_message(console_url=console_url))
-        else:
-            await respond(**blocks.not_available_message(subcommand, console_url=console_url))
+        slack_user, channel = command["user_id"], command["channel_id"]
+        async with refusals(answer(respond), console_url=console_url):
+            if subcommand is Subcommand.NOMINATE:
+                await open_nominate_modal(client, respond, slack_user=slack_user, channel=channel,
+                                          trigger_id=command["trigger_id"])  # fmt: skip
+            elif subcommand is Subcommand.STATUS:
+                await respond(**await model_status(client, slack_user=slack_user, channel=channel, words=words[1:]))
+            elif subcommand is Subcommand.PENDING:
+                queue = await commands.pending(client, slack_user=slack_user)
+                await respond(**(blocks.no_queue_message(console_url=console_url) if queue is None else
+                                 blocks.pending_message(queue, channel=channel, console_url=console_url)))  # fmt: skip
+            elif subcommand is Subcommand.HELP:
+                await respond(**blocks.help_message(console_url=console_url))
+            else:
+                await respond(**blocks.not_available_message(subcommand, console_url=console_url))
+
+    async def open_nominate_modal(client: AsyncWebClient, respond: AsyncRespond, *, slack_user: str, channel: str,
+                                  trigger_id: str) -> None:  # fmt: skip
+        # Slack's trigger_id lapses 3 seconds after the command: the choices are one short read before it.
+        choices = await commands.nomination_choices(client, slack_user=slack_user)
+        if not choices.models or not choices.organisations:
+            await respond(**blocks.nothing_to_nominate_message(console_url=console_url))
+            return
+        await client.views_open(trigger_id=trigger_id, view=blocks.nominate_modal(
+            choices, channel=channel, now=clock.now(), console_url=console_url))  # fmt: skip
+
+    async def model_status(client: AsyncWebClient, *, slack_user: str, channel: str,
+                           words: list[str]) -> dict[str, Any]:  # fmt: skip
+        if not words:
+            return blocks.status_usage_message()
+        try:
+            status = await commands.status(client, slack_user=slack_user, slug=words[0].lower(), channel=channel)
+        except NotFound:
+            return blocks.no_model_message(words[0])
+        if isinstance(status, Elsewhere):
+            return blocks.status_elsewhere_message(status.model_id, console_url=console_url)
+        return blocks.model_status_message(status, console_url=console_url)
 
     @app.action(ActionId.APPROVE.value)
     async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         channel, slack_user = body["channel"]["id"], body["user"]["id"]
-        async with refusals(client, channel=channel, slack_user=slack_user, console_url=console_url):
+        async with refusals(ephemeral(client, channel=channel, slack_user=slack_user), console_url=console_url):
             outcome = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.APPROVE,
                                              nomination_id=nomination_id_of(body["actions"][0]["value"]))  # fmt: skip
             await decisions.announce(client, outcome)
@@ -99,7 +173,7 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         channel, slack_user = body["channel"]["id"], body["user"]["id"]
-        async with refusals(client, channel=channel, slack_user=slack_user, console_url=console_url):
+        async with refusals(ephemeral(client, channel=channel, slack_user=slack_user), console_url=console_url):
             nomination_id = nomination_id_of(body["actions"][0]["value"])
             await client.views_open(trigger_id=body["trigger_id"],
                                     view=blocks.reject_reason_modal(nomination_id, channel=channel))  # fmt: skip
@@ -111,11 +185,26 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
         origin = json.loads(view["private_metadata"])
         reason = view["state"]["values"][blocks.REASON_BLOCK][blocks.REASON_INPUT].get("value")
         slack_user = body["user"]["id"]
-        async with refusals(client, channel=origin["channel"], slack_user=slack_user, console_url=console_url,
-                            form=ack):  # fmt: skip
+        async with refusals(ephemeral(client, channel=origin["channel"], slack_user=slack_user),
+                            console_url=console_url, form=Form(ack, {"reason": blocks.REASON_BLOCK})):  # fmt: skip
             outcome = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.REJECT, reason=reason,
                                              nomination_id=nomination_id_of(origin["nomination_id"]))  # fmt: skip
             await ack()
             await decisions.announce(client, outcome)
+
+    @app.view(CallbackId.NOMINATE.value)
+    async def nominate(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        # Nominated before the acknowledgement, so that the domain's refusal is shown next to its field on the
+        # modal; a nomination is one short transaction, well inside Slack's 3 seconds.
+        origin = json.loads(view["private_metadata"])
+        slack_user = body["user"]["id"]
+        form = Form(ack, NOMINATE_FORM_FIELDS, otherwise=NominateField.JUSTIFICATION.value)
+        explain = ephemeral(client, channel=origin["channel"], slack_user=slack_user)
+        async with refusals(explain, console_url=console_url, form=form):
+            nomination_id = await commands.nominate(client, slack_user=slack_user,
+                                                    form=nomination_form(view["state"]["values"]))  # fmt: skip
+            await ack()
+            confirmation = blocks.nominated_message(nomination_id, console_url=console_url)
+            await client.chat_postEphemeral(channel=origin["channel"], user=slack_user, **confirmation)
 
     return app

@@ -6,12 +6,16 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from accessdesk.db.tables import Decision, FrontierModel, Nomination
-from accessdesk.domain.vocabulary import NominationKind, NominationState, Side, Verdict
-from bots.slackbot.ids import ActionId, CallbackId, CommandName, Subcommand
+from accessdesk.domain.coselection import MAX_TEXT
+from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
+from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
+
+if TYPE_CHECKING:
+    from bots.slackbot.commands import ModelStatus, NominationChoices, Queue
 
 Block = dict[str, Any]
 
@@ -26,9 +30,9 @@ class Usage:
 
 # The bot is built in steps (issue #5); the help says plainly which subcommands work today.
 USAGES = (
-    Usage(Subcommand.NOMINATE, "nominate", "nominate a partner organisation for early access to a model", False),
-    Usage(Subcommand.STATUS, "status <model>", "where a model's nominations and grants stand", False),
-    Usage(Subcommand.PENDING, "pending", "the nominations waiting for your decision", False),
+    Usage(Subcommand.NOMINATE, "nominate", "nominate a partner organisation for early access to a model", True),
+    Usage(Subcommand.STATUS, "status <model>", "where a model's nominations and grants stand", True),
+    Usage(Subcommand.PENDING, "pending", "the nominations waiting for your decision", True),
     Usage(Subcommand.LINK, "link", "link your Slack account to your accessdesk account", False),
     Usage(Subcommand.HELP, "help", "this message", True),
 )
@@ -97,7 +101,7 @@ def _when(at: datetime) -> str:
 
 
 def nomination_url(console_url: str, nomination_id: uuid.UUID) -> str:
-    return f"{console_url.rstrip('/')}/nominations/{nomination_id}"
+    return console_page(console_url, f"nominations/{nomination_id}")
 
 
 def _outcome(nomination: Nomination) -> str:
@@ -215,3 +219,170 @@ def not_linked_text(*, console_url: str) -> str:
 def refusal_text(message: str) -> str:
     """A click the rules refused: why, and that nothing changed."""
     return f"Nothing was changed: {escape(message)}"
+
+
+def console_page(console_url: str, path: str) -> str:
+    """A page of the console (``/console/...``): where the bot sends people for what it does not show."""
+    return f"{console_url.rstrip('/')}/console/{path}"
+
+
+def _utc(at: datetime) -> str:
+    return f"{_when(at)} UTC"
+
+
+def _option(text: str, value: str) -> Block:
+    return {"text": _plain(text[:75]), "value": value}  # Slack cuts an option's text at 75 characters
+
+
+def _input(field: NominateField, label: str, element: Block, *, hint: str | None = None) -> Block:
+    block: Block = {"type": "input", "block_id": field.value, "label": _plain(label),
+                    "element": {**element, "action_id": field.value}}  # fmt: skip
+    if hint:
+        block["hint"] = _plain(hint)
+    return block
+
+
+def _first_start(now: datetime) -> datetime:
+    """The start the modal suggests: tomorrow, on the hour."""
+    return (now + timedelta(days=1)).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def nominate_modal(choices: NominationChoices, *, channel: str, now: datetime, console_url: str) -> dict[str, Any]:
+    """The nominate modal: model (by name, never its codename), organisation, window, actions, justification.
+
+    Each input's ``block_id`` is the domain's name for the field, so a refusal is shown next to it.
+    ``private_metadata`` carries the channel the command came from, where the confirmation is posted."""
+    starts_at = _first_start(now)
+    note = ("Only the first 100 {what} are listed; for any other, nominate in the console: "
+            f"<{console_page(console_url, 'nominations/new')}|new nomination>.")  # fmt: skip
+    window_hint = "In your Slack time zone; accessdesk records the window in UTC."
+    blocks: list[Block] = [_input(NominateField.MODEL, "Model", {
+        "type": "static_select", "placeholder": _plain("Choose a model"),
+        "options": [_option(m.name, str(m.id)) for m in choices.models],
+    })]  # fmt: skip
+    if choices.more_models:
+        blocks.append({"type": "context", "elements": [_mrkdwn(note.format(what="models"))]})
+    blocks.append(_input(NominateField.ORGANISATION, "Partner or government organisation", {
+        "type": "static_select", "placeholder": _plain("Choose an organisation"),
+        "options": [_option(f"{o.name} ({o.kind})", str(o.id)) for o in choices.organisations],
+    }))  # fmt: skip
+    if choices.more_organisations:
+        blocks.append({"type": "context", "elements": [_mrkdwn(note.format(what="organisations"))]})
+    blocks += [
+        _input(NominateField.STARTS_AT, "Access starts", {
+            "type": "datetimepicker", "initial_date_time": int(starts_at.timestamp())}, hint=window_hint),
+        _input(NominateField.ENDS_AT, "Access ends", {
+            "type": "datetimepicker", "initial_date_time": int((starts_at + timedelta(days=30)).timestamp())},
+            hint=window_hint),
+        _input(NominateField.ACTIONS, "Actions", {
+            "type": "checkboxes", "options": [_option(a.value.replace("_", "-"), a.value) for a in Action]}),
+        _input(NominateField.JUSTIFICATION, "Justification", {
+            "type": "plain_text_input", "multiline": True, "max_length": MAX_TEXT,
+            "placeholder": _plain("Why this organisation needs this access before release")}),
+    ]  # fmt: skip
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.NOMINATE.value,
+        "private_metadata": json.dumps({"channel": channel}),
+        "title": _plain("Nominate"),
+        "submit": _plain("Nominate"),
+        "close": _plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def nothing_to_nominate_message(*, console_url: str) -> dict[str, Any]:
+    """For someone who sees no model open to nominations, or no organisation to nominate."""
+    text = ("There is nothing you can nominate from Slack: you see no model open to nominations or no partner or "
+            f"government organisation. The console shows what you can see: <{console_url}|accessdesk>.")  # fmt: skip
+    return _ephemeral("Nothing to nominate", [{"type": "section", "text": _mrkdwn(text)}])
+
+
+def nominated_message(nomination_id: uuid.UUID, *, console_url: str) -> dict[str, Any]:
+    """The nominator's confirmation. It names nothing (the channel may not be on the model's list); the approval
+    cards go to the model's own channels."""
+    link = console_page(console_url, f"nominations/{nomination_id}")
+    text = f"Your nomination is recorded and waits for both sides' approvers: <{link}|follow it in accessdesk>."
+    return {"text": "Your nomination is recorded", "blocks": [{"type": "section", "text": _mrkdwn(text)}]}
+
+
+def status_usage_message() -> dict[str, Any]:
+    text = f"Which model? `{CommandName.ACCESSDESK} status <model>`, with the model's short name (its slug)."
+    return _ephemeral(text, [{"type": "section", "text": _mrkdwn(text)}])
+
+
+def no_model_message(slug: str) -> dict[str, Any]:
+    """For a slug that names no model the asker can see: the same words whether it exists or not."""
+    text = f"There is no model `{escape(slug[:64])}` you can see."
+    return _ephemeral(text, [{"type": "section", "text": _mrkdwn(text)}])
+
+
+def status_elsewhere_message(model_id: uuid.UUID, *, console_url: str) -> dict[str, Any]:
+    """Need-to-know: in a channel not on the model's list, nothing of the model, only a link to its page."""
+    link = console_page(console_url, f"models/{model_id}")
+    text = f"This model is not discussed in this channel, so nothing of it is shown here: <{link}|open the console>."
+    return _ephemeral("Open it in the console", [{"type": "section", "text": _mrkdwn(text)}])
+
+
+def _grant_counts(counts: Mapping[GrantState, int]) -> str:
+    found = [f"{counts[s]} {s.value}" for s in GrantState if counts.get(s)]
+    return ", ".join(found) if found else "none"
+
+
+def model_status_message(status: ModelStatus, *, console_url: str) -> dict[str, Any]:
+    """``/accessdesk status``: the model by name (never its codename), its release, designation, grants by
+    state and pending nominations."""
+    model = status.model
+    partial = "The counts stop at a couple of hundred; the console has them all. " if status.at_least else ""
+    link = console_page(console_url, f"models/{model.id}")
+    return _ephemeral(f"Status of {model.name}", [
+        {"type": "header", "text": _plain(model.name[:150])},
+        {"type": "section", "fields": [
+            _mrkdwn(f"*Planned release*\n{_utc(model.planned_release_at)}"),
+            _mrkdwn(f"*Designation*\n{model.designation.replace('_', ' ')}"),
+            _mrkdwn(f"*Grants*\n{_grant_counts(status.grants)}"),
+            _mrkdwn(f"*Pending nominations*\n{status.pending}"),
+        ]},
+        {"type": "context", "elements": [_mrkdwn(f"{partial}<{link}|Open in accessdesk>")]},
+    ])  # fmt: skip
+
+
+def _queued(nomination: Nomination, *, model: FrontierModel, names: Mapping[uuid.UUID, str], channel: str,
+            console_url: str) -> str:  # fmt: skip
+    link = console_page(console_url, f"nominations/{nomination.id}")
+    if channel not in model.slack_channels:
+        return f"• <{link}|A nomination> (its model is not discussed in this channel)"
+    organisation = escape(names.get(nomination.organisation_id, "an organisation"))
+    return (f"• <{link}|{organisation} for {escape(model.name)}> — "
+            f"{_when(nomination.starts_at)} → {_utc(nomination.ends_at)}")  # fmt: skip
+
+
+def pending_message(queue: Queue, *, channel: str, console_url: str) -> dict[str, Any]:
+    """``/accessdesk pending``: the nominations waiting for the asker's decision, each linked to the console, in
+    full only where the channel is on the nomination's model's list."""
+    if not queue.nominations:
+        text = "Nothing is waiting for your decision."
+        return _ephemeral(text, [{"type": "section", "text": _mrkdwn(text)}])
+    count = f"{len(queue.nominations)}{'+' if queue.more else ''}"
+    lines = [_queued(n, model=queue.models[n.model_id], names=queue.names, channel=channel, console_url=console_url)
+             for n in queue.nominations]  # fmt: skip
+    blocks: list[Block] = [
+        {"type": "section", "text": _mrkdwn(f"*Waiting for your decision* ({count})")},
+        {"type": "section", "text": _mrkdwn("\n".join(lines))},
+    ]
+    if queue.more:
+        more = console_page(console_url, "nominations?for_me=1")
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"More in the console: <{more}|your queue>.")]})
+    return _ephemeral(f"{count} nomination(s) waiting for your decision", blocks)
+
+
+def no_queue_message(*, console_url: str) -> dict[str, Any]:
+    text = ("You have no approval queue: only approvers and admins of the developer or the government decide on "
+            f"nominations. What you can see is in the console: <{console_url}|accessdesk>.")  # fmt: skip
+    return _ephemeral("You have no approval queue", [{"type": "section", "text": _mrkdwn(text)}])
+
+
+def not_linked_short() -> str:
+    """:func:`not_linked_text` for where Slack shows plain text only (a modal's field error)."""
+    return ("I can't tell who you are in accessdesk, so nothing was submitted: your Slack e-mail must be confirmed "
+            "and belong to one active accessdesk account.")  # fmt: skip

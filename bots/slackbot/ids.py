@@ -33,3 +33,17 @@ class CallbackId(StrEnum):
 
     NOMINATE = "nominate-modal"
     REJECT_REASON = "reject-reason-modal"
+
+
+class NominateField(StrEnum):
+    """``block_id`` (and ``action_id``) of each input of the nominate modal.
+
+    Each value is the name the domain gives the field in :class:`accessdesk.domain.errors.Invalid`, so a refusal
+    is shown next to the input it is about (``response_action: errors``)."""
+
+    MODEL = "model_id"
+    ORGANISATION = "organisation_id"
+    STARTS_AT = "starts_at"
+    ENDS_AT = "ends_at"
+    ACTIONS = "actions"
+    JUSTIFICATION = "justification"

@@ -12,23 +12,23 @@ def test_the_help_lists_every_subcommand_and_says_which_are_coming():
     message = help_message(console_url=CONSOLE)
     assert message["response_type"] == "ephemeral"
     assert message["blocks"][1] == {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([
-        "`/accessdesk nominate` — nominate a partner organisation for early access to a model _(coming soon)_",
-        "`/accessdesk status &lt;model&gt;` — where a model's nominations and grants stand _(coming soon)_",
-        "`/accessdesk pending` — the nominations waiting for your decision _(coming soon)_",
+        "`/accessdesk nominate` — nominate a partner organisation for early access to a model",
+        "`/accessdesk status &lt;model&gt;` — where a model's nominations and grants stand",
+        "`/accessdesk pending` — the nominations waiting for your decision",
         "`/accessdesk link` — link your Slack account to your accessdesk account _(coming soon)_",
         "`/accessdesk help` — this message",
     ])}}  # fmt: skip
     assert message["blocks"][2]["elements"][0]["text"] == (
-        "Not available in Slack yet: `nominate`, `status`, `pending`, `link`. "
+        "Not available in Slack yet: `link`. "
         f"Meanwhile use the console: <{CONSOLE}|accessdesk>."
     )
     assert message["text"] == "accessdesk commands: nominate, status &lt;model&gt;, pending, link, help"
 
 
 def test_a_subcommand_not_built_yet_says_so():
-    message = not_available_message(Subcommand.PENDING, console_url=CONSOLE)
+    message = not_available_message(Subcommand.LINK, console_url=CONSOLE)
     assert message["response_type"] == "ephemeral"
-    assert message["text"] == "/accessdesk pending is not available yet"
+    assert message["text"] == "/accessdesk link is not available yet"
     assert "not available yet" in message["blocks"][0]["text"]["text"]
 
 

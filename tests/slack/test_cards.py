@@ -75,7 +75,7 @@ async def test_the_card_shows_the_case_and_a_channel_off_the_list_sees_only_a_li
     leaked = json.dumps(elsewhere, ensure_ascii=False)
     for secret in ("CODE-ATLAS", "Atlas", card.names[nomination.organisation_id], "nora"):
         assert secret not in leaked
-    assert f"{CONSOLE}/nominations/{nomination.id}" in leaked
+    assert f"{CONSOLE}/console/nominations/{nomination.id}" in leaked
 
 
 def test_the_reject_modal_asks_for_a_required_reason():

@@ -44,10 +44,10 @@ async def test_nothing_or_anything_unknown_gets_the_help(slack_app, fake_slack: 
 
 
 async def test_a_subcommand_not_built_yet_answers_so_instead_of_pretending(slack_app, fake_slack: FakeSlack):
-    response = await post(slack_app, slash_command("status atlas", response_url=fake_slack.response_url()))
+    response = await post(slack_app, slash_command("link", response_url=fake_slack.response_url()))
     assert response.status_code == 200
     [answer] = await fake_slack.wait_for(RESPONSE_URL)
-    assert answer.body["blocks"] == not_available_message(Subcommand.STATUS, console_url=CONSOLE)["blocks"]
+    assert answer.body["blocks"] == not_available_message(Subcommand.LINK, console_url=CONSOLE)["blocks"]
     assert answer.body["response_type"] == "ephemeral"
 
 

@@ -1,0 +1,183 @@
+"""What ``/accessdesk nominate``, ``status`` and ``pending`` ask of the domain, as the person behind a Slack user.
+
+Each call is one unit of work of its own; the rules (who may nominate, what a window may be, who sees which model,
+whose queue holds what) are the domain's and are not re-checked here. Only the channel's need-to-know is decided
+here, as it is for the approval cards: a model's details are shown only in a channel on the model's list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accessdesk.clock import Clock
+from accessdesk.db.tables import FrontierModel, Nomination, Organisation
+from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.errors import Forbidden, Invalid
+from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import GrantState, NominationState, OrgKind
+from bots.slackbot.identity import actor_of
+from bots.slackbot.ids import NominateField
+
+# A static_select lists at most 100 options (Slack's limit).
+MAX_OPTIONS = 100
+# Counted on a model's status, like the console's model page: beyond this it says "at least".
+MAX_COUNTED = 200
+MAX_PENDING = 20
+
+
+@dataclass(frozen=True, slots=True)
+class NominationChoices:
+    """What the nominate modal offers: models not switched off and grantee organisations the person can see."""
+
+    models: list[FrontierModel]
+    organisations: list[Organisation]
+    more_models: bool
+    more_organisations: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NominationForm:
+    """The nominate modal's values, as the domain takes them."""
+
+    model_id: uuid.UUID
+    organisation_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    actions: list[str]
+    justification: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    model: FrontierModel
+    grants: dict[GrantState, int]
+    pending: int
+    at_least: bool  # more grants or nominations than were counted
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """A model the person can see, asked about in a channel not on its list: only a link may be shown."""
+
+    model_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """The nominations waiting for this person's decision, newest first, and what the channel may see of each."""
+
+    nominations: list[Nomination]
+    models: dict[uuid.UUID, FrontierModel]
+    names: dict[uuid.UUID, str]
+    more: bool
+
+
+def _selected(values: dict[str, Any], field: NominateField) -> dict[str, Any]:
+    return (values.get(field.value) or {}).get(field.value) or {}
+
+
+def _chosen_id(values: dict[str, Any], field: NominateField, message: str) -> uuid.UUID:
+    option = _selected(values, field).get("selected_option") or {}
+    try:
+        return uuid.UUID(option.get("value") or "")
+    except ValueError:
+        raise Invalid(field.value, message) from None
+
+
+def _instant(values: dict[str, Any], field: NominateField, message: str) -> datetime:
+    picked = _selected(values, field).get("selected_date_time")
+    if not isinstance(picked, int | float) or isinstance(picked, bool):
+        raise Invalid(field.value, message)
+    return datetime.fromtimestamp(picked, UTC)
+
+
+def nomination_form(values: dict[str, Any]) -> NominationForm:
+    """The modal's ``view.state.values`` read into the domain's terms. Raises :class:`Invalid` (named by the
+    domain's field) only for what cannot be read at all; every rule is left to :meth:`CoSelection.nominate`."""
+    actions = _selected(values, NominateField.ACTIONS).get("selected_options") or []
+    return NominationForm(
+        model_id=_chosen_id(values, NominateField.MODEL, "choose a model"),
+        organisation_id=_chosen_id(values, NominateField.ORGANISATION, "choose an organisation"),
+        starts_at=_instant(values, NominateField.STARTS_AT, "pick when the window starts"),
+        ends_at=_instant(values, NominateField.ENDS_AT, "pick when the window ends"),
+        actions=[o["value"] for o in actions if isinstance(o, dict) and o.get("value")],
+        justification=_selected(values, NominateField.JUSTIFICATION).get("value") or "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SlackCommands:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
+
+    async def nomination_choices(self, client: AsyncWebClient, *, slack_user: str) -> NominationChoices:
+        """The models and organisations the person can pick from (raises NotLinked)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            actor = await actor_of(unit, client, slack_user)
+            queries = Queries(unit)
+            models = await queries.models(actor, limit=MAX_OPTIONS)
+            partners = await queries.organisations(actor, kind=OrgKind.PARTNER, limit=MAX_OPTIONS)
+            governments = await queries.organisations(actor, kind=OrgKind.GOVERNMENT, limit=MAX_OPTIONS)
+        organisations = sorted([*partners.items, *governments.items], key=lambda o: (o.name.lower(), o.slug))
+        more_organisations = len(organisations) > MAX_OPTIONS or bool(partners.next_cursor or governments.next_cursor)
+        return NominationChoices(
+            models=sorted((m for m in models.items if m.killed_at is None), key=lambda m: m.name.lower()),
+            organisations=organisations[:MAX_OPTIONS],
+            more_models=models.next_cursor is not None,
+            more_organisations=more_organisations,
+        )  # fmt: skip
+
+    async def nominate(self, client: AsyncWebClient, *, slack_user: str, form: NominationForm) -> uuid.UUID:
+        """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            actor = await actor_of(unit, client, slack_user)
+            nomination = await CoSelection(unit).nominate(
+                actor=actor, model_id=form.model_id, organisation_id=form.organisation_id, starts_at=form.starts_at,
+                ends_at=form.ends_at, actions=form.actions, justification=form.justification,
+            )  # fmt: skip
+            return nomination.id
+
+    async def status(self, client: AsyncWebClient, *, slack_user: str, slug: str,
+                     channel: str) -> ModelStatus | Elsewhere:  # fmt: skip
+        """Where a model stands, as far as the person can see (raises NotFound for a model they cannot see)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            actor = await actor_of(unit, client, slack_user)
+            queries = Queries(unit)
+            model = await queries.model_by_slug(actor, slug)
+            if channel not in model.slack_channels:
+                return Elsewhere(model.id)
+            grants = await queries.grants(actor, model_id=model.id, limit=MAX_COUNTED)
+            waiting = NominationFilter(state=NominationState.PENDING, model_id=model.id)
+            pending = await queries.nominations(actor, waiting, limit=MAX_COUNTED)
+        now = self.clock.now()
+        counts: dict[GrantState, int] = {}
+        for grant in grants.items:
+            state = derive_state(GrantFacts.of(grant), now)
+            counts[state] = counts.get(state, 0) + 1
+        return ModelStatus(model, counts, len(pending.items),
+                           at_least=grants.next_cursor is not None or pending.next_cursor is not None)  # fmt: skip
+
+    async def pending(self, client: AsyncWebClient, *, slack_user: str) -> Queue | None:
+        """The nominations waiting for the person's decision; None if they have no approval queue at all."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            actor = await actor_of(unit, client, slack_user)
+            queries = Queries(unit)
+            try:
+                page = await queries.nominations(actor, NominationFilter(for_me=True), limit=MAX_PENDING)
+            except Forbidden:
+                return None
+            models = {m: await unit.get(FrontierModel, m) for m in {n.model_id for n in page.items}}
+            return Queue(page.items, models, await queries.display_names(page.items), page.next_cursor is not None)
