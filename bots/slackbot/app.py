@@ -24,6 +24,7 @@ from accessdesk.settings import Settings
 from bots.slackbot import blocks
 from bots.slackbot.commands import Elsewhere, SlackCommands, nomination_form
 from bots.slackbot.decisions import SlackDecisions, nomination_id_of
+from bots.slackbot.home import SlackHome
 from bots.slackbot.identity import NotLinked
 from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 from bots.slackbot.web_api import web_client
@@ -46,6 +47,15 @@ def ephemeral(client: AsyncWebClient, *, channel: str, slack_user: str) -> Expla
 
     async def explain(text: str) -> None:
         await client.chat_postEphemeral(channel=channel, user=slack_user, text=text)
+
+    return explain
+
+
+def home_tab(client: AsyncWebClient, *, slack_user: str) -> Explain:
+    """Explain on the person's own Home tab, which has no channel to answer in."""
+
+    async def explain(text: str) -> None:
+        await client.views_publish(user_id=slack_user, view=blocks.home_notice(text))
 
     return explain
 
@@ -115,6 +125,7 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     console_url = settings.base_url
     decisions = SlackDecisions(sessionmaker, clock, console_url)
     commands = SlackCommands(sessionmaker, clock)
+    homes = SlackHome(sessionmaker, clock)
 
     @app.command(CommandName.ACCESSDESK.value)
     async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
@@ -206,5 +217,15 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
             await ack()
             confirmation = blocks.nominated_message(nomination_id, console_url=console_url)
             await client.chat_postEphemeral(channel=origin["channel"], user=slack_user, **confirmation)
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        # Bolt acknowledges events itself. Opening the Messages tab is the same event: only the Home tab is drawn.
+        if event.get("tab") != "home":
+            return
+        slack_user = event["user"]
+        async with refusals(home_tab(client, slack_user=slack_user), console_url=console_url):
+            home = await homes.of(client, slack_user=slack_user)
+            await client.views_publish(user_id=slack_user, view=blocks.home_view(home, console_url=console_url))
 
     return app

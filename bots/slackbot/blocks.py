@@ -15,7 +15,9 @@ from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, Nom
 from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 
 if TYPE_CHECKING:
+    from accessdesk.db.tables import AccessGrant
     from bots.slackbot.commands import ModelStatus, NominationChoices, Queue
+    from bots.slackbot.home import Home
 
 Block = dict[str, Any]
 
@@ -386,3 +388,68 @@ def not_linked_short() -> str:
     """:func:`not_linked_text` for where Slack shows plain text only (a modal's field error)."""
     return ("I can't tell who you are in accessdesk, so nothing was submitted: your Slack e-mail must be confirmed "
             "and belong to one active accessdesk account.")  # fmt: skip
+
+
+def _home_item(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _home_note(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(text)]}
+
+
+def _case(row: Nomination | AccessGrant, names: Mapping[uuid.UUID, str], *, link: str) -> str:
+    organisation = escape(names.get(row.organisation_id, "an organisation"))
+    model = escape(names.get(row.model_id, "a model"))
+    return f"<{link}|{organisation} for {model}> — {_when(row.starts_at)} → {_utc(row.ends_at)}"
+
+
+def _shown_state(nomination: Nomination, now: datetime) -> str:
+    # A pending nomination whose start has passed can no longer be decided: the domain counts it as lapsed.
+    if nomination.state == NominationState.PENDING.value and nomination.starts_at <= now:
+        return NominationState.LAPSED.value
+    return nomination.state
+
+
+def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
+    """The App Home: what waits for the person's decision, the nominations they made, and access ending within
+    14 days, each linked to the console. Models by name, never by codename; windows in UTC."""
+    blocks: list[Block] = [{"type": "header", "text": _plain("Waiting for your decision")}]
+    if home.queue is None:
+        blocks.append(_home_item("You have no approval queue: only approvers and admins of the developer or the "
+                                 "government decide on nominations."))  # fmt: skip
+    elif not home.queue:
+        blocks.append(_home_item("Nothing is waiting for your decision."))
+    blocks += [_home_item(_case(n, home.names, link=nomination_url(console_url, n.id))) for n in home.queue or []]
+    if home.more_queue:
+        more = console_page(console_url, "nominations?for_me=1")
+        blocks.append(_home_note(f"More in the console: <{more}|your queue>."))
+
+    blocks += [{"type": "divider"}, {"type": "header", "text": _plain("Your nominations")}]
+    if not home.mine:
+        blocks.append(_home_item("None among the latest nominations." if home.more_seen else
+                                 "You have not nominated anyone."))  # fmt: skip
+    blocks += [_home_item(f"{_case(n, home.names, link=nomination_url(console_url, n.id))} · "
+                          f"_{_shown_state(n, home.now)}_") for n in home.mine]  # fmt: skip
+    if home.more_seen:
+        more = console_page(console_url, "nominations")
+        blocks.append(_home_note(f"Only the newest nominations you can see are looked at here; "
+                                 f"more in the console: <{more}|nominations>."))  # fmt: skip
+
+    blocks += [{"type": "divider"}, {"type": "header", "text": _plain("Access ending within 14 days")}]
+    if not home.ending:
+        blocks.append(_home_item("No access you can see ends within the next 14 days."))
+    blocks += [_home_item(_case(g, home.names, link=console_page(console_url, f"grants/{g.id}")))
+               for g in home.ending]  # fmt: skip
+    if home.more_ending:
+        blocks.append(_home_note(f"The 20 ending soonest; more in the console: <{console_url}|accessdesk>."))
+    blocks.append(_home_note(f"As of {_utc(home.now)} · <{console_page(console_url, '')}|Open accessdesk>"))
+    return {"type": "home", "blocks": blocks}
+
+
+def home_notice(text: str) -> dict[str, Any]:
+    """A Home tab that only explains (someone the bot cannot match to an accessdesk account, or a refusal)."""
+    return {"type": "home", "blocks": [
+        {"type": "header", "text": _plain("accessdesk")},
+        {"type": "section", "text": _mrkdwn(text)},
+    ]}  # fmt: skip

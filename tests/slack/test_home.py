@@ -1,0 +1,143 @@
+"""The App Home: what waits for the person's decision, their own nominations, access ending within 14 days —
+opened by a signed ``app_home_opened`` event and drawn with one ``views.publish``, never with a codename."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from accessdesk.app import create_app
+from bots.slackbot.blocks import home_view, not_linked_text
+from bots.slackbot.home import Home
+from tests.api.conftest import app_engine, settle, url_of
+from tests.slack.approvals import CONSOLE, nominated, slack_user
+from tests.slack.conftest import slack_settings
+from tests.slack.fake_slack import Call, FakeSlack
+from tests.slack.signing import Signed, signed
+
+EVENTS = "/slack/events"
+
+
+@pytest.fixture
+async def bot(engine, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    served = app_engine(url_of(engine))
+    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+    await served.dispose()
+
+
+def home_opened(user: str, *, tab: str = "home") -> Signed:
+    """``app_home_opened`` as Slack posts it to the Events API."""
+    return signed(json.dumps({
+        "token": "deprecated-verification-token", "team_id": "T0FAKE", "api_app_id": "A0ACCESSDESK",
+        "type": "event_callback", "event_id": f"Ev0HOME{user}{tab}", "event_time": 1764590400,
+        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab,
+                  "event_ts": "1764590400.000100"},
+        "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}],
+    }).encode(), content_type="application/json")  # fmt: skip
+
+
+async def open_home(bot: AsyncTestClient, fake: FakeSlack, *, user: str, email: str, confirmed: bool = True) -> Call:
+    fake.script("users.info", slack_user(user, email, confirmed=confirmed))
+    request = home_opened(user)
+    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
+    assert response.status_code == 200
+    [published] = await fake.wait_for("views.publish")
+    assert published.body["user_id"] == user
+    return published
+
+
+def view_of(published: Call) -> dict[str, Any]:
+    view = published.body["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+def texts(view: dict[str, Any]) -> list[str]:
+    """Every block's text, in order (headers, sections, notes)."""
+    found = []
+    for block in view["blocks"]:
+        if "text" in block:
+            found.append(block["text"]["text"])
+        found += [e["text"] for e in block.get("elements", [])]
+    return found
+
+
+async def test_an_approver_sees_the_nomination_waiting_for_them_and_the_other_sections(
+    world, bot, fake_slack: FakeSlack
+):
+    nomination = await nominated(world)
+    organisation = (await world.get(type(world.developer), nomination.organisation_id)).name
+    await settle(world)
+    view = view_of(await open_home(bot, fake_slack, user="U0DEV1", email="dev1@acme.test"))
+    assert view["type"] == "home"
+    assert texts(view)[:6] == [
+        "Waiting for your decision",
+        f"<{CONSOLE}/console/nominations/{nomination.id}|{organisation} for Atlas> — "
+        "2026-12-02 12:00 → 2027-01-01 12:00 UTC",
+        "Your nominations",
+        "You have not nominated anyone.",
+        "Access ending within 14 days",
+        "No access you can see ends within the next 14 days.",
+    ]
+    assert "CODE-ATLAS" not in json.dumps(view)
+    assert len(fake_slack.calls_to("views.publish")) == 1
+
+
+async def test_a_nominator_sees_their_own_nomination_and_no_queue(world, bot, fake_slack: FakeSlack):
+    nomination = await nominated(world)
+    await settle(world)
+    view = view_of(await open_home(bot, fake_slack, user="U0NORA", email="nora@acme.test"))
+    shown = texts(view)
+    assert shown[1].startswith("You have no approval queue")
+    [mine] = [t for t in shown if f"/console/nominations/{nomination.id}|" in t]
+    assert mine.endswith("2027-01-01 12:00 UTC · _pending_")
+    assert shown.index(mine) > shown.index("Your nominations")
+    assert "CODE-ATLAS" not in json.dumps(view)
+
+
+async def test_a_partner_admin_has_no_queue_and_sees_their_grant_ending_soon(world, bot, fake_slack: FakeSlack,
+                                                                             clock):  # fmt: skip
+    await world.government_ready()
+    await world.government_grant(start=timedelta(hours=1), days=10)  # partners start no earlier; not theirs to see
+    partner, admin = await world.partner()
+    grant = await world.approve_both(await world.nominate(partner, start=timedelta(hours=1), days=10))
+    await settle(world)
+    clock.advance(timedelta(hours=2))
+    view = view_of(await open_home(bot, fake_slack, user="U0PART", email=admin.label))
+    shown = texts(view)
+    assert shown[1].startswith("You have no approval queue")
+    assert "Nothing is waiting for your decision." not in shown
+    assert (f"<{CONSOLE}/console/grants/{grant.id}|{partner.name} for Atlas> — "
+            "2026-12-01 13:00 → 2026-12-11 13:00 UTC") in shown  # fmt: skip
+    assert [t for t in shown if "/console/grants/" in t] == [t for t in shown if partner.name in t]
+    assert "CODE-ATLAS" not in json.dumps(view)
+
+
+async def test_someone_the_bot_cannot_match_is_told_how_to_link(world, bot, fake_slack: FakeSlack):
+    await settle(world)
+    view = view_of(await open_home(bot, fake_slack, user="U0DEV1", email="dev1@acme.test", confirmed=False))
+    assert texts(view) == ["accessdesk", not_linked_text(console_url=CONSOLE)]
+
+
+async def test_the_messages_tab_draws_nothing(world, bot, fake_slack: FakeSlack):
+    await settle(world)
+    request = home_opened("U0DEV1", tab="messages")
+    assert (await bot.post(EVENTS, content=request.body, headers=request.headers)).status_code == 200
+    await open_home(bot, fake_slack, user="U0GOV1", email="gov1@aiso.test")
+    assert [c.body["user_id"] for c in fake_slack.calls_to("views.publish")] == ["U0GOV1"]
+
+
+def test_a_home_that_looked_at_only_the_newest_nominations_says_so():
+    home = Home(now=datetime(2026, 12, 1, 12, tzinfo=UTC), queue=[], more_queue=False, mine=[], more_seen=True,
+                ending=[], more_ending=False, names={})  # fmt: skip
+    shown = texts(home_view(home, console_url=CONSOLE))
+    assert "Nothing is waiting for your decision." in shown
+    assert "None among the latest nominations." in shown
+    assert (f"Only the newest nominations you can see are looked at here; more in the console: "
+            f"<{CONSOLE}/console/nominations|nominations>.") in shown  # fmt: skip
