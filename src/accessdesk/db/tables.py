@@ -129,7 +129,10 @@ class NdaTemplate(SQLModel, table=True):
 
 class NdaAcceptance(SQLModel, table=True):
     __tablename__ = "nda_acceptances"
-    __table_args__ = (sa.Index("ix_nda_acceptances_org_series", "organisation_id", "series", "version_major"),)
+    __table_args__ = (
+        sa.Index("ix_nda_acceptances_org_series", "organisation_id", "series", "version_major"),
+        sa.Index("ix_nda_acceptances_expires", "expires_at"),
+    )
 
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
@@ -147,7 +150,10 @@ class NdaAcceptance(SQLModel, table=True):
 
 class Attestation(SQLModel, table=True):
     __tablename__ = "attestations"
-    __table_args__ = (sa.Index("ix_attestations_org_area", "organisation_id", "area", "valid_until"),)
+    __table_args__ = (
+        sa.Index("ix_attestations_org_area", "organisation_id", "area", "valid_until"),
+        sa.Index("ix_attestations_valid_until", "valid_until"),
+    )
 
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
@@ -415,3 +421,68 @@ class SlackCard(SQLModel, table=True):
     channel: str = Field(sa_type=sa.String(32))
     ts: str = Field(sa_type=sa.String(32))
     posted_at: datetime = _at()
+
+
+class SlackDelivery(SQLModel, table=True):
+    """A post one outbox message already made in one Slack conversation (a note in a card's thread, a reminder in
+    a channel). Written in the outbox's own transaction: a delivery retried after a later post failed skips these."""
+
+    __tablename__ = "slack_deliveries"
+    __table_args__ = (sa.UniqueConstraint("message_id", "channel"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    message_id: uuid.UUID = Field(foreign_key="outbox.id")
+    channel: str = Field(sa_type=sa.String(32))
+    ts: str = Field(sa_type=sa.String(32))
+    posted_at: datetime = _at()
+
+
+class SlackLink(SQLModel, table=True):
+    """A Slack user confirmed in the console, by a signed-in accessdesk user, to act as them (``/accessdesk link``).
+    Used before the e-mail match, for people whose Slack address is not their accessdesk one."""
+
+    __tablename__ = "slack_links"
+
+    slack_user_id: str = Field(sa_type=sa.String(32), primary_key=True)
+    team_id: str | None = Field(default=None, sa_type=sa.String(32))
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    linked_at: datetime = _at()
+
+
+class SlackLinkRequest(SQLModel, table=True):
+    """A one-time link DMed by ``/accessdesk link``: only the SHA-256 of its token is stored; it works once, briefly."""
+
+    __tablename__ = "slack_link_requests"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    token_sha256: str = Field(sa_type=sa.String(64), unique=True)
+    slack_user_id: str = Field(sa_type=sa.String(32), index=True)
+    team_id: str | None = Field(default=None, sa_type=sa.String(32))
+    slack_name: str | None = Field(default=None, sa_type=sa.String(200))
+    created_at: datetime = _at()
+    expires_at: datetime = _at()
+    used_at: datetime | None = _at(default=None)
+    used_by: uuid.UUID | None = Field(default=None)
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder sent (written to the outbox, one message per recipient, in this row's transaction).
+
+    Unique per (kind, subject, deadline): however many workers sweep at once, one insert wins and only the winner
+    writes the messages. A moved deadline (a grant extended, an NDA re-signed) is a new reminder."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "subject_id", "deadline"),
+        sa.Index("ix_reminders_created", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    kind: str = Field(sa_type=sa.String(32))
+    subject_id: uuid.UUID
+    organisation_id: uuid.UUID | None = Field(default=None, index=True)
+    model_id: uuid.UUID | None = Field(default=None)
+    deadline: datetime = _at()
+    due_at: datetime = _at()
+    created_at: datetime = _at()
+    messages: list[str] = Field(default_factory=list, sa_type=JSONList)
