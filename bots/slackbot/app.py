@@ -21,12 +21,15 @@ from accessdesk.clock import Clock
 from accessdesk.domain.errors import DomainError, Invalid, ModelSwitchedOff, NotFound
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.settings import Settings
+from accessdesk.worker import PromptDelivery
 from bots.slackbot import blocks
 from bots.slackbot.commands import Elsewhere, SlackCommands, nomination_form
 from bots.slackbot.decisions import SlackDecisions, nomination_id_of
 from bots.slackbot.home import SlackHome
 from bots.slackbot.identity import NotLinked
 from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
+from bots.slackbot.linking import SlackLinking
+from bots.slackbot.notifier import SlackNotifier
 from bots.slackbot.web_api import web_client
 
 
@@ -123,9 +126,12 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
         name="accessdesk",
     )
     console_url = settings.base_url
-    decisions = SlackDecisions(sessionmaker, clock, console_url)
+    decisions = SlackDecisions(sessionmaker, clock)
+    # What a decision or a nomination made here wrote to the outbox leaves at once, after the acknowledgement.
+    prompt = PromptDelivery(sessionmaker, clock, SlackNotifier(app.client, console_url=console_url, clock=clock))
     commands = SlackCommands(sessionmaker, clock)
     homes = SlackHome(sessionmaker, clock)
+    linking = SlackLinking(sessionmaker, clock, console_url)
 
     @app.command(CommandName.ACCESSDESK.value)
     async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
@@ -144,10 +150,11 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
                 queue = await commands.pending(client, slack_user=slack_user)
                 await respond(**(blocks.no_queue_message(console_url=console_url) if queue is None else
                                  blocks.pending_message(queue, channel=channel, console_url=console_url)))  # fmt: skip
-            elif subcommand is Subcommand.HELP:
-                await respond(**blocks.help_message(console_url=console_url))
+            elif subcommand is Subcommand.LINK:
+                await linking.send_link(client, slack_user=slack_user, team_id=command.get("team_id"))
+                await respond(**blocks.link_sent_message())
             else:
-                await respond(**blocks.not_available_message(subcommand, console_url=console_url))
+                await respond(**blocks.help_message(console_url=console_url))
 
     async def open_nominate_modal(client: AsyncWebClient, respond: AsyncRespond, *, slack_user: str, channel: str,
                                   trigger_id: str) -> None:  # fmt: skip
@@ -175,10 +182,12 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         channel, slack_user = body["channel"]["id"], body["user"]["id"]
+        decided = None
         async with refusals(ephemeral(client, channel=channel, slack_user=slack_user), console_url=console_url):
-            outcome = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.APPROVE,
+            decided = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.APPROVE,
                                              nomination_id=nomination_id_of(body["actions"][0]["value"]))  # fmt: skip
-            await decisions.announce(client, outcome)
+        if decided is not None:
+            await prompt.now(decided.messages)
 
     @app.action(ActionId.REJECT.value)
     async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -196,12 +205,14 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
         origin = json.loads(view["private_metadata"])
         reason = view["state"]["values"][blocks.REASON_BLOCK][blocks.REASON_INPUT].get("value")
         slack_user = body["user"]["id"]
+        decided = None
         async with refusals(ephemeral(client, channel=origin["channel"], slack_user=slack_user),
                             console_url=console_url, form=Form(ack, {"reason": blocks.REASON_BLOCK})):  # fmt: skip
-            outcome = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.REJECT, reason=reason,
+            decided = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.REJECT, reason=reason,
                                              nomination_id=nomination_id_of(origin["nomination_id"]))  # fmt: skip
             await ack()
-            await decisions.announce(client, outcome)
+        if decided is not None:
+            await prompt.now(decided.messages)
 
     @app.view(CallbackId.NOMINATE.value)
     async def nominate(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
@@ -212,11 +223,12 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
         form = Form(ack, NOMINATE_FORM_FIELDS, otherwise=NominateField.JUSTIFICATION.value)
         explain = ephemeral(client, channel=origin["channel"], slack_user=slack_user)
         async with refusals(explain, console_url=console_url, form=form):
-            nomination_id = await commands.nominate(client, slack_user=slack_user,
-                                                    form=nomination_form(view["state"]["values"]))  # fmt: skip
+            nomination_id, messages = await commands.nominate(client, slack_user=slack_user,
+                                                              form=nomination_form(view["state"]["values"]))  # fmt: skip
             await ack()
             confirmation = blocks.nominated_message(nomination_id, console_url=console_url)
             await client.chat_postEphemeral(channel=origin["channel"], user=slack_user, **confirmation)
+            await prompt.now(messages)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -227,5 +239,15 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
         async with refusals(home_tab(client, slack_user=slack_user), console_url=console_url):
             home = await homes.of(client, slack_user=slack_user)
             await client.views_publish(user_id=slack_user, view=blocks.home_view(home, console_url=console_url))
+
+    @app.options({"action_id": NominateField.ORGANISATION.value})
+    async def organisation_options(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        # The nominate modal's organisation search: answered within Slack's 3 seconds with one users.info and one
+        # short read. Someone the bot cannot act for is offered nothing; submitting the modal then says why.
+        try:
+            found = await commands.nominees(client, slack_user=body["user"]["id"], matching=body.get("value") or "")
+        except (DomainError, NotLinked):
+            found = []
+        await ack(**blocks.organisation_options(found))
 
     return app

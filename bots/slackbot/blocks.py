@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from accessdesk.db.tables import Decision, FrontierModel, Nomination
+from accessdesk.db.tables import Decision, FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import MAX_TEXT
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
 from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
@@ -27,16 +27,14 @@ class Usage:
     subcommand: Subcommand
     usage: str
     summary: str
-    available: bool
 
 
-# The bot is built in steps (issue #5); the help says plainly which subcommands work today.
 USAGES = (
-    Usage(Subcommand.NOMINATE, "nominate", "nominate a partner organisation for early access to a model", True),
-    Usage(Subcommand.STATUS, "status <model>", "where a model's nominations and grants stand", True),
-    Usage(Subcommand.PENDING, "pending", "the nominations waiting for your decision", True),
-    Usage(Subcommand.LINK, "link", "link your Slack account to your accessdesk account", False),
-    Usage(Subcommand.HELP, "help", "this message", True),
+    Usage(Subcommand.NOMINATE, "nominate", "nominate a partner organisation for early access to a model"),
+    Usage(Subcommand.STATUS, "status <model>", "where a model's nominations and grants stand"),
+    Usage(Subcommand.PENDING, "pending", "the nominations waiting for your decision"),
+    Usage(Subcommand.LINK, "link", "link your Slack account to your accessdesk account"),
+    Usage(Subcommand.HELP, "help", "this message"),
 )
 
 
@@ -55,30 +53,17 @@ def _ephemeral(text: str, blocks: list[Block]) -> dict[str, Any]:
 
 def help_message(*, console_url: str) -> dict[str, Any]:
     """The answer to ``/accessdesk help`` (and to anything it does not understand), seen only by the asker."""
-    lines = [
-        f"`{CommandName.ACCESSDESK} {escape(u.usage)}` — {u.summary}" + ("" if u.available else " _(coming soon)_")
-        for u in USAGES
-    ]
-    coming = ", ".join(f"`{u.subcommand}`" for u in USAGES if not u.available)
+    lines = [f"`{CommandName.ACCESSDESK} {escape(u.usage)}` — {u.summary}" for u in USAGES]
     return _ephemeral(
         f"accessdesk commands: {escape(', '.join(u.usage for u in USAGES))}",
         [
             {"type": "section", "text": _mrkdwn("*accessdesk* — co-selected early access to frontier AI models")},
             {"type": "section", "text": _mrkdwn("\n".join(lines))},
             {"type": "context", "elements": [_mrkdwn(
-                f"Not available in Slack yet: {coming}. Meanwhile use the console: <{console_url}|accessdesk>."
+                f"Everything else, and all of this too, is in the console: <{console_url}|accessdesk>."
             )]},
         ],
     )  # fmt: skip
-
-
-def not_available_message(subcommand: Subcommand, *, console_url: str) -> dict[str, Any]:
-    """The honest answer to a subcommand the bot does not do yet."""
-    text = (
-        f"`{CommandName.ACCESSDESK} {subcommand}` is not available yet. "
-        f"Meanwhile use the console: <{console_url}|accessdesk>."
-    )
-    return _ephemeral(f"/accessdesk {subcommand} is not available yet", [{"type": "section", "text": _mrkdwn(text)}])
 
 
 def notification_text(topic: str, payload: Mapping[str, Any]) -> str:
@@ -212,10 +197,23 @@ def outcome_message(nomination: Nomination, *, model: FrontierModel, organisatio
 
 def not_linked_text(*, console_url: str) -> str:
     """Why the bot will not act for someone it cannot match to an accessdesk account."""
-    return ("I can't tell who you are in accessdesk, so nothing was changed. Your Slack account's e-mail address must "
-            "be confirmed and belong to exactly one active accessdesk account. Linking by hand is not available yet: "
-            f"ask your admin to add you with the e-mail you use in Slack, or sign in to the console at "
+    return ("I can't tell who you are in accessdesk, so nothing was changed. Either your Slack account's confirmed "
+            "e-mail address belongs to one active accessdesk account, or you link them: type "
+            f"`{CommandName.ACCESSDESK} link` and confirm the link I send you after signing in to "
             f"<{console_url}|accessdesk>.")  # fmt: skip
+
+
+def link_message(url: str, *, minutes: int) -> dict[str, Any]:
+    """The direct message with a one-time link to confirm in the console."""
+    text = (f"To act as yourself in accessdesk from Slack, open <{url}|this link>, sign in, and confirm. It works "
+            f"once, for {minutes} minutes. If you did not type `{CommandName.ACCESSDESK} link`, ignore this message "
+            "and do not pass the link on: whoever confirms it lets this Slack account act as them.")
+    return {"text": text, "blocks": [{"type": "section", "text": _mrkdwn(text)}]}
+
+
+def link_sent_message() -> dict[str, Any]:
+    text = "I've sent you a direct message with a link to confirm in accessdesk."
+    return _ephemeral(text, [{"type": "section", "text": _mrkdwn(text)}])
 
 
 def refusal_text(message: str) -> str:
@@ -255,7 +253,7 @@ def nominate_modal(choices: NominationChoices, *, channel: str, now: datetime, c
     Each input's ``block_id`` is the domain's name for the field, so a refusal is shown next to it.
     ``private_metadata`` carries the channel the command came from, where the confirmation is posted."""
     starts_at = _first_start(now)
-    note = ("Only the first 100 {what} are listed; for any other, nominate in the console: "
+    note = ("Only the first 100 models are listed; for any other, nominate in the console: "
             f"<{console_page(console_url, 'nominations/new')}|new nomination>.")  # fmt: skip
     window_hint = "In your Slack time zone; accessdesk records the window in UTC."
     blocks: list[Block] = [_input(NominateField.MODEL, "Model", {
@@ -263,13 +261,12 @@ def nominate_modal(choices: NominationChoices, *, channel: str, now: datetime, c
         "options": [_option(m.name, str(m.id)) for m in choices.models],
     })]  # fmt: skip
     if choices.more_models:
-        blocks.append({"type": "context", "elements": [_mrkdwn(note.format(what="models"))]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(note)]})
+    # Loaded from us as the person types (block_suggestion), so that every organisation can be found, however many
+    # there are; with nothing typed yet the first ones alphabetically are listed, as a static list would be.
     blocks.append(_input(NominateField.ORGANISATION, "Partner or government organisation", {
-        "type": "static_select", "placeholder": _plain("Choose an organisation"),
-        "options": [_option(f"{o.name} ({o.kind})", str(o.id)) for o in choices.organisations],
-    }))  # fmt: skip
-    if choices.more_organisations:
-        blocks.append({"type": "context", "elements": [_mrkdwn(note.format(what="organisations"))]})
+        "type": "external_select", "placeholder": _plain("Type to find an organisation"), "min_query_length": 0,
+    }, hint="Type any part of the organisation's name."))  # fmt: skip
     blocks += [
         _input(NominateField.STARTS_AT, "Access starts", {
             "type": "datetimepicker", "initial_date_time": int(starts_at.timestamp())}, hint=window_hint),
@@ -291,6 +288,20 @@ def nominate_modal(choices: NominationChoices, *, channel: str, now: datetime, c
         "close": _plain("Cancel"),
         "blocks": blocks,
     }
+
+
+def _organisation_option(organisation: Organisation) -> Block:
+    # Slack cuts an option's text at 75 characters: a long name is shortened instead, so that its kind shows.
+    kind = f" ({organisation.kind})"
+    room = 75 - len(kind)
+    name = organisation.name if len(organisation.name) <= room else organisation.name[: room - 1] + "…"
+    return _option(f"{name}{kind}", str(organisation.id))
+
+
+def organisation_options(organisations: Sequence[Organisation]) -> dict[str, Any]:
+    """The answer to the nominate modal's organisation search (``block_suggestion``): one option per organisation,
+    named with its kind, which a long name never cuts off."""
+    return {"options": [_organisation_option(o) for o in organisations]}
 
 
 def nothing_to_nominate_message(*, console_url: str) -> dict[str, Any]:
@@ -412,8 +423,9 @@ def _shown_state(nomination: Nomination, now: datetime) -> str:
 
 
 def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
-    """The App Home: what waits for the person's decision, the nominations they made, and access ending within
-    14 days, each linked to the console. Models by name, never by codename; windows in UTC."""
+    """The App Home: what waits for the person's decision, the newest nominations they made (with their state),
+    and access ending within 14 days, each linked to the console. Models by name, never by codename; windows in
+    UTC."""
     blocks: list[Block] = [{"type": "header", "text": _plain("Waiting for your decision")}]
     if home.queue is None:
         blocks.append(_home_item("You have no approval queue: only approvers and admins of the developer or the "
@@ -427,14 +439,13 @@ def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
 
     blocks += [{"type": "divider"}, {"type": "header", "text": _plain("Your nominations")}]
     if not home.mine:
-        blocks.append(_home_item("None among the latest nominations." if home.more_seen else
-                                 "You have not nominated anyone."))  # fmt: skip
+        blocks.append(_home_item("You have not nominated anyone."))
     blocks += [_home_item(f"{_case(n, home.names, link=nomination_url(console_url, n.id))} · "
                           f"_{_shown_state(n, home.now)}_") for n in home.mine]  # fmt: skip
-    if home.more_seen:
-        more = console_page(console_url, "nominations")
-        blocks.append(_home_note(f"Only the newest nominations you can see are looked at here; "
-                                 f"more in the console: <{more}|nominations>."))  # fmt: skip
+    if home.more_mine:
+        more = console_page(console_url, "nominations?mine=1")
+        blocks.append(_home_note(f"Your {len(home.mine)} newest; all of them in the console: "
+                                 f"<{more}|your nominations>."))  # fmt: skip
 
     blocks += [{"type": "divider"}, {"type": "header", "text": _plain("Access ending within 14 days")}]
     if not home.ending:

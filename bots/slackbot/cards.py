@@ -1,4 +1,4 @@
-"""A nomination's approval cards: what they show, where they were posted, and editing them after a decision."""
+"""A nomination's approval cards: what they show and where they were posted (the notifier posts and edits them)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -52,19 +51,3 @@ async def posted(session: AsyncSession, nomination_id: uuid.UUID) -> list[SlackC
     stmt = select(SlackCard).where(SlackCard.nomination_id == nomination_id)
     stmt = stmt.order_by(SlackCard.posted_at, SlackCard.channel)  # type: ignore[arg-type]
     return list((await session.exec(stmt)).all())
-
-
-async def refresh(unit: Unit, client: AsyncWebClient, nomination_id: uuid.UUID, *, console_url: str,
-                  note: str | None = None) -> Card:  # fmt: skip
-    """Edit every posted card of a nomination to show it as it is now; ``note`` goes in each card's thread."""
-    card = await card_of(unit, nomination_id)
-    rows = await posted(unit.session, nomination_id)
-    # End the read before calling Slack: on SQLite every transaction holds the write lock (db/engine.py), and
-    # no one should wait on Slack's latency for it.
-    await unit.session.commit()
-    for row in rows:
-        message = card.for_channel(row.channel, console_url=console_url)
-        await client.chat_update(channel=row.channel, ts=row.ts, **message)
-        if note is not None:
-            await client.chat_postMessage(channel=row.channel, thread_ts=row.ts, text=note)
-    return card

@@ -21,13 +21,14 @@ from accessdesk.db.tables import FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Forbidden, Invalid
 from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.nominees import nominees
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import GrantState, NominationState, OrgKind
+from accessdesk.domain.vocabulary import GrantState, NominationState
 from bots.slackbot.identity import actor_of
 from bots.slackbot.ids import NominateField
 
-# A static_select lists at most 100 options (Slack's limit).
+# A select menu lists at most 100 options (Slack's limit), whether they are in the modal or loaded from us.
 MAX_OPTIONS = 100
 # Counted on a model's status, like the console's model page: beyond this it says "at least".
 MAX_COUNTED = 200
@@ -36,12 +37,13 @@ MAX_PENDING = 20
 
 @dataclass(frozen=True, slots=True)
 class NominationChoices:
-    """What the nominate modal offers: models not switched off and grantee organisations the person can see."""
+    """What the nominate modal offers: the models not switched off that the person can see, and whether there is
+    any organisation they may nominate (the modal finds those by name as the person types: see
+    :meth:`SlackCommands.nominees`)."""
 
     models: list[FrontierModel]
-    organisations: list[Organisation]
     more_models: bool
-    more_organisations: bool
+    organisations: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,25 +122,30 @@ class SlackCommands:
     clock: Clock
 
     async def nomination_choices(self, client: AsyncWebClient, *, slack_user: str) -> NominationChoices:
-        """The models and organisations the person can pick from (raises NotLinked)."""
+        """What the person can pick from (raises NotLinked, or Forbidden for someone who may not nominate)."""
         async with self.sessionmaker() as session:
             unit = Unit(session, self.clock)
             actor = await actor_of(unit, client, slack_user)
-            queries = Queries(unit)
-            models = await queries.models(actor, limit=MAX_OPTIONS)
-            partners = await queries.organisations(actor, kind=OrgKind.PARTNER, limit=MAX_OPTIONS)
-            governments = await queries.organisations(actor, kind=OrgKind.GOVERNMENT, limit=MAX_OPTIONS)
-        organisations = sorted([*partners.items, *governments.items], key=lambda o: (o.name.lower(), o.slug))
-        more_organisations = len(organisations) > MAX_OPTIONS or bool(partners.next_cursor or governments.next_cursor)
+            any_organisation = await nominees(unit, actor, limit=1)
+            models = await Queries(unit).models(actor, limit=MAX_OPTIONS)
         return NominationChoices(
             models=sorted((m for m in models.items if m.killed_at is None), key=lambda m: m.name.lower()),
-            organisations=organisations[:MAX_OPTIONS],
             more_models=models.next_cursor is not None,
-            more_organisations=more_organisations,
-        )  # fmt: skip
+            organisations=bool(any_organisation),
+        )
 
-    async def nominate(self, client: AsyncWebClient, *, slack_user: str, form: NominationForm) -> uuid.UUID:
-        """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal)."""
+    async def nominees(self, client: AsyncWebClient, *, slack_user: str, matching: str) -> list[Organisation]:
+        """The first :data:`MAX_OPTIONS` organisations the person may nominate whose name contains ``matching``
+        (raises NotLinked, or Forbidden for someone who may not nominate)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            actor = await actor_of(unit, client, slack_user)
+            return await nominees(unit, actor, matching=matching, limit=MAX_OPTIONS)
+
+    async def nominate(self, client: AsyncWebClient, *, slack_user: str,
+                       form: NominationForm) -> tuple[uuid.UUID, list[uuid.UUID]]:  # fmt: skip
+        """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal), and the
+        outbox messages it wrote (its approval cards)."""
         async with self.sessionmaker() as session:
             unit = Unit(session, self.clock)
             actor = await actor_of(unit, client, slack_user)
@@ -146,7 +153,7 @@ class SlackCommands:
                 actor=actor, model_id=form.model_id, organisation_id=form.organisation_id, starts_at=form.starts_at,
                 ends_at=form.ends_at, actions=form.actions, justification=form.justification,
             )  # fmt: skip
-            return nomination.id
+            return nomination.id, list(unit.queued)
 
     async def status(self, client: AsyncWebClient, *, slack_user: str, slug: str,
                      channel: str) -> ModelStatus | Elsewhere:  # fmt: skip

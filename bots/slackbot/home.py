@@ -30,15 +30,15 @@ ENDING_WITHIN = timedelta(days=14)
 class Home:
     """One person's Home tab, as of ``now``.
 
-    ``queue`` is None for someone with no approval queue at all. ``mine`` are the person's own nominations among
-    the newest :data:`HOME_LIST` they can see (``more_seen``: there are older ones the Home did not look at).
-    ``more_ending``: access ending soon was cut at :data:`HOME_LIST`. ``names`` names every model and organisation mentioned."""
+    ``queue`` is None for someone with no approval queue at all. ``mine`` are the person's own newest
+    nominations, at most :data:`HOME_LIST` (``more_mine``: they have made more). ``more_ending``: access ending
+    soon was cut at :data:`HOME_LIST`. ``names`` names every model and organisation mentioned."""
 
     now: datetime
     queue: list[Nomination] | None
     more_queue: bool
     mine: list[Nomination]
-    more_seen: bool
+    more_mine: bool
     ending: list[AccessGrant]
     more_ending: bool
     names: dict[uuid.UUID, str]
@@ -59,14 +59,11 @@ class SlackHome:
                 queue = await queries.nominations(actor, NominationFilter(for_me=True), limit=HOME_LIST)
             except Forbidden:
                 queue = None
-            # The domain has no "nominated by" filter: the person's own are picked from a bounded page of the
-            # newest they can see, and the Home says so when there are more (the console has them all).
-            seen = await queries.nominations(actor, NominationFilter(), limit=HOME_LIST)
-            mine = [n for n in seen.items if n.nominated_by == actor.user_id]
+            mine = await queries.nominations(actor, NominationFilter(nominated_by=actor.user_id), limit=HOME_LIST)
             ending = await queries.ending_soon(actor, before=now + ENDING_WITHIN, limit=HOME_LIST)
             waiting = queue.items if queue is not None else []
-            names = await queries.display_names([*waiting, *mine, *ending])
+            names = await queries.display_names([*waiting, *mine.items, *ending])
         return Home(now=now, queue=waiting if queue is not None else None,
-                    more_queue=queue is not None and queue.next_cursor is not None, mine=mine,
-                    more_seen=seen.next_cursor is not None, ending=ending,
+                    more_queue=queue is not None and queue.next_cursor is not None, mine=mine.items,
+                    more_mine=mine.next_cursor is not None, ending=ending,
                     more_ending=len(ending) == HOME_LIST, names=names)  # fmt: skip

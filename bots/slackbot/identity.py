@@ -1,7 +1,8 @@
-"""Who is clicking: a Slack user resolved to the accessdesk account with the same confirmed e-mail address.
+"""Who is clicking: a Slack user resolved to an accessdesk account, linked by hand (``/accessdesk link``,
+confirmed in the console) or else the one account with the same confirmed e-mail address.
 
-Nothing is cached across requests: a person disabled in accessdesk, or whose Slack e-mail changed, is refused at
-the next click.
+Nothing is cached across requests: a person disabled in accessdesk, unlinked, or whose Slack e-mail changed, is
+refused at the next click.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from accessdesk.db.tables import User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Invalid
 from accessdesk.domain.organisations import actor_for, normalise_email
+from accessdesk.domain.slack_links import SlackLinks
 from accessdesk.domain.unit import Unit
 
 
@@ -37,6 +39,13 @@ def confirmed_email(slack_user: dict[str, Any]) -> str | None:
 
 async def actor_of(unit: Unit, client: AsyncWebClient, slack_user_id: str) -> Actor:
     """The accessdesk actor a Slack user acts as. Raises :class:`NotLinked` when there is none."""
+    linked = await SlackLinks(unit).user_of(slack_user_id)
+    if linked is not None:
+        return await actor_for(unit, linked, request_id=f"slack:{slack_user_id}")
+    # End that read before calling Slack, which may take seconds: on SQLite every transaction holds the write lock
+    # (db/engine.py), and on PostgreSQL it would hold a pooled connection. Finding out who acts is the first thing
+    # every listener's unit does, so there is nothing else to end.
+    await unit.session.commit()
     try:
         answer = await client.users_info(user=slack_user_id)
     except SlackApiError as exc:
@@ -53,12 +62,18 @@ async def actor_of(unit: Unit, client: AsyncWebClient, slack_user_id: str) -> Ac
     return await actor_for(unit, user, request_id=f"slack:{slack_user_id}")
 
 
-async def slack_user_for(client: AsyncWebClient, email: str) -> str | None:
-    """The Slack user id with this e-mail address in the workspace, or None if there is none."""
+async def slack_account_of(unit: Unit, client: AsyncWebClient, user: User) -> str | None:
+    """The Slack user id that acts as ``user``: the newest linked by hand, else the workspace's user whose
+    confirmed e-mail is theirs; None if there is none (they are not told in Slack then)."""
+    links = await SlackLinks(unit).of_user(user.id)
+    if links:
+        return links[0].slack_user_id
     try:
-        answer = await client.users_lookupByEmail(email=email)
+        answer = await client.users_lookupByEmail(email=user.email)
     except SlackApiError as exc:
         if exc.response.get("error") == "users_not_found":
             return None
         raise
-    return (answer.get("user") or {}).get("id")
+    found = answer.get("user") or {}
+    # The same test as for acting: an address someone typed but never confirmed names no one.
+    return found.get("id") if confirmed_email(found) == user.email else None

@@ -39,7 +39,8 @@ class NominateField(StrEnum):
     """``block_id`` (and ``action_id``) of each input of the nominate modal.
 
     Each value is the name the domain gives the field in :class:`accessdesk.domain.errors.Invalid`, so a refusal
-    is shown next to the input it is about (``response_action: errors``)."""
+    is shown next to the input it is about (``response_action: errors``). ``ORGANISATION`` is an external select:
+    Slack asks for its options (``block_suggestion``) under this ``action_id``."""
 
     MODEL = "model_id"
     ORGANISATION = "organisation_id"

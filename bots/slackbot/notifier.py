@@ -1,4 +1,23 @@
-"""The Slack side of the domain's ``Notifier`` port: outbox messages addressed to Slack become ``chat.postMessage``."""
+"""The Slack side of the domain's ``Notifier`` port: outbox messages become Slack posts.
+
+What each address becomes:
+
+- ``model:<id>:approvers``: the model's approval cards. ``nomination.created`` posts a card in each of the model's
+  channels; a decision, a withdrawal or a lapse edits every posted card in place and notes it in each card's
+  thread; anything else (a planned release moved) is posted in the model's channels.
+- ``user:<id>``: a direct message to the person's Slack account, when they have one: linked by ``/accessdesk
+  link``, or found by the confirmed e-mail address of their accessdesk account. Without one the message is only
+  logged, as without Slack.
+- ``slack:<channel>`` and ``slack-user:<user>``: posted there.
+- anything else (``organisation:<id>``): logged, and counts as delivered, exactly as without Slack; failing it
+  instead would only retry it into the dead letters with nothing learnt.
+
+Exactly once: every post is remembered (:class:`SlackDelivery`, or :class:`SlackCard` for a card) in the outbox's
+own transaction, the one that claimed the message and marks it delivered. A message that failed half-way keeps what
+it posted, and its retry posts only the rest. Failures raise, so the outbox stays the one retry policy: a 429
+becomes :class:`RetryAfter` (the message waits as long as Slack asked); a 5xx, an ``ok: false`` answer, a timeout
+or a network error raise as they are, and the outbox retries them with backoff into the dead letters.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +27,22 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_object_session
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock, SystemClock
-from accessdesk.db.tables import OutboxMessage, SlackCard
+from accessdesk.db.tables import Decision, FrontierModel, OutboxMessage, SlackCard, SlackDelivery, User
 from accessdesk.domain.transitions import RetryAfter
 from accessdesk.domain.unit import Unit
-from bots.slackbot.blocks import notification_text
-from bots.slackbot.cards import card_of, posted
+from accessdesk.domain.vocabulary import Side, Verdict
+from bots.slackbot import blocks, notices
+from bots.slackbot.cards import Card, card_of, posted
+from bots.slackbot.identity import slack_account_of
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +51,9 @@ log = logging.getLogger(__name__)
 _CHANNEL = re.compile(r"slack:([CGD][A-Z0-9]{2,})")
 _USER = re.compile(r"slack-user:([UW][A-Z0-9]{2,})")
 _APPROVERS = re.compile(r"model:([0-9a-fA-F-]{36}):approvers")
+_PERSON = re.compile(r"user:([0-9a-fA-F-]{36})")
+# What happened to a pending nomination: its cards are edited and a note goes in each card's thread.
+FOLLOW_UPS = frozenset({"nomination.decision", "nomination.withdrawn", "nomination.lapsed"})
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
 
 
@@ -43,18 +70,7 @@ def slack_channel_of(recipient: str) -> str | None:
 
 
 class SlackNotifier:
-    """Posts outbox messages addressed to Slack; logs the others, as the null notifier does.
-
-    A new nomination (``nomination.created`` to ``model:<id>:approvers``) becomes an approval card in each of the
-    model's Slack channels, remembered as a :class:`SlackCard` so that decisions edit it in place and a retried
-    delivery posts nothing twice. The domain's other logical addresses (``user:<id>``, ``organisation:<id>``) are
-    logged and count as delivered, exactly as without Slack; failing them instead would only retry them into the
-    dead letters with nothing learnt.
-
-    Failures raise, so the outbox stays the one retry policy: a 429 becomes :class:`RetryAfter` (the message waits
-    as long as Slack asked); a 5xx, an ``ok: false`` answer, a timeout or a network error raise as they are, and
-    the outbox retries them with backoff into the dead letters.
-    """
+    """Delivers outbox messages to Slack (see the module's docstring for what each address becomes)."""
 
     def __init__(self, client: AsyncWebClient, *, console_url: str = DEFAULT_CONSOLE_URL,
                  clock: Clock | None = None) -> None:  # fmt: skip
@@ -63,43 +79,97 @@ class SlackNotifier:
         self._clock = clock or SystemClock()
 
     async def deliver(self, message: OutboxMessage) -> None:
-        if message.topic == "nomination.created" and _APPROVERS.fullmatch(message.recipient):
-            await self._post_cards(message)
+        if (approvers := _APPROVERS.fullmatch(message.recipient)) is not None:
+            await self._to_approvers(message, uuid.UUID(approvers.group(1)))
+            return
+        if (person := _PERSON.fullmatch(message.recipient)) is not None:
+            await self._to_person(message, uuid.UUID(person.group(1)))
             return
         channel = slack_channel_of(message.recipient)
         if channel is None:
             log.info("notification %s → %s (not a Slack address: logged only)", message.topic, message.recipient)
             return
-        async with _rate_limited(channel):
-            await self._client.chat_postMessage(channel=channel, text=notification_text(message.topic, message.payload),
-                                                unfurl_links=False, unfurl_media=False)  # fmt: skip
+        unit = self._unit_of(message)
+        await self._post(unit.session, message, channel, text=await notices.text_of(unit, message, self._console_url))
 
-    async def _post_cards(self, message: OutboxMessage) -> None:
-        """Post the nomination's card in each of the model's channels that does not have it yet.
-
-        The cards are recorded in the outbox's own transaction (the one that claimed ``message``), committed with
-        the message marked delivered, or with its failure: a card posted before a later channel failed is kept,
-        and the retry posts only the rest. A second session would wait for the first on SQLite, where every
-        transaction holds the write lock (db/engine.py)."""
+    def _unit_of(self, message: OutboxMessage) -> Unit:
+        """The outbox's own transaction, the one that claimed ``message`` (transitions.deliver_outbox). A second
+        session would wait for the first on SQLite, where every transaction holds the write lock (db/engine.py)."""
         session = async_object_session(message)
         if session is None:
-            raise RuntimeError("approval cards are posted from the outbox's transaction (deliver_outbox)")
-        card = await card_of(Unit(session, self._clock), uuid.UUID(str(message.payload["nomination_id"])))  # type: ignore[arg-type]
-        done = {row.channel for row in await posted(session, card.nomination.id)}  # type: ignore[arg-type]
+            raise RuntimeError("Slack messages are delivered from the outbox's transaction (deliver_outbox)")
+        return Unit(session, self._clock)  # type: ignore[arg-type]
+
+    async def _to_approvers(self, message: OutboxMessage, model_id: uuid.UUID) -> None:
+        unit = self._unit_of(message)
+        if message.topic == "nomination.created":
+            await self._post_cards(unit, uuid.UUID(str(message.payload["nomination_id"])))
+        elif message.topic in FOLLOW_UPS:
+            await self._follow_up(unit, message)
+        else:
+            model = await unit.get(FrontierModel, model_id)
+            text = await notices.text_of(unit, message, self._console_url)
+            for channel in model.slack_channels:
+                await self._post(unit.session, message, channel, text=text)
+
+    async def _post_cards(self, unit: Unit, nomination_id: uuid.UUID) -> None:
+        """Post the nomination's card in each of the model's channels that does not have it yet."""
+        card = await card_of(unit, nomination_id)
+        done = {row.channel for row in await posted(unit.session, nomination_id)}
         for channel in card.model.slack_channels:
             if channel in done:
                 continue
-            async with _rate_limited(channel):
-                answer = await self._client.chat_postMessage(
-                    channel=channel, unfurl_links=False, unfurl_media=False,
-                    **card.for_channel(channel, console_url=self._console_url),
-                )  # fmt: skip
-            session.add(SlackCard(nomination_id=card.nomination.id, channel=channel, ts=str(answer["ts"]),
+            answer = await self._call(channel, self._client.chat_postMessage, channel=channel, unfurl_links=False,
+                                      unfurl_media=False, **card.for_channel(channel, console_url=self._console_url))  # fmt: skip
+            unit.session.add(SlackCard(nomination_id=nomination_id, channel=channel, ts=str(answer["ts"]),
+                                       posted_at=self._clock.now()))  # fmt: skip
+
+    async def _follow_up(self, unit: Unit, message: OutboxMessage) -> None:
+        """Every posted card edited to show the nomination as it is now, and what happened noted in its thread.
+        An edit is the same whenever it is repeated; a note is posted once per card."""
+        card = await card_of(unit, uuid.UUID(str(message.payload["nomination_id"])))
+        note = await self._note(unit, message, card)
+        for row in await posted(unit.session, card.nomination.id):  # type: ignore[arg-type]
+            await self._call(row.channel, self._client.chat_update, channel=row.channel, ts=row.ts,
+                             **card.for_channel(row.channel, console_url=self._console_url))  # fmt: skip
+            await self._post(unit.session, message, row.channel, text=note, thread_ts=row.ts)
+
+    async def _note(self, unit: Unit, message: OutboxMessage, card: Card) -> str:
+        if message.topic == "nomination.decision":
+            decision = await unit.get(Decision, uuid.UUID(str(message.payload["decision_id"])))
+            approver = await unit.get(User, decision.approver_id)
+            return blocks.decision_note(approver.name, Verdict(decision.verdict), Side(decision.side))
+        by = message.payload.get("by")
+        name = (await unit.get(User, uuid.UUID(str(by)))).name if by else None
+        return notices.closed_note(card.nomination, by=name)
+
+    async def _to_person(self, message: OutboxMessage, user_id: uuid.UUID) -> None:
+        unit = self._unit_of(message)
+        user = await unit.session.get(User, user_id)
+        slack_user = None if user is None or user.disabled_at else await slack_account_of(unit, self._client, user)
+        if slack_user is None:
+            log.info("notification %s → %s (no Slack account: logged only)", message.topic, message.recipient)
+            return
+        await self._post(unit.session, message, slack_user, text=await notices.text_of(unit, message, self._console_url))
+
+    async def _post(self, session: AsyncSession, message: OutboxMessage, channel: str, **content: Any) -> None:
+        """Post ``content`` in ``channel`` for ``message``, unless this message already did."""
+        done = await session.exec(select(SlackDelivery.id).where(SlackDelivery.message_id == message.id,
+                                                                 SlackDelivery.channel == channel))  # fmt: skip
+        if done.first() is not None:
+            return
+        answer = await self._call(channel, self._client.chat_postMessage, channel=channel, unfurl_links=False,
+                                  unfurl_media=False, **content)  # fmt: skip
+        session.add(SlackDelivery(message_id=message.id, channel=channel, ts=str(answer.get("ts") or ""),
                                   posted_at=self._clock.now()))  # fmt: skip
+
+    async def _call(self, where: str, method: Any, **arguments: Any) -> Any:
+        async with _rate_limited(where, method.__name__.replace("_", ".", 1)):
+            return await method(**arguments)
 
 
 @asynccontextmanager
-async def _rate_limited(channel: str) -> AsyncIterator[None]:
+async def _rate_limited(channel: str, method: str) -> AsyncIterator[None]:
     """A 429 from Slack becomes :class:`RetryAfter` (the outbox waits as long as Slack asked)."""
     try:
         yield
@@ -107,7 +177,7 @@ async def _rate_limited(channel: str) -> AsyncIterator[None]:
         if exc.response.status_code == 429:
             seconds = _seconds(exc.response.headers.get("Retry-After"))
             if seconds is not None:
-                raise RetryAfter(seconds, reason=f"Slack rate-limited chat.postMessage to {channel}") from exc
+                raise RetryAfter(seconds, reason=f"Slack rate-limited {method} to {channel}") from exc
         raise
 
 

@@ -40,18 +40,20 @@ from accessdesk.oauth.keys import KeyCache
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
-from accessdesk.slack_endpoint import build_bolt, slack_events
+from accessdesk.slack_endpoint import build_bolt, slack_events, warm_up
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.credential_pages import CredentialPagesController
+from accessdesk.web.delivery_pages import DeliveryPagesController
 from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
-from accessdesk.worker import notifier_for, run_forever
+from accessdesk.web.slack_link_pages import SlackLinkPagesController
+from accessdesk.worker import PromptDelivery, notifier_for, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         tasks = []
+        if app.state.slack_bolt is not None:
+            tasks.append(asyncio.create_task(warm_up(app.state.slack_bolt)))
         if run_worker:
             tasks.append(asyncio.create_task(
                 run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds)
@@ -122,6 +126,8 @@ def create_app(
         try:
             yield
         finally:
+            if app.state.prompt_delivery is not None:
+                await app.state.prompt_delivery.drain()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -152,6 +158,7 @@ def create_app(
         route_handlers=[api_router, healthz, readyz, home, slack_events, OAuthController, ConsoleController,
                         CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
+                        DeliveryPagesController, SlackLinkPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
@@ -163,6 +170,9 @@ def create_app(
         before_send=[stamp_request_id],
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
+                     # Only a notifier that reaches people is worth not waiting for the worker (Slack).
+                     "prompt_delivery": (PromptDelivery(make_sessionmaker(engine), clock, notifier)
+                                         if settings.slack_enabled else None),
                      "slack_bolt": build_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock),
                      "relying_party": RelyingParty(settings.oidc_providers),
                      "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,7 +19,17 @@ from accessdesk.domain.errors import DomainError
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
 T = TypeVar("T")
+
+
+class Unconfigured(click.ClickException):
+    """What a command needs is not configured: it starts nothing and exits with status 2, as for a usage error."""
+
+    exit_code = 2
 
 
 def _settings() -> Settings:
@@ -33,14 +45,20 @@ def _prepare_sqlite(settings: Settings) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+@asynccontextmanager
+async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of the command's own, disposed of on the way out."""
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
 def _with_unit(settings: Settings, work: Callable[[Unit], Awaitable[T]]) -> T:
     async def run() -> T:
-        engine = make_engine(settings.database_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                return await work(Unit(session, SystemClock()))
-        finally:
-            await engine.dispose()
+        async with _sessions(settings) as sessionmaker, sessionmaker() as session:
+            return await work(Unit(session, SystemClock()))
 
     try:
         return asyncio.run(run())
@@ -83,20 +101,50 @@ def worker(once: bool) -> None:
     notifier = notifier_for(settings)
 
     async def run() -> None:
-        engine = make_engine(settings.database_url)
-        sessionmaker = make_sessionmaker(engine)
-        try:
+        async with _sessions(settings) as sessionmaker:
             if once:
                 click.echo(str(await sweep_once(sessionmaker, SystemClock(), notifier)))
             else:
                 await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds)
-        finally:
-            await engine.dispose()
 
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
+
+
+@main.group()
+def slack() -> None:
+    """The Slack bot. In HTTP mode `accessdesk serve` answers Slack at /slack/events."""
+
+
+@slack.command("socket")
+def slack_socket() -> None:
+    """Run the Slack bot over Socket Mode: accessdesk connects to Slack, which then needs no way in to
+    /slack/events. Stops on SIGINT or SIGTERM."""
+    settings = _settings()
+    if not settings.slack_enabled:
+        raise Unconfigured("refusing to start: Slack is not configured (set ACCESSDESK_SLACK_BOT_TOKEN and "
+                           "ACCESSDESK_SLACK_SIGNING_SECRET)")  # fmt: skip
+    if not settings.slack_app_token:
+        raise Unconfigured("refusing to start: Socket Mode needs an app-level token (set ACCESSDESK_SLACK_APP_TOKEN "
+                           "to the app's xapp- token)")  # fmt: skip
+    from bots.slackbot.socket_mode import SocketModeUnavailable, serve  # slack_bolt only where the bot runs
+
+    _prepare_sqlite(settings)
+    logging.getLogger().setLevel(settings.log_level)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        async with _sessions(settings) as sessionmaker:
+            await serve(settings, sessionmaker=sessionmaker, clock=SystemClock(), stop=stop)
+
+    try:
+        asyncio.run(run())
+    except SocketModeUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()

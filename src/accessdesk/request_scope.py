@@ -56,5 +56,9 @@ def close_request_session(app: ASGIApp) -> ASGIApp:
             # or committed) has nothing to give back, and closing it would still cost a trip through the greenlet.
             if unit is not None and unit.has_session and unit.session.in_transaction():
                 await unit.session.close()
+            # What the request wrote to the outbox (a decision's card edits, say) leaves now, not at the next sweep.
+            prompt = scope["app"].state.get("prompt_delivery") if unit is not None and unit.queued else None
+            if prompt is not None:
+                prompt.soon(unit.queued)
 
     return middleware

@@ -6,6 +6,7 @@ unparsed. Without Slack configured the route answers 404, as if it did not exist
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, post
@@ -14,6 +15,8 @@ from litestar.exceptions import NotFoundException
 
 from accessdesk.clock import Clock
 from accessdesk.settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -30,6 +33,22 @@ def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSess
     from bots.slackbot.app import build_app
 
     return build_app(settings, sessionmaker=sessionmaker, clock=clock)
+
+
+async def warm_up(bolt: AsyncApp) -> None:
+    """Make bolt's one ``auth.test`` at start-up rather than before acknowledging the first request after it: with
+    Slack slow, that first acknowledgement would otherwise miss Slack's 3 seconds. Bolt keeps the answer in its
+    single-team authorization middleware, which has no public way to be given it; without that middleware (a
+    bolt that changed), or with Slack unreachable now, bolt makes the call lazily as before."""
+    from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
+
+    for middleware in getattr(bolt, "_async_middleware_list", []):
+        if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
+            try:
+                middleware.auth_test_result = await bolt.client.auth_test()
+            except Exception:  # noqa: BLE001 - bolt will try again at the first request
+                log.warning("Slack auth.test failed at start-up; bolt will try again at the first request",
+                            exc_info=True)
 
 
 @post("/slack/events", include_in_schema=False, status_code=200)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
-from accessdesk.domain.transitions import Notifier, NullNotifier, SweepReport, sweep
+from accessdesk.domain.transitions import Notifier, NullNotifier, SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 
@@ -29,6 +31,34 @@ def notifier_for(settings: Settings) -> Notifier:
     return SlackNotifier(web_client(settings), console_url=settings.base_url)
 
 
+class PromptDelivery:
+    """Delivers what a request wrote to the outbox as soon as the request is over, rather than at the worker's
+    next sweep: a decision made in the console edits its Slack cards within a second. Still exactly once (the
+    outbox claims each message; a worker that claimed it first keeps it), and nothing is lost if this fails or
+    the process stops: the worker delivers whatever is left."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier) -> None:
+        self._sessionmaker, self._clock, self._notifier = sessionmaker, clock, notifier
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def soon(self, messages: Sequence[uuid.UUID]) -> None:
+        task = asyncio.get_running_loop().create_task(self.now(list(messages)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def now(self, messages: Sequence[uuid.UUID]) -> None:
+        try:
+            async with self._sessionmaker() as session:
+                await deliver_outbox(Unit(session, self._clock), self._notifier, only=messages)
+        except Exception:  # noqa: BLE001 - the worker's sweep delivers what this could not
+            log.exception("prompt delivery failed; the worker will retry")
+
+    async def drain(self) -> None:
+        """Wait for the deliveries under way (at shutdown, and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier) -> SweepReport:
     async with sessionmaker() as session:
         return await sweep(Unit(session, clock), notifier)
@@ -40,7 +70,8 @@ async def run_forever(
     while True:
         try:
             report = await sweep_once(sessionmaker, clock, notifier)
-            if report.grant_transitions or report.nominations_lapsed or report.messages_delivered:
+            if (report.grant_transitions or report.nominations_lapsed or report.messages_delivered
+                    or report.messages_failed or report.reminders_sent):
                 log.info("worker sweep: %s", report)
         except asyncio.CancelledError:
             raise

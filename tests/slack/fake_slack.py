@@ -3,17 +3,20 @@
 ``POST /api/<method>`` (or ``GET``, with the arguments in the query string) is the Web API (``base_url`` ends with ``/api/``); any other path stands for a
 ``response_url`` (``fake.response_url("…")``) and is recorded under the method name ``response_url``.
 By default every call is answered ``200 {"ok": true, ...}``; ``fake.script(method, Reply(...), ...)`` queues
-answers for the next calls, ``fake.always(method, Reply(...))`` sets the answer for all calls after those.
+answers for the next calls, ``fake.always(method, Reply(...))`` sets the answer for all calls after those;
+``fake.latency`` slows every answer further (a slow Slack). ``serving()`` runs one outside pytest (benchmarks).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,6 +44,7 @@ class Call:
     headers: dict[str, str]
     body: dict[str, Any]
     status: int  # what the fake answered
+    received_at: float = 0.0  # time.monotonic() when the request arrived, before any delay
 
     @property
     def answered_ok(self) -> bool:
@@ -60,6 +64,7 @@ def _default_body(method: str, body: dict[str, Any]) -> dict[str, Any]:
 class FakeSlack:
     url: str = ""
     calls: list[Call] = field(default_factory=list)
+    latency: float = 0.0  # seconds added before every answer, on top of a reply's own delay
     _scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     _always: dict[str, Reply] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,11 +122,12 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self._answer(self.path.split("?", 1)[0], _parse(self.headers.get("Content-Type", ""), raw))
 
         def _answer(self, path: str, body: dict[str, Any]) -> None:
+            received_at = time.monotonic()
             method = path.removeprefix("/api/") if path.startswith("/api/") else RESPONSE_URL
             reply = fake._next_reply(method)
-            if reply.delay:
-                time.sleep(reply.delay)
-            fake._record(Call(method, path, dict(self.headers.items()), body, reply.status))
+            if reply.delay + fake.latency:
+                time.sleep(reply.delay + fake.latency)
+            fake._record(Call(method, path, dict(self.headers.items()), body, reply.status, received_at))
             if reply.body is not None:
                 answer = reply.body
             elif reply.status == 200:
@@ -143,15 +149,35 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # A slowed fake holds many calls open at once; socketserver's backlog of 5 would drop connections under load
+    # and make the clients' SYN retries (a second or more) look like Slack's slowness.
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a listener cut short when its server stopped) is no error of the fake's.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def serving() -> Iterator[FakeSlack]:
+    """A fake Slack Web API on a free loopback port, on a thread of its own, for as long as the block runs."""
     fake = FakeSlack()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(fake))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
     thread = threading.Thread(target=server.serve_forever, name="fake-slack", daemon=True)
     thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with serving() as fake:
+        yield fake

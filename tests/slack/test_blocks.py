@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from bots.slackbot.blocks import escape, help_message, not_available_message, notification_text
-from bots.slackbot.ids import Subcommand
+from bots.slackbot.blocks import escape, help_message, notification_text
 
 CONSOLE = "https://accessdesk.example.gov"
 
 
-def test_the_help_lists_every_subcommand_and_says_which_are_coming():
+def test_the_help_lists_every_subcommand():
     message = help_message(console_url=CONSOLE)
     assert message["response_type"] == "ephemeral"
     assert message["blocks"][1] == {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join([
         "`/accessdesk nominate` — nominate a partner organisation for early access to a model",
         "`/accessdesk status &lt;model&gt;` — where a model's nominations and grants stand",
         "`/accessdesk pending` — the nominations waiting for your decision",
-        "`/accessdesk link` — link your Slack account to your accessdesk account _(coming soon)_",
+        "`/accessdesk link` — link your Slack account to your accessdesk account",
         "`/accessdesk help` — this message",
     ])}}  # fmt: skip
     assert message["blocks"][2]["elements"][0]["text"] == (
-        "Not available in Slack yet: `link`. "
-        f"Meanwhile use the console: <{CONSOLE}|accessdesk>."
+        f"Everything else, and all of this too, is in the console: <{CONSOLE}|accessdesk>."
     )
     assert message["text"] == "accessdesk commands: nominate, status &lt;model&gt;, pending, link, help"
-
-
-def test_a_subcommand_not_built_yet_says_so():
-    message = not_available_message(Subcommand.LINK, console_url=CONSOLE)
-    assert message["response_type"] == "ephemeral"
-    assert message["text"] == "/accessdesk link is not available yet"
-    assert "not available yet" in message["blocks"][0]["text"]["text"]
 
 
 def test_a_notification_is_a_plain_summary_with_markup_escaped():

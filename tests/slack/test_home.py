@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
 from bots.slackbot.blocks import home_view, not_linked_text
-from bots.slackbot.home import Home
+from bots.slackbot.home import HOME_LIST, Home
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, nominated, slack_user
 from tests.slack.conftest import slack_settings
@@ -133,11 +133,32 @@ async def test_the_messages_tab_draws_nothing(world, bot, fake_slack: FakeSlack)
     assert [c.body["user_id"] for c in fake_slack.calls_to("views.publish")] == ["U0GOV1"]
 
 
-def test_a_home_that_looked_at_only_the_newest_nominations_says_so():
-    home = Home(now=datetime(2026, 12, 1, 12, tzinfo=UTC), queue=[], more_queue=False, mine=[], more_seen=True,
+async def test_a_nominator_sees_their_own_newest_nominations_however_many_others_made_since(
+    world, bot, fake_slack: FakeSlack, clock
+):
+    partner, _ = await world.partner()
+    hers = []
+    for n in range(HOME_LIST + 1):
+        hers.append(await world.nominate(partner, start=timedelta(days=1 + 2 * n), days=1))
+        clock.advance(timedelta(minutes=1))
+    for n in range(HOME_LIST + 5):  # newer than all of hers, by an approver
+        await world.nominate(partner, start=timedelta(days=60 + 2 * n), days=1, by=world.dev_approver)
+        clock.advance(timedelta(minutes=1))
+    await settle(world)
+    shown = texts(view_of(await open_home(bot, fake_slack, user="U0NORA", email="nora@acme.test")))
+    listed = [t for t in shown if "/console/nominations/" in t]
+    assert listed == [t for t in listed if t.endswith("· _pending_")]
+    # Her 20 newest, newest first; the oldest is left to the console.
+    shown_ids = [t.split("/console/nominations/")[1].split("|")[0] for t in listed]
+    assert shown_ids == [str(n.id) for n in reversed(hers[1:])]
+    more = f"<{CONSOLE}/console/nominations?mine=1|your nominations>"
+    assert shown[shown.index(listed[-1]) + 1] == f"Your {HOME_LIST} newest; all of them in the console: {more}."
+
+
+def test_a_home_with_none_of_ones_own_says_so_and_promises_no_more():
+    home = Home(now=datetime(2026, 12, 1, 12, tzinfo=UTC), queue=[], more_queue=False, mine=[], more_mine=False,
                 ending=[], more_ending=False, names={})  # fmt: skip
     shown = texts(home_view(home, console_url=CONSOLE))
     assert "Nothing is waiting for your decision." in shown
-    assert "None among the latest nominations." in shown
-    assert (f"Only the newest nominations you can see are looked at here; more in the console: "
-            f"<{CONSOLE}/console/nominations|nominations>.") in shown  # fmt: skip
+    assert "You have not nominated anyone." in shown
+    assert not [t for t in shown if "mine=1" in t]

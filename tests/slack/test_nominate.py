@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -15,14 +16,17 @@ from sqlmodel import select
 from accessdesk.app import create_app
 from accessdesk.db.tables import Nomination, Organisation, OutboxMessage
 from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import NullNotifier, deliver_outbox
-from bots.slackbot.blocks import nominated_message, not_linked_text
+from accessdesk.domain.vocabulary import OrgKind
+from bots.slackbot.blocks import nominated_message, not_linked_text, organisation_options
 from bots.slackbot.ids import CallbackId, NominateField
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, slack_user
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply
 from tests.slack.signing import Signed, interaction, slash_command
+from tests.world import OPERATOR
 
 EVENTS = "/slack/events"
 CHANNEL = "C0GENERAL"  # where slash_command() says the command was typed
@@ -55,14 +59,14 @@ async def send(bot: AsyncTestClient, request: Signed):  # type: ignore[no-untype
 def submitted(*, model_id: object | None, organisation_id: object | None, starts_at: datetime, ends_at: datetime,
               actions: list[str], justification: str, user: str = NORA) -> Signed:  # fmt: skip
     """The nominate modal submitted as Slack posts it (``view.state.values``, keyed by block then action)."""
-    def select_(value: object | None) -> dict[str, Any]:
-        return {"type": "static_select",
+    def select_(kind: str, value: object | None) -> dict[str, Any]:
+        return {"type": kind,
                 "selected_option": None if value is None else {"value": str(value), "text": {"type": "plain_text",
                                                                                             "text": "x"}}}  # fmt: skip
 
     values = {
-        NominateField.MODEL: select_(model_id),
-        NominateField.ORGANISATION: select_(organisation_id),
+        NominateField.MODEL: select_("static_select", model_id),
+        NominateField.ORGANISATION: select_("external_select", organisation_id),
         NominateField.STARTS_AT: {"type": "datetimepicker", "selected_date_time": int(starts_at.timestamp())},
         NominateField.ENDS_AT: {"type": "datetimepicker", "selected_date_time": int(ends_at.timestamp())},
         NominateField.ACTIONS: {"type": "checkboxes", "selected_options": [{"value": a} for a in actions]},
@@ -106,8 +110,11 @@ async def test_nominate_opens_a_modal_of_what_the_nominator_can_pick_naming_mode
     inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
     assert list(inputs) == [f.value for f in NominateField]
     assert [(o["text"]["text"], o["value"]) for o in inputs["model_id"]["options"]] == [("Atlas", str(world.model.id))]
-    organisations = [o["text"]["text"] for o in inputs["organisation_id"]["options"]]
-    assert organisations == ["AI Security Office (government)", "Lab-One (partner)"]
+    # Organisations are found as the person types (block_suggestion): none are listed in the modal itself.
+    assert inputs["organisation_id"] == {"type": "external_select", "action_id": "organisation_id",
+                                         "min_query_length": 0, "placeholder": {
+                                             "type": "plain_text", "text": "Type to find an organisation",
+                                             "emoji": False}}  # fmt: skip
     assert [o["value"] for o in inputs["actions"]["options"]] == ["invoke", "evaluate", "fine_tune", "red_team"]
     assert inputs["starts_at"]["type"] == inputs["ends_at"]["type"] == "datetimepicker"
     assert "CODE-ATLAS" not in json.dumps(view) and "Borealis" not in json.dumps(view)
@@ -132,6 +139,25 @@ async def test_a_valid_submission_nominates_closes_the_modal_and_confirms_with_a
     assert (confirmation.body["channel"], confirmation.body["user"]) == (CHANNEL, NORA)
     assert f"{CONSOLE}/console/nominations/{nomination.id}" in json.dumps(confirmation.body)
     assert "Atlas" not in json.dumps(confirmation.body)
+
+
+async def test_the_new_nominations_card_is_posted_at_once_not_at_the_next_sweep(world, bot, partner, fake_slack):
+    await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
+                                            changes={"slack_channels": ["C0APPROVALS"]})  # fmt: skip
+    await deliver_outbox(world.unit, NullNotifier())
+    await settle(world)
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    await send(bot, submitted(**valid(world, partner)))
+    [card] = await fake_slack.wait_for("chat.postMessage")
+    assert card.body["channel"] == "C0APPROVALS" and "nomination-approve" in json.dumps(card.body["blocks"])
+    for _ in range(100):  # the card is posted, then its message marked delivered in the same transaction
+        [created] = (await world.unit.session.exec(select(OutboxMessage).where(
+            OutboxMessage.topic == "nomination.created").execution_options(populate_existing=True))).all()  # fmt: skip
+        await settle(world)
+        if created.delivered_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert created.delivered_at is not None  # the worker will find nothing to do
 
 
 @pytest.mark.parametrize(("field", "changes"), [
@@ -184,3 +210,96 @@ def test_the_confirmation_links_the_nomination_in_the_console():
     nomination_id = uuid.uuid4()
     text = nominated_message(nomination_id, console_url="https://a.example/")["blocks"][0]["text"]["text"]
     assert f"<https://a.example/console/nominations/{nomination_id}|" in text
+
+
+def typed(text: str, *, user: str = NORA) -> Signed:
+    """Slack asking for the organisation menu's options as the person types in it (``block_suggestion``)."""
+    return interaction({
+        "type": "block_suggestion", "user": {"id": user, "username": "someone", "name": "someone", "team_id": "T0FAKE"},
+        "container": {"type": "view", "view_id": "V0NOMINATE"}, "api_app_id": "A0ACCESSDESK",
+        "token": "deprecated-verification-token", "action_id": NominateField.ORGANISATION.value,
+        "block_id": NominateField.ORGANISATION.value, "value": text, "team": {"id": "T0FAKE", "domain": "fake"},
+        "enterprise": None, "is_enterprise_install": False,
+        "view": {"id": "V0NOMINATE", "team_id": "T0FAKE", "type": "modal", "callback_id": CallbackId.NOMINATE.value,
+                 "private_metadata": json.dumps({"channel": CHANNEL}), "state": {"values": {}}, "hash": "1.abc"},
+    })  # fmt: skip
+
+
+async def offered(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str = NORA,
+                  answer: Reply | None = None) -> list[tuple[str, str]]:  # fmt: skip
+    """The options Slack is given for ``text``: (shown text, value) pairs."""
+    fake.script("users.info", answer or slack_user(user, "nora@acme.test"))
+    response = await send(bot, typed(text, user=user))
+    assert set(response.json()) == {"options"}
+    return [(o["text"]["text"], o["value"]) for o in response.json()["options"]]
+
+
+async def organisations(world, *names: str) -> dict[str, Organisation]:  # type: ignore[no-untyped-def]
+    created, registry = {}, Organisations(world.unit)
+    for name in names:
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower())
+        created[name] = await registry.create(actor=OPERATOR, kind=OrgKind.PARTNER, name=name, slug=slug)
+    await settle(world)
+    return created
+
+
+async def test_typing_offers_the_organisations_whose_name_contains_it_those_starting_with_it_first(
+    world, bot, partner, fake_slack: FakeSlack
+):
+    found = await organisations(world, "Northwind Labs", "labrador Analytics")
+    assert await offered(bot, fake_slack, "LAB") == [
+        ("Lab-One (partner)", str(partner.id)), ("labrador Analytics (partner)", str(found["labrador Analytics"].id)),
+        ("Northwind Labs (partner)", str(found["Northwind Labs"].id))]  # fmt: skip
+    assert [text for text, _ in await offered(bot, fake_slack, "")] == [
+        "AI Security Office (government)", "Lab-One (partner)", "labrador Analytics (partner)",
+        "Northwind Labs (partner)"]  # fmt: skip
+    assert await offered(bot, fake_slack, "acme") == []  # the developer itself is never a grantee
+
+
+async def test_more_than_a_hundred_organisations_give_the_first_hundred_and_any_other_is_found_by_typing(
+    world, bot, partner, fake_slack: FakeSlack
+):
+    many = await organisations(world, *(f"Partner {n:03d}" for n in range(120)))
+    first = await offered(bot, fake_slack, "")
+    assert len(first) == 100 and first[-1][0] == "Partner 097 (partner)"
+    assert await offered(bot, fake_slack, "partner 119") == [("Partner 119 (partner)", str(many["Partner 119"].id))]
+
+
+@pytest.mark.parametrize("who", ["partner admin", "government member", "unconfirmed e-mail", "unknown to Slack"])
+async def test_someone_who_may_not_nominate_or_is_not_linked_is_offered_nothing(
+    world, bot, partner, fake_slack: FakeSlack, who
+):
+    _, partner_admin = await world.partner(name="lab-two")  # sees only their own organisation, nominates nobody
+    await settle(world)
+    answer = {"partner admin": slack_user("U0PART", partner_admin.label),
+              "government member": slack_user("U0GUS", "gus@aiso.test"),
+              "unconfirmed e-mail": slack_user(NORA, "nora@acme.test", confirmed=False),
+              "unknown to Slack": Reply(body={"ok": False, "error": "user_not_found"})}[who]  # fmt: skip
+    assert await offered(bot, fake_slack, "lab", answer=answer) == []
+
+
+async def test_an_organisation_found_by_typing_is_the_one_nominated(world, bot, partner, fake_slack: FakeSlack):
+    await organisations(world, "Lab-Oneteam")
+    [(_, chosen), _] = await offered(bot, fake_slack, "lab-one")
+    assert chosen == str(partner.id)
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    response = await send(bot, submitted(**valid(world, partner, organisation_id=chosen)))
+    assert response.text == ""
+    [nomination] = await nominations(world)
+    assert (nomination.organisation_id, nomination.nominated_by) == (partner.id, world.dev_nominator.user_id)
+
+
+async def test_someone_who_may_not_nominate_is_told_so_and_gets_no_modal(world, bot, partner, fake_slack: FakeSlack):
+    fake_slack.script("users.info", slack_user("U0GUS", "gus@aiso.test"))
+    await send(bot, slash_command("nominate", response_url=fake_slack.response_url(), user_id="U0GUS"))
+    [answer] = await fake_slack.wait_for(RESPONSE_URL)
+    assert answer.body["text"] == "Nothing was changed: only nominators, approvers and admins can nominate"
+    assert fake_slack.calls_to("views.open") == []
+
+
+def test_an_option_keeps_the_kind_of_an_organisation_with_a_long_name():
+    long = Organisation(kind="government", name="The Department for Science, Innovation and Technology of Atlantis",
+                        slug="dsit")  # fmt: skip
+    [option] = organisation_options([long])["options"]
+    assert option["value"] == str(long.id)
+    assert len(option["text"]["text"]) == 75 and option["text"]["text"].endswith("… (government)")

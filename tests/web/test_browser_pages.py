@@ -9,6 +9,7 @@ refresh the set committed for the README.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from tests.api.conftest import settle, url_of
 from tests.support import browser
 from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
 from tests.web.test_browser_console import CSP_WORDS, heard, sign_in_as
+from tests.web.test_delivery_pages import remind, set_delivery
+from tests.web.test_slack_link_pages import link_request
 
 browser_page = browser.browser_page
 live_server = browser.live_server
@@ -84,6 +87,16 @@ async def a_lived_in_world(world) -> dict[str, str]:  # type: ignore[no-untyped-
             "north_admin": north_admin.label, "east_admin": east_admin.label}
 
 
+async def told_and_asked(world, grant_id: str) -> str:  # type: ignore[no-untyped-def]
+    """A reminder sent (its admin told, its Slack channel unreachable) and a Slack link asked for (the token)."""
+    reminder = await remind(world, "grant.ends.7d", uuid.UUID(grant_id), organisation_id=world.government.id,
+                            model_id=world.model.id, recipients=[f"user:{world.gov_admin.user_id}", "slack:C0ATLAS12"])  # fmt: skip
+    told, unreachable = reminder.messages
+    await set_delivery(world, told, attempts=1, delivered_at=world.now)
+    await set_delivery(world, unreachable, attempts=8, dead_at=world.now, last_error="SlackApiError: not_in_channel")
+    return await link_request(world)
+
+
 async def shoot(page, base: str, path: str, name: str, console: list[str]) -> None:  # type: ignore[no-untyped-def]
     await page.goto(f"{base}{path}")
     assert await page.locator("h1").count() == 1, path
@@ -95,6 +108,7 @@ async def shoot(page, base: str, path: str, name: str, console: list[str]) -> No
 async def test_a_tour_of_the_main_pages(browser_page, live_server, world, clock):
     page, base = browser_page, live_server
     ids = await a_lived_in_world(world)
+    token = await told_and_asked(world, ids["government_grant"])
     await page.set_viewport_size({"width": 1280, "height": 800})
     console = heard(page)
 
@@ -114,8 +128,18 @@ async def test_a_tour_of_the_main_pages(browser_page, live_server, world, clock)
         (f"/console/ndas/{world.nda.id}", "nda"),
         ("/console/audit", "audit"),
         (f"/console/grants/{ids['government_grant']}/evidence", "evidence"),
+        ("/console/reminders", "reminders"),
+        ("/console/deliveries/dead", "dead-letters"),
+        (f"/console/slack/link/{token}", "slack-link"),
     ]:
         await shoot(page, base, path, name, console)
+    await page.get_by_role("button", name="Confirm: this Slack user is me").click()
+    await page.wait_for_url(f"{base}/console/slack?done=linked")
+    await shoot(page, base, "/console/slack?done=linked", "slack", console)
+    await page.goto(f"{base}/console/deliveries/dead")
+    await page.get_by_role("button", name="Retry").click()
+    await page.wait_for_url(f"{base}/console/deliveries/dead?done=retried")
+    assert "goes out again" in await page.get_by_role("status").inner_text()
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url(f"{base}/login")
     await shoot(page, base, "/login", "login", console)

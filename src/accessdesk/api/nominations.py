@@ -36,10 +36,12 @@ class NominationController(Controller):
         model_id: uuid.UUID | None = None, organisation_id: uuid.UUID | None = None,
         awaiting: Annotated[Side | None, Parameter(description="pending and short of quorum on this side")] = None,
         for_me: Annotated[bool, Parameter(description="only those I can still decide on")] = False,
+        mine: Annotated[bool, Parameter(description="only those I nominated")] = False,
         cursor: str | None = None, limit: Limit = 50,
     ) -> NominationPage:  # fmt: skip
         filters = NominationFilter(state=status, model_id=model_id, organisation_id=organisation_id,
-                                   awaiting=awaiting, for_me=for_me)  # fmt: skip
+                                   awaiting=awaiting, for_me=for_me,
+                                   nominated_by=actor.user_id if mine else None)  # fmt: skip
         found = await queries.nominations(actor, filters, cursor=cursor, limit=limit)
         now = unit.now()
         items = [NominationOut.of(n, state=effective_state(n, now).value) for n in found.items]

@@ -30,6 +30,7 @@ from accessdesk.domain.errors import (
     SelfDecision,
 )
 from accessdesk.domain.grants import Grants, side_of
+from accessdesk.domain.notices import approvers, closed
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
@@ -190,7 +191,7 @@ class CoSelection:
         self.unit.record(actor=actor, action="nomination.created", subject=nomination, after=snapshot(nomination))
         self.unit.notify(
             topic="nomination.created",
-            recipient=f"model:{model.id}:approvers",
+            recipient=approvers(model.id),
             payload={"nomination_id": nomination.id, "model_id": model.id, "kind": nomination.kind},
             dedupe_key=f"nomination.created:{nomination.id}",
         )
@@ -288,6 +289,12 @@ class CoSelection:
         final = nomination.state != NominationState.PENDING
         self.unit.record(actor=actor, action=f"nomination.{nomination.state}" if final else "nomination.tallied",
                          subject=nomination, before=before, after=after, reason=reason)  # fmt: skip
+        self.unit.notify(
+            topic="nomination.decision",
+            recipient=approvers(model.id),
+            payload={"nomination_id": nomination.id, "decision_id": decision.id, "state": nomination.state},
+            dedupe_key=f"nomination.decision:{decision.id}",
+        )
         if final:
             self.unit.notify(
                 topic=f"nomination.{nomination.state}",
@@ -357,6 +364,7 @@ class CoSelection:
         self.unit.session.add(nomination)
         self.unit.record(actor=actor, action="nomination.withdrawn", subject=nomination,
                          before={"state": "pending"}, after={"state": nomination.state}, reason=text)  # fmt: skip
+        closed(self.unit, nomination, by=actor)
         await self.unit.commit()
         return nomination
 

@@ -15,6 +15,7 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitchedOff
 from accessdesk.domain.grants import Grants
+from accessdesk.domain.notices import approvers
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
@@ -173,7 +174,7 @@ class FrontierModels:
         if blocked:
             self.unit.notify(
                 topic="model.release_moved",
-                recipient=f"model:{model.id}:approvers",
+                recipient=approvers(model.id),
                 payload={"model_id": model.id, "planned_release_at": planned_release_at,
                          "blocked_grants": [g.id for g in blocked]},  # fmt: skip
                 dedupe_key=f"model.release_moved:{model.id}:{planned_release_at.isoformat()}",

@@ -14,6 +14,7 @@ from accessdesk.domain import gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import AlreadyRevoked, Forbidden, Invalid
 from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition, problems_of
+from accessdesk.domain.notices import closed
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState, OrgKind
@@ -224,6 +225,7 @@ class Grants:
             self.unit.session.add(nomination)
             self.unit.record(actor=actor, action="nomination.withdrawn", subject=nomination,
                              after={"state": nomination.state}, reason=nomination.outcome_reason)  # fmt: skip
+            closed(self.unit, nomination, by=actor)
         self.unit.notify(
             topic="grant.revoked",
             recipient=f"organisation:{grant.organisation_id}",

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     ATTESTATIONS_CREATE = "attestations:create"
     AUDIT_READ = "audit:read"
     CREDENTIALS_MANAGE = "credentials:manage"
+    DELIVERIES_RETRY = "deliveries:retry"
     GATEWAYS_MANAGE = "gateways:manage"
     GRANTS_REVOKE = "grants:revoke"
     MODELS_CREATE = "models:create"
@@ -34,7 +35,8 @@ class Permission(StrEnum):
 P = Permission
 
 _STAFF_APPROVER = {P.NOMINATIONS_CREATE, P.NOMINATIONS_DECIDE, P.GRANTS_REVOKE}
-_STAFF_ADMIN = _STAFF_APPROVER | {P.ORGANISATIONS_MANAGE, P.PARTNERS_VET, P.MODELS_KILL, P.AUDIT_READ}
+_STAFF_ADMIN = _STAFF_APPROVER | {P.ORGANISATIONS_MANAGE, P.PARTNERS_VET, P.MODELS_KILL, P.AUDIT_READ,
+                                  P.DELIVERIES_RETRY}
 
 ROLE_PERMISSIONS: dict[tuple[OrgKind, Role], frozenset[Permission]] = {
     (OrgKind.DEVELOPER, Role.ADMIN): frozenset(

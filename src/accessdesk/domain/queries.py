@@ -43,12 +43,18 @@ from accessdesk.domain.vocabulary import (
 
 @dataclass(frozen=True, slots=True)
 class NominationFilter:
+    """What :meth:`Queries.nominations` narrows the visible nominations to; every field set must hold.
+
+    ``for_me``: the ones the actor can still decide on. ``nominated_by``: the ones that user nominated (anyone's
+    id may be asked for; visibility still applies)."""
+
     state: NominationState | None = None
     model_id: uuid.UUID | None = None
     organisation_id: uuid.UUID | None = None
     awaiting: Side | None = None
     for_me: bool = False
     grant_id: uuid.UUID | None = None
+    nominated_by: uuid.UUID | None = None
 
 
 class Queries:
@@ -126,6 +132,10 @@ class Queries:
             stmt = stmt.where(Nomination.organisation_id == filters.organisation_id)
         if filters.grant_id is not None:
             stmt = stmt.where(Nomination.grant_id == filters.grant_id)
+        if filters.nominated_by is not None:
+            # ix_nominations_nominated_by finds a person's nominations, then sorted; for someone with very many,
+            # PostgreSQL may walk the creation-order index instead and stop at the first page of theirs.
+            stmt = stmt.where(Nomination.nominated_by == filters.nominated_by)
         if filters.awaiting is not None:
             stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))  # type: ignore[arg-type]
         if filters.for_me:

@@ -8,6 +8,8 @@ Reads never depend on this having run: state is also derived at read time (domai
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -18,6 +20,8 @@ from sqlmodel import select
 from accessdesk.db.tables import AccessGrant, Nomination, OAuthRevokedToken, OAuthUsedJti, OutboxMessage
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.grants import Grants
+from accessdesk.domain.notices import closed
+from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
 
@@ -57,6 +61,7 @@ class SweepReport:
     messages_delivered: int = 0
     messages_failed: int = 0
     oauth_records_pruned: int = 0
+    reminders_sent: int = 0
 
 
 def _claim(stmt: sa.Select, unit: Unit) -> sa.Select:  # type: ignore[type-arg]
@@ -108,14 +113,22 @@ async def lapse_nominations(unit: Unit, *, batch: int = 500) -> int:
                 payload={"nomination_id": nomination.id, "state": nomination.state},
                 dedupe_key=f"nomination.outcome:{nomination.id}",
             )
+            closed(unit, nomination, by=WORKER)
         await unit.commit()
         lapsed += len(due)
         if len(due) < batch:
             return lapsed
 
 
-async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, max_attempts: int = 8) -> tuple[int, int]:
-    """Deliver due messages, each at most once: claimed under lock, marked delivered in the same transaction."""
+MAX_ATTEMPTS = 8
+
+
+async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, max_attempts: int = MAX_ATTEMPTS,
+                         only: Sequence[uuid.UUID] | None = None) -> tuple[int, int]:  # fmt: skip
+    """Deliver due messages, each at most once: claimed under lock, marked delivered in the same transaction.
+
+    ``only``: just these messages, if they are due (a listener delivering what its own decision wrote, rather
+    than leave it to the worker's next sweep; a worker that claimed one first keeps it)."""
     now = unit.now()
     stmt = (
         select(OutboxMessage)
@@ -124,9 +137,12 @@ async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, ma
             OutboxMessage.dead_at.is_(None),  # type: ignore[union-attr]
             OutboxMessage.available_at <= now,  # type: ignore[arg-type]
         )
-        .order_by(OutboxMessage.available_at)
+        .order_by(OutboxMessage.available_at, OutboxMessage.created_at)  # type: ignore[arg-type]
         .limit(batch)
+        .execution_options(populate_existing=True)
     )
+    if only is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(list(only)))  # type: ignore[attr-defined]
     due = (await unit.session.exec(_claim(stmt, unit))).all()
     delivered = failed = 0
     for message in due:
@@ -139,6 +155,8 @@ async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, ma
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             message.available_at = now + timedelta(seconds=exc.seconds)
         except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
+            log.warning("delivery of %s to %s failed (try %d)", message.topic, message.recipient, message.attempts,
+                        exc_info=True)
             failed += 1
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if message.attempts >= max_attempts:
@@ -157,6 +175,7 @@ async def sweep(unit: Unit, notifier: Notifier) -> SweepReport:
     report = SweepReport()
     report.grant_transitions = await materialise_grants(unit)
     report.nominations_lapsed = await lapse_nominations(unit)
+    report.reminders_sent = (await Reminders(unit).sweep()).sent
     report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
     report.oauth_records_pruned = await prune_oauth_records(unit)
     return report

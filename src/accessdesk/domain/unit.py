@@ -28,6 +28,9 @@ class Unit:
         self._make_session = None if isinstance(session, AsyncSession) else session
         self.clock = clock
         self._events: list[AuditEvent] = []
+        # Every outbox message this unit wrote, committed or not: a caller may deliver its own at once
+        # (transitions.deliver_outbox's ``only``) rather than wait for the worker.
+        self.queued: list[uuid.UUID] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -107,12 +110,13 @@ class Unit:
             )
         )
 
-    def notify(self, *, topic: str, recipient: str, payload: dict[str, Any], dedupe_key: str) -> None:
+    def notify(self, *, topic: str, recipient: str, payload: dict[str, Any], dedupe_key: str) -> uuid.UUID:
         """Queue a notification in the outbox, written with this transaction (delivered by the worker)."""
-        now = self.now()
+        now, message_id = self.now(), uuid.uuid4()
+        self.queued.append(message_id)
         self.session.add(
             OutboxMessage(
-                id=uuid.uuid4(),
+                id=message_id,
                 dedupe_key=dedupe_key,
                 topic=topic,
                 recipient=recipient,
@@ -121,6 +125,7 @@ class Unit:
                 available_at=now,
             )
         )
+        return message_id
 
     async def commit(self) -> None:
         events, self._events = self._events, []

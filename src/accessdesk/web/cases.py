@@ -136,6 +136,7 @@ class CasesController(Controller):
             state=_choice(params.get("state"), NominationState), model_id=_uuid_or_none(params.get("model_id")),
             organisation_id=_uuid_or_none(params.get("organisation_id")),
             awaiting=_choice(params.get("awaiting"), Side), for_me=params.get("for_me") == "1",
+            nominated_by=signed.actor.user_id if params.get("mine") == "1" else None,
         )  # fmt: skip
         unit = request_unit(request, request.app.state)
         queries = Queries(unit)

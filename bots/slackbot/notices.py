@@ -1,0 +1,78 @@
+"""What an outbox message says in Slack: outcomes, reminders and notes, in words, with a link to the console.
+
+Models are named by name, never by codename; a message goes only to people and channels entitled to it (the
+nominator, the grantee's contacts, the model's own channels, the approvers), as the domain addressed it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from accessdesk.db.tables import FrontierModel, Nomination, Organisation, OutboxMessage
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import NominationState
+from bots.slackbot import blocks
+
+OUTCOMES = frozenset({"nomination.approved", "nomination.rejected", "nomination.lapsed", "nomination.withdrawn"})
+AREAS = {"confidentiality": "confidentiality", "cybersecurity": "cybersecurity", "insider_risk": "insider risk",
+         "ip_protection": "IP protection", "use": "use", "nondisclosure": "nondisclosure"}  # fmt: skip
+
+
+def _at(value: Any) -> str:
+    """A payload's instant (stored as ISO 8601) as Slack shows it to each reader in their own time zone."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
+
+
+def _in(days: str) -> str:
+    return "tomorrow" if days == "1d" else f"in {days.removesuffix('d')} days"
+
+
+async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
+    topic, payload = message.topic, message.payload
+    if topic in OUTCOMES and "nomination_id" in payload:
+        nomination = await unit.get(Nomination, uuid.UUID(str(payload["nomination_id"])))
+        model = await unit.get(FrontierModel, nomination.model_id)
+        organisation = await unit.get(Organisation, nomination.organisation_id)
+        return blocks.outcome_message(nomination, model=model, organisation=organisation.name,
+                                      console_url=console_url)  # fmt: skip
+    if topic.startswith("reminder."):
+        return reminder_text(topic, payload, console_url=console_url)
+    return blocks.notification_text(topic, payload)
+
+
+def reminder_text(topic: str, payload: dict[str, Any], *, console_url: str) -> str:
+    days = str(payload.get("kind", "")).rsplit(".", 1)[-1]
+    esc = blocks.escape
+    if topic == "reminder.grant_ending":
+        link = blocks.console_page(console_url, f"grants/{payload['grant_id']}")
+        return (f":hourglass: Access of {esc(payload['organisation'])} to {esc(payload['model'])} ends {_in(days)}, "
+                f"{_at(payload['ends_at'])}. An extension needs both sides' approval before then: <{link}|the grant "
+                f"in accessdesk>.")  # fmt: skip
+    if topic == "reminder.nda_expiring":
+        link = blocks.console_page(console_url, "my-organisation")
+        return (f":memo: {esc(payload['organisation'])}'s acceptance of “{esc(payload['title'])}” (version "
+                f"{esc(payload['version'])}) expires {_in(days)}, {_at(payload['expires_at'])}. Access that needs it "
+                f"stops then unless it is signed again: <{link}|sign it in accessdesk>.")  # fmt: skip
+    if topic == "reminder.attestation_expiring":
+        link = blocks.console_page(console_url, "my-organisation")
+        area = AREAS.get(str(payload["area"]), str(payload["area"]))
+        return (f":memo: {esc(payload['organisation'])}'s attestation for {esc(area)} expires {_in(days)}, "
+                f"{_at(payload['valid_until'])}. Access is suspended then unless it is renewed: <{link}|attest "
+                f"again in accessdesk>.")  # fmt: skip
+    if topic == "reminder.nomination_pending":
+        link = blocks.nomination_url(console_url, uuid.UUID(str(payload["nomination_id"])))
+        return (f":bell: The nomination of {esc(payload['organisation'])} for {esc(payload['model'])} has waited "
+                f"48 hours for your decision; it lapses at its proposed start, {_at(payload['starts_at'])}: "
+                f"<{link}|decide in accessdesk>.")  # fmt: skip
+    return blocks.notification_text(topic, payload)
+
+
+def closed_note(nomination: Nomination, *, by: str | None) -> str:
+    """The card's thread reply when a nomination closes without a decision."""
+    if nomination.state == NominationState.WITHDRAWN.value:
+        why = f": {blocks.escape(nomination.outcome_reason)}" if nomination.outcome_reason else ""
+        return f"Withdrawn by {blocks.escape(by)}{why}" if by else f"Withdrawn{why}"
+    return "Lapsed: not decided by both sides before the proposed start"

@@ -1,0 +1,42 @@
+"""The organisations a person may nominate, found by name: what a nominate form offers as the person types."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from accessdesk.db.tables import Organisation
+from accessdesk.domain import visibility
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.pagination import check_limit
+from accessdesk.domain.permissions import Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import OrgKind
+
+# The kinds CoSelection.nominate accepts as the grantee of a nomination.
+NOMINEE_KINDS = (OrgKind.PARTNER, OrgKind.GOVERNMENT)
+# Longer than any organisation's name (200 characters): nothing longer can match.
+MAX_MATCHING = 200
+
+
+async def nominees(unit: Unit, actor: Actor, *, matching: str = "", limit: int = 100) -> list[Organisation]:
+    """The partner and government organisations ``actor`` can see and may nominate, whose name contains
+    ``matching`` in any case: names that start with it first, then the others, each alphabetically.
+
+    Raises :class:`Forbidden` for someone who may not nominate at all, as :meth:`CoSelection.nominate` would."""
+    actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can nominate")
+    check_limit(limit)
+    text = " ".join(matching.split())[:MAX_MATCHING]
+    name = sa.func.lower(Organisation.name)
+    # A substring cannot be served by a B-tree index: the registry of organisations is read through, which stays
+    # cheap at the thousands of organisations it is meant for.
+    stmt = select(Organisation).where(
+        visibility.organisations_filter(actor),
+        Organisation.kind.in_([k.value for k in NOMINEE_KINDS]),  # type: ignore[attr-defined]
+    )
+    if text:
+        stmt = stmt.where(Organisation.name.icontains(text, autoescape=True))  # type: ignore[attr-defined]
+        starts = sa.case((Organisation.name.istartswith(text, autoescape=True), 0), else_=1)  # type: ignore[attr-defined]
+        stmt = stmt.order_by(starts)
+    stmt = stmt.order_by(name, Organisation.slug).limit(limit)
+    return list((await unit.session.exec(stmt)).all())

@@ -1,0 +1,339 @@
+"""Reminders: access about to end, NDAs and attestations about to expire, nominations waiting too long.
+
+Each reminder is a :class:`Reminder` row, unique per (kind, subject, deadline), and one outbox message per
+recipient written in the same transaction. Any number of workers may sweep at once: each inserts the row with
+``ON CONFLICT DO NOTHING``, and only the one whose insert took writes the messages (on PostgreSQL a second insert
+waits for the first to commit, then does nothing). A moved deadline (a grant extended, an NDA re-signed) is a new
+subject of reminders; a superseded NDA or attestation, or a revoked grant, is reminded of no more.
+
+Schedules count back from the deadline (a grant's ``ends_at``, an NDA's ``expires_at``, an attestation's
+``valid_until``, a nomination's ``created_at`` + 48 h): the reminder at an offset is due from ``deadline −
+offset`` until the next, shorter offset is due. It is skipped when its subject did not exist yet at ``deadline −
+offset`` (a five-day window gets no "ends in 7 days"), so that nobody is told twice in a row the same day.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import select
+
+from accessdesk.db.tables import (
+    AccessGrant,
+    Attestation,
+    Decision,
+    FrontierModel,
+    NdaAcceptance,
+    NdaTemplate,
+    Nomination,
+    Organisation,
+    OutboxMessage,
+    Reminder,
+    User,
+    UserRole,
+)
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.errors import Forbidden
+from accessdesk.domain.pagination import Page, keyset, page_of
+from accessdesk.domain.permissions import ROLE_PERMISSIONS, Permission
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import NominationState, OrgKind, Role
+
+
+class ReminderKind(StrEnum):
+    GRANT_ENDS_7D = "grant.ends.7d"
+    GRANT_ENDS_1D = "grant.ends.1d"
+    NDA_EXPIRES_30D = "nda.expires.30d"
+    NDA_EXPIRES_7D = "nda.expires.7d"
+    ATTESTATION_EXPIRES_30D = "attestation.expires.30d"
+    ATTESTATION_EXPIRES_7D = "attestation.expires.7d"
+    NOMINATION_PENDING_48H = "nomination.pending.48h"
+
+
+K = ReminderKind
+# Per subject, longest offset first: (kind, how long before the deadline it is due).
+GRANT_SCHEDULE = ((K.GRANT_ENDS_7D, timedelta(days=7)), (K.GRANT_ENDS_1D, timedelta(days=1)))
+NDA_SCHEDULE = ((K.NDA_EXPIRES_30D, timedelta(days=30)), (K.NDA_EXPIRES_7D, timedelta(days=7)))
+ATTESTATION_SCHEDULE = ((K.ATTESTATION_EXPIRES_30D, timedelta(days=30)),
+                        (K.ATTESTATION_EXPIRES_7D, timedelta(days=7)))  # fmt: skip
+PENDING_FOR = timedelta(hours=48)
+TOPIC = {
+    **{kind: "reminder.grant_ending" for kind, _ in GRANT_SCHEDULE},
+    **{kind: "reminder.nda_expiring" for kind, _ in NDA_SCHEDULE},
+    **{kind: "reminder.attestation_expiring" for kind, _ in ATTESTATION_SCHEDULE},
+    K.NOMINATION_PENDING_48H: "reminder.nomination_pending",
+}
+# Who decides nominations, by kind of organisation: the roles holding the permission.
+DECIDERS = {kind: sorted(role.value for (k, role), held in ROLE_PERMISSIONS.items()
+                         if k == kind and Permission.NOMINATIONS_DECIDE in held)
+            for kind in (OrgKind.DEVELOPER, OrgKind.GOVERNMENT)}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Due:
+    """A reminder to send, if no worker has sent it yet."""
+
+    kind: ReminderKind
+    subject_id: uuid.UUID
+    deadline: datetime
+    due_at: datetime
+    recipients: list[str]
+    payload: dict[str, Any]
+    organisation_id: uuid.UUID | None = None
+    model_id: uuid.UUID | None = None
+
+
+@dataclass(slots=True)
+class ReminderReport:
+    sent: int = 0
+    messages: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def _window(schedule: Sequence[tuple[ReminderKind, timedelta]], index: int, now: datetime) -> tuple[datetime, datetime]:
+    """Deadlines for which the reminder at ``schedule[index]`` is due at ``now``: (lower, upper]."""
+    offset = schedule[index][1]
+    shorter = schedule[index + 1][1] if index + 1 < len(schedule) else timedelta(0)
+    return now + shorter, now + offset
+
+
+def _not_reminded(kind: ReminderKind, subject: Any, deadline: Any) -> sa.ColumnElement[bool]:
+    return ~sa.exists().where(Reminder.kind == kind.value, Reminder.subject_id == subject,
+                              Reminder.deadline == deadline)  # fmt: skip
+
+
+class Reminders:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def sweep(self, *, batch: int = 500) -> ReminderReport:
+        """Send every reminder due now that no one has sent, committing each batch."""
+        report = ReminderReport()
+        for finder in (self._grants_ending, self._ndas_expiring, self._attestations_expiring, self._pending):
+            while True:
+                found = 0
+                async for due in finder(self.unit.now(), batch):
+                    found += 1
+                    if await self._send(due):
+                        report.sent += 1
+                        report.messages += len(due.recipients)
+                        report.by_kind[due.kind.value] = report.by_kind.get(due.kind.value, 0) + 1
+                await self.unit.commit()
+                if found < batch:
+                    break
+        return report
+
+    async def _send(self, due: Due) -> bool:
+        reminder_id = uuid.uuid4()
+        keys = [f"reminder:{reminder_id}:{recipient}" for recipient in due.recipients]
+        insert = postgresql_insert if self.unit.dialect == "postgresql" else sqlite_insert
+        row = Reminder(id=reminder_id, kind=due.kind.value, subject_id=due.subject_id, deadline=due.deadline,
+                       due_at=due.due_at, created_at=self.unit.now(), organisation_id=due.organisation_id,
+                       model_id=due.model_id, messages=keys)  # fmt: skip
+        values = {column.key: getattr(row, column.key) for column in Reminder.__table__.columns}  # type: ignore[attr-defined]
+        stmt = insert(Reminder).values(**values).on_conflict_do_nothing(
+            index_elements=["kind", "subject_id", "deadline"])  # fmt: skip
+        result = await self.unit.session.exec(stmt)  # type: ignore[call-overload]
+        if result.rowcount != 1:
+            return False  # another worker sent it
+        for recipient, key in zip(due.recipients, keys, strict=True):
+            self.unit.notify(topic=TOPIC[due.kind], recipient=recipient, dedupe_key=key,
+                             payload={**due.payload, "kind": due.kind.value, "deadline": due.deadline})  # fmt: skip
+        return True
+
+    # --- what is due -------------------------------------------------------------------------------------------
+
+    async def _grants_ending(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        for index, (kind, offset) in enumerate(GRANT_SCHEDULE):
+            lower, upper = _window(GRANT_SCHEDULE, index, now)
+            stmt = (
+                select(AccessGrant, FrontierModel.name, FrontierModel.slack_channels, Organisation.name)
+                .join(FrontierModel, FrontierModel.id == AccessGrant.model_id)  # type: ignore[arg-type]
+                .join(Organisation, Organisation.id == AccessGrant.organisation_id)  # type: ignore[arg-type]
+                .where(
+                    AccessGrant.ends_at > lower,  # type: ignore[arg-type]
+                    AccessGrant.ends_at <= upper,  # type: ignore[arg-type]
+                    AccessGrant.starts_at <= now,  # type: ignore[arg-type]
+                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+                    _not_reminded(kind, AccessGrant.id, AccessGrant.ends_at),
+                )
+                .order_by(AccessGrant.ends_at, AccessGrant.id)  # type: ignore[arg-type]
+                .limit(batch)
+            )
+            rows = (await self.unit.session.exec(stmt)).all()
+            contacts = await self._contacts({grant.organisation_id for grant, *_ in rows})
+            for grant, model_name, channels, organisation in rows:
+                due_at = grant.ends_at - offset
+                if grant.starts_at > due_at:
+                    continue  # the window is shorter than the offset: the next reminder's job
+                recipients = [*contacts.get(grant.organisation_id, []), *(f"slack:{c}" for c in channels)]
+                yield Due(kind, grant.id, grant.ends_at, due_at, recipients, organisation_id=grant.organisation_id,
+                          model_id=grant.model_id, payload={"grant_id": grant.id, "model": model_name,
+                                                            "organisation": organisation, "ends_at": grant.ends_at})  # fmt: skip
+
+    async def _ndas_expiring(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        later = sa.orm.aliased(NdaAcceptance)
+        for index, (kind, offset) in enumerate(NDA_SCHEDULE):
+            lower, upper = _window(NDA_SCHEDULE, index, now)
+            stmt = (
+                select(NdaAcceptance, NdaTemplate.title, Organisation.name)
+                .join(NdaTemplate, NdaTemplate.id == NdaAcceptance.template_id)  # type: ignore[arg-type]
+                .join(Organisation, Organisation.id == NdaAcceptance.organisation_id)  # type: ignore[arg-type]
+                .where(
+                    NdaAcceptance.expires_at > lower,  # type: ignore[arg-type]
+                    NdaAcceptance.expires_at <= upper,  # type: ignore[arg-type]
+                    _not_reminded(kind, NdaAcceptance.id, NdaAcceptance.expires_at),
+                    # superseded: the organisation signed this series again, lasting longer
+                    ~sa.exists().where(later.organisation_id == NdaAcceptance.organisation_id,
+                                       later.series == NdaAcceptance.series,
+                                       later.expires_at > NdaAcceptance.expires_at),  # fmt: skip
+                )
+                .order_by(NdaAcceptance.expires_at, NdaAcceptance.id)  # type: ignore[arg-type]
+                .limit(batch)
+            )
+            rows = (await self.unit.session.exec(stmt)).all()
+            contacts = await self._contacts({acceptance.organisation_id for acceptance, *_ in rows})
+            for acceptance, title, organisation in rows:
+                due_at = acceptance.expires_at - offset
+                if acceptance.accepted_at > due_at:
+                    continue
+                yield Due(kind, acceptance.id, acceptance.expires_at, due_at,
+                          contacts.get(acceptance.organisation_id, []), organisation_id=acceptance.organisation_id,
+                          payload={"acceptance_id": acceptance.id, "title": title, "version": acceptance.version,
+                                   "organisation": organisation, "expires_at": acceptance.expires_at})  # fmt: skip
+
+    async def _attestations_expiring(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        later = sa.orm.aliased(Attestation)
+        for index, (kind, offset) in enumerate(ATTESTATION_SCHEDULE):
+            lower, upper = _window(ATTESTATION_SCHEDULE, index, now)
+            stmt = (
+                select(Attestation, Organisation.name)
+                .join(Organisation, Organisation.id == Attestation.organisation_id)  # type: ignore[arg-type]
+                .where(
+                    Attestation.valid_until > lower,  # type: ignore[arg-type]
+                    Attestation.valid_until <= upper,  # type: ignore[arg-type]
+                    _not_reminded(kind, Attestation.id, Attestation.valid_until),
+                    ~sa.exists().where(later.organisation_id == Attestation.organisation_id,
+                                       later.area == Attestation.area,
+                                       later.valid_until > Attestation.valid_until),  # fmt: skip
+                )
+                .order_by(Attestation.valid_until, Attestation.id)  # type: ignore[arg-type]
+                .limit(batch)
+            )
+            rows = (await self.unit.session.exec(stmt)).all()
+            contacts = await self._contacts({attestation.organisation_id for attestation, _ in rows})
+            for attestation, organisation in rows:
+                due_at = attestation.valid_until - offset
+                if attestation.attested_at > due_at:
+                    continue
+                yield Due(kind, attestation.id, attestation.valid_until, due_at,
+                          contacts.get(attestation.organisation_id, []), organisation_id=attestation.organisation_id,
+                          payload={"attestation_id": attestation.id, "area": attestation.area,
+                                   "organisation": organisation, "valid_until": attestation.valid_until})  # fmt: skip
+
+    async def _pending(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        kind = K.NOMINATION_PENDING_48H
+        # The deadline is ``created_at``: reminded once per nomination, 48 h after it was made.
+        stmt = (
+            select(Nomination, FrontierModel, Organisation.name)
+            .join(FrontierModel, FrontierModel.id == Nomination.model_id)  # type: ignore[arg-type]
+            .join(Organisation, Organisation.id == Nomination.organisation_id)  # type: ignore[arg-type]
+            .where(
+                Nomination.state == NominationState.PENDING.value,
+                Nomination.created_at <= now - PENDING_FOR,  # type: ignore[operator]
+                Nomination.starts_at > now,  # type: ignore[arg-type]
+                _not_reminded(kind, Nomination.id, Nomination.created_at),
+            )
+            .order_by(Nomination.created_at, Nomination.id)  # type: ignore[arg-type]
+            .limit(batch)
+        )
+        for nomination, model, organisation in (await self.unit.session.exec(stmt)).all():
+            recipients = [f"user:{user_id}" for user_id in await self.undecided(nomination, model)]
+            yield Due(kind, nomination.id, nomination.created_at, nomination.created_at + PENDING_FOR, recipients,
+                      organisation_id=nomination.organisation_id, model_id=model.id,
+                      payload={"nomination_id": nomination.id, "model": model.name, "organisation": organisation,
+                               "created_at": nomination.created_at, "starts_at": nomination.starts_at})  # fmt: skip
+
+    # --- who hears of it ---------------------------------------------------------------------------------------
+
+    async def _contacts(self, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        """An organisation's contacts: its active admins, or, when it has none, every active member."""
+        if not organisation_ids:
+            return {}
+        stmt = (
+            select(User.organisation_id, User.id, UserRole.role)
+            .outerjoin(UserRole, sa.and_(UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value))  # type: ignore[arg-type]
+            .where(User.organisation_id.in_(organisation_ids), User.disabled_at.is_(None))  # type: ignore[attr-defined,union-attr]
+            .order_by(User.organisation_id, User.email)
+        )
+        admins: dict[uuid.UUID, list[str]] = {}
+        members: dict[uuid.UUID, list[str]] = {}
+        for organisation_id, user_id, role in (await self.unit.session.exec(stmt)).all():
+            (admins if role else members).setdefault(organisation_id, []).append(f"user:{user_id}")
+        return {org: admins.get(org) or members.get(org, []) for org in organisation_ids}
+
+    async def undecided(self, nomination: Nomination, model: FrontierModel) -> list[uuid.UUID]:
+        """The approvers who could still decide: on a side short of quorum, not the nominator, not decided yet."""
+        # One select per side, naming the side's organisations through users.organisation_id, and their union
+        # (roles as EXISTS, so that no select repeats a user). Joined to organisations and OR-ed, SQLite walked
+        # every user (they grow with the partners) for each nomination; this way both databases go from the side's
+        # organisations to their users by index.
+        sides = []
+        if nomination.developer_approvals < nomination.developer_quorum:
+            sides.append((User.organisation_id == model.developer_id, DECIDERS[OrgKind.DEVELOPER]))
+        if nomination.government_approvals < nomination.government_quorum:
+            government = select(Organisation.id).where(Organisation.kind == OrgKind.GOVERNMENT.value)
+            sides.append((User.organisation_id.in_(government), DECIDERS[OrgKind.GOVERNMENT]))  # type: ignore[attr-defined]
+        if not sides:
+            return []
+        stmt = sa.union(*(
+            sa.select(User.id)
+            .where(
+                organisations,
+                sa.exists().where(UserRole.user_id == User.id, UserRole.role.in_(roles)),  # type: ignore[attr-defined]
+                User.disabled_at.is_(None),  # type: ignore[union-attr]
+                User.id != nomination.nominated_by,
+                ~sa.exists().where(Decision.nomination_id == nomination.id, Decision.approver_id == User.id),
+            )
+            for organisations, roles in sides
+        )).order_by("id")  # fmt: skip
+        return list((await self.unit.session.exec(stmt)).scalars().all())  # type: ignore[call-overload]
+
+    # --- what the console shows ------------------------------------------------------------------------------
+
+    async def listing(self, actor: Actor, *, cursor: str | None = None, limit: int = 50) -> Page[Reminder]:
+        """Reminders sent, newest first: for staff who read the audit trail; a developer's staff see those of their
+        own models and NDAs, and attestation reminders (organisation-wide, as attestations are)."""
+        if not actor.is_staff or not actor.can(Permission.AUDIT_READ):
+            raise Forbidden("only staff who read the audit trail see reminders")
+        stmt = select(Reminder)
+        if actor.kind == OrgKind.DEVELOPER:
+            own = select(FrontierModel.id).where(FrontierModel.developer_id == actor.organisation_id)
+            own_ndas = (select(NdaAcceptance.id)
+                        .join(NdaTemplate, NdaTemplate.id == NdaAcceptance.template_id)  # type: ignore[arg-type]
+                        .where(NdaTemplate.developer_id == actor.organisation_id))  # fmt: skip
+            nda_kinds = [kind.value for kind, _ in NDA_SCHEDULE]
+            stmt = stmt.where(sa.or_(
+                Reminder.model_id.in_(own),  # type: ignore[attr-defined]
+                sa.and_(Reminder.model_id.is_(None), Reminder.kind.not_in(nda_kinds)),  # type: ignore[union-attr,attr-defined]
+                sa.and_(Reminder.kind.in_(nda_kinds), Reminder.subject_id.in_(own_ndas)),  # type: ignore[attr-defined]
+            ))  # fmt: skip
+        rows = (await self.unit.session.exec(keyset(stmt, Reminder, cursor, limit))).all()
+        return page_of(list(rows), limit)
+
+    async def deliveries(self, reminders: Sequence[Reminder]) -> dict[str, OutboxMessage]:
+        """The outbox messages of these reminders, by dedupe key."""
+        keys = [key for reminder in reminders for key in reminder.messages]
+        if not keys:
+            return {}
+        rows = await self.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))  # type: ignore[attr-defined]
+        return {message.dedupe_key: message for message in rows.all()}
+

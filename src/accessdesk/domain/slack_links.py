@@ -1,0 +1,101 @@
+"""Linking a Slack account to an accessdesk account by hand (``/accessdesk link``), for people whose Slack e-mail
+address is not the one accessdesk knows.
+
+The bot DMs the Slack user a one-time link; whoever opens it, signed in to the console, confirms that this Slack
+user acts as them. Only the SHA-256 of the link's token is stored; a link works once and for
+:data:`LINK_TTL`. The confirmation page names the Slack user and warns not to confirm a link one did not ask for:
+a link forwarded to someone else would otherwise let the sender act as them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlmodel import select
+
+from accessdesk.db.tables import SlackLink, SlackLinkRequest, User
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.errors import Forbidden, Invalid, NotFound
+from accessdesk.domain.unit import Unit
+
+LINK_TTL = timedelta(minutes=15)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SlackLinks:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def request(self, *, slack_user_id: str, team_id: str | None, slack_name: str | None) -> str:
+        """A new one-time link token for ``slack_user_id`` (shown only to them, in a DM)."""
+        token = secrets.token_urlsafe(32)
+        now = self.unit.now()
+        self.unit.session.add(SlackLinkRequest(token_sha256=_digest(token), slack_user_id=slack_user_id,
+                                               team_id=team_id, slack_name=(slack_name or "")[:200] or None,
+                                               created_at=now, expires_at=now + LINK_TTL))  # fmt: skip
+        await self.unit.commit()
+        return token
+
+    async def pending(self, token: str) -> SlackLinkRequest:
+        """The request behind a token, if it can still be confirmed."""
+        request = (await self.unit.session.exec(
+            select(SlackLinkRequest).where(SlackLinkRequest.token_sha256 == _digest(token))
+        )).first()  # fmt: skip
+        if request is None:
+            raise NotFound("this Slack link is not one accessdesk made; ask for a new one with /accessdesk link")
+        if request.used_at is not None:
+            raise Invalid("token", "this Slack link was used already; ask for a new one with /accessdesk link")
+        if request.expires_at <= self.unit.now():
+            raise Invalid("token", "this Slack link has expired; ask for a new one with /accessdesk link")
+        return request
+
+    async def confirm(self, *, actor: Actor, token: str) -> SlackLink:
+        """The Slack user behind ``token`` acts as ``actor`` from now on (replacing any earlier link of theirs)."""
+        if actor.user_id is None:
+            raise Forbidden("only a person can link their Slack account")
+        seen = await self.pending(token)
+        request = await self.unit.lock(SlackLinkRequest, seen.id)
+        await self.pending(token)  # again, under the lock: two tabs confirming at once link once
+        now = self.unit.now()
+        request.used_at, request.used_by = now, actor.user_id
+        self.unit.session.add(request)
+        link = await self.unit.session.get(SlackLink, request.slack_user_id)
+        before = {"user_id": link.user_id} if link is not None else None
+        if link is None:
+            link = SlackLink(slack_user_id=request.slack_user_id, team_id=request.team_id, user_id=actor.user_id,
+                             linked_at=now)  # fmt: skip
+        else:
+            link.user_id, link.team_id, link.linked_at = actor.user_id, request.team_id, now
+        self.unit.session.add(link)
+        self.unit.record(actor=actor, action="slack.linked", subject_type="users", subject_id=actor.user_id,
+                         before=before, after={"slack_user_id": link.slack_user_id, "team_id": link.team_id})  # fmt: skip
+        await self.unit.commit()
+        return link
+
+    async def unlink(self, *, actor: Actor, slack_user_id: str) -> None:
+        """Undo one's own link (the bot then knows the Slack user by e-mail only, if at all)."""
+        link = await self.unit.session.get(SlackLink, slack_user_id)
+        if link is None or link.user_id != actor.user_id:
+            raise NotFound(f"you have no link to the Slack user {slack_user_id[:32]}")
+        await self.unit.session.delete(link)
+        self.unit.record(actor=actor, action="slack.unlinked", subject_type="users", subject_id=actor.user_id,
+                         before={"slack_user_id": slack_user_id, "team_id": link.team_id})  # fmt: skip
+        await self.unit.commit()
+
+    async def of_user(self, user_id: uuid.UUID) -> list[SlackLink]:
+        stmt = select(SlackLink).where(SlackLink.user_id == user_id).order_by(SlackLink.linked_at.desc())  # type: ignore[attr-defined]
+        return list((await self.unit.session.exec(stmt)).all())
+
+    async def user_of(self, slack_user_id: str) -> User | None:
+        """The active accessdesk user a Slack user was linked to by hand, if any."""
+        link = await self.unit.session.get(SlackLink, slack_user_id)
+        if link is None:
+            return None
+        user = await self.unit.session.get(User, link.user_id)
+        return user if user is not None and user.disabled_at is None else None
