@@ -96,6 +96,9 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["Permission"] = Permission
 
 
+SLACK_WARM_UP = 5.0
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -115,7 +118,10 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         tasks = []
         if app.state.slack_bolt is not None:
-            tasks.append(asyncio.create_task(warm_up(app.state.slack_bolt)))
+            # Before serving: the first acknowledgement must not wait for bolt's auth.test. A Slack out of reach
+            # delays the start by at most SLACK_WARM_UP seconds; bolt then tries again at the first request.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(warm_up(app.state.slack_bolt), timeout=SLACK_WARM_UP)
         if run_worker:
             tasks.append(asyncio.create_task(
                 run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds)
