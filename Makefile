@@ -31,3 +31,5 @@ bench: .venv/.synced
 	.venv/bin/python -m bench.audit_chain
 	.venv/bin/python -m bench.approval_queue
 	.venv/bin/python -m bench.oauth_throughput
+	.venv/bin/python -m bench.slack_ack --db postgresql
+	.venv/bin/python -m bench.reminder_sweep

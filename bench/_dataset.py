@@ -16,6 +16,16 @@ Shape for ``grants`` = N:
   government side. Of these, 10 % were nominated by the benchmark's government approver and 20 % need a second
   government approval that this approver has already given: both kinds are in ``?awaiting=government`` but not
   in the approver's ``?for_me=true`` queue.
+
+Only when asked (the approval queue's population stays as above, row for row):
+
+- ``ending``: that many more approved nominations and grants, ending evenly over the next 7 days — the same
+  number of grants about to end whatever N is (N grants alone give about N / 110 ending in a week);
+- ``compliance``: one NDA per developer (all its models, a year's term), and for every grantee organisation (the
+  government and each partner) an acceptance of each and the six attestations, renewed yearly for two years back,
+  each renewal up to 25 days before the last one lapsed. The current ones of the first ``expiring`` partners lapse
+  evenly over the next 30 days, the others' at random within the year. Drawn from a random stream of their own,
+  so that the grants are the same with or without them.
 """
 
 from __future__ import annotations
@@ -36,14 +46,17 @@ from sqlmodel import SQLModel
 import accessdesk.db.tables as t
 from accessdesk.db.engine import make_engine
 from accessdesk.db.types import JSONList
+from accessdesk.domain.compliance import text_hash
+from accessdesk.domain.gates import series_key
 from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition
 from accessdesk.domain.sessions import session_id
 from accessdesk.domain.tokens import PREFIX, digest
-from accessdesk.domain.vocabulary import scope_for
+from accessdesk.domain.vocabulary import Area, scope_for
 from bench._common import plain
 
 CHUNK = 20_000
 ACTIONS = (["invoke"], ["invoke", "evaluate"], ["evaluate"], ["invoke", "red_team"])
+TERM = timedelta(days=365)  # of an NDA acceptance and of an attestation
 
 
 @dataclass
@@ -61,7 +74,7 @@ class Population:
 
 class Builder:
     def __init__(self, grants: int, pending: int, now: datetime, seed: int = 20261128) -> None:
-        self.n, self.pending, self.now = grants, pending, now
+        self.n, self.pending, self.now, self.seed = grants, pending, now, seed
         self.rng = random.Random(seed)
         self.tables: dict[str, list[dict[str, Any]]] = {}
         self.population = Population()
@@ -127,20 +140,25 @@ class Builder:
                     updated_at=now - timedelta(days=400),
                 ))  # fmt: skip
         self.partners = []
+        self.admins = {self.government: self.gov_admin}
         for p in range(max(20, self.n // 50)):
             slug = f"partner-{p}"
             org = self._org("partner", slug, f"Partner {p}", sector="research", country="US",
                             vetting_state="vetted", vetting_changed_at=now - timedelta(days=600))  # fmt: skip
-            self._user(org, slug, "admin", ["admin"])
+            self.admins[org], _ = self._user(org, slug, "admin", ["admin"])
             self.partners.append(org)
 
     # --- the big part: nominations, decisions, grants, in chunks -----------------------------------------
-    def _case(self, grantee: uuid.UUID, grantee_kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _case(self, grantee: uuid.UUID, grantee_kind: str,
+              ends_at: datetime | None = None) -> Iterator[tuple[str, dict[str, Any]]]:  # fmt: skip
         rng, now = self.rng, self.now
         model = rng.choice(self.models)
         dev_approver, nominator = self.dev_staff[model["developer_id"]]
-        starts_at = now + timedelta(days=rng.uniform(-700, 60))
-        ends_at = starts_at + timedelta(days=rng.choice((30, 60, 90)))
+        if ends_at is None:
+            starts_at = now + timedelta(days=rng.uniform(-700, 60))
+            ends_at = starts_at + timedelta(days=rng.choice((30, 60, 90)))
+        else:
+            starts_at = ends_at - timedelta(days=rng.choice((30, 60, 90)))
         created_at = starts_at - timedelta(days=rng.uniform(3, 20), seconds=rng.uniform(0, 86400))
         decided_at = created_at + timedelta(hours=rng.uniform(2, 48))
         actions = rng.choice(ACTIONS)
@@ -182,6 +200,59 @@ class Builder:
             done += len(chunk["access_grants"])
             yield chunk
 
+    def ending_cases(self, count: int) -> dict[str, list[dict[str, Any]]]:
+        """``count`` more approved nominations with their grants, to partners, ending evenly over the next 7 days."""
+        out: dict[str, list[dict[str, Any]]] = {"nominations": [], "decisions": [], "access_grants": []}
+        for i in range(count):
+            ends_at = self.now + timedelta(days=7) * (i + 0.5) / count
+            for table, row in self._case(self.rng.choice(self.partners), "partner", ends_at):
+                out[table].append(row)
+        return out
+
+    def compliance(self, expiring: int) -> dict[str, list[dict[str, Any]]]:
+        """NDA templates, acceptances and attestations (see the module's docstring)."""
+        rng, now = random.Random(self.seed + 1), self.now
+        out: dict[str, list[dict[str, Any]]] = {"nda_templates": [], "nda_acceptances": [], "attestations": []}
+        templates = []
+        for developer in self.dev_staff:
+            body = f"Confidentiality terms of developer {developer}.\n"
+            templates.append(dict(
+                id=uuid.UUID(int=rng.getrandbits(128), version=4), series=series_key(developer, None),
+                developer_id=developer, model_id=None, title="Pre-release access NDA", body=body, version_major=1,
+                version_minor=0, sha256=text_hash(body), term_days=TERM.days, created_at=now - timedelta(days=800),
+            ))  # fmt: skip
+        out["nda_templates"] = templates
+        soon = self.partners[:expiring]
+        # The current acceptance's or attestation's end: evenly over the next 30 days for the ``soon`` partners.
+        soon_ndas, soon_attestations = len(soon) * len(templates), len(soon) * len(Area)
+        lapses = {"nda": iter(now + timedelta(days=30) * (i + 0.5) / soon_ndas for i in range(soon_ndas)),
+                  "attestation": iter(now + timedelta(days=30) * (i + 0.5) / soon_attestations
+                                      for i in range(soon_attestations))}  # fmt: skip
+
+        def renewals(org: uuid.UUID, what: str) -> Iterator[tuple[datetime, datetime]]:
+            """(start, end) of each year's acceptance or attestation, the current one first."""
+            end = next(lapses[what]) if org in soon else now + timedelta(days=rng.uniform(0, 365))
+            while end - TERM > now - timedelta(days=790):
+                yield end - TERM, end
+                end = end - TERM + timedelta(days=rng.uniform(0, 25))
+
+        for org in [self.government, *self.partners]:
+            signer = self.admins[org]
+            for template in templates:
+                for accepted_at, expires_at in renewals(org, "nda"):
+                    out["nda_acceptances"].append(dict(
+                        id=uuid.UUID(int=rng.getrandbits(128), version=4), organisation_id=org,
+                        template_id=template["id"], series=template["series"], version_major=1, version="1.0",
+                        sha256=template["sha256"], signer_id=signer, accepted_at=accepted_at, expires_at=expires_at,
+                    ))  # fmt: skip
+            for area in Area:
+                for attested_at, valid_until in renewals(org, "attestation"):
+                    out["attestations"].append(dict(
+                        id=uuid.UUID(int=rng.getrandbits(128), version=4), organisation_id=org, area=area.value,
+                        statement="We comply.", attested_by=signer, attested_at=attested_at, valid_until=valid_until,
+                    ))  # fmt: skip
+        return out
+
     def pending_cases(self) -> dict[str, list[dict[str, Any]]]:
         rng, now = self.rng, self.now
         out: dict[str, list[dict[str, Any]]] = {"nominations": [], "decisions": []}
@@ -219,7 +290,8 @@ class Builder:
 MODELS: dict[str, type[SQLModel]] = {
     m.__tablename__: m  # type: ignore[misc]
     for m in (t.Organisation, t.OrganisationDomain, t.User, t.UserRole, t.ApiToken, t.WebSession, t.FrontierModel,
-              t.Nomination, t.Decision, t.AccessGrant)  # fmt: skip
+              t.Nomination, t.Decision, t.AccessGrant, t.NdaTemplate, t.NdaAcceptance, t.Attestation, t.Reminder,
+              t.OutboxMessage)  # fmt: skip
 }
 ORDER = ("organisations", "organisation_domains", "users", "user_roles", "api_tokens", "web_sessions", "frontier_models",
          "nominations", "decisions", "access_grants")  # fmt: skip
@@ -290,8 +362,10 @@ class Loader:
         return out
 
 
-async def populate(url: str, grants: int, pending: int) -> Population:
-    builder = Builder(grants, pending, datetime.now(UTC))
+async def populate(url: str, grants: int, pending: int, *, now: datetime | None = None, ending: int = 0,
+                   compliance: bool = False, expiring: int = 0) -> Population:
+    """Load the population (see the module's docstring) as of ``now`` (default: the wall clock)."""
+    builder = Builder(grants, pending, now or datetime.now(UTC))
     builder.people_and_models()
     async with Loader(url) as loader:
         for name in ORDER[:7]:  # everything but the cases
@@ -302,6 +376,12 @@ async def populate(url: str, grants: int, pending: int) -> Population:
         queue = builder.pending_cases()
         await loader.load("nominations", queue["nominations"])
         await loader.load("decisions", queue["decisions"])
+        if ending:
+            for name, rows in builder.ending_cases(ending).items():
+                await loader.load(name, rows)
+        if compliance:
+            for name, rows in builder.compliance(expiring).items():
+                await loader.load(name, rows)
         await loader.analyze()
         builder.population.counts = await loader.counts()
     return builder.population
