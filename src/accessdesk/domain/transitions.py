@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -125,50 +125,70 @@ MAX_ATTEMPTS = 8
 
 async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, max_attempts: int = MAX_ATTEMPTS,
                          only: Sequence[uuid.UUID] | None = None) -> tuple[int, int]:  # fmt: skip
-    """Deliver due messages, each at most once: claimed under lock, marked delivered in the same transaction.
+    """Deliver up to ``batch`` due messages, each at most once: claimed under lock, marked delivered in the same
+    transaction.
+
+    On SQLite a transaction holds the database's one write lock (db/engine.py), and a delivery waits on Slack: there
+    each message is claimed and delivered in a transaction of its own, so that no writer waits for more than one
+    message's calls. PostgreSQL locks only the claimed rows (``SKIP LOCKED``), and claims the batch at once.
 
     ``only``: just these messages, if they are due (a listener delivering what its own decision wrote, rather
     than leave it to the worker's next sweep; a worker that claimed one first keeps it)."""
-    now = unit.now()
-    stmt = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.delivered_at.is_(None),  # type: ignore[union-attr]
-            OutboxMessage.dead_at.is_(None),  # type: ignore[union-attr]
-            OutboxMessage.available_at <= now,  # type: ignore[arg-type]
+    per_claim = 1 if unit.dialect == "sqlite" else batch
+    delivered = failed = tried = 0
+    while tried < batch:
+        now = unit.now()
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.delivered_at.is_(None),  # type: ignore[union-attr]
+                OutboxMessage.dead_at.is_(None),  # type: ignore[union-attr]
+                OutboxMessage.available_at <= now,  # type: ignore[arg-type]
+            )
+            .order_by(OutboxMessage.available_at, OutboxMessage.created_at)  # type: ignore[arg-type]
+            .limit(min(per_claim, batch - tried))
+            .execution_options(populate_existing=True)
         )
-        .order_by(OutboxMessage.available_at, OutboxMessage.created_at)  # type: ignore[arg-type]
-        .limit(batch)
-        .execution_options(populate_existing=True)
-    )
-    if only is not None:
-        stmt = stmt.where(OutboxMessage.id.in_(list(only)))  # type: ignore[attr-defined]
-    due = (await unit.session.exec(_claim(stmt, unit))).all()
-    delivered = failed = 0
-    for message in due:
-        message.attempts += 1
-        try:
-            await notifier.deliver(message)
-        except RetryAfter as exc:
-            failed += 1
-            message.attempts -= 1  # a wait the destination asked for is not a failed try (see RetryAfter)
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            message.available_at = now + timedelta(seconds=exc.seconds)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
-            log.warning("delivery of %s to %s failed (try %d)", message.topic, message.recipient, message.attempts,
-                        exc_info=True)
-            failed += 1
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if message.attempts >= max_attempts:
-                message.dead_at = now
+        if only is not None:
+            stmt = stmt.where(OutboxMessage.id.in_(list(only)))  # type: ignore[attr-defined]
+        due = (await unit.session.exec(_claim(stmt, unit))).all()
+        for message in due:
+            if await _deliver_one(unit, notifier, message, now=now, max_attempts=max_attempts):
+                delivered += 1
             else:
-                message.available_at = now + timedelta(seconds=min(3600, 2 ** message.attempts * 5))
-        else:
-            delivered += 1
-            message.delivered_at = now
-        unit.session.add(message)
-    await unit.commit()
+                failed += 1
+        await unit.commit()
+        tried += len(due)
+        if len(due) < per_claim:
+            break
     return delivered, failed
+
+
+async def _deliver_one(unit: Unit, notifier: Notifier, message: OutboxMessage, *, now: datetime,
+                       max_attempts: int) -> bool:  # fmt: skip
+    message.attempts += 1
+    try:
+        await notifier.deliver(message)
+    except RetryAfter as exc:
+        message.attempts -= 1  # a wait the destination asked for is not a failed try (see RetryAfter)
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        # Never at once: a destination that says "now" again must not keep this sweep going round.
+        message.available_at = now + timedelta(seconds=max(exc.seconds, 1.0))
+        ok = False
+    except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
+        log.warning("delivery of %s to %s failed (try %d)", message.topic, message.recipient, message.attempts,
+                    exc_info=True)
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if message.attempts >= max_attempts:
+            message.dead_at = now
+        else:
+            message.available_at = now + timedelta(seconds=min(3600, 2 ** message.attempts * 5))
+        ok = False
+    else:
+        message.delivered_at = now
+        ok = True
+    unit.session.add(message)
+    return ok
 
 
 async def sweep(unit: Unit, notifier: Notifier) -> SweepReport:
