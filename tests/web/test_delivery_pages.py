@@ -240,3 +240,12 @@ async def test_only_staff_admins_see_and_retry_dead_letters_and_only_auditors_an
     api.cookies.clear()
     for path in ("/console/reminders", DEAD):
         assert (await api.get(path, follow_redirects=False)).headers["location"] == f"/login?next={path}"
+
+
+async def test_the_home_page_tells_admins_of_undelivered_messages_and_no_one_else(api, world):
+    await message(world, "slack:C0ATLAS12", topic="grant.revoked")
+    await message(world, "slack:C0ATLAS12", topic="grant.revoked")
+    home = unescape((await open_as(api, world.gov_admin, "/console")).text)
+    assert "2 messages could not be delivered" in home and 'href="/console/deliveries/dead"' in home
+    approver_home = unescape((await open_as(api, world.gov_approver, "/console")).text)
+    assert "could not be delivered" not in approver_home

@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
+from accessdesk.domain.deliveries import Deliveries
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
@@ -178,6 +179,8 @@ class ConsoleController(Controller):
         expiring = await queries.ending_soon(actor, before=now + EXPIRING_SOON, limit=HOME_LIST)
         blocked = (await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items
         names = await queries.display_names([*pending, *expiring, *blocked])
-        return page("console/home.html", signed, pending=pending, expiring=expiring,
+        undelivered = (await Deliveries(unit).count_dead(actor)
+                       if actor.is_staff and actor.can(Permission.DELIVERIES_RETRY) else 0)  # fmt: skip
+        return page("console/home.html", signed, pending=pending, expiring=expiring, undelivered=undelivered,
                     blocked=[(g, [explain(p) for p in problems_of(g)]) for g in blocked], names=names, now=now,
                     state_of=lambda g: derive_state(GrantFacts.of(g), now).value)  # fmt: skip
