@@ -178,6 +178,12 @@ async def test_two_workers_sweeping_at_once_send_each_reminder_once(world, clock
     messages = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))).all()  # type: ignore[attr-defined]
     assert len(messages) == len(keys) == 8  # each grant: its partner's admin and the model's channel
 
+    clock.set(grant.ends_at - timedelta(days=1))
+    counts = await asyncio.gather(worker(), worker())
+    assert sum(counts) == 4 and sum(await asyncio.gather(worker(), worker())) == 0
+    assert len(await reminders_of(world, "grant.ends.1d")) == 4
+    assert len(await reminders_of(world, "grant.ends.7d")) == 4
+
 
 @pytest.mark.postgres_only
 async def test_two_workers_racing_for_the_same_reminders_split_them_without_overlap(world, clock, sessionmaker):
