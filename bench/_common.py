@@ -93,16 +93,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, label: str, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``uvicorn`` serving accessdesk on ``url``'s database (one process, embedded worker off); yields its base
-    URL and stops it afterwards."""
+def server(url: str, label: str, *, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
+    """``uvicorn`` serving accessdesk on ``url``'s database (one process unless ``workers`` says more, embedded
+    worker off); yields its base URL and stops it afterwards."""
     port = _free_port()
     env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_EMBEDDED_WORKER": "false",
            "ACCESSDESK_LOG_LEVEL": "WARNING", **(env or {})}  # fmt: skip
     log = tempfile.NamedTemporaryFile(prefix=f"accessdesk_bench_{label}_", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "accessdesk.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(port), "--log-level", "warning", "--no-access-log",
+         *(["--workers", str(workers)] if workers > 1 else [])],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

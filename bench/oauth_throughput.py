@@ -4,8 +4,9 @@ issuance ≥ 0.3, introspection ≥ 0.7).
 A fresh database (PostgreSQL by default) is built with the real migrations and given, through the domain
 services, a developer, the government, a model, an NDA accepted and the six attestations made, a government grant
 whose window has started, one credential (client secret) for it and one gateway credential for the model. One
-``uvicorn`` process serves accessdesk (``accessdesk.app:create_app``, embedded worker off). ``wrk`` — a load generator
-in its own process — then drives, in turn and alternating, for ``--seconds`` each:
+``uvicorn`` process serves accessdesk (``accessdesk.app:create_app``, embedded worker off; ``--workers`` runs more, for
+all three endpoints alike). ``wrk`` — a load generator in its own process — then drives, in turn and alternating, for
+``--seconds`` each:
 
 - ``GET /healthz``: the bare endpoint (a Litestar handler returning a small JSON object, through the same
   middleware as every other request);
@@ -18,7 +19,7 @@ Each is answered correctly before it is measured, and wrk must see no error answ
 wrong answer is worth nothing). Throughput is requests per second; the ratio uses the median of the rounds.
 
     .venv/bin/python -m bench.oauth_throughput [--db postgresql|sqlite] [--seconds 8] [--rounds 3]
-                                               [--connections 16] [--threads 1]
+                                               [--connections 16] [--threads 1] [--workers 1]
 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``).
 """
@@ -153,19 +154,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each endpoint, alternating (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes, for the bare endpoint and ours alike (default 1)")  # fmt: skip
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
 
     settings = Settings(base_url=ISSUER)
-    print(f"oauth_throughput on {args.db}: one uvicorn process, wrk -t{args.threads} -c{args.connections}, "
+    processes = "one uvicorn process" if args.workers == 1 else f"{args.workers} uvicorn workers"
+    print(f"oauth_throughput on {args.db}: {processes}, wrk -t{args.threads} -c{args.connections}, "
           f"{args.rounds} rounds of {args.seconds} s per endpoint")  # fmt: skip
     results: dict[str, list[float]] = {"bare": [], "token": [], "introspect": []}
     with fresh_database(args.db, "oauth") as url, tempfile.TemporaryDirectory() as scripts:
         fixture = asyncio.run(prepare(url, settings))
         # The issuer is https, as in production (it is a name in the tokens; wrk still calls the loopback address).
-        with server(url, "oauth", env={"ACCESSDESK_BASE_URL": ISSUER}) as base:
+        with server(url, "oauth", env={"ACCESSDESK_BASE_URL": ISSUER}, workers=args.workers) as base:
             form = {"content-type": "application/x-www-form-urlencoded"}
             issued = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
                                 headers={"authorization": basic(fixture.client_id, fixture.secret)})  # fmt: skip

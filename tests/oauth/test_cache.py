@@ -5,15 +5,21 @@ the change is committed and notified, and a race cannot put stale data back."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+from datetime import timedelta
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from accessdesk.app import listen_dsn
 from accessdesk.db.tables import OAuthClient
+from accessdesk.domain.credentials import Credentials, count_issuance
 from accessdesk.domain.grants import Grants
-from accessdesk.oauth.cache import OAuthCache
-from tests.api.conftest import settle
-from tests.oauth.conftest import basic
+from accessdesk.oauth.cache import CHANNEL, OAuthCache
+from accessdesk.resources import migrations_dir
+from tests.api.conftest import settle, url_of
+from tests.oauth.conftest import SETTINGS, basic
 
 pytestmark = pytest.mark.postgres_only
 
@@ -70,6 +76,111 @@ async def test_issuances_are_counted_in_batches(app, world, credentials, live_gr
     assert row.token_count == 5 and row.last_used_at is not None
 
 
+async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and_credential_hold(
+    app, world, clock, credentials, live_grant
+):  # fmt: skip
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cached")
+    gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
+    await settle(world)
+    cache: OAuthCache = app.state.oauth_cache
+    async with AsyncTestClient(app=app) as client:
+        await until(lambda: _true(cache.enabled))
+        token = (await client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                   headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
+
+        async def answer(auth: dict[str, str]) -> dict:  # type: ignore[type-arg]
+            return (await client.post("/oauth/introspect", data={"token": token}, headers=auth)).json()
+
+        old = basic(gateway.client.client_id, gateway.secret)
+        assert (await answer(old))["active"] is True
+        assert (await answer(basic(gateway.client.client_id, "wrong")))["error"] == "invalid_client"
+        assert len(cache.authentications) == 1  # only what Authlib accepted
+        assert (await answer(old))["active"] is True
+
+        short = Credentials(world.unit, pepper=SETTINGS.pepper, overlap=timedelta(minutes=5))
+        rotated = await short.rotate_secret(actor=world.dev_admin, client_pk=gateway.client.id)
+        await settle(world)
+        await until(lambda: _true(not cache.authentications))  # the secrets changed: forgotten
+        new = basic(gateway.client.client_id, rotated.secret)
+        for auth in (old, new, old, new):  # both work during the overlap, then from memory
+            assert (await answer(auth))["active"] is True
+        assert len(cache.authentications) == 2
+        # The old secret's end is judged at each use, remembered or not.
+        clock.advance(timedelta(minutes=5, seconds=1))
+        assert cache.authenticated(old["Authorization"], at=clock.now()) is None
+        assert cache.authenticated(new["Authorization"], at=clock.now()) is not None
+        assert (await answer(old))["error"] == "invalid_client"
+        assert (await answer(new))["active"] is True
+
+        await credentials.revoke(actor=world.dev_admin, client_pk=gateway.client.id, reason="retired")
+        await settle(world)
+
+        async def refused() -> bool:
+            return (await answer(new)).get("error") == "invalid_client"
+
+        await until(refused)
+
+
+async def test_requests_missing_the_same_value_share_one_read():
+    cache = OAuthCache()
+    cache.enabled = True
+    reads, release = [], asyncio.Event()
+
+    async def read() -> str:
+        reads.append(1)
+        await release.wait()
+        return f"value {len(reads)}"
+
+    waiting = [asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == ["value 1"] * 5 and len(reads) == 1
+    assert cache.clients["adk_c_x"] == "value 1"
+
+
+async def test_a_read_begun_before_a_change_is_not_joined_after_it():
+    cache = OAuthCache()
+    cache.enabled = True
+    release = asyncio.Event()
+    values = iter(["before", "after"])
+
+    async def read() -> str:
+        value = next(values)
+        await release.wait()
+        return value
+
+    early = asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))
+    await asyncio.sleep(0)
+    cache.notified("oauth_clients")
+    late = asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))
+    await asyncio.sleep(0)
+    release.set()
+    assert (await early, await late) == ("before", "after")
+    assert cache.clients["adk_c_x"] == "after"
+
+
+async def test_when_the_shared_read_fails_each_waiter_reads_for_itself():
+    cache = OAuthCache()
+    cache.enabled = True
+    release, calls = asyncio.Event(), []
+
+    async def read() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            await release.wait()
+            raise ConnectionError("the database went away")
+        return "read again"
+
+    first = asyncio.create_task(cache._kept("grants", cache.grants, "g", read))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(cache._kept("grants", cache.grants, "g", read))
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(ConnectionError):
+        await first
+    assert await second == "read again" and len(calls) == 2
+
+
 async def test_a_value_read_before_a_change_is_not_kept_after_it():
     cache = OAuthCache()
     cache.enabled = True
@@ -86,3 +197,35 @@ async def _true(value: bool) -> bool:
     return value
 
 
+
+
+async def test_counting_issuances_notifies_no_one_and_any_other_change_to_a_credential_does(
+    engine, world, credentials, live_grant
+):
+    """The counts are flushed every 2 s; if each flush made every process forget its clients, the caches would be
+    empty half the time under load (migration 0010)."""
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="counted")
+    await settle(world)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(listen_dsn(url_of(engine)))
+    try:
+        await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[3]))
+        await count_issuance(world.unit, issued.client.id, n=3)
+        await world.unit.commit()
+        await credentials.revoke(actor=world.gov_admin, client_pk=issued.client.id, reason="rotating out")
+        # PostgreSQL delivers notifications in commit order: the revocation's is the first one heard.
+        assert await asyncio.wait_for(heard.get(), PATIENCE_SECONDS) == "oauth_clients"
+    finally:
+        await listener.close()
+    row = await world.get(OAuthClient, issued.client.id)
+    assert row.token_count == 3 and row.revoked_at is not None
+
+
+def test_the_trigger_names_every_column_of_oauth_clients_but_the_usage_counters():
+    path = migrations_dir() / "versions" / "20261128_0010_oauth_clients_usage_not_notified.py"
+    spec = importlib.util.spec_from_file_location("migration_0010", path)
+    assert spec is not None and spec.loader is not None
+    notified = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(notified)
+    columns = {column.name for column in OAuthClient.__table__.columns}  # type: ignore[attr-defined]
+    assert set(notified.KEPT) == columns - set(notified.USAGE)

@@ -146,3 +146,33 @@ async def test_the_jwks_and_the_metadata_describe_the_server(http):
     assert len(keys) == 2 and all(k["kty"] == "EC" and k["alg"] == "ES256" and "d" not in k for k in keys)
 
 
+
+
+async def test_every_answer_is_json_never_stored_and_carries_the_request_id(http, world, credentials, live_grant,
+                                                                            gateway):  # fmt: skip
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cluster")
+    await settle(world)
+    auth, rid = basic(issued.client.client_id, issued.secret), {"X-Request-ID": "req-42"}
+    issued_token = await post_token(http, {"grant_type": "client_credentials"}, headers={**auth, **rid})
+    token = issued_token.json()["access_token"]
+    answers = {
+        "issued": issued_token,
+        "refused": await post_token(http, {"grant_type": "client_credentials", "scope": "nope"}, headers={**auth, **rid}),
+        "unauthenticated": await post_token(http, {"grant_type": "client_credentials"},
+                                            headers={**basic(issued.client.client_id, "wrong"), **rid}),  # fmt: skip
+        "active": await http.post("/oauth/introspect", data={"token": token},
+                                  headers={**basic(gateway.client.client_id, gateway.secret), **rid}),  # fmt: skip
+        "inactive": await http.post("/oauth/introspect", data={"token": "a.b.c"},
+                                    headers={**basic(gateway.client.client_id, gateway.secret), **rid}),  # fmt: skip
+        "revoked": await http.post("/oauth/revoke", data={"token": token}, headers={**auth, **rid}),
+    }
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "issued": 200, "refused": 400, "unauthenticated": 401, "active": 200, "inactive": 200, "revoked": 200,
+    }  # fmt: skip
+    for name, answer in answers.items():
+        assert answer.headers.get_list("cache-control") == ["no-store"], name
+        assert answer.headers["pragma"] == "no-cache" and answer.headers["content-type"] == "application/json", name
+        assert answer.headers["x-request-id"] == "req-42" and answer.headers["x-content-type-options"] == "nosniff", name
+        assert int(answer.headers["content-length"]) == len(answer.content), name
+    assert answers["unauthenticated"].headers["www-authenticate"].startswith('Basic error="invalid_client"')
+    assert answers["revoked"].content == b"" and answers["inactive"].json() == {"active": False}

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
 from sqlmodel import select
 
 from accessdesk.db.tables import AuditEvent, OAuthClientSecret, OAuthUsedJti, SigningKey
@@ -66,6 +68,21 @@ async def test_private_keys_are_sealed_at_rest(world):
     with pytest.raises(KeyUnavailable):
         await ring(world, other).signer()
     assert (await ring(world).signer()) is not None
+
+
+async def test_what_the_signer_writes_both_libraries_verify(world):
+    await ring(world).ensure(actor=OPERATOR)
+    signer = await ring(world).signer()
+    published = {"keys": await ring(world).published()}
+    claims = {"iss": "https://accessdesk.example", "sub": "adk_c_x", "aud": AUDIENCE, "scope": "model:atlas:invoke",
+              "jti": "j" * 22, "iat": 1_700_000_000, "exp": 1_700_000_900, "cnf": {"jkt": "thumb"}, "note": "café"}  # fmt: skip
+    ours = signer.sign(claims, typ="at+jwt")
+    assert jose_jwt.decode(ours, KeySet.import_key_set(published)).header == {"typ": "at+jwt", "alg": "ES256",
+                                                                              "kid": signer.kid}  # fmt: skip
+    assert jose_jwt.decode(ours, KeySet.import_key_set(published), algorithms=["ES256"]).claims == claims
+    key = pyjwt.PyJWKSet.from_dict(published)[signer.kid]
+    assert pyjwt.decode(ours, key=key.key, algorithms=["ES256"], audience=AUDIENCE,
+                        options={"verify_exp": False}) == claims  # fmt: skip
 
 
 async def test_a_rotated_secret_keeps_working_for_the_overlap_then_dies(http, world, clock, credentials, live_grant):

@@ -96,9 +96,15 @@ class ClientRecord:
     model: FrontierModel
 
     def secret_matches(self, pepper: bytes, secret: str, *, at: datetime) -> bool:
-        given = secret_digest(pepper, secret)
+        return self.digest_matches(secret_digest(pepper, secret), at=at)
+
+    def digest_matches(self, given: str, *, at: datetime) -> bool:
+        """Whether ``given`` (a presented secret's :func:`secret_digest`) is the digest of a secret alive at ``at``."""
         # Compare against every secret alive at ``at`` (two during a rotation's overlap), each in constant time.
-        return any(hmac.compare_digest(given, digest) and (dies is None or dies > at) for digest, dies in self.secrets)
+        for digest, dies in self.secrets:
+            if hmac.compare_digest(given, digest) and (dies is None or dies > at):
+                return True
+        return False
 
 
 class Credentials:

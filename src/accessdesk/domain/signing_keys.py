@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlmodel import select
 
@@ -40,9 +41,21 @@ class KeyUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Signer:
+    """The current key, unsealed, and how it signs."""
+
     kid: str
     key: ECKey
     algorithm: str = ALGORITHM
+
+    def __post_init__(self) -> None:
+        if self.key.curve_name != CURVE or self.key.private_key is None:
+            raise KeyUnavailable(f"signing key {self.kid} is not a {CURVE} private key")
+
+    def sign(self, claims: dict[str, Any], *, typ: str) -> str:
+        """``claims`` as a compact JWS (RFC 7515) signed with this key by joserfc, the header naming ``typ``, the
+        algorithm and the ``kid``."""
+        header = {"typ": typ, "alg": self.algorithm, "kid": self.kid}
+        return jwt.encode(header, claims, self.key, algorithms=[self.algorithm])
 
 
 def _seal(sealing_key: bytes, kid: str, private_pem: bytes) -> str:

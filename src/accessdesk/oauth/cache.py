@@ -7,7 +7,13 @@ at commit (migration 0007), and the process forgets what it kept from that table
 is down the cache is off and every request reads the database. SQLite has no notifications: the cache stays off.
 
 A read that raced with a change cannot put stale data back: each table's entries carry a generation, bumped by
-every notification, and a value read under an older generation is not kept.
+every notification, and a value read under an older generation is not kept. Requests that miss the same entry at
+the same time share one read (under load, a forgotten client would otherwise be read by every request in flight,
+each on its own connection); a request never joins a read that began before the last notification.
+
+Introspection also remembers which ``Authorization: Basic`` header authenticated which gateway credential, so that
+Authlib runs once per credential and secret rather than on every call; the secret's life is still judged at each
+use, and the memory goes with the clients' (any change to a client, a secret or a model).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -27,6 +35,7 @@ from sqlmodel import select
 from accessdesk.db.tables import AccessGrant, OAuthRevokedToken
 from accessdesk.domain.credentials import ClientRecord, client_record, count_issuance
 from accessdesk.domain.unit import Unit
+from accessdesk.oauth.answers import Answer
 
 log = logging.getLogger(__name__)
 CHANNEL = "accessdesk_oauth"
@@ -36,24 +45,39 @@ FORGETS = {
     "access_grants": ("grants",), "oauth_revoked_tokens": ("revoked",), "signing_keys": ("tokens",),
 }  # fmt: skip
 MAX_TOKENS = 10_000
+MAX_AUTHENTICATIONS = 10_000
 HEARTBEAT = 10.0  # seconds
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """One of our access tokens whose signature, type and issuer were checked: its claims, and what introspection
+    says of it whenever it is active (always the same, so made once; its expiry and everything it depends on are
+    still judged at each request)."""
+
+    claims: dict[str, Any]
+    introspection: Answer
 
 
 class OAuthCache:
     def __init__(self) -> None:
         self.enabled = False
         self._generation = {"clients": 0, "grants": 0, "revoked": 0, "tokens": 0}
+        self._reading: dict[str, dict[Any, asyncio.Future[tuple[bool, Any]]]] = {kind: {} for kind in self._generation}
         self.clients: dict[str, ClientRecord | None] = {}
+        self.authentications: OrderedDict[bytes, tuple[ClientRecord, str]] = OrderedDict()
         self.grants: dict[uuid.UUID, AccessGrant] = {}
         self.revoked: set[str] | None = None
-        self.tokens: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.tokens: OrderedDict[str, Verified] = OrderedDict()
 
     def forget(self, kind: str | None = None) -> None:
         for name in (kind,) if kind else tuple(self._generation):
             self._generation[name] += 1
+            self._reading[name] = {}  # reads begun before this change are not joined any more
             if name == "clients":
                 self.clients.clear()
+                self.authentications.clear()
             elif name == "grants":
                 self.grants.clear()
             elif name == "revoked":
@@ -66,18 +90,41 @@ class OAuthCache:
             self.forget(kind)
 
     async def _kept(self, kind: str, store: dict[Any, T], key: Any, load: Callable[[], Awaitable[T]]) -> T:
-        if self.enabled and key in store:
+        if not self.enabled:
+            return await load()
+        if key in store:
             return store[key]
+        reading = self._reading[kind].get(key)
+        if reading is not None:
+            # Shielded: a waiter that goes away must not cancel the read the others wait for.
+            read, value = await asyncio.shield(reading)
+            if read:
+                return value  # type: ignore[no-any-return]
+            return await load()  # that read failed or was cancelled: this request reads for itself
         generation = self._generation[kind]
-        value = await load()
+        reading = self._reading[kind][key] = asyncio.get_running_loop().create_future()
+        try:
+            value = await load()
+        except BaseException:
+            reading.set_result((False, None))
+            raise
+        finally:
+            if self._reading[kind].get(key) is reading:
+                del self._reading[kind][key]
+        reading.set_result((True, value))
         if self.enabled and generation == self._generation[kind]:
             store[key] = value
         return value
 
     async def client(self, unit: Unit, client_id: str) -> ClientRecord | None:
+        if self.enabled and client_id in self.clients:  # the usual case, asked on every request: the shortest path
+            return self.clients[client_id]
         return await self._kept("clients", self.clients, client_id, lambda: client_record(unit, client_id))
 
     async def grant(self, unit: Unit, grant_id: uuid.UUID) -> AccessGrant:
+        if self.enabled and grant_id in self.grants:
+            return self.grants[grant_id]
+
         async def load() -> AccessGrant:
             grant = await unit.get(AccessGrant, grant_id, what="grant", fresh=True)
             unit.session.expunge(grant)  # kept beyond this session: a plain value from now on
@@ -100,18 +147,43 @@ class OAuthCache:
             self.revoked = alive
         return jti in self.revoked
 
-    def verified(self, token: str) -> dict[str, Any] | None:
-        """Claims of a token whose signature was verified before (keyed by the token's hash)."""
+    def authenticated(self, authorization: str, *, at: datetime) -> ClientRecord | None:
+        """The client this ``Authorization`` header was found to authenticate, if its secret is still alive at
+        ``at``; None when it is not known (Authlib then authenticates the request)."""
+        if not self.enabled:
+            return None
+        known = self.authentications.get(_fingerprint(authorization))
+        if known is None:
+            return None
+        record, given = known
+        return record if record.digest_matches(given, at=at) else None
+
+    def keep_authenticated(self, authorization: str, record: ClientRecord, *, given: str) -> None:
+        """Remember that ``authorization`` (HTTP Basic) authenticated ``record`` with a secret whose digest is
+        ``given``. Kept only for the record read since the clients last changed (the one kept now)."""
+        if not self.enabled or self.clients.get(record.client.client_id) is not record:
+            return
+        self.authentications[_fingerprint(authorization)] = (record, given)
+        while len(self.authentications) > MAX_AUTHENTICATIONS:
+            self.authentications.popitem(last=False)
+
+    def verified(self, token: str) -> Verified | None:
+        """A token whose signature was verified before (keyed by the token's hash)."""
         if not self.enabled:
             return None
         return self.tokens.get(hashlib.sha256(token.encode()).hexdigest())
 
-    def keep_verified(self, token: str, claims: dict[str, Any]) -> None:
+    def keep_verified(self, token: str, verified: Verified) -> None:
         if not self.enabled:
             return
-        self.tokens[hashlib.sha256(token.encode()).hexdigest()] = claims
+        self.tokens[hashlib.sha256(token.encode()).hexdigest()] = verified
         while len(self.tokens) > MAX_TOKENS:
             self.tokens.popitem(last=False)
+
+
+def _fingerprint(authorization: str) -> bytes:
+    # The header holds the secret: what is kept is its hash (a secret is 256 random bits: no dictionary reaches it).
+    return hashlib.sha256(authorization.encode()).digest()
 
 
 async def listen(cache: OAuthCache, dsn: str, *, retry_seconds: float = 2.0) -> None:
