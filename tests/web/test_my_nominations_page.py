@@ -19,3 +19,5 @@ async def test_mine_lists_only_the_signed_in_persons_nominations(api, world):
     assert ">Northwind</a>" in mine.text and ">Contoso</a>" not in mine.text
     everything = await api.get("/console/nominations")
     assert ">Northwind</a>" in everything.text and ">Contoso</a>" in everything.text
+    # The filter form keeps it: the box is ticked, so filtering again does not drop it.
+    assert 'name="mine" value="1" checked' in mine.text and 'name="mine" value="1" checked' not in everything.text
