@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from accessdesk.db.tables import FrontierModel, Nomination, Organisation, OutboxMessage
+from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation, OutboxMessage
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
 from bots.slackbot import blocks
@@ -40,6 +40,21 @@ async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
                                       console_url=console_url)  # fmt: skip
     if topic.startswith("reminder."):
         return reminder_text(topic, payload, console_url=console_url)
+    if topic == "grant.revoked":
+        grant = await unit.get(AccessGrant, uuid.UUID(str(payload["grant_id"])))
+        model = await unit.get(FrontierModel, grant.model_id)
+        organisation = await unit.get(Organisation, grant.organisation_id)
+        link = blocks.console_page(console_url, f"grants/{grant.id}")
+        return (f":no_entry: Access of {blocks.escape(organisation.name)} to {blocks.escape(model.name)} was revoked: "
+                f"{blocks.escape(str(payload.get('reason') or 'no reason given'))}. No new token is issued for it: "
+                f"<{link}|the grant in accessdesk>.")  # fmt: skip
+    if topic == "model.release_moved":
+        model = await unit.get(FrontierModel, uuid.UUID(str(payload["model_id"])))
+        blocked = len(payload.get("blocked_grants") or [])
+        link = blocks.console_page(console_url, f"models/{model.id}")
+        return (f":calendar: The planned release of {blocks.escape(model.name)} moved to "
+                f"{_at(payload['planned_release_at'])}; {blocked} grant{'s' if blocked != 1 else ''} no longer fit "
+                f"and {'are' if blocked != 1 else 'is'} blocked: <{link}|the model in accessdesk>.")  # fmt: skip
     return blocks.notification_text(topic, payload)
 
 

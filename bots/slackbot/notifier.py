@@ -8,9 +8,10 @@ What each address becomes:
 - ``user:<id>``: a direct message to the person's Slack account, when they have one: linked by ``/accessdesk
   link``, or found by the confirmed e-mail address of their accessdesk account. Without one the message is only
   logged, as without Slack.
+- ``organisation:<id>``: a direct message to each of the organisation's contacts who has a Slack account.
 - ``slack:<channel>`` and ``slack-user:<user>``: posted there.
-- anything else (``organisation:<id>``): logged, and counts as delivered, exactly as without Slack; failing it
-  instead would only retry it into the dead letters with nothing learnt.
+- anything else: logged, and counts as delivered, exactly as without Slack; failing it instead would only retry it
+  into the dead letters with nothing learnt.
 
 Exactly once: every post is remembered (:class:`SlackDelivery`, or :class:`SlackCard` for a card) in the outbox's
 own transaction, the one that claimed the message and marks it delivered. A message that failed half-way keeps what
@@ -37,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.tables import Decision, FrontierModel, OutboxMessage, SlackCard, SlackDelivery, User
+from accessdesk.domain.notices import contacts
 from accessdesk.domain.transitions import RetryAfter
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Side, Verdict
@@ -52,6 +54,7 @@ _CHANNEL = re.compile(r"slack:([CGD][A-Z0-9]{2,})")
 _USER = re.compile(r"slack-user:([UW][A-Z0-9]{2,})")
 _APPROVERS = re.compile(r"model:([0-9a-fA-F-]{36}):approvers")
 _PERSON = re.compile(r"user:([0-9a-fA-F-]{36})")
+_ORGANISATION = re.compile(r"organisation:([0-9a-fA-F-]{36})")
 # What happened to a pending nomination: its cards are edited and a note goes in each card's thread.
 FOLLOW_UPS = frozenset({"nomination.decision", "nomination.withdrawn", "nomination.lapsed"})
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
@@ -84,6 +87,9 @@ class SlackNotifier:
             return
         if (person := _PERSON.fullmatch(message.recipient)) is not None:
             await self._to_person(message, uuid.UUID(person.group(1)))
+            return
+        if (organisation := _ORGANISATION.fullmatch(message.recipient)) is not None:
+            await self._to_organisation(message, uuid.UUID(organisation.group(1)))
             return
         channel = slack_channel_of(message.recipient)
         if channel is None:
@@ -145,12 +151,24 @@ class SlackNotifier:
 
     async def _to_person(self, message: OutboxMessage, user_id: uuid.UUID) -> None:
         unit = self._unit_of(message)
-        user = await unit.session.get(User, user_id)
-        slack_user = None if user is None or user.disabled_at else await slack_account_of(unit, self._client, user)
+        slack_user = await self._slack_account(unit, user_id)
         if slack_user is None:
             log.info("notification %s → %s (no Slack account: logged only)", message.topic, message.recipient)
             return
         await self._post(unit.session, message, slack_user, text=await notices.text_of(unit, message, self._console_url))
+
+    async def _to_organisation(self, message: OutboxMessage, organisation_id: uuid.UUID) -> None:
+        """Each of the organisation's contacts (domain.notices.contacts) who has a Slack account, by DM."""
+        unit = self._unit_of(message)
+        text = await notices.text_of(unit, message, self._console_url)
+        for address in (await contacts(unit, [organisation_id])).get(organisation_id, []):
+            slack_user = await self._slack_account(unit, uuid.UUID(address.removeprefix("user:")))
+            if slack_user is not None:
+                await self._post(unit.session, message, slack_user, text=text)
+
+    async def _slack_account(self, unit: Unit, user_id: uuid.UUID) -> str | None:
+        user = await unit.session.get(User, user_id)
+        return None if user is None or user.disabled_at else await slack_account_of(unit, self._client, user)
 
     async def _post(self, session: AsyncSession, message: OutboxMessage, channel: str, **content: Any) -> None:
         """Post ``content`` in ``channel`` for ``message``, unless this message already did."""

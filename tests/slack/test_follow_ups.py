@@ -11,7 +11,9 @@ from sqlmodel import select
 from accessdesk.app import create_app
 from accessdesk.db.tables import OutboxMessage, SlackDelivery, SlackLink
 from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.transitions import deliver_outbox, lapse_nominations
+from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.transitions import NullNotifier, deliver_outbox, lapse_nominations
 from accessdesk.domain.vocabulary import Verdict
 from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
 from tests.slack.approvals import CHANNEL, nominated, notifier_on, slack_user
@@ -129,3 +131,30 @@ async def test_a_decision_through_the_api_edits_the_cards_without_waiting_for_th
         select(OutboxMessage).where(OutboxMessage.topic == "nomination.decision"))).all()  # fmt: skip
     assert message.delivered_at is not None
     assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (0, 0)  # the worker finds nothing left
+
+
+async def test_a_revocation_is_told_to_each_of_the_grantees_contacts_who_is_on_slack(world, fake_slack):
+    partner, admin = await world.partner()
+    grant = await world.approve_both(await world.nominate(partner))
+    await deliver_outbox(world.unit, NullNotifier())
+    fake_slack.script("users.lookupByEmail", slack_user("U0PADMIN", admin.label))
+    await Grants(world.unit).revoke(actor=world.gov_admin, grant_id=grant.id, reason="incident 42")
+    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
+    [dm] = fake_slack.calls_to(POST)
+    assert dm.body["channel"] == "U0PADMIN"
+    assert "was revoked: incident 42" in dm.body["text"] and f"/console/grants/{grant.id}" in dm.body["text"]
+    assert "CODE-ATLAS" not in dm.body["text"]
+
+
+async def test_a_moved_release_that_blocks_grants_is_posted_in_the_models_channels(world, fake_slack):
+    await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
+                                            changes={"slack_channels": [CHANNEL]})  # fmt: skip
+    await world.government_ready()
+    await world.government_grant(start=timedelta(days=1))
+    await deliver_outbox(world.unit, NullNotifier())
+    await FrontierModels(world.unit).move_release(actor=world.dev_admin, model_id=world.model.id,
+                                                  planned_release_at=world.model.planned_release_at + timedelta(days=20))  # fmt: skip
+    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
+    [post] = fake_slack.calls_to(POST)
+    assert post.body["channel"] == CHANNEL
+    assert "The planned release of Atlas moved" in post.body["text"] and "1 grant no longer fit" in post.body["text"]

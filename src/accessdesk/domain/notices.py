@@ -1,12 +1,17 @@
-"""Outbox messages about nominations that more than one service writes: one spelling of each, here."""
+"""Outbox addresses and messages that more than one part writes or reads: one spelling of each, here."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
-from accessdesk.db.tables import Nomination
+import sqlalchemy as sa
+from sqlmodel import select
+
+from accessdesk.db.tables import Nomination, User, UserRole
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Role
 
 
 def approvers(model_id: uuid.UUID) -> str:
@@ -24,3 +29,22 @@ def closed(unit: Unit, nomination: Nomination, *, by: Actor) -> None:
                  "reason": nomination.outcome_reason},  # fmt: skip
         dedupe_key=f"nomination.closed:{nomination.id}",
     )
+
+
+async def contacts(unit: Unit, organisation_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Each organisation's contacts, as outbox addresses (``user:<id>``): its active admins, or, when it has none,
+    every active member."""
+    wanted = set(organisation_ids)
+    if not wanted:
+        return {}
+    stmt = (
+        select(User.organisation_id, User.id, UserRole.role)
+        .outerjoin(UserRole, sa.and_(UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value))  # type: ignore[arg-type]
+        .where(User.organisation_id.in_(wanted), User.disabled_at.is_(None))  # type: ignore[attr-defined,union-attr]
+        .order_by(User.organisation_id, User.email)
+    )
+    admins: dict[uuid.UUID, list[str]] = {}
+    members: dict[uuid.UUID, list[str]] = {}
+    for organisation_id, user_id, role in (await unit.session.exec(stmt)).all():
+        (admins if role else members).setdefault(organisation_id, []).append(f"user:{user_id}")
+    return {org: admins.get(org) or members.get(org, []) for org in wanted}

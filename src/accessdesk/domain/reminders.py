@@ -42,10 +42,11 @@ from accessdesk.db.tables import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Forbidden
+from accessdesk.domain.notices import contacts
 from accessdesk.domain.pagination import Page, keyset, page_of
 from accessdesk.domain.permissions import ROLE_PERMISSIONS, Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import NominationState, OrgKind, Role
+from accessdesk.domain.vocabulary import NominationState, OrgKind
 
 
 class ReminderKind(StrEnum):
@@ -169,12 +170,12 @@ class Reminders:
                 .limit(batch)
             )
             rows = (await self.unit.session.exec(stmt)).all()
-            contacts = await self._contacts({grant.organisation_id for grant, *_ in rows})
+            told = await contacts(self.unit, {grant.organisation_id for grant, *_ in rows})
             for grant, model_name, channels, organisation in rows:
                 due_at = grant.ends_at - offset
                 if grant.starts_at > due_at:
                     continue  # the window is shorter than the offset: the next reminder's job
-                recipients = [*contacts.get(grant.organisation_id, []), *(f"slack:{c}" for c in channels)]
+                recipients = [*told.get(grant.organisation_id, []), *(f"slack:{c}" for c in channels)]
                 yield Due(kind, grant.id, grant.ends_at, due_at, recipients, organisation_id=grant.organisation_id,
                           model_id=grant.model_id, payload={"grant_id": grant.id, "model": model_name,
                                                             "organisation": organisation, "ends_at": grant.ends_at})  # fmt: skip
@@ -200,13 +201,13 @@ class Reminders:
                 .limit(batch)
             )
             rows = (await self.unit.session.exec(stmt)).all()
-            contacts = await self._contacts({acceptance.organisation_id for acceptance, *_ in rows})
+            told = await contacts(self.unit, {acceptance.organisation_id for acceptance, *_ in rows})
             for acceptance, title, organisation in rows:
                 due_at = acceptance.expires_at - offset
                 if acceptance.accepted_at > due_at:
                     continue
                 yield Due(kind, acceptance.id, acceptance.expires_at, due_at,
-                          contacts.get(acceptance.organisation_id, []), organisation_id=acceptance.organisation_id,
+                          told.get(acceptance.organisation_id, []), organisation_id=acceptance.organisation_id,
                           payload={"acceptance_id": acceptance.id, "title": title, "version": acceptance.version,
                                    "organisation": organisation, "expires_at": acceptance.expires_at})  # fmt: skip
 
@@ -229,13 +230,13 @@ class Reminders:
                 .limit(batch)
             )
             rows = (await self.unit.session.exec(stmt)).all()
-            contacts = await self._contacts({attestation.organisation_id for attestation, _ in rows})
+            told = await contacts(self.unit, {attestation.organisation_id for attestation, _ in rows})
             for attestation, organisation in rows:
                 due_at = attestation.valid_until - offset
                 if attestation.attested_at > due_at:
                     continue
                 yield Due(kind, attestation.id, attestation.valid_until, due_at,
-                          contacts.get(attestation.organisation_id, []), organisation_id=attestation.organisation_id,
+                          told.get(attestation.organisation_id, []), organisation_id=attestation.organisation_id,
                           payload={"attestation_id": attestation.id, "area": attestation.area,
                                    "organisation": organisation, "valid_until": attestation.valid_until})  # fmt: skip
 
@@ -263,22 +264,6 @@ class Reminders:
                                "created_at": nomination.created_at, "starts_at": nomination.starts_at})  # fmt: skip
 
     # --- who hears of it ---------------------------------------------------------------------------------------
-
-    async def _contacts(self, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-        """An organisation's contacts: its active admins, or, when it has none, every active member."""
-        if not organisation_ids:
-            return {}
-        stmt = (
-            select(User.organisation_id, User.id, UserRole.role)
-            .outerjoin(UserRole, sa.and_(UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value))  # type: ignore[arg-type]
-            .where(User.organisation_id.in_(organisation_ids), User.disabled_at.is_(None))  # type: ignore[attr-defined,union-attr]
-            .order_by(User.organisation_id, User.email)
-        )
-        admins: dict[uuid.UUID, list[str]] = {}
-        members: dict[uuid.UUID, list[str]] = {}
-        for organisation_id, user_id, role in (await self.unit.session.exec(stmt)).all():
-            (admins if role else members).setdefault(organisation_id, []).append(f"user:{user_id}")
-        return {org: admins.get(org) or members.get(org, []) for org in organisation_ids}
 
     async def undecided(self, nomination: Nomination, model: FrontierModel) -> list[uuid.UUID]:
         """The approvers who could still decide: on a side short of quorum, not the nominator, not decided yet."""
