@@ -23,9 +23,8 @@ from accessdesk.domain.errors import Forbidden, Invalid
 from accessdesk.domain.grant_state import GrantFacts, derive_state
 from accessdesk.domain.nominees import nominees
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState
-from bots.slackbot.identity import actor_of
+from bots.slackbot.identity import acting
 from bots.slackbot.ids import NominateField
 
 # A select menu lists at most 100 options (Slack's limit), whether they are in the modal or loaded from us.
@@ -123,9 +122,7 @@ class SlackCommands:
 
     async def nomination_choices(self, client: AsyncWebClient, *, slack_user: str) -> NominationChoices:
         """What the person can pick from (raises NotLinked, or Forbidden for someone who may not nominate)."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             any_organisation = await nominees(unit, actor, limit=1)
             models = await Queries(unit).models(actor, limit=MAX_OPTIONS)
         return NominationChoices(
@@ -137,18 +134,14 @@ class SlackCommands:
     async def nominees(self, client: AsyncWebClient, *, slack_user: str, matching: str) -> list[Organisation]:
         """The first :data:`MAX_OPTIONS` organisations the person may nominate whose name contains ``matching``
         (raises NotLinked, or Forbidden for someone who may not nominate)."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             return await nominees(unit, actor, matching=matching, limit=MAX_OPTIONS)
 
     async def nominate(self, client: AsyncWebClient, *, slack_user: str,
                        form: NominationForm) -> tuple[uuid.UUID, list[uuid.UUID]]:  # fmt: skip
         """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal), and the
         outbox messages it wrote (its approval cards)."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             nomination = await CoSelection(unit).nominate(
                 actor=actor, model_id=form.model_id, organisation_id=form.organisation_id, starts_at=form.starts_at,
                 ends_at=form.ends_at, actions=form.actions, justification=form.justification,
@@ -158,9 +151,7 @@ class SlackCommands:
     async def status(self, client: AsyncWebClient, *, slack_user: str, slug: str,
                      channel: str) -> ModelStatus | Elsewhere:  # fmt: skip
         """Where a model stands, as far as the person can see (raises NotFound for a model they cannot see)."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             queries = Queries(unit)
             model = await queries.model_by_slug(actor, slug)
             if channel not in model.slack_channels:
@@ -178,9 +169,7 @@ class SlackCommands:
 
     async def pending(self, client: AsyncWebClient, *, slack_user: str) -> Queue | None:
         """The nominations waiting for the person's decision; None if they have no approval queue at all."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             queries = Queries(unit)
             try:
                 page = await queries.nominations(actor, NominationFilter(for_me=True), limit=MAX_PENDING)

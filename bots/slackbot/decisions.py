@@ -23,9 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import Clock
 from accessdesk.domain.coselection import CoSelection, Outcome
 from accessdesk.domain.errors import NotFound
-from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Verdict
-from bots.slackbot.identity import actor_of
+from bots.slackbot.identity import acting
 
 
 def nomination_id_of(value: str) -> uuid.UUID:
@@ -49,9 +48,7 @@ class SlackDecisions:
     async def decide(self, client: AsyncWebClient, *, slack_user: str, nomination_id: uuid.UUID, verdict: Verdict,
                      reason: str | None = None) -> Decided:  # fmt: skip
         """The decision of the accessdesk user behind ``slack_user`` (raises NotLinked, or the domain's refusal)."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             outcome = await CoSelection(unit).decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
                                                      reason=reason)  # fmt: skip
             return Decided(outcome, tuple(unit.queued))

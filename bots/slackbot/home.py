@@ -19,8 +19,7 @@ from accessdesk.clock import Clock
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.domain.unit import Unit
-from bots.slackbot.identity import actor_of
+from bots.slackbot.identity import acting
 
 HOME_LIST = 20
 ENDING_WITHIN = timedelta(days=14)
@@ -51,9 +50,7 @@ class SlackHome:
 
     async def of(self, client: AsyncWebClient, *, slack_user: str) -> Home:
         """The Home of the person behind ``slack_user`` (raises NotLinked)."""
-        async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            actor = await actor_of(unit, client, slack_user)
+        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             queries, now = Queries(unit), unit.now()
             try:
                 queue = await queries.nominations(actor, NominationFilter(for_me=True), limit=HOME_LIST)

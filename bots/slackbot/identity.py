@@ -7,12 +7,17 @@ refused at the next click.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from accessdesk.clock import Clock
 from accessdesk.db.tables import User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Invalid
@@ -77,3 +82,13 @@ async def slack_account_of(unit: Unit, client: AsyncWebClient, user: User) -> st
     found = answer.get("user") or {}
     # The same test as for acting: an address someone typed but never confirmed names no one.
     return found.get("id") if confirmed_email(found) == user.email else None
+
+
+@asynccontextmanager
+async def acting(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, client: AsyncWebClient,
+                 slack_user: str) -> AsyncIterator[tuple[Unit, Actor]]:  # fmt: skip
+    """A unit of work of its own, as the accessdesk user behind ``slack_user`` (raises :class:`NotLinked`): how every
+    listener begins. Finding out who acts is the unit's first work, as :func:`actor_of` needs."""
+    async with sessionmaker() as session:
+        unit = Unit(session, clock)
+        yield unit, await actor_of(unit, client, slack_user)
