@@ -30,6 +30,7 @@ from accessdesk.domain.errors import (
     SelfDecision,
 )
 from accessdesk.domain.grants import Grants, side_of
+from accessdesk.domain.nominees import NOMINEE_KINDS
 from accessdesk.domain.notices import approvers, closed
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -103,7 +104,7 @@ class CoSelection:
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
-        if organisation.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT):
+        if organisation.kind not in NOMINEE_KINDS:
             raise Invalid("organisation_id", "access is granted to partner or government organisations only")
         text = _text("justification", justification, required=True, what="a justification")
         chosen = _actions(actions)

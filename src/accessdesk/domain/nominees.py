@@ -13,7 +13,7 @@ from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import OrgKind
 
-# The kinds CoSelection.nominate accepts as the grantee of a nomination.
+# The kinds of organisation that may be nominated (CoSelection.nominate refuses any other).
 NOMINEE_KINDS = (OrgKind.PARTNER, OrgKind.GOVERNMENT)
 # Longer than any organisation's name (200 characters): nothing longer can match.
 MAX_MATCHING = 200
