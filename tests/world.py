@@ -19,7 +19,7 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations, actor_for
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Area, OrgKind, Role, Tier, Verdict, Vetting
+from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
 
 OPERATOR = Actor.system("test operator")
 NDA_TEXT = "The recipient keeps everything about the model confidential.\n"
@@ -75,12 +75,22 @@ class World:
         )
         return await actor_for(self.unit, user)
 
-    async def new_model(self, slug: str, *, release_in: timedelta = timedelta(days=20), **kw: object) -> FrontierModel:
-        return await FrontierModels(self.unit).register(
+    async def new_model(self, slug: str, *, release_in: timedelta = timedelta(days=20),
+                        designation: Designation = Designation.COVERED, **kw: object) -> FrontierModel:  # fmt: skip
+        """A model of the developer's, designated ``covered`` by the government unless told otherwise."""
+        models = FrontierModels(self.unit)
+        model = await models.register(
             actor=self.dev_admin, slug=slug, name=slug.title(), codename=f"CODE-{slug.upper()}",
             tier=kw.pop("tier", Tier.STANDARD), planned_release_at=self.now + release_in,  # type: ignore[arg-type]
             resource=f"https://api.acme.test/models/{slug}", **kw,  # type: ignore[arg-type]
         )  # fmt: skip
+        if designation != Designation.NOT_ASSESSED:
+            model = await models.designate(actor=self.gov_admin, model_id=model.id,
+                                           designation=Designation.IN_CONSULTATION)  # fmt: skip
+        if designation in (Designation.COVERED, Designation.NOT_COVERED):
+            model = await models.designate(actor=self.gov_admin, model_id=model.id, designation=designation,
+                                           reference=f"ASSESS-{slug.upper()}")  # fmt: skip
+        return model
 
     async def comply(self, admin: Actor, *, nda: bool = True, attested: bool = True, valid_days: int = 180,
                      skip_areas: tuple[Area, ...] = ()) -> None:  # fmt: skip

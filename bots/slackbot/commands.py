@@ -20,7 +20,7 @@ from accessdesk.clock import Clock
 from accessdesk.db.tables import FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Forbidden, Invalid
-from accessdesk.domain.grant_state import GrantFacts, derive_state
+from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.nominees import nominees
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.vocabulary import GrantState, NominationState
@@ -162,7 +162,7 @@ class SlackCommands:
         now = self.clock.now()
         counts: dict[GrantState, int] = {}
         for grant in grants.items:
-            state = derive_state(GrantFacts.of(grant), now)
+            state = stored_answer(grant, now).state
             counts[state] = counts.get(state, 0) + 1
         return ModelStatus(model, counts, len(pending.items),
                            at_least=grants.next_cursor is not None or pending.next_cursor is not None)  # fmt: skip

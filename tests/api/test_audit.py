@@ -44,7 +44,7 @@ async def test_events_filter_by_action_and_subject_type(api, world, bearer):
     vetted = (await api.get(EVENTS, params={"action": "organisation.vetting_vetted"}, headers=headers)).json()["items"]
     assert len(vetted) == 1
     models = (await api.get(EVENTS, params={"subject_type": "frontier_models"}, headers=headers)).json()["items"]
-    assert {e["action"] for e in models} == {"model.registered"}
+    assert {e["action"] for e in models} == {"model.registered", "model.designated"}
     assert (await api.get(EVENTS, params={"action": "nothing.happened"}, headers=headers)).json()["items"] == []
 
 

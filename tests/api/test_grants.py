@@ -29,14 +29,16 @@ async def test_grants_are_listed_by_their_state_at_this_moment(api, world, beare
     assert await ids("blocked") == {str(blocked.id)}
     assert await ids("revoked") == {str(revoked.id)}
     assert await ids("active") == set()
+    blocked_read = (await api.get(f"{GRANTS}/{blocked.id}", headers=gov)).json()
+    assert "nda_missing" in [p["code"] for p in blocked_read["problems"]]
     world.clock.advance(timedelta(days=1, hours=1))
     assert await ids("active") == {str(government.id), str(scheduled.id)}
     assert await ids("scheduled") == set()
     world.clock.advance(timedelta(days=60))
     assert await ids("expired") == {str(government.id), str(scheduled.id), str(blocked.id)}
     assert await ids("revoked") == {str(revoked.id)}
-    blocked_read = (await api.get(f"{GRANTS}/{blocked.id}", headers=gov)).json()
-    assert "nda_missing" in [p["code"] for p in blocked_read["problems"]]
+    ended = (await api.get(f"{GRANTS}/{blocked.id}", headers=gov)).json()
+    assert [p["code"] for p in ended["problems"]] == ["window_ended"]  # what stops it now
 
 
 async def test_grants_filter_by_model_and_organisation(api, world, bearer):

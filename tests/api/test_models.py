@@ -127,7 +127,7 @@ async def test_moving_the_release_later_blocks_a_government_grant_that_now_start
     assert body["model"]["planned_release_at"] == iso(world.now + timedelta(days=60))
     assert [g["id"] for g in body["blocked_grants"]] == [str(grant.id)]
     assert body["blocked_grants"][0]["state"] == "blocked"
-    assert [p["code"] for p in body["blocked_grants"][0]["problems"]] == ["window_too_early"]
+    assert [p["code"] for p in body["blocked_grants"][0]["problems"]] == ["window_too_early", "window_not_started"]
 
 
 async def test_moving_the_release_is_refused_without_changing_anything(api, world, bearer, unchanged):

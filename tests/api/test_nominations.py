@@ -56,7 +56,8 @@ async def test_nominated_then_approved_by_both_sides_the_partner_gets_a_grant_sc
     grant = await api.get(f"{API}/grants/{grant_id}", headers=await bearer(admin))
     assert grant.status_code == 200, grant.text
     assert grant.json()["scopes"] == ["model:atlas:evaluate", "model:atlas:invoke"]
-    assert (grant.json()["state"], grant.json()["problems"]) == ("scheduled", [])
+    assert (grant.json()["state"], grant.json()["usable"]) == ("scheduled", False)
+    assert [p["code"] for p in grant.json()["problems"]] == ["window_not_started"]
     assert grant.json()["starts_at"] == nomination["starts_at"]
     listed = (await api.get(f"{API}/grants", headers=await bearer(admin))).json()["items"]
     assert [g["id"] for g in listed] == [grant_id]

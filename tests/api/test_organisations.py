@@ -155,7 +155,7 @@ async def test_a_partner_is_vetted_submission_then_decision(api, world, bearer):
 async def test_vetting_refusals_change_nothing(api, world, bearer, unchanged):
     invited, invited_admin = await partner(world, vetted=False)
     vetted, vetted_admin = await partner(world)
-    gov, gov_approver = await bearer(world.gov_admin), await bearer(world.gov_approver)
+    gov, developer = await bearer(world.gov_admin), await bearer(world.dev_admin)
     other_partner = await bearer(vetted_admin)
     async with unchanged():
         decided_before_submission = await api.post(f"{ORGS}/{invited.id}/vetting/decision", headers=gov,
@@ -164,8 +164,8 @@ async def test_vetting_refusals_change_nothing(api, world, bearer, unchanged):
                                                  json={"outcome": "declined"})  # fmt: skip
         outcome_not_a_decision = await api.post(f"{ORGS}/{vetted.id}/vetting/decision", headers=gov,
                                                 json={"outcome": "invited"})  # fmt: skip
-        by_an_approver = await api.post(f"{ORGS}/{vetted.id}/vetting/decision", headers=gov_approver,
-                                        json={"outcome": "declined", "reason": "no"})  # fmt: skip
+        by_the_developer = await api.post(f"{ORGS}/{vetted.id}/vetting/decision", headers=developer,
+                                          json={"outcome": "declined", "reason": "no"})  # fmt: skip
         for_another_partner = await api.post(f"{ORGS}/{invited.id}/vetting/submission", headers=other_partner,
                                              json={"submission": "not ours"})  # fmt: skip
         unknown_outcome = await api.post(f"{ORGS}/{vetted.id}/vetting/decision", headers=gov,
@@ -173,7 +173,7 @@ async def test_vetting_refusals_change_nothing(api, world, bearer, unchanged):
     assert_problem(decided_before_submission, 409, "conflict")
     assert_problem(declined_without_reason, 422, "invalid", field="reason")
     assert_problem(outcome_not_a_decision, 422, "invalid", field="outcome")
-    assert_problem(by_an_approver, 403, "forbidden")
+    assert_problem(by_the_developer, 403, "forbidden")  # vetting is the government's screening
     assert_problem(for_another_partner, 404, "not_found")
     assert_problem(unknown_outcome, 400, "validation_error", field="outcome")
     assert invited_admin  # the invited partner's admin exists but did not submit

@@ -92,6 +92,9 @@ async def test_a_new_major_nda_version_requires_acceptance_again(world):
         await compliance.accept_nda(actor=admin, template_id=minor.id, sha256=minor.sha256)
     await world.rollback()
     await compliance.accept_nda(actor=admin, template_id=major.id, sha256=major.sha256)
+    # The government's own grant needs the new major version too, and the partner's access follows it (rule 3).
+    assert (await usable(world, grant, grant.starts_at)).reasons == ("government_not_begun",)
+    await compliance.accept_nda(actor=world.gov_admin, template_id=major.id, sha256=major.sha256)
     assert (await usable(world, grant, grant.starts_at)).usable
 
 
@@ -101,8 +104,11 @@ async def test_an_nda_acceptance_that_expires_before_the_moment_of_use_does_not_
     short = await compliance.publish_nda(actor=world.dev_admin, title="Acme NDA", body="short", version="3.0",
                                          term_days=5)  # fmt: skip
     await compliance.accept_nda(actor=admin, template_id=short.id, sha256=short.sha256)
+    await compliance.accept_nda(actor=world.gov_admin, template_id=short.id, sha256=short.sha256)
+    assert (await usable(world, grant, grant.starts_at + 3 * DAY)).usable
     answer = await usable(world, grant, grant.starts_at + 5 * DAY)
-    assert not answer.usable and answer.reasons == ("nda_expired",)
+    # The government's acceptance expired at the same instant, and the partner's access follows the government's.
+    assert not answer.usable and answer.reasons == ("nda_expired", "government_access_ended")
 
 
 async def test_accepting_needs_the_exact_text_hash(world, refused):

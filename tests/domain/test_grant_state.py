@@ -9,7 +9,14 @@ from datetime import timedelta
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, Nomination
-from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition, state_is_sql, state_sql
+from accessdesk.domain.grant_state import (
+    GrantFacts,
+    derive_state,
+    next_transition,
+    reasons,
+    state_is_sql,
+    state_sql,
+)
 from accessdesk.domain.vocabulary import GrantState
 from tests.conftest import T0
 
@@ -19,9 +26,14 @@ INSTANTS = [START - H, START, START + H, END - H, END, END + H]
 VALID_UNTIL = [None, START - 2 * H, START, START + 2 * H, END + H]
 
 
+GOVERNMENT_FROM = [None, START - H, START + 2 * H, END + H]  # a partner's government access begins (rule 3)
+
+
 def facts_grid():
-    for revoked, problems, until in itertools.product([False, True], [False, True], VALID_UNTIL):
-        yield GrantFacts(starts_at=START, ends_at=END, revoked=revoked, has_problems=problems, gates_valid_until=until)
+    for revoked, problems, until, government in itertools.product([False, True], [False, True], VALID_UNTIL,
+                                                                  GOVERNMENT_FROM):  # fmt: skip
+        yield GrantFacts(starts_at=START, ends_at=END, revoked=revoked, has_problems=problems, gates_valid_until=until,
+                         government_from=government)  # fmt: skip
 
 
 def test_the_rule_in_words():
@@ -36,6 +48,21 @@ def test_the_rule_in_words():
     assert derive_state(GrantFacts(START, END, False, False, START - H), START - H) == GrantState.BLOCKED
     assert derive_state(GrantFacts(START, END, True, False, END), START + H) == GrantState.REVOKED
     assert derive_state(GrantFacts(START, END, True, False, END), END + H) == GrantState.REVOKED
+    # A partner whose government access begins after its own start waits for it, blocked, then is active.
+    waiting = GrantFacts(START, END, False, False, END + H, government_from=START + 2 * H)
+    assert derive_state(waiting, START - H) == GrantState.SCHEDULED
+    assert derive_state(waiting, START + H) == GrantState.BLOCKED
+    assert reasons(waiting, START + H) == ("government_not_begun",)
+    assert derive_state(waiting, START + 2 * H) == GrantState.ACTIVE and reasons(waiting, START + 2 * H) == ()
+
+
+def test_reasons_name_every_lapse_due_at_the_instant():
+    facts = GrantFacts(START, END, False, False, START + H, problems=(),
+                       lapses=(("nda_expired", START + H), ("government_access_ended", START + 2 * H)))  # fmt: skip
+    assert reasons(facts, START - H) == ("window_not_started",)
+    assert reasons(facts, START + H) == ("nda_expired",)
+    assert reasons(facts, START + 2 * H) == ("nda_expired", "government_access_ended")
+    assert reasons(facts, END) == ("window_ended",)
 
 
 def test_next_transition_is_the_next_moment_the_state_can_change():
@@ -67,7 +94,7 @@ async def test_sql_and_python_agree_on_every_combination(unit, world):
             grantee_kind="government", starts_at=facts.starts_at, ends_at=facts.ends_at, actions=["invoke"],
             scopes=["model:atlas:invoke"], state="scheduled", state_changed_at=T0,
             revoked_at=T0 if facts.revoked else None, has_problems=facts.has_problems,
-            gates_valid_until=facts.gates_valid_until, created_at=T0,
+            gates_valid_until=facts.gates_valid_until, government_from=facts.government_from, created_at=T0,
         )  # fmt: skip
         cases[grant.id] = facts
         unit.session.add(grant)

@@ -89,11 +89,17 @@ async def test_moving_the_release_later_blocks_government_grants_that_now_start_
     later = world.model.planned_release_at + timedelta(days=20)
     blocked = await FrontierModels(world.unit).move_release(actor=world.dev_admin, model_id=world.model.id,
                                                             planned_release_at=later, reason="slipped")  # fmt: skip
-    assert {g.id for g in blocked} == {government.id}
+    # The partner's grant relied on the government's access, which has not begun now (rule 3: government first).
+    assert {g.id for g in blocked} == {government.id, partner_grant.id}
     government = await world.get(AccessGrant, government.id)
     assert government.state == GrantState.BLOCKED and government.window_problems == ["window_too_early"]
     usability = await Grants(world.unit).usability(government.id, at=government.starts_at)
     assert not usability.usable and "window_too_early" in usability.reasons
+    stored = await world.get(AccessGrant, partner_grant.id)
+    assert stored.state == GrantState.BLOCKED and stored.rule_problems == ["government_not_begun"]
+    for at in (partner_grant.starts_at, partner_grant.starts_at + timedelta(days=5)):
+        answer = await Grants(world.unit).usability(partner_grant.id, at=at)
+        assert not answer.usable and answer.reasons == ("government_not_begun",)
 
 
 async def test_moving_the_release_back_unblocks_them(world):

@@ -55,7 +55,7 @@ async def test_status_in_a_channel_on_the_models_list_shows_where_it_stands_but_
     shown = json.dumps(answer, ensure_ascii=False)
     assert answer["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Atlas", "emoji": False}}
     fields = [f["text"] for f in answer["blocks"][1]["fields"]]
-    assert fields == ["*Planned release*\n2026-12-21 12:00 UTC", "*Designation*\nnot assessed", "*Grants*\nnone",
+    assert fields == ["*Planned release*\n2026-12-21 12:00 UTC", "*Designation*\ncovered", "*Grants*\nnone",
                       "*Pending nominations*\n1"]  # fmt: skip
     assert f"{CONSOLE}/console/models/{world.model.id}" in shown
     assert "CODE-ATLAS" not in shown

@@ -126,7 +126,7 @@ async def test_an_extension_round_opens_from_the_grant_page(api, world, unchange
                                                           "justification": "More time"}, follow_redirects=False)  # fmt: skip
     assert response.status_code == 303
     assert "The extension round is open" in (await api.get(response.headers["location"])).text
-    assert "Extension rounds" in (await api.get(page)).text
+    assert "extension to" in (await api.get(page)).text
     assert len([n for n in await nominations(world) if n.kind == "extension"]) == 1
 
 

@@ -64,8 +64,13 @@ async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, w
                                                    submission="We are a <b>lab</b>.")  # fmt: skip
     await settle(world)
     page = f"/console/organisations/{org.id}"
-    shown = await open_as(api, world.dev_admin, page)
-    assert "We are a &lt;b&gt;lab&lt;/b&gt;." in shown.text
+    developer_view = await open_as(api, world.dev_admin, page)
+    assert "We are a &lt;b&gt;lab&lt;/b&gt;." in developer_view.text  # the developer sees it, and does not decide it
+    assert 'action="/console/organisations/' + str(org.id) + '/vetting"' not in developer_view.text
+    async with unchanged():
+        response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(developer_view.text), "outcome": "vetted"})
+    assert response.status_code == 403 and "vetting is the government&#39;s screening" in response.text
+    shown = await open_as(api, world.gov_approver, page)
     async with unchanged():
         response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(shown.text), "outcome": "declined"})
     assert response.status_code == 422 and "a reason is required to decline" in response.text
@@ -76,7 +81,7 @@ async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, w
                               follow_redirects=False)  # fmt: skip
     assert response.status_code == 303
     assert (await organisation(world, "harbor")).vetting_state == "vetted"  # type: ignore[union-attr]
-    await sign_in(api, world.dev_approver)
+    await sign_in(api, world.gov_member)
     approver_view = await api.get(page)
     assert 'action="/console/organisations/' + str(org.id) + '/vetting"' not in approver_view.text
 

@@ -21,7 +21,7 @@ from accessdesk.api.schemas import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.grants import Grants
+from accessdesk.domain.grants import Grants, stored_answer
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
@@ -40,11 +40,13 @@ class GrantController(Controller):
         found = await queries.grants(actor, state=status, model_id=model_id, organisation_id=organisation_id,
                                      cursor=cursor, limit=limit)  # fmt: skip
         now = unit.now()
-        return GrantPage(items=[GrantOut.of(g, now) for g in found.items], next_cursor=found.next_cursor)
+        return GrantPage(items=[GrantOut.of(g, stored_answer(g, now)) for g in found.items],
+                         next_cursor=found.next_cursor)  # fmt: skip
 
     @get("/{grant_id:uuid}")
-    async def get_grant(self, actor: Actor, queries: Queries, unit: Unit, grant_id: uuid.UUID) -> GrantOut:
-        return GrantOut.of(await queries.grant(actor, grant_id), unit.now())
+    async def get_grant(self, actor: Actor, queries: Queries, grants: Grants, grant_id: uuid.UUID) -> GrantOut:
+        grant = await queries.grant(actor, grant_id)
+        return GrantOut.of(grant, await grants.usability(grant.id))
 
     @get("/{grant_id:uuid}/usability")
     async def usability(
@@ -56,7 +58,8 @@ class GrantController(Controller):
 
     @post("/{grant_id:uuid}/revocation", status_code=200)
     async def revoke(self, actor: Actor, grants: Grants, unit: Unit, grant_id: uuid.UUID, data: ReasonIn) -> GrantOut:
-        return GrantOut.of(await grants.revoke(actor=actor, grant_id=grant_id, reason=data.reason), unit.now())
+        grant = await grants.revoke(actor=actor, grant_id=grant_id, reason=data.reason)
+        return GrantOut.of(grant, stored_answer(grant, unit.now()))
 
     @post("/{grant_id:uuid}/extensions")
     async def request_extension(

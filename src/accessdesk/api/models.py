@@ -25,6 +25,7 @@ from accessdesk.api.schemas import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 
@@ -71,7 +72,7 @@ class ModelController(Controller):
         )
         now = unit.now()
         return ReleaseOut(model=ModelOut.of(await queries.model(actor, model_id), actor),
-                          blocked_grants=[GrantOut.of(g, now) for g in blocked])  # fmt: skip
+                          blocked_grants=[GrantOut.of(g, stored_answer(g, now)) for g in blocked])  # fmt: skip
 
     @post("/{model_id:uuid}/designation", status_code=200)
     async def designate(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: DesignationIn) -> ModelOut:

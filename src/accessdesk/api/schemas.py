@@ -24,7 +24,6 @@ from accessdesk.db.tables import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
 from accessdesk.domain.grants import Usability
 from accessdesk.domain.visibility import STAFF_ONLY_MODEL_FIELDS
 from accessdesk.domain.vocabulary import (
@@ -409,16 +408,18 @@ class GrantOut(Struct, kw_only=True):
     actions: list[str]
     scopes: list[str]
     state: str
+    usable: bool
     problems: list[Reason]
     revoked_at: datetime | None
     revoke_reason: str | None
     created_at: datetime
 
     @classmethod
-    def of(cls, g: AccessGrant, at: datetime) -> GrantOut:
-        plain = {f: getattr(g, f) for f in cls.__struct_fields__ if f not in ("state", "problems")}
-        problems = [Reason(code=c, message=explain(c)) for c in problems_of(g)]
-        return cls(**plain, state=derive_state(GrantFacts.of(g), at).value, problems=problems)
+    def of(cls, g: AccessGrant, answer: Usability) -> GrantOut:
+        """The grant with the domain's one answer: its state, whether it is usable, and every reason it is not."""
+        plain = {f: getattr(g, f) for f in cls.__struct_fields__ if f not in ("state", "usable", "problems")}
+        problems = [Reason(code=c, message=explain(c)) for c in answer.reasons]
+        return cls(**plain, state=answer.state.value, usable=answer.usable, problems=problems)
 
 
 class UsabilityOut(Struct, kw_only=True):

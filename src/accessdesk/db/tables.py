@@ -236,6 +236,8 @@ class AccessGrant(SQLModel, table=True):
         sa.Index("ix_access_grants_problems", "ends_at", **_PROBLEMS),
         sa.Index("ix_access_grants_unstarted", "starts_at", "gates_valid_until", "ends_at",
                  sqlite_where=_NOT_REVOKED, postgresql_where=_NOT_REVOKED),  # fmt: skip
+        sa.Index("ix_access_grants_awaiting_government", "government_from",
+                 sqlite_where=_NOT_REVOKED, postgresql_where=_NOT_REVOKED),  # fmt: skip
     )
 
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
@@ -251,9 +253,18 @@ class AccessGrant(SQLModel, table=True):
     state_changed_at: datetime = _at()
     next_transition_at: datetime | None = _at(default=None, index=True)
     window_problems: list[str] = Field(default_factory=list, sa_type=JSONList)
+    # Rules about the model rather than the grantee: the designation (rule 4) and, for partners, whether any
+    # government access to the model exists at all (rule 3).
+    rule_problems: list[str] = Field(default_factory=list, sa_type=JSONList)
     missing_gates: list[str] = Field(default_factory=list, sa_type=JSONList)
     has_problems: bool = Field(default=False)
+    # When each requirement on file lapses (reason code → ISO instant), so that the reasons for a lapse can be
+    # named at any instant from the row alone; ``gates_valid_until`` is the earliest of them, for SQL.
+    gate_lapses: dict[str, str] = Field(default_factory=dict, sa_type=JSONDict)
     gates_valid_until: datetime | None = _at(default=None)
+    # Partners only: when the government's access to the model that this grant relies on begins (rule 3,
+    # "government first"); its end is the ``government_access_ended`` lapse.
+    government_from: datetime | None = _at(default=None)
     revoked_at: datetime | None = _at(default=None)
     revoked_by: uuid.UUID | None = Field(default=None)
     revoke_reason: str | None = Field(default=None, sa_type=sa.Text)

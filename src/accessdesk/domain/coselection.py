@@ -17,7 +17,7 @@ from accessdesk.db.tables import (
     Organisation,
     User,
 )
-from accessdesk.domain import instants, visibility, windows
+from accessdesk.domain import designation, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import (
@@ -110,6 +110,7 @@ class CoSelection:
         chosen = _actions(actions)
         if model.killed_at is not None:
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+        designation.require_allows(model, OrgKind(organisation.kind))
         windows.check_proposal(
             model=model,
             grantee_kind=OrgKind(organisation.kind),
@@ -317,6 +318,9 @@ class CoSelection:
             self.unit.record(actor=actor, action="grant.extended", subject=grant, before=before,
                              after={"ends_at": grant.ends_at, "nomination_id": nomination.id})  # fmt: skip
             await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation)
+            if grant.grantee_kind == OrgKind.GOVERNMENT.value:
+                await self.unit.session.flush()
+                await self.grants.after_government_change(model=model, actor=actor)
             return grant
         grant = AccessGrant(
             nomination_id=nomination.id,
@@ -335,6 +339,7 @@ class CoSelection:
         grant.window_problems = windows.problems_for(grant, model, government_start)
         self.unit.session.add(grant)
         await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation, quiet=True)
+        nomination.grant_id = grant.id  # the nomination carries the grant it made
         self.unit.record(actor=actor, action="grant.created", subject=grant, after=snapshot(grant))
         if grant.grantee_kind == OrgKind.GOVERNMENT.value:
             await self.unit.session.flush()

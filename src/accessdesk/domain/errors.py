@@ -49,6 +49,12 @@ class ModelSwitchedOff(Conflict):
     code = "model_switched_off"
 
 
+class NotDesignated(Conflict):
+    """The model's designation does not allow this access (DESIGN.md §3 rule 4)."""
+
+    code = "not_designated"
+
+
 class Invalid(DomainError):
     """Input that breaks a rule; names the field at fault."""
 

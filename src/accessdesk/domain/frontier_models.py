@@ -154,23 +154,15 @@ class FrontierModels:
                          before={"planned_release_at": before}, after={"planned_release_at": planned_release_at},
                          reason=reason)  # fmt: skip
         await self.unit.session.flush()
-        # Government grants first: partner grants are checked against when the government's access starts.
+        usable_before = await self._usable_grants(model)
+        # Government grants first: partner grants are checked against when the government's access starts, and
+        # follow it (Grants.refresh_where refreshes them after any government grant it refreshes).
         await self.grants.refresh_where(actor=actor, model_ids=[model.id], unstarted_only=True,
                                         recheck_window=True, kinds=[OrgKind.GOVERNMENT], reason=reason)  # fmt: skip
         await self.unit.session.flush()
-        rechecked = await self.grants.refresh_where(actor=actor, model_ids=[model.id], unstarted_only=True,
-                                                    recheck_window=True, kinds=[OrgKind.PARTNER], reason=reason)  # fmt: skip
-        government = (
-            await self.unit.session.exec(
-                select(AccessGrant).where(
-                    AccessGrant.model_id == model.id,
-                    AccessGrant.grantee_kind == OrgKind.GOVERNMENT.value,
-                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
-                    AccessGrant.starts_at > self.unit.now(),  # type: ignore[arg-type]
-                )
-            )
-        ).all()
-        blocked = [g for g in [*government, *rechecked] if g.window_problems and g.state == GrantState.BLOCKED]
+        await self.grants.refresh_where(actor=actor, model_ids=[model.id], unstarted_only=True,
+                                        recheck_window=True, kinds=[OrgKind.PARTNER], reason=reason)  # fmt: skip
+        blocked = await self._newly_blocked(model, usable_before)
         if blocked:
             self.unit.notify(
                 topic="model.release_moved",
@@ -181,6 +173,31 @@ class FrontierModels:
             )
         await self.unit.commit()
         return blocked
+
+    async def _usable_grants(self, model: FrontierModel) -> set[uuid.UUID]:
+        """The model's grants that are not blocked now, as stored (scheduled, active)."""
+        rows = await self.unit.session.exec(
+            select(AccessGrant.id).where(
+                AccessGrant.model_id == model.id,
+                AccessGrant.state.in_([GrantState.SCHEDULED.value, GrantState.ACTIVE.value]),  # type: ignore[attr-defined]
+            )
+        )
+        return set(rows.all())
+
+    async def _newly_blocked(self, model: FrontierModel, usable_before: set[uuid.UUID]) -> list[AccessGrant]:
+        """Which of ``usable_before`` a change to the model's rules has just blocked or suspended."""
+        if not usable_before:
+            return []
+        await self.unit.session.flush()
+        rows = await self.unit.session.exec(
+            select(AccessGrant)
+            .where(
+                AccessGrant.id.in_(usable_before),  # type: ignore[attr-defined]
+                AccessGrant.state.in_([GrantState.BLOCKED.value, GrantState.SUSPENDED.value]),  # type: ignore[attr-defined]
+            )
+            .order_by(AccessGrant.starts_at, AccessGrant.id)  # type: ignore[arg-type]
+        )
+        return list(rows.all())
 
     async def blocked_by_release(
         self, *, actor: Actor, model_id: uuid.UUID, planned_release_at: datetime
@@ -205,6 +222,29 @@ class FrontierModels:
             problems = windows.problems_for(grant, model, government_start, planned_release_at=planned_release_at)
             if problems:
                 would_block.append((grant, problems))
+        # Partner grants follow the government's access (rule 3): if the move blocks the government grants that
+        # give it, the partners relying on them stop too, started or not.
+        blocked_government = {g.id for g, _ in would_block if g.grantee_kind == OrgKind.GOVERNMENT.value}
+        if blocked_government:
+            now_covered = await self.grants.government_coverage(model, at=now)
+            then_covered = await self.grants.government_coverage(model, at=now, excluding=blocked_government)
+            if now_covered is not None and then_covered is None:
+                listed = {g.id for g, _ in would_block}
+                partners = (
+                    await self.unit.session.exec(
+                        select(AccessGrant).where(
+                            AccessGrant.model_id == model.id,
+                            AccessGrant.grantee_kind == OrgKind.PARTNER.value,
+                            AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+                            AccessGrant.ends_at > now,  # type: ignore[arg-type]
+                        ).order_by(AccessGrant.starts_at, AccessGrant.id)  # type: ignore[arg-type]
+                    )
+                ).all()
+                for grant in partners:
+                    if grant.id in listed:
+                        next(p for g, p in would_block if g.id == grant.id).append("government_not_begun")
+                    else:
+                        would_block.append((grant, ["government_not_begun"]))
         return would_block
 
     async def designate(
@@ -227,12 +267,25 @@ class FrontierModels:
         current = Designation(model.designation)
         if designation not in DESIGNATION_MOVES[current]:
             raise Conflict(f"designation cannot go from {current.value} to {designation.value}")
+        usable_before = await self._usable_grants(model)
         model.designation, model.designation_ref = designation.value, reference
         model.designated_by, model.designated_at = actor.user_id, self.unit.now()
         self.unit.session.add(model)
         self.unit.record(actor=actor, action="model.designated", subject=model,
                          before={"designation": current.value},
                          after={"designation": designation.value, "designation_ref": reference})  # fmt: skip
+        await self.unit.session.flush()
+        # The designation decides which grants may be used at all (rule 4): every live grant is re-evaluated.
+        await self.grants.refresh_where(actor=actor, model_ids=[model.id], reason=f"designated {designation.value}")
+        blocked = await self._newly_blocked(model, usable_before)
+        if blocked:
+            self.unit.notify(
+                topic="model.designated",
+                recipient=approvers(model.id),
+                payload={"model_id": model.id, "designation": designation.value,
+                         "blocked_grants": [g.id for g in blocked]},  # fmt: skip
+                dedupe_key=f"model.designated:{model.id}:{uuid.uuid4()}",  # each designation is news of its own
+            )
         await self.unit.commit()
         return model
 

@@ -32,6 +32,14 @@ REASONS: dict[str, str] = {
     "nda_expired": "the NDA acceptance has expired",
     "window_too_early": "government access may start at most 30 days before the planned release",
     "window_before_government": "partner access may not start before the government's access to the model",
+    "designation_not_assessed": "the government has not yet assessed whether this model is a covered frontier model",
+    "designation_not_covered": "the government has designated this model not covered",
+    "designation_in_consultation": "partner access waits until the government designates the model covered",
+    "government_not_begun": "partner access follows the government's, and the government's access to this model "
+                            "has not begun",
+    "government_access_ended": "partner access follows the government's, and the government's access to this "
+                               "model is no longer in force",
+    "reevaluation_due": "the grant waits to be evaluated again under changed rules",
     "window_not_started": "the access window has not started",
     "window_ended": "the access window has ended",
     "revoked": "the grant has been revoked",
@@ -55,12 +63,15 @@ class GateReport:
     lapsed: list[str] = field(default_factory=list)
     valid_until: datetime | None = None
     nda_template: NdaTemplate | None = None
+    # When each requirement on file lapses, by the reason code its lapse would give.
+    lapses: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
         return self.missing + self.lapsed
 
-    def _on_file_until(self, until: datetime) -> None:
+    def _on_file_until(self, code: str, until: datetime) -> None:
+        self.lapses[code] = until
         self.valid_until = until if self.valid_until is None else min(self.valid_until, until)
 
 
@@ -124,6 +135,6 @@ def _classify(report: GateReport, missing: str, lapsed: str, until: datetime | N
     if until is None:
         report.missing.append(missing)
         return
-    report._on_file_until(until)
+    report._on_file_until(lapsed, until)
     if until <= at:
         report.lapsed.append(lapsed)

@@ -1,17 +1,22 @@
 """A grant's state as a pure function of its facts and the time, in Python and the same rule in SQL.
 
-Facts: the window, revocation, whether anything is missing outright (``has_problems``: a gate never met or a
-window rule broken), and ``gates_valid_until``: the first instant at which a gate that is on file lapses.
+Facts: the window, revocation, whether anything is missing outright (``has_problems``: a gate never met, a window
+rule broken, a designation that does not allow the grant, or for a partner no government access to the model at
+all), ``gates_valid_until``: the first instant at which a requirement on file lapses (the end of the government
+access a partner relies on is one of them), and for a partner ``government_from``: when that government access
+begins (DESIGN.md §3 rule 3, "government first").
 
-    revoked                                   → revoked (terminal)
-    at ≥ ends_at                              → expired
-    has_problems                              → blocked
-    a gate lapsed, before the window          → blocked
-    a gate lapsed, inside the window          → suspended   (fixing it resumes the grant)
-    before the window                         → scheduled
-    inside the window                         → active
+    revoked                                        → revoked (terminal)
+    at ≥ ends_at                                   → expired
+    has_problems                                   → blocked
+    a requirement lapsed, before the window        → blocked
+    before the window                              → scheduled
+    inside the window, government access not begun → blocked   (a partner: it begins at ``government_from``)
+    a requirement lapsed, inside the window        → suspended (fixing it resumes the grant)
+    inside the window                              → active
 
-Both renderings must agree; tests/domain/test_grant_state.py checks them against each other.
+:func:`reasons` names why, from the same facts. Both renderings of the state must agree;
+tests/domain/test_grant_state.py checks them against each other.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ class GrantFacts:
     revoked: bool
     has_problems: bool
     gates_valid_until: datetime | None
+    government_from: datetime | None = None
+    # What blocks the grant outright (reason codes), and when each requirement on file lapses.
+    problems: tuple[str, ...] = ()
+    lapses: tuple[tuple[str, datetime], ...] = ()
 
     @classmethod
     def of(cls, grant: AccessGrant) -> GrantFacts:
@@ -42,12 +51,27 @@ class GrantFacts:
             revoked=grant.revoked_at is not None,
             has_problems=grant.has_problems,
             gates_valid_until=grant.gates_valid_until,
+            government_from=grant.government_from,
+            problems=tuple(problems_of(grant)),
+            lapses=ordered_lapses({code: parse_instant(until) for code, until in (grant.gate_lapses or {}).items()}),
         )
 
 
+def ordered_lapses(lapses: dict[str, datetime]) -> tuple[tuple[str, datetime], ...]:
+    """The grantee's own requirements first, soonest first, then the government's access it relies on."""
+    return tuple(sorted(lapses.items(), key=lambda item: (item[0] == "government_access_ended", item[1], item[0])))
+
+
+def parse_instant(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def problems_of(grant: AccessGrant) -> list[str]:
-    """What blocks a grant as of its last refresh: broken window rules, then gates never met (reason codes)."""
-    return [*grant.window_problems, *grant.missing_gates]
+    """What blocks a grant outright as of its last refresh: broken window rules, the model's rules (designation,
+    government first), then gates never met (reason codes)."""
+    return [*grant.window_problems, *(grant.rule_problems or []), *grant.missing_gates]
 
 
 def derive_state(facts: GrantFacts, at: datetime) -> GrantState:
@@ -60,7 +84,23 @@ def derive_state(facts: GrantFacts, at: datetime) -> GrantState:
     lapsed = facts.gates_valid_until is None or facts.gates_valid_until <= at
     if at < facts.starts_at:
         return GrantState.BLOCKED if lapsed else GrantState.SCHEDULED
+    if facts.government_from is not None and at < facts.government_from:
+        return GrantState.BLOCKED
     return GrantState.SUSPENDED if lapsed else GrantState.ACTIVE
+
+
+def reasons(facts: GrantFacts, at: datetime) -> tuple[str, ...]:
+    """Why the grant is not usable at ``at`` (reason codes, see gates.REASONS); empty when it is."""
+    if facts.revoked:
+        return ("revoked",)
+    if at >= facts.ends_at:
+        return ("window_ended",)
+    found = [*facts.problems, *(code for code, until in facts.lapses if until <= at)]
+    if at < facts.starts_at:
+        found.append("window_not_started")
+    elif facts.government_from is not None and at < facts.government_from:
+        found.append("government_not_begun")
+    return tuple(found)
 
 
 def next_transition(facts: GrantFacts, at: datetime) -> datetime | None:
@@ -70,6 +110,8 @@ def next_transition(facts: GrantFacts, at: datetime) -> datetime | None:
     moments = [facts.starts_at, facts.ends_at]
     if facts.gates_valid_until is not None:
         moments.append(facts.gates_valid_until)
+    if facts.government_from is not None:
+        moments.append(facts.government_from)
     future = [m for m in moments if m > at]
     return min(future) if future else None
 
@@ -85,6 +127,7 @@ def state_sql(at: datetime) -> sa.ColumnElement[Any]:
         (g.has_problems.is_(True), GrantState.BLOCKED.value),  # type: ignore[attr-defined]
         (sa.and_(g.starts_at > at, lapsed), GrantState.BLOCKED.value),  # type: ignore[operator]
         (g.starts_at > at, GrantState.SCHEDULED.value),  # type: ignore[operator]
+        (g.government_from > at, GrantState.BLOCKED.value),  # type: ignore[operator]
         (lapsed, GrantState.SUSPENDED.value),
         else_=GrantState.ACTIVE.value,
     )
@@ -96,22 +139,26 @@ def state_is_sql(state: GrantState, at: datetime) -> sa.ColumnElement[bool]:
     live = sa.and_(g.revoked_at.is_(None), g.ends_at > at)  # type: ignore[union-attr,operator]
     valid = sa.and_(g.gates_valid_until.is_not(None), g.gates_valid_until > at)  # type: ignore[union-attr,operator]
     ok = sa.and_(g.has_problems.is_(False), valid)  # type: ignore[attr-defined]
+    government_begun = sa.or_(g.government_from.is_(None), g.government_from <= at)  # type: ignore[union-attr,operator]
     match state:
         case GrantState.REVOKED:
             return g.revoked_at.is_not(None)  # type: ignore[union-attr]
         case GrantState.EXPIRED:
             return sa.and_(g.revoked_at.is_(None), g.ends_at <= at)  # type: ignore[union-attr,operator]
         case GrantState.BLOCKED:
-            # Two branches, each matching a partial index (ix_access_grants_problems, ix_access_grants_unstarted),
-            # so that the few blocked grants are found without reading the many others. ``has_problems`` is
-            # written bare because a partial index is used only when the query repeats its predicate.
+            # Branches each matching a partial index (ix_access_grants_problems, ix_access_grants_unstarted,
+            # ix_access_grants_awaiting_government), so that the few blocked grants are found without reading the
+            # many others. ``has_problems`` is written bare because a partial index is used only when the query
+            # repeats its predicate.
             return sa.or_(
                 sa.and_(g.revoked_at.is_(None), g.ends_at > at, g.has_problems),  # type: ignore[union-attr,operator]
                 sa.and_(g.revoked_at.is_(None), g.starts_at > at, g.ends_at > at, sa.not_(valid)),  # type: ignore[union-attr,operator]
+                sa.and_(g.revoked_at.is_(None), g.government_from > at, g.starts_at <= at, g.ends_at > at,  # type: ignore[union-attr,operator]
+                        g.has_problems.is_(False)),  # type: ignore[attr-defined]
             )
         case GrantState.SCHEDULED:
             return sa.and_(live, g.starts_at > at, ok)  # type: ignore[operator]
         case GrantState.SUSPENDED:
-            return sa.and_(live, g.starts_at <= at, g.has_problems.is_(False), sa.not_(valid))  # type: ignore[attr-defined,operator]
+            return sa.and_(live, g.starts_at <= at, g.has_problems.is_(False), sa.not_(valid), government_begun)  # type: ignore[attr-defined,operator]
         case GrantState.ACTIVE:
-            return sa.and_(live, g.starts_at <= at, ok)  # type: ignore[operator]
+            return sa.and_(live, g.starts_at <= at, ok, government_begun)  # type: ignore[operator]

@@ -6,14 +6,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
-from accessdesk.domain import gates, instants, visibility, windows
+from accessdesk.domain import designation, gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import AlreadyRevoked, Forbidden, Invalid
-from accessdesk.domain.grant_state import GrantFacts, derive_state, next_transition, problems_of
+from accessdesk.domain.grant_state import (
+    GrantFacts,
+    derive_state,
+    next_transition,
+    ordered_lapses,
+    parse_instant,
+    reasons,
+)
 from accessdesk.domain.notices import closed
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -34,18 +42,86 @@ class Usability:
 
     @property
     def explanation(self) -> str:
-        return "; ".join(gates.explain(r) for r in self.reasons) or "usable"
+        return "; ".join(self.explanations) or "usable"
+
+    @property
+    def explanations(self) -> list[str]:
+        return [gates.explain(r) for r in self.reasons]
+
+    @classmethod
+    def of(cls, grant: AccessGrant, facts: GrantFacts, at: datetime) -> Usability:
+        """The answer the facts give at ``at``: the one rule (grant_state) every surface applies."""
+        state = derive_state(facts, at)
+        return cls(grant_id=grant.id, at=at, usable=state == GrantState.ACTIVE, state=state,
+                   reasons=reasons(facts, at), scopes=tuple(grant.scopes), ends_at=grant.ends_at)  # fmt: skip
 
 
 def usable_by_facts(grant: AccessGrant, at: datetime) -> Usability | None:
     """The grant's answer at ``at`` read from its materialised facts alone (no query), when it is *usable*; None
-    otherwise. It agrees with :meth:`Grants.usability` because every service that changes an input of the gates
+    otherwise. It agrees with :meth:`Grants.usability` because every service that changes an input of the rules
     refreshes the grants it affects in the same transaction, and time is applied here by ``derive_state``. Callers
     on a hot path use it first and ask ``Grants.usability`` for the reasons of a refusal."""
     if derive_state(GrantFacts.of(grant), at) != GrantState.ACTIVE:
         return None
-    return Usability(grant_id=grant.id, at=at, usable=True, state=GrantState.ACTIVE, reasons=(),
-                     scopes=tuple(grant.scopes), ends_at=grant.ends_at)  # fmt: skip
+    return Usability.of(grant, GrantFacts.of(grant), at)
+
+
+def stored_answer(grant: AccessGrant, at: datetime) -> Usability:
+    """The answer read from the grant's stored facts (no query): what lists and pages show for many grants at once.
+    It equals :meth:`Grants.usability` at any instant the worker has caught up with (see ``refresh``)."""
+    return Usability.of(grant, GrantFacts.of(grant), at)
+
+
+@dataclass(slots=True)
+class Findings:
+    """What the rules find about one grant at one instant: the inputs of :class:`GrantFacts`, as stored on it."""
+
+    window_problems: list[str]
+    rule_problems: list[str]
+    missing_gates: list[str]
+    lapses: dict[str, datetime]
+    government_from: datetime | None
+
+    def facts(self, grant: AccessGrant) -> GrantFacts:
+        problems = (*self.window_problems, *self.rule_problems, *self.missing_gates)
+        return GrantFacts(
+            starts_at=grant.starts_at,
+            ends_at=grant.ends_at,
+            revoked=grant.revoked_at is not None,
+            has_problems=bool(problems),
+            gates_valid_until=min(self.lapses.values()) if self.lapses else None,
+            government_from=self.government_from,
+            problems=problems,
+            lapses=ordered_lapses(self.lapses),
+        )
+
+    def store(self, grant: AccessGrant) -> None:
+        facts = self.facts(grant)
+        grant.window_problems = list(self.window_problems)
+        grant.rule_problems = list(self.rule_problems)
+        grant.missing_gates = list(self.missing_gates)
+        grant.has_problems = facts.has_problems
+        grant.gate_lapses = {code: until.isoformat() for code, until in sorted(self.lapses.items())}
+        grant.gates_valid_until = facts.gates_valid_until
+        grant.government_from = self.government_from
+
+
+Coverage = tuple[datetime, datetime] | None
+
+
+def pick_coverage(intervals: list[tuple[datetime, datetime]], at: datetime) -> Coverage:
+    """Of the instants at which some government grant is usable, the stretch that matters at ``at``: the one in
+    force or next to come, else the last one that ended (whose end is then a lapse)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    for start, end in merged:
+        if end > at:
+            return (start, end)
+    return merged[-1] if merged else None
 
 
 def side_of(actor: Actor, model: FrontierModel) -> str:
@@ -70,32 +146,76 @@ class Grants:
         grant = await self.unit.get(AccessGrant, grant_id, what="grant", fresh=True)
         model = await self.unit.get(FrontierModel, grant.model_id, fresh=True)
         organisation = await self.unit.get(Organisation, grant.organisation_id, fresh=True)
+        findings = await self.find(grant, model=model, organisation=organisation, at=at)
+        return Usability.of(grant, findings.facts(grant), at)
+
+    async def find(
+        self,
+        grant: AccessGrant,
+        *,
+        model: FrontierModel,
+        organisation: Organisation,
+        at: datetime,
+        recheck_window: bool = False,
+        coverage: dict[uuid.UUID, Coverage] | None = None,
+    ) -> Findings:
+        """Apply every rule of DESIGN.md §3 that does not depend on time alone to ``grant`` as things stand at
+        ``at``: its window rules (re-checked only when asked, and only before the window starts: a started window
+        is not taken back by a later move), the designation (rule 4), government first (rule 3) and the gates
+        (rule 5). ``coverage`` caches the government's access per model within one refresh."""
+        window_problems = list(grant.window_problems)
+        if recheck_window and grant.starts_at > at:
+            government_start = await windows.earliest_government_start(
+                self.unit.session, model.id, excluding=grant.id
+            )
+            window_problems = windows.problems_for(grant, model, government_start)
+        rule_problems = designation.problems_for(model, OrgKind(grant.grantee_kind))
         report = await gates.evaluate(self.unit.session, organisation=organisation, model=model, at=at)
-        facts = GrantFacts(
-            starts_at=grant.starts_at,
-            ends_at=grant.ends_at,
-            revoked=grant.revoked_at is not None,
-            has_problems=bool(grant.window_problems or report.missing),
-            gates_valid_until=report.valid_until,
-        )
-        state = derive_state(facts, at)
-        if state == GrantState.REVOKED:
-            reasons: list[str] = ["revoked"]
-        elif state == GrantState.EXPIRED:
-            reasons = ["window_ended"]
-        else:
-            reasons = [*grant.window_problems, *report.problems]
-            if at < grant.starts_at:
-                reasons.append("window_not_started")
-        return Usability(
-            grant_id=grant.id,
-            at=at,
-            usable=state == GrantState.ACTIVE,
-            state=state,
-            reasons=tuple(reasons),
-            scopes=tuple(grant.scopes),
-            ends_at=grant.ends_at,
-        )
+        lapses = dict(report.lapses)
+        government_from = None
+        if grant.grantee_kind == OrgKind.PARTNER.value:
+            if coverage is None or model.id not in coverage:
+                found = await self.government_coverage(model, at=at)
+                if coverage is not None:
+                    coverage[model.id] = found
+            else:
+                found = coverage[model.id]
+            if found is None:
+                rule_problems.append("government_not_begun")
+            else:
+                government_from, lapses["government_access_ended"] = found
+        return Findings(window_problems=window_problems, rule_problems=rule_problems,
+                        missing_gates=list(report.missing), lapses=lapses, government_from=government_from)  # fmt: skip
+
+    async def government_coverage(
+        self, model: FrontierModel, *, at: datetime, excluding: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset()
+    ) -> Coverage:
+        """When the government's own access to ``model`` is in force, as things stand at ``at`` (rule 3: a partner
+        may use its grant only while it is). A government grant counts from its start for as long as the rules
+        let it be used: never if it is blocked, until it ends, lapses or is revoked. ``excluding``: as if these
+        government grants gave no access (a preview)."""
+        rows = (
+            await self.unit.session.exec(
+                select(AccessGrant).where(
+                    AccessGrant.model_id == model.id, AccessGrant.grantee_kind == OrgKind.GOVERNMENT.value
+                )
+            )
+        ).all()
+        intervals = []
+        for grant in rows:
+            if grant.id in excluding:
+                continue
+            end = grant.ends_at if grant.revoked_at is None else min(grant.ends_at, grant.revoked_at)
+            if end <= grant.starts_at:
+                continue
+            organisation = await self.unit.get(Organisation, grant.organisation_id)
+            facts = (await self.find(grant, model=model, organisation=organisation, at=at)).facts(grant)
+            if facts.has_problems or facts.gates_valid_until is None:
+                continue
+            end = min(end, facts.gates_valid_until)
+            if end > grant.starts_at:
+                intervals.append((grant.starts_at, end))
+        return pick_coverage(intervals, at)
 
     async def refresh(
         self,
@@ -107,26 +227,34 @@ class Grants:
         recheck_window: bool = False,
         reason: str | None = None,
         quiet: bool = False,
-    ) -> None:
-        """Re-evaluate a (locked) grant's gates, and its window rules when asked, then store its state.
+        coverage: dict[uuid.UUID, Coverage] | None = None,
+    ) -> bool:
+        """Re-evaluate a (locked) grant's rules as of now, then store its facts and state.
 
         ``quiet`` stores the state without auditing it as a change (for a grant being created, whose creation
         event carries its first state)."""
         now = self.unit.now()
-        if recheck_window:
-            government_start = await windows.earliest_government_start(
-                self.unit.session, model.id, excluding=grant.id
-            )
-            grant.window_problems = windows.problems_for(grant, model, government_start)
-        report = await gates.evaluate(self.unit.session, organisation=organisation, model=model, at=now)
-        grant.missing_gates = report.missing
-        grant.has_problems = bool(grant.window_problems or report.missing)
-        grant.gates_valid_until = report.valid_until
+        findings = await self.find(grant, model=model, organisation=organisation, at=now,
+                                   recheck_window=recheck_window, coverage=coverage)  # fmt: skip
+        findings.store(grant)
         if quiet:
             facts = GrantFacts.of(grant)
             grant.state, grant.next_transition_at = derive_state(facts, now).value, next_transition(facts, now)
-            return
-        self.materialise(grant, actor=actor, at=now, reason=reason)
+            self.unit.session.add(grant)
+            return False
+        return self.materialise(grant, actor=actor, at=now, reason=reason)
+
+    async def catch_up(self, grant: AccessGrant, *, actor: Actor, at: datetime) -> bool:
+        """Store the state a due grant has at ``at`` (the worker's sweep). Time alone moves a grant along its
+        facts, except for a partner whose government access has ended: the government's next access, if any, is
+        found by evaluating the rules again (and so is a grant marked for re-evaluation by a migration). Returns
+        whether the state changed."""
+        lapses = grant.gate_lapses or {}
+        if any(parse_instant(lapses[code]) <= at for code in REEVALUATE if code in lapses):
+            model = await self.unit.get(FrontierModel, grant.model_id)
+            organisation = await self.unit.get(Organisation, grant.organisation_id)
+            return await self.refresh(grant, actor=actor, model=model, organisation=organisation)
+        return self.materialise(grant, actor=actor, at=at)
 
     def materialise(self, grant: AccessGrant, *, actor: Actor, at: datetime, reason: str | None = None) -> bool:
         """Store the state the facts give at ``at``; audit it when it changed. Returns whether it changed."""
@@ -144,7 +272,7 @@ class Grants:
             action="grant.state_changed",
             subject=grant,
             before={"state": before},
-            after={"state": state.value, "problems": problems_of(grant)},
+            after={"state": state.value, "problems": list(reasons(facts, at))},
             reason=reason,
         )
         return True
@@ -160,7 +288,8 @@ class Grants:
         kinds: Sequence[OrgKind] | None = None,
         reason: str | None = None,
     ) -> list[AccessGrant]:
-        """Refresh every live grant matching the filters (after a change to their inputs); returns them."""
+        """Refresh every live grant matching the filters (after a change to their inputs); returns them. When a
+        government grant is among them, the model's partner grants follow (they rely on it: rule 3)."""
         now = self.unit.now()
         stmt = select(AccessGrant).where(
             AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
@@ -174,19 +303,41 @@ class Grants:
             stmt = stmt.where(AccessGrant.starts_at > now)  # type: ignore[arg-type]
         if kinds is not None:
             stmt = stmt.where(AccessGrant.grantee_kind.in_([k.value for k in kinds]))  # type: ignore[attr-defined]
-        # Ordered so that concurrent refreshers lock rows in the same order and cannot deadlock.
-        stmt = stmt.order_by(AccessGrant.id).with_for_update().execution_options(populate_existing=True)
-        found = list((await self.unit.session.exec(stmt)).all())
+        found = await self._lock_all(stmt)
+        coverage: dict[uuid.UUID, Coverage] = {}
+        await self._refresh_all(found, actor=actor, recheck_window=recheck_window, reason=reason, coverage=coverage)
+        followed = sorted({g.model_id for g in found if g.grantee_kind == OrgKind.GOVERNMENT.value})
+        if followed:
+            await self.unit.session.flush()
+            done = {g.id for g in found}
+            partners = await self._lock_all(
+                select(AccessGrant).where(
+                    AccessGrant.model_id.in_(followed),  # type: ignore[attr-defined]
+                    AccessGrant.grantee_kind == OrgKind.PARTNER.value,
+                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+                    AccessGrant.ends_at > now,  # type: ignore[arg-type]
+                )
+            )
+            await self._refresh_all([g for g in partners if g.id not in done], actor=actor, recheck_window=True,
+                                    reason=reason, coverage={})  # fmt: skip
+        return found
+
+    async def _lock_all(self, stmt: Any) -> list[AccessGrant]:
+        # One order everywhere (government grants, then partner grants, each by id), so that concurrent
+        # refreshers, whichever grants they start from, lock rows in the same order and cannot deadlock.
+        stmt = stmt.order_by(*LOCK_ORDER).with_for_update().execution_options(populate_existing=True)
+        return list((await self.unit.session.exec(stmt)).all())
+
+    async def _refresh_all(self, found: list[AccessGrant], *, actor: Actor, recheck_window: bool, reason: str | None,
+                           coverage: dict[uuid.UUID, Coverage]) -> None:  # fmt: skip
         models: dict[uuid.UUID, FrontierModel] = {}
         orgs: dict[uuid.UUID, Organisation] = {}
         for grant in found:
             model = models.get(grant.model_id) or await self.unit.get(FrontierModel, grant.model_id)
             org = orgs.get(grant.organisation_id) or await self.unit.get(Organisation, grant.organisation_id)
             models[model.id], orgs[org.id] = model, org
-            await self.refresh(
-                grant, actor=actor, model=model, organisation=org, recheck_window=recheck_window, reason=reason
-            )
-        return found
+            await self.refresh(grant, actor=actor, model=model, organisation=org, recheck_window=recheck_window,
+                               reason=reason, coverage=coverage)  # fmt: skip
 
     async def revoke(self, *, actor: Actor, grant_id: uuid.UUID, reason: str) -> AccessGrant:
         """Cut access at once. Either side's admin or approver suffices."""
@@ -202,7 +353,7 @@ class Grants:
             raise AlreadyRevoked(f"grant {grant_id} was already revoked")
         await self._revoke_locked(grant, model=model, actor=actor, reason=reason.strip())
         if grant.grantee_kind == OrgKind.GOVERNMENT.value:
-            await self.after_government_change(model=model, actor=actor)
+            await self.after_government_change(model=model, actor=actor, reason=reason.strip())
         await self.unit.commit()
         return grant
 
@@ -235,21 +386,22 @@ class Grants:
 
     async def revoke_all_of_model(self, *, model: FrontierModel, actor: Actor, reason: str) -> int:
         """Kill switch: revoke every grant of a (locked) model that is not revoked yet."""
-        live = (
-            await self.unit.session.exec(
-                select(AccessGrant)
-                .where(AccessGrant.model_id == model.id, AccessGrant.revoked_at.is_(None))  # type: ignore[union-attr]
-                .order_by(AccessGrant.id)
-                .with_for_update()
-            )
-        ).all()
+        live = await self._lock_all(
+            select(AccessGrant).where(AccessGrant.model_id == model.id, AccessGrant.revoked_at.is_(None))  # type: ignore[union-attr]
+        )
         for grant in live:
             await self._revoke_locked(grant, model=model, actor=actor, reason=reason)
         return len(live)
 
-    async def after_government_change(self, *, model: FrontierModel, actor: Actor) -> None:
-        """Partner grants that have not started depend on when the government's access starts."""
-        await self.refresh_where(
-            actor=actor, model_ids=[model.id], unstarted_only=True, recheck_window=True, kinds=[OrgKind.PARTNER]
-        )
+    async def after_government_change(self, *, model: FrontierModel, actor: Actor, reason: str | None = None) -> None:
+        """Partner grants rely on the government's access to the model (rule 3): when it changes, they follow;
+        those not started yet are also re-checked against when it starts."""
+        await self.refresh_where(actor=actor, model_ids=[model.id], recheck_window=True, kinds=[OrgKind.PARTNER],
+                                 reason=reason)  # fmt: skip
 
+
+# Lapses after which time alone cannot tell the next state: the worker evaluates the rules again.
+REEVALUATE = ("government_access_ended", "reevaluation_due")
+
+# Government grants first, then partner grants (see Grants._lock_all).
+LOCK_ORDER = (AccessGrant.grantee_kind != OrgKind.GOVERNMENT.value, AccessGrant.id)

@@ -131,15 +131,22 @@ class Organisations:
         return organisation
 
     async def _manageable(self, actor: Actor, organisation_id: uuid.UUID) -> Organisation:
-        """An organisation the actor may manage: their own (as admin), or any partner (as staff admin)."""
+        """An organisation the actor may manage: their own (as admin), or a partner (as a government admin).
+
+        Partners are shared by every developer's programmes, so no developer changes a partner's people or
+        domains: that would change what the partner may do on another developer's models. The government, which
+        screens partners, may."""
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
         visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
         if actor.is_system:
             return organisation
         actor.require(Permission.ORGANISATIONS_MANAGE, "only admins manage organisations and their members")
-        if organisation.id != actor.organisation_id and not (actor.is_staff and organisation.kind == OrgKind.PARTNER):
-            raise Forbidden("you can manage your own organisation and partner organisations only")
-        return organisation
+        if organisation.id == actor.organisation_id:
+            return organisation
+        if actor.kind == OrgKind.GOVERNMENT and organisation.kind == OrgKind.PARTNER:
+            return organisation
+        raise Forbidden("you can manage your own organisation only; partners are managed by their own admins and "
+                        "the government")
 
     async def add_user(
         self, *, actor: Actor, organisation_id: uuid.UUID, email: str, name: str, roles: list[Role]
@@ -221,7 +228,8 @@ class Organisations:
     ) -> Organisation:
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
         visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
-        actor.require(Permission.PARTNERS_VET, "only developer or government admins vet partners")
+        actor.require(Permission.PARTNERS_VET, "vetting is the government's screening: only government admins and "
+                                               "approvers decide it")
         if outcome not in (Vetting.VETTED, Vetting.DECLINED):
             raise Invalid("outcome", "the outcome of vetting is vetted or declined")
         outcome = Vetting(outcome)

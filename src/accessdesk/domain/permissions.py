@@ -35,8 +35,7 @@ class Permission(StrEnum):
 P = Permission
 
 _STAFF_APPROVER = {P.NOMINATIONS_CREATE, P.NOMINATIONS_DECIDE, P.GRANTS_REVOKE}
-_STAFF_ADMIN = _STAFF_APPROVER | {P.ORGANISATIONS_MANAGE, P.PARTNERS_VET, P.MODELS_KILL, P.AUDIT_READ,
-                                  P.DELIVERIES_RETRY}
+_STAFF_ADMIN = _STAFF_APPROVER | {P.ORGANISATIONS_MANAGE, P.MODELS_KILL, P.AUDIT_READ, P.DELIVERIES_RETRY}
 
 ROLE_PERMISSIONS: dict[tuple[OrgKind, Role], frozenset[Permission]] = {
     (OrgKind.DEVELOPER, Role.ADMIN): frozenset(
@@ -47,10 +46,12 @@ ROLE_PERMISSIONS: dict[tuple[OrgKind, Role], frozenset[Permission]] = {
     (OrgKind.DEVELOPER, Role.AUDITOR): frozenset({P.AUDIT_READ}),
     (OrgKind.DEVELOPER, Role.MEMBER): frozenset(),
     # A government agency that receives access itself completes the same gates as a partner (NDA, attestations).
+    # Vetting is the government's screening of partners (DESIGN.md §3 rule 5): only its admins and approvers
+    # decide it; a developer sees it and decides per nomination.
     (OrgKind.GOVERNMENT, Role.ADMIN): frozenset(
-        _STAFF_ADMIN | {P.MODELS_DESIGNATE, P.NDAS_ACCEPT, P.ATTESTATIONS_CREATE, P.CREDENTIALS_MANAGE}
+        _STAFF_ADMIN | {P.MODELS_DESIGNATE, P.NDAS_ACCEPT, P.ATTESTATIONS_CREATE, P.CREDENTIALS_MANAGE, P.PARTNERS_VET}
     ),
-    (OrgKind.GOVERNMENT, Role.APPROVER): frozenset(_STAFF_APPROVER | {P.MODELS_DESIGNATE}),
+    (OrgKind.GOVERNMENT, Role.APPROVER): frozenset(_STAFF_APPROVER | {P.MODELS_DESIGNATE, P.PARTNERS_VET}),
     (OrgKind.GOVERNMENT, Role.NOMINATOR): frozenset({P.NOMINATIONS_CREATE}),
     (OrgKind.GOVERNMENT, Role.AUDITOR): frozenset({P.AUDIT_READ}),
     (OrgKind.GOVERNMENT, Role.MEMBER): frozenset(),

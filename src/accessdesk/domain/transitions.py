@@ -82,7 +82,7 @@ async def materialise_grants(unit: Unit, *, batch: int = 500) -> int:
         )
         due = (await unit.session.exec(_claim(stmt, unit))).all()
         for grant in due:
-            changed += grants.materialise(grant, actor=WORKER, at=now)
+            changed += await grants.catch_up(grant, actor=WORKER, at=now)
         await unit.commit()
         if len(due) < batch:
             return changed

@@ -14,9 +14,7 @@ from accessdesk.api.errors import status_for
 from accessdesk.domain.coselection import CoSelection, effective_state
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.errors import DomainError
-from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
-from accessdesk.domain.grants import Grants
+from accessdesk.domain.grants import Grants, stored_answer
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.vocabulary import Action, GrantState, NominationState, OrgKind, Side, Verdict
@@ -64,6 +62,7 @@ async def grant_page(
     unit = request_unit(request, request.app.state)
     queries, now = Queries(unit), unit.now()
     grant = await queries.grant(signed.actor, grant_id)
+    answer = await Grants(unit).usability(grant.id, at=now)
     rounds = (await queries.nominations(signed.actor, NominationFilter(grant_id=grant.id), limit=50)).items
     # Listing needs no pepper, but the service is the one place that knows who may see a grant's credentials.
     credentials = await Credentials(unit, pepper=request.app.state.settings.pepper).for_grant(signed.actor, grant.id)
@@ -72,7 +71,7 @@ async def grant_page(
                                                          *(c.revoked_by for c in credentials)) if u]))  # fmt: skip
     return page(
         "console/grant.html", signed, status_code=refusal.status if refusal else 200, g=grant, names=names,
-        state=derive_state(GrantFacts.of(grant), now).value, problems=[explain(p) for p in problems_of(grant)],
+        state=answer.state.value, problems=answer.explanations,
         rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=form_name,
         values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=credentials,
     )  # fmt: skip
@@ -190,8 +189,7 @@ class CasesController(Controller):
         state = _choice(params.get("state"), GrantState)
         found = await queries.grants(signed.actor, state=state, model_id=_uuid_or_none(params.get("model_id")),
                                      cursor=params.get("cursor") or None, limit=50)  # fmt: skip
-        rows = [(g, derive_state(GrantFacts.of(g), now).value,
-                 [explain(p) for p in problems_of(g)]) for g in found.items]  # fmt: skip
+        rows = [(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in found.items]
         return page("console/grants.html", signed, rows=rows, names=await queries.display_names(found.items),
                     states=[s.value for s in GrantState], state=state, next_cursor=found.next_cursor,
                     models=(await queries.models(signed.actor, limit=200)).items,

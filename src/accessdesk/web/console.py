@@ -17,8 +17,7 @@ from litestar.response import Redirect, Template
 
 from accessdesk.domain.deliveries import Deliveries
 from accessdesk.domain.errors import DomainError, Forbidden
-from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
+from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed, sign_in_choices
@@ -184,5 +183,5 @@ class ConsoleController(Controller):
         except Forbidden:  # only those who may retry them hear of them
             undelivered = 0
         return page("console/home.html", signed, pending=pending, expiring=expiring, undelivered=undelivered,
-                    blocked=[(g, [explain(p) for p in problems_of(g)]) for g in blocked], names=names, now=now,
-                    state_of=lambda g: derive_state(GrantFacts.of(g), now).value)  # fmt: skip
+                    blocked=[(g, stored_answer(g, now).explanations) for g in blocked], names=names, now=now,
+                    state_of=lambda g: stored_answer(g, now).state.value)  # fmt: skip

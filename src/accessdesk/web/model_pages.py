@@ -16,7 +16,7 @@ from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
+from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, NominationState, Tier
@@ -87,7 +87,7 @@ async def model_page(
                 "release": request.query_params.get("release", "")}  # fmt: skip
     return page(
         "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
-        grants=[(g, derive_state(GrantFacts.of(g), now).value, [explain(p) for p in problems_of(g)]) for g in grants],
+        grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
         pending=pending, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
         preview_at=preview[0] if preview else None, refusal=refusal, form_name=form_name,
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,

@@ -22,7 +22,7 @@ from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_h
 from accessdesk.domain.coselection import effective_state
 from accessdesk.domain.errors import DomainError, Invalid
 from accessdesk.domain.gates import evaluate, explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
+from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.organisations import VETTING_MOVES, Organisations
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
@@ -153,7 +153,7 @@ class PortalController(Controller):
             "portal/home.html", signed, organisation=organisation, ndas=ndas, access=access,
             areas=area_standings(await queries.attestations(actor, organisation_id), now),
             nominations=[(n, effective_state(n, now).value) for n in nominations],
-            grants=[(g, derive_state(GrantFacts.of(g), now).value, [explain(p) for p in problems_of(g)]) for g in grants],
+            grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
             names=await queries.display_names([*nominations, *grants]),
             members=await queries.members(actor, organisation_id), notice=notice_of(request, NOTICES),
         )  # fmt: skip
