@@ -142,3 +142,18 @@ async def test_organisation_names_are_escaped(api, world):
     assert response.status_code == 303
     listed = await api.get("/console/organisations")
     assert "<script>alert(1)</script>" not in listed.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in listed.text
+
+
+async def test_a_developer_neither_offered_nor_allowed_to_manage_a_partners_people(api, world, unchanged):
+    """Partners are shared by every developer's programmes: a developer's admin sees a partner and changes nothing
+    of it (the partner's own admins and the government manage it)."""
+    org, _ = await world.partner(name="harbor")
+    await settle(world)
+    page = f"/console/organisations/{org.id}"
+    shown = await open_as(api, world.dev_admin, page)
+    assert f'action="{page}/members"' not in shown.text
+    async with unchanged():
+        response = await api.post(f"{page}/members", data={"csrf": csrf_in(shown.text), "name": "Mole",
+                                                           "email": "mole@harbor.test", "roles": "admin"})  # fmt: skip
+    assert response.status_code == 403 and "partners are managed by their own admins and the government" in unescape(
+        response.text)  # fmt: skip

@@ -52,6 +52,18 @@ async def actor_for(unit: Unit, user: User, *, request_id: str | None = None) ->
     )
 
 
+def may_manage(actor: Actor, organisation: Organisation) -> bool:
+    """Whether ``actor`` may change ``organisation``'s people and domains: the system; its own admins; for a partner,
+    the government's admins (see ``Organisations._manageable``)."""
+    if actor.is_system:
+        return True
+    if not actor.can(Permission.ORGANISATIONS_MANAGE):
+        return False
+    return organisation.id == actor.organisation_id or (
+        actor.kind == OrgKind.GOVERNMENT and organisation.kind == OrgKind.PARTNER
+    )
+
+
 class Organisations:
     def __init__(self, unit: Unit) -> None:
         self.unit = unit
@@ -141,12 +153,10 @@ class Organisations:
         if actor.is_system:
             return organisation
         actor.require(Permission.ORGANISATIONS_MANAGE, "only admins manage organisations and their members")
-        if organisation.id == actor.organisation_id:
-            return organisation
-        if actor.kind == OrgKind.GOVERNMENT and organisation.kind == OrgKind.PARTNER:
-            return organisation
-        raise Forbidden("you can manage your own organisation only; partners are managed by their own admins and "
-                        "the government")
+        if not may_manage(actor, organisation):
+            raise Forbidden("you can manage your own organisation only; partners are managed by their own admins "
+                            "and the government")
+        return organisation
 
     async def add_user(
         self, *, actor: Actor, organisation_id: uuid.UUID, email: str, name: str, roles: list[Role]

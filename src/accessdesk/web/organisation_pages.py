@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from accessdesk.domain.errors import DomainError
-from accessdesk.domain.organisations import VETTING_MOVES, Organisations
+from accessdesk.domain.organisations import VETTING_MOVES, Organisations, may_manage
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.vocabulary import OrgKind, Role, Vetting
@@ -87,8 +87,7 @@ class OrganisationPagesController(Controller):
         names = await queries.display_names([*grants, *nominations])
         names.update(await queries.people_names([a.signer_id for a in acceptances] +
                                                 ([organisation.vetting_decided_by] if organisation.vetting_decided_by else [])))  # fmt: skip
-        manageable = signed.actor.organisation_id == organisation.id or (
-            signed.actor.is_staff and organisation.kind == OrgKind.PARTNER)
+        manageable = may_manage(signed.actor, organisation)
         vetting_moves = sorted(VETTING_MOVES[Vetting(organisation.vetting_state)] & {Vetting.VETTED, Vetting.DECLINED}) \
             if organisation.vetting_state else []  # fmt: skip
         return page(
