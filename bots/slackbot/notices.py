@@ -55,6 +55,16 @@ async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
         return (f":calendar: The planned release of {blocks.escape(model.name)} moved to "
                 f"{_at(payload['planned_release_at'])}; {blocked} grant{'s' if blocked != 1 else ''} no longer fit "
                 f"and {'are' if blocked != 1 else 'is'} blocked: <{link}|the model in accessdesk>.")  # fmt: skip
+    if topic == "model.designated":
+        model = await unit.get(FrontierModel, uuid.UUID(str(payload["model_id"])))
+        blocked = len(payload.get("blocked_grants") or [])
+        link = blocks.console_page(console_url, f"models/{model.id}")
+        return (f":scales: The government designated {blocks.escape(model.name)} "
+                f"{str(payload['designation']).replace('_', ' ')}; {blocked} grant{'s' if blocked != 1 else ''} "
+                f"{'are' if blocked != 1 else 'is'} blocked until a designation allows {'them' if blocked != 1 else 'it'}"
+                f": <{link}|the model in accessdesk>.")  # fmt: skip
+    if topic in ("audit.checkpoint", "audit.checkpoint_refused"):
+        return checkpoint_text(topic, payload)
     return blocks.notification_text(topic, payload)
 
 

@@ -14,7 +14,7 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.transitions import NullNotifier, deliver_outbox, lapse_nominations
-from accessdesk.domain.vocabulary import Verdict
+from accessdesk.domain.vocabulary import Designation, Verdict
 from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
 from tests.slack.approvals import CHANNEL, nominated, notifier_on, slack_user
 from tests.slack.conftest import slack_settings
@@ -158,3 +158,20 @@ async def test_a_moved_release_that_blocks_grants_is_posted_in_the_models_channe
     [post] = fake_slack.calls_to(POST)
     assert post.body["channel"] == CHANNEL
     assert "The planned release of Atlas moved" in post.body["text"] and "1 grant no longer fit" in post.body["text"]
+
+
+async def test_a_designation_that_blocks_grants_is_posted_in_the_models_channels(world, fake_slack):
+    await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
+                                            changes={"slack_channels": [CHANNEL]})  # fmt: skip
+    await world.government_ready()
+    await world.government_grant(start=timedelta(days=1))
+    partner, _ = await world.partner()
+    await world.approve_both(await world.nominate(partner, start=timedelta(days=2)))
+    await deliver_outbox(world.unit, NullNotifier())
+    await FrontierModels(world.unit).designate(actor=world.gov_admin, model_id=world.model.id,
+                                               designation=Designation.IN_CONSULTATION)  # fmt: skip
+    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
+    [post] = fake_slack.calls_to(POST)
+    assert post.body["channel"] == CHANNEL
+    assert "The government designated Atlas in consultation; 1 grant is blocked" in post.body["text"]
+    assert "CODE-ATLAS" not in post.body["text"]
