@@ -324,6 +324,33 @@ class AuditHead(SQLModel, table=True):
     hash: str = Field(sa_type=sa.String(64))
 
 
+class AuditKey(SQLModel, table=True):
+    """A key that signs audit checkpoints (domain.checkpoints), kept apart from the token-signing keys: its public
+    half is published for good, since checkpoints are kept for years. The private key is stored sealed."""
+
+    __tablename__ = "audit_keys"
+
+    kid: str = Field(sa_type=sa.String(64), primary_key=True)
+    alg: str = Field(sa_type=sa.String(16))
+    public_jwk: dict[str, Any] = Field(sa_type=JSONDict)
+    private_key_sealed: str = Field(sa_type=sa.Text)
+    created_at: datetime = _at()
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement that the audit chain ended at (``seq``, ``hash``) at ``signed_at``; ``jws`` is the
+    statement itself, as published outside the database. Append-only, like the events."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    seq: int = Field(sa_type=sa.BigInteger, index=True)
+    hash: str = Field(sa_type=sa.String(64))
+    signed_at: datetime = _at(index=True)
+    kid: str = Field(sa_type=sa.String(64), foreign_key="audit_keys.kid")
+    jws: str = Field(sa_type=sa.Text)
+
+
 class WebSession(SQLModel, table=True):
     """A console session, stored server-side. ``id`` is the SHA-256 of the cookie's value; the value itself is
     never stored."""

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from accessdesk.db.tables import AuditEvent
+from accessdesk.db.tables import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 
@@ -159,40 +159,117 @@ async def _append_postgresql(session: AsyncSession, events: list[AuditEvent]) ->
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A point of the chain: event ``seq`` and its hash (``seq`` 0 and the genesis hash before the first event)."""
+
+    seq: int
+    hash: str
+
+
+START = Link(0, GENESIS)
+
+
+async def head_of(session: AsyncSession) -> Link:
+    """Where ``audit_head`` says the chain ends."""
+    row = (await session.exec(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1))).first()
+    return START if row is None else Link(row[0], row[1])
+
+
+def missing(first: int, last: int, *, recorded_by: str) -> str:
+    """``events #41–#43 are missing: the head records #43`` (one event: ``event #43 is missing: …``)."""
+    what = f"event #{first} is" if first == last else f"events #{first}–#{last} are"
+    return f"{what} missing: {recorded_by} records #{last}"
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
+    """What ``verify`` found. When it is not ``ok``, ``broken_seq`` is the first event that is missing or does not
+    hold, ``broken_id`` its id when the event is there at all, and ``problem`` says what is wrong in words."""
+
     ok: bool
     checked: int
     broken_seq: int | None = None
     broken_id: uuid.UUID | None = None
     problem: str | None = None
+    head_seq: int | None = None
 
     def describe(self) -> str:
         if self.ok:
-            return f"audit chain intact: {self.checked} events verified"
+            return f"audit chain intact: {self.checked} events verified, up to the head (#{self.head_seq})"
+        if self.broken_id is None:  # nothing there to name: the problem names the events
+            return f"audit chain BROKEN: {self.problem}"
         return f"audit chain BROKEN at event #{self.broken_seq} ({self.broken_id}): {self.problem}"
 
 
-async def verify(session: AsyncSession, *, batch: int = 2000) -> Verification:
-    """Walk the whole chain in order and name the first event whose link or content does not hold."""
-    expected_prev, expected_seq, checked = GENESIS, 1, 0
-    while True:
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """A walk along the chain: the last event that held, how many held, and the first that did not."""
+
+    end: Link
+    checked: int
+    broken: AuditEvent | None = None
+    problem: str | None = None
+
+
+async def walk(
+    session: AsyncSession, *, upto: int, start: Link = START, marks: dict[int, str] | None = None, batch: int = 2000
+) -> Walk:
+    """Check the events after ``start`` up to ``upto``, in order, each linked to the one before and matching its
+    own hash; stop at the first that does not, or where the events run out. ``marks``: sequence numbers whose hash
+    to note on the way (filled in place)."""
+    end, checked = start, 0
+    while end.seq < upto:
         rows = (
             await session.exec(
-                select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
+                select(AuditEvent).where(AuditEvent.seq > end.seq, AuditEvent.seq <= upto)
+                .order_by(AuditEvent.seq).limit(batch)  # type: ignore[arg-type]
             )
-        ).all()
+        ).all()  # fmt: skip
         if not rows:
-            return Verification(ok=True, checked=checked)
+            break
         for event in rows:
             problem = None
-            if event.seq != expected_seq:
-                problem = f"sequence jumps from #{expected_seq - 1} to #{event.seq} (events missing)"
-            elif event.prev_hash != expected_prev:
+            if event.seq != end.seq + 1:
+                problem = f"sequence jumps from #{end.seq} to #{event.seq} (events missing)"
+            elif event.prev_hash != end.hash:
                 problem = "prev_hash does not match the previous event's hash"
             elif chain_hash(event.prev_hash, event) != event.hash:
                 problem = "content does not match its hash (the event was altered)"
             if problem:
-                return Verification(ok=False, checked=checked, broken_seq=event.seq, broken_id=event.id, problem=problem)
+                return Walk(end=end, checked=checked, broken=event, problem=problem)
             checked += 1
-            expected_prev, expected_seq = event.hash, event.seq + 1
+            end = Link(event.seq, event.hash)
+            if marks is not None and event.seq in marks:
+                marks[event.seq] = event.hash
         session.expunge_all()
+    return Walk(end=end, checked=checked)
+
+
+async def verify(session: AsyncSession, *, batch: int = 2000) -> Verification:
+    """Walk the chain in order up to the head that ``audit_head`` records, and name the first event whose link or
+    content does not hold, or that is missing: deleting the newest events is found as surely as editing one.
+
+    Only the database's own word is checked here: someone who may write it at will (a superuser) can delete the
+    newest events and roll the head back, or rewrite an event and re-chain everything after it, and this still
+    finds a chain that holds. Signed checkpoints kept outside the database find that (domain.checkpoints)."""
+    head = await head_of(session)
+    found = await walk(session, upto=head.seq, batch=batch)
+    if found.broken is not None:
+        return Verification(ok=False, checked=found.checked, broken_seq=found.broken.seq, broken_id=found.broken.id,
+                            problem=found.problem, head_seq=head.seq)  # fmt: skip
+    if found.end.seq < head.seq:
+        return Verification(ok=False, checked=found.checked, broken_seq=found.end.seq + 1, head_seq=head.seq,
+                            problem=missing(found.end.seq + 1, head.seq, recorded_by="the head"))  # fmt: skip
+    if found.end.hash != head.hash:
+        return Verification(ok=False, checked=found.checked, broken_seq=head.seq, head_seq=head.seq,
+                            problem=f"the head records another hash for #{head.seq} than the event has "
+                            "(audit_head was written by hand)")  # fmt: skip
+    # Read the newest event before the head again: an append commits both at once, so an event beyond a head read
+    # later was not appended, it was put there (or the head was rolled back beneath it).
+    newest = (await session.exec(select(sa.func.max(AuditEvent.seq)))).one()  # type: ignore[call-overload]
+    now = await head_of(session)
+    if newest is not None and newest > now.seq:
+        return Verification(ok=False, checked=found.checked, broken_seq=now.seq + 1, head_seq=now.seq,
+                            problem=f"events up to #{newest} lie beyond the head, which records #{now.seq} (the head "
+                            "was rolled back, or events were written around it)")  # fmt: skip
+    return Verification(ok=True, checked=found.checked, head_seq=head.seq)
