@@ -5,38 +5,31 @@ signing yet, so that gateways caching the JWKS know it before they meet a token 
 next key current, retires the current one and creates a new next key. A retired key stays published until the last
 token it signed has expired (the longest token lifetime after its retirement), so tokens verify across a rotation.
 
-Private keys are stored sealed: AES-256-GCM under the key-encryption key from settings, the ``kid`` bound in as
-associated data so a sealed key cannot be swapped onto another row.
+Private keys are stored sealed (domain.sealing): AES-256-GCM under the key-encryption key from settings, the
+``kid`` bound in as associated data so a sealed key cannot be swapped onto another row.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlmodel import select
 
 from accessdesk.db.tables import SigningKey
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.sealing import KeyUnavailable, seal, unseal
 from accessdesk.domain.unit import Unit
 
 ALGORITHM = "ES256"
 CURVE = "P-256"
 # Published a little longer than the last token it signed can live: gateways' clocks drift.
 PUBLISH_MARGIN = timedelta(minutes=5)
-
-
-class KeyUnavailable(Exception):
-    """A signing key cannot be unsealed: the key-encryption key in settings is not the one that sealed it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +44,11 @@ class Signer:
         if self.key.curve_name != CURVE or self.key.private_key is None:
             raise KeyUnavailable(f"signing key {self.kid} is not a {CURVE} private key")
 
-    def sign(self, claims: dict[str, Any], *, typ: str) -> str:
+    def sign(self, claims: dict[str, Any], *, typ: str, header: dict[str, Any] | None = None) -> str:
         """``claims`` as a compact JWS (RFC 7515) signed with this key by joserfc, the header naming ``typ``, the
-        algorithm and the ``kid``."""
-        header = {"typ": typ, "alg": self.algorithm, "kid": self.kid}
+        algorithm and the ``kid`` (and whatever more ``header`` adds)."""
+        header = {**(header or {}), "typ": typ, "alg": self.algorithm, "kid": self.kid}
         return jwt.encode(header, claims, self.key, algorithms=[self.algorithm])
-
-
-def _seal(sealing_key: bytes, kid: str, private_pem: bytes) -> str:
-    nonce = os.urandom(12)
-    return base64.b64encode(nonce + AESGCM(sealing_key).encrypt(nonce, private_pem, kid.encode())).decode()
-
-
-def _unseal(sealing_key: bytes, kid: str, sealed: str) -> bytes:
-    raw = base64.b64decode(sealed)
-    try:
-        return AESGCM(sealing_key).decrypt(raw[:12], raw[12:], kid.encode())
-    except InvalidTag as exc:
-        raise KeyUnavailable(f"signing key {kid} cannot be unsealed with the configured key-encryption key") from exc
 
 
 class KeyRing:
@@ -82,7 +62,7 @@ class KeyRing:
         kid = f"{self.unit.now():%Y%m%d}-{secrets.token_hex(4)}"
         public = {**key.as_dict(private=False), "kid": kid, "alg": ALGORITHM, "use": "sig"}
         row = SigningKey(kid=kid, alg=ALGORITHM, public_jwk=public, created_at=self.unit.now(), signs_from=signs_from,
-                         private_key_sealed=_seal(self.sealing_key, kid, key.as_pem(private=True)))  # fmt: skip
+                         private_key_sealed=seal(self.sealing_key, kid, key.as_pem(private=True)))  # fmt: skip
         self.unit.session.add(row)
         return row
 
@@ -138,7 +118,7 @@ class KeyRing:
         row = (await self.unit.session.exec(stmt.order_by(SigningKey.signs_from.desc()).limit(1))).first()  # type: ignore[union-attr]
         if row is None:
             return None
-        pem = _unseal(self.sealing_key, row.kid, row.private_key_sealed)
+        pem = unseal(self.sealing_key, row.kid, row.private_key_sealed)
         return Signer(kid=row.kid, key=ECKey.import_key(pem))
 
     async def describe(self) -> list[SigningKey]:
