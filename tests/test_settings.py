@@ -98,3 +98,28 @@ def test_malformed_slack_settings_are_refused_in_development_too(change, message
 def test_a_fake_slack_on_loopback_is_allowed_in_development():
     settings = Settings.from_env({"ACCESSDESK_SLACK_API_URL": "http://127.0.0.1:8555/api/"})
     assert settings.slack_api_url == "http://127.0.0.1:8555/api/"
+
+
+def test_audit_checkpoints_are_signed_every_15_minutes_unless_told_otherwise():
+    from accessdesk.worker import checkpoint_policy_for
+
+    default = checkpoint_policy_for(Settings.from_env({}))
+    assert default.every is not None and default.every.total_seconds() == 900 and default.slack_channel is None
+    chosen = Settings.from_env({"ACCESSDESK_AUDIT_CHECKPOINT_MINUTES": "60",
+                                "ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL": "C0AUDIT"})  # fmt: skip
+    policy = checkpoint_policy_for(chosen)
+    assert policy.every is not None and policy.every.total_seconds() == 3600 and policy.slack_channel == "C0AUDIT"
+    assert checkpoint_policy_for(Settings.from_env({"ACCESSDESK_AUDIT_CHECKPOINT_MINUTES": "0"})).every is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ACCESSDESK_AUDIT_CHECKPOINT_MINUTES": "-5"}, "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES must not be negative"),
+        ({"ACCESSDESK_AUDIT_CHECKPOINT_MINUTES": "hourly"}, "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES: not a number"),
+        ({"ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL": "#audit"}, "a Slack channel id"),
+    ],
+)
+def test_malformed_audit_checkpoint_settings_are_refused(change, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(change)

@@ -68,6 +68,17 @@ async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
     return blocks.notification_text(topic, payload)
 
 
+def checkpoint_text(topic: str, payload: dict[str, Any]) -> str:
+    """A checkpoint as the channel keeps it: the signed text whole, so that the channel's history is itself a copy
+    of every checkpoint that the database's owner cannot edit."""
+    if topic == "audit.checkpoint_refused":
+        return (f":rotating_light: No audit checkpoint was signed: {blocks.escape(str(payload.get('problem')))}. Run "
+                "`accessdesk audit verify --checkpoint` with a checkpoint from this channel.")  # fmt: skip
+    return (f":lock: Audit checkpoint #{payload['seq']} of {payload['time']}, hash `{payload['hash']}`, signed with "
+            f"key `{blocks.escape(str(payload['kid']))}`. Check the trail against it with `accessdesk audit verify "
+            f"--checkpoint FILE`, FILE holding:\n```{payload['jws']}```")  # fmt: skip
+
+
 def reminder_text(topic: str, payload: dict[str, Any], *, console_url: str) -> str:
     days = str(payload.get("kind", "")).rsplit(".", 1)[-1]
     esc = blocks.escape

@@ -29,6 +29,7 @@ from accessdesk.api.grants import GrantController
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
+from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.permissions import Permission
@@ -53,7 +54,7 @@ from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
-from accessdesk.worker import PromptDelivery, notifier_for, run_forever
+from accessdesk.worker import PromptDelivery, checkpoint_policy_for, notifier_for, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ def create_app(
                 await asyncio.wait_for(warm_up(app.state.slack_bolt), timeout=SLACK_WARM_UP)
         if run_worker:
             tasks.append(asyncio.create_task(
-                run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds)
+                run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds,
+                            checkpoints=checkpoint_policy_for(settings))
             ))  # fmt: skip
         if not settings.is_sqlite:  # PostgreSQL tells us what the OAuth endpoints may keep (oauth/cache.py)
             tasks.append(asyncio.create_task(listen(app.state.oauth_cache, listen_dsn(settings.database_url))))
@@ -161,8 +163,8 @@ def create_app(
         request_id_of(request)
 
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home, slack_events, OAuthController, ConsoleController,
-                        CasesController, AuditPagesController, PortalController, ModelPagesController,
+        route_handlers=[api_router, healthz, readyz, home, slack_events, OAuthController, AuditPublicationController,
+                        ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         DeliveryPagesController, SlackLinkPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],

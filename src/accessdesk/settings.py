@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/accessdesk.db"
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 
 
 class SettingsError(ValueError):
@@ -158,6 +160,16 @@ class Settings:
     slack_api_url: str = field(default="https://slack.com/api/", metadata={"env": "ACCESSDESK_SLACK_API_URL"})
     """Base URL of the Slack Web API, ending with ``/``. Slack's own by default; tests point it at a fake."""
 
+    audit_checkpoint_minutes: float = field(default=15.0, metadata={"env": "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES"})
+    """The worker signs a checkpoint of the audit chain (its head's sequence number and hash, and the time) at most
+    this many minutes after the previous one, and only when the head has moved since. ``0`` turns this off (then
+    take them with ``accessdesk audit checkpoint``). Each checkpoint is logged and, with a channel set, posted to
+    Slack: keep them where the database's owner cannot reach."""
+
+    audit_checkpoint_slack_channel: str = field(default="", metadata={"env": "ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL"})
+    """The id of a Slack channel (``C…`` or ``G…``) every audit checkpoint is posted to, with its signed text,
+    and where a refusal to sign one (the chain no longer holds) is reported. Empty: checkpoints are only logged."""
+
     @property
     def issuer(self) -> str:
         """The OAuth issuer identifier: the base URL, without a trailing slash."""
@@ -215,7 +227,7 @@ class Settings:
                 except ValueError as exc:
                     raise SettingsError(f"{f.metadata['env']}: not a whole number of seconds: {raw!r}") from exc
             elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours",
-                            "secret_overlap_hours"):
+                            "secret_overlap_hours", "audit_checkpoint_minutes"):
                 try:
                     values[f.name] = float(raw)
                 except ValueError as exc:
@@ -259,6 +271,11 @@ class Settings:
             raise SettingsError("ACCESSDESK_SECRET_OVERLAP_HOURS must not be negative")
         if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
             raise SettingsError("ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive")
+        if self.audit_checkpoint_minutes < 0:
+            raise SettingsError("ACCESSDESK_AUDIT_CHECKPOINT_MINUTES must not be negative (0 turns checkpoints off)")
+        if self.audit_checkpoint_slack_channel and not _CHANNEL_ID.fullmatch(self.audit_checkpoint_slack_channel):
+            raise SettingsError("ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL must be a Slack channel id (C… or G…), "
+                                "not a channel's name")  # fmt: skip
 
     def _check_slack(self) -> None:
         # A token in the wrong variable (a user or app token as the bot token) fails at Slack much later and

@@ -9,11 +9,14 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.checkpoints import CheckpointPolicy, Checkpoints
 from accessdesk.domain.transitions import Notifier, NullNotifier, SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
@@ -29,6 +32,14 @@ def notifier_for(settings: Settings) -> Notifier:
     from bots.slackbot.web_api import web_client
 
     return SlackNotifier(web_client(settings), console_url=settings.base_url)
+
+
+def checkpoint_policy_for(settings: Settings) -> CheckpointPolicy:
+    """How this deployment signs and publishes audit checkpoints (``ACCESSDESK_AUDIT_CHECKPOINT_*``)."""
+    minutes = settings.audit_checkpoint_minutes
+    return CheckpointPolicy(sealing_key=settings.sealing_key, issuer=settings.issuer,
+                            every=timedelta(minutes=minutes) if minutes > 0 else None,
+                            slack_channel=settings.audit_checkpoint_slack_channel or None)  # fmt: skip
 
 
 class PromptDelivery:
@@ -59,17 +70,27 @@ class PromptDelivery:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier) -> SweepReport:
+async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier,
+                     checkpoints: CheckpointPolicy | None = None) -> SweepReport:  # fmt: skip
+    """One sweep; first a checkpoint of the audit chain when one is due, so that this sweep's outbox delivery
+    publishes it."""
     async with sessionmaker() as session:
-        return await sweep(Unit(session, clock), notifier)
+        unit = Unit(session, clock)
+        if checkpoints is not None:
+            await Checkpoints(unit, checkpoints).take_if_due(actor=CHECKPOINTER)
+        return await sweep(unit, notifier)
+
+
+CHECKPOINTER = Actor.system("worker")
 
 
 async def run_forever(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier, *, interval: float
-) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier, *, interval: float,
+    checkpoints: CheckpointPolicy | None = None,
+) -> None:  # fmt: skip
     while True:
         try:
-            report = await sweep_once(sessionmaker, clock, notifier)
+            report = await sweep_once(sessionmaker, clock, notifier, checkpoints)
             if (report.grant_transitions or report.nominations_lapsed or report.messages_delivered
                     or report.messages_failed or report.reminders_sent):
                 log.info("worker sweep: %s", report)

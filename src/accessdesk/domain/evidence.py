@@ -2,7 +2,9 @@
 
 Both are tied to the chain: they carry its head (sequence number and hash) as it was when the export began, and
 contain only events up to that head, with their ``prev_hash`` and ``hash``, so a reader can re-verify them offline
-and match them against a later export of the whole chain. Reading changes nothing and is not audited.
+and match them against a later export of the whole chain. A bundle also carries the newest signed checkpoint that
+covers its events, with the public key that signed it (domain.checkpoints). Reading changes nothing and is not
+audited.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlmodel import select
 from accessdesk.db.tables import (
     AccessGrant,
     Attestation,
+    AuditCheckpoint,
     AuditEvent,
     AuditHead,
     Decision,
@@ -29,6 +32,7 @@ from accessdesk.db.tables import (
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import jsonable
+from accessdesk.domain.checkpoints import latest_covering
 from accessdesk.domain.compliance import text_hash
 from accessdesk.domain.gates import current_nda, explain
 from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
@@ -41,6 +45,15 @@ from accessdesk.domain.vocabulary import Area
 BUNDLE_FORMAT = "accessdesk.evidence/1"
 HASHING = ("hash = SHA-256(prev_hash ‖ canonical), where canonical is the event without prev_hash and hash, as "
            "JSON with sorted keys, no spaces and unescaped UTF-8; seq is contiguous from 1")  # fmt: skip
+
+
+CHECKPOINT_NOTE = ("checkpoint: the newest signed checkpoint that covers these events, signed with the key in "
+                   "checkpoint_keys; trust that key only if it matches a copy of /.well-known/accessdesk-audit-keys "
+                   "kept outside accessdesk. The events here are part of the chain: `accessdesk audit verify "
+                   "--checkpoint THIS-FILE --key KEYS` checks the whole chain up to the checkpoint")  # fmt: skip
+NO_CHECKPOINT = ("no signed checkpoint covers these events yet (the worker signs one within "
+                 "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES, or run `accessdesk audit checkpoint`); export the bundle again "
+                 "after it")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +142,7 @@ class Evidence:
             async for rows in self._pages(actor, upto=head, subject_type=subject_type, subject_id=str(subject_id)):
                 events += [event_record(e) for e in rows]
         events.sort(key=lambda e: e["seq"])
+        covering = await latest_covering(self.unit, max((e["seq"] for e in events), default=0))
 
         state = derive_state(GrantFacts.of(grant), now)
         return jsonable({
@@ -152,7 +166,7 @@ class Evidence:
                 "acceptance": _acceptance(acceptance, accepted_template, people, now) if acceptance else None,
             },
             "attestations": [_attestation(a, people, a.id in in_force) for a in _by_area(attestations)],
-            "audit": {"hashing": HASHING, "events": events},
+            "audit": {"hashing": HASHING, "events": events, **_checkpoint(covering)},
         })  # fmt: skip
 
     async def _rounds(self, grant: AccessGrant) -> list[uuid.UUID]:
@@ -227,3 +241,10 @@ def _attestation(a: Attestation, people: dict[uuid.UUID, str], in_force: bool) -
     return {"id": a.id, "area": a.area, "statement": a.statement, "evidence_ref": a.evidence_ref,
             "attested_by": _person(a.attested_by, people), "attested_at": a.attested_at,
             "valid_until": a.valid_until, "in_force": in_force}  # fmt: skip
+
+def _checkpoint(found: tuple[AuditCheckpoint, dict[str, Any]] | None) -> dict[str, Any]:
+    if found is None:
+        return {"checkpoint": None, "checkpoint_note": NO_CHECKPOINT}
+    row, key = found
+    return {"checkpoint": {"seq": row.seq, "hash": row.hash, "time": row.signed_at, "kid": row.kid, "jws": row.jws},
+            "checkpoint_keys": {"keys": [key]}, "checkpoint_note": CHECKPOINT_NOTE}  # fmt: skip
