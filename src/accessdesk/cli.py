@@ -94,18 +94,19 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="sweep once and exit")
 def worker(once: bool) -> None:
-    """Run the background worker (time-based transitions, lapsed nominations, notifications)."""
-    from accessdesk.worker import notifier_for, run_forever, sweep_once
+    """Run the background worker (time-based transitions, lapsed nominations, notifications, audit checkpoints)."""
+    from accessdesk.worker import checkpoint_policy_for, notifier_for, run_forever, sweep_once
 
     settings = _settings()
-    notifier = notifier_for(settings)
+    notifier, checkpoints = notifier_for(settings), checkpoint_policy_for(settings)
 
     async def run() -> None:
         async with _sessions(settings) as sessionmaker:
             if once:
-                click.echo(str(await sweep_once(sessionmaker, SystemClock(), notifier)))
+                click.echo(str(await sweep_once(sessionmaker, SystemClock(), notifier, checkpoints)))
             else:
-                await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds)
+                await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds,
+                                  checkpoints=checkpoints)
 
     try:
         asyncio.run(run())
@@ -164,6 +165,43 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db.command("grant-runtime")
+@click.option("--role", required=True, help="the role the application connects as (create it first)")
+@click.option("--print", "print_only", is_flag=True, help="check the role and print the SQL instead of running it")
+def db_grant_runtime(role: str, print_only: bool) -> None:
+    """PostgreSQL: give the application's runtime role the rights it uses and no more; it must own nothing. Run as
+    the owner of the tables (the role migrations run as), again after every `db upgrade`."""
+    from sqlalchemy.exc import DBAPIError
+
+    from accessdesk.db.roles import RoleRefused, grant_runtime, runtime_grants
+
+    settings = _settings()
+    if settings.is_sqlite:
+        raise Unconfigured("SQLite has no roles: ACCESSDESK_DATABASE_URL must name the PostgreSQL database, as its "
+                           "owner")  # fmt: skip
+
+    async def run() -> Any:
+        engine = make_engine(settings.database_url)
+        try:
+            async with engine.begin() as connection:
+                return await (runtime_grants if print_only else grant_runtime)(connection, role)
+        finally:
+            await engine.dispose()
+
+    try:
+        grants = asyncio.run(run())
+    except RoleRefused as exc:
+        raise click.ClickException(f"refused: {exc}") from exc
+    except DBAPIError as exc:
+        raise click.ClickException(f"nothing granted: {exc.orig} (run this as the owner of the tables)") from exc
+    if print_only:
+        click.echo(";\n".join(grants.statements()) + ";")
+    else:
+        click.echo(f"{role} may now run accessdesk on {grants.database}: it reads and writes the tables of "
+                   f"{grants.owner}, appends to the audit trail and owns nothing. Point ACCESSDESK_DATABASE_URL at "
+                   f"{role} for the server and the worker.")  # fmt: skip
+
+
 @main.command()
 def demo() -> None:
     """Seed fictional demo data (idempotent: a second run changes nothing)."""
@@ -180,15 +218,99 @@ def audit() -> None:
     """The audit trail."""
 
 
-@audit.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chain; exit 1 naming the first broken event."""
-    from accessdesk.domain import audit as audit_chain
+class CheckpointUnusable(click.ClickException):
+    """A checkpoint or key cannot be read or trusted: nothing was proved, status 2."""
 
-    result = _with_unit(_settings(), lambda unit: audit_chain.verify(unit.session))
+    exit_code = 2
+
+
+@audit.command("verify")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="FILE|URL",
+              help="also prove that no event up to this signed checkpoint was removed or rewritten (repeatable)")
+@click.option("--key", "keys", multiple=True, metavar="FILE|URL",
+              help="trust these audit keys (a JWKS or one JWK, e.g. a copy of /.well-known/accessdesk-audit-keys "
+                   "kept elsewhere) rather than the database's own (repeatable)")  # fmt: skip
+def audit_verify(checkpoints: tuple[str, ...], keys: tuple[str, ...]) -> None:
+    """Walk the hash chain to the recorded head; exit 1 naming the first broken or missing event. With
+    --checkpoint, also check the chain against signed checkpoints kept outside the database: exit 1 naming what
+    was lost or changed, 2 when a checkpoint cannot be read or trusted."""
+    from accessdesk.audit_sources import SourceError, checkpoint_text, keys_in, read
+    from accessdesk.domain import audit as audit_chain
+    from accessdesk.domain import checkpoints as signed
+    from accessdesk.domain.checkpoint_proof import prove
+
+    try:
+        trusted = [(k, f"from {where}") for where in keys for k in keys_in(read(where), where=where)]
+        texts = [checkpoint_text(read(where), where=where) for where in checkpoints]
+    except SourceError as exc:
+        raise CheckpointUnusable(str(exc)) from exc
+
+    async def work(unit: Unit) -> Any:
+        if trusted:
+            key_list, source = [k for k, _ in trusted], f"--key {', '.join(keys)}"
+        else:
+            key_list = await signed.published_keys(unit)
+            source = "the database's own audit keys; pass --key to trust a copy kept outside it"
+        try:
+            proven = [signed.verified(text, key_list, source=source) for text in texts]
+        except (signed.NotACheckpoint, signed.UntrustedCheckpoint) as exc:
+            return exc
+        upto = max((c.seq for c in proven), default=0)
+        witnesses = await signed.stored(unit, key_list, source=source, upto=upto) if proven else []
+        proof = await prove(unit, proven, witnesses=witnesses)
+        return proven, proof, await audit_chain.verify(unit.session), len(witnesses)
+
+    outcome = _with_unit(_settings(), work)
+    if isinstance(outcome, Exception):
+        raise CheckpointUnusable(f"refused: {outcome}")
+    proven, proof, result, witnesses = outcome
+    for checkpoint in proven:
+        click.echo(f"{checkpoint.title()}: signature verified with key {checkpoint.kid} (thumbprint "
+                   f"{signed.thumbprint(checkpoint.key)}), trusted as {checkpoint.trusted_by}")  # fmt: skip
+    if proven:
+        click.echo(proof.describe())
+        if witnesses and not proof.ok:
+            click.echo(f"({witnesses} checkpoint(s) stored in the database verify with the same keys and were used "
+                       "to say where a change lies)")  # fmt: skip
     click.echo(result.describe())
-    if not result.ok:
+    if not (result.ok and proof.ok):
         sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="also save the signed checkpoint (a compact JWS) in FILE")
+def audit_checkpoint(out: str | None) -> None:
+    """Sign the audit chain's head now (sequence number, hash, time) once the events since the latest checkpoint
+    verify; store it, log it and post it to the checkpoint channel. Exit 1, signing nothing, if the chain fails."""
+    from pathlib import Path
+
+    from accessdesk.domain.checkpoints import Checkpoints
+    from accessdesk.worker import checkpoint_policy_for
+
+    settings = _settings()
+    checkpoint = _with_unit(settings, lambda unit: Checkpoints(unit, checkpoint_policy_for(settings))
+                            .take(actor=_operator()))  # fmt: skip
+    if out:
+        Path(out).write_text(checkpoint.jws + "\n", encoding="utf-8")
+    click.echo(f"{checkpoint.title()}: hash {checkpoint.hash}, signed with key {checkpoint.kid}"
+               + (f", saved in {out}" if out else ""))  # fmt: skip
+    if not out:
+        click.echo(checkpoint.jws)
+
+
+@audit.command("keys")
+def audit_keys() -> None:
+    """Print the public keys that sign audit checkpoints (a JWKS), to keep a copy where the database cannot
+    change it: that copy is what `audit verify --key` should trust."""
+    import json
+
+    from accessdesk.domain.checkpoints import published_keys
+
+    found = _with_unit(_settings(), published_keys)
+    if not found:
+        raise click.ClickException("no audit key yet: the first checkpoint makes one (accessdesk audit checkpoint)")
+    click.echo(json.dumps({"keys": found}, indent=2))
 
 
 @main.group()
