@@ -242,6 +242,7 @@ def _attestation(a: Attestation, people: dict[uuid.UUID, str], in_force: bool) -
             "attested_by": _person(a.attested_by, people), "attested_at": a.attested_at,
             "valid_until": a.valid_until, "in_force": in_force}  # fmt: skip
 
+
 def _checkpoint(found: tuple[AuditCheckpoint, dict[str, Any]] | None) -> dict[str, Any]:
     if found is None:
         return {"checkpoint": None, "checkpoint_note": NO_CHECKPOINT}
