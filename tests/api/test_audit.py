@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
+
 from tests.api.conftest import API, assert_problem, count_rows
 from tests.api.scenes import partner
 
@@ -52,8 +55,24 @@ async def test_the_chain_verifies(api, world, bearer, engine):
     await partner(world)
     response = await api.get(f"{API}/audit/verification", headers=await bearer(world.gov_admin))
     assert response.status_code == 200, response.text
-    assert response.json() == {"ok": True, "checked": await count_rows(engine, "audit_events"), "broken_seq": None,
-                               "broken_id": None, "problem": None}  # fmt: skip
+    total = await count_rows(engine, "audit_events")
+    assert response.json() == {"ok": True, "checked": total, "head_seq": total, "broken_seq": None,
+                               "broken_id": None, "problem": None,
+                               "description": f"audit chain intact: {total} events verified, up to the head (#{total})"}  # fmt: skip
+
+
+@pytest.mark.postgres_only
+async def test_a_missing_tail_is_named_with_its_first_missing_event(api, world, bearer, engine):
+    """Deleting the newest events (as a superuser can) leaves a chain that still links: only the head tells."""
+    await partner(world)
+    headers = await bearer(world.gov_admin)
+    total = await count_rows(engine, "audit_events")
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        await connection.execute(sa.text("DELETE FROM audit_events WHERE seq > :keep"), {"keep": total - 2})
+    body = (await api.get(f"{API}/audit/verification", headers=headers)).json()
+    assert (body["ok"], body["head_seq"], body["broken_seq"], body["broken_id"]) == (False, total, total - 1, None)
+    assert f"#{total - 1}" in body["description"] and "missing" in body["description"]
 
 
 async def test_only_auditors_and_admins_read_the_trail(api, world, bearer, unchanged):

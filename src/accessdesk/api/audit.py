@@ -30,5 +30,6 @@ async def list_events(
 @get("/audit/verification", tags=["audit"])
 async def verify_chain(actor: Actor, queries: Queries) -> VerificationOut:
     result = await queries.verify_audit(actor)
-    return VerificationOut(ok=result.ok, checked=result.checked, broken_seq=result.broken_seq,
-                           broken_id=result.broken_id, problem=result.problem)  # fmt: skip
+    return VerificationOut(ok=result.ok, checked=result.checked, head_seq=result.head_seq,
+                           broken_seq=result.broken_seq, broken_id=result.broken_id, problem=result.problem,
+                           description=result.describe())  # fmt: skip

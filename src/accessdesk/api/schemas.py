@@ -468,11 +468,16 @@ class AuditEventOut(Struct, kw_only=True):
 
 
 class VerificationOut(Struct, kw_only=True):
+    """The chain walked to the head ``audit_head`` records: ``broken_seq`` is the first event missing or not holding
+    (``broken_id`` null when it is missing), ``description`` the whole finding in words."""
+
     ok: bool
     checked: int
+    head_seq: int | None
     broken_seq: int | None
     broken_id: uuid.UUID | None
     problem: str | None
+    description: str
 
 
 class OrganisationPage(Struct, kw_only=True):

@@ -35,7 +35,7 @@ from accessdesk.domain.audit import jsonable
 from accessdesk.domain.checkpoints import latest_covering
 from accessdesk.domain.compliance import text_hash
 from accessdesk.domain.gates import current_nda, explain
-from accessdesk.domain.grant_state import GrantFacts, derive_state, problems_of
+from accessdesk.domain.grants import Grants
 from accessdesk.domain.pagination import MAX_LIMIT
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import Queries
@@ -144,19 +144,20 @@ class Evidence:
         events.sort(key=lambda e: e["seq"])
         covering = await latest_covering(self.unit, max((e["seq"] for e in events), default=0))
 
-        state = derive_state(GrantFacts.of(grant), now)
+        answer = await Grants(self.unit).usability(grant.id, at=now)
         return jsonable({
             "format": BUNDLE_FORMAT,
             "generated_at": now,
             "generated_by": actor.label,
             "chain_head": {"seq": head.seq, "hash": head.hash},
             "grant": {
-                "id": grant.id, "state": state, "state_stored": grant.state, "state_changed_at": grant.state_changed_at,
+                "id": grant.id, "state": answer.state, "usable": answer.usable, "state_stored": grant.state,
+                "state_changed_at": grant.state_changed_at,
                 "model": {"id": model.id, "slug": model.slug, "name": model.name},
                 "organisation": {"id": organisation.id, "name": organisation.name, "kind": organisation.kind},
                 "starts_at": grant.starts_at, "ends_at": grant.ends_at, "actions": grant.actions,
                 "scopes": grant.scopes, "created_at": grant.created_at,
-                "problems": [{"code": code, "explanation": explain(code)} for code in problems_of(grant)],
+                "problems": [{"code": code, "explanation": explain(code)} for code in answer.reasons],
                 "revoked_at": grant.revoked_at, "revoked_by": _person(grant.revoked_by, people),
                 "revoke_reason": grant.revoke_reason,
             },
