@@ -237,7 +237,8 @@ async def test_the_evidence_bundle_holds_what_justifies_a_grant(api, world):
     g = bundle["grant"]
     assert (g["id"], g["state"], g["model"]["slug"], g["organisation"]["name"]) == (str(grant.id), "scheduled",
                                                                                     "atlas", "Northwind")  # fmt: skip
-    assert g["scopes"] == ["model:atlas:invoke"] and g["problems"] == []
+    assert g["scopes"] == ["model:atlas:invoke"] and g["usable"] is False
+    assert [p["code"] for p in g["problems"]] == ["window_not_started"]  # the domain's one answer, as everywhere
     original, extended = bundle["nominations"]
     assert original["id"] == str(nomination.id) and original["kind"] == "grant" and original["state"] == "approved"
     assert original["nominated_by"]["name"] == "Nora (nora@acme.test)"
