@@ -1,0 +1,438 @@
+"""The product as the stateful test (test_stateful.py) drives it: the domain services, named people and things, and
+the check that a refused call changed nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from accessdesk.clock import FrozenClock
+from accessdesk.db.tables import AccessGrant, Attestation, FrontierModel, NdaAcceptance, NdaTemplate, Nomination
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.errors import DomainError
+from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.organisations import Organisations, actor_for
+from accessdesk.domain.transitions import NullNotifier, sweep
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
+from tests.domain.stateful_oracle import broken, load
+
+T = TypeVar("T")
+OPERATOR = Actor.system("test operator")
+NDA_TEXT = "The recipient keeps everything about the model confidential, version {}.\n"
+STAFF = {
+    "acme": (OrgKind.DEVELOPER, {"admin": Role.ADMIN, "approver": Role.APPROVER, "approver2": Role.APPROVER,
+                                 "nominator": Role.NOMINATOR}),
+    "beta": (OrgKind.DEVELOPER, {"admin": Role.ADMIN, "approver": Role.APPROVER, "nominator": Role.NOMINATOR}),
+    "gov": (OrgKind.GOVERNMENT, {"admin": Role.ADMIN, "approver": Role.APPROVER, "approver2": Role.APPROVER,
+                                 "nominator": Role.NOMINATOR, "member": Role.MEMBER}),
+}  # fmt: skip
+MOST_MODELS, MOST_PARTNERS = 4, 3
+UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def span(text: str) -> timedelta:
+    """``"90m"``, ``"-10d"``, ``"2w"``: durations as the printed steps show them."""
+    sign = -1 if text.startswith("-") else 1
+    return sign * int(text.strip("+-")[:-1]) * UNITS[text[-1]]
+
+
+async def table_columns(session: AsyncSession) -> dict[str, list[str]]:
+    """Every table of the schema (the audit trail and its head included) and its columns, found once."""
+    connection = await session.connection()
+
+    def read(sync: sa.Connection) -> dict[str, list[str]]:
+        inspector = sa.inspect(sync)
+        return {name: [c["name"] for c in inspector.get_columns(name)]
+                for name in sorted(inspector.get_table_names()) if name != "alembic_version"}  # fmt: skip
+
+    return await connection.run_sync(read)
+
+
+async def fingerprint(session: AsyncSession, tables: dict[str, list[str]]) -> dict[str, str]:
+    """A digest of every row of every table, by table: equal fingerprints, equal contents. One query, the rows
+    rendered as JSON by the database (a round trip per table was most of a step's cost on SQLite)."""
+    connection = await session.connection()
+    array = "json_array" if connection.dialect.name == "sqlite" else "json_build_array"
+    cast = "" if connection.dialect.name == "sqlite" else "::text"
+    query = " UNION ALL ".join(
+        f"SELECT '{table}' AS t, {array}({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}){cast} AS r "
+        f'FROM "{table}"' for table, columns in tables.items())  # fmt: skip
+    rows: dict[str, list[str]] = {table: [] for table in tables}
+    for table, row in (await connection.exec_driver_sql(query)).all():
+        rows[table].append(row)
+    return {table: hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest() for table, found in rows.items()}
+
+
+async def audit_seq(session: AsyncSession) -> int:
+    connection = await session.connection()
+    return int((await connection.exec_driver_sql("SELECT seq FROM audit_head WHERE id = 1")).scalar_one())
+
+
+async def moments_after(session: AsyncSession, at: datetime) -> list[datetime]:
+    """The instants after ``at`` at which time alone may change an answer."""
+    found = []
+    for column, *where in ((AccessGrant.starts_at,), (AccessGrant.ends_at,), (Attestation.valid_until,),
+                           (NdaAcceptance.expires_at,), (Nomination.starts_at, Nomination.state == "pending")):  # fmt: skip
+        found += (await session.exec(select(column).where(column > at, *where))).all()  # type: ignore[operator]
+    return sorted(found)
+
+
+class Absent(Exception):
+    """A step names a model, partner or person that does not exist (yet) in this sequence: it does nothing."""
+
+
+class Desk:
+    """The product as the machine uses it: the domain services on a frozen clock, one session per call.
+
+    Everything is named as the printed steps show it: models ``m1``…``m4`` (``m1`` is acme's, ``m2`` beta's, more
+    are registered on the way), partners ``p1``…``p3``, the government ``gov``. People are ``<org>:<role>``
+    (``acme:approver``, ``gov:admin``, ``p1:admin``) or named relative to what they act on: ``owner:…`` (the model's
+    developer), ``other:…`` (the other developer), ``grantee:admin``, ``nominator`` (of the nomination), ``last
+    decider`` (whoever decided last, on anything)."""
+
+    def __init__(self, sessionmaker: Any, clock: FrozenClock) -> None:
+        self.sessionmaker, self.clock = sessionmaker, clock
+        self.actors: dict[str, Actor] = {}
+        self.ids: dict[str, uuid.UUID] = {}  # organisations and models by name
+        self.developer_of: dict[str, str] = {}  # model → its developer
+        self.nominations: dict[tuple[str, str], uuid.UUID] = {}  # (model, grantee) → its latest nomination
+        self.nominators: dict[uuid.UUID, str] = {}
+        self.grants: dict[tuple[str, str], uuid.UUID] = {}  # (model, grantee) → its latest grant
+        self.last_decider = "gov:approver"
+        self.tables: dict[str, list[str]] = {}
+        self._fingerprint: tuple[dict[str, str], int] | None = None
+        self.log: list[str] = []
+
+    @classmethod
+    async def open(cls, sessionmaker: Any, clock: FrozenClock) -> Desk:
+        """Two developers, the government, their staff, two partners (invited) and each developer's NDA 1.0."""
+        desk = cls(sessionmaker, clock)
+        async with sessionmaker() as session:
+            desk.tables = await table_columns(session)
+        for slug, (kind, staff) in STAFF.items():
+            await desk.organisation(slug, kind, by=OPERATOR)
+            for name, role in staff.items():
+                await desk.person(slug, name, role)
+        for partner in ("p1", "p2"):
+            await desk.organisation(partner, OrgKind.PARTNER, by=desk.actors["gov:admin"])
+            await desk.person(partner, "admin", Role.ADMIN)
+        for developer in ("acme", "beta"):
+            await desk.publish_nda(developer, bump="major", term="365d", by=f"{developer}:admin")
+        return desk
+
+    def fork(self, sessionmaker: Any, clock: FrozenClock) -> Desk:
+        """This desk, just opened, on a copy of its database."""
+        twin = Desk(sessionmaker, clock)
+        twin.actors, twin.ids, twin.tables, twin.log = dict(self.actors), dict(self.ids), self.tables, list(self.log)
+        return twin
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def organisation(self, slug: str, kind: OrgKind, *, by: Actor) -> None:
+        made = await self.must(lambda u: Organisations(u).create(actor=by, kind=kind, name=slug.title(), slug=slug,
+                                                                 domains=[f"{slug}.test"]))  # fmt: skip
+        self.ids[slug] = made.id
+
+    async def person(self, slug: str, name: str, role: Role) -> None:
+        user = await self.must(lambda u: Organisations(u).add_user(
+            actor=OPERATOR, organisation_id=self.ids[slug], email=f"{name}@{slug}.test", name=name, roles=[role]))  # fmt: skip
+        async with self.sessionmaker() as session:
+            self.actors[f"{slug}:{name}"] = await actor_for(Unit(session, self.clock), user)
+
+    def id(self, name: str) -> uuid.UUID:
+        if name not in self.ids:
+            raise Absent(name)
+        return self.ids[name]
+
+    def who(self, name: str, *, model: str | None = None, grantee: str | None = None,
+            nominator: str | None = None) -> Actor:  # fmt: skip
+        """The person a step names."""
+        owner = self.developer_of.get(model or "", "acme")
+        if name.startswith("owner:"):
+            name = f"{owner}:{name[6:]}"
+        elif name.startswith("other:"):
+            name = f"{'beta' if owner == 'acme' else 'acme'}:{name[6:]}"
+        elif name == "grantee:admin":
+            name = f"{grantee}:admin"
+        elif name == "nominator" and nominator:
+            name = nominator
+        elif name == "last decider":
+            name = self.last_decider
+        if name not in self.actors:
+            raise Absent(name)
+        return self.actors[name]
+
+    def name_of(self, actor: Actor) -> str:
+        return next(n for n, a in self.actors.items() if a.user_id == actor.user_id)
+
+    async def call(self, what: str, step: Callable[[Unit], Awaitable[T]], *, audited: bool = True) -> T | None:
+        """Run one call of a service in a unit of its own. Refused (DomainError): nothing may have changed, and the
+        answer is None. Done: it must have written an audit event (``audited``)."""
+        if self._fingerprint is None:
+            async with self.sessionmaker() as session:
+                self._fingerprint = await fingerprint(session, self.tables), await audit_seq(session)
+        before, seq = self._fingerprint
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            try:
+                result = await step(unit)
+            except DomainError as error:
+                await unit.rollback()
+                refusal: DomainError | None = error
+            else:
+                refusal = None
+        async with self.sessionmaker() as session:
+            # Nothing else writes between two calls: what one call leaves is what the next one starts from.
+            self._fingerprint = after, seq_after = await fingerprint(session, self.tables), await audit_seq(session)
+        if refusal is not None:
+            self.log.append(f"{what}: refused ({refusal.code}: {refusal.message})")
+            changed = [table for table in self.tables if before[table] != after[table]]
+            assert not changed, (f"refused_step_changes_nothing: {what} was refused ({refusal.code}) but changed "
+                                 f"{', '.join(changed)}")  # fmt: skip
+            return None
+        self.log.append(f"{what}: done")
+        assert not audited or seq_after > seq, f"successful_step_is_audited: {what} wrote no audit event"
+        return result
+
+    async def must(self, step: Callable[[Unit], Awaitable[T]]) -> T:
+        """Setting the scene: a call that must succeed, not itself under test."""
+        self._fingerprint = None
+        async with self.sessionmaker() as session:
+            return await step(Unit(session, self.clock))
+
+    async def check(self) -> None:
+        """Every invariant of stateful_oracle against the rows as they are now."""
+        async with self.sessionmaker() as session:
+            rows = await load(session, self.now, Unit(session, self.clock))
+        problems = broken(rows)
+        assert not problems, "\n".join(problems)
+
+    async def _to_next_moment(self) -> timedelta:
+        async with self.sessionmaker() as session:
+            ahead = await moments_after(session, self.now)
+        return ahead[0] - self.now if ahead else timedelta(days=1)
+
+    async def scene(self, *, designation: str, release: str, m2_quorums: str, government_valid: str | None,
+                    partner_valid: str | None, opening: str) -> None:  # fmt: skip
+        """Where a sequence starts: m1 (acme's, quorums 1+1) and m2 (beta's, ``m2_quorums``) released after
+        ``release`` and designated up to ``designation``; the government and p1 compliant, attested for
+        ``*_valid`` (None: not compliant). ``opening``: ``nominations`` nominates the government for m1 from a day
+        ahead (or its earliest start) for 30 days and p1 a day later, ``grants`` has both sides approve them too,
+        ``none`` neither."""
+        for developer, quorums in (("acme", "1+1"), ("beta", m2_quorums)):
+            model = await self.register_model(by=f"{developer}:admin", release=release, quorums=quorums)
+            for step in {"not_assessed": [], "in_consultation": ["in_consultation"],
+                         "covered": ["in_consultation", "covered"]}[designation]:  # fmt: skip
+                await self.designate(model, to=step, by="gov:approver")  # type: ignore[arg-type]
+        for grantee, valid in (("gov", government_valid), ("p1", partner_valid)):
+            if valid is not None:
+                await self.complies(grantee, valid=valid)
+        if opening == "none":
+            return
+        starts_at = max(self.now + timedelta(days=1), self.now + span(release) - timedelta(days=30))
+        for grantee, later, by in (("gov", timedelta(0), "acme:nominator"), ("p1", timedelta(days=1), "gov:nominator")):
+            at = starts_at + later
+            made = await self._nominate("m1", grantee, at, at + timedelta(days=30), by=by)
+            if made and opening == "grants":
+                for approver in ("gov:approver", "acme:approver"):
+                    await self.decide("m1", grantee, verdict="approve", by=approver)
+
+    async def complies(self, grantee: str, *, valid: str) -> None:
+        """Everything a grantee owes at once: vetted (a partner), both developers' NDAs accepted, all six attested."""
+        admin = f"{grantee}:admin"
+        if grantee != "gov":
+            await self.submit_vetting(grantee, by=admin)
+            await self.decide_vetting(grantee, outcome="vetted", by="gov:admin")
+        for developer in ("acme", "beta"):
+            await self.accept_nda(developer, version="current", by=admin)
+        await self.attest(areas="all six", valid=valid, by=admin)
+
+    async def register_model(self, *, by: str, release: str, quorums: str) -> str | None:
+        name, actor = f"m{len(self.developer_of) + 1}", self.who(by)
+        developer_quorum, government_quorum = (int(q) for q in quorums.split("+"))
+        model = await self.call(f"{by} registers {name}", lambda u: FrontierModels(u).register(
+            actor=actor, slug=name, name=name.upper(), codename=f"CODE-{name}", tier=Tier.STANDARD,
+            planned_release_at=self.now + span(release), resource=f"https://api.example.test/{name}",
+            developer_quorum=developer_quorum, government_quorum=government_quorum))  # fmt: skip
+        if model is None:
+            return None
+        self.ids[name], self.developer_of[name] = model.id, self.name_of(actor).split(":")[0]
+        return name
+
+    async def designate(self, model: str, *, to: str, by: str) -> None:
+        model_id, actor = self.id(model), self.who(by, model=model)
+        reference = "ASSESSMENT-1" if to in ("covered", "not_covered") else None
+        await self.call(f"{by} designates {model} {to}", lambda u: FrontierModels(u).designate(
+            actor=actor, model_id=model_id, designation=Designation(to), reference=reference))  # fmt: skip
+
+    async def move_release(self, model: str, *, shift: str, by: str) -> None:
+        model_id, actor = self.id(model), self.who(by, model=model)
+
+        async def step(unit: Unit) -> object:
+            planned = (await unit.get(FrontierModel, model_id)).planned_release_at
+            return await FrontierModels(unit).move_release(actor=actor, model_id=model_id,
+                                                           planned_release_at=planned + span(shift), reason="moved")  # fmt: skip
+
+        await self.call(f"{by} moves the release of {model} {shift}", step)
+
+    async def publish_nda(self, scope: str, *, bump: str, term: str, by: str) -> None:
+        """``scope``: a model (its own NDA) or a developer (its NDA for all its models)."""
+        model = self.id(scope) if scope.startswith("m") else None
+        developer = self.id(self.developer_of[scope] if model else scope)
+        actor = self.who(by, model=scope if model else None)
+
+        async def step(unit: Unit) -> object:
+            found = await self._series(unit, developer, model)
+            major, minor = (found[-1].version_major, found[-1].version_minor) if found else (0, 0)
+            version = {"major": f"{major + 1}.0", "minor": f"{major}.{minor + 1}", "same": f"{major}.{minor}"}[bump]
+            return await Compliance(unit).publish_nda(actor=actor, title="NDA", body=NDA_TEXT.format(version),
+                                                      version=version, model_id=model, term_days=span(term).days)  # fmt: skip
+
+        await self.call(f"{by} publishes a {bump} version of {scope}'s NDA lasting {term}", step)
+
+    async def accept_nda(self, scope: str, *, version: str, by: str) -> None:
+        """Accept the latest (``current``) or the one before (``superseded``) of the NDA in force for a model (its
+        own, else its developer's), or of a developer's NDA for all its models."""
+        actor = self.who(by)
+        model = self.id(scope) if scope.startswith("m") else None
+        developer = self.id(self.developer_of[scope] if model else scope)
+
+        async def step(unit: Unit) -> object:
+            found = (model and await self._series(unit, developer, model)) or await self._series(unit, developer, None)
+            template = found[-1] if version == "current" or len(found) < 2 else found[-2]
+            return await Compliance(unit).accept_nda(actor=actor, template_id=template.id, sha256=template.sha256)
+
+        await self.call(f"{by} accepts the {version} NDA of {scope}", step)
+
+    @staticmethod
+    async def _series(unit: Unit, developer: uuid.UUID, model: uuid.UUID | None) -> list[NdaTemplate]:
+        return list((await unit.session.exec(
+            select(NdaTemplate).where(NdaTemplate.developer_id == developer, NdaTemplate.model_id == model)
+            .order_by(NdaTemplate.version_major, NdaTemplate.version_minor)  # type: ignore[arg-type]
+        )).all())  # fmt: skip
+
+    async def attest(self, *, areas: str, valid: str, by: str) -> None:
+        actor = self.who(by)
+        for area in list(Area) if areas == "all six" else [Area(areas)]:
+            await self.call(f"{by} attests {area.value} for {valid}", lambda u, a=area: Compliance(u).attest(
+                actor=actor, area=a, statement="We comply.", valid_until=self.now + span(valid)))  # fmt: skip
+
+    async def add_partner(self, *, by: str) -> None:
+        name, actor = f"p{sum(1 for n in self.ids if n.startswith('p')) + 1}", self.who(by)
+        made = await self.call(f"{by} registers partner {name}", lambda u: Organisations(u).create(
+            actor=actor, kind=OrgKind.PARTNER, name=name.upper(), slug=name, domains=[f"{name}.test"]))  # fmt: skip
+        if made is not None:
+            self.ids[name] = made.id
+            await self.person(name, "admin", Role.ADMIN)
+
+    async def submit_vetting(self, partner: str, *, by: str) -> None:
+        partner_id, actor = self.id(partner), self.who(by, grantee=partner)
+        await self.call(f"{by} submits {partner}'s vetting", lambda u: Organisations(u).submit_vetting(
+            actor=actor, organisation_id=partner_id, submission="About us."))  # fmt: skip
+
+    async def decide_vetting(self, partner: str, *, outcome: str, by: str) -> None:
+        partner_id, actor = self.id(partner), self.who(by, grantee=partner)
+        await self.call(f"{by} decides {partner} {outcome}", lambda u: Organisations(u).decide_vetting(
+            actor=actor, organisation_id=partner_id, outcome=Vetting(outcome),
+            reason="Not yet." if outcome == "declined" else None))  # fmt: skip
+
+    async def nominate(self, model: str, grantee: str, *, start: str, length: str, by: str) -> uuid.UUID | None:
+        """``start``: ``now+1d``, ``release-30d``…: from now, or from the model's planned release."""
+        async with self.sessionmaker() as session:
+            planned = (await Unit(session, self.clock).get(FrontierModel, self.id(model))).planned_release_at
+        anchor = "release" if start.startswith("release") else "now"
+        starts_at = (planned if anchor == "release" else self.now) + span(start[len(anchor) :] or "0m")
+        return await self._nominate(model, grantee, starts_at, starts_at + span(length), by=by,
+                                    what=f"{by} nominates {grantee} for {model} from {start} for {length}")  # fmt: skip
+
+    async def _nominate(self, model: str, grantee: str, starts_at: datetime, ends_at: datetime, *, by: str,
+                        what: str | None = None) -> uuid.UUID | None:  # fmt: skip
+        model_id, grantee_id, actor = self.id(model), self.id(grantee), self.who(by, model=model, grantee=grantee)
+        made = await self.call(what or f"{by} nominates {grantee} for {model}", lambda u: CoSelection(u).nominate(
+            actor=actor, model_id=model_id, organisation_id=grantee_id, starts_at=starts_at, ends_at=ends_at,
+            actions=["invoke"], justification="Pre-release evaluation."))  # fmt: skip
+        if made is None:
+            return None
+        self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)
+        return made.id
+
+    def nomination(self, model: str, grantee: str) -> tuple[uuid.UUID, str]:
+        """The latest nomination (or extension request) of ``grantee`` for ``model``, and who made it."""
+        if (model, grantee) not in self.nominations:
+            raise Absent(f"no nomination of {grantee} for {model}")
+        nomination = self.nominations[(model, grantee)]
+        return nomination, self.nominators[nomination]
+
+    def grant(self, model: str, grantee: str) -> uuid.UUID:
+        if (model, grantee) not in self.grants:
+            raise Absent(f"no grant of {grantee} for {model}")
+        return self.grants[(model, grantee)]
+
+    async def decide(self, model: str, grantee: str, *, verdict: str, by: str) -> None:
+        """Decide on the latest nomination of ``grantee`` for ``model``."""
+        nomination, nominator = self.nomination(model, grantee)
+        actor = self.who(by, model=model, grantee=grantee, nominator=nominator)
+        self.last_decider = self.name_of(actor)
+        done = await self.call(f"{by} ({self.last_decider}) decides {verdict} on {grantee} for {model}", lambda u:
+                               CoSelection(u).decide(actor=actor, nomination_id=nomination, verdict=Verdict(verdict),
+                                                     reason="Not this time." if verdict == "reject" else None))  # fmt: skip
+        if done is None:
+            return
+        approved_grant = done.nomination.kind == "grant" and done.nomination.state == "approved"
+        assert not approved_grant or done.grant is not None, (
+            "approved_grant_nominations_carry_their_grant: the decision approved the nomination but gave no grant"
+        )
+        if approved_grant:
+            self.grants[(model, grantee)] = done.grant.id  # type: ignore[union-attr]
+
+    async def withdraw(self, model: str, grantee: str, *, by: str) -> None:
+        nomination, nominator = self.nomination(model, grantee)
+        actor = self.who(by, model=model, grantee=grantee, nominator=nominator)
+        await self.call(f"{by} withdraws {grantee}'s nomination for {model}", lambda u: CoSelection(u).withdraw(
+            actor=actor, nomination_id=nomination))  # fmt: skip
+
+    async def revoke(self, model: str, grantee: str, *, by: str) -> None:
+        grant, actor = self.grant(model, grantee), self.who(by, model=model, grantee=grantee)
+        await self.call(f"{by} revokes {grantee}'s grant to {model}", lambda u: Grants(u).revoke(
+            actor=actor, grant_id=grant, reason="Misuse."))  # fmt: skip
+
+    async def request_extension(self, model: str, grantee: str, *, more: str, by: str) -> None:
+        grant, actor = self.grant(model, grantee), self.who(by, model=model, grantee=grantee)
+
+        async def step(unit: Unit) -> object:
+            ends_at = (await unit.get(AccessGrant, grant)).ends_at + span(more)
+            return await CoSelection(unit).request_extension(actor=actor, grant_id=grant, ends_at=ends_at,
+                                                             justification="More time.")  # fmt: skip
+
+        made = await self.call(f"{by} asks to extend {grantee}'s grant to {model} by {more}", step)
+        if made is not None:
+            self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)  # type: ignore[attr-defined]
+
+    async def switch_off(self, model: str, *, by: str) -> None:
+        model_id, actor = self.id(model), self.who(by, model=model)
+        await self.call(f"{by} switches {model} off", lambda u: FrontierModels(u).switch_off(
+            actor=actor, model_id=model_id, reason="Incident."))  # fmt: skip
+
+    async def let_time_pass(self, by: str, *, worker: bool = True) -> None:
+        """Time passes (``by`` a span, or ``next moment``: up to the next instant at which a window starts or ends,
+        a nomination lapses or an NDA or attestation expires, the boundaries where rules go wrong), then the worker
+        sweeps as in production (transitions, lapses, reminders, the outbox); or it is down (``worker=False``), and
+        every answer must still be right."""
+        self.clock.advance(await self._to_next_moment() if by == "next moment" else span(by))
+        if worker:
+            await self.call(f"{by} pass, the worker sweeps", lambda u: sweep(u, NullNotifier()), audited=False)
+        else:
+            self.log.append(f"{by} pass, the worker is down")
