@@ -51,7 +51,7 @@ from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations, actor_for
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Area, OrgKind, Role, Tier, Verdict
+from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict
 from accessdesk.settings import Settings
 from bench._common import db_argument, fresh_database, server, verdict
 
@@ -98,6 +98,8 @@ async def prepare(url: str, settings: Settings) -> Fixture:
             actor=people["dev_admin"], slug="atlas", name="Atlas", codename="AT-1", tier=Tier.STANDARD,
             planned_release_at=past.now() + timedelta(days=20), resource="https://api.acme.test/models/atlas",
         )  # fmt: skip
+        models = FrontierModels(unit)
+        await models.designate(actor=people["gov_admin"], model_id=model.id, designation=Designation.IN_CONSULTATION)
         compliance = Compliance(unit)
         nda = await compliance.publish_nda(actor=people["dev_admin"], title="NDA", body="Confidential.\n", version="1.0")
         await compliance.accept_nda(actor=people["gov_admin"], template_id=nda.id, sha256=nda.sha256)

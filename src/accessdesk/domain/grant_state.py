@@ -44,7 +44,12 @@ class GrantFacts:
     lapses: tuple[tuple[str, datetime], ...] = ()
 
     @classmethod
-    def of(cls, grant: AccessGrant) -> GrantFacts:
+    def of(cls, grant: AccessGrant, *, with_reasons: bool = True) -> GrantFacts:
+        """The grant's stored facts; ``with_reasons=False`` leaves out what only :func:`reasons` reads (the state
+        needs none of it), for the token endpoint's hot path."""
+        if not with_reasons:
+            return cls(grant.starts_at, grant.ends_at, grant.revoked_at is not None, grant.has_problems,
+                       grant.gates_valid_until, grant.government_from)  # fmt: skip
         return cls(
             starts_at=grant.starts_at,
             ends_at=grant.ends_at,

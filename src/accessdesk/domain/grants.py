@@ -61,9 +61,10 @@ def usable_by_facts(grant: AccessGrant, at: datetime) -> Usability | None:
     otherwise. It agrees with :meth:`Grants.usability` because every service that changes an input of the rules
     refreshes the grants it affects in the same transaction, and time is applied here by ``derive_state``. Callers
     on a hot path use it first and ask ``Grants.usability`` for the reasons of a refusal."""
-    if derive_state(GrantFacts.of(grant), at) != GrantState.ACTIVE:
+    if derive_state(GrantFacts.of(grant, with_reasons=False), at) != GrantState.ACTIVE:
         return None
-    return Usability.of(grant, GrantFacts.of(grant), at)
+    return Usability(grant_id=grant.id, at=at, usable=True, state=GrantState.ACTIVE, reasons=(),
+                     scopes=tuple(grant.scopes), ends_at=grant.ends_at)  # fmt: skip
 
 
 def stored_answer(grant: AccessGrant, at: datetime) -> Usability:
