@@ -155,3 +155,16 @@ async def test_an_extension_may_not_exceed_the_maximum_window(world, refused):
     error = await refused(Invalid, CoSelection(world.unit).request_extension(
         actor=world.dev_nominator, grant_id=grant.id, ends_at=grant.starts_at + 91 * DAY, justification="more"))  # fmt: skip
     assert error.field == "ends_at"
+
+
+async def test_the_preview_of_a_move_names_the_partners_that_would_follow_the_government_out(world):
+    await world.government_ready()
+    partner, _ = await world.partner()
+    government = await world.government_grant(start=timedelta(days=1))
+    partner_grant = await world.approve_both(await world.nominate(partner, start=timedelta(days=2)))
+    later = world.model.planned_release_at + timedelta(days=20)
+    preview = await FrontierModels(world.unit).blocked_by_release(actor=world.dev_admin, model_id=world.model.id,
+                                                                  planned_release_at=later)  # fmt: skip
+    assert {g.id: problems for g, problems in preview} == {government.id: ["window_too_early"],
+                                                           partner_grant.id: ["government_not_begun"]}  # fmt: skip
+    assert (await world.get(AccessGrant, partner_grant.id)).state == GrantState.SCHEDULED  # a preview changes nothing
