@@ -24,7 +24,15 @@ from accessdesk.domain.sessions import Signed, sign_in_choices
 from accessdesk.domain.vocabulary import GrantState
 from accessdesk.request_scope import request_unit
 from accessdesk.settings import Settings
-from accessdesk.web.oidc import PENDING_COOKIE, PENDING_LIFETIME, Pending, SignInRefused, provider_for
+from accessdesk.web.oidc import (
+    PENDING_COOKIE,
+    PENDING_LIFETIME,
+    Pending,
+    ProviderUnavailable,
+    SignInRefused,
+    provider_for,
+    shown,
+)
 from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, cookie_name, page, sessions_of, signed_in
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
 
@@ -47,6 +55,12 @@ def _sign_in_csrf(request: Request[Any, Any, Any], settings: Settings) -> tuple[
 
 def _callback(settings: Settings) -> str:
     return f"{settings.base_url.rstrip('/')}/login/callback"
+
+
+def _provider_away(exc: ProviderUnavailable, *, cookies: list[Cookie] | None = None) -> Template:
+    return Template("console/error.html", status_code=503, cookies=cookies or [],
+                    headers={"Retry-After": str(ProviderUnavailable.RETRY_AFTER)},
+                    context={"status": 503, "message": f"Sign-in could not go on: {exc}"})  # fmt: skip
 
 
 class ConsoleController(Controller):
@@ -87,7 +101,7 @@ class ConsoleController(Controller):
                         cookies=[_session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
 
     @post("/login/start")
-    async def start_sign_in(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
+    async def start_sign_in(self, request: Request[Any, Any, Any], state: State, data: Form) -> Response[Any]:
         """Home-realm discovery: the e-mail's domain picks the organisation's identity provider."""
         settings: Settings = state.settings
         check_csrf(request.cookies.get(ANONYMOUS_CSRF_COOKIE), str(data.get("csrf", "")))
@@ -97,7 +111,8 @@ class ConsoleController(Controller):
             provider = next((p for p in settings.oidc_providers if p.name == data.get("provider")), None)
         if provider is None:
             raise HTTPException(status_code=400, detail=f"no identity provider signs in people of "
-                                f"{email.rsplit('@', 1)[-1] or 'that address'}; check the address or ask your administrator")  # fmt: skip
+                                f"{shown(email.rsplit('@', 1)[-1], 100) or 'that address'}; check the address or ask "
+                                "your administrator")  # fmt: skip
         unit = request_unit(request, state)
         fresh = data.get("step_up") == "1"
         pending = Pending.new(provider.name, local_path(str(data.get("next", ""))), unit.now(), fresh=fresh)
@@ -106,6 +121,8 @@ class ConsoleController(Controller):
                                                               login_hint=email or None)  # fmt: skip
         except SignInRefused as exc:
             raise PermissionDeniedException(f"Sign-in refused: {exc}") from exc
+        except ProviderUnavailable as exc:
+            return _provider_away(exc)
         return Redirect(url, status_code=303, cookies=[
             Cookie(key=PENDING_COOKIE, value=pending.seal(settings.secret_key), path="/login/callback",
                    httponly=True, samesite="lax", secure=settings.is_production,
@@ -123,10 +140,10 @@ class ConsoleController(Controller):
         forget = Cookie(key=PENDING_COOKIE, value="", path="/login/callback", max_age=0, httponly=True)
         try:
             pending = Pending.open(request.cookies.get(PENDING_COOKIE), settings.secret_key, unit.now())
-            if not returned_state or not secrets.compare_digest(returned_state, pending.state):
+            if not returned_state or not secrets.compare_digest(returned_state.encode(), pending.state.encode()):
                 raise SignInRefused("the answer does not belong to the sign-in this browser started")
             if error or not code:
-                raise SignInRefused(f"the identity provider refused: {error_description or error or 'no code'}")
+                raise SignInRefused(f"the identity provider refused: {shown(error_description or error or 'no code')}")
             provider = next((p for p in settings.oidc_providers if p.name == pending.provider), None)
             if provider is None:
                 raise SignInRefused("that identity provider is no longer configured")
@@ -136,6 +153,8 @@ class ConsoleController(Controller):
             )  # fmt: skip
             sessions = sessions_of(request, state)
             user = await sessions.person_for_verified_email(email=email, vouched_domains=provider.domains)
+        except ProviderUnavailable as exc:
+            return _provider_away(exc, cookies=[forget])
         except (SignInRefused, DomainError) as exc:
             return Template("console/error.html", status_code=403, cookies=[forget],
                             context={"status": 403, "message": f"Sign-in refused: {getattr(exc, 'message', exc)}"})  # fmt: skip

@@ -35,6 +35,23 @@ class SignInRefused(Exception):
     """The provider's answer cannot be trusted or does not identify a verified e-mail."""
 
 
+class ProviderUnavailable(Exception):
+    """The provider did not answer (unreachable, timed out, or an error page where its documents should be): the
+    sign-in cannot go on now, and may later. Answered 503 with ``Retry-After``, never as a server error."""
+
+    RETRY_AFTER = 30  # seconds
+
+    def __init__(self, provider: OidcProvider, what: str) -> None:
+        super().__init__(f"{provider.label} did not answer ({what}); try again in a minute")
+
+
+def shown(text: str, limit: int = 200) -> str:
+    """Text a browser or a provider sent, fit to be shown back: one line, at most ``limit`` characters (it is
+    escaped by the template; this keeps a page from echoing a megabyte or a forged line)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def provider_for(email: str, providers: tuple[OidcProvider, ...]) -> OidcProvider | None:
     """Home-realm discovery: the provider that vouches for the e-mail's domain."""
     domain = email.strip().lower().rsplit("@", 1)[-1]
@@ -67,7 +84,7 @@ class Pending:
         if not sealed or "." not in sealed:
             raise SignInRefused("the sign-in was not started here, or this browser refused our cookie; start again")
         body, mac = sealed.rsplit(".", 1)
-        if not hmac.compare_digest(mac, _mac(secret, body)):
+        if not hmac.compare_digest(mac.encode(), _mac(secret, body).encode()):  # bytes: any str may come
             raise SignInRefused("the sign-in state was tampered with; start again")
         pending = cls(**json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
         if now.timestamp() - pending.started > PENDING_LIFETIME.total_seconds():
@@ -93,12 +110,22 @@ class RelyingParty:
         self._metadata: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, KeySet] = {}
 
+    async def _document(self, provider: OidcProvider, url: str, what: str) -> Any:
+        """One of the provider's published JSON documents, or ProviderUnavailable."""
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as http:
+                response = await http.get(url)
+                response.raise_for_status()
+                return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ProviderUnavailable(provider, f"{what}: {type(exc).__name__}") from exc
+
     async def metadata(self, provider: OidcProvider) -> dict[str, Any]:
         if provider.name not in self._metadata:
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
-                response = await http.get(f"{provider.issuer}/.well-known/openid-configuration")
-                response.raise_for_status()
-                document = response.json()
+            document = await self._document(provider, f"{provider.issuer}/.well-known/openid-configuration",
+                                            "its discovery document")  # fmt: skip
+            if not isinstance(document, dict) or not isinstance(document.get("issuer"), str):
+                raise ProviderUnavailable(provider, "its discovery document names no issuer")
             if document.get("issuer", "").rstrip("/") != provider.issuer:
                 raise SignInRefused(f"{provider.label} announces a different issuer than configured")
             self._metadata[provider.name] = document
@@ -132,6 +159,8 @@ class RelyingParty:
             try:
                 token = await client.fetch_token(metadata["token_endpoint"], code=code,
                                                  code_verifier=pending.verifier)  # fmt: skip
+            except httpx.TransportError as exc:
+                raise ProviderUnavailable(provider, f"its token endpoint: {type(exc).__name__}") from exc
             except Exception as exc:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
                 raise SignInRefused(f"{provider.label} did not accept the sign-in code ({type(exc).__name__})") from exc
             claims = await self._id_token_claims(provider, token.get("id_token"), pending.nonce, now)
@@ -139,8 +168,12 @@ class RelyingParty:
                 raise SignInRefused(f"{provider.label} did not sign you in again; the page needs a fresh sign-in")
             email, verified = claims.get("email"), claims.get("email_verified")
             if not email and "userinfo_endpoint" in metadata:
-                response = await client.get(metadata["userinfo_endpoint"])
-                info = response.json() if response.status_code == 200 else {}
+                try:
+                    response = await client.get(metadata["userinfo_endpoint"])
+                    info = response.json() if response.status_code == 200 else {}
+                except (httpx.HTTPError, ValueError) as exc:
+                    raise ProviderUnavailable(provider, f"its userinfo endpoint: {type(exc).__name__}") from exc
+                info = info if isinstance(info, dict) else {}
                 if info.get("sub") != claims.get("sub"):
                     raise SignInRefused("userinfo describes someone else than the ID token")
                 email, verified = info.get("email"), info.get("email_verified")
@@ -175,8 +208,9 @@ class RelyingParty:
     async def _keyset(self, provider: OidcProvider) -> KeySet:
         if provider.name not in self._keys:
             metadata = await self.metadata(provider)
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
-                response = await http.get(metadata["jwks_uri"])
-                response.raise_for_status()
-            self._keys[provider.name] = KeySet.import_key_set(response.json())
+            document = await self._document(provider, metadata["jwks_uri"], "its keys")
+            try:
+                self._keys[provider.name] = KeySet.import_key_set(document)
+            except (JoseError, ValueError, TypeError, KeyError) as exc:
+                raise ProviderUnavailable(provider, "its keys could not be read") from exc
         return self._keys[provider.name]

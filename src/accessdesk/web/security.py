@@ -67,7 +67,7 @@ def new_csrf_token() -> str:
 
 def check_csrf(expected: str | None, given: str | None) -> None:
     """Refuse a form whose CSRF token is missing or wrong (403), comparing in constant time."""
-    if not expected or not given or not secrets.compare_digest(expected, given):
+    if not expected or not given or not secrets.compare_digest(expected.encode(), given.encode()):
         raise PermissionDeniedException("this form has expired or did not come from accessdesk; reload and retry")
 
 
