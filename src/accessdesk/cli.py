@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from accessdesk import logs
 from accessdesk.clock import SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.actor import Actor
@@ -73,7 +74,7 @@ def _operator() -> Actor:
 @click.group()
 def main() -> None:
     """accessdesk: co-selected early access to frontier AI models."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.INFO)
 
 
 @main.command()
@@ -88,7 +89,8 @@ def serve(host: str, port: int, workers: int) -> None:
     _prepare_sqlite(settings)
     logging.getLogger().setLevel(settings.log_level)
     uvicorn.run("accessdesk.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), proxy_headers=True)  # fmt: skip
+                log_level=settings.log_level.lower(), log_config=logs.uvicorn_config(settings.log_level),
+                proxy_headers=True)  # fmt: skip
 
 
 @main.command()
