@@ -1,7 +1,10 @@
-"""Fixtures: each database test runs on SQLite and on PostgreSQL, with a frozen clock."""
+"""Fixtures: each database test runs on SQLite and on PostgreSQL, with a frozen clock; and no test passes while the
+server logged a traceback it did not expect (see ``no_tracebacks``)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +19,42 @@ from tests.databases import create_postgres, create_sqlite
 from tests.world import World
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class _Tracebacks(logging.Handler):
+    """Every log record, from any thread, that carries a traceback: an unhandled error somewhere in the server."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._lock_records = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or record.exc_text or record.stack_info:
+            with self._lock_records:
+                self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which anything in this process logged a traceback, unless the test injects that fault on
+    purpose (``@pytest.mark.injects_fault``). A refusal is an answer, never an unhandled error: a 4xx that logged a
+    traceback on the way is a bug a status-code assertion cannot see."""
+    handler = _Tracebacks()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("injects_fault") is None:
+        first = handler.records[0]
+        formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        pytest.fail(
+            f"{len(handler.records)} log record(s) with a traceback during this test (mark it injects_fault if the "
+            f"fault is on purpose); the first:\n{formatter.format(first)}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
