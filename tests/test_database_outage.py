@@ -112,6 +112,7 @@ def test_the_outage_log_says_it_once_then_summarises_then_says_it_is_over(caplog
     assert all(r.levelno == logging.WARNING and not r.exc_info for r in caplog.records)
 
 
+@pytest.mark.injects_fault  # the listener that fails for a bug logs bolt's traceback, as it should
 async def test_a_slack_listener_that_cannot_reach_the_database_makes_slack_retry_without_a_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
