@@ -42,6 +42,7 @@ from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
 from accessdesk.slack_endpoint import build_bolt, slack_events, warm_up
+from accessdesk.unavailable import OutageLog, slack_listener_errors, with_database_outages
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
@@ -114,6 +115,8 @@ def create_app(
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     run_worker = settings.run_embedded_worker if embedded_worker is None else embedded_worker
+    outage = OutageLog()
+    outage.watch(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
@@ -172,11 +175,11 @@ def create_app(
         dependencies=DEPENDENCIES,
         middleware=[security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
                     close_request_session],
-        exception_handlers=HANDLERS,
+        exception_handlers=with_database_outages(HANDLERS),
         lifespan=[lifespan],
         before_request=before_request,
         before_send=[stamp_request_id],
-        state=State({"settings": settings, "clock": clock, "engine": engine,
+        state=State({"settings": settings, "clock": clock, "engine": engine, "database_outage": outage,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
                      # Only a notifier that reaches people is worth not waiting for the worker (Slack).
                      "prompt_delivery": (PromptDelivery(make_sessionmaker(engine), clock, notifier)
@@ -201,4 +204,6 @@ def create_app(
         ),
         debug=False,
     )
+    if app.state.slack_bolt is not None:
+        app.state.slack_bolt.error(slack_listener_errors(outage))
     return app

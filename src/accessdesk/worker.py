@@ -20,6 +20,7 @@ from accessdesk.domain.checkpoints import CheckpointPolicy, Checkpoints
 from accessdesk.domain.transitions import Notifier, NullNotifier, SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
+from accessdesk.unavailable import describe, is_database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,11 @@ class PromptDelivery:
         try:
             async with self._sessionmaker() as session:
                 await deliver_outbox(Unit(session, self._clock), self._notifier, only=messages)
-        except Exception:  # noqa: BLE001 - the worker's sweep delivers what this could not
-            log.exception("prompt delivery failed; the worker will retry")
+        except Exception as exc:  # noqa: BLE001 - the worker's sweep delivers what this could not
+            if not is_database_unavailable(exc):
+                log.exception("prompt delivery failed; the worker will retry")
+            else:
+                log.warning("prompt delivery: database unavailable (%s); the worker will retry", describe(exc))
 
     async def drain(self) -> None:
         """Wait for the deliveries under way (at shutdown, and in tests)."""
@@ -84,18 +88,37 @@ async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Cloc
 CHECKPOINTER = Actor.system("worker")
 
 
+MAX_BACKOFF_SECONDS = 60.0
+
+
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier, *, interval: float,
     checkpoints: CheckpointPolicy | None = None,
 ) -> None:  # fmt: skip
+    """Sweep every ``interval`` seconds. While the database cannot be reached, one line when it is lost, sweeps
+    further and further apart (doubling, up to ``MAX_BACKOFF_SECONDS`` or ``interval`` if longer), one line when it
+    is back; any other failure is logged with its traceback and retried at the next tick."""
+    missed = 0
     while True:
+        wait = interval
         try:
             report = await sweep_once(sessionmaker, clock, notifier, checkpoints)
+            if missed:
+                log.warning("worker: database reachable again after %d missed sweeps; sweeping every %g s",
+                            missed, interval)  # fmt: skip
+                missed = 0
             if (report.grant_transitions or report.nominations_lapsed or report.messages_delivered
                     or report.messages_failed or report.reminders_sent):
                 log.info("worker sweep: %s", report)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a failed sweep is logged and retried on the next tick
-            log.exception("worker sweep failed")
-        await asyncio.sleep(interval)
+        except Exception as exc:  # noqa: BLE001 - a failed sweep is logged and retried on the next tick
+            if not is_database_unavailable(exc):
+                log.exception("worker sweep failed")
+            else:
+                missed += 1
+                wait = min(interval * 2 ** min(missed, 16), max(MAX_BACKOFF_SECONDS, interval))
+                if missed == 1:
+                    log.warning("worker: database unavailable (%s); sweeping again in %g s, less often while it "
+                                "lasts", describe(exc), wait)  # fmt: skip
+        await asyncio.sleep(wait)
