@@ -22,6 +22,7 @@ from litestar.template import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.api import audit as audit_api
+from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
 from accessdesk.api.deps import DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
@@ -29,6 +30,7 @@ from accessdesk.api.grants import GrantController
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
+from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
@@ -151,6 +153,8 @@ def create_app(
             audit_api.verify_chain,
         ],
         security=[{"bearer": []}],
+        request_class=JsonApiRequest,
+        request_max_body_size=MAX_BODY_BYTES,
     )  # fmt: skip
 
     async def stamp_request_id(message: Any, scope: Any) -> None:
@@ -201,4 +205,5 @@ def create_app(
         ),
         debug=False,
     )
+    allow_every_method(app)
     return app
