@@ -14,7 +14,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -174,12 +174,12 @@ def create_app(
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
-        middleware=[security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
-                    close_request_session],
+        middleware=[close_request_session],
         exception_handlers=HANDLERS,
         lifespan=[lifespan],
         before_request=before_request,
-        before_send=[stamp_request_id],
+        before_send=[stamp_request_id,
+                     security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins)],
         state=State({"settings": settings, "clock": clock, "engine": engine,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
                      # Only a notifier that reaches people is worth not waiting for the worker (Slack).
@@ -198,7 +198,8 @@ def create_app(
             description="Co-selected early access to frontier AI models. Authenticate with "
             "`Authorization: Bearer <personal API token>` (`accessdesk tokens create --email ...`).",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # The document only: the documentation UIs Litestar offers load their scripts from public CDNs.
+            render_plugins=[JsonRenderPlugin()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")}
             ),
