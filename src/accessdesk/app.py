@@ -27,6 +27,7 @@ from accessdesk.api.compliance import NdaController, OrganisationComplianceContr
 from accessdesk.api.deps import DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.grants import GrantController
+from accessdesk.api.links import link_operations
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
@@ -207,4 +208,5 @@ def create_app(
         debug=False,
     )
     allow_every_method(app)
+    link_operations(app)
     return app

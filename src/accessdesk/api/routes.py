@@ -14,7 +14,8 @@ from accessdesk.api.schemas import Problem
 
 
 def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM)
+    # No generated examples: Litestar would put Problem instances, not JSON, into the document's dict form.
+    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM, generate_examples=False)
 
 
 PROBLEMS = {
