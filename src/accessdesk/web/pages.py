@@ -115,7 +115,8 @@ async def provide_form(request: Request[Any, Any, Any], signed: Signed) -> Poste
     """The submitted form, refused as a whole (nothing is carried out) when it is not a web form (415), does not
     carry this session's CSRF token (403), or holds a control character in any name or value (400)."""
     media_type, _ = request.content_type
-    if media_type.lower() not in FORM_MEDIA_TYPES:
+    # An empty POST with no Content-Type is an empty form (refused below for its missing CSRF token).
+    if media_type.lower() not in FORM_MEDIA_TYPES and (media_type or await request.body()):
         raise HTTPException(status_code=415, detail="this form was not sent as a web form; reload the page and retry")
     form = await request.form()
     check_csrf(signed.csrf_token, str(form.get("csrf", "")))
