@@ -14,7 +14,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -22,13 +22,16 @@ from litestar.template import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.api import audit as audit_api
+from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
 from accessdesk.api.deps import DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.grants import GrantController
+from accessdesk.api.links import link_operations
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
+from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
@@ -154,6 +157,8 @@ def create_app(
             audit_api.verify_chain,
         ],
         security=[{"bearer": []}],
+        request_class=JsonApiRequest,
+        request_max_body_size=MAX_BODY_BYTES,
     )  # fmt: skip
 
     async def stamp_request_id(message: Any, scope: Any) -> None:
@@ -173,12 +178,12 @@ def create_app(
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=DEPENDENCIES,
-        middleware=[security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
-                    close_request_session],
+        middleware=[close_request_session],
         exception_handlers=with_database_outages(HANDLERS),
         lifespan=[lifespan],
         before_request=before_request,
-        before_send=[stamp_request_id],
+        before_send=[stamp_request_id,
+                     security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins)],
         state=State({"settings": settings, "clock": clock, "engine": engine, "database_outage": outage,
                      "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
                      # Only a notifier that reaches people is worth not waiting for the worker (Slack).
@@ -197,7 +202,8 @@ def create_app(
             description="Co-selected early access to frontier AI models. Authenticate with "
             "`Authorization: Bearer <personal API token>` (`accessdesk tokens create --email ...`).",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # The document only: the documentation UIs Litestar offers load their scripts from public CDNs.
+            render_plugins=[JsonRenderPlugin()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")}
             ),
@@ -206,4 +212,6 @@ def create_app(
     )
     if app.state.slack_bolt is not None:
         app.state.slack_bolt.error(slack_listener_errors(outage))
+    allow_every_method(app)
+    link_operations(app)
     return app

@@ -131,7 +131,7 @@ async def test_malformed_nominations_are_400(api, world, nominator, unchanged):
     assert_problem(unknown_action, 400, "validation_error", field="actions[0]")
     assert_problem(not_a_uuid, 400, "validation_error", field="model_id")
     assert_problem(a_string_for_a_list, 400, "validation_error", field="actions")
-    assert_problem(not_json, 400, "http_400")
+    assert_problem(not_json, 400, "malformed_body")
     assert_problem(an_array, 400, "validation_error")
 
 

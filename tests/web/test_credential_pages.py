@@ -59,7 +59,7 @@ def assert_python_compiles(html: str) -> None:
 
 async def create(api, page: str, shown, **fields):  # type: ignore[no-untyped-def]
     return await api.post(f"{page}/credentials", data={"csrf": csrf_in(shown.text), "mode": "secret", **fields},
-                          follow_redirects=False)  # fmt: skip
+                          follow_redirects=True)  # fmt: skip
 
 
 async def test_an_admin_sees_the_new_secret_once_and_it_gets_a_token(api, world, clock):
@@ -205,7 +205,7 @@ async def test_rotation_shows_a_new_secret_and_until_when_the_old_one_works(api,
         forged = await api.post(f"{page}/credentials/{client.id}/rotation", data={})  # no CSRF token
     assert forged.status_code == 403 and not SECRET.search(forged.text)
     response = await api.post(f"{page}/credentials/{client.id}/rotation", data={"csrf": csrf_in(shown.text)},
-                              follow_redirects=False)  # fmt: skip
+                              follow_redirects=True)  # fmt: skip
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     new = SECRET.search(response.text).group()
     until = (world.now + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M UTC")
@@ -246,7 +246,7 @@ async def test_the_developers_admins_manage_gateway_credentials(api, world, cloc
     assert 'aria-describedby="gateway_name-error"' in nameless.text and 'value="Atlas"' in nameless.text
 
     response = await api.post(f"{page}/gateways", data={"csrf": csrf_in(shown.text), "gateway_name": "edge"},
-                              follow_redirects=False)  # fmt: skip
+                              follow_redirects=True)  # fmt: skip
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     secret, client_id = SECRET.search(response.text).group(), CLIENT_ID.search(response.text).group()
     assert client_id.startswith("adk_g_")

@@ -144,7 +144,7 @@ async def test_reminders_page_newest_first_and_a_bad_cursor_says_so(api, world):
     assert len(re.findall(r'<time datetime="', rest.text)) == 2 and "Newest reminders" in rest.text
     assert "Older reminders" not in rest.text
     bad = await api.get("/console/reminders?cursor=nonsense")
-    assert bad.status_code == 422 and "not a cursor this API returned" in bad.text
+    assert bad.status_code == 400 and "not a cursor this API returned" in bad.text
 
 
 async def test_a_developer_sees_its_own_models_reminders_and_the_organisation_wide_ones(api, world):

@@ -9,13 +9,14 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     NotAuthorizedException,
     ValidationException,
 )
 from sqlalchemy.exc import IntegrityError
 
-from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -23,8 +24,20 @@ STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "Not found"),
     (Forbidden, 403, "Forbidden"),
     (Conflict, 409, "Conflict"),
+    (Malformed, 400, "Invalid request"),
     (Invalid, 422, "Invalid input"),
 ]
+# Codes for the refusals Litestar raises itself, where ``http_<status>`` would say less.
+HTTP_CODES = {413: "body_too_large", 415: "unsupported_media_type"}
+
+
+class BodyRefused(ClientException):
+    """A request body refused before any handler sees it (its media type, its encoding, its shape), with the
+    problem ``code`` that says which."""
+
+    def __init__(self, *, status_code: int, code: str, detail: str) -> None:
+        super().__init__(detail=detail, status_code=status_code)
+        self.code = code
 
 
 def problem(
@@ -81,8 +94,8 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="accessdesk"')
-    return problem(exc.status_code, _phrase(exc.status_code), str(exc.detail), f"http_{exc.status_code}",
-                   headers=headers)  # fmt: skip
+    code = exc.code if isinstance(exc, BodyRefused) else HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return problem(exc.status_code, _phrase(exc.status_code), str(exc.detail), code, headers=headers)
 
 
 def _phrase(status: int) -> str:

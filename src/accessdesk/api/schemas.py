@@ -45,9 +45,12 @@ NO_NUL = r"^[^\x00]*$"
 # means the same in JSON Schema's regex dialect, where "$" is the end of the text already.
 Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
 Aware = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00Z")]
+# A name is one line of text: no control character (a newline, an escape sequence that rewrites a terminal or a
+# log line, a NUL).
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$(?!\n)"
 Text = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=5000)]
-ShortText = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=200)]
-Codename = Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=100)]  # the column is 100 characters
+ShortText = Annotated[str, Meta(pattern=ONE_LINE, min_length=1, max_length=200)]
+Codename = Annotated[str, Meta(pattern=ONE_LINE, min_length=1, max_length=100)]  # the column is 100 characters
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$(?!\n)", description="lower-case, digits, -")]
 
 

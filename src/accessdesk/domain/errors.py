@@ -65,5 +65,12 @@ class Invalid(DomainError):
         self.field = field
 
 
+class Malformed(Invalid):
+    """Input that is not even of the right form (a cursor this API never issued): a malformed request, not a broken
+    rule."""
+
+    code = "validation_error"
+
+
 class OutsideWindow(Invalid):
     code = "outside_window"

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from accessdesk.domain.errors import Invalid
+from accessdesk.domain.errors import Invalid, Malformed
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -38,7 +38,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("a cursor's time carries its offset")
         return created_at.astimezone(UTC), uuid.UUID(id_)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
-        raise Invalid("cursor", "not a cursor this API returned") from exc
+        raise Malformed("cursor", "not a cursor this API returned") from exc
 
 
 def check_limit(limit: int) -> int:

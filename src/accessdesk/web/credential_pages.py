@@ -1,21 +1,32 @@
 """Console pages for OAuth client credentials: a grantee's credentials for one grant, and the developer's gateway
-credentials for one model. A new secret exists only in the answer to the POST that created or rotated it (the
-server keeps a keyed hash), so that answer is a page, not a redirect, and is never cached; creating and rotating
-need a recent sign-in. The rules (who, which grant, which keys) are the Credentials service's."""
+credentials for one model. Creating and rotating need a recent sign-in. The rules (who, which grant, which keys)
+are the Credentials service's.
+
+A new secret is shown once, and reloading must neither show it again nor create a second credential. So the POST
+that creates (or rotates) answers with a redirect (POST → redirect → GET, and a reload repeats only the GET), and
+hands the secret to that GET in a one-time holder: a short-lived cookie sealed (AES-GCM) under the server's
+key-encryption key and bound to the session and the credential, whose nonce the GET spends in the database's
+one-time table (``first_use``) before it shows anything. The server keeps no secret; a second GET, a replayed
+cookie or another session finds the holder spent, and the page says the secret is not shown again."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
-from accessdesk.db.tables import AccessGrant, FrontierModel
-from accessdesk.domain.credentials import Credentials, Issued
-from accessdesk.domain.errors import DomainError, Invalid
+from accessdesk.db.tables import AccessGrant, FrontierModel, OAuthClient
+from accessdesk.domain.credentials import Credentials, Issued, first_use
+from accessdesk.domain.errors import DomainError, Invalid, NotFound
+from accessdesk.domain.sealing import KeyUnavailable, seal, unseal
 from accessdesk.domain.sessions import Signed
 from accessdesk.request_scope import request_unit
 from accessdesk.settings import Settings
@@ -27,6 +38,7 @@ from accessdesk.web.pages import (
     PAGE_ERRORS,
     Posted,
     back_to,
+    cookie_name,
     page,
     refused,
     require_fresh_sign_in,
@@ -36,6 +48,10 @@ from accessdesk.web.pages import (
 SECRET_FRESHNESS = timedelta(minutes=10)
 # The page holding a secret must not stay in any cache, the browser's back-forward cache included.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The one-time holder of a new secret, between the POST that made it and the GET that shows it.
+HOLDER_COOKIE = "accessdesk_shown_once"
+HOLDER_PATH = "/console/credentials"
+HOLDER_LIFETIME = timedelta(minutes=5)
 
 
 def _credentials(request: Request[Any, Any, Any]) -> Credentials:
@@ -70,7 +86,7 @@ class CredentialPagesController(Controller):
 
     @post("/grants/{grant_id:uuid}/credentials", status_code=200)
     async def create(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                     grant_id: uuid.UUID) -> Template:  # fmt: skip
+                     grant_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/grants/{grant_id}")
         try:
             issued = await _credentials(request).create(actor=signed.actor, grant_id=grant_id, name=form["name"],
@@ -78,11 +94,11 @@ class CredentialPagesController(Controller):
         except DomainError as exc:
             return await grant_page(request, signed, grant_id, refusal=await refused(request, exc),
                                     form_name="credentials", values=form.as_dict())  # fmt: skip
-        return await _shown_once(request, signed, issued)
+        return _shown_once(request, issued)
 
     @post("/grants/{grant_id:uuid}/credentials/{client_pk:uuid}/rotation", status_code=200)
     async def rotate(self, request: Request[Any, Any, Any], signed: Signed, form: Posted, grant_id: uuid.UUID,
-                     client_pk: uuid.UUID) -> Template:  # fmt: skip
+                     client_pk: uuid.UUID) -> Template | Redirect:  # fmt: skip
         # ``form`` has no field to read: it is asked for so that the form's CSRF token is checked.
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/grants/{grant_id}")
         credentials = _credentials(request)
@@ -90,7 +106,7 @@ class CredentialPagesController(Controller):
             issued = await credentials.rotate_secret(actor=signed.actor, client_pk=client_pk)
         except DomainError as exc:
             return await grant_page(request, signed, grant_id, refusal=await refused(request, exc))
-        return await _shown_once(request, signed, issued, previous_until=credentials.unit.now() + credentials.overlap)
+        return _shown_once(request, issued, previous_until=credentials.unit.now() + credentials.overlap)
 
     # Revoking needs no fresh sign-in, on purpose: it only takes access away, it reveals nothing, and in an
     # incident (a leaked secret) every minute spent signing in again is a minute the leak stays usable.
@@ -106,7 +122,7 @@ class CredentialPagesController(Controller):
 
     @post("/models/{model_id:uuid}/gateways", status_code=200)
     async def create_gateway(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                             model_id: uuid.UUID) -> Template:  # fmt: skip
+                             model_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/models/{model_id}")
         try:
             issued = await _credentials(request).create_gateway(actor=signed.actor, model_id=model_id,
@@ -114,11 +130,11 @@ class CredentialPagesController(Controller):
         except DomainError as exc:
             return await model_page(request, signed, model_id, refusal=await refused(request, exc),
                                     form_name="gateway", values=form.as_dict())  # fmt: skip
-        return await _shown_once(request, signed, issued)
+        return _shown_once(request, issued)
 
     @post("/models/{model_id:uuid}/gateways/{client_pk:uuid}/rotation", status_code=200)
     async def rotate_gateway(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                             model_id: uuid.UUID, client_pk: uuid.UUID) -> Template:  # fmt: skip
+                             model_id: uuid.UUID, client_pk: uuid.UUID) -> Template | Redirect:  # fmt: skip
         # ``form``: for its CSRF check, as above.
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/models/{model_id}")
         credentials = _credentials(request)
@@ -126,7 +142,7 @@ class CredentialPagesController(Controller):
             issued = await credentials.rotate_secret(actor=signed.actor, client_pk=client_pk)
         except DomainError as exc:
             return await model_page(request, signed, model_id, refusal=await refused(request, exc))
-        return await _shown_once(request, signed, issued, previous_until=credentials.unit.now() + credentials.overlap)
+        return _shown_once(request, issued, previous_until=credentials.unit.now() + credentials.overlap)
 
     # No fresh sign-in to revoke, as for a grant's credentials (above).
     @post("/models/{model_id:uuid}/gateways/{client_pk:uuid}/revocation")
@@ -139,22 +155,90 @@ class CredentialPagesController(Controller):
                                     form_name=f"credential:{client_pk}", values=form.as_dict())  # fmt: skip
         return back_to(f"/console/models/{model_id}", "gateway_revoked")
 
+    @get(f"{HOLDER_PATH.removeprefix('/console')}/{{client_pk:uuid}}")
+    async def shown_once(self, request: Request[Any, Any, Any], signed: Signed, client_pk: uuid.UUID) -> Template:
+        """The new secret, from its one-time holder; once spent, the credential without it."""
+        unit = request_unit(request, request.app.state)
+        client = await _visible_client(request, signed, client_pk)
+        held = _open_holder(request, client_pk, now=unit.now())
+        if held is not None and not await first_use(unit, f"console-secret:{held['nonce']}",
+                                                    expires_at=unit.now() + HOLDER_LIFETIME):  # fmt: skip
+            held = None
+        await unit.commit()
+        if held is None:
+            shown = await _shown_page(request, signed, client, secret=None, spent=client.auth_method == "client_secret")
+        else:
+            until = datetime.fromisoformat(held["previous_until"]) if held["previous_until"] else None
+            shown = await _shown_page(request, signed, client, secret=held["secret"], previous_until=until)
+        shown.cookies.append(Cookie(key=HOLDER_COOKIE, value="", path=HOLDER_PATH, max_age=0, httponly=True))
+        return shown
 
-async def _shown_once(
-    request: Request[Any, Any, Any], signed: Signed, issued: Issued, *, previous_until: datetime | None = None
-) -> Template:
-    """The one page that shows a new secret (or confirms a registered key), with examples ready to paste."""
+
+async def _visible_client(request: Request[Any, Any, Any], signed: Signed, client_pk: uuid.UUID) -> OAuthClient:
+    """The credential, if it is among those the person may see on its grant's or its model's page (else 404)."""
+    credentials = _credentials(request)
+    client = await credentials.unit.get(OAuthClient, client_pk, what="credential")
+    listed = (await credentials.for_grant(signed.actor, client.grant_id) if client.grant_id
+              else await credentials.gateways(signed.actor, client.model_id))  # fmt: skip
+    if client.id not in {c.id for c in listed}:
+        raise NotFound(f"credential {client_pk} not found")
+    return client
+
+
+def _holder_label(request: Request[Any, Any, Any], client_pk: uuid.UUID) -> str:
+    # The holder opens only for this credential and in the session that made it: the label is sealed in.
+    session = request.cookies.get(cookie_name(request.app.state.settings), "")
+    return f"console-secret:{client_pk}:{hashlib.sha256(session.encode()).hexdigest()}"
+
+
+def _shown_once(
+    request: Request[Any, Any, Any], issued: Issued, *, previous_until: datetime | None = None
+) -> Redirect:
+    """Redirect to the page that shows the new secret (or confirms a registered key), handing the secret over in
+    the one-time holder."""
+    settings: Settings = request.app.state.settings
+    now = request_unit(request, request.app.state).now()
+    held = {"secret": issued.secret, "previous_until": previous_until.isoformat() if previous_until else None,
+            "nonce": secrets.token_urlsafe(24), "expires": (now + HOLDER_LIFETIME).timestamp()}  # fmt: skip
+    sealed = seal(settings.sealing_key, _holder_label(request, issued.client.id), json.dumps(held).encode())
+    value = base64.urlsafe_b64encode(base64.b64decode(sealed)).decode().rstrip("=")
+    holder = Cookie(key=HOLDER_COOKIE, value=value, path=HOLDER_PATH, httponly=True, samesite="strict",
+                    secure=settings.is_production, max_age=int(HOLDER_LIFETIME.total_seconds()))  # fmt: skip
+    return Redirect(f"{HOLDER_PATH}/{issued.client.id}", status_code=303, cookies=[holder], headers=NO_STORE)
+
+
+def _open_holder(request: Request[Any, Any, Any], client_pk: uuid.UUID, *, now: datetime) -> dict[str, Any] | None:
+    """What the holder cookie hands over, or None when there is none, it is not this session's or this
+    credential's, or it has expired."""
+    value = request.cookies.get(HOLDER_COOKIE)
+    if not value:
+        return None
+    try:
+        sealed = base64.b64encode(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))).decode()
+        held = json.loads(unseal(request.app.state.settings.sealing_key, _holder_label(request, client_pk), sealed))
+    except (KeyUnavailable, ValueError, TypeError):
+        return None
+    if not isinstance(held, dict) or now.timestamp() > float(held.get("expires", 0)):
+        return None
+    return held
+
+
+async def _shown_page(
+    request: Request[Any, Any, Any], signed: Signed, client: OAuthClient, *, secret: str | None,
+    previous_until: datetime | None = None, spent: bool = False,
+) -> Template:  # fmt: skip
+    """The one page that shows a new secret (or confirms a registered key), with examples ready to paste; once
+    the secret is spent, the same page without it."""
     unit = request_unit(request, request.app.state)
     settings: Settings = request.app.state.settings
-    client = issued.client
     model = await unit.get(FrontierModel, client.model_id)
     grant = await unit.get(AccessGrant, client.grant_id) if client.grant_id else None
-    target = Target(issuer=settings.issuer, client=client, secret=issued.secret, model=model,
+    target = Target(issuer=settings.issuer, client=client, secret=secret, model=model,
                     scope=" ".join(grant.scopes) if grant else "")  # fmt: skip
     shown = page(
-        "console/credential_secret.html", signed, client=client, secret=issued.secret, model=model, grant=grant,
-        target=target, previous_until=previous_until, token_minutes=settings.token_ttl_seconds // 60,
-        examples=gateway_examples(target) if client.kind == "gateway" else token_examples(target),
+        "console/credential_secret.html", signed, client=client, secret=secret, model=model, grant=grant,
+        target=target, previous_until=previous_until, token_minutes=settings.token_ttl_seconds // 60, spent=spent,
+        examples=[] if spent else gateway_examples(target) if client.kind == "gateway" else token_examples(target),
         back=f"/console/grants/{grant.id}" if grant else f"/console/models/{model.id}",
     )  # fmt: skip
     shown.headers.update(NO_STORE)

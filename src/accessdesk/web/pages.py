@@ -3,6 +3,7 @@ layout's context, step-up, and errors shown as pages in the domain's own words."
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,10 +105,27 @@ class Posted:
         return {k: self[k] for k in self._values if k != "csrf"}
 
 
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# What no field of ours holds, and PostgreSQL cannot store (NUL) or a log line or a terminal should never meet: the
+# C0 controls but tab, newline and carriage return (a textarea's line breaks), and DEL.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 async def provide_form(request: Request[Any, Any, Any], signed: Signed) -> Posted:
+    """The submitted form, refused as a whole (nothing is carried out) when it is not a web form (415), does not
+    carry this session's CSRF token (403), or holds a control character in any name or value (400)."""
+    media_type, _ = request.content_type
+    # An empty POST with no Content-Type is an empty form (refused below for its missing CSRF token).
+    if media_type.lower() not in FORM_MEDIA_TYPES and (media_type or await request.body()):
+        raise HTTPException(status_code=415, detail="this form was not sent as a web form; reload the page and retry")
     form = await request.form()
     check_csrf(signed.csrf_token, str(form.get("csrf", "")))
-    return Posted(form, {k: [str(v) for v in form.getall(k)] for k in form})
+    lists = {k: [str(v) for v in form.getall(k)] for k in form}
+    for name, values in lists.items():
+        if CONTROL.search(name) or any(CONTROL.search(v) for v in values):
+            raise HTTPException(status_code=400, detail=f"the field {name!r} holds a control character (such as "
+                                                        "NUL); remove it and send the form again")  # fmt: skip
+    return Posted(form, lists)
 
 
 PAGE_DEPENDENCIES = {"signed": Provide(provide_signed), "form": Provide(provide_form)}

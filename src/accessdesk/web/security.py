@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.exceptions import PermissionDeniedException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 # No inline script at all; styles come from our own stylesheet.
 CSP = (
@@ -26,8 +26,26 @@ def content_security_policy(sign_in_origins: tuple[str, ...] = ()) -> str:
     return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(sorted(set(sign_in_origins))))
 
 
+# A response to a request that carries credentials (a console session, a bearer token, a client's Basic
+# authentication) is someone's own view: no cache may keep it, the browser's back-forward cache included, or Back
+# after sign-out shows it again. Static files stay cacheable whoever asks.
+NO_STORE = (b"cache-control", b"no-store")
+STATIC = "/static/"
+SESSION_COOKIE = "accessdesk_session="  # the end of both names (``__Host-`` in production), see pages.cookie_name
+
+
+def carries_credentials(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" or (name == b"cookie" and SESSION_COOKIE.encode() in value):
+            return True
+    return False
+
+
 def security_headers(*, hsts: bool, sign_in_origins: tuple[str, ...] = ()) -> Any:
-    """ASGI middleware factory adding the security headers to every HTTP response."""
+    """A ``before_send`` hook adding the security headers to every HTTP response (the CSP included: no page of ours,
+    the API's schema among them, brings scripts or styles from elsewhere), and ``Cache-Control: no-store`` to every
+    response to a request that carries credentials. A hook rather than a middleware: Litestar runs middleware
+    only for a request that found its route, and a 404 or 405 needs the headers too."""
     headers = [
         (b"content-security-policy", content_security_policy(sign_in_origins).encode()),
         (b"x-content-type-options", b"nosniff"),
@@ -38,27 +56,15 @@ def security_headers(*, hsts: bool, sign_in_origins: tuple[str, ...] = ()) -> An
     if hsts:
         headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
 
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        private = carries_credentials(scope) and not scope["path"].startswith(STATIC)
+        given = [(n, v) for n, v in message.get("headers", []) if not (private and n.lower() == NO_STORE[0])]
+        present = {name.lower() for name, _ in given}
+        message["headers"] = [*given, *[(n, v) for n, v in headers if n not in present], *([NO_STORE] if private else [])]
 
-            # The API documentation pages bring their own scripts and styles; everything else gets the full CSP.
-            own = [h for h in headers if h[0] != b"content-security-policy"] if scope["path"].startswith("/schema") else headers
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    present = {name.lower() for name, _ in message.get("headers", [])}
-                    message["headers"] = [*message.get("headers", []),
-                                          *[(n, v) for n, v in own if n not in present]]  # fmt: skip
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return middleware
-
-    return factory
+    return add_headers
 
 
 def new_csrf_token() -> str:
