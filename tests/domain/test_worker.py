@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, AuditEvent, Nomination, OutboxMessage
@@ -77,6 +78,7 @@ class FlakyNotifier:
         self.sent.append(message.dedupe_key)
 
 
+@pytest.mark.injects_fault  # a notifier that fails on purpose: its failures are logged with their traceback
 async def test_the_outbox_delivers_once_and_retries_with_backoff(world, clock):
     partner, _ = await world.partner()
     await world.nominate(partner)
@@ -89,6 +91,7 @@ async def test_the_outbox_delivers_once_and_retries_with_backoff(world, clock):
     assert len(notifier.sent) == 1
 
 
+@pytest.mark.injects_fault  # a notifier that fails on purpose: its failures are logged with their traceback
 async def test_a_message_that_keeps_failing_goes_to_the_dead_letters(world, clock):
     partner, _ = await world.partner()
     await world.nominate(partner)
