@@ -38,6 +38,7 @@ from accessdesk.domain.unit import Unit
 from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
 from accessdesk.oauth.endpoints import OAuthController
 from accessdesk.oauth.keys import KeyCache
+from accessdesk.ratelimit import RateLimits
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
@@ -173,6 +174,7 @@ def create_app(
         middleware=[security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
                     close_request_session],
         exception_handlers=HANDLERS,
+        plugins=[RateLimits(settings, engine=engine, clock=clock)],
         lifespan=[lifespan],
         before_request=before_request,
         before_send=[stamp_request_id],
