@@ -65,15 +65,15 @@ class Limits:
             sign_in=Limit("sign-in", settings.rate_limit_sign_in, "client address"),
             sign_in_email=Limit("sign-in-email", settings.rate_limit_sign_in_email, "e-mail address"),
             oidc_callback=Limit("oidc-callback", settings.rate_limit_oidc_callback, "client address"),
-            oauth={door: Limit(door, rate, "client address", batched=True) for door, rate in (
+            oauth={door: Limit(door, rate, "client address") for door, rate in (
                 ("token", settings.rate_limit_token), ("introspect", settings.rate_limit_introspect),
                 ("revoke", settings.rate_limit_revoke))},
             oauth_failures=Limit("oauth-failures", settings.rate_limit_oauth_failures,
                                  "client address and claimed client_id"),
             oauth_failures_per_address=Limit("oauth-failures-address", settings.rate_limit_oauth_failures_per_address,
                                              "client address"),
-            api=Limit("api", settings.rate_limit_api, "client address", batched=True),
-            api_token=Limit("api-token", settings.rate_limit_api_token, "personal token", batched=True),
+            api=Limit("api", settings.rate_limit_api, "client address"),
+            api_token=Limit("api-token", settings.rate_limit_api_token, "personal token"),
             api_failures=Limit("api-failures", settings.rate_limit_api_failures, "client address"),
             slack_link=Limit("slack-link", settings.rate_limit_slack_link, "client address"),
             slack_link_session=Limit("slack-link-session", settings.rate_limit_slack_link, "console session"),
@@ -84,6 +84,7 @@ class Doors:
     def __init__(self, settings: Settings, limiter: Limiter) -> None:
         self.limits = Limits.of(settings)
         self.limiter = limiter
+        self._oauth_limits = {path: self.limits.oauth[door] for path, door in OAUTH.items()}
         self._cookie = cookie_name(settings).encode()
         # Keys made from secrets or personal data (tokens, cookies, e-mail addresses) are stored as keyed digests.
         self._digest_key = hashlib.sha256(b"accessdesk rate-limit keys:" + settings.secret_key.encode()).digest()
@@ -91,10 +92,11 @@ class Doors:
     def middleware(self, app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             path = scope["path"]
+            oauth = self._oauth_limits.get(path)
             if scope["type"] != "http":
                 await app(scope, receive, send)
-            elif path in OAUTH:
-                await self._oauth(self.limits.oauth[OAUTH[path]], app, scope, receive, send)
+            elif oauth is not None:
+                await self._oauth(oauth, app, scope, receive, send)
             elif path.startswith(API):
                 await self._api(app, scope, receive, send)
             elif path in SIGN_IN:
@@ -117,7 +119,7 @@ class Doors:
     async def _oauth(self, limit: Limit, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         limiter, limits, address = self.limiter, self.limits, _address(scope)
         now = limiter.now()
-        refused, what = await limiter.take(((limit, address),), now=now), "requests"
+        refused, what = limiter.count(((limit, address),), now=now), "requests"
         if refused is None and limiter.any_reached(limits.oauth_failures_per_address):
             refused, what = limiter.refused(limits.oauth_failures_per_address, address, now=now), "failed authentications"
         if refused is None and limiter.any_reached(limits.oauth_failures):
@@ -142,7 +144,7 @@ class Doors:
         scheme, _, token = _header(scope, b"authorization").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             asked.append((limits.api_token, self._digest(token.strip())))
-        refused = limiter.refused(limits.api_failures, address, now=now) or await limiter.take(asked, now=now)
+        refused = limiter.refused(limits.api_failures, address, now=now) or limiter.count(asked, now=now)
         if refused is not None:
             body = {"type": "about:blank#rate_limited", "title": "Too many requests", "status": 429,
                     "detail": f"too many requests; try again in {refused.retry_after} s", "code": "rate_limited"}

@@ -6,17 +6,20 @@ window (as many requests as allowed) is refused until that window ends: ``Retry-
 
 Where the counts meet (:mod:`accessdesk.ratelimit.counts`) decides how exact a limit is across instances:
 
-- in memory (one process), every count is exact;
-- on PostgreSQL, a limit counted *directly* adds each request to the shared row as it comes (one statement,
-  atomic): exact across instances. Sign-in, the OIDC callback, Slack link pages and every failed authentication
-  are counted so; they are rare;
-- a limit counted *in batches* (the token endpoint, introspection, revocation, the JSON API: busy, and on the
-  hot path) counts in memory and adds what it counted to the shared rows every flush interval, learning the totals
-  of all instances back (``RETURNING``). An instance judges by the last shared total plus what it counted since,
-  so the instances together admit at most what the others counted in one interval beyond the limit.
+- in memory (SQLite: one process), every count is exact;
+- on PostgreSQL, :meth:`Limiter.take` adds each request to the shared row as it comes (one atomic statement) and
+  refuses by the total it returns: exact across instances. The rare doors with strict limits (sign-in, the OIDC
+  callback, Slack link pages) are counted so, and so is every failed authentication (:meth:`Limiter.failed`);
+  an instance refuses a key whose *failures* reached their limit elsewhere from its next flush, or its own next
+  failure for that key, whichever comes first;
+- :meth:`Limiter.count`, for the busy doors on the hot path (the token endpoint, introspection, revocation, the
+  JSON API), counts in memory; every flush interval each instance adds what it counted to the shared rows and
+  learns the totals back (``RETURNING``). An instance judges by the last total it learned plus what it counted
+  since, and learns the others' counts at its first flush after theirs: beyond a limit, the instances together
+  admit at most what the others counted in the last one or two flush intervals.
 
-Every flush also asks which keys have reached their limit anywhere, so that an instance refuses a key another
-one limited, and forgets the windows that ended.
+Every flush also asks which keys have reached their limit anywhere (so an instance refuses a key that another
+one limited) and forgets the windows that ended; once a minute it deletes their rows.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from accessdesk.clock import Clock
+from accessdesk.clock import Clock, SystemClock
 from accessdesk.ratelimit.counts import Counts, Hits, Slot
 from accessdesk.settings import Rate
 
@@ -44,7 +47,6 @@ class Limit:
     name: str
     rate: Rate
     per: str
-    batched: bool = False
 
     def window(self, now: float) -> tuple[int, int]:
         seconds = self.rate.seconds
@@ -59,24 +61,28 @@ class Refused:
     retry_after: int
 
 
+Local = tuple[str, str, float]  # (limit name, key, window start): a count kept in memory
+# What an instance knows of one Local, in one list (one lookup on the hot path):
+PENDING, SHARED, FLUSHING, ALLOWED, ENDS = range(5)  # counted since the last flush, the shared total the last flush
+# returned, the counts of the flush under way, the limit, the window's end
+
+
 class Limiter:
     def __init__(self, counts: Counts, clock: Clock) -> None:
         self.counts = counts
-        self.clock = clock
-        self._pending: dict[Slot, list[int]] = {}  # batched counts not yet shared: slot → [n, allowed, ends]
-        self._flushing: dict[Slot, int] = {}  # the counts of the flush under way (not yet in _known)
-        self._known: dict[Slot, tuple[int, int]] = {}  # slot → (shared total as the last flush returned it, end)
+        # The hot path asks the time on every request: the system clock's float directly (a datetime costs several
+        # times as much); any other clock (a frozen one in tests) through the port.
+        self.now: Callable[[], float] = time.time if isinstance(clock, SystemClock) else lambda: clock.now().timestamp()
+        self._local: dict[Local, list[float]] = {}  # → [PENDING, SHARED, FLUSHING, ALLOWED, ENDS]
         self._reached: dict[str, dict[str, int]] = {}  # limit name → key → end of the window in which it reached
         self._pruned = 0.0
         self._warned = -math.inf
 
-    def now(self) -> float:
-        return self.clock.now().timestamp()
-
     def refused(self, limit: Limit, key: str, *, now: float) -> Refused | None:
         """Refused when ``key`` has reached ``limit`` in the current window, as far as this instance knows;
         nothing is counted."""
-        ends = self._reached.get(limit.name, {}).get(key)
+        reached = self._reached.get(limit.name)
+        ends = reached.get(key) if reached else None
         if ends is None or ends <= now:
             return None
         return Refused(max(1, math.ceil(ends - now)))
@@ -85,103 +91,110 @@ class Limiter:
         """Some key may have reached ``limit`` (a quick test before working out a costly key)."""
         return bool(self._reached.get(limit.name))
 
-    async def take(self, asked: Sequence[tuple[Limit, str]], *, now: float) -> Refused | None:
-        """Count one request against each (limit, key), or refuse it, then counted against none of the batched
-        limits (and, once a key is known to have reached its limit, against none at all)."""
-        refusals = [r for limit, key in asked if (r := self.refused(limit, key, now=now)) is not None]
-        if refusals:
-            return max(refusals)
-        batched, direct = [], []
+    def count(self, asked: Sequence[tuple[Limit, str]], *, now: float) -> Refused | None:
+        """Count one request against each (limit, key) in memory, shared at the next flush; or refuse it, then
+        counted against none. For the busy doors: no I/O, no await, one lookup per limit."""
+        slots = []
         for limit, key in asked:
-            start, ends = limit.window(now)
-            full = f"{limit.name}:{key}"
-            if limit.batched and self.counts.shared:
-                slot = (full, start)
-                pending = self._pending.get(slot)
-                shared = self._known.get(slot)
-                total = (shared[0] if shared else 0) + self._flushing.get(slot, 0) + (pending[0] if pending else 0)
-                if total >= limit.rate.count:
-                    self._reach(full, ends)
-                    refusals.append(Refused(max(1, math.ceil(ends - now))))
-                batched.append((limit, full, slot, ends, total))
-            else:
-                direct.append(Hits(full, start, 1, limit.rate.count, ends))
-        if refusals:
-            return max(refusals)
-        if direct:
-            try:
-                totals = await self.counts.add(direct)
-            except Exception as exc:  # noqa: BLE001 - a store out of reach must not take the service down with it
-                self._warn(exc)
-                totals = {}
-            for hit in direct:
-                total = totals.get(hit.slot, 0)
-                self._crossed(hit, total)
-                if total > hit.allowed:
-                    refusals.append(Refused(max(1, math.ceil(hit.ends - now))))
-            if refusals:
-                return max(refusals)
-        for limit, full, slot, ends, total in batched:
-            pending = self._pending.setdefault(slot, [0, limit.rate.count, ends])
-            pending[0] += 1
-            if total + 1 >= limit.rate.count:
-                self._reach(full, ends)  # the next request is refused here; the flush that shares it logs it
+            reached = self._reached.get(limit.name)
+            if reached and reached.get(key, 0) > now:
+                return Refused(max(1, math.ceil(reached[key] - now)))
+            seconds = limit.rate.seconds
+            start = now // seconds * seconds
+            slot = self._local.get((limit.name, key, start))
+            if slot is None:
+                slot = self._local[(limit.name, key, start)] = [0, 0, 0, limit.rate.count, start + seconds]
+            total = slot[PENDING] + slot[SHARED] + slot[FLUSHING]
+            if total >= slot[ALLOWED]:
+                self._reach(limit.name, key, int(slot[ENDS]))
+                return Refused(max(1, math.ceil(slot[ENDS] - now)))
+            slots.append((limit.name, key, slot, total))
+        for name, key, slot, total in slots:
+            slot[PENDING] += 1
+            if total + 1 >= slot[ALLOWED]:
+                self._reach(name, key, int(slot[ENDS]))  # the next one is refused here; the flush that shares it logs
         return None
 
+    async def take(self, asked: Sequence[tuple[Limit, str]], *, now: float) -> Refused | None:
+        """Count one request against each (limit, key) in the shared store at once, or refuse it (once a key is
+        known to have reached its limit, it is refused without being counted). For the rare doors with strict
+        limits: exact across instances."""
+        hits = []
+        for limit, key in asked:
+            refused = self.refused(limit, key, now=now)
+            if refused is not None:
+                return refused
+            start, ends = limit.window(now)
+            hits.append(Hits(f"{limit.name}:{key}", start, 1, limit.rate.count, ends))
+        totals = await self._add(hits)
+        refusals = [Refused(max(1, math.ceil(hit.ends - now))) for hit in hits if totals.get(hit.slot, 0) > hit.allowed]
+        return max(refusals) if refusals else None
+
     async def failed(self, asked: Sequence[tuple[Limit, str]], *, now: float) -> None:
-        """Count one failure (a refused authentication) against each (limit, key), directly: failures are rare, and
-        their limits are strict."""
+        """Count one failure (a refused authentication) against each (limit, key) in the shared store at once:
+        failures are rare, and their limits strict."""
         hits = []
         for limit, key in asked:
             start, ends = limit.window(now)
             hits.append(Hits(f"{limit.name}:{key}", start, 1, limit.rate.count, ends))
+        await self._add(hits)
+
+    async def _add(self, hits: list[Hits]) -> dict[Slot, int]:
         try:
             totals = await self.counts.add(hits)
-        except Exception as exc:  # noqa: BLE001 - as in take
+        except Exception as exc:  # noqa: BLE001 - a store out of reach must not take the service down with it
             self._warn(exc)
-            return
+            return {}
         for hit in hits:
             self._crossed(hit, totals.get(hit.slot, 0))
+        return totals
 
     async def flush(self) -> None:
-        """Share what was counted in batches, learn the totals back and which keys reached their limits anywhere,
+        """Share what was counted in memory, learn the totals back and which keys reached their limits anywhere,
         and forget the windows that ended."""
         now = self.now()
-        pending, self._pending = self._pending, {}
-        self._flushing = {slot: n for slot, (n, _, _) in pending.items()}
-        hits = [Hits(key, start, n, allowed, ends) for (key, start), (n, allowed, ends) in pending.items()]
+        hits = {}
+        for local, slot in self._local.items():
+            if slot[PENDING]:
+                slot[FLUSHING], slot[PENDING] = slot[PENDING], 0
+                hits[local] = Hits(f"{local[0]}:{local[1]}", int(local[2]), int(slot[FLUSHING]), int(slot[ALLOWED]),
+                                   int(slot[ENDS]))  # fmt: skip
         try:
-            totals = await self.counts.add(hits)
-            for hit in hits:
-                self._known[hit.slot] = (totals.get(hit.slot, 0), hit.ends)
-                self._crossed(hit, totals.get(hit.slot, 0))
+            totals = await self.counts.add(list(hits.values()))
+        except Exception as exc:  # noqa: BLE001 - counted again at the next flush; meanwhile each instance judges alone
+            self._warn(exc)
+            for local in hits:
+                slot = self._local[local]
+                slot[PENDING], slot[FLUSHING] = slot[PENDING] + slot[FLUSHING], 0
+            return
+        for local, hit in hits.items():
+            slot = self._local[local]
+            slot[SHARED], slot[FLUSHING] = totals.get(hit.slot, 0), 0
+            self._crossed(hit, totals.get(hit.slot, 0))
+        try:
             for key, ends in await self.counts.reached(now=now):
-                self._reach(key, ends)
+                name, _, rest = key.partition(":")
+                self._reach(name, rest, ends)
             if now - self._pruned >= PRUNE_EVERY:
                 await self.counts.prune(now=now)
                 self._pruned = now
-        except Exception as exc:  # noqa: BLE001 - counted again at the next flush; meanwhile each instance judges alone
+        except Exception as exc:  # noqa: BLE001 - as above
             self._warn(exc)
-            for slot, (n, allowed, ends) in pending.items():
-                self._pending.setdefault(slot, [0, allowed, ends])[0] += n
-        finally:
-            self._flushing = {}
-        self._known = {slot: known for slot, known in self._known.items() if known[1] > now}
+        self._local = {local: slot for local, slot in self._local.items() if slot[ENDS] > now}
         for keys in self._reached.values():
             for key in [k for k, ends in keys.items() if ends <= now]:
                 del keys[key]
 
-    def _reach(self, full: str, ends: int) -> None:
-        name, _, key = full.partition(":")
+    def _reach(self, name: str, key: str, ends: int) -> None:
         self._reached.setdefault(name, {})[key] = ends
 
     def _crossed(self, hit: Hits, total: int) -> None:
         """Mark a key that reached its limit; the one addition that took it there (one, all instances together:
         the addition is atomic) logs it, once per key and window."""
         if total >= hit.allowed:
-            self._reach(hit.key, hit.ends)
+            name, _, key = hit.key.partition(":")
+            self._reach(name, key, hit.ends)
             if total - hit.n < hit.allowed:
-                name, _, key = hit.key.partition(":")
                 until = datetime.fromtimestamp(hit.ends, UTC).strftime("%H:%M:%S")
                 log.warning("rate limit %s reached by %s (%d in this window); refused until %s UTC", name, key,
                             total, until)  # fmt: skip
