@@ -117,9 +117,12 @@ class Doors:
         return middleware
 
     async def _oauth(self, limit: Limit, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter, limits, address = self.limiter, self.limits, _address(scope)
+        # On the hot path (a gateway may introspect on every call to its model): kept to a few dictionary lookups.
+        limiter, limits = self.limiter, self.limits
+        client = scope.get("client")
+        address = client[0] if client and client[0] else "unknown"
         now = limiter.now()
-        refused, what = limiter.count(((limit, address),), now=now), "requests"
+        refused, what = limiter.count_one(limit, address, now), "requests"
         if refused is None and limiter.any_reached(limits.oauth_failures_per_address):
             refused, what = limiter.refused(limits.oauth_failures_per_address, address, now=now), "failed authentications"
         if refused is None and limiter.any_reached(limits.oauth_failures):
@@ -130,9 +133,17 @@ class Doors:
                                                                    (b"cache-control", b"no-store"),
                                                                    (b"pragma", b"no-cache")], refused)  # fmt: skip
             return
-        answer = _Answer(send, keep_body_of=400)
-        await app(scope, receive, answer.send)
-        if answer.status == 401 or (answer.status == 400 and b'"invalid_client"' in answer.body):
+        seen = [0, b""]  # the status, and the body of a 400 (which says whether it is invalid_client)
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen[0] = message["status"]
+            elif seen[0] == 400:
+                seen[1] += message.get("body", b"")
+            await send(message)
+
+        await app(scope, receive, watch)
+        if seen[0] == 401 or (seen[0] == 400 and b'"invalid_client"' in seen[1]):
             failed = [(limits.oauth_failures_per_address, address),
                       (limits.oauth_failures, await self._client_key(scope, receive, address))]
             await limiter.failed(failed, now=now)
@@ -192,18 +203,16 @@ class Doors:
 
 
 class _Answer:
-    """Passes the response on, noting its status (and, for one status, its body)."""
+    """Passes the response on, noting its status."""
 
-    __slots__ = ("_send", "_keep", "status", "body")
+    __slots__ = ("_send", "status")
 
-    def __init__(self, send: Send, *, keep_body_of: int = 0) -> None:
-        self._send, self._keep, self.status, self.body = send, keep_body_of, 0, b""
+    def __init__(self, send: Send) -> None:
+        self._send, self.status = send, 0
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-        elif self.status == self._keep and message["type"] == "http.response.body":
-            self.body += message.get("body", b"")
         await self._send(message)
 
 

@@ -91,6 +91,25 @@ class Limiter:
         """Some key may have reached ``limit`` (a quick test before working out a costly key)."""
         return bool(self._reached.get(limit.name))
 
+    def count_one(self, limit: Limit, key: str, now: float) -> Refused | None:
+        """:meth:`count` for one (limit, key): the introspection and token endpoints' path, kept short."""
+        name, seconds = limit.name, limit.rate.seconds
+        reached = self._reached.get(name)
+        if reached and reached.get(key, 0) > now:
+            return Refused(max(1, math.ceil(reached[key] - now)))
+        local = (name, key, now // seconds * seconds)
+        slot = self._local.get(local)
+        if slot is None:
+            slot = self._local[local] = [0, 0, 0, limit.rate.count, local[2] + seconds]
+        total = slot[PENDING] + slot[SHARED] + slot[FLUSHING] + 1
+        if total > slot[ALLOWED]:
+            self._reach(name, key, int(slot[ENDS]))
+            return Refused(max(1, math.ceil(slot[ENDS] - now)))
+        slot[PENDING] += 1
+        if total == slot[ALLOWED]:
+            self._reach(name, key, int(slot[ENDS]))
+        return None
+
     def count(self, asked: Sequence[tuple[Limit, str]], *, now: float) -> Refused | None:
         """Count one request against each (limit, key) in memory, shared at the next flush; or refuse it, then
         counted against none. For the busy doors: no I/O, no await, one lookup per limit."""
