@@ -28,8 +28,10 @@ from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.ratelimit import Counts, MemoryCounts, PostgresCounts
 from accessdesk.ratelimit.counts import Hits
+from accessdesk.ratelimit.limiter import Limit, Limiter, Refused
 from accessdesk.settings import Rate, Settings, SettingsError
 from tests.api.conftest import app_engine, database_state, mint_token, settle, url_of
+from tests.conftest import T0
 from tests.oauth.conftest import ISSUER, basic, clock, credentials, live_grant  # noqa: F401
 from tests.world import World
 
@@ -342,3 +344,30 @@ def test_limits_read_from_the_environment() -> None:
 
 PRODUCTION = {"ACCESSDESK_SECRET_KEY": "x" * 40, "ACCESSDESK_BASE_URL": "https://accessdesk.example.gov",
               "ACCESSDESK_CLIENT_SECRET_PEPPER": "p" * 40, "ACCESSDESK_KEY_ENCRYPTION_KEY": "k" * 40}  # fmt: skip
+
+
+class Unreachable(MemoryCounts):
+    """The shared store while the database is away: every call fails, until it is back."""
+
+    shared = True
+    away = True
+
+    async def add(self, hits):  # type: ignore[no-untyped-def]
+        if self.away:
+            raise OSError("connection refused")
+        return await super().add(hits)
+
+
+async def test_while_the_store_is_away_requests_pass_and_the_counts_wait_for_the_next_flush() -> None:
+    store = Unreachable()
+    limiter = Limiter(store, FrozenClock(T0))
+    busy, strict = Limit("token", Rate(2, 60), "client address"), Limit("sign-in", Rate(1, 60), "client address")
+    now = limiter.now()
+    # A limiter that cannot count does not refuse: the service stays up (and says so in its log).
+    assert [await limiter.take([(strict, HERE)], now=now) for _ in range(3)] == [None, None, None]
+    assert limiter.count_one(busy, HERE, now) is None
+    await limiter.flush()  # fails: what was counted is kept
+    store.away = False
+    await limiter.flush()
+    assert await store.add([Hits(f"token:{HERE}", int(now) // 60 * 60, 0, 2, 0)]) == {(f"token:{HERE}", int(now) // 60 * 60): 1}
+    assert limiter.count_one(busy, HERE, now) is None and limiter.count_one(busy, HERE, now) == Refused(60)
