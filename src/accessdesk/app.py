@@ -41,6 +41,7 @@ from accessdesk.domain.unit import Unit
 from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
 from accessdesk.oauth.endpoints import OAuthController
 from accessdesk.oauth.keys import KeyCache
+from accessdesk.ratelimit import RateLimits
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
@@ -180,6 +181,7 @@ def create_app(
         dependencies=DEPENDENCIES,
         middleware=[close_request_session],
         exception_handlers=with_database_outages(HANDLERS),
+        plugins=[RateLimits(settings, engine=engine, clock=clock)],
         lifespan=[lifespan],
         before_request=before_request,
         before_send=[stamp_request_id,

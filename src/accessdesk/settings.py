@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/accessdesk.db"
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*")
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 class SettingsError(ValueError):
@@ -52,6 +54,27 @@ class OidcProvider:
         """Where its sign-in pages are served: the issuer's scheme, host and port."""
         parts = urlsplit(self.issuer)
         return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most ``count`` per ``seconds``, counted in fixed windows of that length; written ``600/minute`` or
+    ``5/15minutes`` (units: second, minute, hour, day)."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, raw: str, *, name: str) -> Rate:
+        match = _RATE.fullmatch(raw.lower())
+        if match is None:
+            raise SettingsError(f"{name} must read like 600/minute or 5/15minutes, not {raw!r}")
+        return cls(int(match[1]), int(match[2] or 1) * _RATE_UNITS[match[3]])
+
+    def __str__(self) -> str:
+        unit = next(u for u, s in reversed(_RATE_UNITS.items()) if self.seconds % s == 0)
+        n = self.seconds // _RATE_UNITS[unit]
+        return f"{self.count}/{unit}" if n == 1 else f"{self.count}/{n}{unit}s"
 
 
 @functools.lru_cache(maxsize=16)
@@ -170,6 +193,57 @@ class Settings:
     """The id of a Slack channel (``C…`` or ``G…``) every audit checkpoint is posted to, with its signed text,
     and where a refusal to sign one (the chain no longer holds) is reported. Empty: checkpoints are only logged."""
 
+    rate_limits: bool | None = field(default=None, metadata={"env": "ACCESSDESK_RATE_LIMITS"})
+    """Refuse requests over the limits below with 429 and ``Retry-After``. Default: on in production, off in
+    development. Counted per client address as the server sees it (``X-Forwarded-For`` is not trusted), shared by
+    every instance through PostgreSQL, in memory on SQLite."""
+
+    rate_limit_sign_in: Rate = field(default=Rate(20, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_SIGN_IN"})
+    """Per client address: the sign-in page, the start of a sign-in at an identity provider, the development
+    sign-in."""
+
+    rate_limit_sign_in_email: Rate = field(default=Rate(5, 600),
+                                           metadata={"env": "ACCESSDESK_RATE_LIMIT_SIGN_IN_EMAIL"})  # fmt: skip
+    """Per e-mail address, sign-ins started for it (from any address)."""
+
+    rate_limit_oidc_callback: Rate = field(default=Rate(20, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_OIDC_CALLBACK"})
+    """Per client address: answers from identity providers (``/login/callback``; each costs a call to the provider)."""
+
+    rate_limit_token: Rate = field(default=Rate(3000, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_TOKEN"})
+    """Per client address: requests to the OAuth token endpoint (generous: a partner's fleet may share one address)."""
+
+    rate_limit_introspect: Rate = field(default=Rate(60000, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_INTROSPECT"})
+    """Per client address: requests to OAuth introspection (a gateway may ask on every call to the model)."""
+
+    rate_limit_revoke: Rate = field(default=Rate(600, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_REVOKE"})
+    """Per client address: requests to OAuth revocation."""
+
+    rate_limit_oauth_failures: Rate = field(default=Rate(20, 60),
+                                            metadata={"env": "ACCESSDESK_RATE_LIMIT_OAUTH_FAILURES"})  # fmt: skip
+    """Per client address and claimed ``client_id``: failed client authentications (``invalid_client``) at the token,
+    introspection and revocation endpoints. Reached, that client is refused from that address only."""
+
+    rate_limit_oauth_failures_per_address: Rate = field(
+        default=Rate(100, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_OAUTH_FAILURES_PER_ADDRESS"})  # fmt: skip
+    """Per client address: failed client authentications, whatever ``client_id`` they claimed."""
+
+    rate_limit_api: Rate = field(default=Rate(1200, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_API"})
+    """Per client address: requests to the JSON API."""
+
+    rate_limit_api_token: Rate = field(default=Rate(600, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_API_TOKEN"})
+    """Per personal API token: requests to the JSON API."""
+
+    rate_limit_api_failures: Rate = field(default=Rate(20, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_API_FAILURES"})
+    """Per client address: JSON API requests refused for want of a valid token (401)."""
+
+    rate_limit_slack_link: Rate = field(default=Rate(10, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_SLACK_LINK"})
+    """Per client address, and per console session: the pages that show and confirm a Slack link."""
+
+    rate_limit_flush_seconds: float = field(default=0.5, metadata={"env": "ACCESSDESK_RATE_LIMIT_FLUSH_SECONDS"})
+    """On PostgreSQL, the busy doors (token, introspection, revocation, JSON API) count in memory and add their
+    counts to the shared ones this often; between two flushes the instances together may let through up to what
+    the others admitted in one interval beyond a limit. The other doors count in the database at each request."""
+
     @property
     def issuer(self) -> str:
         """The OAuth issuer identifier: the base URL, without a trailing slash."""
@@ -206,6 +280,10 @@ class Settings:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 
     @property
+    def rate_limits_enabled(self) -> bool:
+        return self.is_production if self.rate_limits is None else self.rate_limits
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -217,8 +295,10 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None:
                 continue
-            if f.name in ("embedded_worker", "dev_login"):
+            if f.name in ("embedded_worker", "dev_login", "rate_limits"):
                 values[f.name] = _bool(raw)
+            elif f.type == "Rate":
+                values[f.name] = Rate.parse(raw, name=f.metadata["env"])
             elif f.name == "oidc_providers":
                 values[f.name] = _providers(raw, production=environ.get("ACCESSDESK_ENV") == "production")
             elif f.name == "token_ttl_seconds":
@@ -227,7 +307,7 @@ class Settings:
                 except ValueError as exc:
                     raise SettingsError(f"{f.metadata['env']}: not a whole number of seconds: {raw!r}") from exc
             elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours",
-                            "secret_overlap_hours", "audit_checkpoint_minutes"):
+                            "secret_overlap_hours", "audit_checkpoint_minutes", "rate_limit_flush_seconds"):
                 try:
                     values[f.name] = float(raw)
                 except ValueError as exc:
@@ -273,9 +353,18 @@ class Settings:
             raise SettingsError("ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive")
         if self.audit_checkpoint_minutes < 0:
             raise SettingsError("ACCESSDESK_AUDIT_CHECKPOINT_MINUTES must not be negative (0 turns checkpoints off)")
+        self._check_rate_limits()
         if self.audit_checkpoint_slack_channel and not _CHANNEL_ID.fullmatch(self.audit_checkpoint_slack_channel):
             raise SettingsError("ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL must be a Slack channel id (C… or G…), "
                                 "not a channel's name")  # fmt: skip
+
+    def _check_rate_limits(self) -> None:
+        for f in fields(self):
+            rate = getattr(self, f.name)
+            if isinstance(rate, Rate) and not (rate.count >= 1 and 1 <= rate.seconds <= 86400):
+                raise SettingsError(f"{f.metadata['env']} must allow at least 1 per a window of 1 second to 1 day")
+        if not 0.05 <= self.rate_limit_flush_seconds <= 10:
+            raise SettingsError("ACCESSDESK_RATE_LIMIT_FLUSH_SECONDS must be between 0.05 and 10")
 
     def _check_slack(self) -> None:
         # A token in the wrong variable (a user or app token as the bot token) fails at Slack much later and

@@ -524,3 +524,16 @@ class Reminder(SQLModel, table=True):
     due_at: datetime = _at()
     created_at: datetime = _at()
     messages: list[str] = Field(default_factory=list, sa_type=JSONList)
+
+
+class RateLimitCount(SQLModel, table=True):
+    """How many requests (or failed authentications) one key has made against one rate limit in one fixed window,
+    all instances together (accessdesk.ratelimit). Only PostgreSQL deployments use it; SQLite counts in memory."""
+
+    __tablename__ = "rate_limit_counts"
+
+    key: str = Field(sa_type=sa.String(200), primary_key=True)
+    window_start: int = Field(sa_type=sa.BigInteger, primary_key=True)  # seconds since the epoch
+    count: int
+    allowed: int  # the limit it was counted against, so that the instances can ask which keys reached theirs
+    expires_at: datetime = _at(index=True)  # the window's end
