@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from accessdesk.db.tables import OutboxMessage, SlackCard
@@ -38,6 +39,7 @@ async def test_a_new_nomination_posts_one_card_per_approval_channel_once(world, 
     assert len(fake_slack.calls_to(POST)) == 2
 
 
+@pytest.mark.injects_fault
 async def test_a_retry_after_a_failed_channel_posts_only_the_missing_card(world, fake_slack: FakeSlack, clock):
     nomination = await nominated(world, channels=[CHANNEL, "C0SECOND"])
     fake_slack.script(POST, Reply(), Reply(500))

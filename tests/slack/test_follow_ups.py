@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
@@ -83,6 +84,7 @@ async def test_a_lapse_closes_the_card_and_tells_the_nominator(world, fake_slack
     assert str(nomination.id) in texts["U0NORA"]
 
 
+@pytest.mark.injects_fault
 async def test_a_half_failed_follow_up_posts_only_what_is_missing_when_retried(world, fake_slack, clock):
     nomination = await carded(world, fake_slack, channels=[CHANNEL, SECOND])
     await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id,

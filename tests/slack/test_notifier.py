@@ -75,6 +75,7 @@ async def test_429_waits_as_long_as_slack_asked_then_sends_exactly_one_message(q
     assert [c.status for c in fake_slack.calls_to(POST)] == [429, 200]  # one message reached Slack
 
 
+@pytest.mark.injects_fault
 async def test_a_slack_that_keeps_failing_ends_in_the_dead_letters(quiet_world, fake_slack: FakeSlack, clock):
     fake_slack.always(POST, Reply(500))
     message_id = await queue(quiet_world, "slack:C0APPROVERS")
@@ -89,6 +90,7 @@ async def test_a_slack_that_keeps_failing_ends_in_the_dead_letters(quiet_world, 
     assert len(fake_slack.calls_to(POST)) == 8  # slack_sdk did not retry on its own: the outbox is the policy
 
 
+@pytest.mark.injects_fault
 async def test_a_slow_slack_is_a_failure_retried_later(quiet_world, fake_slack: FakeSlack, clock):
     fake_slack.script(POST, Reply(delay=2))
     message_id = await queue(quiet_world, "slack:C0APPROVERS")
@@ -99,6 +101,7 @@ async def test_a_slow_slack_is_a_failure_retried_later(quiet_world, fake_slack: 
     assert await deliver_outbox(quiet_world.unit, notifier) == (1, 0)
 
 
+@pytest.mark.injects_fault
 async def test_slack_unreachable_is_a_failure_retried_later(quiet_world, fake_slack: FakeSlack):
     fake_slack.url = "http://127.0.0.1:9/api/"  # discard port: nothing listens
     message_id = await queue(quiet_world, "slack:C0APPROVERS")
@@ -114,6 +117,7 @@ async def test_a_message_not_addressed_to_slack_is_logged_without_a_call(quiet_w
     assert (await quiet_world.get(OutboxMessage, message_id)).delivered_at is not None
 
 
+@pytest.mark.injects_fault
 async def test_a_malformed_slack_address_is_not_dropped(quiet_world, fake_slack: FakeSlack):
     message_id = await queue(quiet_world, "slack:#general")
     assert await deliver_outbox(quiet_world.unit, notifier_on(fake_slack)) == (0, 1)
