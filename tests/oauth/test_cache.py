@@ -10,16 +10,18 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from joserfc.jwk import ECKey
 from litestar.testing import AsyncTestClient
 
 from accessdesk.app import listen_dsn
 from accessdesk.db.tables import OAuthClient
-from accessdesk.domain.credentials import Credentials, count_issuance
+from accessdesk.domain.credentials import ClientFacts, Credentials, ModelFacts, count_issuance
 from accessdesk.domain.grants import Grants
 from accessdesk.oauth.cache import CHANNEL, OAuthCache
 from accessdesk.resources import migrations_dir
 from tests.api.conftest import settle, url_of
 from tests.oauth.conftest import SETTINGS, basic
+from tests.oauth.test_token import assertion
 
 pytestmark = pytest.mark.postgres_only
 
@@ -119,6 +121,62 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
             return (await answer(new)).get("error") == "invalid_client"
 
         await until(refused)
+
+
+async def test_a_refused_request_does_not_spoil_the_client_it_loaded_for_everyone_else(app, world, credentials,
+                                                                                    live_grant):  # fmt: skip
+    """Issue 11, finding 1: a refused call that first loaded a client (a wrong secret at introspection or
+    revocation, a replayed client assertion, a replayed DPoP proof) rolls its session back; the client it kept must
+    not be tied to that session, or every later request of that client on this process fails. Anyone who knows a
+    client_id (it is in every token) could otherwise take that client down."""
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="victim")
+    private = ECKey.generate_key("P-256", private=True)
+    signed = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="signed victim",
+                                      jwks={"keys": [{**private.as_dict(private=False), "kid": "k1"}]})  # fmt: skip
+    gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
+    await settle(world)
+    cache: OAuthCache = app.state.oauth_cache
+    token_form = {"grant_type": "client_credentials"}
+    by_secret = basic(issued.client.client_id, issued.secret)
+    with_assertion = {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    async with AsyncTestClient(app=app) as client:
+        await until(lambda: _true(cache.enabled))
+
+        async def served() -> None:
+            answer = await client.post("/oauth/token", data=token_form, headers=by_secret)
+            assert answer.status_code == 200, answer.text
+            fresh = {**with_assertion, "client_assertion": assertion(signed.client.client_id, private)}
+            answer = await client.post("/oauth/token", data={**token_form, **fresh})
+            assert answer.status_code == 200, answer.text
+
+        # A stranger's wrong secrets, each the first request to load the client into this process.
+        wrong = basic(issued.client.client_id, "wrong")
+        token = (await client.post("/oauth/token", data=token_form, headers=by_secret)).json()["access_token"]
+        cache.forget()
+        assert (await client.post("/oauth/introspect", data={"token": token}, headers=wrong)).status_code == 401
+        await served()
+        cache.forget()
+        assert (await client.post("/oauth/revoke", data={"token": token}, headers=wrong)).status_code == 401
+        await served()
+        # A replayed client assertion, at revocation and at the token endpoint.
+        once = {**with_assertion, "client_assertion": assertion(signed.client.client_id, private)}
+        assert (await client.post("/oauth/revoke", data={**once, "token": token})).status_code == 200
+        cache.forget()
+        assert (await client.post("/oauth/revoke", data={**once, "token": token})).status_code == 401
+        await served()
+        cache.forget()
+        assert (await client.post("/oauth/token", data={**token_form, **once})).status_code == 401
+        await served()
+        # The gateway too: a wrong secret first, then its own calls.
+        cache.forget()
+        gateway_wrong = basic(gateway.client.client_id, "wrong")
+        assert (await client.post("/oauth/introspect", data={"token": token}, headers=gateway_wrong)).status_code == 401
+        answer = await client.post("/oauth/introspect", data={"token": token},
+                                   headers=basic(gateway.client.client_id, gateway.secret))  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["active"] is True  # a foreign token: not revoked above
+        kept = [record for record in cache.clients.values() if record is not None]
+        assert kept and all(isinstance(record.client, ClientFacts) and isinstance(record.model, ModelFacts)
+                            for record in kept)  # fmt: skip
 
 
 async def test_requests_missing_the_same_value_share_one_read():

@@ -83,8 +83,11 @@ async def test_introspection_tells_the_gateway_what_is_active_now(http, world, c
     body = active.json()
     assert body["active"] is True and body["client_id"] == issued.client.client_id and body["token_type"] == "Bearer"
     assert body["scope"] == "model:atlas:invoke" and body["aud"] == "https://api.acme.test/models/atlas"
-    for garbage in ("", "nonsense", "a.b.c", token[:-4] + "AAAA"):
+    for garbage in ("nonsense", "a.b.c", token[:-4] + "AAAA"):
         assert (await introspect(http, gateway, garbage)).json() == {"active": False}
+    # No token at all is a malformed request, not an inactive token (RFC 7662 §2.1: token is REQUIRED).
+    missing = await introspect(http, gateway, "")
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     # Suspended or revoked after issuance: inactive at once, though the JWT itself is still unexpired.
     await Grants(world.unit).revoke(actor=world.gov_approver, grant_id=live_grant.id, reason="incident")
     await settle(world)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accessdesk.oauth.endpoints import form_pairs
+from accessdesk.oauth.presented import form_pairs
 
 FORMISH = st.text(st.sampled_from(list("az09=&%+;2Fé ")))
 

@@ -93,7 +93,7 @@ async def test_a_client_assertion_is_used_once_and_must_be_addressed_to_us(http,
                 assertion(client_id, private, lifetime=7200),
                 assertion(client_id, ECKey.generate_key("P-256", private=True))):  # fmt: skip
         refused = await post_token(http, {**form, "client_assertion": bad})
-        assert refused.status_code in (400, 401) and refused.json()["error"] == "invalid_client", refused.text
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_client", refused.text
         assert "access_token" not in refused.json()
     assert await token_count(world, issued.client) == 1
 
@@ -123,7 +123,7 @@ async def test_refusals_name_the_rfc_error_and_issue_nothing(http, world, creden
         (basic(client_id, secret), {"grant_type": "password", "username": "a", "password": "b"}, 400,
          "unsupported_grant_type"),
         (basic(client_id, secret), {"grant_type": "authorization_code", "code": "x"}, 400, "unsupported_grant_type"),
-        (basic(client_id, secret), {}, 400, "unsupported_grant_type"),
+        (basic(client_id, secret), {}, 400, "invalid_request"),  # RFC 6749 §4.4.2: grant_type is REQUIRED
     ]  # fmt: skip
     for headers, data, status, error in cases:
         response = await post_token(http, data, headers=headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -88,12 +89,43 @@ class Issued:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientRecord:
-    """What the token, introspection and revocation endpoints need to know about a client, read in one go."""
+class ClientFacts:
+    """An OAuth client as the endpoints use it: plain values copied from its row. A process keeps these across
+    requests; a row object kept instead would stay tied to the session that read it, and that session's rollback
+    (any refused request) would expire it for every later request of the client."""
 
-    client: OAuthClient
+    id: uuid.UUID
+    client_id: str
+    kind: str
+    auth_method: str
+    grant_id: uuid.UUID | None
+    revoked_at: datetime | None
+    jwks: str | None  # the registered public keys as canonical JSON (private_key_jwt), else None
+
+    @classmethod
+    def of(cls, client: OAuthClient) -> ClientFacts:
+        return cls(id=client.id, client_id=client.client_id, kind=client.kind, auth_method=client.auth_method,
+                   grant_id=client.grant_id, revoked_at=aware(client.revoked_at),
+                   jwks=json.dumps(client.jwks, sort_keys=True) if client.jwks is not None else None)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What the endpoints need of a client's model: the audience of its tokens and whether DPoP is required."""
+
+    id: uuid.UUID
+    resource: str
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """What the token, introspection and revocation endpoints need to know about a client, read in one go: plain
+    values only (see :class:`ClientFacts`)."""
+
+    client: ClientFacts
     secrets: tuple[tuple[str, datetime | None], ...]  # (digest, dies at); kept in memory, so judged when used
-    model: FrontierModel
+    model: ModelFacts
 
     def secret_matches(self, pepper: bytes, secret: str, *, at: datetime) -> bool:
         return self.digest_matches(secret_digest(pepper, secret), at=at)
@@ -275,7 +307,8 @@ async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
             sa.or_(OAuthClientSecret.expires_at.is_(None), OAuthClientSecret.expires_at > now),  # type: ignore[union-attr,operator]
         )
     )).all()  # fmt: skip
-    return ClientRecord(client=client, secrets=tuple((digest, aware(dies)) for digest, dies in alive), model=model)
+    return ClientRecord(client=ClientFacts.of(client), secrets=tuple((digest, aware(dies)) for digest, dies in alive),
+                        model=ModelFacts(id=model.id, resource=model.resource, tier=model.tier))  # fmt: skip
 
 
 async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:

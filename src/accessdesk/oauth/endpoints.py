@@ -3,14 +3,11 @@ RFC 7523 client assertions and RFC 9449 DPoP), introspection (RFC 7662), revocat
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote, unquote_plus
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -19,6 +16,7 @@ from joserfc.errors import JoseError
 from joserfc.util import urlsafe_b64decode
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import (
@@ -31,11 +29,12 @@ from accessdesk.domain.credentials import (
 from accessdesk.domain.credentials import revoke_token as remember_revoked
 from accessdesk.domain.grants import Grants, usable_by_facts
 from accessdesk.domain.unit import Unit
-from accessdesk.oauth.answers import Answer
+from accessdesk.oauth.answers import NO_STORE, Answer
 from accessdesk.oauth.cache import OAuthCache, Verified
 from accessdesk.oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from accessdesk.oauth.dpop import DpopError, verify_proof
 from accessdesk.oauth.keys import KeyCache
+from accessdesk.oauth.presented import claimed_client_id, one_authentication, read_form, shown
 from accessdesk.oauth.server import (
     ACCESS_TOKEN_TYPE,
     ASSERTION_ALGORITHMS,
@@ -43,76 +42,64 @@ from accessdesk.oauth.server import (
     InvalidDpopProofError,
     Server,
     TokenContext,
+    refused,
 )
 from accessdesk.request_scope import request_unit
 from accessdesk.settings import Settings
+from accessdesk.unavailable import is_database_unavailable, temporarily_unavailable
 
-FORM = "application/x-www-form-urlencoded"
 # Authlib logs whole tokens at DEBUG ("Issue token {...}"). No secret or token may reach a log, whatever level the
 # operator turns the rest up to: its loggers never go below INFO.
 logging.getLogger("authlib").setLevel(logging.INFO)
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+log = logging.getLogger(__name__)
 INACTIVE = Answer(200, {"active": False})
 REVOKED_OR_NOT = Answer(200, b"")  # RFC 7009 §2.2: the same answer whether there was anything to revoke or not
 
 
 def _error(error: OAuth2Error) -> Answer:
-    status, body, headers = error()
+    status, body, headers = refused(error)
     return Answer(status, body, headers)
 
 
+def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The OAuth endpoints' catch-all: 503 ``temporarily_unavailable`` while the database is away, else a 500 in the
+    RFC 6749 shape (``server_error``), never stored, with the traceback in the log."""
+    if is_database_unavailable(exc):
+        return temporarily_unavailable(request, exc)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": "server_error", "error_description": "something went wrong on our side"}
+    return Response(body, status_code=500, media_type="application/json", headers=NO_STORE)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """What Litestar refuses before a handler runs (a body too large, say), in the RFC 6749 shape and never
+    stored."""
+    if exc.status_code >= 500:
+        return _server_error(request, exc)
+    body = {"error": "invalid_request", "error_description": shown(str(exc.detail), longest=200)}
+    return Response(body, status_code=exc.status_code, media_type="application/json",
+                    headers={**(exc.headers or {}), **NO_STORE})  # fmt: skip
+
+
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The request's form parameters; RFC 6749 §3.2: each at most once, and form-encoded."""
-    body = await request.body()
-    if body and request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
-        raise InvalidRequestError(description=f"the request body must be {FORM}")
-    form: dict[str, str] = {}
-    for name, value in form_pairs(body.decode("utf-8", "replace")):
-        if name in form:
-            raise InvalidRequestError(description=f"the parameter {name} is repeated")
-        form[name] = value
+    """The request's form parameters (RFC 6749 §3.2: form-encoded, each at most once) presenting at most one client
+    authentication (§2.3); InvalidRequestError otherwise."""
+    form = read_form(await request.body(), request.headers.get("content-type", ""))
+    one_authentication(request.headers, form)
     return form
 
 
-def form_pairs(text: str) -> list[tuple[str, str]]:
-    """The name/value pairs of a form-encoded body, exactly as ``parse_qsl(text, keep_blank_values=True)`` reads
-    them; quicker for what OAuth clients send (a few fields, rarely escaped), which is on every request's path."""
-    pairs = []
-    for piece in text.split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        if "%" in piece or "+" in piece:
-            name, value = unquote_plus(name), unquote_plus(value)
-        pairs.append((name, value))
-    return pairs
+def _required(form: Mapping[str, str], name: str) -> str:
+    """A parameter the request cannot be answered without (RFC 6749 §5.2, RFC 7662 §2.1, RFC 7009 §2.1)."""
+    value = form.get(name)
+    if not value:
+        raise InvalidRequestError(description=f"the {name} parameter is required")
+    return value
 
 
 def _headers(request: Request[Any, Any, Any]) -> Mapping[str, str]:
     """The request's headers, looked up without regard to case (Authlib asks for ``Authorization``)."""
     return request.headers
-
-
-def claimed_client_id(headers: Mapping[str, str], form: dict[str, str]) -> str | None:
-    """Which client the request says it comes from, before anything is verified: the Basic user name, the form's
-    client_id, or a client assertion's ``sub``. Only used to read that client; Authlib then authenticates it."""
-    authorization = headers.get("authorization", "")
-    if authorization[:6].lower() == "basic ":
-        try:
-            user = base64.b64decode(authorization[6:].strip(), validate=True).decode().split(":", 1)[0]
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return unquote(user)  # RFC 6749 §2.3.1: form-url-encoded before Basic encoding
-    if form.get("client_id"):
-        return form["client_id"]
-    assertion = form.get("client_assertion", "")
-    if form.get("client_assertion_type") == ASSERTION_TYPE and assertion.count(".") == 2:
-        try:
-            claims = json.loads(urlsafe_b64decode(assertion.split(".")[1].encode()))
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return claims.get("sub") if isinstance(claims, dict) and isinstance(claims.get("sub"), str) else None
-    return None
 
 
 def _state(request: Request[Any, Any, Any]) -> State:
@@ -144,6 +131,7 @@ AUTHORIZATION_SERVER = Server()
 
 class OAuthController(Controller):
     include_in_schema = False
+    exception_handlers = {HTTPException: _http_error, Exception: _server_error}  # noqa: RUF012 - Litestar's API
 
     @get("/.well-known/oauth-authorization-server")
     async def metadata(self, state: State) -> Response[dict[str, Any]]:
@@ -179,6 +167,7 @@ class OAuthController(Controller):
         settings, unit = _settings(state), request_unit(request, state)
         try:
             form = await _form(request)
+            _required(form, "grant_type")
         except OAuth2Error as error:
             return _error(error)
         headers, cache = _headers(request), _cache(state)
@@ -293,13 +282,14 @@ class OAuthController(Controller):
         unit, cache = request_unit(request, state), _cache(state)
         try:
             form = await _form(request)
+            token = _required(form, "token")
             caller = await self._authenticated(request, unit, form, methods=SECRET_METHODS, endpoint="introspection")
             if caller.client.kind != "gateway":
                 raise InvalidClientError(description="introspection is for gateway credentials", status_code=401)
         except OAuth2Error as error:
             await unit.rollback()
             return _error(error)
-        verified = await self._decode(state, unit, form.get("token", ""))
+        verified = await self._decode(state, unit, token)
         if verified is None or verified.claims.get("aud") != caller.model.resource:
             await _end(unit)
             return INACTIVE
@@ -322,18 +312,19 @@ class OAuthController(Controller):
         unit = request_unit(request, state)
         try:
             form = await _form(request)
+            token = _required(form, "token")
             caller = await self._authenticated(request, unit, form, methods=[*SECRET_METHODS, PRIVATE_KEY_JWT],
                                                endpoint="revocation")  # fmt: skip
         except OAuth2Error as error:
             await unit.rollback()
             return _error(error)
-        verified = await self._decode(state, unit, form.get("token", ""))
+        verified = await self._decode(state, unit, token)
         claims = verified.claims if verified is not None else None
         if claims is not None and claims.get("client_id") == caller.client.client_id:
             await remember_revoked(unit, jti=str(claims["jti"]), client_pk=caller.client.id,
                                    expires_at=datetime.fromtimestamp(claims["exp"], UTC))  # fmt: skip
-            unit.record(actor=_system(caller), action="credential.token_revoked", subject=caller.client,
-                        after={"jti": claims["jti"]})  # fmt: skip
+            unit.record(actor=_system(caller), action="credential.token_revoked", subject_type="oauth_clients",
+                        subject_id=caller.client.id, after={"jti": claims["jti"]})  # fmt: skip
             await unit.commit()
         else:
             await _end(unit)

@@ -37,6 +37,7 @@ from accessdesk.domain.credentials import PRIVATE_KEY_JWT, SECRET_METHODS, Clien
 from accessdesk.domain.grants import Usability
 from accessdesk.domain.signing_keys import Signer
 from accessdesk.oauth.dpop import DpopProof
+from accessdesk.oauth.presented import shown
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 ENDPOINT_PATHS = ("/oauth/token", "/oauth/introspect", "/oauth/revoke")
@@ -81,6 +82,15 @@ class TokenContext:
     issued_jti: str | None = None
     expires_at: int | None = None
     claims: dict[str, Any] = field(default_factory=dict)
+
+
+def refused(error: OAuth2Error) -> tuple[int, Any, list[tuple[str, str]]]:
+    """An error as every OAuth endpoint answers it (status, body, headers). ``invalid_client`` is always 401 with
+    ``WWW-Authenticate``: RFC 6749 §5.2 requires it when the client tried HTTP Basic and allows it otherwise, and
+    one status however the client tried means a client never learns which check refused it."""
+    if isinstance(error, InvalidClientError):
+        error.status_code = 401
+    return error()  # type: ignore[no-any-return]
 
 
 class Client(ClientMixin):
@@ -134,7 +144,12 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return [issuer, *(f"{issuer}{path}" for path in ENDPOINT_PATHS)]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
-        return _registered_keys(json.dumps(client.record.client.jwks or {"keys": []}, sort_keys=True))
+        registered = client.record.client.jwks
+        if client.record.client.auth_method != PRIVATE_KEY_JWT or registered is None:
+            # Checked here, before any key is looked for: a secret-based client has none to verify against.
+            raise InvalidClientError(description="this client authenticates with a client secret, not "
+                                     "private_key_jwt")  # fmt: skip
+        return _registered_keys(registered)
 
     def verify_claims(self, claims: jwt.Claims) -> None:
         super().verify_claims(claims)
@@ -151,8 +166,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         # with any asymmetric algorithm the metadata announces.
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
-        except JoseError as exc:
-            raise InvalidClientError(description=exc.description) from exc
+        except JoseError as exc:  # its description may repeat what the assertion's header says
+            raise InvalidClientError(description=shown(exc.description or exc.error, longest=200)) from exc
         self.verify_claims(token.claims)
         return token.claims
 
@@ -200,7 +215,7 @@ class ModelAccessGrant(ClientCredentialsGrant):
         allowed = set(self.context.usability.scopes)  # type: ignore[union-attr]
         excess = [s for s in requested if s not in allowed]
         if excess:
-            raise InvalidScopeError(description=f"not granted: {' '.join(excess)}; this grant allows "
+            raise InvalidScopeError(description=f"not granted: {shown(' '.join(excess))}; this grant allows "
                                     f"{' '.join(sorted(allowed))}")  # fmt: skip
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):  # type: ignore[no-untyped-def]  # noqa: ANN001
@@ -268,6 +283,9 @@ class Server(AuthorizationServer):
         if record is None or record.client.client_id != client_id:
             return None
         return Client(context)
+
+    def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> tuple[int, Any, list[tuple[str, str]]]:
+        return self.handle_response(*refused(error))
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Tokens are self-contained JWTs: nothing to store (issuances are counted by the endpoint)."""

@@ -28,7 +28,7 @@ from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from accessdesk.api.errors import PROBLEM
-from accessdesk.oauth.endpoints import claimed_client_id, form_pairs
+from accessdesk.oauth.presented import claimed_client_id, form_pairs
 from accessdesk.ratelimit.limiter import Limit, Limiter, Refused
 from accessdesk.settings import Settings
 from accessdesk.web.pages import cookie_name

@@ -14,7 +14,7 @@ from typing import Any
 
 from accessdesk.db.tables import FrontierModel, OAuthClient
 from accessdesk.domain.vocabulary import Tier
-from accessdesk.oauth.endpoints import ASSERTION_TYPE
+from accessdesk.oauth.presented import ASSERTION_TYPE
 
 
 @dataclass(frozen=True, slots=True)
