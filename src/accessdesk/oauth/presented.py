@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote, unquote_plus
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from joserfc.util import urlsafe_b64decode
 
 FORM = "application/x-www-form-urlencoded"
@@ -100,8 +100,11 @@ def claimed_client_id(headers: Mapping[str, str], form: Mapping[str, str]) -> st
 def one_authentication(headers: Mapping[str, str], form: Mapping[str, str]) -> None:
     """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request, and a ``client_id``
     in the body must name the client that authenticates. InvalidRequestError otherwise: accepting both would let
-    a request say one client and be answered as another."""
+    a request say one client and be answered as another. HTTP Basic credentials that cannot be read (not base64,
+    not UTF-8) are InvalidClientError here, before Authlib, which does not expect them."""
     basic = headers.get("authorization", "")[:6].lower() == "basic "
+    if basic and basic_user(headers["authorization"]) is None:
+        raise InvalidClientError(description="the Authorization header does not hold Basic credentials (RFC 7617)")
     methods = [name for name, used in (
         ("HTTP Basic", basic), ("client_secret in the body", "client_secret" in form),
         ("client_assertion", "client_assertion" in form or "client_assertion_type" in form),
