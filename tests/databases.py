@@ -68,17 +68,21 @@ class PostgresDatabase:
         return self.url
 
     async def reset(self) -> None:
-        """Empty every table. ``session_replication_role = replica`` switches off triggers for this session
-        only, which is how a superuser gets past the append-only audit table (tests only)."""
+        """Empty every table. ``session_replication_role = replica`` switches off triggers (the foreign keys' among
+        them) for this transaction only, which is how a superuser gets past the append-only audit table (tests
+        only). ``DELETE`` rather than ``TRUNCATE``: a test leaves a few rows, and deleting them takes about a
+        millisecond where truncating 29 tables (new files for each) took about 0.1 s, before every test."""
         connection = await asyncpg.connect(_plain(self.url))
         try:
             tables = await connection.fetch(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
             )
-            await connection.execute("SET session_replication_role = replica")
-            await connection.execute("TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables) + " CASCADE")
             genesis = "0" * 64
-            await connection.execute(f"INSERT INTO audit_head (id, seq, prev_hash, hash) VALUES (1, 0, '{genesis}', '{genesis}')")
+            async with connection.transaction():
+                await connection.execute("SET LOCAL session_replication_role = replica")
+                await connection.execute(";".join(f'DELETE FROM "{t["tablename"]}"' for t in tables))
+                await connection.execute("INSERT INTO audit_head (id, seq, prev_hash, hash) "
+                                         f"VALUES (1, 0, '{genesis}', '{genesis}')")  # fmt: skip
         finally:
             await connection.close()
 
