@@ -45,7 +45,7 @@ class SlackDecisions:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
 
-    async def decide(self, client: AsyncWebClient, *, slack_user: str, nomination_id: uuid.UUID, verdict: Verdict,
+    async def decide(self, client: AsyncWebClient | None, *, slack_user: str, nomination_id: uuid.UUID, verdict: Verdict,
                      reason: str | None = None) -> Decided:  # fmt: skip
         """The decision of the accessdesk user behind ``slack_user`` (raises NotLinked, or the domain's refusal)."""
         async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):

@@ -487,6 +487,22 @@ class SlackLink(SQLModel, table=True):
     linked_at: datetime = _at()
 
 
+class SlackEmailMatch(SQLModel, table=True):
+    """A Slack user whom Slack's ``users.info`` showed, at ``confirmed_at``, to have confirmed ``email``, the address
+    of an accessdesk account: remembered so that a listener can tell who acts without asking Slack before it
+    acknowledges (Slack gives it 3 seconds; its Web API may take longer).
+
+    The match holds while the account still has that address and is not disabled (checked at every use), and for
+    ``domain.slack_links.EMAIL_MATCH_TTL`` after ``confirmed_at``; then Slack is asked again."""
+
+    __tablename__ = "slack_email_matches"
+
+    slack_user_id: str = Field(sa_type=sa.String(32), primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    email: str = Field(sa_type=sa.String(320))
+    confirmed_at: datetime = _at()
+
+
 class SlackLinkRequest(SQLModel, table=True):
     """A one-time link DMed by ``/accessdesk link``: only the SHA-256 of its token is stored; it works once, briefly."""
 
