@@ -102,14 +102,19 @@ def slack_errors(otherwise: ErrorHandler = _logged) -> ErrorHandler:
 
     from bots.slackbot.payloads import Malformed
 
-    async def on_error(error: Exception, logger: logging.Logger) -> Any:
+    async def on_error(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> Any:
+        # ``response`` is None once the listener has acknowledged: the answer is gone, only the log line remains
+        # (and bolt refuses an answer returned then).
+        answer: BoltResponse | None
         if isinstance(error, BoltUnhandledRequestError):
             log.warning("Slack request not handled (404): no listener for it")
-            return BoltResponse(status=404, body="Refused: nothing here handles this request.")
-        if isinstance(error, Malformed):
+            answer = BoltResponse(status=404, body="Refused: nothing here handles this request.")
+        elif isinstance(error, Malformed):
             log.warning("Slack request refused (400): %s", error)
-            return BoltResponse(status=400, body="Refused: not a request Slack sends.")
-        return await otherwise(error, logger)
+            answer = BoltResponse(status=400, body="Refused: not a request Slack sends.")
+        else:
+            answer = await otherwise(error, logger)
+        return answer if response is not None else None
 
     return on_error
 

@@ -16,8 +16,16 @@ from accessdesk.domain.transitions import deliver_outbox
 from bots.slackbot.blocks import not_linked_text, reject_reason_modal
 from bots.slackbot.ids import ActionId
 from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import (CHANNEL, CONSOLE, click, nominated, notifier_on, reason_submitted, remembered,
-                                    slack_user)
+from tests.slack.approvals import (
+    CHANNEL,
+    CONSOLE,
+    click,
+    nominated,
+    notifier_on,
+    reason_submitted,
+    remembered,
+    slack_user,
+)
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import FakeSlack, Reply
 from tests.slack.signing import Signed
