@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from accessdesk.clock import Clock
 from accessdesk.db.tables import Nomination, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
@@ -22,8 +23,10 @@ CHANNEL = "C0APPROVALS"
 CONSOLE = "http://127.0.0.1:8000"
 
 
-def notifier_on(fake: FakeSlack) -> SlackNotifier:
-    return SlackNotifier(web_client(slack_settings("sqlite+aiosqlite://", fake)), console_url=CONSOLE)
+def notifier_on(fake: FakeSlack, *, clock: Clock | None = None, timeout: int = 10) -> SlackNotifier:
+    """The notifier on the fake; ``clock``: the test's, when it matters how long ago a post was tried."""
+    return SlackNotifier(web_client(slack_settings("sqlite+aiosqlite://", fake), timeout=timeout), console_url=CONSOLE,
+                         clock=clock)  # fmt: skip
 
 
 async def nominated(world: World, *, channels: list[str] | None = None, by: Actor | None = None) -> Nomination:

@@ -449,7 +449,9 @@ class OAuthRevokedToken(SQLModel, table=True):
 
 class SlackCard(SQLModel, table=True):
     """A nomination's approval card as posted in one Slack channel: ``ts`` is the message, edited in place after
-    every decision. One card per channel: a delivery retried after it was posted finds this row and posts nothing."""
+    every decision. One card per channel: a delivery retried after it was posted finds this row and posts nothing.
+    ``ts`` None: the post, at ``posted_at``, got no answer (a timeout), so whether it landed is not known yet; the
+    retry looks for it in the channel before posting again (bots/slackbot/notifier.py)."""
 
     __tablename__ = "slack_cards"
     __table_args__ = (sa.UniqueConstraint("nomination_id", "channel"),)
@@ -457,7 +459,7 @@ class SlackCard(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     nomination_id: uuid.UUID = Field(foreign_key="nominations.id")
     channel: str = Field(sa_type=sa.String(32))
-    ts: str = Field(sa_type=sa.String(32))
+    ts: str | None = Field(default=None, sa_type=sa.String(32))
     posted_at: datetime = _at()
 
 
