@@ -31,6 +31,8 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -65,6 +67,11 @@ CARD_EVENT = "accessdesk_approval_card"
 CARD_SETTLES = 60.0
 # Pages of a channel's history (100 messages each, newest first) read to find such a card.
 HISTORY_PAGES = 5
+# On SQLite, how long a message being delivered is kept from any other deliverer while its transaction is committed
+# around a Slack call (see SlackNotifier._before_slack); renewed at every call.
+LEASE = timedelta(minutes=5)
+# The outbox message being delivered, in this task (deliveries of several messages may run at once).
+_delivering: ContextVar[OutboxMessage | None] = ContextVar("delivering", default=None)
 # What happened to a pending nomination: its cards are edited and a note goes in each card's thread.
 FOLLOW_UPS = frozenset({"nomination.decision", "nomination.withdrawn", "nomination.lapsed"})
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
@@ -97,6 +104,13 @@ class SlackNotifier:
         self._clock = clock or SystemClock()
 
     async def deliver(self, message: OutboxMessage) -> None:
+        token = _delivering.set(message)
+        try:
+            await self._deliver(message)
+        finally:
+            _delivering.reset(token)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
         if (approvers := _APPROVERS.fullmatch(message.recipient)) is not None:
             await self._to_approvers(message, uuid.UUID(approvers.group(1)))
             return
@@ -243,8 +257,27 @@ class SlackNotifier:
                                   posted_at=self._clock.now()))  # fmt: skip
 
     async def _call(self, where: str, method: Any, **arguments: Any) -> Any:
+        await self._before_slack()
         async with _rate_limited(where, method.__name__.replace("_", ".", 1)):
             return await method(**arguments)
+
+    async def _before_slack(self) -> None:
+        """On SQLite, end the outbox's transaction before a Slack call, the message leased for :data:`LEASE`.
+
+        There every transaction holds the database's one write lock (db/engine.py): held across a Slack call (up
+        to the client's 10 s), it would make every other request wait for Slack, a listener's acknowledgement
+        included. The lease keeps any other deliverer from the message meanwhile (``available_at`` in the future),
+        and what this delivery posted so far is committed with it; the outbox then marks the message delivered,
+        or due again, in a transaction of its own. A process that stops mid-delivery leaves the message to be
+        retried after the lease, with its posts (and a card post that got no answer) on record. PostgreSQL locks
+        only the claimed row, which holds across the call: nothing to do there."""
+        message = _delivering.get()
+        session = async_object_session(message) if message is not None else None
+        if message is None or session is None or session.bind.dialect.name != "sqlite":  # type: ignore[union-attr]
+            return
+        message.available_at = self._clock.now() + LEASE
+        session.add(message)
+        await session.commit()
 
 
 @asynccontextmanager

@@ -107,7 +107,8 @@ def slack_errors(otherwise: ErrorHandler = _logged) -> ErrorHandler:
         # (and bolt refuses an answer returned then).
         answer: BoltResponse | None
         if isinstance(error, BoltUnhandledRequestError):
-            log.warning("Slack request not handled (404): no listener for it")
+            # Bolt says the same of a listener that did not acknowledge within its 3 seconds (it logs that apart).
+            log.warning("Slack request not handled (404): no listener acknowledged it")
             answer = BoltResponse(status=404, body="Refused: nothing here handles this request.")
         elif isinstance(error, Malformed):
             log.warning("Slack request refused (400): %s", error)

@@ -8,7 +8,8 @@ answers for the next calls, ``fake.always(method, Reply(...))`` sets the answer 
 
 Like Slack, the fake keeps what ``chat.postMessage`` posted (when it answers 200), from the moment the call arrives,
 however long its answer then takes: ``conversations.history`` returns it (newest first, from ``oldest``, with its
-metadata), and ``fake.messages(channel)`` shows it to a test.
+metadata), and ``fake.messages(channel)`` shows it to a test. ``fake.people`` (Slack user id → e-mail) is who
+``users.info`` knows, each with a confirmed address, when no reply is scripted.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class FakeSlack:
     latency: float = 0.0  # seconds added before every answer, on top of a reply's own delay
     _scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     _always: dict[str, Reply] = field(default_factory=dict)
+    people: dict[str, str] = field(default_factory=dict)
     _posted: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,6 +99,13 @@ class FakeSlack:
         with self._lock:
             self._posted[str(body.get("channel"))].append(message)
         return {"ok": True, "channel": body.get("channel"), "ts": message["ts"], "message": message}
+
+    def _person(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        email = self.people.get(str(body.get("user")))
+        if email is None:
+            return None
+        return {"ok": True, "user": {"id": body.get("user"), "name": email.split("@")[0], "deleted": False,
+                                     "is_bot": False, "is_email_confirmed": True, "profile": {"email": email}}}  # fmt: skip
 
     def _history(self, body: dict[str, Any]) -> dict[str, Any]:
         oldest = float(body.get("oldest") or 0)
@@ -172,6 +181,8 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 answer = posted
             elif method == "conversations.history" and reply.status == 200:
                 answer = fake._history(body)
+            elif method == "users.info" and reply.status == 200 and (person := fake._person(body)) is not None:
+                answer = person
             elif reply.status == 200:
                 answer = _default_body(method, body)
             else:
