@@ -3,6 +3,7 @@ acknowledging, and who acts is remembered once Slack confirmed it, so that the h
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,7 +14,9 @@ from sqlmodel import select
 
 from accessdesk.app import create_app
 from accessdesk.db.tables import Decision, Nomination, User
+from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.slack_links import EMAIL_MATCH_TTL
+from accessdesk.domain.transitions import NullNotifier, deliver_outbox
 from bots.slackbot.blocks import not_linked_text
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, known, nominated, reason_submitted, remembered, slack_user
@@ -121,3 +124,27 @@ async def test_a_remembered_match_ends_with_the_account_and_lapses_with_time(wor
     await fake_slack.wait_for("users.info", before + 1)
     await fake_slack.wait_for("chat.postEphemeral", 2)
     assert len(await rows(world, Nomination)) == 1
+
+
+async def test_a_card_being_posted_to_a_slow_slack_does_not_hold_up_the_next_submission(
+    world, bot, fake_slack: FakeSlack
+):
+    await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
+                                            changes={"slack_channels": ["C0APPROVALS"]})  # fmt: skip
+    first, _ = await world.partner(name="lab-one")
+    second, _ = await world.partner(name="lab-two")
+    await deliver_outbox(world.unit, NullNotifier())
+    await settle(world)
+    await known(world, NORA, world.dev_nominator)
+    fake_slack.latency = SLOW
+    _, response = await timed(bot, submitted(**valid(world, first)))
+    assert response.text == ""  # type: ignore[attr-defined]
+    # The confirmation is answered after SLOW; then the new card's post is under way, for SLOW more.
+    await fake_slack.wait_for("chat.postEphemeral", timeout=2 * SLOW)
+    await asyncio.sleep(0.5)
+    sent = time.monotonic()
+    seconds, response = await timed(bot, submitted(**valid(world, second)))
+    assert response.text == "" and seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"  # type: ignore[attr-defined]
+    cards = await fake_slack.wait_for("chat.postMessage", timeout=2 * SLOW)
+    assert min(c.received_at for c in cards) < sent  # the first card's post was under way meanwhile
+    assert len(await rows(world, Nomination)) == 2
