@@ -148,7 +148,8 @@ class SlackCommands:
     async def nominate(self, client: AsyncWebClient | None, *, slack_user: str,
                        form: NominationForm) -> tuple[uuid.UUID, list[uuid.UUID]]:  # fmt: skip
         """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal), and the
-        outbox messages it wrote (its approval cards)."""
+        outbox messages it wrote (its approval cards). Without a ``client`` (before an acknowledgement) Slack is
+        not asked who they are: Unconfirmed when accessdesk does not know."""
         async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             nomination = await CoSelection(unit).nominate(
                 actor=actor, model_id=form.model_id, organisation_id=form.organisation_id, starts_at=form.starts_at,
