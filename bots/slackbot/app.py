@@ -1,12 +1,17 @@
 """The bolt app: Slack's requests in, listeners that acknowledge at once, then answer.
 
-Listeners stay thin: acknowledge, call a domain service, render with :mod:`bots.slackbot.blocks`. The rules live in
-the domain and are never re-checked here.
+Listeners stay thin: read the payload (:mod:`bots.slackbot.payloads`), acknowledge, call a domain service, render
+with :mod:`bots.slackbot.blocks`. The rules live in the domain and are never re-checked here.
+
+No listener awaits Slack's Web API before it acknowledges: Slack waits 3 seconds for the acknowledgement, and its
+Web API may take longer. A modal's submission and a menu's options are answered *in* the acknowledgement (errors
+shown next to their field, the options themselves), so they decide before it, as the person accessdesk already
+knows (``client=None``: :mod:`bots.slackbot.identity`); someone only Slack could name is acknowledged first and
+decided for after, with the outcome told privately.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,10 +31,11 @@ from bots.slackbot import blocks
 from bots.slackbot.commands import Elsewhere, SlackCommands, nomination_form
 from bots.slackbot.decisions import SlackDecisions, nomination_id_of
 from bots.slackbot.home import SlackHome
-from bots.slackbot.identity import NotLinked
+from bots.slackbot.identity import NotLinked, Unconfirmed, confirm
 from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 from bots.slackbot.linking import SlackLinking
 from bots.slackbot.notifier import SlackNotifier
+from bots.slackbot.payloads import Click, Command, HomeOpened, Submission, Suggestion
 from bots.slackbot.web_api import web_client
 
 
@@ -115,16 +121,26 @@ NOMINATE_FORM_FIELDS = {**{f.value: f.value for f in NominateField},
 
 def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
               client: AsyncWebClient | None = None) -> AsyncApp:  # fmt: skip
-    """The bolt app for ``/slack/events``: Slack's signature and timestamp are verified by bolt itself.
+    """The bolt app for ``/slack/events`` and Socket Mode.
+
+    Over HTTP, Slack's signature and timestamp are verified before bolt sees the request
+    (``accessdesk.slack_endpoint``), so bolt's own verification is off; Socket Mode needs none. A request no
+    listener handles, or one whose payload a listener cannot read, is refused in one log line
+    (``slack_endpoint.slack_errors``).
 
     HTTP mode with ``process_before_response=False``: the acknowledgement is sent as soon as the listener calls
     ``ack()`` (Slack wants it within 3 seconds) and the listener goes on to answer through ``respond()``."""
+    from accessdesk.slack_endpoint import slack_errors
+
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         client=client or web_client(settings),
         process_before_response=False,
+        request_verification_enabled=False,
+        raise_error_for_unhandled_request=True,
         name="accessdesk",
     )
+    app.error(slack_errors())
     console_url = settings.base_url
     decisions = SlackDecisions(sessionmaker, clock)
     # What a decision or a nomination made here wrote to the outbox leaves at once, after the acknowledgement.
@@ -136,14 +152,15 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     @app.command(CommandName.ACCESSDESK.value)
     async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
                                  client: AsyncWebClient) -> None:  # fmt: skip
+        asked = Command.of(command)
         await ack()
-        words = (command.get("text") or "").split()
-        subcommand = _subcommand(command.get("text") or "")
-        slack_user, channel = command["user_id"], command["channel_id"]
+        words = asked.text.split()
+        subcommand = _subcommand(asked.text)
+        slack_user, channel = asked.slack_user, asked.channel
         async with refusals(answer(respond), console_url=console_url):
             if subcommand is Subcommand.NOMINATE:
                 await open_nominate_modal(client, respond, slack_user=slack_user, channel=channel,
-                                          trigger_id=command["trigger_id"])  # fmt: skip
+                                          trigger_id=asked.trigger_id)  # fmt: skip
             elif subcommand is Subcommand.STATUS:
                 await respond(**await model_status(client, slack_user=slack_user, channel=channel, words=words[1:]))
             elif subcommand is Subcommand.PENDING:
@@ -151,14 +168,15 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
                 await respond(**(blocks.no_queue_message(console_url=console_url) if queue is None else
                                  blocks.pending_message(queue, channel=channel, console_url=console_url)))  # fmt: skip
             elif subcommand is Subcommand.LINK:
-                await linking.send_link(client, slack_user=slack_user, team_id=command.get("team_id"))
+                await linking.send_link(client, slack_user=slack_user, team_id=asked.team_id)
                 await respond(**blocks.link_sent_message())
             else:
                 await respond(**blocks.help_message(console_url=console_url))
 
     async def open_nominate_modal(client: AsyncWebClient, respond: AsyncRespond, *, slack_user: str, channel: str,
                                   trigger_id: str) -> None:  # fmt: skip
-        # Slack's trigger_id lapses 3 seconds after the command: the choices are one short read before it.
+        # Slack's trigger_id lapses 3 seconds after the command: the choices are one short read before it. Who
+        # acts is confirmed with Slack here if need be, and remembered: the modal's submission will not ask.
         choices = await commands.nomination_choices(client, slack_user=slack_user)
         if not choices.models or not choices.organisations:
             await respond(**blocks.nothing_to_nominate_message(console_url=console_url))
@@ -180,72 +198,102 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
 
     @app.action(ActionId.APPROVE.value)
     async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        click = Click.of(body)
         await ack()
-        channel, slack_user = body["channel"]["id"], body["user"]["id"]
         decided = None
-        async with refusals(ephemeral(client, channel=channel, slack_user=slack_user), console_url=console_url):
-            decided = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.APPROVE,
-                                             nomination_id=nomination_id_of(body["actions"][0]["value"]))  # fmt: skip
+        async with refusals(ephemeral(client, channel=click.channel, slack_user=click.slack_user),
+                            console_url=console_url):  # fmt: skip
+            decided = await decisions.decide(client, slack_user=click.slack_user, verdict=Verdict.APPROVE,
+                                             nomination_id=nomination_id_of(click.value))  # fmt: skip
         if decided is not None:
             await prompt.now(decided.messages)
 
     @app.action(ActionId.REJECT.value)
     async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        click = Click.of(body)
         await ack()
-        channel, slack_user = body["channel"]["id"], body["user"]["id"]
-        async with refusals(ephemeral(client, channel=channel, slack_user=slack_user), console_url=console_url):
-            nomination_id = nomination_id_of(body["actions"][0]["value"])
-            await client.views_open(trigger_id=body["trigger_id"],
-                                    view=blocks.reject_reason_modal(nomination_id, channel=channel))  # fmt: skip
+        async with refusals(ephemeral(client, channel=click.channel, slack_user=click.slack_user),
+                            console_url=console_url):  # fmt: skip
+            nomination_id = nomination_id_of(click.value)
+            await client.views_open(trigger_id=click.trigger_id,
+                                    view=blocks.reject_reason_modal(nomination_id, channel=click.channel))  # fmt: skip
+        # While they type the reason: the modal's submission then knows who they are without asking Slack.
+        await confirm(sessionmaker, clock, client, click.slack_user)
 
     @app.view(CallbackId.REJECT_REASON.value)
     async def reject_reason(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        # Decided before the acknowledgement, so that the domain's own check of the reason can be shown on the
-        # modal; a decision is one short transaction, well inside Slack's 3 seconds.
-        origin = json.loads(view["private_metadata"])
-        reason = view["state"]["values"][blocks.REASON_BLOCK][blocks.REASON_INPUT].get("value")
-        slack_user = body["user"]["id"]
+        submitted = Submission.of(body, view)
+        channel, slack_user = submitted.origin_text("channel"), submitted.slack_user
+        nomination_value = submitted.origin_text("nomination_id")
+        reason = submitted.input_value(blocks.REASON_BLOCK, blocks.REASON_INPUT)
+        explain = ephemeral(client, channel=channel, slack_user=slack_user)
         decided = None
-        async with refusals(ephemeral(client, channel=origin["channel"], slack_user=slack_user),
-                            console_url=console_url, form=Form(ack, {"reason": blocks.REASON_BLOCK})):  # fmt: skip
-            decided = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.REJECT, reason=reason,
-                                             nomination_id=nomination_id_of(origin["nomination_id"]))  # fmt: skip
+        try:
+            # Decided before the acknowledgement, so that the domain's own check of the reason can be shown on the
+            # modal: one short transaction, as someone accessdesk knows (no Web API call).
+            async with refusals(explain, console_url=console_url, form=Form(ack, {"reason": blocks.REASON_BLOCK})):
+                decided = await decisions.decide(None, slack_user=slack_user, verdict=Verdict.REJECT, reason=reason,
+                                                 nomination_id=nomination_id_of(nomination_value))  # fmt: skip
+                await ack()
+        except Unconfirmed:
             await ack()
+            async with refusals(explain, console_url=console_url):
+                decided = await decisions.decide(client, slack_user=slack_user, verdict=Verdict.REJECT, reason=reason,
+                                                 nomination_id=nomination_id_of(nomination_value))  # fmt: skip
         if decided is not None:
             await prompt.now(decided.messages)
 
     @app.view(CallbackId.NOMINATE.value)
     async def nominate(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        # Nominated before the acknowledgement, so that the domain's refusal is shown next to its field on the
-        # modal; a nomination is one short transaction, well inside Slack's 3 seconds.
-        origin = json.loads(view["private_metadata"])
-        slack_user = body["user"]["id"]
+        submitted = Submission.of(body, view)
+        channel, slack_user = submitted.origin_text("channel"), submitted.slack_user
         form = Form(ack, NOMINATE_FORM_FIELDS, otherwise=NominateField.JUSTIFICATION.value)
-        explain = ephemeral(client, channel=origin["channel"], slack_user=slack_user)
-        async with refusals(explain, console_url=console_url, form=form):
-            nomination_id, messages = await commands.nominate(client, slack_user=slack_user,
-                                                              form=nomination_form(view["state"]["values"]))  # fmt: skip
+        explain = ephemeral(client, channel=channel, slack_user=slack_user)
+        nominated = None
+        try:
+            # Nominated before the acknowledgement, so that the domain's refusal is shown next to its field on the
+            # modal: one short transaction, as someone accessdesk knows (no Web API call).
+            async with refusals(explain, console_url=console_url, form=form):
+                nominated = await commands.nominate(None, slack_user=slack_user,
+                                                    form=nomination_form(submitted.values))  # fmt: skip
+                await ack()
+        except Unconfirmed:
+            # Only Slack can say who this is (their match lapsed while the modal was open): the modal closes now,
+            # and what follows, a refusal included, is told in the channel, to them alone.
             await ack()
+            async with refusals(explain, console_url=console_url):
+                nominated = await commands.nominate(client, slack_user=slack_user,
+                                                    form=nomination_form(submitted.values))  # fmt: skip
+        if nominated is not None:
+            nomination_id, messages = nominated
             confirmation = blocks.nominated_message(nomination_id, console_url=console_url)
-            await client.chat_postEphemeral(channel=origin["channel"], user=slack_user, **confirmation)
+            await client.chat_postEphemeral(channel=channel, user=slack_user, **confirmation)
             await prompt.now(messages)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
-        # Bolt acknowledges events itself. Opening the Messages tab is the same event: only the Home tab is drawn.
-        if event.get("tab") != "home":
+        # Bolt acknowledges events itself, before this runs. Opening the Messages tab is the same event: only the
+        # Home tab is drawn.
+        opened = HomeOpened.of(event)
+        if opened.tab != "home":
             return
-        slack_user = event["user"]
-        async with refusals(home_tab(client, slack_user=slack_user), console_url=console_url):
-            home = await homes.of(client, slack_user=slack_user)
-            await client.views_publish(user_id=slack_user, view=blocks.home_view(home, console_url=console_url))
+        async with refusals(home_tab(client, slack_user=opened.slack_user), console_url=console_url):
+            home = await homes.of(client, slack_user=opened.slack_user)
+            await client.views_publish(user_id=opened.slack_user, view=blocks.home_view(home, console_url=console_url))
 
     @app.options({"action_id": NominateField.ORGANISATION.value})
     async def organisation_options(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        # The nominate modal's organisation search: answered within Slack's 3 seconds with one users.info and one
-        # short read. Someone the bot cannot act for is offered nothing; submitting the modal then says why.
+        # The nominate modal's organisation search: the options are the acknowledgement, so they are one short read
+        # as someone accessdesk knows. Someone it does not (yet) know is offered nothing this time and confirmed
+        # with Slack after, for their next keystroke; someone the bot cannot act for is offered nothing, and
+        # submitting the modal then says why.
+        asked = Suggestion.of(body)
         try:
-            found = await commands.nominees(client, slack_user=body["user"]["id"], matching=body.get("value") or "")
+            found = await commands.nominees(None, slack_user=asked.slack_user, matching=asked.typed)
+        except Unconfirmed:
+            await ack(**blocks.organisation_options([]))
+            await confirm(sessionmaker, clock, client, asked.slack_user)
+            return
         except (DomainError, NotLinked):
             found = []
         await ack(**blocks.organisation_options(found))

@@ -83,14 +83,17 @@ class Queue:
 
 
 def _selected(values: dict[str, Any], field: NominateField) -> dict[str, Any]:
-    return (values.get(field.value) or {}).get(field.value) or {}
+    """One input's state; empty when Slack sent none, or something that is not one (read as left empty)."""
+    block = values.get(field.value)
+    state = block.get(field.value) if isinstance(block, dict) else None
+    return state if isinstance(state, dict) else {}
 
 
 def _chosen_id(values: dict[str, Any], field: NominateField, message: str) -> uuid.UUID:
-    option = _selected(values, field).get("selected_option") or {}
+    option = _selected(values, field).get("selected_option")
     try:
-        return uuid.UUID(option.get("value") or "")
-    except ValueError:
+        return uuid.UUID(option.get("value") if isinstance(option, dict) else "")
+    except (TypeError, ValueError, AttributeError):
         raise Invalid(field.value, message) from None
 
 
@@ -98,20 +101,25 @@ def _instant(values: dict[str, Any], field: NominateField, message: str) -> date
     picked = _selected(values, field).get("selected_date_time")
     if not isinstance(picked, int | float) or isinstance(picked, bool):
         raise Invalid(field.value, message)
-    return datetime.fromtimestamp(picked, UTC)
+    try:
+        return datetime.fromtimestamp(picked, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond year 9999, or NaN (Python's JSON reads it)
+        raise Invalid(field.value, message) from None
 
 
 def nomination_form(values: dict[str, Any]) -> NominationForm:
     """The modal's ``view.state.values`` read into the domain's terms. Raises :class:`Invalid` (named by the
     domain's field) only for what cannot be read at all; every rule is left to :meth:`CoSelection.nominate`."""
-    actions = _selected(values, NominateField.ACTIONS).get("selected_options") or []
+    actions = _selected(values, NominateField.ACTIONS).get("selected_options")
+    actions = actions if isinstance(actions, list) else []
+    justification = _selected(values, NominateField.JUSTIFICATION).get("value")
     return NominationForm(
         model_id=_chosen_id(values, NominateField.MODEL, "choose a model"),
         organisation_id=_chosen_id(values, NominateField.ORGANISATION, "choose an organisation"),
         starts_at=_instant(values, NominateField.STARTS_AT, "pick when the window starts"),
         ends_at=_instant(values, NominateField.ENDS_AT, "pick when the window ends"),
-        actions=[o["value"] for o in actions if isinstance(o, dict) and o.get("value")],
-        justification=_selected(values, NominateField.JUSTIFICATION).get("value") or "",
+        actions=[o["value"] for o in actions if isinstance(o, dict) and isinstance(o.get("value"), str) and o["value"]],
+        justification=justification if isinstance(justification, str) else "",
     )
 
 
@@ -131,16 +139,17 @@ class SlackCommands:
             organisations=bool(any_organisation),
         )
 
-    async def nominees(self, client: AsyncWebClient, *, slack_user: str, matching: str) -> list[Organisation]:
+    async def nominees(self, client: AsyncWebClient | None, *, slack_user: str, matching: str) -> list[Organisation]:
         """The first :data:`MAX_OPTIONS` organisations the person may nominate whose name contains ``matching``
         (raises NotLinked, or Forbidden for someone who may not nominate)."""
         async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             return await nominees(unit, actor, matching=matching, limit=MAX_OPTIONS)
 
-    async def nominate(self, client: AsyncWebClient, *, slack_user: str,
+    async def nominate(self, client: AsyncWebClient | None, *, slack_user: str,
                        form: NominationForm) -> tuple[uuid.UUID, list[uuid.UUID]]:  # fmt: skip
         """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal), and the
-        outbox messages it wrote (its approval cards)."""
+        outbox messages it wrote (its approval cards). Without a ``client`` (before an acknowledgement) Slack is
+        not asked who they are: Unconfirmed when accessdesk does not know."""
         async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             nomination = await CoSelection(unit).nominate(
                 actor=actor, model_id=form.model_id, organisation_id=form.organisation_id, starts_at=form.starts_at,

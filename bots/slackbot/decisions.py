@@ -45,9 +45,10 @@ class SlackDecisions:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
 
-    async def decide(self, client: AsyncWebClient, *, slack_user: str, nomination_id: uuid.UUID, verdict: Verdict,
+    async def decide(self, client: AsyncWebClient | None, *, slack_user: str, nomination_id: uuid.UUID, verdict: Verdict,
                      reason: str | None = None) -> Decided:  # fmt: skip
-        """The decision of the accessdesk user behind ``slack_user`` (raises NotLinked, or the domain's refusal)."""
+        """The decision of the accessdesk user behind ``slack_user`` (raises NotLinked, or the domain's refusal;
+        Unconfirmed without a ``client`` when only Slack could say who they are)."""
         async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
             outcome = await CoSelection(unit).decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
                                                      reason=reason)  # fmt: skip

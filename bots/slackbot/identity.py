@@ -1,8 +1,12 @@
 """Who is clicking: a Slack user resolved to an accessdesk account, linked by hand (``/accessdesk link``,
 confirmed in the console) or else the one account with the same confirmed e-mail address.
 
-Nothing is cached across requests: a person disabled in accessdesk, unlinked, or whose Slack e-mail changed, is
-refused at the next click.
+A match by e-mail needs Slack's ``users.info``, which may take longer than the 3 seconds Slack gives a listener to
+acknowledge. So a match, once Slack confirmed it, is remembered (``SlackLinks.remember_match``) for
+``EMAIL_MATCH_TTL``; a listener that must decide before acknowledging (a modal's submission, a menu's options)
+uses only what is known (``client=None``) and never waits for Slack. A person disabled in accessdesk, unlinked, or
+whose accessdesk e-mail changed, is refused at the next click; a Slack e-mail that changed is noticed when the match
+is next confirmed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
@@ -30,6 +35,11 @@ class NotLinked(Exception):
     """The Slack user matches no active accessdesk account: the bot acts for no one it cannot name."""
 
 
+class Unconfirmed(Exception):
+    """Who the Slack user is was not confirmed recently, and asking Slack is not allowed here (before an
+    acknowledgement): the caller acknowledges first and asks again with a client."""
+
+
 def confirmed_email(slack_user: dict[str, Any]) -> str | None:
     """The e-mail of a Slack user from ``users.info``, normalised, only if Slack confirmed it belongs to them.
 
@@ -42,11 +52,22 @@ def confirmed_email(slack_user: dict[str, Any]) -> str | None:
         return None
 
 
-async def actor_of(unit: Unit, client: AsyncWebClient, slack_user_id: str) -> Actor:
-    """The accessdesk actor a Slack user acts as. Raises :class:`NotLinked` when there is none."""
-    linked = await SlackLinks(unit).user_of(slack_user_id)
-    if linked is not None:
-        return await actor_for(unit, linked, request_id=f"slack:{slack_user_id}")
+async def known_actor(unit: Unit, slack_user_id: str) -> Actor | None:
+    """The actor a Slack user acts as, from what accessdesk knows alone: a link confirmed in the console, or a
+    recent match by e-mail. None when only Slack can tell."""
+    links = SlackLinks(unit)
+    user = await links.user_of(slack_user_id) or await links.matched(slack_user_id)
+    return None if user is None else await actor_for(unit, user, request_id=f"slack:{slack_user_id}")
+
+
+async def actor_of(unit: Unit, client: AsyncWebClient | None, slack_user_id: str) -> Actor:
+    """The accessdesk actor a Slack user acts as. Raises :class:`NotLinked` when there is none, and
+    :class:`Unconfirmed` when only Slack could tell and ``client`` is None."""
+    known = await known_actor(unit, slack_user_id)
+    if known is not None:
+        return known
+    if client is None:
+        raise Unconfirmed(slack_user_id)
     # End that read before calling Slack, which may take seconds: on SQLite every transaction holds the write lock
     # (db/engine.py), and on PostgreSQL it would hold a pooled connection. Finding out who acts is the first thing
     # every listener's unit does, so there is nothing else to end.
@@ -64,6 +85,7 @@ async def actor_of(unit: Unit, client: AsyncWebClient, slack_user_id: str) -> Ac
     user = (await unit.session.exec(select(User).where(User.email == email, User.disabled_at.is_(None)))).first()  # type: ignore[union-attr]
     if user is None:
         raise NotLinked(slack_user_id)
+    await SlackLinks(unit).remember_match(slack_user_id=slack_user_id, user=user)
     return await actor_for(unit, user, request_id=f"slack:{slack_user_id}")
 
 
@@ -85,10 +107,24 @@ async def slack_account_of(unit: Unit, client: AsyncWebClient, user: User) -> st
 
 
 @asynccontextmanager
-async def acting(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, client: AsyncWebClient,
+async def acting(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, client: AsyncWebClient | None,
                  slack_user: str) -> AsyncIterator[tuple[Unit, Actor]]:  # fmt: skip
-    """A unit of work of its own, as the accessdesk user behind ``slack_user`` (raises :class:`NotLinked`): how every
-    listener begins. Finding out who acts is the unit's first work, as :func:`actor_of` needs."""
+    """A unit of work of its own, as the accessdesk user behind ``slack_user`` (raises :class:`NotLinked`, or
+    :class:`Unconfirmed` without a ``client``): how every listener begins. Finding out who acts is the unit's first
+    work, as :func:`actor_of` needs."""
     async with sessionmaker() as session:
         unit = Unit(session, clock)
         yield unit, await actor_of(unit, client, slack_user)
+
+
+async def confirm(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, client: AsyncWebClient,
+                  slack_user: str) -> None:  # fmt: skip
+    """Make sure accessdesk knows who ``slack_user`` is, asking Slack if need be: called after an acknowledgement,
+    so that a later request that must answer before its own (a modal's submission, a menu's options) finds them
+    known. Someone Slack does not name, or a Slack that fails or is slow now, is left unknown: that later request
+    then acknowledges first and finds out after."""
+    try:
+        async with acting(sessionmaker, clock, client, slack_user):
+            pass
+    except (NotLinked, SlackClientError, aiohttp.ClientError, TimeoutError):
+        return

@@ -15,7 +15,10 @@ What each address becomes:
 
 Exactly once: every post is remembered (:class:`SlackDelivery`, or :class:`SlackCard` for a card) in the outbox's
 own transaction, the one that claimed the message and marks it delivered. A message that failed half-way keeps what
-it posted, and its retry posts only the rest. Failures raise, so the outbox stays the one retry policy: a 429
+it posted, and its retry posts only the rest. A card is the one post the bot edits later, so a card whose post got
+no answer (a timeout, a network error, a 5xx: Slack may have posted it) is remembered as such (``ts`` None) and not
+posted blindly again: the retry, once :data:`CARD_SETTLES` has passed, looks for it in the channel's history by the
+metadata every card carries, and posts again only if it is not there. Failures raise, so the outbox stays the one retry policy: a 429
 becomes :class:`RetryAfter` (the message waits as long as Slack asked); a 5xx, an ``ok: false`` answer, a timeout
 or a network error raise as they are, and the outbox retries them with backoff into the dead letters.
 """
@@ -28,6 +31,8 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -55,9 +60,26 @@ _USER = re.compile(r"slack-user:([UW][A-Z0-9]{2,})")
 _APPROVERS = re.compile(r"model:([0-9a-fA-F-]{36}):approvers")
 _PERSON = re.compile(r"user:([0-9a-fA-F-]{36})")
 _ORGANISATION = re.compile(r"organisation:([0-9a-fA-F-]{36})")
+# Every card carries this metadata (event_payload: its nomination's id): how a card whose post got no answer is found.
+CARD_EVENT = "accessdesk_approval_card"
+# How long a card post that got no answer may still land in the channel: Slack answers within seconds or fails, but
+# a post whose answer was cut by a timeout can still be in Slack's hands a while after; looked for only after this.
+CARD_SETTLES = 60.0
+# Pages of a channel's history (100 messages each, newest first) read to find such a card.
+HISTORY_PAGES = 5
+# On SQLite, how long a message being delivered is kept from any other deliverer while its transaction is committed
+# around a Slack call (see SlackNotifier._before_slack); renewed at every call.
+LEASE = timedelta(minutes=5)
+# The outbox message being delivered, in this task (deliveries of several messages may run at once).
+_delivering: ContextVar[OutboxMessage | None] = ContextVar("delivering", default=None)
 # What happened to a pending nomination: its cards are edited and a note goes in each card's thread.
 FOLLOW_UPS = frozenset({"nomination.decision", "nomination.withdrawn", "nomination.lapsed"})
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
+
+
+def card_metadata(nomination_id: uuid.UUID) -> dict[str, Any]:
+    """Slack message metadata naming the card's nomination (kept by Slack, invisible to people)."""
+    return {"event_type": CARD_EVENT, "event_payload": {"nomination_id": str(nomination_id)}}
 
 
 def slack_channel_of(recipient: str) -> str | None:
@@ -82,6 +104,13 @@ class SlackNotifier:
         self._clock = clock or SystemClock()
 
     async def deliver(self, message: OutboxMessage) -> None:
+        token = _delivering.set(message)
+        try:
+            await self._deliver(message)
+        finally:
+            _delivering.reset(token)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
         if (approvers := _APPROVERS.fullmatch(message.recipient)) is not None:
             await self._to_approvers(message, uuid.UUID(approvers.group(1)))
             return
@@ -119,16 +148,60 @@ class SlackNotifier:
                 await self._post(unit.session, message, channel, text=text)
 
     async def _post_cards(self, unit: Unit, nomination_id: uuid.UUID) -> None:
-        """Post the nomination's card in each of the model's channels that does not have it yet."""
+        """Post the nomination's card in each of the model's channels that does not have it yet: exactly one card
+        per channel, even when an earlier post's answer never came (see the module's docstring)."""
         card = await card_of(unit, nomination_id)
-        done = {row.channel for row in await posted(unit.session, nomination_id)}
+        rows = {row.channel: row for row in await posted(unit.session, nomination_id)}
         for channel in card.model.slack_channels:
-            if channel in done:
+            row = rows.get(channel)
+            if row is not None and row.ts is not None:
                 continue
-            answer = await self._call(channel, self._client.chat_postMessage, channel=channel, unfurl_links=False,
-                                      unfurl_media=False, **card.for_channel(channel, console_url=self._console_url))  # fmt: skip
-            unit.session.add(SlackCard(nomination_id=nomination_id, channel=channel, ts=str(answer["ts"]),
-                                       posted_at=self._clock.now()))  # fmt: skip
+            if row is not None and await self._found_card(unit, row):
+                continue
+            if row is None:
+                row = SlackCard(nomination_id=nomination_id, channel=channel, ts=None, posted_at=self._clock.now())
+            else:
+                row.posted_at = self._clock.now()
+            # Kept whatever happens, committed with the outbox's transaction; taken back only when Slack's answer
+            # proves nothing was posted.
+            unit.session.add(row)
+            try:
+                answer = await self._call(channel, self._client.chat_postMessage, channel=channel, unfurl_links=False,
+                                          unfurl_media=False, metadata=card_metadata(nomination_id),
+                                          **card.for_channel(channel, console_url=self._console_url))  # fmt: skip
+            except (SlackApiError, RetryAfter) as exc:
+                response = exc.response if isinstance(exc, SlackApiError) else None
+                if response is None or response.status_code < 500:  # refused (ok: false, 429): nothing was posted
+                    if row in unit.session.new:
+                        unit.session.expunge(row)
+                    else:
+                        await unit.session.delete(row)
+                raise
+            row.ts = str(answer["ts"])
+
+    async def _found_card(self, unit: Unit, row: SlackCard) -> bool:
+        """Whether the card of a post that got no answer is in its channel after all (then ``row`` gets its ts).
+
+        Raises :class:`RetryAfter` while that post may still land, rather than risk a second card."""
+        waited = (self._clock.now() - row.posted_at).total_seconds()
+        if waited < CARD_SETTLES:
+            raise RetryAfter(CARD_SETTLES - waited, reason=f"a card posted in {row.channel} got no answer yet")
+        oldest, cursor = f"{row.posted_at.timestamp() - 5:.6f}", None
+        for _ in range(HISTORY_PAGES):
+            answer = await self._call(row.channel, self._client.conversations_history, channel=row.channel,
+                                      oldest=oldest, limit=100, include_all_metadata=True,
+                                      **({"cursor": cursor} if cursor else {}))  # fmt: skip
+            for message in answer.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if (metadata.get("event_type") == CARD_EVENT and
+                        (metadata.get("event_payload") or {}).get("nomination_id") == str(row.nomination_id)):  # fmt: skip
+                    row.ts = str(message["ts"])
+                    unit.session.add(row)
+                    return True
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not answer.get("has_more") or not cursor:
+                break
+        return False
 
     async def _follow_up(self, unit: Unit, message: OutboxMessage) -> None:
         """Every posted card edited to show the nomination as it is now, and what happened noted in its thread.
@@ -136,6 +209,8 @@ class SlackNotifier:
         card = await card_of(unit, uuid.UUID(str(message.payload["nomination_id"])))
         note = await self._note(unit, message, card)
         for row in await posted(unit.session, card.nomination.id):  # type: ignore[arg-type]
+            if row.ts is None and not await self._found_card(unit, row):
+                continue  # never posted: the card's own delivery will post it as it is now
             await self._call(row.channel, self._client.chat_update, channel=row.channel, ts=row.ts,
                              **card.for_channel(row.channel, console_url=self._console_url))  # fmt: skip
             await self._post(unit.session, message, row.channel, text=note, thread_ts=row.ts)
@@ -182,8 +257,27 @@ class SlackNotifier:
                                   posted_at=self._clock.now()))  # fmt: skip
 
     async def _call(self, where: str, method: Any, **arguments: Any) -> Any:
+        await self._before_slack()
         async with _rate_limited(where, method.__name__.replace("_", ".", 1)):
             return await method(**arguments)
+
+    async def _before_slack(self) -> None:
+        """On SQLite, end the outbox's transaction before a Slack call, the message leased for :data:`LEASE`.
+
+        There every transaction holds the database's one write lock (db/engine.py): held across a Slack call (up
+        to the client's 10 s), it would make every other request wait for Slack, a listener's acknowledgement
+        included. The lease keeps any other deliverer from the message meanwhile (``available_at`` in the future),
+        and what this delivery posted so far is committed with it; the outbox then marks the message delivered,
+        or due again, in a transaction of its own. A process that stops mid-delivery leaves the message to be
+        retried after the lease, with its posts (and a card post that got no answer) on record. PostgreSQL locks
+        only the claimed row, which holds across the call: nothing to do there."""
+        message = _delivering.get()
+        session = async_object_session(message) if message is not None else None
+        if message is None or session is None or session.bind.dialect.name != "sqlite":  # type: ignore[union-attr]
+            return
+        message.available_at = self._clock.now() + LEASE
+        session.add(message)
+        await session.commit()
 
 
 @asynccontextmanager

@@ -45,7 +45,7 @@ from accessdesk.ratelimit import RateLimits
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
-from accessdesk.slack_endpoint import build_bolt, slack_events, warm_up
+from accessdesk.slack_endpoint import build_bolt, signature_of, slack_errors, slack_events, warm_up
 from accessdesk.unavailable import OutageLog, slack_listener_errors, with_database_outages
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
@@ -192,6 +192,7 @@ def create_app(
                      "prompt_delivery": (PromptDelivery(make_sessionmaker(engine), clock, notifier)
                                          if settings.slack_enabled else None),
                      "slack_bolt": build_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock),
+                     "slack_signature": signature_of(settings),
                      "relying_party": RelyingParty(settings.oidc_providers),
                      "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
                      "oauth_keys": KeyCache(sealing_key=settings.sealing_key,
@@ -213,7 +214,7 @@ def create_app(
         debug=False,
     )
     if app.state.slack_bolt is not None:
-        app.state.slack_bolt.error(slack_listener_errors(outage))
+        app.state.slack_bolt.error(slack_errors(slack_listener_errors(outage)))
     allow_every_method(app)
     link_operations(app)
     return app

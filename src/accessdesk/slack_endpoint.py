@@ -1,12 +1,22 @@
-"""``POST /slack/events``: Slack's slash commands, interactivity and events, handed to the bolt app as they came.
+"""``POST /slack/events``: Slack's slash commands, interactivity and events, handed to the bolt app once proven
+Slack's.
 
-Bolt verifies the signature over the raw body bytes and the timestamp (401 otherwise), so the body is passed on
-unparsed. Without Slack configured the route answers 404, as if it did not exist.
+Slack's signature is checked here, over the raw body bytes, before anything parses them: a request that is not
+Slack's is answered 401 and logged in one line (why, and its length; never its body, which is whatever a stranger
+chose to send). A signed body that is not what Slack sends is answered 400. Only then does bolt see the request,
+with its own verification turned off (it would check the same signature again, and it logs a refused request's
+whole body). Without Slack configured the route answers 404, as if it did not exist.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, post
@@ -22,6 +32,11 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
     from sqlalchemy.ext.asyncio import async_sessionmaker
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def signature_of(settings: Settings) -> SlackSignature | None:
+    """What proves a request to ``/slack/events`` is Slack's, when Slack is configured."""
+    return SlackSignature(settings.slack_signing_secret.encode()) if settings.slack_enabled else None
 
 
 def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> AsyncApp | None:
@@ -51,18 +66,157 @@ async def warm_up(bolt: AsyncApp) -> None:
                             exc_info=True)
 
 
-@post("/slack/events", include_in_schema=False, status_code=200)
+# Slack refuses to sign anything older: a captured request cannot be replayed after this long.
+MAX_AGE_SECONDS = 5 * 60
+# Slack's largest requests (a modal's submission with every input filled) are tens of kilobytes.
+MAX_BODY_BYTES = 1024 * 1024
+# What bolt's matchers read of each kind of payload before any listener of ours runs: each must have this type, or
+# bolt fails inside its dispatch (a 500 and a traceback) instead of answering.
+_READ_BY_BOLT: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
+    "block_actions": (("actions", list), ("user", dict)),
+    "block_suggestion": (("action_id", str), ("user", dict)),
+    "view_submission": (("view", dict), ("user", dict)),
+    "view_closed": (("view", dict), ("user", dict)),
+    "event_callback": (("event", dict),),
+    "url_verification": (("challenge", str),),
+}
+
+
+ErrorHandler = Callable[..., Awaitable[Any]]
+
+
+async def _logged(error: Exception, logger: logging.Logger) -> None:
+    """Bolt's own default: a listener's unexpected failure is logged with its traceback (and answered 500)."""
+    logger.exception("Failed to run listener function (error: %s)", error)
+
+
+def slack_errors(otherwise: ErrorHandler = _logged) -> ErrorHandler:
+    """Bolt's error handler (``bolt.error(...)``): a request no listener handles is answered 404, and a payload a
+    listener cannot read (:class:`bots.slackbot.payloads.Malformed`, raised before it acknowledges) 400, each logged
+    in one line without the body; any other failure is ``otherwise``'s.
+
+    Bolt's own answer to an unhandled request is a 404 too, but it logs a warning of many lines quoting the
+    payload's ids."""
+    from slack_bolt.error import BoltUnhandledRequestError
+    from slack_bolt.response import BoltResponse
+
+    from bots.slackbot.payloads import Malformed
+
+    async def on_error(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> Any:
+        # ``response`` is None once the listener has acknowledged: the answer is gone, only the log line remains
+        # (and bolt refuses an answer returned then).
+        answer: BoltResponse | None
+        if isinstance(error, BoltUnhandledRequestError):
+            # Bolt says the same of a listener that did not acknowledge within its 3 seconds (it logs that apart).
+            log.warning("Slack request not handled (404): no listener acknowledged it")
+            answer = BoltResponse(status=404, body="Refused: nothing here handles this request.")
+        elif isinstance(error, Malformed):
+            log.warning("Slack request refused (400): %s", error)
+            answer = BoltResponse(status=400, body="Refused: not a request Slack sends.")
+        else:
+            answer = await otherwise(error, logger)
+        return answer if response is not None else None
+
+    return on_error
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSignature:
+    """Slack's request signing, v0: ``v0=`` + hex HMAC-SHA256 of ``v0:{timestamp}:{raw body}`` under the app's
+    signing secret, with a timestamp at most :data:`MAX_AGE_SECONDS` away from now.
+
+    ``now`` is wall-clock time, not the app's :class:`Clock`: the timestamp is Slack's clock, which the app's
+    (frozen in tests, perhaps moved in a demo) has nothing to do with."""
+
+    secret: bytes
+    now: Callable[[], float] = time.time
+
+    def refusal(self, body: bytes, *, timestamp: str | None, signature: str | None) -> str | None:
+        """Why ``body`` was not signed by Slack, in a few words; None when it was."""
+        if not timestamp or not signature:
+            return "not signed"
+        # int() would take " 1_700_000_000", "+17e8"-like spellings and any length: only plain digits are Slack's.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return "timestamp is not a number"
+        if abs(self.now() - int(timestamp)) > MAX_AGE_SECONDS:
+            return "timestamp is more than 5 minutes away"
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = b"v0=" + hmac.new(self.secret, base, hashlib.sha256).hexdigest().encode()
+        # Headers came as bytes and were decoded as latin-1: encoding back gives the bytes sent, whatever they were.
+        if not hmac.compare_digest(expected, signature.encode("latin-1")):
+            return "signature does not match"
+        return None
+
+
+def envelope_of(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """The payload of a signed request as bolt will read it, or ValueError saying what is wrong with it.
+
+    Slack sends JSON (events), a form (slash commands) or a form whose one ``payload`` field is JSON
+    (interactivity); bolt reads all three and expects an object with, for each kind, the fields of
+    :data:`_READ_BY_BOLT`."""
+    from slack_bolt.request.internals import parse_body
+
+    try:
+        text = body.decode()
+        parsed = parse_body(text, content_type)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"not readable ({type(exc).__name__})") from None
+    except json.JSONDecodeError:
+        raise ValueError("not JSON where JSON was expected") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"a JSON {type(parsed).__name__}, not an object")
+    kind = parsed.get("type")
+    for name, expected in _READ_BY_BOLT.get(kind if isinstance(kind, str) else "", ()):
+        if not isinstance(parsed.get(name), expected):
+            raise ValueError(f"a {kind} without a valid {name!r}")
+    if kind == "block_actions" and not (parsed["actions"] and all(isinstance(a, dict) for a in parsed["actions"])):
+        raise ValueError("a block_actions without actions")
+    if kind in ("view_submission", "view_closed") and not isinstance(parsed["view"].get("callback_id"), str):
+        raise ValueError(f"a {kind} without a callback_id")
+    if kind == "event_callback" and not isinstance(parsed["event"].get("type"), str):
+        raise ValueError("an event without a type")
+    return parsed
+
+
+def refused(status: int, text: str) -> Response[bytes]:
+    return Response(content=text.encode(), status_code=status, media_type="text/plain; charset=utf-8")
+
+
+@post("/slack/events", include_in_schema=False, status_code=200, request_max_body_size=MAX_BODY_BYTES)
 async def slack_events(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     bolt: AsyncApp | None = state.get("slack_bolt")
-    if bolt is None:
+    signing: SlackSignature | None = state.get("slack_signature")
+    if bolt is None or signing is None:
         raise NotFoundException()
     from slack_bolt.request.async_request import AsyncBoltRequest
 
+    body = await request.body()
+    why = signing.refusal(body, timestamp=request.headers.get("x-slack-request-timestamp"),
+                          signature=request.headers.get("x-slack-signature"))  # fmt: skip
+    if why is not None:
+        log.warning("Slack request refused (401): %s; %d bytes", why, len(body))
+        return refused(401, f"Refused: {why}.")
+    content_type = request.headers.get("content-type")
+    try:
+        envelope_of(body, content_type.split(";")[0].strip() if content_type else None)
+    except ValueError as exc:
+        # Signed by Slack, yet not a payload Slack sends: a fault of Slack's or a replay of something odd; either
+        # way a client error, named in one line by our own words, never the body's.
+        log.warning("Slack request refused (400): %s; %d bytes", exc, len(body))
+        return refused(400, "Refused: not a request Slack sends.")
     headers: dict[str, list[str]] = {}
     for name, value in request.scope["headers"]:
         headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    body, query = (await request.body()).decode(errors="replace"), request.scope["query_string"].decode("latin-1")
-    answer = await bolt.async_dispatch(AsyncBoltRequest(body=body, query=query, headers=headers))  # type: ignore[arg-type]
+    try:
+        bolt_request = AsyncBoltRequest(body=body.decode(), query=request.scope["query_string"].decode("latin-1"),
+                                        headers=headers)  # type: ignore[arg-type]
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # Bolt reads who and where from fields of many shapes (team, user, enterprise, authorizations...): a shape
+        # it cannot read is as malformed as the above.
+        log.warning("Slack request refused (400): bolt could not read it (%s); %d bytes", type(exc).__name__,
+                    len(body))  # fmt: skip
+        return refused(400, "Refused: not a request Slack sends.")
+    answer = await bolt.async_dispatch(bolt_request)
     passed = {name.lower(): values[0] for name, values in answer.headers.items() if values}
     media_type = passed.pop("content-type", "text/plain; charset=utf-8")
     passed.pop("content-length", None)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-from accessdesk.db.tables import Nomination
+from accessdesk.clock import Clock
+from accessdesk.db.tables import Nomination, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.transitions import NullNotifier, deliver_outbox
@@ -21,8 +23,10 @@ CHANNEL = "C0APPROVALS"
 CONSOLE = "http://127.0.0.1:8000"
 
 
-def notifier_on(fake: FakeSlack) -> SlackNotifier:
-    return SlackNotifier(web_client(slack_settings("sqlite+aiosqlite://", fake)), console_url=CONSOLE)
+def notifier_on(fake: FakeSlack, *, clock: Clock | None = None, timeout: int = 10) -> SlackNotifier:
+    """The notifier on the fake; ``clock``: the test's, when it matters how long ago a post was tried."""
+    return SlackNotifier(web_client(slack_settings("sqlite+aiosqlite://", fake), timeout=timeout), console_url=CONSOLE,
+                         clock=clock)  # fmt: skip
 
 
 async def nominated(world: World, *, channels: list[str] | None = None, by: Actor | None = None) -> Nomination:
@@ -40,6 +44,26 @@ def slack_user(user_id: str, email: str, *, confirmed: bool = True) -> Reply:
     return Reply(body={"ok": True, "user": {"id": user_id, "name": email.split("@")[0], "deleted": False,
                                             "is_bot": False, "is_email_confirmed": confirmed,
                                             "profile": {"email": email}}})  # fmt: skip
+
+
+async def known(world: World, slack_user_id: str, actor: Actor) -> None:
+    """Slack confirmed ``slack_user_id`` has ``actor``'s e-mail a moment ago (as the command or click that opened
+    a modal does): what a modal's submission finds without asking Slack."""
+    user = await world.unit.get(User, actor.user_id)
+    world.unit.session.add(SlackEmailMatch(slack_user_id=slack_user_id, user_id=user.id, email=user.email,
+                                           confirmed_at=world.now))  # fmt: skip
+    await world.unit.commit()
+
+
+async def remembered(world: World, slack_user_id: str, *, timeout: float = 5.0) -> SlackEmailMatch:
+    """The match the bot remembered for ``slack_user_id`` once it has (a listener remembers it after its ack)."""
+    for _ in range(int(timeout / 0.05)):
+        found = await world.unit.session.get(SlackEmailMatch, slack_user_id, populate_existing=True)
+        await world.unit.session.commit()  # a read holds SQLite's write lock until it ends
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no match remembered for {slack_user_id}")
 
 
 def click(action: ActionId, nomination_id: object, *, user: str, channel: str = CHANNEL, ts: str = "1.000001",

@@ -5,6 +5,11 @@
 By default every call is answered ``200 {"ok": true, ...}``; ``fake.script(method, Reply(...), ...)`` queues
 answers for the next calls, ``fake.always(method, Reply(...))`` sets the answer for all calls after those;
 ``fake.latency`` slows every answer further (a slow Slack). ``serving()`` runs one outside pytest (benchmarks).
+
+Like Slack, the fake keeps what ``chat.postMessage`` posted (when it answers 200), from the moment the call arrives,
+however long its answer then takes: ``conversations.history`` returns it (newest first, from ``oldest``, with its
+metadata), and ``fake.messages(channel)`` shows it to a test. ``fake.people`` (Slack user id → e-mail) is who
+``users.info`` knows, each with a confirmed address, when no reply is scripted.
 """
 
 from __future__ import annotations
@@ -60,6 +65,19 @@ def _default_body(method: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _message(body: dict[str, Any]) -> dict[str, Any]:
+    """A posted message as conversations.history shows it (a form-encoded call sends its objects as JSON text)."""
+    def value(name: str) -> Any:
+        found = body.get(name)
+        return json.loads(found) if isinstance(found, str) and found[:1] in ("{", "[") else found
+
+    last = getattr(_message, "last", 0.0)
+    ts = max(time.time(), last + 0.000001)  # unique and increasing, as Slack's are within a channel
+    _message.last = ts  # type: ignore[attr-defined]
+    return {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": f"{ts:.6f}", "text": body.get("text"),
+            "blocks": value("blocks"), "metadata": value("metadata"), "thread_ts": body.get("thread_ts")}  # fmt: skip
+
+
 @dataclass
 class FakeSlack:
     url: str = ""
@@ -67,7 +85,33 @@ class FakeSlack:
     latency: float = 0.0  # seconds added before every answer, on top of a reply's own delay
     _scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     _always: dict[str, Reply] = field(default_factory=dict)
+    people: dict[str, str] = field(default_factory=dict)
+    _posted: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """What was posted in ``channel``, oldest first (thread replies included)."""
+        with self._lock:
+            return list(self._posted[channel])
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        message = _message(body)
+        with self._lock:
+            self._posted[str(body.get("channel"))].append(message)
+        return {"ok": True, "channel": body.get("channel"), "ts": message["ts"], "message": message}
+
+    def _person(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        email = self.people.get(str(body.get("user")))
+        if email is None:
+            return None
+        return {"ok": True, "user": {"id": body.get("user"), "name": email.split("@")[0], "deleted": False,
+                                     "is_bot": False, "is_email_confirmed": True, "profile": {"email": email}}}  # fmt: skip
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        oldest = float(body.get("oldest") or 0)
+        with self._lock:
+            found = [m for m in self._posted[str(body.get("channel"))] if float(m["ts"]) >= oldest]
+        return {"ok": True, "messages": found[::-1], "has_more": False}
 
     def script(self, method: str, *replies: Reply) -> None:
         with self._lock:
@@ -125,11 +169,20 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             received_at = time.monotonic()
             method = path.removeprefix("/api/") if path.startswith("/api/") else RESPONSE_URL
             reply = fake._next_reply(method)
+            # Slack posts when the call arrives; a slow answer (or one the client gave up waiting for) comes later.
+            posts = method == "chat.postMessage" and reply.status == 200 and reply.body is None
+            posted = fake._post(body) if posts else None
             if reply.delay + fake.latency:
                 time.sleep(reply.delay + fake.latency)
             fake._record(Call(method, path, dict(self.headers.items()), body, reply.status, received_at))
             if reply.body is not None:
                 answer = reply.body
+            elif posted is not None:
+                answer = posted
+            elif method == "conversations.history" and reply.status == 200:
+                answer = fake._history(body)
+            elif method == "users.info" and reply.status == 200 and (person := fake._person(body)) is not None:
+                answer = person
             elif reply.status == 200:
                 answer = _default_body(method, body)
             else:

@@ -10,7 +10,9 @@ import pytest
 from sqlmodel import select
 
 from accessdesk.db.tables import OutboxMessage, SlackCard
+from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.transitions import deliver_outbox
+from accessdesk.domain.vocabulary import Verdict
 from bots.slackbot.blocks import approval_card, console_link_only, reject_reason_modal
 from bots.slackbot.cards import card_of
 from bots.slackbot.ids import ActionId, CallbackId
@@ -43,12 +45,14 @@ async def test_a_new_nomination_posts_one_card_per_approval_channel_once(world, 
 async def test_a_retry_after_a_failed_channel_posts_only_the_missing_card(world, fake_slack: FakeSlack, clock):
     nomination = await nominated(world, channels=[CHANNEL, "C0SECOND"])
     fake_slack.script(POST, Reply(), Reply(500))
-    notifier = notifier_on(fake_slack)
+    notifier = notifier_on(fake_slack, clock=clock)
     assert await deliver_outbox(world.unit, notifier) == (0, 1)
     clock.advance(timedelta(minutes=5))
     assert await deliver_outbox(world.unit, notifier) == (1, 0)
     assert [(c.body["channel"], c.status) for c in fake_slack.calls_to(POST)] == [
         (CHANNEL, 200), ("C0SECOND", 500), ("C0SECOND", 200)]  # fmt: skip
+    # A 5xx does not prove nothing was posted: the channel was searched for the card before posting it again.
+    assert [c.body["channel"] for c in fake_slack.calls_to("conversations.history")] == ["C0SECOND"]
     rows = (await world.unit.session.exec(select(SlackCard).where(SlackCard.nomination_id == nomination.id))).all()
     assert sorted(r.channel for r in rows) == sorted([CHANNEL, "C0SECOND"])
 
@@ -98,3 +102,41 @@ async def _created(world, nomination_id: uuid.UUID) -> OutboxMessage:  # type: i
     stmt = select(OutboxMessage).where(OutboxMessage.topic == "nomination.created")
     rows = (await world.unit.session.exec(stmt)).all()
     return next(m for m in rows if m.payload["nomination_id"] == str(nomination_id))
+
+
+@pytest.mark.injects_fault
+async def test_a_card_post_slower_than_the_client_timeout_is_one_card_that_later_edits_reach(
+    world, fake_slack: FakeSlack, clock
+):
+    nomination = await nominated(world)
+    fake_slack.script(POST, Reply(delay=1.5))  # Slack posts the card, then answers after the client gave up
+    notifier = notifier_on(fake_slack, clock=clock, timeout=1)
+    assert await deliver_outbox(world.unit, notifier) == (0, 1)
+    await fake_slack.wait_for(POST)  # recorded when the fake answers, after the client gave up
+    [card] = fake_slack.messages(CHANNEL)
+    [row] = (await world.unit.session.exec(select(SlackCard))).all()
+    assert row.ts is None  # remembered as tried, outcome unknown
+
+    # Retried while that post may still land: it waits, and posts nothing.
+    clock.advance(timedelta(seconds=20))
+    assert await deliver_outbox(world.unit, notifier) == (0, 1)
+    assert len(fake_slack.calls_to(POST)) == 1 and fake_slack.calls_to("conversations.history") == []
+
+    # Later: the card is found in the channel by its metadata, and not posted again.
+    clock.advance(timedelta(minutes=2))
+    assert await deliver_outbox(world.unit, notifier) == (1, 0)
+    assert len(fake_slack.calls_to(POST)) == 1 and len(fake_slack.messages(CHANNEL)) == 1
+    [row] = (await world.unit.session.exec(select(SlackCard).execution_options(populate_existing=True))).all()
+    assert row.ts == card["ts"]
+    assert card["metadata"] == {"event_type": "accessdesk_approval_card",
+                                "event_payload": {"nomination_id": str(nomination.id)}}  # fmt: skip
+
+    # A decision edits that card, and notes it in that card's thread.
+    await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id,
+                                         verdict=Verdict.APPROVE)  # fmt: skip
+    delivered, _ = await deliver_outbox(world.unit, notifier)
+    assert delivered >= 1
+    [edit] = fake_slack.calls_to("chat.update")
+    assert (edit.body["channel"], edit.body["ts"]) == (CHANNEL, card["ts"])
+    notes = [m for m in fake_slack.messages(CHANNEL) if m["thread_ts"] == card["ts"]]
+    assert len(notes) == 1 and len(fake_slack.calls_to(POST)) == 2

@@ -16,7 +16,16 @@ from accessdesk.domain.transitions import deliver_outbox
 from bots.slackbot.blocks import not_linked_text, reject_reason_modal
 from bots.slackbot.ids import ActionId
 from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CHANNEL, CONSOLE, click, nominated, notifier_on, reason_submitted, slack_user
+from tests.slack.approvals import (
+    CHANNEL,
+    CONSOLE,
+    click,
+    nominated,
+    notifier_on,
+    reason_submitted,
+    remembered,
+    slack_user,
+)
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import FakeSlack, Reply
 from tests.slack.signing import Signed
@@ -142,12 +151,14 @@ async def test_a_disabled_user_is_refused_at_once(world, bot, nomination, fake_s
 
 
 async def test_reject_asks_for_a_reason_then_rejects_with_it(world, bot, nomination, fake_slack: FakeSlack):
+    fake_slack.script("users.info", slack_user("U0GOV1", "gov1@aiso.test"))
     await send(bot, click(ActionId.REJECT, nomination.id, user="U0GOV1"))
     [opened] = await fake_slack.wait_for("views.open")
     assert opened.body["trigger_id"] == "1337.42.trigger"
     assert opened.body["view"] == reject_reason_modal(nomination.id, channel=CHANNEL)
+    # Who clicked is confirmed with Slack after the modal opened: the submission does not ask again.
+    assert (await remembered(world, "U0GOV1")).user_id == world.gov_approver.user_id
 
-    fake_slack.script("users.info", slack_user("U0GOV1", "gov1@aiso.test"), slack_user("U0GOV1", "gov1@aiso.test"))
     response = await send(bot, reason_submitted(nomination.id, "   ", user="U0GOV1"))
     assert response.json() == {"response_action": "errors", "errors": {"reason": "a reason for rejecting is required"}}
     assert await decisions_on(world, nomination.id) == []
@@ -161,6 +172,7 @@ async def test_reject_asks_for_a_reason_then_rejects_with_it(world, bot, nominat
     assert "Rejected*: Not vetted for red-teaming." in str(update.body["blocks"])
     assert note.body["text"] == "Gov1 rejected (government side)"
     assert fake_slack.calls_to(EPHEMERAL) == []
+    assert len(fake_slack.calls_to("users.info")) == 1
 
 
 async def test_a_refused_rejection_closes_the_modal_and_explains(world, bot, nomination, fake_slack: FakeSlack):

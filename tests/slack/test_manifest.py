@@ -25,6 +25,8 @@ SCOPES_OF: dict[str, frozenset[str]] = {
     "chat.postEphemeral": frozenset({"chat:write"}),
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
+    # Finding a card whose post got no answer (bots/slackbot/notifier.py), in a public or a private channel.
+    "conversations.history": frozenset({"channels:history", "groups:history"}),
     # users.info answers without the profile's e-mail unless users:read.email is granted, and the bot matches
     # people by that e-mail (identity.py).
     "users.info": frozenset({"users:read", "users:read.email"}),

@@ -22,7 +22,7 @@ from accessdesk.domain.vocabulary import OrgKind
 from bots.slackbot.blocks import nominated_message, not_linked_text, organisation_options
 from bots.slackbot.ids import CallbackId, NominateField
 from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, slack_user
+from tests.slack.approvals import CONSOLE, known, remembered, slack_user
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply
 from tests.slack.signing import Signed, interaction, slash_command
@@ -124,7 +124,7 @@ async def test_nominate_opens_a_modal_of_what_the_nominator_can_pick_naming_mode
 async def test_a_valid_submission_nominates_closes_the_modal_and_confirms_with_a_link(
     world, bot, partner, fake_slack: FakeSlack
 ):
-    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    await known(world, NORA, world.dev_nominator)
     response = await send(bot, submitted(**valid(world, partner)))
     assert response.text == ""  # acknowledged without errors: the modal closes
     [confirmation] = await fake_slack.wait_for("chat.postEphemeral")
@@ -139,6 +139,7 @@ async def test_a_valid_submission_nominates_closes_the_modal_and_confirms_with_a
     assert (confirmation.body["channel"], confirmation.body["user"]) == (CHANNEL, NORA)
     assert f"{CONSOLE}/console/nominations/{nomination.id}" in json.dumps(confirmation.body)
     assert "Atlas" not in json.dumps(confirmation.body)
+    assert fake_slack.calls_to("users.info") == []  # known since the command that opened the modal
 
 
 async def test_the_new_nominations_card_is_posted_at_once_not_at_the_next_sweep(world, bot, partner, fake_slack):
@@ -146,7 +147,7 @@ async def test_the_new_nominations_card_is_posted_at_once_not_at_the_next_sweep(
                                             changes={"slack_channels": ["C0APPROVALS"]})  # fmt: skip
     await deliver_outbox(world.unit, NullNotifier())
     await settle(world)
-    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    await known(world, NORA, world.dev_nominator)
     await send(bot, submitted(**valid(world, partner)))
     [card] = await fake_slack.wait_for("chat.postMessage")
     assert card.body["channel"] == "C0APPROVALS" and "nomination-approve" in json.dumps(card.body["blocks"])
@@ -171,7 +172,7 @@ async def test_the_new_nominations_card_is_posted_at_once_not_at_the_next_sweep(
 async def test_invalid_input_is_shown_next_to_its_field_and_nominates_nothing(
     world, bot, partner, fake_slack: FakeSlack, field, changes
 ):
-    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    await known(world, NORA, world.dev_nominator)
     response = await send(bot, submitted(**valid(world, partner, **changes(world))))
     answer = response.json()
     assert answer["response_action"] == "errors" and list(answer["errors"]) == [field.value]
@@ -181,7 +182,7 @@ async def test_invalid_input_is_shown_next_to_its_field_and_nominates_nothing(
 
 
 async def test_a_refusal_without_a_field_is_shown_on_the_modal_too(world, bot, partner, fake_slack: FakeSlack):
-    fake_slack.script("users.info", slack_user("U0GUS", "gus@aiso.test"))  # a government member: not a nominator
+    await known(world, "U0GUS", world.gov_member)  # a government member: not a nominator
     response = await send(bot, submitted(**valid(world, partner), user="U0GUS"))
     assert response.json() == {"response_action": "errors", "errors": {
         "justification": "only nominators, approvers and admins can nominate"}}  # fmt: skip
@@ -196,14 +197,30 @@ async def test_someone_not_linked_gets_an_explanation_and_no_modal(world, bot, p
     assert fake_slack.calls_to("views.open") == []
 
 
-async def test_a_submission_by_someone_no_longer_linked_is_refused_on_the_modal(
+async def test_a_submission_by_someone_slack_no_longer_names_closes_the_modal_and_explains(
     world, bot, partner, fake_slack: FakeSlack
 ):
+    # Not known (their match lapsed while the modal was open): acknowledged first, Slack asked after.
     fake_slack.script("users.info", Reply(body={"ok": False, "error": "user_not_found"}))
     response = await send(bot, submitted(**valid(world, partner)))
-    answer = response.json()
-    assert answer["response_action"] == "errors" and "can't tell who you are" in answer["errors"]["justification"]
+    assert response.text == ""
+    [explained] = await fake_slack.wait_for("chat.postEphemeral")
+    assert (explained.body["user"], explained.body["text"]) == (NORA, not_linked_text(console_url=CONSOLE))
     assert await nominations(world) == []
+
+
+async def test_a_submission_by_someone_not_known_yet_is_acknowledged_first_and_nominated_after(
+    world, bot, partner, fake_slack: FakeSlack
+):
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    response = await send(bot, submitted(**valid(world, partner)))
+    assert response.text == ""  # the modal closes: what follows is told in the channel
+    [confirmation] = await fake_slack.wait_for("chat.postEphemeral")
+    [nomination] = await nominations(world)
+    assert nomination.nominated_by == world.dev_nominator.user_id
+    assert f"/console/nominations/{nomination.id}" in json.dumps(confirmation.body)
+    [asked] = fake_slack.calls_to("users.info")
+    assert (await remembered(world, NORA)).user_id == world.dev_nominator.user_id  # the next one will not ask
 
 
 def test_the_confirmation_links_the_nomination_in_the_console():
@@ -227,8 +244,10 @@ def typed(text: str, *, user: str = NORA) -> Signed:
 
 async def offered(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str = NORA,
                   answer: Reply | None = None) -> list[tuple[str, str]]:  # fmt: skip
-    """The options Slack is given for ``text``: (shown text, value) pairs."""
-    fake.script("users.info", answer or slack_user(user, "nora@acme.test"))
+    """The options Slack is given for ``text``: (shown text, value) pairs. ``answer``: what Slack's users.info says
+    of ``user``, who is not known yet (else the world's nominator, known)."""
+    if answer is not None:
+        fake.script("users.info", answer)
     response = await send(bot, typed(text, user=user))
     assert set(response.json()) == {"options"}
     return [(o["text"]["text"], o["value"]) for o in response.json()["options"]]
@@ -246,6 +265,7 @@ async def organisations(world, *names: str) -> dict[str, Organisation]:  # type:
 async def test_typing_offers_the_organisations_whose_name_contains_it_those_starting_with_it_first(
     world, bot, partner, fake_slack: FakeSlack
 ):
+    await known(world, NORA, world.dev_nominator)
     found = await organisations(world, "Northwind Labs", "labrador Analytics")
     assert await offered(bot, fake_slack, "LAB") == [
         ("Lab-One (partner)", str(partner.id)), ("labrador Analytics (partner)", str(found["labrador Analytics"].id)),
@@ -260,6 +280,7 @@ async def test_more_than_a_hundred_organisations_give_the_first_hundred_and_any_
     world, bot, partner, fake_slack: FakeSlack
 ):
     many = await organisations(world, *(f"Partner {n:03d}" for n in range(120)))
+    await known(world, NORA, world.dev_nominator)
     first = await offered(bot, fake_slack, "")
     assert len(first) == 100 and first[-1][0] == "Partner 097 (partner)"
     assert await offered(bot, fake_slack, "partner 119") == [("Partner 119 (partner)", str(many["Partner 119"].id))]
@@ -271,18 +292,32 @@ async def test_someone_who_may_not_nominate_or_is_not_linked_is_offered_nothing(
 ):
     _, partner_admin = await world.partner(name="lab-two")  # sees only their own organisation, nominates nobody
     await settle(world)
-    answer = {"partner admin": slack_user("U0PART", partner_admin.label),
-              "government member": slack_user("U0GUS", "gus@aiso.test"),
-              "unconfirmed e-mail": slack_user(NORA, "nora@acme.test", confirmed=False),
+    if who in ("partner admin", "government member"):
+        user, actor = ("U0PART", partner_admin) if who == "partner admin" else ("U0GUS", world.gov_member)
+        await known(world, user, actor)
+        assert await offered(bot, fake_slack, "lab", user=user) == []
+        return
+    answer = {"unconfirmed e-mail": slack_user(NORA, "nora@acme.test", confirmed=False),
               "unknown to Slack": Reply(body={"ok": False, "error": "user_not_found"})}[who]  # fmt: skip
     assert await offered(bot, fake_slack, "lab", answer=answer) == []
+    await fake_slack.wait_for("users.info")  # asked after the answer, for the next keystroke: still no one
+
+
+async def test_someone_not_known_yet_is_offered_nothing_at_once_and_known_at_the_next_keystroke(
+    world, bot, partner, fake_slack: FakeSlack
+):
+    fake_slack.latency = 3.5  # Slack slower than the 3 seconds it gives us: the options must not wait for it
+    assert await offered(bot, fake_slack, "lab", answer=slack_user(NORA, "nora@acme.test")) == []
+    await remembered(world, NORA, timeout=10)
+    assert await offered(bot, fake_slack, "lab") == [("Lab-One (partner)", str(partner.id))]
+    assert len(fake_slack.calls_to("users.info")) == 1
 
 
 async def test_an_organisation_found_by_typing_is_the_one_nominated(world, bot, partner, fake_slack: FakeSlack):
     await organisations(world, "Lab-Oneteam")
+    await known(world, NORA, world.dev_nominator)
     [(_, chosen), _] = await offered(bot, fake_slack, "lab-one")
     assert chosen == str(partner.id)
-    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
     response = await send(bot, submitted(**valid(world, partner, organisation_id=chosen)))
     assert response.text == ""
     [nomination] = await nominations(world)

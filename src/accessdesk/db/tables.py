@@ -449,7 +449,9 @@ class OAuthRevokedToken(SQLModel, table=True):
 
 class SlackCard(SQLModel, table=True):
     """A nomination's approval card as posted in one Slack channel: ``ts`` is the message, edited in place after
-    every decision. One card per channel: a delivery retried after it was posted finds this row and posts nothing."""
+    every decision. One card per channel: a delivery retried after it was posted finds this row and posts nothing.
+    ``ts`` None: the post, at ``posted_at``, got no answer (a timeout), so whether it landed is not known yet; the
+    retry looks for it in the channel before posting again (bots/slackbot/notifier.py)."""
 
     __tablename__ = "slack_cards"
     __table_args__ = (sa.UniqueConstraint("nomination_id", "channel"),)
@@ -457,7 +459,7 @@ class SlackCard(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=_id, primary_key=True)
     nomination_id: uuid.UUID = Field(foreign_key="nominations.id")
     channel: str = Field(sa_type=sa.String(32))
-    ts: str = Field(sa_type=sa.String(32))
+    ts: str | None = Field(default=None, sa_type=sa.String(32))
     posted_at: datetime = _at()
 
 
@@ -485,6 +487,22 @@ class SlackLink(SQLModel, table=True):
     team_id: str | None = Field(default=None, sa_type=sa.String(32))
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     linked_at: datetime = _at()
+
+
+class SlackEmailMatch(SQLModel, table=True):
+    """A Slack user whom Slack's ``users.info`` showed, at ``confirmed_at``, to have confirmed ``email``, the address
+    of an accessdesk account: remembered so that a listener can tell who acts without asking Slack before it
+    acknowledges (Slack gives it 3 seconds; its Web API may take longer).
+
+    The match holds while the account still has that address and is not disabled (checked at every use), and for
+    ``domain.slack_links.EMAIL_MATCH_TTL`` after ``confirmed_at``; then Slack is asked again."""
+
+    __tablename__ = "slack_email_matches"
+
+    slack_user_id: str = Field(sa_type=sa.String(32), primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    email: str = Field(sa_type=sa.String(320))
+    confirmed_at: datetime = _at()
 
 
 class SlackLinkRequest(SQLModel, table=True):

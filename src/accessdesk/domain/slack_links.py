@@ -14,14 +14,20 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
-from accessdesk.db.tables import SlackLink, SlackLinkRequest, User
+from accessdesk.db.tables import SlackEmailMatch, SlackLink, SlackLinkRequest, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Forbidden, Invalid, NotFound
 from accessdesk.domain.unit import Unit
 
 LINK_TTL = timedelta(minutes=15)
+# How long a match by e-mail is trusted without asking Slack again: a Slack profile whose e-mail changed (or a Slack
+# account deactivated) still acts as the account for at most this long. A change on accessdesk's side (the account
+# disabled, its e-mail changed) ends the match at once.
+EMAIL_MATCH_TTL = timedelta(hours=24)
 
 
 def _digest(token: str) -> str:
@@ -91,6 +97,28 @@ class SlackLinks:
     async def of_user(self, user_id: uuid.UUID) -> list[SlackLink]:
         stmt = select(SlackLink).where(SlackLink.user_id == user_id).order_by(SlackLink.linked_at.desc())  # type: ignore[attr-defined]
         return list((await self.unit.session.exec(stmt)).all())
+
+    async def matched(self, slack_user_id: str) -> User | None:
+        """The active user whose e-mail Slack confirmed ``slack_user_id`` has, if Slack said so within
+        :data:`EMAIL_MATCH_TTL` and the account still has that address."""
+        match = await self.unit.session.get(SlackEmailMatch, slack_user_id)
+        if match is None or match.confirmed_at <= self.unit.now() - EMAIL_MATCH_TTL:
+            return None
+        user = await self.unit.session.get(User, match.user_id)
+        return user if user is not None and user.disabled_at is None and user.email == match.email else None
+
+    async def remember_match(self, *, slack_user_id: str, user: User) -> None:
+        """Slack confirmed just now that ``slack_user_id`` has ``user``'s e-mail: remembered (and committed at once,
+        so that a listener that only reads keeps it too). Two requests of one person at once both write: the later
+        wins, and both say the same."""
+        insert = postgresql_insert if self.unit.dialect == "postgresql" else sqlite_insert
+        now = self.unit.now()
+        stmt = insert(SlackEmailMatch).values(slack_user_id=slack_user_id, user_id=user.id, email=user.email,
+                                              confirmed_at=now)  # fmt: skip
+        stmt = stmt.on_conflict_do_update(index_elements=["slack_user_id"],
+                                          set_={"user_id": user.id, "email": user.email, "confirmed_at": now})  # fmt: skip
+        await self.unit.session.exec(stmt)  # type: ignore[call-overload]
+        await self.unit.commit()
 
     async def user_of(self, slack_user_id: str) -> User | None:
         """The active accessdesk user a Slack user was linked to by hand, if any."""

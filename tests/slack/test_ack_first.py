@@ -1,0 +1,150 @@
+"""Slack waits 3 seconds for an acknowledgement, and its own Web API may take longer: no listener waits for it before
+acknowledging, and who acts is remembered once Slack confirmed it, so that the hot path never asks Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlmodel import select
+
+from accessdesk.app import create_app
+from accessdesk.db.tables import Decision, Nomination, User
+from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.slack_links import EMAIL_MATCH_TTL
+from accessdesk.domain.transitions import NullNotifier, deliver_outbox
+from bots.slackbot.blocks import not_linked_text
+from tests.api.conftest import app_engine, settle, url_of
+from tests.slack.approvals import CONSOLE, known, nominated, reason_submitted, remembered, slack_user
+from tests.slack.conftest import slack_settings
+from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
+from tests.slack.signing import Signed, slash_command
+from tests.slack.test_nominate import NORA, submitted, valid
+
+EVENTS = "/slack/events"
+SLOW = 3.5  # seconds every Web API answer takes: longer than Slack waits for an acknowledgement
+IN_TIME = 3.0
+
+
+@pytest.fixture
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    served = app_engine(url_of(engine))
+    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
+    async with AsyncTestClient(app=app, timeout=30) as client:
+        yield client
+    await served.dispose()
+
+
+async def timed(bot: AsyncTestClient, request: Signed) -> tuple[float, object]:
+    started = time.monotonic()
+    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
+    return time.monotonic() - started, response
+
+
+async def rows(world, table) -> list:  # type: ignore[no-untyped-def]
+    found = list((await world.unit.session.exec(select(table))).all())
+    await settle(world)
+    return found
+
+
+async def test_a_nomination_submitted_with_slack_slow_is_acknowledged_in_time_and_made_once(
+    world, bot, fake_slack: FakeSlack
+):
+    partner, _ = await world.partner(name="lab-one")
+    await known(world, NORA, world.dev_nominator)
+    fake_slack.latency = SLOW
+    seconds, response = await timed(bot, submitted(**valid(world, partner)))
+    assert response.status_code == 200 and response.text == ""  # type: ignore[attr-defined]
+    assert seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"
+    [nomination] = await rows(world, Nomination)
+    assert nomination.nominated_by == world.dev_nominator.user_id
+    await fake_slack.wait_for("chat.postEphemeral", timeout=3 * SLOW)  # the confirmation follows the ack
+    assert fake_slack.calls_to("users.info") == []
+    assert len(await rows(world, Nomination)) == 1
+
+
+async def test_a_rejection_submitted_with_slack_slow_is_acknowledged_in_time(world, bot, fake_slack: FakeSlack):
+    nomination = await nominated(world)
+    await known(world, "U0GOV1", world.gov_approver)
+    fake_slack.latency = SLOW
+    seconds, response = await timed(bot, reason_submitted(nomination.id, "Not vetted.", user="U0GOV1"))
+    assert response.status_code == 200 and response.text == ""  # type: ignore[attr-defined]
+    assert seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"
+    [decision] = await rows(world, Decision)
+    assert (decision.nomination_id, decision.verdict) == (nomination.id, "reject")
+
+
+async def test_an_invalid_submission_with_slack_slow_shows_its_errors_in_time(world, bot, fake_slack: FakeSlack):
+    partner, _ = await world.partner(name="lab-one")
+    await known(world, NORA, world.dev_nominator)
+    fake_slack.latency = SLOW
+    seconds, response = await timed(bot, submitted(**valid(world, partner, justification=" ")))
+    assert seconds < IN_TIME and response.json()["response_action"] == "errors"  # type: ignore[attr-defined]
+    assert await rows(world, Nomination) == []
+    assert fake_slack.calls == [c for c in fake_slack.calls if c.method == "auth.test"]
+
+
+async def test_slack_is_asked_who_someone_is_once_then_remembered(world, bot, fake_slack: FakeSlack):
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    for n in range(1, 4):
+        command = slash_command("pending", response_url=fake_slack.response_url(), user_id=NORA)
+        await bot.post(EVENTS, content=command.body, headers=command.headers)
+        await fake_slack.wait_for(RESPONSE_URL, n)
+    assert len(fake_slack.calls_to("users.info")) == 1
+    assert (await remembered(world, NORA)).email == "nora@acme.test"
+
+
+async def test_a_remembered_match_ends_with_the_account_and_lapses_with_time(world, bot, fake_slack: FakeSlack, clock):
+    partner, _ = await world.partner(name="lab-one")
+    await known(world, NORA, world.dev_nominator)
+    # Disabled in accessdesk: refused at the next click, remembered or not.
+    user = await world.unit.get(User, world.dev_nominator.user_id)
+    user.disabled_at = world.now
+    world.unit.session.add(user)
+    await world.unit.commit()
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    response = await bot.post(EVENTS, content=(s := submitted(**valid(world, partner))).body, headers=s.headers)
+    assert response.text == ""
+    [explained] = await fake_slack.wait_for("chat.postEphemeral")
+    assert explained.body["text"] == not_linked_text(console_url=CONSOLE)
+    assert await rows(world, Nomination) == []
+    # Enabled again, after the match lapsed: Slack is asked again (after the acknowledgement).
+    user.disabled_at = None
+    world.unit.session.add(user)
+    await world.unit.commit()
+    clock.advance(EMAIL_MATCH_TTL + timedelta(minutes=1))
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    before = len(fake_slack.calls_to("users.info"))
+    response = await bot.post(EVENTS, content=(s := submitted(**valid(world, partner))).body, headers=s.headers)
+    assert response.text == ""
+    await fake_slack.wait_for("users.info", before + 1)
+    await fake_slack.wait_for("chat.postEphemeral", 2)
+    assert len(await rows(world, Nomination)) == 1
+
+
+async def test_a_card_being_posted_to_a_slow_slack_does_not_hold_up_the_next_submission(
+    world, bot, fake_slack: FakeSlack
+):
+    await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
+                                            changes={"slack_channels": ["C0APPROVALS"]})  # fmt: skip
+    first, _ = await world.partner(name="lab-one")
+    second, _ = await world.partner(name="lab-two")
+    await deliver_outbox(world.unit, NullNotifier())
+    await settle(world)
+    await known(world, NORA, world.dev_nominator)
+    fake_slack.latency = SLOW
+    _, response = await timed(bot, submitted(**valid(world, first)))
+    assert response.text == ""  # type: ignore[attr-defined]
+    # The confirmation is answered after SLOW; then the new card's post is under way, for SLOW more.
+    await fake_slack.wait_for("chat.postEphemeral", timeout=2 * SLOW)
+    await asyncio.sleep(0.5)
+    sent = time.monotonic()
+    seconds, response = await timed(bot, submitted(**valid(world, second)))
+    assert response.text == "" and seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"  # type: ignore[attr-defined]
+    cards = await fake_slack.wait_for("chat.postMessage", timeout=2 * SLOW)
+    assert min(c.received_at for c in cards) < sent  # the first card's post was under way meanwhile
+    assert len(await rows(world, Nomination)) == 2
