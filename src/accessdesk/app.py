@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from accessdesk.api import audit as audit_api
 from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
-from accessdesk.api.deps import DEPENDENCIES
+from accessdesk.api.deps import API_DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.grants import GrantController
 from accessdesk.api.links import link_operations
@@ -41,6 +41,7 @@ from accessdesk.domain.unit import Unit
 from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
 from accessdesk.oauth.endpoints import OAuthController
 from accessdesk.oauth.keys import KeyCache
+from accessdesk.providers import SERVICES
 from accessdesk.ratelimit import RateLimits
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
@@ -158,6 +159,7 @@ def create_app(
             audit_api.verify_chain,
         ],
         security=[{"bearer": []}],
+        dependencies=API_DEPENDENCIES,
         request_class=JsonApiRequest,
         request_max_body_size=MAX_BODY_BYTES,
     )  # fmt: skip
@@ -178,7 +180,7 @@ def create_app(
                         DeliveryPagesController, SlackLinkPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
-        dependencies=DEPENDENCIES,
+        dependencies=SERVICES,
         middleware=[close_request_session],
         exception_handlers=with_database_outages(HANDLERS),
         plugins=[RateLimits(settings, engine=engine, clock=clock)],

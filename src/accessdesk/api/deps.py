@@ -1,4 +1,5 @@
-"""Per-request dependencies: the unit of work, the authenticated actor, and the domain services."""
+"""The JSON API's actor: the person a personal API token names. The unit of work and the domain services come from
+:mod:`accessdesk.providers`, as for every surface."""
 
 from __future__ import annotations
 
@@ -10,19 +11,8 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.compliance import Compliance
-from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.grants import Grants
-from accessdesk.domain.organisations import Organisations
-from accessdesk.domain.queries import Queries
 from accessdesk.domain.tokens import Tokens
-from accessdesk.domain.unit import Unit
 from accessdesk.request_scope import request_id_of, request_unit
-
-
-async def provide_unit(request: Request[Any, Any, Any], state: State) -> Unit:
-    return request_unit(request, state)
 
 
 async def provide_actor(request: Request[Any, Any, Any], state: State) -> Actor:
@@ -36,21 +26,4 @@ async def provide_actor(request: Request[Any, Any, Any], state: State) -> Actor:
     return actor
 
 
-def _service(cls: type[Any]) -> Provide:
-    def provide(unit: Unit) -> Any:
-        return cls(unit)
-
-    provide.__annotations__ = {"unit": Unit, "return": cls}
-    return Provide(provide, sync_to_thread=False)
-
-
-DEPENDENCIES = {
-    "unit": Provide(provide_unit),
-    "actor": Provide(provide_actor),
-    "queries": _service(Queries),
-    "coselection": _service(CoSelection),
-    "grants": _service(Grants),
-    "organisations": _service(Organisations),
-    "models": _service(FrontierModels),
-    "compliance": _service(Compliance),
-}
+API_DEPENDENCIES = {"actor": Provide(provide_actor)}

@@ -23,9 +23,10 @@ from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import Conflict, Forbidden, Invalid
 from accessdesk.domain.gates import series_key
 from accessdesk.domain.grants import Grants
+from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Area, OrgKind
+from accessdesk.domain.vocabulary import Area
 
 VERSION = re.compile(r"(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})")
 LONGEST_ATTESTATION = timedelta(days=730)
@@ -116,7 +117,7 @@ class Compliance:
         user_agent: str | None = None,
     ) -> NdaAcceptance:
         """Clickwrap acceptance by a grantee's admin, of the exact text they were shown (its hash must match)."""
-        if actor.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT):
+        if not is_grantee(actor):
             raise Forbidden("NDAs are accepted by partner or government organisations")
         actor.require(Permission.NDAS_ACCEPT, "only your organisation's admins can accept an NDA")
         template = await self.unit.get(NdaTemplate, template_id, what="NDA")
@@ -174,7 +175,7 @@ class Compliance:
             visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
             if organisation.id != actor.organisation_id:
                 raise Forbidden("you can attest for your own organisation only")
-        if actor.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT):
+        if not is_grantee(actor):
             raise Forbidden("attestations are made by partner or government organisations")
         actor.require(Permission.ATTESTATIONS_CREATE, "only your organisation's admins can attest")
         try:

@@ -30,7 +30,7 @@ from accessdesk.domain.errors import (
     SelfDecision,
 )
 from accessdesk.domain.grants import Grants, side_of
-from accessdesk.domain.nominees import NOMINEE_KINDS
+from accessdesk.domain.nominees import may_be_nominated, takes_nominations
 from accessdesk.domain.notices import approvers, closed
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -104,11 +104,11 @@ class CoSelection:
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
-        if organisation.kind not in NOMINEE_KINDS:
+        if not may_be_nominated(organisation):
             raise Invalid("organisation_id", "access is granted to partner or government organisations only")
         text = _text("justification", justification, required=True, what="a justification")
         chosen = _actions(actions)
-        if model.killed_at is not None:
+        if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
         designation.require_allows(model, OrgKind(organisation.kind))
         windows.check_proposal(
@@ -149,7 +149,7 @@ class CoSelection:
             raise Conflict("a revoked grant cannot be extended")
         if grant.ends_at <= self.unit.now():
             raise Conflict("this grant has ended; nominate the organisation again instead")
-        if model.killed_at is not None:
+        if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
         ends_at = instants.utc("ends_at", ends_at)
         if ends_at <= grant.ends_at:
@@ -256,7 +256,7 @@ class CoSelection:
         )
         if earlier.first() is not None:
             raise AlreadyDecided("you have already decided on this nomination")
-        if model.killed_at is not None:
+        if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
 
         decision = Decision(

@@ -36,7 +36,6 @@ from accessdesk.domain.errors import Conflict, Forbidden, Invalid
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import OrgKind
 
 SECRET_PREFIX = "adks_"
 CLIENT_ID_PREFIX = "adk_c_"
@@ -182,7 +181,7 @@ class Credentials:
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
         actor.require(Permission.GATEWAYS_MANAGE, "only the developer's admins manage gateway credentials")
-        if model.developer_id != actor.organisation_id:
+        if not visibility.develops(actor, model):
             raise Forbidden("gateway credentials are created by the model's own developer")
         client = OAuthClient(
             client_id=GATEWAY_ID_PREFIX + secrets.token_urlsafe(16), kind="gateway", organisation_id=model.developer_id,
@@ -194,7 +193,7 @@ class Credentials:
     async def gateways(self, actor: Actor, model_id: uuid.UUID) -> list[OAuthClient]:
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
-        if actor.kind == OrgKind.PARTNER:
+        if not visibility.sees_gateway_credentials(actor):
             return []
         rows = await self.unit.session.exec(
             select(OAuthClient).where(OAuthClient.model_id == model_id, OAuthClient.kind == "gateway")

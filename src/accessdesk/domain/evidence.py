@@ -34,7 +34,7 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import jsonable
 from accessdesk.domain.checkpoints import latest_covering
 from accessdesk.domain.compliance import text_hash
-from accessdesk.domain.gates import current_nda, explain
+from accessdesk.domain.gates import counted_acceptance, counted_attestations, current_nda, explain
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.pagination import MAX_LIMIT
 from accessdesk.domain.permissions import Permission
@@ -185,20 +185,13 @@ class Evidence:
         (as :func:`accessdesk.domain.gates.evaluate` counts it); None when there is none."""
         if template is None:
             return None
-        now = self.unit.now()
-        candidates = [a for a in await self.queries.nda_acceptances(actor, organisation.id)
-                      if a.series == template.series and a.version_major == template.version_major
-                      and a.accepted_at <= now]  # fmt: skip
-        return max(candidates, key=lambda a: (a.expires_at, a.accepted_at), default=None)
+        return counted_acceptance(await self.queries.nda_acceptances(actor, organisation.id), template,
+                                  at=self.unit.now())
 
 
 def _attestations_in_force(attestations: list[Attestation], now: datetime) -> set[uuid.UUID]:
-    """Per area, the attestation that runs longest and is valid now (the one the gate counts)."""
-    best: dict[str, Attestation] = {}
-    for a in attestations:
-        if a.attested_at <= now and (a.area not in best or a.valid_until > best[a.area].valid_until):
-            best[a.area] = a
-    return {a.id for a in best.values() if a.valid_until > now}
+    """Per area, the attestation the gate counts, if it is valid now."""
+    return {a.id for a in counted_attestations(attestations, at=now).values() if a.valid_until > now}
 
 
 def _by_area(attestations: list[Attestation]) -> list[Attestation]:

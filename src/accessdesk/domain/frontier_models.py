@@ -64,7 +64,7 @@ class FrontierModels:
         return model
 
     def _own(self, actor: Actor, model: FrontierModel) -> None:
-        if not actor.is_system and model.developer_id != actor.organisation_id:
+        if not actor.is_system and not visibility.develops(actor, model):
             raise Forbidden("only the model's developer can change it")
 
     async def register(

@@ -8,6 +8,7 @@ grant; a lapse suspends it inside its window. ``valid_until`` is when the first 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -90,6 +91,27 @@ async def current_nda(session: AsyncSession, model: FrontierModel) -> NdaTemplat
         if template is not None:
             return template
     return None
+
+
+def counted_acceptance(
+    acceptances: Iterable[NdaAcceptance], template: NdaTemplate, *, at: datetime
+) -> NdaAcceptance | None:
+    """Of ``acceptances``, the one the NDA gate counts for ``template`` (as :func:`evaluate` does in SQL): of its
+    series and major version, accepted by ``at``, the one that runs longest; None when there is none. It is in force
+    while it has not expired."""
+    candidates = [a for a in acceptances if a.series == template.series and a.version_major == template.version_major
+                  and a.accepted_at <= at]  # fmt: skip
+    return max(candidates, key=lambda a: (a.expires_at, a.accepted_at), default=None)
+
+
+def counted_attestations(attestations: Iterable[Attestation], *, at: datetime) -> dict[str, Attestation]:
+    """Per requirement area, the attestation the gate counts (as :func:`evaluate` does in SQL): made by ``at``, the
+    one valid longest. It is in force while it is valid."""
+    best: dict[str, Attestation] = {}
+    for a in attestations:
+        if a.attested_at <= at and (a.area not in best or a.valid_until > best[a.area].valid_until):
+            best[a.area] = a
+    return best
 
 
 async def evaluate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import select
 
-from accessdesk.db.tables import Organisation
+from accessdesk.db.tables import FrontierModel, Organisation
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.pagination import check_limit
@@ -15,6 +15,23 @@ from accessdesk.domain.vocabulary import OrgKind
 
 # The kinds of organisation that may be nominated (CoSelection.nominate refuses any other).
 NOMINEE_KINDS = (OrgKind.PARTNER, OrgKind.GOVERNMENT)
+
+
+def may_be_nominated(organisation: Organisation) -> bool:
+    return organisation.kind in NOMINEE_KINDS
+
+
+def is_grantee(actor: Actor) -> bool:
+    """Whether ``actor`` is of an organisation that receives access (a partner, or the government): one that
+    accepts NDAs and attests."""
+    return actor.kind in NOMINEE_KINDS
+
+
+def takes_nominations(model: FrontierModel) -> bool:
+    """A model whose access is switched off takes no new nomination (nor extension, nor decision)."""
+    return model.killed_at is None
+
+
 # Longer than any organisation's name (200 characters): nothing longer can match.
 MAX_MATCHING = 200
 

@@ -29,11 +29,21 @@ def sees_everything(actor: Actor) -> bool:
 STAFF_ONLY_MODEL_FIELDS = frozenset({"designation_ref", "slack_channels"})
 
 
+def develops(actor: Actor, model: FrontierModel) -> bool:
+    """Whether ``model`` is ``actor``'s organisation's own: the developer's staff look after it."""
+    return model.developer_id == actor.organisation_id
+
+
+def sees_gateway_credentials(actor: Actor) -> bool:
+    """Gateway credentials are the developer's business; government staff see their status too. Partners never."""
+    return actor.kind != OrgKind.PARTNER
+
+
 def can_see_model(actor: Actor, model: FrontierModel, *, partner_has_access: bool = False) -> bool:
     if sees_everything(actor):
         return True
     if actor.kind == OrgKind.DEVELOPER:
-        return model.developer_id == actor.organisation_id
+        return develops(actor, model)
     return partner_has_access
 
 
@@ -61,7 +71,7 @@ def can_see_case(actor: Actor, model: FrontierModel, organisation_id: Any) -> bo
     if sees_everything(actor):
         return True
     if actor.kind == OrgKind.DEVELOPER:
-        return model.developer_id == actor.organisation_id
+        return develops(actor, model)
     return organisation_id == actor.organisation_id
 
 

@@ -24,7 +24,7 @@ from accessdesk.domain.audit import jsonable
 from accessdesk.domain.evidence import HASHING, ChainHead, Evidence
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
-from accessdesk.request_scope import request_unit
+from accessdesk.domain.unit import Unit
 from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, page
 
 PAGE_SIZE = 50
@@ -157,10 +157,9 @@ class AuditPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/audit")
-    async def trail(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        unit = request_unit(request, request.app.state)
-        queries = Queries(unit)
-        head = await Evidence(unit).head(signed.actor)  # refuses anyone but auditors and admins, before all else
+    async def trail(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
+                    evidence: Evidence) -> Template:  # fmt: skip
+        head = await evidence.head(signed.actor)  # refuses anyone but auditors and admins, before all else
         filters = AuditFilters.of(request.query_params)
         before_seq = before_seq_of(request.query_params)
         # Verification walks the whole chain on every view of this page: a few milliseconds per thousand events,
@@ -175,8 +174,8 @@ class AuditPagesController(Controller):
                     newest=filters.link("/console/audit") if before_seq else None)  # fmt: skip
 
     @get("/audit/export.json")
-    async def export_json(self, request: Request[Any, Any, Any], signed: Signed) -> Stream:
-        evidence, filters, head = await self._export(request, signed)
+    async def export_json(self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence) -> Stream:
+        filters, head = await self._export(request, signed, evidence)
         opening = {"format": "accessdesk.audit-export/1", "exported_at": jsonable(evidence.unit.now()),
                    "exported_by": signed.actor.label, "filters": filters.given,
                    "chain_head": {"seq": head.seq, "hash": head.hash}, "order": "newest first", "hashing": HASHING}  # fmt: skip
@@ -185,30 +184,28 @@ class AuditPagesController(Controller):
                       headers=attachment(_filename(evidence, head, "json")))  # fmt: skip
 
     @get("/audit/export.csv")
-    async def export_csv(self, request: Request[Any, Any, Any], signed: Signed) -> Stream:
-        evidence, filters, head = await self._export(request, signed)
+    async def export_csv(self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence) -> Stream:
+        filters, head = await self._export(request, signed, evidence)
         return Stream(csv_export(evidence.trail(signed.actor, upto=head, **filters.given)),
                       media_type="text/csv; charset=utf-8", headers=attachment(_filename(evidence, head, "csv")))  # fmt: skip
 
     async def _export(
-        self, request: Request[Any, Any, Any], signed: Signed
-    ) -> tuple[Evidence, AuditFilters, ChainHead]:
+        self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence
+    ) -> tuple[AuditFilters, ChainHead]:
         """Refusals (not an auditor, unusable filters) happen here, before the download starts."""
-        evidence = Evidence(request_unit(request, request.app.state))
         head = await evidence.head(signed.actor)
-        return evidence, AuditFilters.of(request.query_params), head
+        return AuditFilters.of(request.query_params), head
 
     @get("/grants/{grant_id:uuid}/evidence")
-    async def evidence_page(self, request: Request[Any, Any, Any], signed: Signed, grant_id: uuid.UUID) -> Template:
-        bundle = await Evidence(request_unit(request, request.app.state)).bundle(signed.actor, grant_id)
+    async def evidence_page(self, signed: Signed, evidence: Evidence, grant_id: uuid.UUID) -> Template:
+        bundle = await evidence.bundle(signed.actor, grant_id)
         return page("console/evidence.html", signed, b=bundle, when=when, changes=changes, badges=STATE_BADGES)
 
     @get("/grants/{grant_id:uuid}/evidence.json")
     async def evidence_json(
-        self, request: Request[Any, Any, Any], signed: Signed, grant_id: uuid.UUID
+        self, signed: Signed, unit: Unit, evidence: Evidence, grant_id: uuid.UUID
     ) -> Response[bytes]:
-        unit = request_unit(request, request.app.state)
-        bundle = await Evidence(unit).bundle(signed.actor, grant_id)
+        bundle = await evidence.bundle(signed.actor, grant_id)
         filename = f"accessdesk-evidence-{grant_id}-{unit.now():%Y-%m-%d}.json"
         return Response(json.dumps(bundle, ensure_ascii=False, indent=2).encode(), media_type="application/json",
                         headers=attachment(filename))  # fmt: skip

@@ -15,14 +15,15 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.deliveries import Deliveries
 from accessdesk.domain.errors import DomainError, Forbidden
 from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.domain.sessions import Signed, sign_in_choices
+from accessdesk.domain.sessions import Signed, WebSessions, sign_in_choices
+from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
-from accessdesk.request_scope import request_unit
 from accessdesk.settings import Settings
 from accessdesk.web.oidc import (
     PENDING_COOKIE,
@@ -33,7 +34,7 @@ from accessdesk.web.oidc import (
     provider_for,
     shown,
 )
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, cookie_name, page, sessions_of, signed_in
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, cookie_name, page, signed_in
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
 
 Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -71,11 +72,12 @@ class ConsoleController(Controller):
 
     @get("/login")
     async def login_page(
-        self, request: Request[Any, Any, Any], state: State, next_: Annotated[str | None, Parameter(query="next")] = None
-    ) -> Template:
+        self, request: Request[Any, Any, Any], state: State, unit: Unit,
+        next_: Annotated[str | None, Parameter(query="next")] = None,
+    ) -> Template:  # fmt: skip
         settings: Settings = state.settings
         csrf, cookie = _sign_in_csrf(request, settings)
-        choices = await sign_in_choices(request_unit(request, state)) if settings.dev_login_enabled else []
+        choices = await sign_in_choices(unit) if settings.dev_login_enabled else []
         return Template(
             "login.html",
             context={"choices": choices, "csrf": csrf, "next": local_path(next_), "dev_login": settings.dev_login_enabled,
@@ -84,7 +86,9 @@ class ConsoleController(Controller):
         )
 
     @post("/login/dev")
-    async def dev_sign_in(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
+    async def dev_sign_in(
+        self, request: Request[Any, Any, Any], state: State, sessions: WebSessions, data: Form
+    ) -> Redirect:
         settings: Settings = state.settings
         if not settings.dev_login_enabled:
             raise NotFoundException()
@@ -93,7 +97,7 @@ class ConsoleController(Controller):
             user_id = uuid.UUID(str(data.get("user_id", "")))
         except ValueError:
             raise HTTPException(status_code=400, detail="choose a person to sign in as") from None
-        token = await sessions_of(request, state).start(
+        token = await sessions.start(
             user_id=user_id, method="development sign-in", replacing=request.cookies.get(cookie_name(settings)),
             ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
@@ -101,7 +105,9 @@ class ConsoleController(Controller):
                         cookies=[_session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
 
     @post("/login/start")
-    async def start_sign_in(self, request: Request[Any, Any, Any], state: State, data: Form) -> Response[Any]:
+    async def start_sign_in(
+        self, request: Request[Any, Any, Any], state: State, unit: Unit, data: Form
+    ) -> Response[Any]:
         """Home-realm discovery: the e-mail's domain picks the organisation's identity provider."""
         settings: Settings = state.settings
         check_csrf(request.cookies.get(ANONYMOUS_CSRF_COOKIE), str(data.get("csrf", "")))
@@ -113,7 +119,6 @@ class ConsoleController(Controller):
             raise HTTPException(status_code=400, detail=f"no identity provider signs in people of "
                                 f"{shown(email.rsplit('@', 1)[-1], 100) or 'that address'}; check the address or ask "
                                 "your administrator")  # fmt: skip
-        unit = request_unit(request, state)
         fresh = data.get("step_up") == "1"
         pending = Pending.new(provider.name, local_path(str(data.get("next", ""))), unit.now(), fresh=fresh)
         try:
@@ -131,12 +136,12 @@ class ConsoleController(Controller):
 
     @get("/login/callback")
     async def finish_sign_in(
-        self, request: Request[Any, Any, Any], state: State, code: str | None = None,
+        self, request: Request[Any, Any, Any], state: State, unit: Unit, sessions: WebSessions,
+        code: str | None = None,
         returned_state: Annotated[str | None, Parameter(query="state")] = None, error: str | None = None,
         error_description: str | None = None,
     ) -> Response[Any]:  # fmt: skip
         settings: Settings = state.settings
-        unit = request_unit(request, state)
         forget = Cookie(key=PENDING_COOKIE, value="", path="/login/callback", max_age=0, httponly=True)
         try:
             pending = Pending.open(request.cookies.get(PENDING_COOKIE), settings.secret_key, unit.now())
@@ -151,7 +156,6 @@ class ConsoleController(Controller):
                 provider, pending, code=code, redirect_uri=_callback(settings),
                 now=lambda: int(unit.now().timestamp()),
             )  # fmt: skip
-            sessions = sessions_of(request, state)
             user = await sessions.person_for_verified_email(email=email, vouched_domains=provider.domains)
         except ProviderUnavailable as exc:
             return _provider_away(exc, cookies=[forget])
@@ -166,11 +170,13 @@ class ConsoleController(Controller):
             forget, _session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
 
     @post("/logout")
-    async def sign_out(self, request: Request[Any, Any, Any], state: State, data: Form) -> Redirect:
-        signed = await signed_in(request, state)
+    async def sign_out(
+        self, request: Request[Any, Any, Any], state: State, sessions: WebSessions, data: Form
+    ) -> Redirect:
+        signed = await signed_in(request, sessions)
         if signed is not None:
             check_csrf(signed.csrf_token, str(data.get("csrf", "")))
-            await sessions_of(request, state).end(request.cookies.get(cookie_name(state.settings)), actor=signed.actor)
+            await sessions.end(request.cookies.get(cookie_name(state.settings)), actor=signed.actor)
         return Redirect("/login", status_code=303, cookies=[_session_cookie(state.settings, "", max_age=0)])
 
     @get("/login/again")
@@ -188,9 +194,10 @@ class ConsoleController(Controller):
         return shown
 
     @get("/console")
-    async def home(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        actor, unit = signed.actor, request_unit(request, request.app.state)
-        queries, now = Queries(unit), unit.now()
+    async def home(
+        self, actor: Actor, signed: Signed, unit: Unit, queries: Queries, deliveries: Deliveries
+    ) -> Template:
+        now = unit.now()
         pending = []
         if actor.is_staff and actor.can(Permission.NOMINATIONS_DECIDE):
             pending = (await queries.nominations(actor, NominationFilter(for_me=True), limit=50)).items
@@ -198,7 +205,7 @@ class ConsoleController(Controller):
         blocked = (await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items
         names = await queries.display_names([*pending, *expiring, *blocked])
         try:
-            undelivered = await Deliveries(unit).count_dead(actor)
+            undelivered = await deliveries.count_dead(actor)
         except Forbidden:  # only those who may retry them hear of them
             undelivered = 0
         return page("console/home.html", signed, pending=pending, expiring=expiring, undelivered=undelivered,

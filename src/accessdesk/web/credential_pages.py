@@ -24,11 +24,12 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, OAuthClient
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials, Issued, first_use
-from accessdesk.domain.errors import DomainError, Invalid, NotFound
+from accessdesk.domain.errors import Invalid, NotFound
 from accessdesk.domain.sealing import KeyUnavailable, seal, unseal
 from accessdesk.domain.sessions import Signed
-from accessdesk.request_scope import request_unit
+from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 from accessdesk.web.cases import grant_page
 from accessdesk.web.credential_examples import Target, gateway_examples, token_examples
@@ -40,9 +41,9 @@ from accessdesk.web.pages import (
     back_to,
     cookie_name,
     page,
-    refused,
     require_fresh_sign_in,
 )
+from accessdesk.web.refusals import on_refusal
 
 # Revealing a secret (or registering the key that replaces one) asks for a sign-in younger than this.
 SECRET_FRESHNESS = timedelta(minutes=10)
@@ -52,12 +53,6 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 HOLDER_COOKIE = "accessdesk_shown_once"
 HOLDER_PATH = "/console/credentials"
 HOLDER_LIFETIME = timedelta(minutes=5)
-
-
-def _credentials(request: Request[Any, Any, Any]) -> Credentials:
-    settings: Settings = request.app.state.settings
-    return Credentials(request_unit(request, request.app.state), pepper=settings.pepper,
-                       overlap=timedelta(hours=settings.secret_overlap_hours))  # fmt: skip
 
 
 def _public_keys(form: Posted) -> dict[str, Any] | None:
@@ -85,98 +80,79 @@ class CredentialPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @post("/grants/{grant_id:uuid}/credentials", status_code=200)
-    async def create(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                     grant_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    @on_refusal(grant_page, section="credentials")
+    async def create(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted, unit: Unit,
+                     credentials: Credentials, grant_id: uuid.UUID) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/grants/{grant_id}")
-        try:
-            issued = await _credentials(request).create(actor=signed.actor, grant_id=grant_id, name=form["name"],
-                                                        jwks=_public_keys(form))  # fmt: skip
-        except DomainError as exc:
-            return await grant_page(request, signed, grant_id, refusal=await refused(request, exc),
-                                    form_name="credentials", values=form.as_dict())  # fmt: skip
-        return _shown_once(request, issued)
+        issued = await credentials.create(actor=actor, grant_id=grant_id, name=form["name"], jwks=_public_keys(form))
+        return _shown_once(request, unit, issued)
 
     @post("/grants/{grant_id:uuid}/credentials/{client_pk:uuid}/rotation", status_code=200)
-    async def rotate(self, request: Request[Any, Any, Any], signed: Signed, form: Posted, grant_id: uuid.UUID,
-                     client_pk: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    @on_refusal(grant_page)
+    async def rotate(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted, unit: Unit,
+                     credentials: Credentials, grant_id: uuid.UUID, client_pk: uuid.UUID) -> Redirect:  # fmt: skip
         # ``form`` has no field to read: it is asked for so that the form's CSRF token is checked.
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/grants/{grant_id}")
-        credentials = _credentials(request)
-        try:
-            issued = await credentials.rotate_secret(actor=signed.actor, client_pk=client_pk)
-        except DomainError as exc:
-            return await grant_page(request, signed, grant_id, refusal=await refused(request, exc))
-        return _shown_once(request, issued, previous_until=credentials.unit.now() + credentials.overlap)
+        issued = await credentials.rotate_secret(actor=actor, client_pk=client_pk)
+        return _shown_once(request, unit, issued, previous_until=unit.now() + credentials.overlap)
 
     # Revoking needs no fresh sign-in, on purpose: it only takes access away, it reveals nothing, and in an
     # incident (a leaked secret) every minute spent signing in again is a minute the leak stays usable.
     @post("/grants/{grant_id:uuid}/credentials/{client_pk:uuid}/revocation")
-    async def revoke(self, request: Request[Any, Any, Any], signed: Signed, form: Posted, grant_id: uuid.UUID,
-                     client_pk: uuid.UUID) -> Template | Redirect:  # fmt: skip
-        try:
-            await _credentials(request).revoke(actor=signed.actor, client_pk=client_pk, reason=form["reason"])
-        except DomainError as exc:
-            return await grant_page(request, signed, grant_id, refusal=await refused(request, exc),
-                                    form_name=f"credential:{client_pk}", values=form.as_dict())  # fmt: skip
+    @on_refusal(grant_page, section="credential:{client_pk}")
+    async def revoke(self, actor: Actor, form: Posted, credentials: Credentials, grant_id: uuid.UUID,
+                     client_pk: uuid.UUID) -> Redirect:  # fmt: skip
+        await credentials.revoke(actor=actor, client_pk=client_pk, reason=form["reason"])
         return back_to(f"/console/grants/{grant_id}", "credential_revoked")
 
     @post("/models/{model_id:uuid}/gateways", status_code=200)
-    async def create_gateway(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                             model_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    @on_refusal(model_page, section="gateway")
+    async def create_gateway(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
+                             unit: Unit, credentials: Credentials, model_id: uuid.UUID) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/models/{model_id}")
-        try:
-            issued = await _credentials(request).create_gateway(actor=signed.actor, model_id=model_id,
-                                                                name=form["gateway_name"])  # fmt: skip
-        except DomainError as exc:
-            return await model_page(request, signed, model_id, refusal=await refused(request, exc),
-                                    form_name="gateway", values=form.as_dict())  # fmt: skip
-        return _shown_once(request, issued)
+        issued = await credentials.create_gateway(actor=actor, model_id=model_id, name=form["gateway_name"])
+        return _shown_once(request, unit, issued)
 
     @post("/models/{model_id:uuid}/gateways/{client_pk:uuid}/rotation", status_code=200)
-    async def rotate_gateway(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                             model_id: uuid.UUID, client_pk: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    @on_refusal(model_page)
+    async def rotate_gateway(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
+                             unit: Unit, credentials: Credentials, model_id: uuid.UUID,
+                             client_pk: uuid.UUID) -> Redirect:  # fmt: skip
         # ``form``: for its CSRF check, as above.
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/models/{model_id}")
-        credentials = _credentials(request)
-        try:
-            issued = await credentials.rotate_secret(actor=signed.actor, client_pk=client_pk)
-        except DomainError as exc:
-            return await model_page(request, signed, model_id, refusal=await refused(request, exc))
-        return _shown_once(request, issued, previous_until=credentials.unit.now() + credentials.overlap)
+        issued = await credentials.rotate_secret(actor=actor, client_pk=client_pk)
+        return _shown_once(request, unit, issued, previous_until=unit.now() + credentials.overlap)
 
     # No fresh sign-in to revoke, as for a grant's credentials (above).
     @post("/models/{model_id:uuid}/gateways/{client_pk:uuid}/revocation")
-    async def revoke_gateway(self, request: Request[Any, Any, Any], signed: Signed, form: Posted, model_id: uuid.UUID,
-                             client_pk: uuid.UUID) -> Template | Redirect:  # fmt: skip
-        try:
-            await _credentials(request).revoke(actor=signed.actor, client_pk=client_pk, reason=form["reason"])
-        except DomainError as exc:
-            return await model_page(request, signed, model_id, refusal=await refused(request, exc),
-                                    form_name=f"credential:{client_pk}", values=form.as_dict())  # fmt: skip
+    @on_refusal(model_page, section="credential:{client_pk}")
+    async def revoke_gateway(self, actor: Actor, form: Posted, credentials: Credentials, model_id: uuid.UUID,
+                             client_pk: uuid.UUID) -> Redirect:  # fmt: skip
+        await credentials.revoke(actor=actor, client_pk=client_pk, reason=form["reason"])
         return back_to(f"/console/models/{model_id}", "gateway_revoked")
 
     @get(f"{HOLDER_PATH.removeprefix('/console')}/{{client_pk:uuid}}")
-    async def shown_once(self, request: Request[Any, Any, Any], signed: Signed, client_pk: uuid.UUID) -> Template:
+    async def shown_once(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, credentials: Credentials,
+                         client_pk: uuid.UUID) -> Template:  # fmt: skip
         """The new secret, from its one-time holder; once spent, the credential without it."""
-        unit = request_unit(request, request.app.state)
-        client = await _visible_client(request, signed, client_pk)
+        client = await _visible_client(credentials, signed, client_pk)
         held = _open_holder(request, client_pk, now=unit.now())
         if held is not None and not await first_use(unit, f"console-secret:{held['nonce']}",
                                                     expires_at=unit.now() + HOLDER_LIFETIME):  # fmt: skip
             held = None
         await unit.commit()
         if held is None:
-            shown = await _shown_page(request, signed, client, secret=None, spent=client.auth_method == "client_secret")
+            shown = await _shown_page(request, signed, unit, client, secret=None,
+                                      spent=client.auth_method == "client_secret")  # fmt: skip
         else:
             until = datetime.fromisoformat(held["previous_until"]) if held["previous_until"] else None
-            shown = await _shown_page(request, signed, client, secret=held["secret"], previous_until=until)
+            shown = await _shown_page(request, signed, unit, client, secret=held["secret"], previous_until=until)
         shown.cookies.append(Cookie(key=HOLDER_COOKIE, value="", path=HOLDER_PATH, max_age=0, httponly=True))
         return shown
 
 
-async def _visible_client(request: Request[Any, Any, Any], signed: Signed, client_pk: uuid.UUID) -> OAuthClient:
+async def _visible_client(credentials: Credentials, signed: Signed, client_pk: uuid.UUID) -> OAuthClient:
     """The credential, if it is among those the person may see on its grant's or its model's page (else 404)."""
-    credentials = _credentials(request)
     client = await credentials.unit.get(OAuthClient, client_pk, what="credential")
     listed = (await credentials.for_grant(signed.actor, client.grant_id) if client.grant_id
               else await credentials.gateways(signed.actor, client.model_id))  # fmt: skip
@@ -192,12 +168,12 @@ def _holder_label(request: Request[Any, Any, Any], client_pk: uuid.UUID) -> str:
 
 
 def _shown_once(
-    request: Request[Any, Any, Any], issued: Issued, *, previous_until: datetime | None = None
+    request: Request[Any, Any, Any], unit: Unit, issued: Issued, *, previous_until: datetime | None = None
 ) -> Redirect:
     """Redirect to the page that shows the new secret (or confirms a registered key), handing the secret over in
     the one-time holder."""
     settings: Settings = request.app.state.settings
-    now = request_unit(request, request.app.state).now()
+    now = unit.now()
     held = {"secret": issued.secret, "previous_until": previous_until.isoformat() if previous_until else None,
             "nonce": secrets.token_urlsafe(24), "expires": (now + HOLDER_LIFETIME).timestamp()}  # fmt: skip
     sealed = seal(settings.sealing_key, _holder_label(request, issued.client.id), json.dumps(held).encode())
@@ -224,12 +200,11 @@ def _open_holder(request: Request[Any, Any, Any], client_pk: uuid.UUID, *, now: 
 
 
 async def _shown_page(
-    request: Request[Any, Any, Any], signed: Signed, client: OAuthClient, *, secret: str | None,
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, client: OAuthClient, *, secret: str | None,
     previous_until: datetime | None = None, spent: bool = False,
 ) -> Template:  # fmt: skip
     """The one page that shows a new secret (or confirms a registered key), with examples ready to paste; once
     the secret is spent, the same page without it."""
-    unit = request_unit(request, request.app.state)
     settings: Settings = request.app.state.settings
     model = await unit.get(FrontierModel, client.model_id)
     grant = await unit.get(AccessGrant, client.grant_id) if client.grant_id else None

@@ -12,13 +12,13 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from accessdesk.db.tables import OutboxMessage, Reminder
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.deliveries import Deliveries
-from accessdesk.domain.errors import DomainError
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.reminders import ReminderKind, Reminders
 from accessdesk.domain.sessions import Signed
-from accessdesk.request_scope import request_unit
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, Refusal, back_to, notice_of, page, refused
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
+from accessdesk.web.refusals import Refusal, on_refusal
 
 PAGE_SIZE = 50
 K = ReminderKind
@@ -139,6 +139,18 @@ def reminder_row(reminder: Reminder, names: Names, messages: dict[str, OutboxMes
                        f"{subject.deadline} {reminder.deadline:%Y-%m-%d %H:%M} UTC", deliveries)  # fmt: skip
 
 
+async def dead_letters_page(
+    request: Request[Any, Any, Any], signed: Signed, queries: Queries, deliveries: Deliveries, *,
+    refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
+    cursor = request.query_params.get("cursor") or None
+    found = await deliveries.dead_letters(signed.actor, cursor=cursor, limit=PAGE_SIZE)
+    return page("console/dead_letters.html", signed, status_code=refusal.status if refusal else 200,
+                messages=found.items, names=await names_for(queries, [m.recipient for m in found.items]),
+                total=await deliveries.count_dead(signed.actor), next_cursor=found.next_cursor,
+                paged=cursor is not None, refusal=refusal, notice=notice_of(request, NOTICES))  # fmt: skip
+
+
 class DeliveryPagesController(Controller):
     path = "/console"
     include_in_schema = False
@@ -146,40 +158,24 @@ class DeliveryPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/reminders")
-    async def reminders(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        unit = request_unit(request, request.app.state)
-        reminders = Reminders(unit)
+    async def reminders(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
+                        reminders: Reminders) -> Template:  # fmt: skip
         cursor = request.query_params.get("cursor") or None
         found = await reminders.listing(signed.actor, cursor=cursor, limit=PAGE_SIZE)
         messages = await reminders.deliveries(found.items)
-        names = await names_for(Queries(unit), [recipient_of(k) for r in found.items for k in r.messages],
-                                found.items)  # fmt: skip
+        names = await names_for(queries, [recipient_of(k) for r in found.items for k in r.messages], found.items)
         return page("console/reminders.html", signed, rows=[reminder_row(r, names, messages) for r in found.items],
                     next_cursor=found.next_cursor, paged=cursor is not None)  # fmt: skip
 
     @get("/deliveries/dead")
-    async def dead_letters(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        return await self._dead_letters(request, signed)
-
-    async def _dead_letters(
-        self, request: Request[Any, Any, Any], signed: Signed, *, refusal: Refusal | None = None
-    ) -> Template:
-        unit = request_unit(request, request.app.state)
-        deliveries = Deliveries(unit)
-        cursor = request.query_params.get("cursor") or None
-        found = await deliveries.dead_letters(signed.actor, cursor=cursor, limit=PAGE_SIZE)
-        return page("console/dead_letters.html", signed, status_code=refusal.status if refusal else 200,
-                    messages=found.items, names=await names_for(Queries(unit), [m.recipient for m in found.items]),
-                    total=await deliveries.count_dead(signed.actor), next_cursor=found.next_cursor,
-                    paged=cursor is not None, refusal=refusal, notice=notice_of(request, NOTICES))  # fmt: skip
+    async def dead_letters(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
+                           deliveries: Deliveries) -> Template:  # fmt: skip
+        return await dead_letters_page(request, signed, queries, deliveries)
 
     @post("/deliveries/{message_id:uuid}/retry")
-    async def retry(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                    message_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    # The list again, saying why. Whoever may not retry may not see the list either: the refusal page.
+    @on_refusal(dead_letters_page)
+    async def retry(self, actor: Actor, form: Posted, deliveries: Deliveries, message_id: uuid.UUID) -> Redirect:
         """The form has no fields: asking for ``form`` is what checks its CSRF token."""
-        try:
-            await Deliveries(request_unit(request, request.app.state)).retry(actor=signed.actor, message_id=message_id)
-        except DomainError as exc:
-            # The list again, saying why. Whoever may not retry may not see the list either: the refusal page.
-            return await self._dead_letters(request, signed, refusal=await refused(request, exc))
+        await deliveries.retry(actor=actor, message_id=message_id)
         return back_to("/console/deliveries/dead", "retried")

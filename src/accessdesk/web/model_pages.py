@@ -6,33 +6,34 @@ credentials."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from accessdesk.db.tables import AccessGrant
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials
-from accessdesk.domain.errors import DomainError
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.visibility import develops, sees_gateway_credentials
 from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, NominationState, Tier
-from accessdesk.request_scope import request_unit
 from accessdesk.web.pages import (
     PAGE_DEPENDENCIES,
     PAGE_ERRORS,
     Posted,
-    Refusal,
     back_to,
     instant,
     notice_of,
     page,
-    refused,
     require_fresh_sign_in,
 )
+from accessdesk.web.refusals import Refusal, on_refusal
 
 # Pulling the kill switch revokes every grant of a model: it asks for a sign-in younger than this.
 KILL_SWITCH_FRESHNESS = timedelta(minutes=10)
@@ -55,31 +56,22 @@ def _model_values(form: Posted) -> dict[str, Any]:
 
 
 async def model_page(
-    request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID, *,
-    refusal: Refusal | None = None, values: dict[str, Any] | None = None, form_name: str | None = None,
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, credentials: Credentials,
+    model_id: uuid.UUID, *, preview: tuple[datetime, list[tuple[AccessGrant, list[str]]]] | None = None,
+    refusal: Refusal | None = None, values: dict[str, Any] | None = None, section: str | None = None,
 ) -> Template:  # fmt: skip
-    """A model's page, with a refused form shown again in its section (``form_name``) with what was typed."""
-    unit = request_unit(request, request.app.state)
-    queries, now = Queries(unit), unit.now()
+    """A model's page, with a refused form shown again in its ``section`` with what was typed, and ``preview``:
+    the grants a planned release on that date would block."""
+    now = unit.now()
     model = await queries.model(signed.actor, model_id)
     grants = (await queries.grants(signed.actor, model_id=model.id, limit=200)).items
     pending = (await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
                                                                         model_id=model.id), limit=200)).items  # fmt: skip
     names = await queries.display_names([*grants, *pending])
-    # Gateway credentials are the developer's business; government staff see their status too. Partners never.
-    gateways = (await Credentials(unit, pepper=request.app.state.settings.pepper).gateways(signed.actor, model.id)
-                if signed.actor.is_staff else [])  # fmt: skip
+    gateways = await credentials.gateways(signed.actor, model.id) if sees_gateway_credentials(signed.actor) else []
     names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,
                                                          *(c.created_by for c in gateways),
                                                          *(c.revoked_by for c in gateways)) if u]))  # fmt: skip
-    preview = None
-    if request.query_params.get("release"):
-        try:
-            when = instant(Posted(request.query_params, {}), "release")
-            preview = (when, await FrontierModels(unit).blocked_by_release(actor=signed.actor, model_id=model.id,
-                                                                            planned_release_at=when))  # fmt: skip
-        except DomainError as exc:
-            refusal, form_name = await refused(request, exc), "release"
     editable = {"name": model.name, "codename": model.codename, "tier": model.tier, "resource": model.resource,
                 "slack_channels": " ".join(model.slack_channels), "developer_quorum": model.developer_quorum,
                 "government_quorum": model.government_quorum, "max_window_days": model.max_window_days,
@@ -89,11 +81,16 @@ async def model_page(
         "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
         grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
         pending=pending, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
-        preview_at=preview[0] if preview else None, refusal=refusal, form_name=form_name,
+        preview_at=preview[0] if preview else None, refusal=refusal, form_name=section,
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
         designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
-        notice=notice_of(request, NOTICES), own=model.developer_id == signed.actor.organisation_id, gateways=gateways,
+        notice=notice_of(request, NOTICES), own=develops(signed.actor, model), gateways=gateways,
     )  # fmt: skip
+
+
+def new_model_page(signed: Signed, *, values: dict[str, Any], refusal: Refusal | None = None) -> Template:
+    return page("console/model_new.html", signed, values=values, refusal=refusal, tiers=[t.value for t in Tier],
+                status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
 class ModelPagesController(Controller):
@@ -103,83 +100,60 @@ class ModelPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def models(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        queries = Queries(request_unit(request, request.app.state))
+    async def models(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries) -> Template:
         found = (await queries.models(signed.actor, limit=200)).items
         return page("console/models.html", signed, models=found, notice=notice_of(request, NOTICES))
 
     @get("/new")
     async def new_model(self, signed: Signed) -> Template:
-        return self._new_page(signed, values={"tier": "standard", "developer_quorum": "1", "government_quorum": "1",
-                                              "max_window_days": "90"})  # fmt: skip
-
-    def _new_page(self, signed: Signed, *, values: dict[str, Any], refusal: Refusal | None = None) -> Template:
-        return page("console/model_new.html", signed, values=values, refusal=refusal, tiers=[t.value for t in Tier],
-                    status_code=refusal.status if refusal else 200)  # fmt: skip
+        return new_model_page(signed, values={"tier": "standard", "developer_quorum": "1", "government_quorum": "1",
+                                               "max_window_days": "90"})  # fmt: skip
 
     @post("/new")
-    async def register(self, request: Request[Any, Any, Any], signed: Signed, form: Posted) -> Template | Redirect:
-        try:
-            model = await FrontierModels(request_unit(request, request.app.state)).register(
-                actor=signed.actor, slug=form["slug"], planned_release_at=instant(form, "planned_release_at"),
-                **_model_values(form),
-            )  # fmt: skip
-        except DomainError as exc:
-            return self._new_page(signed, values=form.as_dict(), refusal=await refused(request, exc))
+    @on_refusal(new_model_page)
+    async def register(self, actor: Actor, form: Posted, models: FrontierModels) -> Redirect:
+        model = await models.register(actor=actor, slug=form["slug"],
+                                      planned_release_at=instant(form, "planned_release_at"), **_model_values(form))  # fmt: skip
         return back_to(f"/console/models/{model.id}", "registered")
 
     @get("/{model_id:uuid}")
-    async def model(self, request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID) -> Template:
-        return await model_page(request, signed, model_id)
-
-    async def _refused(
-        self, request: Request[Any, Any, Any], signed: Signed, model_id: uuid.UUID, exc: DomainError, form: Posted,
-        form_name: str,
+    @on_refusal(model_page, section="release")
+    async def model(
+        self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
+        credentials: Credentials, models: FrontierModels, model_id: uuid.UUID,
     ) -> Template:  # fmt: skip
-        refusal = await refused(request, exc)
-        return await model_page(request, signed, model_id, refusal=refusal, values=form.as_dict(),
-                                      form_name=form_name)  # fmt: skip
+        """The model's page; with ``?release=``, a preview of the grants a planned release then would block."""
+        preview = None
+        if request.query_params.get("release"):
+            when = instant(Posted(request.query_params, {}), "release")
+            preview = (when, await models.blocked_by_release(actor=signed.actor, model_id=model_id,
+                                                             planned_release_at=when))  # fmt: skip
+        return await model_page(request, signed, unit, queries, credentials, model_id, preview=preview)
 
     @post("/{model_id:uuid}/edit")
-    async def update(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                     model_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
-        try:
-            await FrontierModels(request_unit(request, request.app.state)).update(
-                actor=signed.actor, model_id=model_id, changes=_model_values(form))
-        except DomainError as exc:
-            return await self._refused(request, signed, model_id, exc, form, "edit")
+    @on_refusal(model_page, section="edit")
+    async def update(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
+        await models.update(actor=actor, model_id=model_id, changes=_model_values(form))
         return back_to(f"/console/models/{model_id}", "updated")
 
     @post("/{model_id:uuid}/release")
-    async def move_release(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                           model_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
-        try:
-            await FrontierModels(request_unit(request, request.app.state)).move_release(
-                actor=signed.actor, model_id=model_id, planned_release_at=instant(form, "planned_release_at"),
-                reason=form.get("move_reason"),
-            )  # fmt: skip
-        except DomainError as exc:
-            return await self._refused(request, signed, model_id, exc, form, "release")
+    @on_refusal(model_page, section="release")
+    async def move_release(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
+        await models.move_release(actor=actor, model_id=model_id, planned_release_at=instant(form, "planned_release_at"),
+                                  reason=form.get("move_reason"))  # fmt: skip
         return back_to(f"/console/models/{model_id}", "moved")
 
     @post("/{model_id:uuid}/designation")
-    async def designate(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                        model_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
-        try:
-            await FrontierModels(request_unit(request, request.app.state)).designate(
-                actor=signed.actor, model_id=model_id, designation=form["designation"],  # type: ignore[arg-type]
-                reference=form.get("reference"))
-        except DomainError as exc:
-            return await self._refused(request, signed, model_id, exc, form, "designation")
+    @on_refusal(model_page, section="designation")
+    async def designate(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
+        await models.designate(actor=actor, model_id=model_id, designation=form["designation"],  # type: ignore[arg-type]
+                               reference=form.get("reference"))  # fmt: skip
         return back_to(f"/console/models/{model_id}", "designated")
 
     @post("/{model_id:uuid}/switch-off")
-    async def switch_off(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                         model_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    @on_refusal(model_page, section="switch_off")
+    async def switch_off(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
+                         models: FrontierModels, model_id: uuid.UUID) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=KILL_SWITCH_FRESHNESS, back=f"/console/models/{model_id}")
-        try:
-            await FrontierModels(request_unit(request, request.app.state)).switch_off(
-                actor=signed.actor, model_id=model_id, reason=form["reason"])
-        except DomainError as exc:
-            return await self._refused(request, signed, model_id, exc, form, "switch_off")
+        await models.switch_off(actor=actor, model_id=model_id, reason=form["reason"])
         return back_to(f"/console/models/{model_id}", "switched_off")

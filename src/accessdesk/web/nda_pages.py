@@ -9,14 +9,23 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
-from accessdesk.domain.errors import DomainError
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
-from accessdesk.request_scope import request_unit
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, Refusal, back_to, notice_of, page, refused
+from accessdesk.domain.visibility import develops
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
+from accessdesk.web.refusals import Refusal, on_refusal
 
 NOTICES = {"published": "The NDA version is published. A new major version must be accepted again by every grantee."}
+
+
+async def new_version_page(
+    signed: Signed, queries: Queries, *, values: dict[str, Any], refusal: Refusal | None = None
+) -> Template:
+    models = [m for m in (await queries.models(signed.actor, limit=200)).items if develops(signed.actor, m)]
+    return page("console/nda_new.html", signed, values=values, refusal=refusal, models=models,
+                status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
 class NdaPagesController(Controller):
@@ -26,39 +35,28 @@ class NdaPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def ndas(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        queries = Queries(request_unit(request, request.app.state))
+    async def ndas(self, signed: Signed, queries: Queries) -> Template:
         templates = await queries.nda_templates(signed.actor)
         models = {m.id: m.name for m in (await queries.models(signed.actor, limit=200)).items}
         return page("console/ndas.html", signed, templates=templates, models=models)
 
     @get("/new")
-    async def new_version(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        return await self._new_page(request, signed, values={"term_days": "365"})
-
-    async def _new_page(self, request: Request[Any, Any, Any], signed: Signed, *, values: dict[str, Any],
-                        refusal: Refusal | None = None) -> Template:  # fmt: skip
-        queries = Queries(request_unit(request, request.app.state))
-        models = [m for m in (await queries.models(signed.actor, limit=200)).items
-                  if m.developer_id == signed.actor.organisation_id]  # fmt: skip
-        return page("console/nda_new.html", signed, values=values, refusal=refusal, models=models,
-                    status_code=refusal.status if refusal else 200)  # fmt: skip
+    async def new_version(self, signed: Signed, queries: Queries) -> Template:
+        return await new_version_page(signed, queries, values={"term_days": "365"})
 
     @post("/new")
-    async def publish(self, request: Request[Any, Any, Any], signed: Signed, form: Posted) -> Template | Redirect:
-        try:
-            template = await Compliance(request_unit(request, request.app.state)).publish_nda(
-                actor=signed.actor, title=form["title"], body=form.raw("body"), version=form["version"],
-                model_id=form.uuid("model_id", "a model") if form["model_id"] else None,
-                term_days=form.integer("term_days", "the term"),
-            )  # fmt: skip
-        except DomainError as exc:
-            return await self._new_page(request, signed, values=form.as_dict(), refusal=await refused(request, exc))
+    @on_refusal(new_version_page)
+    async def publish(self, actor: Actor, form: Posted, compliance: Compliance) -> Redirect:
+        template = await compliance.publish_nda(
+            actor=actor, title=form["title"], body=form.raw("body"), version=form["version"],
+            model_id=form.uuid("model_id", "a model") if form["model_id"] else None,
+            term_days=form.integer("term_days", "the term"),
+        )  # fmt: skip
         return back_to(f"/console/ndas/{template.id}", "published")
 
     @get("/{template_id:uuid}")
-    async def nda(self, request: Request[Any, Any, Any], signed: Signed, template_id: uuid.UUID) -> Template:
-        queries = Queries(request_unit(request, request.app.state))
+    async def nda(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
+                  template_id: uuid.UUID) -> Template:  # fmt: skip
         template = await queries.nda_template(signed.actor, template_id)
         acceptances = await queries.acceptances_of(signed.actor, template_id)
         names = await queries.people_names([a.signer_id for a in acceptances])

@@ -6,20 +6,19 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from accessdesk.api.errors import status_for
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import DomainError, Invalid
-from accessdesk.domain.sessions import SessionPolicy, Signed, WebSessions
+from accessdesk.domain.sessions import Signed, WebSessions
 from accessdesk.request_scope import request_id_of, request_unit
 from accessdesk.settings import Settings
 from accessdesk.web.security import check_csrf, local_path
@@ -31,17 +30,9 @@ def cookie_name(settings: Settings) -> str:
     return "__Host-accessdesk_session" if settings.is_production else "accessdesk_session"
 
 
-def sessions_of(request: Request[Any, Any, Any], state: State) -> WebSessions:
-    settings: Settings = state.settings
-    policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
-                           absolute=timedelta(hours=settings.session_max_hours))  # fmt: skip
-    return WebSessions(request_unit(request, state), policy)
-
-
-async def signed_in(request: Request[Any, Any, Any], state: State) -> Signed | None:
-    return await sessions_of(request, state).resume(
-        request.cookies.get(cookie_name(state.settings)), request_id=request_id_of(request)
-    )
+async def signed_in(request: Request[Any, Any, Any], sessions: WebSessions) -> Signed | None:
+    return await sessions.resume(request.cookies.get(cookie_name(request.app.state.settings)),
+                                 request_id=request_id_of(request))  # fmt: skip
 
 
 class SignInRequired(Exception):
@@ -61,11 +52,16 @@ def _here(request: Request[Any, Any, Any]) -> str:
     return local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
-async def provide_signed(request: Request[Any, Any, Any], state: State) -> Signed:
-    signed = await signed_in(request, state)
+async def provide_signed(request: Request[Any, Any, Any], sessions: WebSessions) -> Signed:
+    signed = await signed_in(request, sessions)
     if signed is None:
         raise SignInRequired()
     return signed
+
+
+def provide_actor(signed: Signed) -> Actor:
+    """The console's actor is the signed-in person (the JSON API's is a token's: see ``api.deps``)."""
+    return signed.actor
 
 
 class Posted:
@@ -128,26 +124,8 @@ async def provide_form(request: Request[Any, Any, Any], signed: Signed) -> Poste
     return Posted(form, lists)
 
 
-PAGE_DEPENDENCIES = {"signed": Provide(provide_signed), "form": Provide(provide_form)}
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a form was not carried out, for the page that shows the form again (with what was typed)."""
-
-    message: str
-    field: str | None
-    status: int
-
-    @classmethod
-    def of(cls, exc: DomainError) -> Refusal:
-        return cls(message=exc.message, field=getattr(exc, "field", None), status=status_for(exc))
-
-
-async def refused(request: Request[Any, Any, Any], exc: DomainError) -> Refusal:
-    """Undo whatever the refused call had begun, and say why."""
-    await request_unit(request, request.app.state).rollback()
-    return Refusal.of(exc)
+PAGE_DEPENDENCIES = {"signed": Provide(provide_signed), "actor": Provide(provide_actor, sync_to_thread=False),
+                     "form": Provide(provide_form)}  # fmt: skip
 
 
 def instant(form: Posted, name: str, *, end_of_day: bool = False) -> datetime:

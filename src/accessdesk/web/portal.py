@@ -18,27 +18,20 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from accessdesk.db.tables import Attestation, NdaAcceptance, NdaTemplate
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_hash
 from accessdesk.domain.coselection import effective_state
-from accessdesk.domain.errors import DomainError, Invalid
-from accessdesk.domain.gates import evaluate, explain
+from accessdesk.domain.errors import Invalid
+from accessdesk.domain.gates import counted_acceptance, counted_attestations, evaluate, explain
 from accessdesk.domain.grants import stored_answer
+from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.organisations import VETTING_MOVES, Organisations
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
-from accessdesk.domain.vocabulary import Area, OrgKind, Vetting
-from accessdesk.request_scope import request_unit
-from accessdesk.web.pages import (
-    PAGE_DEPENDENCIES,
-    PAGE_ERRORS,
-    Posted,
-    Refusal,
-    back_to,
-    instant,
-    notice_of,
-    page,
-    refused,
-)
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Area, Vetting
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, instant, notice_of, page
+from accessdesk.web.refusals import Refusal, on_refusal
 
 HOME = "/console/my-organisation"
 # Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview.
@@ -77,8 +70,8 @@ class AreaStanding:
 
 @dataclass(frozen=True, slots=True)
 class NdaStanding:
-    """The newest version of one NDA series, and the organisation's longest-lasting acceptance of its major
-    version (an acceptance of an earlier major version does not count)."""
+    """The newest version of one NDA series, and the organisation's acceptance of it that the NDA gate counts (an
+    acceptance of an earlier major version does not count)."""
 
     template: NdaTemplate
     applies_to: str | None
@@ -87,13 +80,10 @@ class NdaStanding:
 
 
 def area_standings(attestations: list[Attestation], now: datetime) -> list[AreaStanding]:
-    latest: dict[str, Attestation] = {}
-    for row in attestations:
-        if row.area not in latest or row.valid_until > latest[row.area].valid_until:
-            latest[row.area] = row
+    counted = counted_attestations(attestations, at=now)
     standings = []
     for area in Area:
-        row = latest.get(area.value)
+        row = counted.get(area.value)
         until = row.valid_until if row else None
         standings.append(AreaStanding(area.value, AREA_LABELS[area], standing_of(until, now), row))
     return standings
@@ -102,8 +92,7 @@ def area_standings(attestations: list[Attestation], now: datetime) -> list[AreaS
 def nda_standing(
     newest: NdaTemplate, acceptances: list[NdaAcceptance], now: datetime, applies_to: str | None = None
 ) -> NdaStanding:
-    current = [a for a in acceptances if a.series == newest.series and a.version_major == newest.version_major]
-    best = max(current, key=lambda a: a.expires_at, default=None)
+    best = counted_acceptance(acceptances, newest, at=now)
     return NdaStanding(newest, applies_to, standing_of(best.expires_at if best else None, now), best)
 
 
@@ -119,10 +108,60 @@ def own_organisation(signed: Signed) -> uuid.UUID:
     """The portal is a grantee's view of itself: a partner's, or the government's (which accepts NDAs and attests
     like any grantee, but is not vetted). The developer owes nothing here; saying so (403) helps more than
     pretending the page does not exist (404) — its address reveals nothing about any organisation."""
-    if signed.actor.kind not in (OrgKind.PARTNER, OrgKind.GOVERNMENT) or signed.actor.organisation_id is None:
+    if not is_grantee(signed.actor) or signed.actor.organisation_id is None:
         raise HTTPException(status_code=403, detail="This page is for organisations that receive access (partners "
                             "and the government). Developer staff find organisations under Organisations.")  # fmt: skip
     return signed.actor.organisation_id
+
+
+async def vetting_page(
+    signed: Signed, queries: Queries, *, values: dict[str, str] | None = None, refusal: Refusal | None = None
+) -> Template:
+    organisation = await queries.organisation(signed.actor, own_organisation(signed))
+    if organisation.vetting_state is None:
+        raise HTTPException(status_code=404, detail="Only partner organisations are vetted.")
+    state = Vetting(organisation.vetting_state)
+    return page("portal/vetting.html", signed, status_code=refusal.status if refusal else 200,
+                organisation=organisation, state=state.value, open=Vetting.SUBMITTED in VETTING_MOVES[state],
+                values=values if values is not None else {"submission": organisation.vetting_submission or ""},
+                refusal=refusal)  # fmt: skip
+
+
+async def nda_page(
+    signed: Signed, unit: Unit, queries: Queries, template_id: uuid.UUID, *, refusal: Refusal | None = None
+) -> Template:
+    organisation_id = own_organisation(signed)
+    actor, now = signed.actor, unit.now()
+    template = await queries.nda_template(actor, template_id)
+    newest = next(t for t in await queries.nda_templates(actor) if t.series == template.series)
+    history = [a for a in await queries.nda_acceptances(actor, organisation_id) if a.series == template.series]
+    applies_to = (await queries.model(actor, template.model_id)).name if template.model_id else None
+    return page(
+        "portal/nda.html", signed, status_code=refusal.status if refusal else 200, template=template,
+        newest=newest, standing=nda_standing(newest, history, now, applies_to), history=history,
+        people=await queries.people_names([a.signer_id for a in history]), refusal=refusal,
+        organisation=await queries.organisation(actor, organisation_id),
+        # The hash of the very text on the page, which the form posts back: were the stored text ever to differ
+        # from what was published, the domain would refuse the acceptance rather than bind to unseen words.
+        shown_hash=text_hash(template.body), would_expire=now + timedelta(days=template.term_days),
+    )  # fmt: skip
+
+
+async def attestations_page(
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, *, values: dict[str, str],
+    refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
+    organisation_id = own_organisation(signed)
+    now = unit.now()
+    history = await queries.attestations(signed.actor, organisation_id)
+    return page(
+        "portal/attestations.html", signed, status_code=refusal.status if refusal else 200,
+        areas=area_standings(history, now), history=history, labels={a.value: t for a, t in AREA_LABELS.items()},
+        people=await queries.people_names([a.attested_by for a in history]), values=values, refusal=refusal,
+        notice=notice_of(request, NOTICES), earliest=now.date().isoformat(),
+        # The last day whose end still falls within the longest validity the domain allows.
+        latest=((now + LONGEST_ATTESTATION).date() - timedelta(days=1)).isoformat(),
+    )  # fmt: skip
 
 
 class PortalController(Controller):
@@ -132,10 +171,10 @@ class PortalController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def overview(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
+    async def overview(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, unit: Unit,
+                       queries: Queries) -> Template:  # fmt: skip
         organisation_id = own_organisation(signed)
-        unit = request_unit(request, request.app.state)
-        queries, actor, now = Queries(unit), signed.actor, unit.now()
+        now = unit.now()
         organisation = await queries.organisation(actor, organisation_id)
         models = (await queries.models(actor, limit=200)).items
         model_names = {m.id: m.name for m in models}
@@ -159,114 +198,49 @@ class PortalController(Controller):
         )  # fmt: skip
 
     @get("/vetting")
-    async def vetting(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        return await self._vetting_page(request, signed)
-
-    async def _vetting_page(
-        self, request: Request[Any, Any, Any], signed: Signed, *, values: dict[str, str] | None = None,
-        refusal: Refusal | None = None,
-    ) -> Template:  # fmt: skip
-        organisation_id = own_organisation(signed)
-        queries = Queries(request_unit(request, request.app.state))
-        organisation = await queries.organisation(signed.actor, organisation_id)
-        if organisation.vetting_state is None:
-            raise HTTPException(status_code=404, detail="Only partner organisations are vetted.")
-        state = Vetting(organisation.vetting_state)
-        return page("portal/vetting.html", signed, status_code=refusal.status if refusal else 200,
-                    organisation=organisation, state=state.value, open=Vetting.SUBMITTED in VETTING_MOVES[state],
-                    values=values if values is not None else {"submission": organisation.vetting_submission or ""},
-                    refusal=refusal)  # fmt: skip
+    async def vetting(self, signed: Signed, queries: Queries) -> Template:
+        return await vetting_page(signed, queries)
 
     @post("/vetting")
-    async def submit_vetting(
-        self, request: Request[Any, Any, Any], signed: Signed, form: Posted
-    ) -> Template | Redirect:
-        organisation_id = own_organisation(signed)
-        try:
-            await Organisations(request_unit(request, request.app.state)).submit_vetting(
-                actor=signed.actor, organisation_id=organisation_id, submission=form["submission"]
-            )
-        except DomainError as exc:
-            return await self._vetting_page(request, signed, values=form.as_dict(), refusal=await refused(request, exc))
+    @on_refusal(vetting_page)
+    async def submit_vetting(self, signed: Signed, actor: Actor, form: Posted, organisations: Organisations) -> Redirect:
+        await organisations.submit_vetting(actor=actor, organisation_id=own_organisation(signed),
+                                           submission=form["submission"])  # fmt: skip
         return back_to(HOME, "vetting_submitted")
 
     @get("/ndas/{template_id:uuid}")
-    async def nda(self, request: Request[Any, Any, Any], signed: Signed, template_id: uuid.UUID) -> Template:
-        return await self._nda_page(request, signed, template_id)
-
-    async def _nda_page(
-        self, request: Request[Any, Any, Any], signed: Signed, template_id: uuid.UUID, *,
-        refusal: Refusal | None = None,
-    ) -> Template:  # fmt: skip
-        organisation_id = own_organisation(signed)
-        unit = request_unit(request, request.app.state)
-        queries, actor, now = Queries(unit), signed.actor, unit.now()
-        template = await queries.nda_template(actor, template_id)
-        newest = next(t for t in await queries.nda_templates(actor) if t.series == template.series)
-        history = [a for a in await queries.nda_acceptances(actor, organisation_id) if a.series == template.series]
-        applies_to = (await queries.model(actor, template.model_id)).name if template.model_id else None
-        return page(
-            "portal/nda.html", signed, status_code=refusal.status if refusal else 200, template=template,
-            newest=newest, standing=nda_standing(newest, history, now, applies_to), history=history,
-            people=await queries.people_names([a.signer_id for a in history]), refusal=refusal,
-            organisation=await queries.organisation(actor, organisation_id),
-            # The hash of the very text on the page, which the form posts back: were the stored text ever to differ
-            # from what was published, the domain would refuse the acceptance rather than bind to unseen words.
-            shown_hash=text_hash(template.body), would_expire=now + timedelta(days=template.term_days),
-        )  # fmt: skip
+    async def nda(self, signed: Signed, unit: Unit, queries: Queries, template_id: uuid.UUID) -> Template:
+        return await nda_page(signed, unit, queries, template_id)
 
     @post("/ndas/{template_id:uuid}")
-    async def accept_nda(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                         template_id: uuid.UUID) -> Template | Redirect:  # fmt: skip
+    @on_refusal(nda_page)
+    async def accept_nda(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
+                         queries: Queries, compliance: Compliance, template_id: uuid.UUID) -> Redirect:  # fmt: skip
         own_organisation(signed)
-        unit = request_unit(request, request.app.state)
         # An NDA the partner cannot read does not exist for them (404), exactly as on the page that shows it.
-        await Queries(unit).nda_template(signed.actor, template_id)
-        try:
-            if form["accept"] != "yes":
-                # Clickwrap: the signer says, in so many words, that they accept; the domain records what and who.
-                raise Invalid("accept", "tick the box to confirm that you have read and accept this NDA")
-            await Compliance(unit).accept_nda(
-                actor=signed.actor, template_id=template_id, sha256=form["sha256"],
-                ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
-            )  # fmt: skip
-        except DomainError as exc:
-            return await self._nda_page(request, signed, template_id, refusal=await refused(request, exc))
+        await queries.nda_template(actor, template_id)
+        if form["accept"] != "yes":
+            # Clickwrap: the signer says, in so many words, that they accept; the domain records what and who.
+            raise Invalid("accept", "tick the box to confirm that you have read and accept this NDA")
+        await compliance.accept_nda(
+            actor=actor, template_id=template_id, sha256=form["sha256"],
+            ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
         return back_to(HOME, "nda_accepted")
 
     @get("/attestations")
-    async def attestations(self, request: Request[Any, Any, Any], signed: Signed, area: str | None = None) -> Template:
+    async def attestations(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
+                           area: str | None = None) -> Template:  # fmt: skip
         chosen = area if area in {a.value for a in Area} else ""
-        return await self._attestations_page(request, signed, values={"area": chosen})
-
-    async def _attestations_page(
-        self, request: Request[Any, Any, Any], signed: Signed, *, values: dict[str, str],
-        refusal: Refusal | None = None,
-    ) -> Template:  # fmt: skip
-        organisation_id = own_organisation(signed)
-        unit = request_unit(request, request.app.state)
-        queries, now = Queries(unit), unit.now()
-        history = await queries.attestations(signed.actor, organisation_id)
-        return page(
-            "portal/attestations.html", signed, status_code=refusal.status if refusal else 200,
-            areas=area_standings(history, now), history=history, labels={a.value: t for a, t in AREA_LABELS.items()},
-            people=await queries.people_names([a.attested_by for a in history]), values=values, refusal=refusal,
-            notice=notice_of(request, NOTICES), earliest=now.date().isoformat(),
-            # The last day whose end still falls within the longest validity the domain allows.
-            latest=((now + LONGEST_ATTESTATION).date() - timedelta(days=1)).isoformat(),
-        )  # fmt: skip
+        return await attestations_page(request, signed, unit, queries, values={"area": chosen})
 
     @post("/attestations")
-    async def attest(self, request: Request[Any, Any, Any], signed: Signed, form: Posted) -> Template | Redirect:
-        organisation_id = own_organisation(signed)
-        try:
-            await Compliance(request_unit(request, request.app.state)).attest(
-                actor=signed.actor, organisation_id=organisation_id,
-                area=form["area"],  # type: ignore[arg-type]  # the domain turns it into an Area, or refuses it
-                statement=form["statement"], valid_until=instant(form, "valid_until", end_of_day=True),
-                evidence_ref=form.get("evidence_ref"),
-            )  # fmt: skip
-        except DomainError as exc:
-            return await self._attestations_page(request, signed, values=form.as_dict(),
-                                                 refusal=await refused(request, exc))  # fmt: skip
+    @on_refusal(attestations_page)
+    async def attest(self, signed: Signed, actor: Actor, form: Posted, compliance: Compliance) -> Redirect:
+        await compliance.attest(
+            actor=actor, organisation_id=own_organisation(signed),
+            area=form["area"],  # type: ignore[arg-type]  # the domain turns it into an Area, or refuses it
+            statement=form["statement"], valid_until=instant(form, "valid_until", end_of_day=True),
+            evidence_ref=form.get("evidence_ref"),
+        )  # fmt: skip
         return back_to(f"{HOME}/attestations", "attested")

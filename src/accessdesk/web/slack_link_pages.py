@@ -9,12 +9,12 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from accessdesk.domain.errors import DomainError
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.slack_links import SlackLinks
-from accessdesk.request_scope import request_unit
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, Refusal, back_to, notice_of, page, refused
+from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
+from accessdesk.web.refusals import Refusal, on_refusal
 
 NOTICES = {"linked": "Your Slack account is linked: in Slack, accessdesk now knows it as you.",
            "unlinked": "The Slack account is unlinked: in Slack, accessdesk no longer knows it as you."}  # fmt: skip
@@ -38,6 +38,14 @@ def private(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+async def accounts_page(
+    request: Request[Any, Any, Any], signed: Signed, slack_links: SlackLinks, *, refusal: Refusal | None = None
+) -> Template:
+    links = await slack_links.of_user(signed.actor.user_id)  # type: ignore[arg-type]
+    return page("console/slack_account.html", signed, status_code=refusal.status if refusal else 200,
+                links=links, refusal=refusal, notice=notice_of(request, NOTICES))  # fmt: skip
+
+
 class SlackLinkPagesController(Controller):
     path = "/console/slack"
     include_in_schema = False
@@ -45,41 +53,27 @@ class SlackLinkPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def accounts(self, request: Request[Any, Any, Any], signed: Signed) -> Template:
-        return await self._accounts(request, signed)
-
-    async def _accounts(
-        self, request: Request[Any, Any, Any], signed: Signed, *, refusal: Refusal | None = None
-    ) -> Template:
-        links = await SlackLinks(request_unit(request, request.app.state)).of_user(signed.actor.user_id)  # type: ignore[arg-type]
-        return page("console/slack_account.html", signed, status_code=refusal.status if refusal else 200,
-                    links=links, refusal=refusal, notice=notice_of(request, NOTICES))  # fmt: skip
+    async def accounts(self, request: Request[Any, Any, Any], signed: Signed, slack_links: SlackLinks) -> Template:
+        return await accounts_page(request, signed, slack_links)
 
     @post("/{slack_user_id:str}/unlink")
-    async def unlink(self, request: Request[Any, Any, Any], signed: Signed, form: Posted,
-                     slack_user_id: str) -> Template | Redirect:  # fmt: skip
+    @on_refusal(accounts_page)
+    async def unlink(self, actor: Actor, form: Posted, slack_links: SlackLinks, slack_user_id: str) -> Redirect:
         """The form has no fields: asking for ``form`` is what checks its CSRF token."""
-        try:
-            await SlackLinks(request_unit(request, request.app.state)).unlink(actor=signed.actor,
-                                                                              slack_user_id=slack_user_id)  # fmt: skip
-        except DomainError as exc:
-            return await self._accounts(request, signed, refusal=await refused(request, exc))
+        await slack_links.unlink(actor=actor, slack_user_id=slack_user_id)
         return back_to("/console/slack", "unlinked")
 
     @get("/link/{token:str}", middleware=[private])
-    async def link(self, request: Request[Any, Any, Any], signed: Signed, token: str) -> Template:
+    async def link(self, signed: Signed, queries: Queries, slack_links: SlackLinks, token: str) -> Template:
         """What the link asks, and whom it would let act as whom; nothing changes until the person confirms."""
-        unit, user_id = request_unit(request, request.app.state), signed.actor.user_id
-        asked = await SlackLinks(unit).pending(token)
-        me = (await Queries(unit).people_names([user_id] if user_id else [])).get(user_id, signed.actor.label)  # type: ignore[arg-type]
+        user_id = signed.actor.user_id
+        asked = await slack_links.pending(token)
+        me = (await queries.people_names([user_id] if user_id else [])).get(user_id, signed.actor.label)  # type: ignore[arg-type]
         return page("console/slack_link.html", signed, asked=asked, me=me, token=token)
 
     @post("/link/{token:str}", middleware=[private])
-    async def confirm(self, request: Request[Any, Any, Any], signed: Signed, form: Posted, token: str) -> Redirect:
-        """The form has no fields: asking for ``form`` is what checks its CSRF token."""
-        try:
-            await SlackLinks(request_unit(request, request.app.state)).confirm(actor=signed.actor, token=token)
-        except DomainError as exc:
-            await refused(request, exc)  # nothing of the refused confirmation stays; the error page says why
-            raise
+    async def confirm(self, actor: Actor, form: Posted, slack_links: SlackLinks, token: str) -> Redirect:
+        """The form has no fields: asking for ``form`` is what checks its CSRF token. A refused confirmation shows
+        the error page, which says why; the request's unit of work, closed unfinished, keeps nothing of it."""
+        await slack_links.confirm(actor=actor, token=token)
         return back_to("/console/slack", "linked")
