@@ -57,9 +57,9 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState, Role
+from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
+from accessdesk.slackbot.notifier import CARD_EVENT
 from bench._common import fresh_database, median, percentile, server, verdict
-from bots.slackbot.ids import ActionId, CallbackId, NominateField
-from bots.slackbot.notifier import CARD_EVENT
 from tests.slack.fake_slack import FakeSlack, serving
 from tests.slack.signing import SIGNING_SECRET, Signed, signed
 

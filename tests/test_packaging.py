@@ -19,8 +19,10 @@ def test_the_wheel_carries_migrations_templates_and_the_bot_and_runs_from_them(t
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("accessdesk/_migrations/env.py", "accessdesk/_migrations/script.py.mako",
                      "accessdesk/_templates/index.html", "accessdesk/_templates/static/console.css",
-                     "accessdesk/cli.py", "bots/slackbot/__init__.py"):  # fmt: skip
+                     "accessdesk/cli.py", "accessdesk/slackbot/__init__.py", "accessdesk/slackbot/manifest.yml"):  # fmt: skip
         assert expected in names, expected
+    # The bot ships inside the accessdesk namespace: no top-level package of another name.
+    assert {n.split("/")[0] for n in names if not n.startswith("accessdesk-")} == {"accessdesk"}, names
     assert any(n.startswith("accessdesk/_migrations/versions/") and n.endswith(".py") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 

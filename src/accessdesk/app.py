@@ -34,6 +34,7 @@ from accessdesk.api.organisations import OrganisationController, UserController,
 from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
+from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.transitions import Notifier
@@ -46,8 +47,7 @@ from accessdesk.ratelimit import RateLimits
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
-from accessdesk.slack_endpoint import build_bolt, signature_of, slack_errors, slack_events, warm_up
-from accessdesk.unavailable import OutageLog, slack_listener_errors, with_database_outages
+from accessdesk.unavailable import OutageLog, with_database_outages
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.console import ConsoleController
@@ -60,7 +60,7 @@ from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
-from accessdesk.worker import PromptDelivery, checkpoint_policy_for, notifier_for, run_forever
+from accessdesk.worker import PromptDelivery, checkpoint_policy_for, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def create_app(
             # Before serving: the first acknowledgement must not wait for bolt's auth.test. A Slack out of reach
             # delays the start by at most SLACK_WARM_UP seconds; bolt then tries again at the first request.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(warm_up(app.state.slack_bolt), timeout=SLACK_WARM_UP)
+                await asyncio.wait_for(slack_warm_up(app.state.slack_bolt), timeout=SLACK_WARM_UP)
         if run_worker:
             tasks.append(asyncio.create_task(
                 run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds,
@@ -174,7 +174,7 @@ def create_app(
         request_id_of(request)
 
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home, slack_events, OAuthController, AuditPublicationController,
+        route_handlers=[api_router, healthz, readyz, home, slack_route(), OAuthController, AuditPublicationController,
                         ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         DeliveryPagesController, SlackLinkPagesController,
@@ -193,8 +193,9 @@ def create_app(
                      # Only a notifier that reaches people is worth not waiting for the worker (Slack).
                      "prompt_delivery": (PromptDelivery(make_sessionmaker(engine), clock, notifier)
                                          if settings.slack_enabled else None),
-                     "slack_bolt": build_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock),
-                     "slack_signature": signature_of(settings),
+                     "slack_bolt": slack_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock,
+                                               outage=outage),
+                     "slack_signature": slack_signature(settings),
                      "relying_party": RelyingParty(settings.oidc_providers),
                      "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
                      "oauth_keys": KeyCache(sealing_key=settings.sealing_key,
@@ -215,8 +216,6 @@ def create_app(
         ),
         debug=False,
     )
-    if app.state.slack_bolt is not None:
-        app.state.slack_bolt.error(slack_errors(slack_listener_errors(outage)))
     allow_every_method(app)
     link_operations(app)
     return app

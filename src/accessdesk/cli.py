@@ -97,7 +97,8 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--once", is_flag=True, help="sweep once and exit")
 def worker(once: bool) -> None:
     """Run the background worker (time-based transitions, lapsed nominations, notifications, audit checkpoints)."""
-    from accessdesk.worker import checkpoint_policy_for, notifier_for, run_forever, sweep_once
+    from accessdesk.compose import notifier_for
+    from accessdesk.worker import checkpoint_policy_for, run_forever, sweep_once
 
     settings = _settings()
     notifier, checkpoints = notifier_for(settings), checkpoint_policy_for(settings)
@@ -132,7 +133,9 @@ def slack_socket() -> None:
     if not settings.slack_app_token:
         raise Unconfigured("refusing to start: Socket Mode needs an app-level token (set ACCESSDESK_SLACK_APP_TOKEN "
                            "to the app's xapp- token)")  # fmt: skip
-    from bots.slackbot.socket_mode import SocketModeUnavailable, serve  # slack_bolt only where the bot runs
+    from accessdesk.compose import socket_mode  # slack_bolt only where the bot runs
+
+    serve, unavailable = socket_mode()
 
     _prepare_sqlite(settings)
     logging.getLogger().setLevel(settings.log_level)
@@ -146,7 +149,7 @@ def slack_socket() -> None:
 
     try:
         asyncio.run(run())
-    except SocketModeUnavailable as exc:
+    except unavailable as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -17,22 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import Clock
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.checkpoints import CheckpointPolicy, Checkpoints
-from accessdesk.domain.transitions import Notifier, NullNotifier, SweepReport, deliver_outbox, sweep
+from accessdesk.domain.transitions import Notifier, SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 from accessdesk.unavailable import describe, is_database_unavailable
 
 log = logging.getLogger(__name__)
-
-
-def notifier_for(settings: Settings) -> Notifier:
-    """Slack when it is configured (``Settings.slack_enabled``), else the null notifier, which only logs."""
-    if not settings.slack_enabled:
-        return NullNotifier()
-    from bots.slackbot.notifier import SlackNotifier  # slack_sdk is imported only by deployments that use it
-    from bots.slackbot.web_api import web_client
-
-    return SlackNotifier(web_client(settings), console_url=settings.base_url)
 
 
 def checkpoint_policy_for(settings: Settings) -> CheckpointPolicy:

@@ -21,7 +21,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
-from bots.slackbot.ids import ActionId, CallbackId, NominateField
+from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
 from tests.api.conftest import app_engine, url_of
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import FakeSlack, fake_slack  # noqa: F401 - a fixture, used by name
@@ -258,7 +258,7 @@ def misfits(response: Any, row: Row, records: list[logging.LogRecord]) -> list[s
             found.append(f"the log echoes the body: {record.name}: {message[:200]!r}")
         if "\n" in message:
             found.append(f"a log record of several lines: {record.name}: {message[:200]!r}")
-    refusals = [r for r in records if r.name == "accessdesk.slack_endpoint"]
+    refusals = [r for r in records if r.name == "accessdesk.slackbot.endpoint"]
     if row.status == 401 and len(refusals) != 1:
         found.append(f"{len(refusals)} log lines for a refused request, expected one")
     return found

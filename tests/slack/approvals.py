@@ -11,9 +11,9 @@ from accessdesk.db.tables import Nomination, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.transitions import NullNotifier, deliver_outbox
-from bots.slackbot.ids import ActionId, CallbackId
-from bots.slackbot.notifier import SlackNotifier
-from bots.slackbot.web_api import web_client
+from accessdesk.slackbot.ids import ActionId, CallbackId
+from accessdesk.slackbot.notifier import SlackNotifier
+from accessdesk.slackbot.web_api import web_client
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import FakeSlack, Reply
 from tests.slack.signing import Signed, interaction

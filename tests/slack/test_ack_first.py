@@ -17,7 +17,7 @@ from accessdesk.db.tables import Decision, Nomination, User
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.slack_links import EMAIL_MATCH_TTL
 from accessdesk.domain.transitions import NullNotifier, deliver_outbox
-from bots.slackbot.blocks import not_linked_text
+from accessdesk.slackbot.blocks import not_linked_text
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, known, nominated, reason_submitted, remembered, slack_user
 from tests.slack.conftest import slack_settings

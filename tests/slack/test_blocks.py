@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.slackbot.blocks import escape, help_message, notification_text
+from accessdesk.slackbot.blocks import escape, help_message, notification_text
 
 CONSOLE = "https://accessdesk.example.gov"
 

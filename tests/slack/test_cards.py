@@ -13,9 +13,9 @@ from accessdesk.db.tables import OutboxMessage, SlackCard
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import Verdict
-from bots.slackbot.blocks import approval_card, console_link_only, reject_reason_modal
-from bots.slackbot.cards import card_of
-from bots.slackbot.ids import ActionId, CallbackId
+from accessdesk.slackbot.blocks import approval_card, console_link_only, reject_reason_modal
+from accessdesk.slackbot.cards import card_of
+from accessdesk.slackbot.ids import ActionId, CallbackId
 from tests.slack.approvals import CHANNEL, CONSOLE, nominated, notifier_on
 from tests.slack.fake_slack import FakeSlack, Reply
 

@@ -13,8 +13,8 @@ from accessdesk.app import create_app
 from accessdesk.db.tables import AccessGrant, Decision, Nomination
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import deliver_outbox
-from bots.slackbot.blocks import not_linked_text, reject_reason_modal
-from bots.slackbot.ids import ActionId
+from accessdesk.slackbot.blocks import not_linked_text, reject_reason_modal
+from accessdesk.slackbot.ids import ActionId
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import (
     CHANNEL,

@@ -8,8 +8,8 @@ from litestar.testing import AsyncTestClient
 from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.settings import Settings
-from bots.slackbot.blocks import help_message
-from bots.slackbot.ids import ActionId
+from accessdesk.slackbot.blocks import help_message
+from accessdesk.slackbot.ids import ActionId
 from tests.api.conftest import app_engine
 from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
 from tests.slack.signing import Signed, interaction, signed, slash_command

@@ -12,8 +12,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
-from bots.slackbot.blocks import home_view, not_linked_text
-from bots.slackbot.home import HOME_LIST, Home
+from accessdesk.slackbot.blocks import home_view, not_linked_text
+from accessdesk.slackbot.home import HOME_LIST, Home
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, nominated, slack_user
 from tests.slack.conftest import slack_settings

@@ -16,8 +16,8 @@ from accessdesk.db.tables import Decision, SlackLink, SlackLinkRequest
 from accessdesk.domain.errors import Invalid, NotFound
 from accessdesk.domain.slack_links import SlackLinks, _digest
 from accessdesk.domain.transitions import deliver_outbox
-from bots.slackbot.blocks import link_sent_message
-from bots.slackbot.ids import ActionId
+from accessdesk.slackbot.blocks import link_sent_message
+from accessdesk.slackbot.ids import ActionId
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import click, nominated, notifier_on, slack_user
 from tests.slack.conftest import slack_settings

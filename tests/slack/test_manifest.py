@@ -15,17 +15,18 @@ import pytest
 import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slackbot.ids import CommandName, Subcommand
+from accessdesk.slackbot.ids import CommandName, Subcommand
 
-BOT = Path(__file__).resolve().parents[2] / "bots" / "slackbot"
+BOT = Path(__file__).resolve().parents[2] / "bots" / "accessdesk" / "slackbot"
 MANIFEST = BOT / "manifest.yml"
 
 # The bot token scopes each Web API method needs, as the bot uses it.
 SCOPES_OF: dict[str, frozenset[str]] = {
+    "auth.test": frozenset(),  # who the bot is, at start-up (endpoint.warm_up): no scope needed
     "chat.postEphemeral": frozenset({"chat:write"}),
     "chat.postMessage": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
-    # Finding a card whose post got no answer (bots/slackbot/notifier.py), in a public or a private channel.
+    # Finding a card whose post got no answer (bots/accessdesk/slackbot/notifier.py), in a public or a private channel.
     "conversations.history": frozenset({"channels:history", "groups:history"}),
     # users.info answers without the profile's e-mail unless users:read.email is granted, and the bot matches
     # people by that e-mail (identity.py).

@@ -19,8 +19,8 @@ from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import NullNotifier, deliver_outbox
 from accessdesk.domain.vocabulary import OrgKind
-from bots.slackbot.blocks import nominated_message, not_linked_text, organisation_options
-from bots.slackbot.ids import CallbackId, NominateField
+from accessdesk.slackbot.blocks import nominated_message, not_linked_text, organisation_options
+from accessdesk.slackbot.ids import CallbackId, NominateField
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, known, remembered, slack_user
 from tests.slack.conftest import slack_settings

@@ -9,12 +9,12 @@ import pytest
 from sqlmodel import select
 
 from accessdesk.app import create_app
+from accessdesk.compose import notifier_for
 from accessdesk.db.tables import OutboxMessage
 from accessdesk.domain.transitions import NullNotifier, RetryAfter, deliver_outbox
 from accessdesk.settings import Settings
-from accessdesk.worker import notifier_for
-from bots.slackbot.notifier import SlackNotifier, slack_channel_of
-from bots.slackbot.web_api import web_client
+from accessdesk.slackbot.notifier import SlackNotifier, slack_channel_of
+from accessdesk.slackbot.web_api import web_client
 from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import FakeSlack, Reply
 

@@ -25,8 +25,8 @@ from accessdesk.cli import main
 from accessdesk.clock import Clock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.settings import Settings
-from bots.slackbot.blocks import help_message
-from bots.slackbot.socket_mode import SocketModeUnavailable, serve
+from accessdesk.slackbot.blocks import help_message
+from accessdesk.slackbot.socket_mode import SocketModeUnavailable, serve
 from tests.api.conftest import settle, url_of
 from tests.slack.conftest import BOT_TOKEN, slack_settings
 from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply

@@ -451,7 +451,7 @@ class SlackCard(SQLModel, table=True):
     """A nomination's approval card as posted in one Slack channel: ``ts`` is the message, edited in place after
     every decision. One card per channel: a delivery retried after it was posted finds this row and posts nothing.
     ``ts`` None: the post, at ``posted_at``, got no answer (a timeout), so whether it landed is not known yet; the
-    retry looks for it in the channel before posting again (bots/slackbot/notifier.py)."""
+    retry looks for it in the channel before posting again (bots/accessdesk/slackbot/notifier.py)."""
 
     __tablename__ = "slack_cards"
     __table_args__ = (sa.UniqueConstraint("nomination_id", "channel"),)

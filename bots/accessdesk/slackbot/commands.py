@@ -24,8 +24,8 @@ from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.nominees import nominees
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.vocabulary import GrantState, NominationState
-from bots.slackbot.identity import acting
-from bots.slackbot.ids import NominateField
+from accessdesk.slackbot.identity import acting
+from accessdesk.slackbot.ids import NominateField
 
 # A select menu lists at most 100 options (Slack's limit), whether they are in the modal or loaded from us.
 MAX_OPTIONS = 100

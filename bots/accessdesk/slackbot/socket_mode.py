@@ -3,7 +3,7 @@
 For a deployment Slack cannot call (a laptop, a network with no public HTTPS way in). accessdesk asks Slack for a
 connection with the app-level token (``apps.connections.open``, on ``ACCESSDESK_SLACK_API_URL`` like every other
 call) and receives the same commands, clicks and events as envelopes, each acknowledged on the socket. The
-listeners are the very same ones: :func:`bots.slackbot.app.build_app`.
+listeners are the very same ones: :func:`accessdesk.slackbot.app.build_app`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
 from accessdesk.settings import Settings
-from accessdesk.slack_endpoint import warm_up
-from bots.slackbot.app import build_app
+from accessdesk.slackbot.app import build_app
+from accessdesk.slackbot.endpoint import warm_up
 
 
 class SocketModeUnavailable(Exception):

@@ -13,7 +13,7 @@ from accessdesk.db.tables import Decision, FrontierModel, Nomination, SlackCard
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
-from bots.slackbot import blocks
+from accessdesk.slackbot import blocks
 
 # Cards are rendered for a channel, not for a person: the system reads, and need-to-know is decided by the
 # channel (on the model's list or not) when the card is rendered.

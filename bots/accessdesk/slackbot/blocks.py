@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from accessdesk.db.tables import Decision, FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import MAX_TEXT
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
-from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
+from accessdesk.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 
 if TYPE_CHECKING:
     from accessdesk.db.tables import AccessGrant
-    from bots.slackbot.commands import ModelStatus, NominationChoices, Queue
-    from bots.slackbot.home import Home
+    from accessdesk.slackbot.commands import ModelStatus, NominationChoices, Queue
+    from accessdesk.slackbot.home import Home
 
 Block = dict[str, Any]
 

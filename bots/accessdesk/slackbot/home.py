@@ -19,7 +19,7 @@ from accessdesk.clock import Clock
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.queries import NominationFilter, Queries
-from bots.slackbot.identity import acting
+from accessdesk.slackbot.identity import acting
 
 HOME_LIST = 20
 ENDING_WITHIN = timedelta(days=14)

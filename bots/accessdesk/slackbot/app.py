@@ -1,12 +1,12 @@
 """The bolt app: Slack's requests in, listeners that acknowledge at once, then answer.
 
-Listeners stay thin: read the payload (:mod:`bots.slackbot.payloads`), acknowledge, call a domain service, render
-with :mod:`bots.slackbot.blocks`. The rules live in the domain and are never re-checked here.
+Listeners stay thin: read the payload (:mod:`accessdesk.slackbot.payloads`), acknowledge, call a domain service, render
+with :mod:`accessdesk.slackbot.blocks`. The rules live in the domain and are never re-checked here.
 
 No listener awaits Slack's Web API before it acknowledges: Slack waits 3 seconds for the acknowledgement, and its
 Web API may take longer. A modal's submission and a menu's options are answered *in* the acknowledgement (errors
 shown next to their field, the options themselves), so they decide before it, as the person accessdesk already
-knows (``client=None``: :mod:`bots.slackbot.identity`); someone only Slack could name is acknowledged first and
+knows (``client=None``: :mod:`accessdesk.slackbot.identity`); someone only Slack could name is acknowledged first and
 decided for after, with the outcome told privately.
 """
 
@@ -26,17 +26,17 @@ from accessdesk.clock import Clock
 from accessdesk.domain.errors import DomainError, Invalid, ModelSwitchedOff, NotFound
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.settings import Settings
+from accessdesk.slackbot import blocks
+from accessdesk.slackbot.commands import Elsewhere, SlackCommands, nomination_form
+from accessdesk.slackbot.decisions import SlackDecisions, nomination_id_of
+from accessdesk.slackbot.home import SlackHome
+from accessdesk.slackbot.identity import NotLinked, Unconfirmed, confirm
+from accessdesk.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
+from accessdesk.slackbot.linking import SlackLinking
+from accessdesk.slackbot.notifier import SlackNotifier
+from accessdesk.slackbot.payloads import Click, Command, HomeOpened, Submission, Suggestion
+from accessdesk.slackbot.web_api import web_client
 from accessdesk.worker import PromptDelivery
-from bots.slackbot import blocks
-from bots.slackbot.commands import Elsewhere, SlackCommands, nomination_form
-from bots.slackbot.decisions import SlackDecisions, nomination_id_of
-from bots.slackbot.home import SlackHome
-from bots.slackbot.identity import NotLinked, Unconfirmed, confirm
-from bots.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
-from bots.slackbot.linking import SlackLinking
-from bots.slackbot.notifier import SlackNotifier
-from bots.slackbot.payloads import Click, Command, HomeOpened, Submission, Suggestion
-from bots.slackbot.web_api import web_client
 
 
 def _subcommand(text: str) -> Subcommand:
@@ -124,13 +124,13 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     """The bolt app for ``/slack/events`` and Socket Mode.
 
     Over HTTP, Slack's signature and timestamp are verified before bolt sees the request
-    (``accessdesk.slack_endpoint``), so bolt's own verification is off; Socket Mode needs none. A request no
+    (``accessdesk.slackbot.endpoint``), so bolt's own verification is off; Socket Mode needs none. A request no
     listener handles, or one whose payload a listener cannot read, is refused in one log line
-    (``slack_endpoint.slack_errors``).
+    (``endpoint.slack_errors``).
 
     HTTP mode with ``process_before_response=False``: the acknowledgement is sent as soon as the listener calls
     ``ack()`` (Slack wants it within 3 seconds) and the listener goes on to answer through ``respond()``."""
-    from accessdesk.slack_endpoint import slack_errors
+    from accessdesk.slackbot.endpoint import slack_errors
 
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,

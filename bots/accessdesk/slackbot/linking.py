@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import Clock
 from accessdesk.domain.slack_links import LINK_TTL, SlackLinks
 from accessdesk.domain.unit import Unit
-from bots.slackbot import blocks
+from accessdesk.slackbot import blocks
 
 
 @dataclass(frozen=True, slots=True)

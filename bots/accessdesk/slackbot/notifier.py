@@ -47,9 +47,9 @@ from accessdesk.domain.notices import contacts
 from accessdesk.domain.transitions import RetryAfter
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Side, Verdict
-from bots.slackbot import blocks, notices
-from bots.slackbot.cards import Card, card_of, posted
-from bots.slackbot.identity import slack_account_of
+from accessdesk.slackbot import blocks, notices
+from accessdesk.slackbot.cards import Card, card_of, posted
+from accessdesk.slackbot.identity import slack_account_of
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation, OutboxMessage
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
-from bots.slackbot import blocks
+from accessdesk.slackbot import blocks
 
 OUTCOMES = frozenset({"nomination.approved", "nomination.rejected", "nomination.lapsed", "nomination.withdrawn"})
 AREAS = {"confidentiality": "confidentiality", "cybersecurity": "cybersecurity", "insider_risk": "insider risk",

@@ -2,7 +2,7 @@
 
 Slack's signature proves a payload came from Slack, not that it holds what a listener expects: a payload without
 the field a listener needs raises :class:`Malformed` here, before the acknowledgement, and is answered 400 (see
-``accessdesk.slack_endpoint.slack_errors``) instead of failing half-way with a traceback.
+``accessdesk.slackbot.endpoint.slack_errors``) instead of failing half-way with a traceback.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSess
     if not settings.slack_enabled:
         return None
     # Imported only when Slack is configured: slack_bolt and aiohttp add about half a second to every start.
-    from bots.slackbot.app import build_app
+    from accessdesk.slackbot.app import build_app
 
     return build_app(settings, sessionmaker=sessionmaker, clock=clock)
 
@@ -92,7 +92,7 @@ async def _logged(error: Exception, logger: logging.Logger) -> None:
 
 def slack_errors(otherwise: ErrorHandler = _logged) -> ErrorHandler:
     """Bolt's error handler (``bolt.error(...)``): a request no listener handles is answered 404, and a payload a
-    listener cannot read (:class:`bots.slackbot.payloads.Malformed`, raised before it acknowledges) 400, each logged
+    listener cannot read (:class:`accessdesk.slackbot.payloads.Malformed`, raised before it acknowledges) 400, each logged
     in one line without the body; any other failure is ``otherwise``'s.
 
     Bolt's own answer to an unhandled request is a 404 too, but it logs a warning of many lines quoting the
@@ -100,7 +100,7 @@ def slack_errors(otherwise: ErrorHandler = _logged) -> ErrorHandler:
     from slack_bolt.error import BoltUnhandledRequestError
     from slack_bolt.response import BoltResponse
 
-    from bots.slackbot.payloads import Malformed
+    from accessdesk.slackbot.payloads import Malformed
 
     async def on_error(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> Any:
         # ``response`` is None once the listener has acknowledged: the answer is gone, only the log line remains

@@ -24,7 +24,7 @@ from accessdesk.clock import Clock
 from accessdesk.domain.coselection import CoSelection, Outcome
 from accessdesk.domain.errors import NotFound
 from accessdesk.domain.vocabulary import Verdict
-from bots.slackbot.identity import acting
+from accessdesk.slackbot.identity import acting
 
 
 def nomination_id_of(value: str) -> uuid.UUID:

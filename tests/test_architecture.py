@@ -1,0 +1,50 @@
+"""The house's load-bearing walls, checked on the source: the core never imports the Slack bot except at its
+composition root, and the bot never imports what composes it. (Imports inside functions count: a lazy import is
+still a dependency.)"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "src" / "accessdesk"
+BOT = ROOT / "bots" / "accessdesk" / "slackbot"
+COMPOSITION_ROOT = CORE / "compose.py"
+
+
+def imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(f"{package}.")
+
+
+def test_the_core_imports_the_bot_only_at_its_composition_root():
+    offenders = {str(path.relative_to(ROOT)): sorted(n for n in imported(path) if _within(n, "accessdesk.slackbot"))
+                 for path in CORE.rglob("*.py") if path != COMPOSITION_ROOT}  # fmt: skip
+    assert not {path: names for path, names in offenders.items() if names}
+    assert any(_within(n, "accessdesk.slackbot") for n in imported(COMPOSITION_ROOT))
+
+
+def test_the_bot_never_imports_what_composes_it():
+    composing = ("accessdesk.app", "accessdesk.cli", "accessdesk.compose")
+    offenders = {str(path.relative_to(ROOT)): sorted(n for n in imported(path) if any(_within(n, c) for c in composing))
+                 for path in BOT.rglob("*.py")}  # fmt: skip
+    assert not {path: names for path, names in offenders.items() if names}
+
+
+def test_nothing_imports_a_top_level_bots_package():
+    for folder in ("src", "bots", "tests", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            assert not any(_within(n, "bots") for n in imported(path)), path
+    assert not (ROOT / "bots" / "__init__.py").exists() and not (ROOT / "bots" / "accessdesk" / "__init__.py").exists()
