@@ -5,6 +5,7 @@ still a dependency.)"""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +49,17 @@ def test_nothing_imports_a_top_level_bots_package():
         for path in (ROOT / folder).rglob("*.py"):
             assert not any(_within(n, "bots") for n in imported(path)), path
     assert not (ROOT / "bots" / "__init__.py").exists() and not (ROOT / "bots" / "accessdesk" / "__init__.py").exists()
+
+
+def test_the_domain_imports_the_standard_library_sqlalchemy_and_sqlmodel_only():
+    """The rules depend on no framework: no web, Slack, OAuth or cryptographic library (``accessdesk.crypto`` holds
+    the cryptography they need behind plain functions)."""
+    allowed_core = ("accessdesk.domain", "accessdesk.db", "accessdesk.clock", "accessdesk.crypto")
+    offenders: dict[str, list[str]] = {}
+    for path in (CORE / "domain").rglob("*.py"):
+        wrong = [name for name in imported(path)
+                 if not (name.split(".")[0] in sys.stdlib_module_names or name.split(".")[0] in ("sqlalchemy", "sqlmodel")
+                         or any(_within(name, c) for c in allowed_core))]  # fmt: skip
+        if wrong:
+            offenders[str(path.relative_to(ROOT))] = sorted(wrong)
+    assert not offenders

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from accessdesk.crypto import KeyUnavailable
 from accessdesk.db.tables import AuditCheckpoint, AuditEvent, AuditKey, OutboxMessage
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
@@ -25,7 +26,6 @@ from accessdesk.domain.checkpoints import (
     verified,
 )
 from accessdesk.domain.evidence import Evidence
-from accessdesk.domain.sealing import KeyUnavailable
 from tests.domain.test_audit_head import tamper
 
 OPERATOR = Actor.system("test operator")

@@ -12,9 +12,10 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 from sqlmodel import select
 
+from accessdesk.crypto import KeyUnavailable
 from accessdesk.db.tables import AuditEvent, OAuthClientSecret, OAuthUsedJti, SigningKey
 from accessdesk.domain.credentials import first_use, secret_digest
-from accessdesk.domain.signing_keys import KeyRing, KeyUnavailable
+from accessdesk.domain.signing_keys import KeyRing
 from accessdesk.domain.transitions import prune_oauth_records
 from accessdesk.settings import Settings
 from tests.api.conftest import settle

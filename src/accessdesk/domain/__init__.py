@@ -1,1 +1,3 @@
-"""The rules of accessdesk. Imports SQLModel/SQLAlchemy and the standard library only: no web, Slack or OAuth."""
+"""The rules of accessdesk. Imports the standard library, SQLModel/SQLAlchemy, and of accessdesk only ``db``, ``clock``
+and ``crypto`` (the cryptography the rules need, behind plain functions): no web, Slack, OAuth or cryptographic
+library (``tests/test_architecture.py`` checks it)."""

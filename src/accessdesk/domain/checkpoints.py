@@ -23,18 +23,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from accessdesk.crypto import (
+    ALGORITHM,
+    BadSignature,
+    Signer,
+    new_signing_key,
+    seal,
+    thumbprint,
+    unseal,
+    unverified,
+    verify,
+)
 from accessdesk.db.tables import AuditCheckpoint, AuditEvent, AuditKey
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import DomainError
-from accessdesk.domain.sealing import seal, unseal
-from accessdesk.domain.signing_keys import ALGORITHM, CURVE, Signer
 from accessdesk.domain.unit import Unit
 
 log = logging.getLogger("accessdesk.audit.checkpoint")
@@ -71,11 +77,6 @@ def _instant(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def thumbprint(jwk: dict[str, Any]) -> str:
-    """The key's RFC 7638 thumbprint: what an operator compares by eye or keeps on paper."""
-    return ECKey.import_key(jwk).thumbprint()
-
-
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A checkpoint as read from its JWS (``trusted_by``: where the key that verified it came from, once it has)."""
@@ -107,9 +108,7 @@ def parse(text: str) -> Checkpoint:
     """Read a checkpoint without checking its signature (see :func:`verified`). Raises NotACheckpoint."""
     value = text.strip()
     try:
-        compact = jws.extract_compact(value.encode())
-        claims = json.loads(compact.payload)
-        header = compact.protected
+        header, claims = unverified(value)
         if header.get("typ") != TYP or header.get("alg") != ALGORITHM:
             raise ValueError(f"its header says typ {header.get('typ')!r}, alg {header.get('alg')!r}")
         seq, hash_ = claims["seq"], claims["hash"]
@@ -118,7 +117,7 @@ def parse(text: str) -> Checkpoint:
         time = datetime.fromisoformat(str(claims["time"]).replace("Z", "+00:00"))
         return Checkpoint(seq=seq, hash=hash_, time=time, log=claims.get("log"), issuer=str(claims.get("iss", "")),
                           kid=str(header["kid"]), jws=value, key=header.get("jwk"))  # fmt: skip
-    except (JoseError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise NotACheckpoint(f"not an accessdesk audit checkpoint ({exc or type(exc).__name__})") from exc
 
 
@@ -132,8 +131,8 @@ def verified(text: str, keys: list[dict[str, Any]], *, source: str) -> Checkpoin
                                   f"the keys trusted ({source}): a checkpoint of another accessdesk, or a key you "
                                   "have not said to trust (--key)")  # fmt: skip
     try:
-        jwt.decode(checkpoint.jws, ECKey.import_key(key), algorithms=[ALGORITHM])
-    except (JoseError, ValueError) as exc:
+        verify(checkpoint.jws, key)
+    except BadSignature as exc:
         raise UntrustedCheckpoint(f"the signature of {checkpoint.title()} does not verify with key {checkpoint.kid} "
                                   f"({source}): the checkpoint was altered, or that key did not sign it") from exc  # fmt: skip
     return replace(checkpoint, key=key, trusted_by=source)
@@ -213,18 +212,16 @@ class Checkpoints:
         await self._lock()
         row = await self._newest_key()
         if row is None:
-            key = ECKey.generate_key(CURVE, private=True)
-            kid = f"audit-{self.unit.now():%Y%m%d}-{secrets.token_hex(4)}"
-            public = {**key.as_dict(private=False), "kid": kid, "alg": ALGORITHM, "use": "sig"}
+            key = new_signing_key(f"audit-{self.unit.now():%Y%m%d}-{secrets.token_hex(4)}")
+            kid, public = key.kid, key.public_jwk
             row = AuditKey(kid=kid, alg=ALGORITHM, public_jwk=public, created_at=self.unit.now(),
-                           private_key_sealed=seal(self.policy.sealing_key, _sealing_label(kid),
-                                                   key.as_pem(private=True)))  # fmt: skip
+                           private_key_sealed=seal(self.policy.sealing_key, _sealing_label(kid), key.private_pem))  # fmt: skip
             self.unit.session.add(row)
             self.unit.record(actor=actor, action="audit_key.created", subject_type="audit_keys", subject_id=kid,
                              after={"kid": kid, "thumbprint": thumbprint(public)})  # fmt: skip
             await self.unit.commit()
         pem = unseal(self.policy.sealing_key, _sealing_label(row.kid), row.private_key_sealed)
-        return Signer(kid=row.kid, key=ECKey.import_key(pem))
+        return Signer.from_pem(row.kid, pem)
 
     async def take(self, *, actor: Actor) -> Checkpoint:
         """Sign the chain's head as it is now, once the events since the latest checkpoint verify; store the

@@ -5,50 +5,26 @@ signing yet, so that gateways caching the JWKS know it before they meet a token 
 next key current, retires the current one and creates a new next key. A retired key stays published until the last
 token it signed has expired (the longest token lifetime after its retirement), so tokens verify across a rotation.
 
-Private keys are stored sealed (domain.sealing): AES-256-GCM under the key-encryption key from settings, the
+Private keys are stored sealed (accessdesk.crypto): AES-256-GCM under the key-encryption key from settings, the
 ``kid`` bound in as associated data so a sealed key cannot be swapped onto another row.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from joserfc import jwt
-from joserfc.jwk import ECKey
 from sqlmodel import select
 
+from accessdesk.crypto import ALGORITHM, Signer, new_signing_key, seal, unseal
 from accessdesk.db.tables import SigningKey
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.sealing import KeyUnavailable, seal, unseal
 from accessdesk.domain.unit import Unit
 
-ALGORITHM = "ES256"
-CURVE = "P-256"
 # Published a little longer than the last token it signed can live: gateways' clocks drift.
 PUBLISH_MARGIN = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class Signer:
-    """The current key, unsealed, and how it signs."""
-
-    kid: str
-    key: ECKey
-    algorithm: str = ALGORITHM
-
-    def __post_init__(self) -> None:
-        if self.key.curve_name != CURVE or self.key.private_key is None:
-            raise KeyUnavailable(f"signing key {self.kid} is not a {CURVE} private key")
-
-    def sign(self, claims: dict[str, Any], *, typ: str, header: dict[str, Any] | None = None) -> str:
-        """``claims`` as a compact JWS (RFC 7515) signed with this key by joserfc, the header naming ``typ``, the
-        algorithm and the ``kid`` (and whatever more ``header`` adds)."""
-        header = {**(header or {}), "typ": typ, "alg": self.algorithm, "kid": self.kid}
-        return jwt.encode(header, claims, self.key, algorithms=[self.algorithm])
 
 
 class KeyRing:
@@ -58,11 +34,9 @@ class KeyRing:
         self.token_ttl = token_ttl
 
     def _new_key(self, *, signs_from: datetime | None) -> SigningKey:
-        key = ECKey.generate_key(CURVE, private=True)
-        kid = f"{self.unit.now():%Y%m%d}-{secrets.token_hex(4)}"
-        public = {**key.as_dict(private=False), "kid": kid, "alg": ALGORITHM, "use": "sig"}
-        row = SigningKey(kid=kid, alg=ALGORITHM, public_jwk=public, created_at=self.unit.now(), signs_from=signs_from,
-                         private_key_sealed=seal(self.sealing_key, kid, key.as_pem(private=True)))  # fmt: skip
+        key = new_signing_key(f"{self.unit.now():%Y%m%d}-{secrets.token_hex(4)}")
+        row = SigningKey(kid=key.kid, alg=ALGORITHM, public_jwk=key.public_jwk, created_at=self.unit.now(),
+                         signs_from=signs_from, private_key_sealed=seal(self.sealing_key, key.kid, key.private_pem))  # fmt: skip
         self.unit.session.add(row)
         return row
 
@@ -119,7 +93,7 @@ class KeyRing:
         if row is None:
             return None
         pem = unseal(self.sealing_key, row.kid, row.private_key_sealed)
-        return Signer(kid=row.kid, key=ECKey.import_key(pem))
+        return Signer.from_pem(row.kid, pem)
 
     async def describe(self) -> list[SigningKey]:
         return await self._all()

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from joserfc.jwk import KeySet
 
+from accessdesk.crypto import Signer
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.signing_keys import KeyRing, Signer
+from accessdesk.domain.signing_keys import KeyRing
 from accessdesk.domain.unit import Unit
 
 REFRESH = 30.0  # seconds

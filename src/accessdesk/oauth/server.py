@@ -33,9 +33,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from accessdesk.crypto import Signer
 from accessdesk.domain.credentials import PRIVATE_KEY_JWT, SECRET_METHODS, ClientRecord
 from accessdesk.domain.grants import Usability
-from accessdesk.domain.signing_keys import Signer
 from accessdesk.oauth.dpop import DpopProof
 from accessdesk.oauth.presented import shown
 

@@ -23,11 +23,11 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
+from accessdesk.crypto import KeyUnavailable, seal, unseal
 from accessdesk.db.tables import AccessGrant, FrontierModel, OAuthClient
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials, Issued, first_use
 from accessdesk.domain.errors import Invalid, NotFound
-from accessdesk.domain.sealing import KeyUnavailable, seal, unseal
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
