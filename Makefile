@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench install
+.PHONY: run test bench install chromium
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,7 +33,21 @@ node_modules/.package-lock.json: package.json package-lock.json
 		echo "npm not found: the sign-in tests will skip (install Node.js 20 and npm)"; test -z "$$CI"; \
 	fi
 
-test: .venv/.synced node_modules/.package-lock.json
+# Debian's Chromium, the browser the console's browser tests drive (never a browser Playwright downloads).
+# Installed where this machine allows it (root with apt-get); otherwise those tests skip and say how, except in CI.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| { echo "could not install chromium: the browser tests will skip"; test -z "$$CI"; }; \
+	else \
+		echo "no $(CHROMIUM): the browser tests will skip (as root: apt-get install -y chromium)"; test -z "$$CI"; \
+	fi
+
+test: .venv/.synced node_modules/.package-lock.json chromium
 	.venv/bin/pytest -n auto $(PYTEST_ARGS)
 
 bench: .venv/.synced
