@@ -49,11 +49,13 @@ def slack_route() -> HTTPRouteHandler:
 def slack_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
                outage: OutageLog) -> AsyncApp | None:  # fmt: skip
     """The bolt app behind the Slack door when Slack is configured (else None), with its error boundary: a
-    listener that failed for want of the database answers 503 and counts in ``outage``; a request no listener
-    handles, or a payload a listener cannot read, is a 4xx in one log line."""
+    listener that failed for want of the database answers 503 (or, once it acknowledged, tells the person) and
+    counts in ``outage``; a request no listener handles, or a payload a listener cannot read, is a 4xx in one log
+    line; any other failure after the acknowledgement is told to the person, with a reference to its traceback."""
     if not settings.slack_enabled:
         return None
-    from accessdesk.slackbot.endpoint import build_bolt, slack_errors
+    from accessdesk.slackbot.endpoint import build_bolt
+    from accessdesk.slackbot.failures import slack_errors
     from accessdesk.unavailable import slack_listener_errors
 
     bolt = build_bolt(settings, sessionmaker=sessionmaker, clock=clock)

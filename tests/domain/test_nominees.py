@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from accessdesk.domain.errors import Forbidden
-from accessdesk.domain.nominees import nominees
+from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.nominees import nominable_models, nominees
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import OrgKind
 from tests.world import OPERATOR
@@ -61,3 +62,14 @@ async def test_someone_who_may_not_nominate_is_offered_nothing(world, who):
     actor = admin if who == "partner admin" else world.gov_member
     with pytest.raises(Forbidden):
         await nominees(world.unit, actor, matching="lab")
+
+
+
+async def test_the_models_offered_are_those_seen_that_take_nominations_by_name_and_no_more_than_asked(world):
+    zeta = await world.new_model("zeta")
+    await world.new_model("beta")
+    await FrontierModels(world.unit).switch_off(actor=world.dev_admin, model_id=zeta.id, reason="Incident.")
+    models, more = await nominable_models(world.unit, world.dev_nominator)
+    assert ([m.name for m in models], more) == (["Atlas", "Beta"], False)
+    first, more = await nominable_models(world.unit, world.dev_nominator, limit=1)
+    assert ([m.name for m in first], more) == (["Atlas"], True)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from accessdesk.db.tables import Decision, FrontierModel, Nomination, Organisation
-from accessdesk.domain.coselection import MAX_TEXT
+from accessdesk.domain.coselection import MAX_TEXT, effective_state
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
 from accessdesk.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 
@@ -221,6 +221,16 @@ def refusal_text(message: str) -> str:
     return f"Nothing was changed: {escape(message)}"
 
 
+def failed_text(reference: str, *, unavailable: bool) -> str:
+    """A request that failed once Slack had it acknowledged: it may or may not have been done, and the reference
+    names it in accessdesk's log."""
+    if unavailable:
+        return (f"Sorry: accessdesk cannot reach its database for a moment, so what you asked may not have been "
+                f"done. Please try again in a minute (reference `{reference}`).")  # fmt: skip
+    return (f"Sorry: something went wrong in accessdesk, so what you asked may not have been done. Please check in "
+            f"the console before trying again, and quote reference `{reference}` if you ask for help.")  # fmt: skip
+
+
 def console_page(console_url: str, path: str) -> str:
     """A page of the console (``/console/...``): where the bot sends people for what it does not show."""
     return f"{console_url.rstrip('/')}/console/{path}"
@@ -346,7 +356,6 @@ def model_status_message(status: ModelStatus, *, console_url: str) -> dict[str, 
     """``/accessdesk status``: the model by name (never its codename), its release, designation, grants by
     state and pending nominations."""
     model = status.model
-    partial = "The counts stop at a couple of hundred; the console has them all. " if status.at_least else ""
     link = console_page(console_url, f"models/{model.id}")
     return _ephemeral(f"Status of {model.name}", [
         {"type": "header", "text": _plain(model.name[:150])},
@@ -356,7 +365,7 @@ def model_status_message(status: ModelStatus, *, console_url: str) -> dict[str, 
             _mrkdwn(f"*Grants*\n{_grant_counts(status.grants)}"),
             _mrkdwn(f"*Pending nominations*\n{status.pending}"),
         ]},
-        {"type": "context", "elements": [_mrkdwn(f"{partial}<{link}|Open in accessdesk>")]},
+        {"type": "context", "elements": [_mrkdwn(f"<{link}|Open in accessdesk>")]},
     ])  # fmt: skip
 
 
@@ -415,13 +424,6 @@ def _case(row: Nomination | AccessGrant, names: Mapping[uuid.UUID, str], *, link
     return f"<{link}|{organisation} for {model}> — {_when(row.starts_at)} → {_utc(row.ends_at)}"
 
 
-def _shown_state(nomination: Nomination, now: datetime) -> str:
-    # A pending nomination whose start has passed can no longer be decided: the domain counts it as lapsed.
-    if nomination.state == NominationState.PENDING.value and nomination.starts_at <= now:
-        return NominationState.LAPSED.value
-    return nomination.state
-
-
 def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
     """The App Home: what waits for the person's decision, the newest nominations they made (with their state),
     and access ending within 14 days, each linked to the console. Models by name, never by codename; windows in
@@ -441,7 +443,7 @@ def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
     if not home.mine:
         blocks.append(_home_item("You have not nominated anyone."))
     blocks += [_home_item(f"{_case(n, home.names, link=nomination_url(console_url, n.id))} · "
-                          f"_{_shown_state(n, home.now)}_") for n in home.mine]  # fmt: skip
+                          f"_{effective_state(n, home.now).value}_") for n in home.mine]  # fmt: skip
     if home.more_mine:
         more = console_page(console_url, "nominations?mine=1")
         blocks.append(_home_note(f"Your {len(home.mine)} newest; all of them in the console: "

@@ -12,25 +12,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
 from accessdesk.db.tables import FrontierModel, Nomination, Organisation
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Forbidden, Invalid
-from accessdesk.domain.grants import stored_answer
-from accessdesk.domain.nominees import nominees
+from accessdesk.domain.model_tally import model_tally
+from accessdesk.domain.nominees import nominable_models, nominees
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.domain.vocabulary import GrantState, NominationState
-from accessdesk.slackbot.identity import acting
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import GrantState
 from accessdesk.slackbot.ids import NominateField
 
 # A select menu lists at most 100 options (Slack's limit), whether they are in the modal or loaded from us.
 MAX_OPTIONS = 100
-# Counted on a model's status, like the console's model page: beyond this it says "at least".
-MAX_COUNTED = 200
 MAX_PENDING = 20
 
 
@@ -62,7 +60,6 @@ class ModelStatus:
     model: FrontierModel
     grants: dict[GrantState, int]
     pending: int
-    at_least: bool  # more grants or nominations than were counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,60 +122,49 @@ def nomination_form(values: dict[str, Any]) -> NominationForm:
 
 @dataclass(frozen=True, slots=True)
 class SlackCommands:
+    """Each call one unit of work of its own, as ``actor`` (the person behind the Slack user)."""
+
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
 
-    async def nomination_choices(self, client: AsyncWebClient, *, slack_user: str) -> NominationChoices:
-        """What the person can pick from (raises NotLinked, or Forbidden for someone who may not nominate)."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
+    async def nomination_choices(self, *, actor: Actor) -> NominationChoices:
+        """What the person can pick from (raises Forbidden for someone who may not nominate)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
             any_organisation = await nominees(unit, actor, limit=1)
-            models = await Queries(unit).models(actor, limit=MAX_OPTIONS)
-        return NominationChoices(
-            models=sorted((m for m in models.items if m.killed_at is None), key=lambda m: m.name.lower()),
-            more_models=models.next_cursor is not None,
-            organisations=bool(any_organisation),
-        )
+            models, more_models = await nominable_models(unit, actor, limit=MAX_OPTIONS)
+        return NominationChoices(models=models, more_models=more_models, organisations=bool(any_organisation))
 
-    async def nominees(self, client: AsyncWebClient | None, *, slack_user: str, matching: str) -> list[Organisation]:
+    async def nominees(self, *, actor: Actor, matching: str) -> list[Organisation]:
         """The first :data:`MAX_OPTIONS` organisations the person may nominate whose name contains ``matching``
-        (raises NotLinked, or Forbidden for someone who may not nominate)."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
-            return await nominees(unit, actor, matching=matching, limit=MAX_OPTIONS)
+        (raises Forbidden for someone who may not nominate)."""
+        async with self.sessionmaker() as session:
+            return await nominees(Unit(session, self.clock), actor, matching=matching, limit=MAX_OPTIONS)
 
-    async def nominate(self, client: AsyncWebClient | None, *, slack_user: str,
-                       form: NominationForm) -> tuple[uuid.UUID, list[uuid.UUID]]:  # fmt: skip
-        """The nomination, as the person behind ``slack_user`` (raises NotLinked, or the domain's refusal), and the
-        outbox messages it wrote (its approval cards). Without a ``client`` (before an acknowledgement) Slack is
-        not asked who they are: Unconfirmed when accessdesk does not know."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
+    async def nominate(self, *, actor: Actor, form: NominationForm) -> tuple[uuid.UUID, list[uuid.UUID]]:
+        """The nomination (or the domain's refusal), and the outbox messages it wrote (its approval cards)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
             nomination = await CoSelection(unit).nominate(
                 actor=actor, model_id=form.model_id, organisation_id=form.organisation_id, starts_at=form.starts_at,
                 ends_at=form.ends_at, actions=form.actions, justification=form.justification,
             )  # fmt: skip
             return nomination.id, list(unit.queued)
 
-    async def status(self, client: AsyncWebClient, *, slack_user: str, slug: str,
-                     channel: str) -> ModelStatus | Elsewhere:  # fmt: skip
+    async def status(self, *, actor: Actor, slug: str, channel: str) -> ModelStatus | Elsewhere:
         """Where a model stands, as far as the person can see (raises NotFound for a model they cannot see)."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
-            queries = Queries(unit)
-            model = await queries.model_by_slug(actor, slug)
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            model = await Queries(unit).model_by_slug(actor, slug)
             if channel not in model.slack_channels:
                 return Elsewhere(model.id)
-            grants = await queries.grants(actor, model_id=model.id, limit=MAX_COUNTED)
-            waiting = NominationFilter(state=NominationState.PENDING, model_id=model.id)
-            pending = await queries.nominations(actor, waiting, limit=MAX_COUNTED)
-        now = self.clock.now()
-        counts: dict[GrantState, int] = {}
-        for grant in grants.items:
-            state = stored_answer(grant, now).state
-            counts[state] = counts.get(state, 0) + 1
-        return ModelStatus(model, counts, len(pending.items),
-                           at_least=grants.next_cursor is not None or pending.next_cursor is not None)  # fmt: skip
+            tally = await model_tally(unit, actor, model_id=model.id)
+        return ModelStatus(model, tally.grants, tally.pending)
 
-    async def pending(self, client: AsyncWebClient, *, slack_user: str) -> Queue | None:
+    async def pending(self, *, actor: Actor) -> Queue | None:
         """The nominations waiting for the person's decision; None if they have no approval queue at all."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
             queries = Queries(unit)
             try:
                 page = await queries.nominations(actor, NominationFilter(for_me=True), limit=MAX_PENDING)

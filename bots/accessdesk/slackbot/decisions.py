@@ -16,15 +16,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection, Outcome
 from accessdesk.domain.errors import NotFound
+from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Verdict
-from accessdesk.slackbot.identity import acting
 
 
 def nomination_id_of(value: str) -> uuid.UUID:
@@ -45,11 +45,11 @@ class SlackDecisions:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
 
-    async def decide(self, client: AsyncWebClient | None, *, slack_user: str, nomination_id: uuid.UUID, verdict: Verdict,
+    async def decide(self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict,
                      reason: str | None = None) -> Decided:  # fmt: skip
-        """The decision of the accessdesk user behind ``slack_user`` (raises NotLinked, or the domain's refusal;
-        Unconfirmed without a ``client`` when only Slack could say who they are)."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
+        """The decision of ``actor``, the person behind the Slack user (or the domain's refusal)."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
             outcome = await CoSelection(unit).decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
                                                      reason=reason)  # fmt: skip
             return Decided(outcome, tuple(unit.queued))

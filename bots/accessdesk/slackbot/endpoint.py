@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,44 +80,6 @@ _READ_BY_BOLT: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     "event_callback": (("event", dict),),
     "url_verification": (("challenge", str),),
 }
-
-
-ErrorHandler = Callable[..., Awaitable[Any]]
-
-
-async def _logged(error: Exception, logger: logging.Logger) -> None:
-    """Bolt's own default: a listener's unexpected failure is logged with its traceback (and answered 500)."""
-    logger.exception("Failed to run listener function (error: %s)", error)
-
-
-def slack_errors(otherwise: ErrorHandler = _logged) -> ErrorHandler:
-    """Bolt's error handler (``bolt.error(...)``): a request no listener handles is answered 404, and a payload a
-    listener cannot read (:class:`accessdesk.slackbot.payloads.Malformed`, raised before it acknowledges) 400, each logged
-    in one line without the body; any other failure is ``otherwise``'s.
-
-    Bolt's own answer to an unhandled request is a 404 too, but it logs a warning of many lines quoting the
-    payload's ids."""
-    from slack_bolt.error import BoltUnhandledRequestError
-    from slack_bolt.response import BoltResponse
-
-    from accessdesk.slackbot.payloads import Malformed
-
-    async def on_error(error: Exception, logger: logging.Logger, response: BoltResponse | None) -> Any:
-        # ``response`` is None once the listener has acknowledged: the answer is gone, only the log line remains
-        # (and bolt refuses an answer returned then).
-        answer: BoltResponse | None
-        if isinstance(error, BoltUnhandledRequestError):
-            # Bolt says the same of a listener that did not acknowledge within its 3 seconds (it logs that apart).
-            log.warning("Slack request not handled (404): no listener acknowledged it")
-            answer = BoltResponse(status=404, body="Refused: nothing here handles this request.")
-        elif isinstance(error, Malformed):
-            log.warning("Slack request refused (400): %s", error)
-            answer = BoltResponse(status=400, body="Refused: not a request Slack sends.")
-        else:
-            answer = await otherwise(error, logger)
-        return answer if response is not None else None
-
-    return on_error
 
 
 @dataclass(frozen=True, slots=True)

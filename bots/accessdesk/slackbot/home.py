@@ -11,15 +11,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
 from accessdesk.db.tables import AccessGrant, Nomination
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.slackbot.identity import acting
+from accessdesk.domain.unit import Unit
 
 HOME_LIST = 20
 ENDING_WITHIN = timedelta(days=14)
@@ -48,9 +48,10 @@ class SlackHome:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Clock
 
-    async def of(self, client: AsyncWebClient, *, slack_user: str) -> Home:
-        """The Home of the person behind ``slack_user`` (raises NotLinked)."""
-        async with acting(self.sessionmaker, self.clock, client, slack_user) as (unit, actor):
+    async def of(self, *, actor: Actor) -> Home:
+        """The Home of ``actor``, the person behind the Slack user."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
             queries, now = Queries(unit), unit.now()
             try:
                 queue = await queries.nominations(actor, NominationFilter(for_me=True), limit=HOME_LIST)

@@ -2,24 +2,23 @@
 confirmed in the console) or else the one account with the same confirmed e-mail address.
 
 A match by e-mail needs Slack's ``users.info``, which may take longer than the 3 seconds Slack gives a listener to
-acknowledge. So a match, once Slack confirmed it, is remembered (``SlackLinks.remember_match``) for
-``EMAIL_MATCH_TTL``; a listener that must decide before acknowledging (a modal's submission, a menu's options)
-uses only what is known (``client=None``) and never waits for Slack. A person disabled in accessdesk, unlinked, or
-whose accessdesk e-mail changed, is refused at the next click; a Slack e-mail that changed is noticed when the match
-is next confirmed.
+acknowledge. So a match, once Slack confirmed it, is remembered (``SlackLinks.match_email``) for
+``EMAIL_MATCH_TTL``: the context middleware finds who accessdesk already knows (:meth:`Identities.known`) before
+any listener runs, and only a listener that has acknowledged asks Slack (:meth:`Identities.confirmed`). A person
+disabled in accessdesk, unlinked, or whose accessdesk e-mail changed, is refused at the next click; a Slack e-mail
+that changed is noticed when the match is next confirmed.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
@@ -29,15 +28,13 @@ from accessdesk.domain.errors import Invalid
 from accessdesk.domain.organisations import actor_for, normalise_email
 from accessdesk.domain.slack_links import SlackLinks
 from accessdesk.domain.unit import Unit
+from accessdesk.unavailable import describe, is_database_unavailable
+
+log = logging.getLogger(__name__)
 
 
 class NotLinked(Exception):
     """The Slack user matches no active accessdesk account: the bot acts for no one it cannot name."""
-
-
-class Unconfirmed(Exception):
-    """Who the Slack user is was not confirmed recently, and asking Slack is not allowed here (before an
-    acknowledgement): the caller acknowledges first and asks again with a client."""
 
 
 def confirmed_email(slack_user: dict[str, Any]) -> str | None:
@@ -52,41 +49,58 @@ def confirmed_email(slack_user: dict[str, Any]) -> str | None:
         return None
 
 
-async def known_actor(unit: Unit, slack_user_id: str) -> Actor | None:
-    """The actor a Slack user acts as, from what accessdesk knows alone: a link confirmed in the console, or a
-    recent match by e-mail. None when only Slack can tell."""
-    links = SlackLinks(unit)
-    user = await links.user_of(slack_user_id) or await links.matched(slack_user_id)
-    return None if user is None else await actor_for(unit, user, request_id=f"slack:{slack_user_id}")
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """The accessdesk actor behind a Slack user, each answer one short unit of work of its own."""
 
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
 
-async def actor_of(unit: Unit, client: AsyncWebClient | None, slack_user_id: str) -> Actor:
-    """The accessdesk actor a Slack user acts as. Raises :class:`NotLinked` when there is none, and
-    :class:`Unconfirmed` when only Slack could tell and ``client`` is None."""
-    known = await known_actor(unit, slack_user_id)
-    if known is not None:
-        return known
-    if client is None:
-        raise Unconfirmed(slack_user_id)
-    # End that read before calling Slack, which may take seconds: on SQLite every transaction holds the write lock
-    # (db/engine.py), and on PostgreSQL it would hold a pooled connection. Finding out who acts is the first thing
-    # every listener's unit does, so there is nothing else to end.
-    await unit.session.commit()
-    try:
-        answer = await client.users_info(user=slack_user_id)
-    except SlackApiError as exc:
-        if exc.response.get("error") == "user_not_found":
-            raise NotLinked(slack_user_id) from exc
-        raise
-    email = confirmed_email(answer.get("user") or {})
-    if email is None:
-        raise NotLinked(slack_user_id)
-    # User.email is unique and stored normalised, so a match is exactly one account.
-    user = (await unit.session.exec(select(User).where(User.email == email, User.disabled_at.is_(None)))).first()  # type: ignore[union-attr]
-    if user is None:
-        raise NotLinked(slack_user_id)
-    await SlackLinks(unit).remember_match(slack_user_id=slack_user_id, user=user)
-    return await actor_for(unit, user, request_id=f"slack:{slack_user_id}")
+    async def known(self, slack_user: str) -> Actor | None:
+        """The actor ``slack_user`` acts as from what accessdesk knows alone (a link confirmed in the console, a
+        recent match by e-mail), never asking Slack: what may be asked before an acknowledgement. None when only
+        Slack can tell."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            user = await SlackLinks(unit).known_user(slack_user)
+            return None if user is None else await actor_for(unit, user, request_id=f"slack:{slack_user}")
+
+    async def confirmed(self, client: AsyncWebClient, slack_user: str) -> Actor:
+        """The actor ``slack_user`` acts as by the e-mail Slack confirms for them now (``users.info``), the match
+        remembered. Raises :class:`NotLinked` when there is none. Only after an acknowledgement: Slack may take
+        seconds, and no transaction is open meanwhile (on SQLite it would hold the write lock)."""
+        try:
+            answer = await client.users_info(user=slack_user)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "user_not_found":
+                raise NotLinked(slack_user) from exc
+            raise
+        email = confirmed_email(answer.get("user") or {})
+        if email is None:
+            raise NotLinked(slack_user)
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            user = await SlackLinks(unit).match_email(slack_user_id=slack_user, email=email)
+            if user is None:
+                raise NotLinked(slack_user)
+            return await actor_for(unit, user, request_id=f"slack:{slack_user}")
+
+    async def remember(self, client: AsyncWebClient, slack_user: str) -> None:
+        """Make sure accessdesk knows who ``slack_user`` is, asking Slack: called after an acknowledgement whose
+        answer is given already (a modal opened, a menu's options), so that a later request that must answer
+        before its own (the modal's submission, the next keystroke) finds them known.
+
+        Best effort, told to no one: someone Slack does not name, or a Slack that fails or is slow now, is left
+        unknown, and that later request acknowledges first and finds out after. Any other failure is logged."""
+        try:
+            await self.confirmed(client, slack_user)
+        except (NotLinked, SlackClientError, aiohttp.ClientError, TimeoutError):
+            return
+        except Exception as exc:  # noqa: BLE001 - the person's request was answered; the next one asks again
+            if is_database_unavailable(exc):
+                log.warning("Slack user not confirmed: database unavailable (%s)", describe(exc))
+            else:
+                log.exception("Slack user not confirmed")
 
 
 async def slack_account_of(unit: Unit, client: AsyncWebClient, user: User) -> str | None:
@@ -104,27 +118,3 @@ async def slack_account_of(unit: Unit, client: AsyncWebClient, user: User) -> st
     found = answer.get("user") or {}
     # The same test as for acting: an address someone typed but never confirmed names no one.
     return found.get("id") if confirmed_email(found) == user.email else None
-
-
-@asynccontextmanager
-async def acting(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, client: AsyncWebClient | None,
-                 slack_user: str) -> AsyncIterator[tuple[Unit, Actor]]:  # fmt: skip
-    """A unit of work of its own, as the accessdesk user behind ``slack_user`` (raises :class:`NotLinked`, or
-    :class:`Unconfirmed` without a ``client``): how every listener begins. Finding out who acts is the unit's first
-    work, as :func:`actor_of` needs."""
-    async with sessionmaker() as session:
-        unit = Unit(session, clock)
-        yield unit, await actor_of(unit, client, slack_user)
-
-
-async def confirm(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, client: AsyncWebClient,
-                  slack_user: str) -> None:  # fmt: skip
-    """Make sure accessdesk knows who ``slack_user`` is, asking Slack if need be: called after an acknowledgement,
-    so that a later request that must answer before its own (a modal's submission, a menu's options) finds them
-    known. Someone Slack does not name, or a Slack that fails or is slow now, is left unknown: that later request
-    then acknowledges first and finds out after."""
-    try:
-        async with acting(sessionmaker, clock, client, slack_user):
-            pass
-    except (NotLinked, SlackClientError, aiohttp.ClientError, TimeoutError):
-        return

@@ -2,7 +2,7 @@
 
 Slack's signature proves a payload came from Slack, not that it holds what a listener expects: a payload without
 the field a listener needs raises :class:`Malformed` here, before the acknowledgement, and is answered 400 (see
-``accessdesk.slackbot.endpoint.slack_errors``) instead of failing half-way with a traceback.
+``accessdesk.slackbot.failures.slack_errors``) instead of failing half-way with a traceback.
 """
 
 from __future__ import annotations
@@ -35,32 +35,71 @@ def _object(container: Any, *path: str) -> dict[str, Any]:
     return found
 
 
+def _maybe_text(container: Any, *path: str) -> str | None:
+    try:
+        return _text(container, *path)
+    except Malformed:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who sent a request and from which channel, read leniently from any payload: None for what it does not name
+    (an event about no one, a menu in a modal). ``kind`` is the payload's type (``command`` for a slash command,
+    the event's own type for an event).
+
+    Read once per request by the context middleware (:mod:`accessdesk.slackbot.context`), before bolt knows whether
+    any listener handles the request: it never refuses. Each listener's own reader below refuses a payload without
+    the person or the channel it needs (400, before the acknowledgement)."""
+
+    kind: str
+    slack_user: str | None
+    channel: str | None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Origin:
+        kind = body.get("type")
+        if kind is None and isinstance(body.get("command"), str):
+            return cls("command", _maybe_text(body, "user_id"), _maybe_text(body, "channel_id"))
+        if kind == "event_callback":
+            return cls(_maybe_text(body, "event", "type") or "event", _maybe_text(body, "event", "user"), None)
+        slack_user = _maybe_text(body, "user", "id")
+        if kind == "view_submission":
+            return cls(kind, slack_user, _maybe_text(_metadata(body.get("view")), "channel"))
+        return cls(kind if isinstance(kind, str) else "", slack_user, _maybe_text(body, "channel", "id"))
+
+
+def _metadata(view: Any) -> Any:
+    """A modal's ``private_metadata`` as the object the bot wrote, or None."""
+    try:
+        return json.loads(_maybe_text(view, "private_metadata") or "null")
+    except (ValueError, RecursionError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
-    """``/accessdesk …`` as typed."""
+    """``/accessdesk …`` as typed (by a person, in a channel: the payload must name both)."""
 
-    slack_user: str
-    channel: str
     text: str
     trigger_id: str
     team_id: str | None
 
     @classmethod
     def of(cls, command: dict[str, Any]) -> Command:
+        _text(command, "user_id")
+        _text(command, "channel_id")
         text = command.get("text")
         team = command.get("team_id")
-        return cls(slack_user=_text(command, "user_id"), channel=_text(command, "channel_id"),
-                   text=text if isinstance(text, str) else "", trigger_id=_text(command, "trigger_id"),
+        return cls(text=text if isinstance(text, str) else "", trigger_id=_text(command, "trigger_id"),
                    team_id=team if isinstance(team, str) and team else None)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    """A click on a card's button: who, in which channel, on what (the button's value), and the trigger for a
+    """A click on a card's button (by a person, in a channel): on what (the button's value), and the trigger for a
     modal."""
 
-    slack_user: str
-    channel: str
     value: str
     trigger_id: str
 
@@ -69,16 +108,16 @@ class Click:
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise Malformed("no actions")
-        return cls(slack_user=_text(body, "user", "id"), channel=_text(body, "channel", "id"),
-                   value=_text(actions[0], "value"), trigger_id=_text(body, "trigger_id"))  # fmt: skip
+        _text(body, "user", "id")
+        _text(body, "channel", "id")
+        return cls(value=_text(actions[0], "value"), trigger_id=_text(body, "trigger_id"))
 
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A modal submitted: who, what the modal carried from where it was opened (``private_metadata``), and the
-    values of its inputs (``view.state.values``)."""
+    """A modal submitted by a person: what the modal carried from where it was opened (``private_metadata``, the
+    channel among it), and the values of its inputs (``view.state.values``)."""
 
-    slack_user: str
     origin: dict[str, Any]
     values: dict[str, Any]
 
@@ -90,7 +129,9 @@ class Submission:
             raise Malformed("private_metadata is not JSON") from None
         if not isinstance(origin, dict):
             raise Malformed("private_metadata is not an object")
-        return cls(slack_user=_text(body, "user", "id"), origin=origin, values=_object(view, "state", "values"))
+        _text(body, "user", "id")
+        _text(origin, "channel")
+        return cls(origin=origin, values=_object(view, "state", "values"))
 
     def origin_text(self, key: str) -> str:
         return _text(self.origin, key)
@@ -105,25 +146,25 @@ class Submission:
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """Slack asking for a menu's options as the person types."""
+    """Slack asking for a menu's options as a person types."""
 
-    slack_user: str
     typed: str
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Suggestion:
+        _text(body, "user", "id")
         typed = body.get("value")
-        return cls(slack_user=_text(body, "user", "id"), typed=typed if isinstance(typed, str) else "")
+        return cls(typed=typed if isinstance(typed, str) else "")
 
 
 @dataclass(frozen=True, slots=True)
 class HomeOpened:
-    """``app_home_opened``: whose, and which tab."""
+    """``app_home_opened`` (of a person): which tab."""
 
-    slack_user: str
     tab: str | None
 
     @classmethod
     def of(cls, event: dict[str, Any]) -> HomeOpened:
+        _text(event, "user")
         tab = event.get("tab")
-        return cls(slack_user=_text(event, "user"), tab=tab if isinstance(tab, str) else None)
+        return cls(tab=tab if isinstance(tab, str) else None)

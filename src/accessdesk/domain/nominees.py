@@ -32,6 +32,21 @@ def takes_nominations(model: FrontierModel) -> bool:
     return model.killed_at is None
 
 
+def _takes_nominations_sql() -> sa.ColumnElement[bool]:
+    """:func:`takes_nominations` as a filter."""
+    return FrontierModel.killed_at.is_(None)  # type: ignore[union-attr]
+
+
+async def nominable_models(unit: Unit, actor: Actor, *, limit: int = 100) -> tuple[list[FrontierModel], bool]:
+    """The first ``limit`` models ``actor`` can see that take nominations, by name, and whether there are more:
+    what a nominate form offers. (Whether ``actor`` may nominate at all is :func:`nominees`'s to say.)"""
+    check_limit(limit)
+    stmt = (select(FrontierModel).where(visibility.models_filter(actor), _takes_nominations_sql())
+            .order_by(sa.func.lower(FrontierModel.name), FrontierModel.slug).limit(limit + 1))  # fmt: skip
+    found = list((await unit.session.exec(stmt)).all())
+    return found[:limit], len(found) > limit
+
+
 # Longer than any organisation's name (200 characters): nothing longer can match.
 MAX_MATCHING = 200
 

@@ -107,6 +107,21 @@ class SlackLinks:
         user = await self.unit.session.get(User, match.user_id)
         return user if user is not None and user.disabled_at is None and user.email == match.email else None
 
+    async def known_user(self, slack_user_id: str) -> User | None:
+        """The active user a Slack user acts as, from what accessdesk knows alone: the one they linked by hand, else
+        a match by e-mail Slack confirmed within :data:`EMAIL_MATCH_TTL`. None when only Slack could tell."""
+        return await self.user_of(slack_user_id) or await self.matched(slack_user_id)
+
+    async def match_email(self, *, slack_user_id: str, email: str) -> User | None:
+        """Slack confirmed just now that ``slack_user_id`` has the (normalised) address ``email``: the one active
+        account with that address, the match remembered (:meth:`remember_match`); None if no active account has it."""
+        # User.email is unique and stored normalised, so a match is exactly one account.
+        found = select(User).where(User.email == email, User.disabled_at.is_(None))  # type: ignore[union-attr]
+        user = (await self.unit.session.exec(found)).first()
+        if user is not None:
+            await self.remember_match(slack_user_id=slack_user_id, user=user)
+        return user
+
     async def remember_match(self, *, slack_user_id: str, user: User) -> None:
         """Slack confirmed just now that ``slack_user_id`` has ``user``'s e-mail: remembered (and committed at once,
         so that a listener that only reads keeps it too). Two requests of one person at once both write: the later

@@ -1,0 +1,181 @@
+"""A failure once Slack had its acknowledgement (Slack answering 5xx or 429, the database refusing a write) reaches
+the person, privately and once, with a reference, and the log, in one record with its traceback and that
+reference. A failure before the acknowledgement is answered by the status alone: Slack shows it, or sends again."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+
+from accessdesk.app import create_app
+from accessdesk.db.tables import Decision, Nomination
+from accessdesk.slackbot.context import Requester
+from accessdesk.slackbot.failures import after_acknowledging
+from accessdesk.slackbot.ids import ActionId
+from accessdesk.unavailable import OutageLog, slack_listener_errors
+from tests.api.conftest import app_engine, settle, url_of
+from tests.slack.approvals import CHANNEL, click, known, nominated
+from tests.slack.conftest import slack_settings
+from tests.slack.fake_slack import RESPONSE_URL, Call, FakeSlack, Reply
+from tests.slack.signing import Signed, slash_command
+from tests.slack.test_home import home_opened
+from tests.slack.test_nominate import NORA, submitted, valid
+
+EVENTS = "/slack/events"
+REFERENCE = re.compile(r"reference `([0-9a-f]{8})`")
+
+pytestmark = pytest.mark.injects_fault  # each test makes something fail on purpose, and its traceback is logged
+
+
+@pytest.fixture
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    served = app_engine(url_of(engine))
+    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+    await served.dispose()
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def with_traceback(self) -> list[logging.LogRecord]:
+        return [r for r in self.records if r.exc_info]
+
+
+@pytest.fixture
+def logged() -> Iterator[Records]:
+    """Every record of the bot's and bolt's loggers (Litestar replaces the root logger's handlers as the app is
+    made, so caplog would miss them)."""
+    handler = Records()
+    loggers = [logging.getLogger(name) for name in ("accessdesk.slackbot", "slack_bolt")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+async def send(bot: AsyncTestClient, request: Signed) -> str:
+    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
+    assert response.status_code == 200
+    return response.text
+
+
+def told(call: Call, logged: Records) -> str:
+    """The reference the person was told, which is the one logged with the failure's traceback."""
+    found = REFERENCE.search(call.body["text"])
+    assert found is not None, call.body
+    [record] = logged.with_traceback()
+    assert found.group(1) in record.getMessage()
+    return found.group(1)
+
+
+async def test_slack_failing_a_modal_after_the_command_was_acknowledged_is_told_through_the_command(
+    world, bot, fake_slack: FakeSlack, logged: Records
+):
+    await world.partner(name="lab-one")
+    await known(world, NORA, world.dev_nominator)
+    fake_slack.script("views.open", Reply(500))
+    assert await send(bot, slash_command("nominate", response_url=fake_slack.response_url(), user_id=NORA)) == ""
+    [answer] = await fake_slack.wait_for(RESPONSE_URL)
+    assert answer.body["response_type"] == "ephemeral" and "may not have been done" in answer.body["text"]
+    told(answer, logged)
+    assert "SlackApiError" in logged.with_traceback()[0].getMessage()
+
+
+async def test_slack_rate_limiting_the_home_tab_is_told_on_the_home_tab(world, bot, fake_slack: FakeSlack,
+                                                                         logged: Records):  # fmt: skip
+    await known(world, NORA, world.dev_nominator)
+    fake_slack.script("views.publish", Reply(429, retry_after=30))
+    assert await send(bot, home_opened(NORA)) == ""
+    refused, notice = await fake_slack.wait_for("views.publish", 2)
+    assert refused.status == 429 and notice.body["user_id"] == NORA
+    view = notice.body["view"]
+    told(Call("views.publish", "", {}, {"text": str(view)}, 200), logged)
+
+
+async def test_a_decision_the_database_fails_after_the_click_was_acknowledged_is_told_to_the_clicker_alone(
+    world, bot, fake_slack: FakeSlack, logged: Records
+):
+    nomination = await nominated(world)
+    await known(world, "U0GOV1", world.gov_approver)
+    async with refusing(world, Decision.__tablename__):
+        assert await send(bot, click(ActionId.APPROVE, nomination.id, user="U0GOV1")) == ""
+        [notice] = await fake_slack.wait_for("chat.postEphemeral")
+    assert (notice.body["channel"], notice.body["user"]) == (CHANNEL, "U0GOV1")
+    told(notice, logged)
+    assert await world.count(Decision) == 0
+    await settle(world)
+    assert [c.method for c in fake_slack.calls if c.method != "auth.test"] == ["chat.postEphemeral"]
+
+
+async def test_a_failure_before_the_acknowledgement_is_answered_by_the_status_alone(
+    world, bot, fake_slack: FakeSlack, logged: Records
+):
+    partner, _ = await world.partner(name="lab-one")
+    await known(world, NORA, world.dev_nominator)
+    async with refusing(world, Nomination.__tablename__):
+        response = await bot.post(EVENTS, content=(s := submitted(**valid(world, partner))).body, headers=s.headers)
+    assert response.status_code == 500  # Slack shows the modal could not be submitted
+    assert len(logged.with_traceback()) == 1
+    assert [c.method for c in fake_slack.calls if c.method != "auth.test"] == []
+
+
+async def test_a_database_away_after_the_acknowledgement_is_the_outage_logs_and_the_person_is_asked_to_retry(
+    logged: Records,
+):
+    said: list[str] = []
+
+    async def tell(text: str) -> None:
+        said.append(text)
+
+    outage = OutageLog()
+    requester = Requester(slack_user="U0NORA", channel=None, known=None, tell=tell, identities=None,  # type: ignore[arg-type]
+                          client=None)  # type: ignore[arg-type]  # fmt: skip
+    away = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+    await after_acknowledging(away, requester, otherwise=slack_listener_errors(outage),
+                              logger=logging.getLogger("slack_bolt.AsyncApp"))  # fmt: skip
+    assert outage.refused_total == 1 and logged.with_traceback() == []  # a few lines for the whole outage
+    [notice] = said
+    assert "try again in a minute" in notice and REFERENCE.search(notice)
+
+
+class refusing:  # noqa: N801 - reads as what it does: ``async with refusing(world, "decisions")``
+    """The database refuses every insert into ``table`` for as long as the block runs (a trigger of its own)."""
+
+    def __init__(self, world, table: str) -> None:  # type: ignore[no-untyped-def]
+        self.world, self.table = world, table
+
+    async def _run(self, *statements: str) -> None:
+        for statement in statements:
+            await self.world.unit.session.exec(text(statement))  # type: ignore[call-overload]
+        await self.world.unit.commit()
+
+    async def __aenter__(self) -> None:
+        if self.world.unit.dialect == "postgresql":
+            await self._run("CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+                            f"CREATE TRIGGER refuse_insert BEFORE INSERT ON {self.table} "
+                            "FOR EACH ROW EXECUTE FUNCTION refuse_insert()")  # fmt: skip
+        else:
+            await self._run(f"CREATE TRIGGER refuse_insert BEFORE INSERT ON {self.table} "
+                            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")  # fmt: skip
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.world.unit.rollback()
+        if self.world.unit.dialect == "postgresql":
+            await self._run(f"DROP TRIGGER refuse_insert ON {self.table}", "DROP FUNCTION refuse_insert()")
+        else:
+            await self._run("DROP TRIGGER refuse_insert")
