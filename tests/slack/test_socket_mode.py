@@ -225,6 +225,11 @@ async def test_the_command_serves_over_the_socket_until_signalled_then_exits_cle
     environment = inherited | environment_of(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'accessdesk.db'}", slack_api_url=fake_slack.url,
         slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN)  # fmt: skip
+    # As an operator runs it: the database migrated first (the bot reads who asks before it acknowledges).
+    upgraded = await asyncio.create_subprocess_exec(sys.executable, "-m", "accessdesk.cli", "db", "upgrade", cwd=REPO,
+                                                    env=environment, stderr=asyncio.subprocess.PIPE)  # fmt: skip
+    _, failed = await asyncio.wait_for(upgraded.communicate(), 120)
+    assert upgraded.returncode == 0, failed.decode()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "accessdesk.cli", "slack", "socket", cwd=REPO, env=environment,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)  # fmt: skip
