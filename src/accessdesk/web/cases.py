@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection, effective_state
 from accessdesk.domain.credentials import Credentials
-from accessdesk.domain.grants import Grants, stored_answer
+from accessdesk.domain.grants import Grants
 from accessdesk.domain.nominees import may_be_nominated, takes_nominations
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
@@ -45,25 +45,24 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
 
 
 async def grant_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, grants: Grants,
-    credentials: Credentials, grant_id: uuid.UUID, *, refusal: Refusal | None = None, section: str | None = None,
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, credentials: Credentials,
+    grant_id: uuid.UUID, *, refusal: Refusal | None = None, section: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> Template:  # fmt: skip
     """A grant's page: its state and what blocks it, its extension rounds, and its credentials (status only: a
     secret is shown once, by the credential pages, and never kept). A refused form is shown again in its
     ``section`` with what was typed."""
     now = unit.now()
-    grant = await queries.grant(signed.actor, grant_id)
-    answer = await grants.usability(grant.id, at=now)
+    row = await queries.grant_row(signed.actor, grant_id)
+    grant = row.grant
     rounds = (await queries.nominations(signed.actor, NominationFilter(grant_id=grant.id), limit=50)).items
     # The service is the one place that knows who may see a grant's credentials.
     listed = await credentials.for_grant(signed.actor, grant.id)
-    names = await queries.display_names([grant])
-    names.update(await queries.people_names([u for u in (grant.revoked_by, *(c.created_by for c in listed),
-                                                         *(c.revoked_by for c in listed)) if u]))  # fmt: skip
+    names = await queries.people_names([u for u in (grant.revoked_by, *(c.created_by for c in listed),
+                                                    *(c.revoked_by for c in listed)) if u])  # fmt: skip
     return page(
-        "console/grant.html", signed, status_code=refusal.status if refusal else 200, g=grant, names=names,
-        state=answer.state.value, problems=answer.explanations,
+        "console/grant.html", signed, status_code=refusal.status if refusal else 200, row=row, g=grant, names=names,
+        state=row.state.value, problems=row.explanations,
         rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
         values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=listed,
     )  # fmt: skip
@@ -159,20 +158,19 @@ class CasesController(Controller):
 
     @get("/grants")
     async def grants(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries) -> Template:
-        params, now = request.query_params, unit.now()
+        params = request.query_params
         state = _choice(params.get("state"), GrantState)
         found = await queries.grants(signed.actor, state=state, model_id=_uuid_or_none(params.get("model_id")),
                                      cursor=params.get("cursor") or None, limit=50)  # fmt: skip
-        rows = [(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in found.items]
-        return page("console/grants.html", signed, rows=rows, names=await queries.display_names(found.items),
+        return page("console/grants.html", signed, rows=await queries.grant_rows(found.items),
                     states=[s.value for s in GrantState], state=state, next_cursor=found.next_cursor,
                     models=(await queries.models(signed.actor, limit=200)).items,
                     model_id=params.get("model_id", ""), query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/grants/{grant_id:uuid}")
     async def grant(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                    grants: Grants, credentials: Credentials, grant_id: uuid.UUID) -> Template:  # fmt: skip
-        return await grant_page(request, signed, unit, queries, grants, credentials, grant_id)
+                    credentials: Credentials, grant_id: uuid.UUID) -> Template:  # fmt: skip
+        return await grant_page(request, signed, unit, queries, credentials, grant_id)
 
     @post("/grants/{grant_id:uuid}/revocation")
     @on_refusal(grant_page, section="revoke")

@@ -18,7 +18,6 @@ from litestar.response import Redirect, Template
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.deliveries import Deliveries
 from accessdesk.domain.errors import DomainError, Forbidden
-from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed, WebSessions, sign_in_choices
@@ -202,12 +201,11 @@ class ConsoleController(Controller):
         if actor.is_staff and actor.can(Permission.NOMINATIONS_DECIDE):
             pending = (await queries.nominations(actor, NominationFilter(for_me=True), limit=50)).items
         expiring = await queries.ending_soon(actor, before=now + EXPIRING_SOON, limit=HOME_LIST)
-        blocked = (await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items
-        names = await queries.display_names([*pending, *expiring, *blocked])
+        blocked = await queries.grant_rows((await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items)
+        names = await queries.display_names([*pending, *expiring])
         try:
             undelivered = await deliveries.count_dead(actor)
         except Forbidden:  # only those who may retry them hear of them
             undelivered = 0
         return page("console/home.html", signed, pending=pending, expiring=expiring, undelivered=undelivered,
-                    blocked=[(g, stored_answer(g, now).explanations) for g in blocked], names=names, now=now,
-                    state_of=lambda g: stored_answer(g, now).state.value)  # fmt: skip
+                    blocked=blocked, names=names, now=now)  # fmt: skip

@@ -17,7 +17,6 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
@@ -62,12 +61,11 @@ async def model_page(
 ) -> Template:  # fmt: skip
     """A model's page, with a refused form shown again in its ``section`` with what was typed, and ``preview``:
     the grants a planned release on that date would block."""
-    now = unit.now()
     model = await queries.model(signed.actor, model_id)
     grants = (await queries.grants(signed.actor, model_id=model.id, limit=200)).items
     pending = (await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
                                                                         model_id=model.id), limit=200)).items  # fmt: skip
-    names = await queries.display_names([*grants, *pending])
+    names = await queries.display_names([*pending, *(g for g, _ in preview[1])] if preview else pending)
     gateways = await credentials.gateways(signed.actor, model.id) if sees_gateway_credentials(signed.actor) else []
     names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,
                                                          *(c.created_by for c in gateways),
@@ -79,7 +77,7 @@ async def model_page(
                 "release": request.query_params.get("release", "")}  # fmt: skip
     return page(
         "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
-        grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
+        grants=await queries.grant_rows(grants),
         pending=pending, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
         preview_at=preview[0] if preview else None, refusal=refusal, form_name=section,
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,

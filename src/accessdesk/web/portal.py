@@ -23,7 +23,6 @@ from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_h
 from accessdesk.domain.coselection import effective_state
 from accessdesk.domain.errors import Invalid
 from accessdesk.domain.gates import counted_acceptance, counted_attestations, evaluate, explain
-from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.organisations import VETTING_MOVES, Organisations
 from accessdesk.domain.queries import NominationFilter, Queries
@@ -192,8 +191,8 @@ class PortalController(Controller):
             "portal/home.html", signed, organisation=organisation, ndas=ndas, access=access,
             areas=area_standings(await queries.attestations(actor, organisation_id), now),
             nominations=[(n, effective_state(n, now).value) for n in nominations],
-            grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
-            names=await queries.display_names([*nominations, *grants]),
+            grants=await queries.grant_rows(grants),
+            names=await queries.display_names(nominations),
             members=await queries.members(actor, organisation_id), notice=notice_of(request, NOTICES),
         )  # fmt: skip
 
