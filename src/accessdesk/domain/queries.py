@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +42,13 @@ from accessdesk.domain.vocabulary import (
     Role,
     Side,
 )
+
+# "Ending soon" on a home page, the console's and the Slack App Home's alike (README: "access ending within 14
+# days"). Not the 30 days an NDA or an attestation is flagged ahead of its expiry: that is the first renewal
+# reminder (domain.reminders), for paperwork that takes weeks to renew; a grant is extended by one decision round.
+ENDING_SOON = timedelta(days=14)
+# A home shows the first few of each list and links to the whole of it.
+HOME_LIST = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,23 @@ class GrantRow:
     @property
     def explanations(self) -> list[str]:
         return self.answer.explanations
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """What waits for one person as of ``now``, on every surface that has a home.
+
+    ``queue``: the nominations waiting for their decision, None for someone with no approval queue at all.
+    ``ending``: the active access they can see that ends within :data:`ENDING_SOON`, soonest first. Each list is
+    cut at the length asked for; ``more_queue`` and ``more_ending`` say that more follow. ``names`` names the
+    models and organisations the queue mentions (a grant's row carries its own)."""
+
+    now: datetime
+    queue: list[Nomination] | None
+    more_queue: bool
+    ending: list[GrantRow]
+    more_ending: bool
+    names: dict[uuid.UUID, str]
 
 
 class Queries:
@@ -229,14 +253,16 @@ class Queries:
     async def ending_soon(self, actor: Actor, *, before: datetime, limit: int = 20) -> list[AccessGrant]:
         """Active grants whose window ends before ``before``, soonest first (read along the ``ends_at`` index, so
         the cost does not grow with the number of grants)."""
-        check_limit(limit)
+        return await self._ending(actor, before=before, fetch=check_limit(limit))
+
+    async def _ending(self, actor: Actor, *, before: datetime, fetch: int) -> list[AccessGrant]:
         now = self.unit.now()
         stmt = (
             select(AccessGrant)
             .where(visibility.cases_filter(actor, AccessGrant), AccessGrant.ends_at < before,  # type: ignore[arg-type]
                    state_is_sql(GrantState.ACTIVE, now))
             .order_by(AccessGrant.ends_at, AccessGrant.id)  # type: ignore[arg-type]
-            .limit(limit)
+            .limit(fetch)
         )  # fmt: skip
         return list((await self.unit.session.exec(stmt)).all())
 
@@ -255,6 +281,20 @@ class Queries:
     async def grant_row(self, actor: Actor, grant_id: uuid.UUID) -> GrantRow:
         """One grant the actor can see, its answer evaluated from the inputs (never from a refresh still to come)."""
         return (await self.grant_rows([await self.grant(actor, grant_id)], fresh=True))[0]
+
+    async def home(self, actor: Actor, *, limit: int = HOME_LIST) -> Home:
+        """The actor's home: their approval queue and their access ending soon (see :class:`Home`)."""
+        now = self.unit.now()
+        try:
+            queue: Page[Nomination] | None = await self.nominations(actor, NominationFilter(for_me=True), limit=limit)
+        except Forbidden:
+            queue = None
+        ending = await self._ending(actor, before=now + ENDING_SOON, fetch=check_limit(limit) + 1)
+        waiting = queue.items if queue is not None else []
+        return Home(now=now, queue=waiting if queue is not None else None,
+                    more_queue=queue is not None and queue.next_cursor is not None,
+                    ending=await self.grant_rows(ending[:limit]), more_ending=len(ending) > limit,
+                    names=await self.display_names(waiting))  # fmt: skip
 
     async def display_names(self, rows: list[Nomination] | list[AccessGrant] | list[object]) -> dict[uuid.UUID, str]:
         """Names of the models and organisations that already-visible nominations or grants mention."""

@@ -33,8 +33,9 @@ from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to
 from accessdesk.web.refusals import Refusal, on_refusal
 
 HOME = "/console/my-organisation"
-# Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview.
-EXPIRING_SOON = timedelta(days=30)
+# Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview, from
+# the first renewal reminder on (domain.reminders). Not a home's "ending soon" (queries.ENDING_SOON: access).
+RENEWAL_DUE = timedelta(days=30)
 AREA_LABELS = {
     Area.CONFIDENTIALITY: "Confidentiality",
     Area.CYBERSECURITY: "Cybersecurity",
@@ -51,12 +52,12 @@ NOTICES = {
 
 
 def standing_of(until: datetime | None, now: datetime) -> str:
-    """``ok``, ``expiring`` (within EXPIRING_SOON), ``expired`` or ``missing``: what is on file, for display."""
+    """``ok``, ``expiring`` (within RENEWAL_DUE), ``expired`` or ``missing``: what is on file, for display."""
     if until is None:
         return "missing"
     if until <= now:
         return "expired"
-    return "expiring" if until <= now + EXPIRING_SOON else "ok"
+    return "expiring" if until <= now + RENEWAL_DUE else "ok"
 
 
 @dataclass(frozen=True, slots=True)
