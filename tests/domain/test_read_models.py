@@ -44,3 +44,17 @@ async def test_the_home_holds_the_queue_and_only_access_ending_soon(world, clock
 
     assert (await queries.home(admin)).queue is None  # a partner has no approval queue at all
     assert (await queries.home(world.gov_approver, limit=1)).ending == home.ending
+
+
+async def test_the_nominate_forms_choices_are_the_nominee_rules_uncut(world):
+    partner, _ = await world.partner()
+    switched_off = await world.new_model("borealis")
+    switched_off.killed_at = world.now
+    world.unit.session.add(switched_off)
+    queries = Queries(world.unit)
+
+    assert [m.id for m in await queries.nominable_models(world.dev_nominator)] == [world.model.id]
+    assert {o.id for o in await queries.nominable_organisations(world.dev_nominator)} == {partner.id,
+                                                                                          world.government.id}
+    assert {m.id for m in await queries.own_models(world.dev_admin)} == {world.model.id, switched_off.id}
+    assert await queries.own_models(world.gov_admin) == []

@@ -21,6 +21,11 @@ def may_be_nominated(organisation: Organisation) -> bool:
     return organisation.kind in NOMINEE_KINDS
 
 
+def may_be_nominated_sql() -> sa.ColumnElement[bool]:
+    """:func:`may_be_nominated` as a filter on ``organisations``."""
+    return Organisation.kind.in_([k.value for k in NOMINEE_KINDS])  # type: ignore[attr-defined,no-any-return]
+
+
 def is_grantee(actor: Actor) -> bool:
     """Whether ``actor`` is of an organisation that receives access (a partner, or the government): one that
     accepts NDAs and attests."""
@@ -30,6 +35,11 @@ def is_grantee(actor: Actor) -> bool:
 def takes_nominations(model: FrontierModel) -> bool:
     """A model whose access is switched off takes no new nomination (nor extension, nor decision)."""
     return model.killed_at is None
+
+
+def takes_nominations_sql() -> sa.ColumnElement[bool]:
+    """:func:`takes_nominations` as a filter on ``frontier_models``."""
+    return FrontierModel.killed_at.is_(None)  # type: ignore[union-attr,no-any-return]
 
 
 # Longer than any organisation's name (200 characters): nothing longer can match.
@@ -48,8 +58,7 @@ async def nominees(unit: Unit, actor: Actor, *, matching: str = "", limit: int =
     # A substring cannot be served by a B-tree index: the registry of organisations is read through, which stays
     # cheap at the thousands of organisations it is meant for.
     stmt = select(Organisation).where(
-        visibility.organisations_filter(actor),
-        Organisation.kind.in_([k.value for k in NOMINEE_KINDS]),  # type: ignore[attr-defined]
+        visibility.organisations_filter(actor), may_be_nominated_sql()
     )
     if text:
         stmt = stmt.where(Organisation.name.icontains(text, autoescape=True))  # type: ignore[attr-defined]

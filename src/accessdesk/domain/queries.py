@@ -32,6 +32,7 @@ from accessdesk.domain.coselection import awaiting
 from accessdesk.domain.errors import Forbidden, Invalid
 from accessdesk.domain.grant_state import state_is_sql
 from accessdesk.domain.grants import Grants, Usability, stored_answer
+from accessdesk.domain.nominees import may_be_nominated_sql, takes_nominations_sql
 from accessdesk.domain.pagination import Page, check_limit, keyset, page_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -131,6 +132,39 @@ class Queries:
         stmt = select(FrontierModel).where(visibility.models_filter(actor))
         rows = (await self.unit.session.exec(keyset(stmt, FrontierModel, cursor, limit))).all()
         return page_of(list(rows), limit)
+
+    async def all_models(self, actor: Actor, *where: sa.ColumnElement[bool]) -> list[FrontierModel]:
+        """Every model the actor can see (and that meets ``where``), newest first, uncut: what a form offers to
+        choose from. Models are few (tens), so no page is needed; organisations are not (see :meth:`organisations`)."""
+        stmt = select(FrontierModel).where(visibility.models_filter(actor), *where)
+        return list((await self.unit.session.exec(
+            stmt.order_by(FrontierModel.created_at.desc(), FrontierModel.id.desc())  # type: ignore[attr-defined]
+        )).all())  # fmt: skip
+
+    async def nominable_models(self, actor: Actor) -> list[FrontierModel]:
+        """The models the actor can see that take nominations (``nominees.takes_nominations``)."""
+        return await self.all_models(actor, takes_nominations_sql())
+
+    async def own_models(self, actor: Actor) -> list[FrontierModel]:
+        """The models the actor's organisation develops (``visibility.develops``)."""
+        return await self.all_models(actor, visibility.develops_sql(actor))
+
+    async def nominable_organisations(self, actor: Actor) -> list[Organisation]:
+        """Every organisation the actor can see that may be nominated (``nominees.may_be_nominated``), newest
+        first, uncut: the nominate form's choice."""
+        stmt = select(Organisation).where(visibility.organisations_filter(actor), may_be_nominated_sql())
+        return list((await self.unit.session.exec(
+            stmt.order_by(Organisation.created_at.desc(), Organisation.id.desc())  # type: ignore[attr-defined]
+        )).all())  # fmt: skip
+
+    async def organisation_names(self, actor: Actor, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The names of those organisations the actor can see."""
+        if not organisation_ids:
+            return {}
+        stmt = select(Organisation.id, Organisation.name).where(
+            visibility.organisations_filter(actor), Organisation.id.in_(organisation_ids)  # type: ignore[attr-defined]
+        )
+        return dict((await self.unit.session.exec(stmt)).all())
 
     async def model_by_slug(self, actor: Actor, slug: str) -> FrontierModel:
         model = (await self.unit.session.exec(select(FrontierModel).where(FrontierModel.slug == slug))).first()

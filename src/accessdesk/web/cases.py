@@ -14,7 +14,6 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection, effective_state
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.grants import Grants
-from accessdesk.domain.nominees import may_be_nominated, takes_nominations
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
@@ -83,10 +82,9 @@ async def nomination_page(
 async def new_nomination_page(
     signed: Signed, queries: Queries, *, values: dict[str, Any], refusal: Refusal | None = None
 ) -> Template:
-    models = [m for m in (await queries.models(signed.actor, limit=200)).items if takes_nominations(m)]
-    organisations = [o for o in (await queries.organisations(signed.actor, limit=200)).items if may_be_nominated(o)]
-    return page("console/nomination_new.html", signed, values=values, refusal=refusal, models=models,
-                organisations=organisations, actions=[a.value for a in Action],
+    return page("console/nomination_new.html", signed, values=values, refusal=refusal,
+                models=await queries.nominable_models(signed.actor),
+                organisations=await queries.nominable_organisations(signed.actor), actions=[a.value for a in Action],
                 status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
@@ -128,7 +126,7 @@ class CasesController(Controller):
             nominated_by=signed.actor.user_id if params.get("mine") == "1" else None,
         )  # fmt: skip
         found = await queries.nominations(signed.actor, filters, cursor=params.get("cursor") or None, limit=50)
-        models = (await queries.models(signed.actor, limit=200)).items
+        models = await queries.all_models(signed.actor)
         # Organisations can be thousands: no list to choose from here; the organisation's own page links its
         # nominations, and this page then says which organisation it is narrowed to.
         organisation = (await queries.organisation(signed.actor, filters.organisation_id)
@@ -164,7 +162,7 @@ class CasesController(Controller):
                                      cursor=params.get("cursor") or None, limit=50)  # fmt: skip
         return page("console/grants.html", signed, rows=await queries.grant_rows(found.items),
                     states=[s.value for s in GrantState], state=state, next_cursor=found.next_cursor,
-                    models=(await queries.models(signed.actor, limit=200)).items,
+                    models=await queries.all_models(signed.actor),
                     model_id=params.get("model_id", ""), query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/grants/{grant_id:uuid}")

@@ -176,7 +176,7 @@ class PortalController(Controller):
         organisation_id = own_organisation(signed)
         now = unit.now()
         organisation = await queries.organisation(actor, organisation_id)
-        models = (await queries.models(actor, limit=200)).items
+        models = await queries.all_models(actor)
         model_names = {m.id: m.name for m in models}
         acceptances = await queries.nda_acceptances(actor, organisation_id)
         ndas = [nda_standing(t, acceptances, now, model_names.get(t.model_id) if t.model_id else None)
