@@ -44,8 +44,8 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
 
 
 async def grant_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, credentials: Credentials,
-    grant_id: uuid.UUID, *, refusal: Refusal | None = None, section: str | None = None,
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, grants: Grants,
+    credentials: Credentials, grant_id: uuid.UUID, *, refusal: Refusal | None = None, section: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> Template:  # fmt: skip
     """A grant's page: its state and what blocks it, its extension rounds, and its credentials (status only: a
@@ -61,22 +61,23 @@ async def grant_page(
                                                     *(c.revoked_by for c in listed)) if u])  # fmt: skip
     return page(
         "console/grant.html", signed, status_code=refusal.status if refusal else 200, row=row, g=grant, names=names,
-        state=row.state.value, problems=row.explanations,
-        rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
+        state=row.state.value, problems=row.explanations, allowed=await grants.allowed(signed.actor, grant),
+        allowed_credentials=credentials.allowed(signed.actor, listed, grant=grant), rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
         values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=listed,
     )  # fmt: skip
 
 
 async def nomination_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, nomination_id: uuid.UUID, *,
-    refusal: Refusal | None = None,
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, coselection: CoSelection,
+    nomination_id: uuid.UUID, *, refusal: Refusal | None = None,
 ) -> Template:  # fmt: skip
     nomination, decisions = await queries.nomination(signed.actor, nomination_id)
     names = await queries.display_names([nomination])
     people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by])
     return page("console/nomination.html", signed, status_code=refusal.status if refusal else 200, n=nomination,
                 decisions=decisions, state=effective_state(nomination, unit.now()).value, names=names, people=people,
-                refusal=refusal, notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip
+                allowed=await coselection.allowed(signed.actor, nomination, decisions), refusal=refusal,
+                notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip
 
 
 async def new_nomination_page(
@@ -96,8 +97,8 @@ class CasesController(Controller):
 
     @get("/nominations/{nomination_id:uuid}")
     async def nomination(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                         nomination_id: uuid.UUID) -> Template:  # fmt: skip
-        return await nomination_page(request, signed, unit, queries, nomination_id)
+                         coselection: CoSelection, nomination_id: uuid.UUID) -> Template:  # fmt: skip
+        return await nomination_page(request, signed, unit, queries, coselection, nomination_id)
 
     @post("/nominations/{nomination_id:uuid}/decision")
     @on_refusal(nomination_page)
@@ -167,8 +168,8 @@ class CasesController(Controller):
 
     @get("/grants/{grant_id:uuid}")
     async def grant(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                    credentials: Credentials, grant_id: uuid.UUID) -> Template:  # fmt: skip
-        return await grant_page(request, signed, unit, queries, credentials, grant_id)
+                    grants: Grants, credentials: Credentials, grant_id: uuid.UUID) -> Template:  # fmt: skip
+        return await grant_page(request, signed, unit, queries, grants, credentials, grant_id)
 
     @post("/grants/{grant_id:uuid}/revocation")
     @on_refusal(grant_page, section="revoke")
