@@ -143,3 +143,27 @@ async def test_partners_see_their_own_grants_only(api, world):
     assert (await api.get(f"/console/grants/{south_grant.id}")).status_code == 404
     listed = await api.get("/console/grants")
     assert ">Northwind</a>" in listed.text and "Southwind" not in listed.text
+
+
+async def test_the_console_offers_only_what_the_rules_allow_on_a_nomination(api, world, unchanged):
+    partner, _ = await world.partner(name="northwind")
+    nomination = await world.nominate(partner, start=timedelta(days=2))
+    await settle(world)
+    page = f"/console/nominations/{nomination.id}"
+    # An admin, but of another organisation than the nominator's: the rules refuse them a withdrawal.
+    shown = await open_as(api, world.gov_admin, page)
+    assert "Withdraw the nomination" not in shown.text
+    async with unchanged():
+        response = await api.post(f"{page}/withdrawal", data={"csrf": csrf_in(shown.text)})
+    assert response.status_code == 403 and "only the nominator or an admin of their organisation" in response.text
+    assert "Withdraw the nomination" in (await open_as(api, world.dev_admin, page)).text  # the nominator's admin
+
+    shown = await open_as(api, world.gov_approver, page)
+    assert "Your decision" in shown.text
+    response = await submit(api, world.gov_approver, page, f"{page}/decision", {"verdict": "approve", "reason": ""})
+    assert response.status_code == 303
+    shown = await api.get(page)
+    assert "Your decision" not in shown.text  # decided once: no second decision offered
+    async with unchanged():
+        again = await api.post(f"{page}/decision", data={"csrf": csrf_in(shown.text), "verdict": "approve"})
+    assert again.status_code == 409 and "already decided" in again.text

@@ -301,3 +301,19 @@ async def test_credential_names_are_escaped(api, world, clock):
     await sign_in(api, world.dev_approver)
     for html in (response.text, (await api.get(page)).text):
         assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_a_revoked_grants_credential_is_offered_no_rotation(api, world, clock, unchanged):
+    grant = await usable_grant(world, clock)
+    page = f"/console/grants/{grant.id}"
+    await create(api, page, await open_as(api, world.gov_admin, page), name="cluster")
+    [client] = await clients(world)
+    revoked = await open_as(api, world.gov_approver, page)
+    response = await api.post(f"{page}/revocation", data={"csrf": csrf_in(revoked.text), "reason": "incident"})
+    assert response.status_code == 200
+
+    shown = await open_as(api, world.gov_admin, page)
+    assert "Rotate" not in shown.text and "Revoke cluster now" in shown.text
+    async with unchanged():
+        refused = await api.post(f"{page}/credentials/{client.id}/rotation", data={"csrf": csrf_in(shown.text)})
+    assert refused.status_code == 409 and "grant is revoked" in refused.text and not SECRET.search(refused.text)

@@ -21,7 +21,7 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Forbidden, Invalid
 from accessdesk.domain.model_tally import model_tally
-from accessdesk.domain.nominees import nominable_models, nominees
+from accessdesk.domain.nominees import nominees
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
@@ -132,7 +132,9 @@ class SlackCommands:
         async with self.sessionmaker() as session:
             unit = Unit(session, self.clock)
             any_organisation = await nominees(unit, actor, limit=1)
-            models, more_models = await nominable_models(unit, actor, limit=MAX_OPTIONS)
+            models = await Queries(unit).nominable_models(actor)
+        # A static select holds at most MAX_OPTIONS: the rest are named as "more" (models are tens, not thousands).
+        models, more_models = models[:MAX_OPTIONS], len(models) > MAX_OPTIONS
         return NominationChoices(models=models, more_models=more_models, organisations=bool(any_organisation))
 
     async def nominees(self, *, actor: Actor, matching: str) -> list[Organisation]:

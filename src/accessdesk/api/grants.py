@@ -21,9 +21,8 @@ from accessdesk.api.schemas import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.grants import Grants, stored_answer
+from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import Queries
-from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
 
 
@@ -33,20 +32,18 @@ class GrantController(Controller):
 
     @get("/")
     async def list_grants(
-        self, actor: Actor, queries: Queries, unit: Unit, status: Annotated[GrantState | None, Parameter(query="state")] = None,
+        self, actor: Actor, queries: Queries, status: Annotated[GrantState | None, Parameter(query="state")] = None,
         model_id: uuid.UUID | None = None, organisation_id: uuid.UUID | None = None, cursor: str | None = None,
         limit: Limit = 50,
     ) -> GrantPage:  # fmt: skip
         found = await queries.grants(actor, state=status, model_id=model_id, organisation_id=organisation_id,
                                      cursor=cursor, limit=limit)  # fmt: skip
-        now = unit.now()
-        return GrantPage(items=[GrantOut.of(g, stored_answer(g, now)) for g in found.items],
+        return GrantPage(items=[GrantOut.of(row) for row in await queries.grant_rows(found.items)],
                          next_cursor=found.next_cursor)  # fmt: skip
 
     @get("/{grant_id:uuid}")
-    async def get_grant(self, actor: Actor, queries: Queries, grants: Grants, grant_id: uuid.UUID) -> GrantOut:
-        grant = await queries.grant(actor, grant_id)
-        return GrantOut.of(grant, await grants.usability(grant.id))
+    async def get_grant(self, actor: Actor, queries: Queries, grant_id: uuid.UUID) -> GrantOut:
+        return GrantOut.of(await queries.grant_row(actor, grant_id))
 
     @get("/{grant_id:uuid}/usability")
     async def usability(
@@ -57,9 +54,10 @@ class GrantController(Controller):
         return UsabilityOut.of(await grants.usability(grant_id, at=at))
 
     @post("/{grant_id:uuid}/revocation", status_code=200)
-    async def revoke(self, actor: Actor, grants: Grants, unit: Unit, grant_id: uuid.UUID, data: ReasonIn) -> GrantOut:
+    async def revoke(self, actor: Actor, grants: Grants, queries: Queries, grant_id: uuid.UUID,
+                     data: ReasonIn) -> GrantOut:  # fmt: skip
         grant = await grants.revoke(actor=actor, grant_id=grant_id, reason=data.reason)
-        return GrantOut.of(grant, stored_answer(grant, unit.now()))
+        return GrantOut.of((await queries.grant_rows([grant]))[0])
 
     @post("/{grant_id:uuid}/extensions")
     async def request_extension(

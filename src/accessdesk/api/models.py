@@ -25,9 +25,7 @@ from accessdesk.api.schemas import (
 )
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.queries import Queries
-from accessdesk.domain.unit import Unit
 
 
 class ModelController(Controller):
@@ -65,14 +63,13 @@ class ModelController(Controller):
 
     @post("/{model_id:uuid}/release", status_code=200)
     async def move_release(
-        self, actor: Actor, models: FrontierModels, queries: Queries, unit: Unit, model_id: uuid.UUID, data: ReleaseIn
+        self, actor: Actor, models: FrontierModels, queries: Queries, model_id: uuid.UUID, data: ReleaseIn
     ) -> ReleaseOut:
         blocked = await models.move_release(
             actor=actor, model_id=model_id, planned_release_at=data.planned_release_at, reason=data.reason
         )
-        now = unit.now()
         return ReleaseOut(model=ModelOut.of(await queries.model(actor, model_id), actor),
-                          blocked_grants=[GrantOut.of(g, stored_answer(g, now)) for g in blocked])  # fmt: skip
+                          blocked_grants=[GrantOut.of(row) for row in await queries.grant_rows(blocked)])  # fmt: skip
 
     @post("/{model_id:uuid}/designation", status_code=200)
     async def designate(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: DesignationIn) -> ModelOut:

@@ -11,7 +11,6 @@ from litestar.params import Parameter
 from msgspec import Meta, Struct
 
 from accessdesk.db.tables import (
-    AccessGrant,
     Attestation,
     AuditEvent,
     Decision,
@@ -25,6 +24,7 @@ from accessdesk.db.tables import (
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grants import Usability
+from accessdesk.domain.queries import GrantRow
 from accessdesk.domain.visibility import STAFF_ONLY_MODEL_FIELDS
 from accessdesk.domain.vocabulary import (
     Action,
@@ -418,11 +418,11 @@ class GrantOut(Struct, kw_only=True):
     created_at: datetime
 
     @classmethod
-    def of(cls, g: AccessGrant, answer: Usability) -> GrantOut:
-        """The grant with the domain's one answer: its state, whether it is usable, and every reason it is not."""
-        plain = {f: getattr(g, f) for f in cls.__struct_fields__ if f not in ("state", "usable", "problems")}
-        problems = [Reason(code=c, message=explain(c)) for c in answer.reasons]
-        return cls(**plain, state=answer.state.value, usable=answer.usable, problems=problems)
+    def of(cls, row: GrantRow) -> GrantOut:
+        """The grant's row: its state, whether it is usable, and every reason it is not (the domain's one answer)."""
+        plain = {f: getattr(row.grant, f) for f in cls.__struct_fields__ if f not in ("state", "usable", "problems")}
+        problems = [Reason(code=c, message=m) for c, m in zip(row.reasons, row.explanations, strict=True)]
+        return cls(**plain, state=row.state.value, usable=row.usable, problems=problems)
 
 
 class UsabilityOut(Struct, kw_only=True):

@@ -23,6 +23,7 @@ from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import (
     AlreadyDecided,
     Conflict,
+    DomainError,
     Forbidden,
     Invalid,
     ModelSwitchedOff,
@@ -49,6 +50,14 @@ MAX_TEXT = 5000
 
 
 @dataclass(frozen=True, slots=True)
+class NominationActions:
+    """What one person may do on one nomination now: what a surface offers, and nothing else."""
+
+    decide: bool
+    withdraw: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     nomination: Nomination
     decision: Decision
@@ -60,6 +69,57 @@ def effective_state(nomination: Nomination, at: datetime) -> NominationState:
     if nomination.state == NominationState.PENDING and at >= nomination.starts_at:
         return NominationState.LAPSED
     return NominationState(nomination.state)
+
+
+def decider_refused(actor: Actor) -> Forbidden | None:
+    """Why ``actor`` may decide on no nomination at all (None: they may decide on some)."""
+    if actor.kind == OrgKind.PARTNER:
+        return Forbidden("partners never decide on nominations")
+    if not actor.can(Permission.NOMINATIONS_DECIDE):
+        return Forbidden("only approvers and admins decide on nominations")
+    return None
+
+
+def decision_refused(
+    actor: Actor, nomination: Nomination, *, model: FrontierModel, decided: bool, at: datetime
+) -> DomainError | None:
+    """Why ``actor`` may not decide on ``nomination`` of ``model`` at ``at`` (None: they may); ``decided``: they
+    have already. The rule :meth:`CoSelection.decide` applies, and what a surface asks before offering it."""
+    if (refused := decider_refused(actor)) is not None:
+        return refused
+    try:
+        side_of(actor, model)
+    except Forbidden as refused_side:
+        return refused_side
+    state = effective_state(nomination, at)
+    if state != NominationState.PENDING:
+        return NotPending(f"this nomination is {state.value}; it no longer takes decisions")
+    if nomination.nominated_by == actor.user_id:
+        return SelfDecision("you nominated this; someone else must decide on it")
+    if decided:
+        return AlreadyDecided("you have already decided on this nomination")
+    if not takes_nominations(model):
+        return ModelSwitchedOff(f"access to {model.slug} has been switched off")
+    return None
+
+
+def withdrawal_refused(
+    actor: Actor, nomination: Nomination, *, nominator_organisation_id: uuid.UUID | None, at: datetime
+) -> DomainError | None:
+    """Why ``actor`` may not withdraw ``nomination`` at ``at`` (None: they may): only its nominator or an admin of
+    the nominator's organisation, and only while it is pending. The rule :meth:`CoSelection.withdraw` applies."""
+    own = nomination.nominated_by == actor.user_id
+    admin_of_nominator = (
+        actor.can(Permission.ORGANISATIONS_MANAGE)
+        and nominator_organisation_id is not None
+        and nominator_organisation_id == actor.organisation_id
+    )
+    if not (own or admin_of_nominator):
+        return Forbidden("only the nominator or an admin of their organisation can withdraw a nomination")
+    state = effective_state(nomination, at)
+    if state != NominationState.PENDING:
+        return NotPending(f"this nomination is {state.value}; only a pending nomination can be withdrawn")
+    return None
 
 
 def _text(field: str, value: str | None, *, required: bool, what: str) -> str | None:
@@ -234,9 +294,8 @@ class CoSelection:
         Locks, in this order everywhere: the model (shared, so a kill switch waits for us), the grant being
         extended, then the nomination. A decision on a nomination that has left ``pending`` is a conflict.
         """
-        if actor.kind == OrgKind.PARTNER:
-            raise Forbidden("partners never decide on nominations")
-        actor.require(Permission.NOMINATIONS_DECIDE, "only approvers and admins decide on nominations")
+        if (refused := decider_refused(actor)) is not None:
+            raise refused
         verdict = Verdict(verdict)
         reason = _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
         seen = await self.unit.get(Nomination, nomination_id, what="nomination")
@@ -246,18 +305,12 @@ class CoSelection:
         grant = await self.unit.lock(AccessGrant, seen.grant_id) if seen.grant_id else None
         nomination = await self.unit.lock(Nomination, nomination_id)
         now = self.unit.now()
-        state = effective_state(nomination, now)
-        if state != NominationState.PENDING:
-            raise NotPending(f"this nomination is {state.value}; it no longer takes decisions")
-        if nomination.nominated_by == actor.user_id:
-            raise SelfDecision("you nominated this; someone else must decide on it")
         earlier = await self.unit.session.exec(
             select(Decision).where(Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id)
         )
-        if earlier.first() is not None:
-            raise AlreadyDecided("you have already decided on this nomination")
-        if not takes_nominations(model):
-            raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+        decided = earlier.first() is not None
+        if (refused := decision_refused(actor, nomination, model=model, decided=decided, at=now)) is not None:
+            raise refused
 
         decision = Decision(
             nomination_id=nomination.id,
@@ -346,25 +399,38 @@ class CoSelection:
             await self.grants.after_government_change(model=model, actor=actor)
         return grant
 
+    async def allowed(self, actor: Actor, nomination: Nomination, decisions: list[Decision]) -> NominationActions:
+        """What ``actor`` may do on ``nomination`` (one they can see, with its ``decisions``) now."""
+        model = await self.unit.get(FrontierModel, nomination.model_id)
+        nominator = await self.unit.session.get(User, nomination.nominated_by)
+        now = self.unit.now()
+        decided = any(d.approver_id == actor.user_id for d in decisions)
+        return NominationActions(
+            decide=decision_refused(actor, nomination, model=model, decided=decided, at=now) is None,
+            withdraw=withdrawal_refused(actor, nomination, at=now,
+                                        nominator_organisation_id=nominator.organisation_id if nominator else None)
+            is None,
+        )  # fmt: skip
+
     async def withdraw(self, *, actor: Actor, nomination_id: uuid.UUID, reason: str | None = None) -> Nomination:
         """The nominator (or an admin of their organisation) takes a pending nomination back."""
         seen = await self.unit.get(Nomination, nomination_id, what="nomination")
         model = await self.unit.lock(FrontierModel, seen.model_id, shared=True)
         visibility.require(visibility.can_see_case(actor, model, seen.organisation_id), "nomination", nomination_id)
         nominator = await self.unit.session.get(User, seen.nominated_by)
-        own = seen.nominated_by == actor.user_id
-        admin_of_nominator = (
-            actor.can(Permission.ORGANISATIONS_MANAGE)
-            and nominator is not None
-            and nominator.organisation_id == actor.organisation_id
-        )
-        if not (own or admin_of_nominator):
-            raise Forbidden("only the nominator or an admin of their organisation can withdraw a nomination")
+        nominator_organisation_id = nominator.organisation_id if nominator is not None else None
+        # Asked on what was read, so that someone who may not withdraw takes no lock; asked again once locked, as
+        # the nomination may have been decided in the meantime.
+        refused = withdrawal_refused(actor, seen, nominator_organisation_id=nominator_organisation_id,
+                                     at=self.unit.now())  # fmt: skip
+        if isinstance(refused, Forbidden):
+            raise refused
         text = _text("reason", reason, required=False, what="a reason")
         nomination = await self.unit.lock(Nomination, nomination_id)
-        state = effective_state(nomination, self.unit.now())
-        if state != NominationState.PENDING:
-            raise NotPending(f"this nomination is {state.value}; only a pending nomination can be withdrawn")
+        refused = withdrawal_refused(actor, nomination, nominator_organisation_id=nominator_organisation_id,
+                                     at=self.unit.now())  # fmt: skip
+        if refused is not None:
+            raise refused
         nomination.state, nomination.decided_at = NominationState.WITHDRAWN.value, self.unit.now()
         nomination.outcome_reason = text
         self.unit.session.add(nomination)

@@ -32,7 +32,7 @@ from accessdesk.db.types import aware
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
-from accessdesk.domain.errors import Conflict, Forbidden, Invalid
+from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -138,6 +138,50 @@ class ClientRecord:
         return False
 
 
+def management_refused(actor: Actor, client: OAuthClient, *, staff_may: bool = False) -> Forbidden | None:
+    """Why ``actor`` may not change ``client`` (None: they may): their own organisation's credential, as its admin;
+    with ``staff_may``, also any credential of a grant or model they decide on (to cut access in an incident)."""
+    own = client.organisation_id == actor.organisation_id
+    permission = Permission.GATEWAYS_MANAGE if client.kind == "gateway" else Permission.CREDENTIALS_MANAGE
+    if own and actor.can(permission):
+        return None
+    if staff_may and actor.is_staff and actor.can(Permission.GRANTS_REVOKE):
+        return None
+    return Forbidden("only the credential's own organisation's admins manage it")
+
+
+def rotation_refused(actor: Actor, client: OAuthClient, *, grant: AccessGrant | None) -> DomainError | None:
+    """Why ``actor`` may not rotate ``client``'s secret (None: they may); ``grant``: the grant it is for, None for
+    a gateway credential. The rule :meth:`Credentials.rotate_secret` applies."""
+    if (refused := management_refused(actor, client)) is not None:
+        return refused
+    if client.revoked_at is not None:
+        return Conflict("this credential is revoked; create a new one")
+    if grant is not None and grant.revoked_at is not None:
+        # It could never get a token again: a new secret for it would only be one more secret to keep.
+        return Conflict("this credential's grant is revoked; it gets no token, so it has no secret worth rotating")
+    if client.auth_method != "client_secret":
+        return Conflict("this credential signs with its registered key; it has no secret to rotate")
+    return None
+
+
+def credential_revocation_refused(actor: Actor, client: OAuthClient) -> Forbidden | Conflict | None:
+    """Why ``actor`` may not revoke ``client`` (None: they may). The rule :meth:`Credentials.revoke` applies."""
+    if (refused := management_refused(actor, client, staff_may=True)) is not None:
+        return refused
+    if client.revoked_at is not None:
+        return Conflict("this credential is already revoked")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialActions:
+    """What one person may do to one credential now: what a surface offers, and nothing else."""
+
+    rotate: bool
+    revoke: bool
+
+
 class Credentials:
     def __init__(self, unit: Unit, *, pepper: bytes, overlap: timedelta = timedelta(hours=24)) -> None:
         self.unit = unit
@@ -220,13 +264,18 @@ class Credentials:
                                                 created_at=self.unit.now()))  # fmt: skip
         return secret
 
+    def allowed(self, actor: Actor, clients: list[OAuthClient], *,
+                grant: AccessGrant | None = None) -> dict[uuid.UUID, CredentialActions]:  # fmt: skip
+        """What ``actor`` may do to each of ``clients`` (ones they can see, all of ``grant``, or gateways) now."""
+        return {c.id: CredentialActions(rotate=rotation_refused(actor, c, grant=grant) is None,
+                                        revoke=credential_revocation_refused(actor, c) is None) for c in clients}  # fmt: skip
+
     async def rotate_secret(self, *, actor: Actor, client_pk: uuid.UUID) -> Issued:
         """A new secret, shown once; the current one keeps working until the overlap ends."""
         client = await self._manageable(actor, client_pk)
-        if client.revoked_at is not None:
-            raise Conflict("this credential is revoked; create a new one")
-        if client.auth_method != "client_secret":
-            raise Conflict("this credential signs with its registered key; it has no secret to rotate")
+        grant = await self.unit.get(AccessGrant, client.grant_id) if client.grant_id is not None else None
+        if (refused := rotation_refused(actor, client, grant=grant)) is not None:
+            raise refused
         now = self.unit.now()
         until = now + self.overlap
         await self.unit.session.exec(
@@ -248,8 +297,8 @@ class Credentials:
         reason = (reason or "").strip()
         if not reason:
             raise Invalid("reason", "a reason is required to revoke a credential")
-        if client.revoked_at is not None:
-            raise Conflict("this credential is already revoked")
+        if (refused := credential_revocation_refused(actor, client)) is not None:
+            raise refused
         client.revoked_at, client.revoked_by, client.revoke_reason = self.unit.now(), actor.user_id, reason
         self.unit.session.add(client)
         self.unit.record(actor=actor, action="credential.revoked", subject=client, after={"revoked_at": client.revoked_at},
@@ -269,13 +318,9 @@ class Credentials:
         client = await self.unit.lock(OAuthClient, client_pk, what="credential")
         model = await self.unit.get(FrontierModel, client.model_id)
         visibility.require(visibility.can_see_case(actor, model, client.organisation_id), "credential", client_pk)
-        own = client.organisation_id == actor.organisation_id
-        permission = Permission.GATEWAYS_MANAGE if client.kind == "gateway" else Permission.CREDENTIALS_MANAGE
-        if own and actor.can(permission):
-            return client
-        if staff_may and actor.is_staff and actor.can(Permission.GRANTS_REVOKE):
-            return client
-        raise Forbidden("only the credential's own organisation's admins manage it")
+        if (refused := management_refused(actor, client, staff_may=staff_may)) is not None:
+            raise refused
+        return client
 
 
 def _name(name: str) -> str:

@@ -13,7 +13,7 @@ from sqlmodel import select
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
 from accessdesk.domain import designation, gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.errors import AlreadyRevoked, Forbidden, Invalid
+from accessdesk.domain.errors import AlreadyRevoked, DomainError, Forbidden, Invalid
 from accessdesk.domain.grant_state import (
     GrantFacts,
     derive_state,
@@ -134,6 +134,27 @@ def side_of(actor: Actor, model: FrontierModel) -> str:
     if actor.kind == OrgKind.DEVELOPER:
         raise Forbidden("only the model's own developer acts for the developer side")
     raise Forbidden("partners never decide on or revoke access")
+
+
+def revocation_refused(actor: Actor, grant: AccessGrant, *, model: FrontierModel) -> DomainError | None:
+    """Why ``actor`` may not revoke ``grant`` of ``model`` (None: they may): either side's admins and approvers
+    (the model's own developer, or the government), and only once. The rule :meth:`Grants.revoke` applies."""
+    if not actor.can(Permission.GRANTS_REVOKE):
+        return Forbidden("only admins and approvers of either side can revoke access")
+    try:
+        side_of(actor, model)
+    except Forbidden as refused:
+        return refused
+    if grant.revoked_at is not None:
+        return AlreadyRevoked(f"grant {grant.id} was already revoked")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantActions:
+    """What one person may do to one grant now: what a surface offers, and nothing else."""
+
+    revoke: bool
 
 
 class Grants:
@@ -340,18 +361,24 @@ class Grants:
             await self.refresh(grant, actor=actor, model=model, organisation=org, recheck_window=recheck_window,
                                reason=reason, coverage=coverage)  # fmt: skip
 
+    async def allowed(self, actor: Actor, grant: AccessGrant) -> GrantActions:
+        """What ``actor`` may do to ``grant`` (one they can see) now."""
+        model = await self.unit.get(FrontierModel, grant.model_id)
+        return GrantActions(revoke=revocation_refused(actor, grant, model=model) is None)
+
     async def revoke(self, *, actor: Actor, grant_id: uuid.UUID, reason: str) -> AccessGrant:
         """Cut access at once. Either side's admin or approver suffices."""
         grant = await self.unit.get(AccessGrant, grant_id, what="grant")
         model = await self.unit.lock(FrontierModel, grant.model_id, shared=True)
         visibility.require(visibility.can_see_case(actor, model, grant.organisation_id), "grant", grant_id)
-        actor.require(Permission.GRANTS_REVOKE, "only admins and approvers of either side can revoke access")
-        side_of(actor, model)
+        # Asked on what was read, so that someone who may not revoke takes no lock; asked again once locked.
+        if isinstance(refused := revocation_refused(actor, grant, model=model), Forbidden):
+            raise refused
         if not reason or not reason.strip():
             raise Invalid("reason", "a reason is required to revoke access")
         grant = await self.unit.lock(AccessGrant, grant_id)
-        if grant.revoked_at is not None:
-            raise AlreadyRevoked(f"grant {grant_id} was already revoked")
+        if (refused := revocation_refused(actor, grant, model=model)) is not None:
+            raise refused
         await self._revoke_locked(grant, model=model, actor=actor, reason=reason.strip())
         if grant.grantee_kind == OrgKind.GOVERNMENT.value:
             await self.after_government_change(model=model, actor=actor, reason=reason.strip())

@@ -21,6 +21,11 @@ def may_be_nominated(organisation: Organisation) -> bool:
     return organisation.kind in NOMINEE_KINDS
 
 
+def may_be_nominated_sql() -> sa.ColumnElement[bool]:
+    """:func:`may_be_nominated` as a filter on ``organisations``."""
+    return Organisation.kind.in_([k.value for k in NOMINEE_KINDS])  # type: ignore[attr-defined,no-any-return]
+
+
 def is_grantee(actor: Actor) -> bool:
     """Whether ``actor`` is of an organisation that receives access (a partner, or the government): one that
     accepts NDAs and attests."""
@@ -32,19 +37,9 @@ def takes_nominations(model: FrontierModel) -> bool:
     return model.killed_at is None
 
 
-def _takes_nominations_sql() -> sa.ColumnElement[bool]:
-    """:func:`takes_nominations` as a filter."""
-    return FrontierModel.killed_at.is_(None)  # type: ignore[union-attr]
-
-
-async def nominable_models(unit: Unit, actor: Actor, *, limit: int = 100) -> tuple[list[FrontierModel], bool]:
-    """The first ``limit`` models ``actor`` can see that take nominations, by name, and whether there are more:
-    what a nominate form offers. (Whether ``actor`` may nominate at all is :func:`nominees`'s to say.)"""
-    check_limit(limit)
-    stmt = (select(FrontierModel).where(visibility.models_filter(actor), _takes_nominations_sql())
-            .order_by(sa.func.lower(FrontierModel.name), FrontierModel.slug).limit(limit + 1))  # fmt: skip
-    found = list((await unit.session.exec(stmt)).all())
-    return found[:limit], len(found) > limit
+def takes_nominations_sql() -> sa.ColumnElement[bool]:
+    """:func:`takes_nominations` as a filter on ``frontier_models``."""
+    return FrontierModel.killed_at.is_(None)  # type: ignore[union-attr,no-any-return]
 
 
 # Longer than any organisation's name (200 characters): nothing longer can match.
@@ -63,8 +58,7 @@ async def nominees(unit: Unit, actor: Actor, *, matching: str = "", limit: int =
     # A substring cannot be served by a B-tree index: the registry of organisations is read through, which stays
     # cheap at the thousands of organisations it is meant for.
     stmt = select(Organisation).where(
-        visibility.organisations_filter(actor),
-        Organisation.kind.in_([k.value for k in NOMINEE_KINDS]),  # type: ignore[attr-defined]
+        visibility.organisations_filter(actor), may_be_nominated_sql()
     )
     if text:
         stmt = stmt.where(Organisation.name.icontains(text, autoescape=True))  # type: ignore[attr-defined]

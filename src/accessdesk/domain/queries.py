@@ -1,10 +1,12 @@
-"""The read side: filtered, paginated, visibility-scoped lists, and the approval queue."""
+"""The read side: filtered, paginated, visibility-scoped lists, the approval queue, and the read models every surface
+shows as they are (a grant's row)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +31,8 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import awaiting
 from accessdesk.domain.errors import Forbidden, Invalid
 from accessdesk.domain.grant_state import state_is_sql
+from accessdesk.domain.grants import Grants, Usability, stored_answer
+from accessdesk.domain.nominees import may_be_nominated_sql, takes_nominations_sql
 from accessdesk.domain.pagination import Page, check_limit, keyset, page_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -39,6 +43,13 @@ from accessdesk.domain.vocabulary import (
     Role,
     Side,
 )
+
+# "Ending soon" on a home page, the console's and the Slack App Home's alike (README: "access ending within 14
+# days"). Not the 30 days an NDA or an attestation is flagged ahead of its expiry: that is the first renewal
+# reminder (domain.reminders), for paperwork that takes weeks to renew; a grant is extended by one decision round.
+ENDING_SOON = timedelta(days=14)
+# A home shows the first few of each list and links to the whole of it.
+HOME_LIST = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,50 @@ class NominationFilter:
     for_me: bool = False
     grant_id: uuid.UUID | None = None
     nominated_by: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    """A grant as every surface shows it: the domain's one answer about it (its state, whether it is usable, and
+    every reason it is not, as codes and in words) and the names of its model and organisation."""
+
+    grant: AccessGrant
+    answer: Usability
+    model_name: str
+    organisation_name: str
+
+    @property
+    def state(self) -> GrantState:
+        return self.answer.state
+
+    @property
+    def usable(self) -> bool:
+        return self.answer.usable
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.answer.reasons
+
+    @property
+    def explanations(self) -> list[str]:
+        return self.answer.explanations
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """What waits for one person as of ``now``, on every surface that has a home.
+
+    ``queue``: the nominations waiting for their decision, None for someone with no approval queue at all.
+    ``ending``: the active access they can see that ends within :data:`ENDING_SOON`, soonest first. Each list is
+    cut at the length asked for; ``more_queue`` and ``more_ending`` say that more follow. ``names`` names the
+    models and organisations the queue mentions (a grant's row carries its own)."""
+
+    now: datetime
+    queue: list[Nomination] | None
+    more_queue: bool
+    ending: list[GrantRow]
+    more_ending: bool
+    names: dict[uuid.UUID, str]
 
 
 class Queries:
@@ -77,6 +132,42 @@ class Queries:
         stmt = select(FrontierModel).where(visibility.models_filter(actor))
         rows = (await self.unit.session.exec(keyset(stmt, FrontierModel, cursor, limit))).all()
         return page_of(list(rows), limit)
+
+    async def all_models(self, actor: Actor, *where: sa.ColumnElement[bool], by_name: bool = False) -> list[FrontierModel]:
+        """Every model the actor can see (and that meets ``where``), newest first (or by name), uncut: what a form
+        offers to choose from. Models are few (tens), so no page is needed; organisations are not (see
+        :meth:`organisations`)."""
+        stmt = select(FrontierModel).where(visibility.models_filter(actor), *where)
+        order = ((sa.func.lower(FrontierModel.name), FrontierModel.slug) if by_name
+                 else (FrontierModel.created_at.desc(), FrontierModel.id.desc()))  # type: ignore[attr-defined]  # fmt: skip
+        return list((await self.unit.session.exec(stmt.order_by(*order))).all())
+
+    async def nominable_models(self, actor: Actor) -> list[FrontierModel]:
+        """The models the actor can see that take nominations (``nominees.takes_nominations``), by name: what a
+        nominate form offers, in the console and in Slack. (Whether ``actor`` may nominate at all is
+        ``nominees.nominees``'s to say.)"""
+        return await self.all_models(actor, takes_nominations_sql(), by_name=True)
+
+    async def own_models(self, actor: Actor) -> list[FrontierModel]:
+        """The models the actor's organisation develops (``visibility.develops``)."""
+        return await self.all_models(actor, visibility.develops_sql(actor))
+
+    async def nominable_organisations(self, actor: Actor) -> list[Organisation]:
+        """Every organisation the actor can see that may be nominated (``nominees.may_be_nominated``), newest
+        first, uncut: the nominate form's choice."""
+        stmt = select(Organisation).where(visibility.organisations_filter(actor), may_be_nominated_sql())
+        return list((await self.unit.session.exec(
+            stmt.order_by(Organisation.created_at.desc(), Organisation.id.desc())  # type: ignore[attr-defined]
+        )).all())  # fmt: skip
+
+    async def organisation_names(self, actor: Actor, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The names of those organisations the actor can see."""
+        if not organisation_ids:
+            return {}
+        stmt = select(Organisation.id, Organisation.name).where(
+            visibility.organisations_filter(actor), Organisation.id.in_(organisation_ids)  # type: ignore[attr-defined]
+        )
+        return dict((await self.unit.session.exec(stmt)).all())
 
     async def model_by_slug(self, actor: Actor, slug: str) -> FrontierModel:
         model = (await self.unit.session.exec(select(FrontierModel).where(FrontierModel.slug == slug))).first()
@@ -199,16 +290,48 @@ class Queries:
     async def ending_soon(self, actor: Actor, *, before: datetime, limit: int = 20) -> list[AccessGrant]:
         """Active grants whose window ends before ``before``, soonest first (read along the ``ends_at`` index, so
         the cost does not grow with the number of grants)."""
-        check_limit(limit)
+        return await self._ending(actor, before=before, fetch=check_limit(limit))
+
+    async def _ending(self, actor: Actor, *, before: datetime, fetch: int) -> list[AccessGrant]:
         now = self.unit.now()
         stmt = (
             select(AccessGrant)
             .where(visibility.cases_filter(actor, AccessGrant), AccessGrant.ends_at < before,  # type: ignore[arg-type]
                    state_is_sql(GrantState.ACTIVE, now))
             .order_by(AccessGrant.ends_at, AccessGrant.id)  # type: ignore[arg-type]
-            .limit(limit)
+            .limit(fetch)
         )  # fmt: skip
         return list((await self.unit.session.exec(stmt)).all())
+
+    async def grant_rows(self, grants: Sequence[AccessGrant], *, fresh: bool = False) -> list[GrantRow]:
+        """The rows of grants already known to be visible, as of now, in the order given. Each answer is read from
+        the grant's stored facts (no query per grant); with ``fresh``, evaluated from the inputs themselves
+        (:meth:`Grants.usability`, a few queries per grant: for one grant's own page)."""
+        now = self.unit.now()
+        names = await self.display_names(list(grants))
+        rows = []
+        for grant in grants:
+            answer = await Grants(self.unit).usability(grant.id, at=now) if fresh else stored_answer(grant, now)
+            rows.append(GrantRow(grant, answer, names.get(grant.model_id, ""), names.get(grant.organisation_id, "")))
+        return rows
+
+    async def grant_row(self, actor: Actor, grant_id: uuid.UUID) -> GrantRow:
+        """One grant the actor can see, its answer evaluated from the inputs (never from a refresh still to come)."""
+        return (await self.grant_rows([await self.grant(actor, grant_id)], fresh=True))[0]
+
+    async def home(self, actor: Actor, *, limit: int = HOME_LIST) -> Home:
+        """The actor's home: their approval queue and their access ending soon (see :class:`Home`)."""
+        now = self.unit.now()
+        try:
+            queue: Page[Nomination] | None = await self.nominations(actor, NominationFilter(for_me=True), limit=limit)
+        except Forbidden:
+            queue = None
+        ending = await self._ending(actor, before=now + ENDING_SOON, fetch=check_limit(limit) + 1)
+        waiting = queue.items if queue is not None else []
+        return Home(now=now, queue=waiting if queue is not None else None,
+                    more_queue=queue is not None and queue.next_cursor is not None,
+                    ending=await self.grant_rows(ending[:limit]), more_ending=len(ending) > limit,
+                    names=await self.display_names(waiting))  # fmt: skip
 
     async def display_names(self, rows: list[Nomination] | list[AccessGrant] | list[object]) -> dict[uuid.UUID, str]:
         """Names of the models and organisations that already-visible nominations or grants mention."""

@@ -34,6 +34,11 @@ def develops(actor: Actor, model: FrontierModel) -> bool:
     return model.developer_id == actor.organisation_id
 
 
+def develops_sql(actor: Actor) -> sa.ColumnElement[bool]:
+    """:func:`develops` as a filter on ``frontier_models``."""
+    return FrontierModel.developer_id == actor.organisation_id  # type: ignore[return-value]
+
+
 def sees_gateway_credentials(actor: Actor) -> bool:
     """Gateway credentials are the developer's business; government staff see their status too. Partners never."""
     return actor.kind != OrgKind.PARTNER

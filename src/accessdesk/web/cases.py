@@ -13,8 +13,7 @@ from litestar.response import Redirect, Template
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection, effective_state
 from accessdesk.domain.credentials import Credentials
-from accessdesk.domain.grants import Grants, stored_answer
-from accessdesk.domain.nominees import may_be_nominated, takes_nominations
+from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
@@ -53,41 +52,40 @@ async def grant_page(
     secret is shown once, by the credential pages, and never kept). A refused form is shown again in its
     ``section`` with what was typed."""
     now = unit.now()
-    grant = await queries.grant(signed.actor, grant_id)
-    answer = await grants.usability(grant.id, at=now)
+    row = await queries.grant_row(signed.actor, grant_id)
+    grant = row.grant
     rounds = (await queries.nominations(signed.actor, NominationFilter(grant_id=grant.id), limit=50)).items
     # The service is the one place that knows who may see a grant's credentials.
     listed = await credentials.for_grant(signed.actor, grant.id)
-    names = await queries.display_names([grant])
-    names.update(await queries.people_names([u for u in (grant.revoked_by, *(c.created_by for c in listed),
-                                                         *(c.revoked_by for c in listed)) if u]))  # fmt: skip
+    names = await queries.people_names([u for u in (grant.revoked_by, *(c.created_by for c in listed),
+                                                    *(c.revoked_by for c in listed)) if u])  # fmt: skip
     return page(
-        "console/grant.html", signed, status_code=refusal.status if refusal else 200, g=grant, names=names,
-        state=answer.state.value, problems=answer.explanations,
-        rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
+        "console/grant.html", signed, status_code=refusal.status if refusal else 200, row=row, g=grant, names=names,
+        state=row.state.value, problems=row.explanations, allowed=await grants.allowed(signed.actor, grant),
+        allowed_credentials=credentials.allowed(signed.actor, listed, grant=grant), rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
         values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=listed,
     )  # fmt: skip
 
 
 async def nomination_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, nomination_id: uuid.UUID, *,
-    refusal: Refusal | None = None,
+    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, coselection: CoSelection,
+    nomination_id: uuid.UUID, *, refusal: Refusal | None = None,
 ) -> Template:  # fmt: skip
     nomination, decisions = await queries.nomination(signed.actor, nomination_id)
     names = await queries.display_names([nomination])
     people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by])
     return page("console/nomination.html", signed, status_code=refusal.status if refusal else 200, n=nomination,
                 decisions=decisions, state=effective_state(nomination, unit.now()).value, names=names, people=people,
-                refusal=refusal, notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip
+                allowed=await coselection.allowed(signed.actor, nomination, decisions), refusal=refusal,
+                notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip
 
 
 async def new_nomination_page(
     signed: Signed, queries: Queries, *, values: dict[str, Any], refusal: Refusal | None = None
 ) -> Template:
-    models = [m for m in (await queries.models(signed.actor, limit=200)).items if takes_nominations(m)]
-    organisations = [o for o in (await queries.organisations(signed.actor, limit=200)).items if may_be_nominated(o)]
-    return page("console/nomination_new.html", signed, values=values, refusal=refusal, models=models,
-                organisations=organisations, actions=[a.value for a in Action],
+    return page("console/nomination_new.html", signed, values=values, refusal=refusal,
+                models=await queries.nominable_models(signed.actor),
+                organisations=await queries.nominable_organisations(signed.actor), actions=[a.value for a in Action],
                 status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
@@ -99,8 +97,8 @@ class CasesController(Controller):
 
     @get("/nominations/{nomination_id:uuid}")
     async def nomination(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                         nomination_id: uuid.UUID) -> Template:  # fmt: skip
-        return await nomination_page(request, signed, unit, queries, nomination_id)
+                         coselection: CoSelection, nomination_id: uuid.UUID) -> Template:  # fmt: skip
+        return await nomination_page(request, signed, unit, queries, coselection, nomination_id)
 
     @post("/nominations/{nomination_id:uuid}/decision")
     @on_refusal(nomination_page)
@@ -129,7 +127,7 @@ class CasesController(Controller):
             nominated_by=signed.actor.user_id if params.get("mine") == "1" else None,
         )  # fmt: skip
         found = await queries.nominations(signed.actor, filters, cursor=params.get("cursor") or None, limit=50)
-        models = (await queries.models(signed.actor, limit=200)).items
+        models = await queries.all_models(signed.actor)
         # Organisations can be thousands: no list to choose from here; the organisation's own page links its
         # nominations, and this page then says which organisation it is narrowed to.
         organisation = (await queries.organisation(signed.actor, filters.organisation_id)
@@ -159,14 +157,13 @@ class CasesController(Controller):
 
     @get("/grants")
     async def grants(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries) -> Template:
-        params, now = request.query_params, unit.now()
+        params = request.query_params
         state = _choice(params.get("state"), GrantState)
         found = await queries.grants(signed.actor, state=state, model_id=_uuid_or_none(params.get("model_id")),
                                      cursor=params.get("cursor") or None, limit=50)  # fmt: skip
-        rows = [(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in found.items]
-        return page("console/grants.html", signed, rows=rows, names=await queries.display_names(found.items),
+        return page("console/grants.html", signed, rows=await queries.grant_rows(found.items),
                     states=[s.value for s in GrantState], state=state, next_cursor=found.next_cursor,
-                    models=(await queries.models(signed.actor, limit=200)).items,
+                    models=await queries.all_models(signed.actor),
                     model_id=params.get("model_id", ""), query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/grants/{grant_id:uuid}")

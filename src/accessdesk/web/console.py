@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -18,9 +17,7 @@ from litestar.response import Redirect, Template
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.deliveries import Deliveries
 from accessdesk.domain.errors import DomainError, Forbidden
-from accessdesk.domain.grants import stored_answer
-from accessdesk.domain.permissions import Permission
-from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.queries import ENDING_SOON, HOME_LIST, Queries
 from accessdesk.domain.sessions import Signed, WebSessions, sign_in_choices
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
@@ -38,8 +35,6 @@ from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, cookie_name, pa
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
 
 Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
-EXPIRING_SOON = timedelta(days=14)
-HOME_LIST = 20  # the home page shows the first few of each list and links to the whole of it
 
 
 def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> Cookie:
@@ -197,17 +192,11 @@ class ConsoleController(Controller):
     async def home(
         self, actor: Actor, signed: Signed, unit: Unit, queries: Queries, deliveries: Deliveries
     ) -> Template:
-        now = unit.now()
-        pending = []
-        if actor.is_staff and actor.can(Permission.NOMINATIONS_DECIDE):
-            pending = (await queries.nominations(actor, NominationFilter(for_me=True), limit=50)).items
-        expiring = await queries.ending_soon(actor, before=now + EXPIRING_SOON, limit=HOME_LIST)
-        blocked = (await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items
-        names = await queries.display_names([*pending, *expiring, *blocked])
+        home = await queries.home(actor)
+        blocked = await queries.grant_rows((await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items)
         try:
             undelivered = await deliveries.count_dead(actor)
         except Forbidden:  # only those who may retry them hear of them
             undelivered = 0
-        return page("console/home.html", signed, pending=pending, expiring=expiring, undelivered=undelivered,
-                    blocked=[(g, stored_answer(g, now).explanations) for g in blocked], names=names, now=now,
-                    state_of=lambda g: stored_answer(g, now).state.value)  # fmt: skip
+        return page("console/home.html", signed, home=home, ending_within_days=ENDING_SOON.days, blocked=blocked,
+                    undelivered=undelivered)  # fmt: skip

@@ -17,7 +17,6 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
-from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
@@ -37,6 +36,7 @@ from accessdesk.web.refusals import Refusal, on_refusal
 
 # Pulling the kill switch revokes every grant of a model: it asks for a sign-in younger than this.
 KILL_SWITCH_FRESHNESS = timedelta(minutes=10)
+MODEL_PAGE_LIST = 50
 NOTICES = {
     "registered": "The model is registered.",
     "updated": "Your changes are saved.",
@@ -62,12 +62,12 @@ async def model_page(
 ) -> Template:  # fmt: skip
     """A model's page, with a refused form shown again in its ``section`` with what was typed, and ``preview``:
     the grants a planned release on that date would block."""
-    now = unit.now()
     model = await queries.model(signed.actor, model_id)
-    grants = (await queries.grants(signed.actor, model_id=model.id, limit=200)).items
-    pending = (await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
-                                                                        model_id=model.id), limit=200)).items  # fmt: skip
-    names = await queries.display_names([*grants, *pending])
+    # The first page of each; the page links to the whole list when there is more.
+    grants = await queries.grants(signed.actor, model_id=model.id, limit=MODEL_PAGE_LIST)
+    pending = await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
+                                                                       model_id=model.id), limit=MODEL_PAGE_LIST)  # fmt: skip
+    names = await queries.display_names([*pending.items, *(g for g, _ in preview[1])] if preview else pending.items)
     gateways = await credentials.gateways(signed.actor, model.id) if sees_gateway_credentials(signed.actor) else []
     names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,
                                                          *(c.created_by for c in gateways),
@@ -79,8 +79,8 @@ async def model_page(
                 "release": request.query_params.get("release", "")}  # fmt: skip
     return page(
         "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
-        grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
-        pending=pending, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
+        grants=await queries.grant_rows(grants.items), more_grants=grants.next_cursor is not None,
+        pending=pending.items, more_pending=pending.next_cursor is not None, preview=[(g, [explain(p) for p in problems]) for g, problems in preview[1]] if preview else None,
         preview_at=preview[0] if preview else None, refusal=refusal, form_name=section,
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
         designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
@@ -101,7 +101,7 @@ class ModelPagesController(Controller):
 
     @get("/")
     async def models(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries) -> Template:
-        found = (await queries.models(signed.actor, limit=200)).items
+        found = await queries.all_models(signed.actor)
         return page("console/models.html", signed, models=found, notice=notice_of(request, NOTICES))
 
     @get("/new")

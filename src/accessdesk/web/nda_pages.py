@@ -13,7 +13,6 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
-from accessdesk.domain.visibility import develops
 from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
 from accessdesk.web.refusals import Refusal, on_refusal
 
@@ -23,8 +22,8 @@ NOTICES = {"published": "The NDA version is published. A new major version must 
 async def new_version_page(
     signed: Signed, queries: Queries, *, values: dict[str, Any], refusal: Refusal | None = None
 ) -> Template:
-    models = [m for m in (await queries.models(signed.actor, limit=200)).items if develops(signed.actor, m)]
-    return page("console/nda_new.html", signed, values=values, refusal=refusal, models=models,
+    return page("console/nda_new.html", signed, values=values, refusal=refusal,
+                models=await queries.own_models(signed.actor),
                 status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
@@ -37,7 +36,7 @@ class NdaPagesController(Controller):
     @get("/")
     async def ndas(self, signed: Signed, queries: Queries) -> Template:
         templates = await queries.nda_templates(signed.actor)
-        models = {m.id: m.name for m in (await queries.models(signed.actor, limit=200)).items}
+        models = {m.id: m.name for m in await queries.all_models(signed.actor)}
         return page("console/ndas.html", signed, templates=templates, models=models)
 
     @get("/new")
@@ -60,7 +59,7 @@ class NdaPagesController(Controller):
         template = await queries.nda_template(signed.actor, template_id)
         acceptances = await queries.acceptances_of(signed.actor, template_id)
         names = await queries.people_names([a.signer_id for a in acceptances])
-        organisations = {o.id: o.name for o in (await queries.organisations(signed.actor, limit=200)).items}
+        organisations = await queries.organisation_names(signed.actor, {a.organisation_id for a in acceptances})
         model = await queries.model(signed.actor, template.model_id) if template.model_id else None
         return page("console/nda.html", signed, t=template, acceptances=acceptances, names=names, model=model,
                     organisations=organisations, notice=notice_of(request, NOTICES))  # fmt: skip

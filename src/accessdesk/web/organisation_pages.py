@@ -30,6 +30,8 @@ NOTICES = {
     "enabled": "The person can sign in again.",
 }
 VETTING_FILTERS = [v.value for v in Vetting]
+# Organisations can be thousands: the list is read a page at a time.
+ORGANISATIONS_PAGE = 100
 
 
 def new_organisation_page(signed: Signed, *, values: dict[str, Any], refusal: Refusal | None = None) -> Template:
@@ -72,12 +74,14 @@ class OrganisationPagesController(Controller):
 
     @get("/")
     async def organisations(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries) -> Template:
-        kind, vetting = request.query_params.get("kind") or None, request.query_params.get("vetting") or None
-        found = (await queries.organisations(signed.actor, kind=OrgKind(kind) if kind in set(OrgKind) else None,
-                                             vetting=vetting if vetting in VETTING_FILTERS else None,
-                                             limit=200)).items  # fmt: skip
-        return page("console/organisations.html", signed, organisations=found, kind=kind, vetting=vetting,
-                    kinds=[k.value for k in OrgKind], vettings=VETTING_FILTERS)  # fmt: skip
+        params = request.query_params
+        kind, vetting = params.get("kind") or None, params.get("vetting") or None
+        found = await queries.organisations(signed.actor, kind=OrgKind(kind) if kind in set(OrgKind) else None,
+                                            vetting=vetting if vetting in VETTING_FILTERS else None,
+                                            cursor=params.get("cursor") or None, limit=ORGANISATIONS_PAGE)  # fmt: skip
+        return page("console/organisations.html", signed, organisations=found.items, next_cursor=found.next_cursor,
+                    kind=kind, vetting=vetting, kinds=[k.value for k in OrgKind], vettings=VETTING_FILTERS,
+                    query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/new")
     async def new_organisation(self, signed: Signed) -> Template:

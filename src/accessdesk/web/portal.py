@@ -23,7 +23,6 @@ from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_h
 from accessdesk.domain.coselection import effective_state
 from accessdesk.domain.errors import Invalid
 from accessdesk.domain.gates import counted_acceptance, counted_attestations, evaluate, explain
-from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.organisations import VETTING_MOVES, Organisations
 from accessdesk.domain.queries import NominationFilter, Queries
@@ -34,8 +33,9 @@ from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to
 from accessdesk.web.refusals import Refusal, on_refusal
 
 HOME = "/console/my-organisation"
-# Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview.
-EXPIRING_SOON = timedelta(days=30)
+# Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview, from
+# the first renewal reminder on (domain.reminders). Not a home's "ending soon" (queries.ENDING_SOON: access).
+RENEWAL_DUE = timedelta(days=30)
 AREA_LABELS = {
     Area.CONFIDENTIALITY: "Confidentiality",
     Area.CYBERSECURITY: "Cybersecurity",
@@ -52,12 +52,12 @@ NOTICES = {
 
 
 def standing_of(until: datetime | None, now: datetime) -> str:
-    """``ok``, ``expiring`` (within EXPIRING_SOON), ``expired`` or ``missing``: what is on file, for display."""
+    """``ok``, ``expiring`` (within RENEWAL_DUE), ``expired`` or ``missing``: what is on file, for display."""
     if until is None:
         return "missing"
     if until <= now:
         return "expired"
-    return "expiring" if until <= now + EXPIRING_SOON else "ok"
+    return "expiring" if until <= now + RENEWAL_DUE else "ok"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +176,7 @@ class PortalController(Controller):
         organisation_id = own_organisation(signed)
         now = unit.now()
         organisation = await queries.organisation(actor, organisation_id)
-        models = (await queries.models(actor, limit=200)).items
+        models = await queries.all_models(actor)
         model_names = {m.id: m.name for m in models}
         acceptances = await queries.nda_acceptances(actor, organisation_id)
         ndas = [nda_standing(t, acceptances, now, model_names.get(t.model_id) if t.model_id else None)
@@ -192,8 +192,8 @@ class PortalController(Controller):
             "portal/home.html", signed, organisation=organisation, ndas=ndas, access=access,
             areas=area_standings(await queries.attestations(actor, organisation_id), now),
             nominations=[(n, effective_state(n, now).value) for n in nominations],
-            grants=[(g, (a := stored_answer(g, now)).state.value, a.explanations) for g in grants],
-            names=await queries.display_names([*nominations, *grants]),
+            grants=await queries.grant_rows(grants),
+            names=await queries.display_names(nominations),
             members=await queries.members(actor, organisation_id), notice=notice_of(request, NOTICES),
         )  # fmt: skip
 
