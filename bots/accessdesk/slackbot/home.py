@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,12 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import Clock
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.errors import Forbidden
-from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.queries import HOME_LIST, NominationFilter, Queries
 from accessdesk.domain.unit import Unit
-
-HOME_LIST = 20
-ENDING_WITHIN = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +26,9 @@ class Home:
     """One person's Home tab, as of ``now``.
 
     ``queue`` is None for someone with no approval queue at all. ``mine`` are the person's own newest
-    nominations, at most :data:`HOME_LIST` (``more_mine``: they have made more). ``more_ending``: access ending
-    soon was cut at :data:`HOME_LIST`. ``names`` names every model and organisation mentioned."""
+    nominations, at most :data:`HOME_LIST` (``more_mine``: they have made more). ``ending``: access ending within
+    ``Queries``' ``ENDING_SOON`` (``more_ending``: cut at :data:`HOME_LIST`). ``names`` names every model and
+    organisation mentioned."""
 
     now: datetime
     queue: list[Nomination] | None
@@ -49,19 +46,15 @@ class SlackHome:
     clock: Clock
 
     async def of(self, *, actor: Actor) -> Home:
-        """The Home of ``actor``, the person behind the Slack user."""
+        """The Home of ``actor``, the person behind the Slack user: the domain's home (``Queries.home``, the same
+        queue and the same "ending soon" as the console's) and the person's own newest nominations."""
         async with self.sessionmaker() as session:
-            unit = Unit(session, self.clock)
-            queries, now = Queries(unit), unit.now()
-            try:
-                queue = await queries.nominations(actor, NominationFilter(for_me=True), limit=HOME_LIST)
-            except Forbidden:
-                queue = None
+            queries = Queries(Unit(session, self.clock))
+            home = await queries.home(actor, limit=HOME_LIST)
             mine = await queries.nominations(actor, NominationFilter(nominated_by=actor.user_id), limit=HOME_LIST)
-            ending = await queries.ending_soon(actor, before=now + ENDING_WITHIN, limit=HOME_LIST)
-            waiting = queue.items if queue is not None else []
-            names = await queries.display_names([*waiting, *mine.items, *ending])
-        return Home(now=now, queue=waiting if queue is not None else None,
-                    more_queue=queue is not None and queue.next_cursor is not None, mine=mine.items,
-                    more_mine=mine.next_cursor is not None, ending=ending,
-                    more_ending=len(ending) == HOME_LIST, names=names)  # fmt: skip
+            names = {**home.names, **await queries.display_names(mine.items)}
+        for row in home.ending:
+            names[row.grant.model_id], names[row.grant.organisation_id] = row.model_name, row.organisation_name
+        return Home(now=home.now, queue=home.queue, more_queue=home.more_queue, mine=mine.items,
+                    more_mine=mine.next_cursor is not None, ending=[row.grant for row in home.ending],
+                    more_ending=home.more_ending, names=names)  # fmt: skip
