@@ -36,8 +36,8 @@ from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up
 from accessdesk.db.engine import make_engine, make_sessionmaker
+from accessdesk.domain.notifier import Notifier
 from accessdesk.domain.permissions import Permission
-from accessdesk.domain.transitions import Notifier
 from accessdesk.domain.unit import Unit
 from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
 from accessdesk.oauth.endpoints import OAuthController

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from accessdesk.domain.transitions import Notifier, NullNotifier
+from accessdesk.domain.notifier import Notifier, NullNotifier
 from accessdesk.settings import Settings
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import Clock
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.checkpoints import CheckpointPolicy, Checkpoints
-from accessdesk.domain.transitions import Notifier, SweepReport, deliver_outbox, sweep
+from accessdesk.domain.notifier import Notifier
+from accessdesk.domain.transitions import SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 from accessdesk.unavailable import describe, is_database_unavailable

@@ -21,8 +21,9 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import DomainError
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
+from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.organisations import Organisations, actor_for
-from accessdesk.domain.transitions import NullNotifier, sweep
+from accessdesk.domain.transitions import sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
 from tests.domain.stateful_oracle import broken, load

@@ -15,9 +15,10 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
+from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.reminders import Reminders
-from accessdesk.domain.transitions import NullNotifier, deliver_outbox, sweep
+from accessdesk.domain.transitions import deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, OrgKind, Role, Verdict
 from tests.world import OPERATOR

@@ -8,8 +8,10 @@ import pytest
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, AuditEvent, Nomination, OutboxMessage
+from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.queries import NominationFilter, Queries
-from accessdesk.domain.transitions import NullNotifier, deliver_outbox, lapse_nominations, materialise_grants, sweep
+from accessdesk.domain.transitions import deliver_outbox, lapse_nominations, materialise_grants, sweep
+from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState
 
 
@@ -71,7 +73,7 @@ class FlakyNotifier:
     def __init__(self, failures: int) -> None:
         self.failures, self.sent = failures, []
 
-    async def deliver(self, message: OutboxMessage) -> None:
+    async def deliver(self, unit: Unit, message: OutboxMessage) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("upstream down")

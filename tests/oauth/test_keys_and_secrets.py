@@ -14,9 +14,8 @@ from sqlmodel import select
 
 from accessdesk.crypto import KeyUnavailable
 from accessdesk.db.tables import AuditEvent, OAuthClientSecret, OAuthUsedJti, SigningKey
-from accessdesk.domain.credentials import first_use, secret_digest
+from accessdesk.domain.credentials import first_use, prune_oauth_records, secret_digest
 from accessdesk.domain.signing_keys import KeyRing
-from accessdesk.domain.transitions import prune_oauth_records
 from accessdesk.settings import Settings
 from tests.api.conftest import settle
 from tests.oauth.conftest import SETTINGS, basic, jwks, post_token, verified

@@ -10,7 +10,8 @@ from accessdesk.clock import Clock
 from accessdesk.db.tables import Nomination, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.transitions import NullNotifier, deliver_outbox
+from accessdesk.domain.notifier import NullNotifier
+from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.ids import ActionId, CallbackId
 from accessdesk.slackbot.notifier import SlackNotifier
 from accessdesk.slackbot.web_api import web_client

@@ -15,8 +15,9 @@ from sqlmodel import select
 from accessdesk.app import create_app
 from accessdesk.db.tables import Decision, Nomination, User
 from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.slack_links import EMAIL_MATCH_TTL
-from accessdesk.domain.transitions import NullNotifier, deliver_outbox
+from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text
 from tests.api.conftest import app_engine, settle, url_of
 from tests.slack.approvals import CONSOLE, known, nominated, reason_submitted, remembered, slack_user

@@ -37,7 +37,7 @@ async def test_a_new_nomination_posts_one_card_per_approval_channel_once(world, 
 
     # The outbox does not deliver twice; and a card already posted is never posted again.
     assert await deliver_outbox(world.unit, notifier) == (0, 0)
-    await notifier.deliver(await _created(world, nomination.id))
+    await notifier.deliver(world.unit, await _created(world, nomination.id))
     assert len(fake_slack.calls_to(POST)) == 2
 
 

@@ -14,7 +14,8 @@ from accessdesk.db.tables import OutboxMessage, SlackDelivery, SlackLink
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
-from accessdesk.domain.transitions import NullNotifier, deliver_outbox, lapse_nominations
+from accessdesk.domain.notifier import NullNotifier
+from accessdesk.domain.transitions import deliver_outbox, lapse_nominations
 from accessdesk.domain.vocabulary import Designation, Verdict
 from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
 from tests.slack.approvals import CHANNEL, nominated, notifier_on, slack_user

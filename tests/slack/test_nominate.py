@@ -16,8 +16,9 @@ from sqlmodel import select
 from accessdesk.app import create_app
 from accessdesk.db.tables import Nomination, Organisation, OutboxMessage
 from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.organisations import Organisations
-from accessdesk.domain.transitions import NullNotifier, deliver_outbox
+from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import OrgKind
 from accessdesk.slackbot.blocks import nominated_message, not_linked_text, organisation_options
 from accessdesk.slackbot.ids import CallbackId, NominateField

@@ -11,7 +11,9 @@ from sqlmodel import select
 from accessdesk.app import create_app
 from accessdesk.compose import notifier_for
 from accessdesk.db.tables import OutboxMessage
-from accessdesk.domain.transitions import NullNotifier, RetryAfter, deliver_outbox
+from accessdesk.domain.notifier import NullNotifier, RetryAfter
+from accessdesk.domain.transitions import deliver_outbox
+from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 from accessdesk.slackbot.notifier import SlackNotifier, slack_channel_of
 from accessdesk.slackbot.web_api import web_client
@@ -138,7 +140,7 @@ class RateLimited:
     def __init__(self, seconds: float) -> None:
         self.seconds, self.sent = seconds, 0
 
-    async def deliver(self, message: OutboxMessage) -> None:
+    async def deliver(self, unit: Unit, message: OutboxMessage) -> None:
         if self.seconds:
             seconds, self.seconds = self.seconds, 0
             raise RetryAfter(seconds)

@@ -37,14 +37,13 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import async_object_session
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.db.tables import Decision, FrontierModel, OutboxMessage, SlackCard, SlackDelivery, User
 from accessdesk.domain.notices import contacts
-from accessdesk.domain.transitions import RetryAfter
+from accessdesk.domain.notifier import RetryAfter
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Side, Verdict
 from accessdesk.slackbot import blocks, notices
@@ -70,8 +69,8 @@ HISTORY_PAGES = 5
 # On SQLite, how long a message being delivered is kept from any other deliverer while its transaction is committed
 # around a Slack call (see SlackNotifier._before_slack); renewed at every call.
 LEASE = timedelta(minutes=5)
-# The outbox message being delivered, in this task (deliveries of several messages may run at once).
-_delivering: ContextVar[OutboxMessage | None] = ContextVar("delivering", default=None)
+# The outbox message being delivered and its unit of work, in this task (deliveries of several messages may run at once).
+_delivering: ContextVar[tuple[Unit, OutboxMessage] | None] = ContextVar("delivering", default=None)
 # What happened to a pending nomination: its cards are edited and a note goes in each card's thread.
 FOLLOW_UPS = frozenset({"nomination.decision", "nomination.withdrawn", "nomination.lapsed"})
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
@@ -103,40 +102,32 @@ class SlackNotifier:
         self._console_url = console_url
         self._clock = clock or SystemClock()
 
-    async def deliver(self, message: OutboxMessage) -> None:
-        token = _delivering.set(message)
+    async def deliver(self, unit: Unit, message: OutboxMessage) -> None:
+        """Deliver ``message`` within ``unit``, the outbox's transaction that claimed it (a second session would
+        wait for the first on SQLite, where every transaction holds the write lock: db/engine.py)."""
+        token = _delivering.set((unit, message))
         try:
-            await self._deliver(message)
+            await self._deliver(unit, message)
         finally:
             _delivering.reset(token)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _deliver(self, unit: Unit, message: OutboxMessage) -> None:
         if (approvers := _APPROVERS.fullmatch(message.recipient)) is not None:
-            await self._to_approvers(message, uuid.UUID(approvers.group(1)))
+            await self._to_approvers(unit, message, uuid.UUID(approvers.group(1)))
             return
         if (person := _PERSON.fullmatch(message.recipient)) is not None:
-            await self._to_person(message, uuid.UUID(person.group(1)))
+            await self._to_person(unit, message, uuid.UUID(person.group(1)))
             return
         if (organisation := _ORGANISATION.fullmatch(message.recipient)) is not None:
-            await self._to_organisation(message, uuid.UUID(organisation.group(1)))
+            await self._to_organisation(unit, message, uuid.UUID(organisation.group(1)))
             return
         channel = slack_channel_of(message.recipient)
         if channel is None:
             log.info("notification %s → %s (not a Slack address: logged only)", message.topic, message.recipient)
             return
-        unit = self._unit_of(message)
         await self._post(unit.session, message, channel, text=await notices.text_of(unit, message, self._console_url))
 
-    def _unit_of(self, message: OutboxMessage) -> Unit:
-        """The outbox's own transaction, the one that claimed ``message`` (transitions.deliver_outbox). A second
-        session would wait for the first on SQLite, where every transaction holds the write lock (db/engine.py)."""
-        session = async_object_session(message)
-        if session is None:
-            raise RuntimeError("Slack messages are delivered from the outbox's transaction (deliver_outbox)")
-        return Unit(session, self._clock)  # type: ignore[arg-type]
-
-    async def _to_approvers(self, message: OutboxMessage, model_id: uuid.UUID) -> None:
-        unit = self._unit_of(message)
+    async def _to_approvers(self, unit: Unit, message: OutboxMessage, model_id: uuid.UUID) -> None:
         if message.topic == "nomination.created":
             await self._post_cards(unit, uuid.UUID(str(message.payload["nomination_id"])))
         elif message.topic in FOLLOW_UPS:
@@ -224,17 +215,15 @@ class SlackNotifier:
         name = (await unit.get(User, uuid.UUID(str(by)))).name if by else None
         return notices.closed_note(card.nomination, by=name)
 
-    async def _to_person(self, message: OutboxMessage, user_id: uuid.UUID) -> None:
-        unit = self._unit_of(message)
+    async def _to_person(self, unit: Unit, message: OutboxMessage, user_id: uuid.UUID) -> None:
         slack_user = await self._slack_account(unit, user_id)
         if slack_user is None:
             log.info("notification %s → %s (no Slack account: logged only)", message.topic, message.recipient)
             return
         await self._post(unit.session, message, slack_user, text=await notices.text_of(unit, message, self._console_url))
 
-    async def _to_organisation(self, message: OutboxMessage, organisation_id: uuid.UUID) -> None:
+    async def _to_organisation(self, unit: Unit, message: OutboxMessage, organisation_id: uuid.UUID) -> None:
         """Each of the organisation's contacts (domain.notices.contacts) who has a Slack account, by DM."""
-        unit = self._unit_of(message)
         text = await notices.text_of(unit, message, self._console_url)
         for address in (await contacts(unit, [organisation_id])).get(organisation_id, []):
             slack_user = await self._slack_account(unit, uuid.UUID(address.removeprefix("user:")))
@@ -271,13 +260,13 @@ class SlackNotifier:
         or due again, in a transaction of its own. A process that stops mid-delivery leaves the message to be
         retried after the lease, with its posts (and a card post that got no answer) on record. PostgreSQL locks
         only the claimed row, which holds across the call: nothing to do there."""
-        message = _delivering.get()
-        session = async_object_session(message) if message is not None else None
-        if message is None or session is None or session.bind.dialect.name != "sqlite":  # type: ignore[union-attr]
+        delivering = _delivering.get()
+        if delivering is None or delivering[0].dialect != "sqlite":
             return
+        unit, message = delivering
         message.available_at = self._clock.now() + LEASE
-        session.add(message)
-        await session.commit()
+        unit.session.add(message)
+        await unit.session.commit()
 
 
 @asynccontextmanager

@@ -355,6 +355,18 @@ async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
                         model=ModelFacts(id=model.id, resource=model.resource, tier=model.tier))  # fmt: skip
 
 
+async def prune_oauth_records(unit: Unit) -> int:
+    """Forget what only mattered until a JWT expired: used assertion and proof ids (:func:`first_use`), revoked
+    tokens (:func:`revoke_token`). One unit of work of its own (the worker's sweep)."""
+    now = unit.now()
+    pruned = 0
+    for table in (OAuthUsedJti, OAuthRevokedToken):
+        result = await unit.session.exec(sa.delete(table).where(table.expires_at <= now))  # type: ignore[call-overload,attr-defined]
+        pruned += result.rowcount or 0
+    await unit.commit()
+    return pruned
+
+
 async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:
     """Record a one-time value (an assertion's or a DPoP proof's ``jti``); False when it was seen before. The
     primary key decides, so two concurrent requests with the same value cannot both pass."""

@@ -12,46 +12,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import select
 
-from accessdesk.db.tables import AccessGrant, Nomination, OAuthRevokedToken, OAuthUsedJti, OutboxMessage
+from accessdesk.db.tables import AccessGrant, Nomination, OutboxMessage
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.credentials import prune_oauth_records
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.notices import closed
+from accessdesk.domain.notifier import Notifier, RetryAfter
 from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
 
 log = logging.getLogger(__name__)
 WORKER = Actor.system("worker")
-
-
-class RetryAfter(Exception):
-    """Raised by a notifier whose destination asked to be called again no sooner than ``seconds`` from now (an
-    HTTP 429 with ``Retry-After``). The message waits exactly that long, and the try does not count towards the
-    dead-letter bound: being told to wait is not a failure of the message, and counting it would dead-letter
-    messages during a burst of our own making."""
-
-    def __init__(self, seconds: float, reason: str = "rate limited") -> None:
-        super().__init__(f"{reason}; retry after {seconds:g} s")
-        self.seconds = max(0.0, seconds)
-
-
-class Notifier(Protocol):
-    """Delivers one outbox message. Raises to have it retried later (with backoff, then into the dead letters);
-    raises :class:`RetryAfter` to have it retried no sooner than the destination asked."""
-
-    async def deliver(self, message: OutboxMessage) -> None: ...
-
-
-class NullNotifier:
-    """Delivers nowhere, logging what it would have sent: development, and deployments without Slack."""
-
-    async def deliver(self, message: OutboxMessage) -> None:
-        log.info("notification %s → %s", message.topic, message.recipient)
 
 
 @dataclass(slots=True)
@@ -168,7 +144,7 @@ async def _deliver_one(unit: Unit, notifier: Notifier, message: OutboxMessage, *
                        max_attempts: int) -> bool:  # fmt: skip
     message.attempts += 1
     try:
-        await notifier.deliver(message)
+        await notifier.deliver(unit, message)
     except RetryAfter as exc:
         message.attempts -= 1  # a wait the destination asked for is not a failed try (see RetryAfter)
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -199,14 +175,3 @@ async def sweep(unit: Unit, notifier: Notifier) -> SweepReport:
     report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
     report.oauth_records_pruned = await prune_oauth_records(unit)
     return report
-
-
-async def prune_oauth_records(unit: Unit) -> int:
-    """Forget what only mattered until a JWT expired: used assertion and proof ids, revoked tokens."""
-    now = unit.now()
-    pruned = 0
-    for table in (OAuthUsedJti, OAuthRevokedToken):
-        result = await unit.session.exec(sa.delete(table).where(table.expires_at <= now))  # type: ignore[call-overload,attr-defined]
-        pruned += result.rowcount or 0
-    await unit.session.commit()
-    return pruned
