@@ -84,6 +84,29 @@ async def test_revoke_is_offered_exactly_when_the_use_case_would_revoke(world, r
     await refused(AlreadyRevoked, grants.revoke(actor=world.gov_approver, grant_id=grant.id, reason="twice"))
 
 
+async def test_extend_is_offered_exactly_when_the_use_case_would_open_a_round(world, clock, refused):
+    """The console used to offer Extend to any staff member while the window ran, even with a round already
+    waiting; the partner was never offered it (and the rule agrees)."""
+    partner, partner_admin = await world.partner()
+    await world.government_ready()
+    await world.government_grant()
+    grant = await world.approve_both(await world.nominate(partner, start=timedelta(days=2)))
+    grants, coselection = Grants(world.unit), CoSelection(world.unit)
+    later = grant.ends_at + timedelta(days=5)
+
+    def extend(actor):  # type: ignore[no-untyped-def]
+        return coselection.request_extension(actor=actor, grant_id=grant.id, ends_at=later,
+                                             justification="The evaluation needs longer.")  # fmt: skip
+
+    assert not (await grants.allowed(partner_admin, grant)).extend
+    await refused(Forbidden, extend(partner_admin))
+    assert (await grants.allowed(world.dev_nominator, grant)).extend
+    await extend(world.dev_nominator)
+    # One round at a time: with it pending, no one is offered another, and the use case refuses one.
+    assert not (await grants.allowed(world.gov_admin, grant)).extend
+    await refused(Conflict, extend(world.gov_admin))
+
+
 async def test_a_revoked_grants_credential_offers_no_rotation_and_refuses_one(world, clock, refused):
     await world.government_ready()
     grant = await world.government_grant(start=timedelta(hours=1))

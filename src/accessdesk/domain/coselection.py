@@ -30,7 +30,7 @@ from accessdesk.domain.errors import (
     NotPending,
     SelfDecision,
 )
-from accessdesk.domain.grants import Grants, side_of
+from accessdesk.domain.grants import Grants, extension_refused, side_of
 from accessdesk.domain.nominees import may_be_nominated, takes_nominations
 from accessdesk.domain.notices import approvers, closed
 from accessdesk.domain.permissions import Permission
@@ -200,17 +200,17 @@ class CoSelection:
         self, *, actor: Actor, grant_id: uuid.UUID, ends_at: datetime, justification: str
     ) -> Nomination:
         """Extending a window is a new decision round by both sides, as a nomination of kind ``extension``."""
-        actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can request extensions")
         grant = await self.unit.get(AccessGrant, grant_id, what="grant")
         model = await self.unit.get(FrontierModel, grant.model_id)
+        pending = await Grants(self.unit).extension_pending(grant.id)
+        # Asked first for who asks (nothing is said of a grant to someone who may not extend any), then for the grant.
+        if isinstance(refused := extension_refused(actor, grant, model=model, at=self.unit.now(), pending=pending),
+                      Forbidden):  # fmt: skip
+            raise refused
         visibility.require(visibility.can_see_case(actor, model, grant.organisation_id), "grant", grant_id)
         text = _text("justification", justification, required=True, what="a justification")
-        if grant.revoked_at is not None:
-            raise Conflict("a revoked grant cannot be extended")
-        if grant.ends_at <= self.unit.now():
-            raise Conflict("this grant has ended; nominate the organisation again instead")
-        if not takes_nominations(model):
-            raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
+        if refused is not None:
+            raise refused
         ends_at = instants.utc("ends_at", ends_at)
         if ends_at <= grant.ends_at:
             raise Invalid("ends_at", "an extension must end after the current window ends")
@@ -223,13 +223,6 @@ class CoSelection:
             government_start=None,
             new_window=False,
         )
-        pending = await self.unit.session.exec(
-            select(Nomination.id).where(
-                Nomination.grant_id == grant.id, Nomination.state == NominationState.PENDING.value
-            )
-        )
-        if pending.first() is not None:
-            raise Conflict("an extension of this grant is already awaiting decisions")
         nomination = Nomination(
             kind=NominationKind.EXTENSION.value,
             model_id=model.id,

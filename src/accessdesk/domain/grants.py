@@ -11,9 +11,10 @@ from typing import Any
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
+from accessdesk.db.types import aware
 from accessdesk.domain import designation, gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.errors import AlreadyRevoked, DomainError, Forbidden, Invalid
+from accessdesk.domain.errors import AlreadyRevoked, Conflict, DomainError, Forbidden, Invalid, ModelSwitchedOff
 from accessdesk.domain.grant_state import (
     GrantFacts,
     derive_state,
@@ -22,6 +23,7 @@ from accessdesk.domain.grant_state import (
     parse_instant,
     reasons,
 )
+from accessdesk.domain.nominees import takes_nominations
 from accessdesk.domain.notices import closed
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -150,11 +152,30 @@ def revocation_refused(actor: Actor, grant: AccessGrant, *, model: FrontierModel
     return None
 
 
+def extension_refused(actor: Actor, grant: AccessGrant, *, model: FrontierModel, at: datetime,
+                      pending: bool) -> DomainError | None:  # fmt: skip
+    """Why ``actor`` may not ask to extend ``grant`` of ``model`` at ``at`` (None: they may ask; the new end and
+    the justification are judged when they do). ``pending``: an extension of it already awaits decisions. The rule
+    :meth:`CoSelection.request_extension` applies, and what a surface asks before offering it."""
+    if not actor.can(Permission.NOMINATIONS_CREATE):
+        return Forbidden("only nominators, approvers and admins can request extensions")
+    if grant.revoked_at is not None:
+        return Conflict("a revoked grant cannot be extended")
+    if aware(grant.ends_at) <= at:
+        return Conflict("this grant has ended; nominate the organisation again instead")
+    if not takes_nominations(model):
+        return ModelSwitchedOff(f"access to {model.slug} has been switched off")
+    if pending:
+        return Conflict("an extension of this grant is already awaiting decisions")
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class GrantActions:
     """What one person may do to one grant now: what a surface offers, and nothing else."""
 
     revoke: bool
+    extend: bool
 
 
 class Grants:
@@ -364,7 +385,15 @@ class Grants:
     async def allowed(self, actor: Actor, grant: AccessGrant) -> GrantActions:
         """What ``actor`` may do to ``grant`` (one they can see) now."""
         model = await self.unit.get(FrontierModel, grant.model_id)
-        return GrantActions(revoke=revocation_refused(actor, grant, model=model) is None)
+        extending = extension_refused(actor, grant, model=model, at=self.unit.now(),
+                                      pending=await self.extension_pending(grant.id))  # fmt: skip
+        return GrantActions(revoke=revocation_refused(actor, grant, model=model) is None, extend=extending is None)
+
+    async def extension_pending(self, grant_id: uuid.UUID) -> bool:
+        """Whether an extension of the grant awaits decisions (there is at most one at a time)."""
+        found = await self.unit.session.exec(select(Nomination.id).where(
+            Nomination.grant_id == grant_id, Nomination.state == NominationState.PENDING.value))  # fmt: skip
+        return found.first() is not None
 
     async def revoke(self, *, actor: Actor, grant_id: uuid.UUID, reason: str) -> AccessGrant:
         """Cut access at once. Either side's admin or approver suffices."""
