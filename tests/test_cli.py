@@ -6,10 +6,11 @@ import asyncio
 import os
 import sqlite3
 import subprocess
-import sys
 
 import asyncpg
 import pytest
+
+from tests.support.cli import accessdesk as command
 
 
 @pytest.fixture
@@ -19,8 +20,7 @@ def run(database, tmp_path):  # type: ignore[no-untyped-def]
 
     def accessdesk(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"}
-        return subprocess.run([sys.executable, "-m", "accessdesk.cli", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return command(*args, env=env, cwd=tmp_path)
 
     accessdesk.url = url  # type: ignore[attr-defined]
     return accessdesk

@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import threading
 
 import asyncpg
@@ -22,6 +21,7 @@ from accessdesk.clock import SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.unit import Unit
 from tests.domain.test_checkpoints import rechain_from
+from tests.support.cli import accessdesk as command
 from tests.test_cli import run  # noqa: F401  (the fixture)
 
 
@@ -130,8 +130,7 @@ def test_a_checkpoint_of_another_database_is_refused(tmp_path):
     def accessdesk(database: str, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "ACCESSDESK_ENV": "development",
                "ACCESSDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / database}"}
-        return subprocess.run([sys.executable, "-m", "accessdesk.cli", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return command(*args, env=env, cwd=tmp_path)
 
     for database in ("ours.db", "theirs.db"):
         assert accessdesk(database, "db", "upgrade").returncode == 0 and accessdesk(database, "demo").returncode == 0
