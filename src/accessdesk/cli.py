@@ -340,7 +340,7 @@ def keys_rotate() -> None:
     async def work(unit: Unit) -> tuple[str, str]:
         ring = _key_ring(unit, settings)
         await ring.ensure(actor=_operator())
-        return await ring.rotate(actor=_operator())  # type: ignore[no-any-return]
+        return await ring.rotate(actor=_operator())
 
     current, upcoming = _with_unit(settings, work)
     click.echo(f"signing with {current}; next key {upcoming} is published. Every server picks the change up within "
@@ -353,7 +353,7 @@ def keys_list() -> None:
     settings = _settings()
 
     async def work(unit: Unit) -> list[Any]:
-        return await _key_ring(unit, settings).describe()  # type: ignore[no-any-return]
+        return await _key_ring(unit, settings).describe()
 
     for key in _with_unit(settings, work):
         if key.signs_from is None:

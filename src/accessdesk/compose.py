@@ -59,7 +59,8 @@ def slack_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSess
     from accessdesk.unavailable import slack_listener_errors
 
     bolt = build_bolt(settings, sessionmaker=sessionmaker, clock=clock)
-    bolt.error(slack_errors(slack_listener_errors(outage)))
+    if bolt is not None:
+        bolt.error(slack_errors(slack_listener_errors(outage)))
     return bolt
 
 

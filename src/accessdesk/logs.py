@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, TextIO
 
 LONGEST = 4000
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -33,11 +33,11 @@ def one_line(text: str, longest: int = LONGEST) -> str:
     return line
 
 
-class _OneLine:
+class _OneLine(logging.Formatter):
     """Mixed into a formatter: the formatted message (not the traceback after it) is made one line."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
-        return one_line(super().formatMessage(record))  # type: ignore[misc]
+        return one_line(super().formatMessage(record))
 
 
 class Formatter(_OneLine, logging.Formatter):
@@ -68,15 +68,20 @@ def uvicorn_config(level: str) -> dict[str, Any]:
     }
 
 
+class _Handler(logging.StreamHandler[TextIO]):
+    """The root logger's handler that :func:`configure` installs, and replaces when called again."""
+
+    _accessdesk = True
+
+
 def configure(level: str | int = logging.INFO) -> None:
     """The root logger writes one-line records to stderr (every command)."""
-    handler = logging.StreamHandler()
+    handler = _Handler()
     handler.setFormatter(Formatter(FORMAT))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_accessdesk", False):
             root.removeHandler(existing)
-    handler._accessdesk = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
 

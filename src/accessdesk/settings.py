@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
@@ -290,7 +291,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         environ = dict(os.environ if environ is None else environ)
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # by field name, each of its field's type
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is None:
@@ -314,7 +315,7 @@ class Settings:
                     raise SettingsError(f"{f.metadata['env']}: not a number: {raw!r}") from exc
             else:
                 values[f.name] = raw
-        settings = cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)
         settings.check()
         return settings
 

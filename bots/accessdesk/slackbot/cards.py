@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import Decision, FrontierModel, Nomination, SlackCard
@@ -49,5 +49,5 @@ async def card_of(unit: Unit, nomination_id: uuid.UUID) -> Card:
 async def posted(session: AsyncSession, nomination_id: uuid.UUID) -> list[SlackCard]:
     """Where the nomination's card was posted, in the order it was."""
     stmt = select(SlackCard).where(SlackCard.nomination_id == nomination_id)
-    stmt = stmt.order_by(SlackCard.posted_at, SlackCard.channel)  # type: ignore[arg-type]
+    stmt = stmt.order_by(col(SlackCard.posted_at), SlackCard.channel)
     return list((await session.exec(stmt)).all())

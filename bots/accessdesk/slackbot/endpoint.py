@@ -171,7 +171,7 @@ async def slack_events(request: Request[Any, Any, Any], state: State) -> Respons
         headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
     try:
         bolt_request = AsyncBoltRequest(body=body.decode(), query=request.scope["query_string"].decode("latin-1"),
-                                        headers=headers)  # type: ignore[arg-type]
+                                        headers=dict(headers))  # typed as Bolt asks: str or sequences
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         # Bolt reads who and where from fields of many shapes (team, user, enterprise, authorizations...): a shape
         # it cannot read is as malformed as the above.

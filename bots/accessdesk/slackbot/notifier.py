@@ -199,7 +199,7 @@ class SlackNotifier:
         An edit is the same whenever it is repeated; a note is posted once per card."""
         card = await card_of(unit, uuid.UUID(str(message.payload["nomination_id"])))
         note = await self._note(unit, message, card)
-        for row in await posted(unit.session, card.nomination.id):  # type: ignore[arg-type]
+        for row in await posted(unit.session, card.nomination.id):
             if row.ts is None and not await self._found_card(unit, row):
                 continue  # never posted: the card's own delivery will post it as it is now
             await self._call(row.channel, self._client.chat_update, channel=row.channel, ts=row.ts,

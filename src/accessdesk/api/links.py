@@ -7,7 +7,7 @@ Litestar has no way to declare links on a route, so they are added to the genera
 from __future__ import annotations
 
 from litestar import Litestar
-from litestar.openapi.spec import Link
+from litestar.openapi.spec import Link, OpenAPIResponse
 
 ID = "$response.body#/id"
 # source operation, its success status → {link name: (target operation, {target parameter: runtime expression})}
@@ -67,8 +67,9 @@ def link_operations(app: Litestar) -> None:
     operations = {op.operation_id: op for item in (document.paths or {}).values()
                   for op in (item.get, item.post, item.patch) if op is not None}  # fmt: skip
     for (source, status), links in LINKS.items():
-        response = operations[source].responses[status]  # type: ignore[index]
-        response.links = {**(response.links or {}), **{  # type: ignore[union-attr]
+        response = (operations[source].responses or {})[status]
+        assert isinstance(response, OpenAPIResponse), f"{source} answers {status} by reference"
+        response.links = {**(response.links or {}), **{
             name: Link(operation_id=target, parameters=parameters)
             for name, (target, parameters) in links.items() if target in operations
         }}  # fmt: skip

@@ -211,8 +211,8 @@ class Decision(SQLModel, table=True):
 
 # SQLAlchemy writes a boolean column as ``has_problems = 1`` on SQLite and bare on PostgreSQL; each index repeats
 # its database's spelling, or the planner cannot prove the query's condition implies it.
-_PROBLEMS = {"sqlite_where": sa.text("has_problems = 1 AND revoked_at IS NULL"),
-             "postgresql_where": sa.text("has_problems AND revoked_at IS NULL")}  # fmt: skip
+_SQLITE_PROBLEMS = sa.text("has_problems = 1 AND revoked_at IS NULL")
+_POSTGRESQL_PROBLEMS = sa.text("has_problems AND revoked_at IS NULL")
 _NOT_REVOKED = sa.text("revoked_at IS NULL")
 
 
@@ -233,7 +233,8 @@ class AccessGrant(SQLModel, table=True):
         # The grants that need attention (blocked or suspended) are few among many; these partial indexes find
         # them without reading the rest (see grant_state.state_is_sql): live grants flagged with a problem, and
         # grants not started yet whose requirements may have lapsed.
-        sa.Index("ix_access_grants_problems", "ends_at", **_PROBLEMS),
+        sa.Index("ix_access_grants_problems", "ends_at",
+                 sqlite_where=_SQLITE_PROBLEMS, postgresql_where=_POSTGRESQL_PROBLEMS),  # fmt: skip
         sa.Index("ix_access_grants_unstarted", "starts_at", "gates_valid_until", "ends_at",
                  sqlite_where=_NOT_REVOKED, postgresql_where=_NOT_REVOKED),  # fmt: skip
         sa.Index("ix_access_grants_awaiting_government", "government_from",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -51,6 +51,18 @@ class JSONDict(JSONList):
     """A JSON object; same storage as :class:`JSONList`, different intent."""
 
     cache_ok = True
+
+
+@overload
+def aware(value: datetime | str) -> datetime: ...
+
+
+@overload
+def aware(value: None) -> None: ...
+
+
+@overload
+def aware(value: datetime | str | None) -> datetime | None: ...
 
 
 def aware(value: datetime | str | None) -> datetime | None:

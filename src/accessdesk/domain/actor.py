@@ -50,6 +50,13 @@ class Actor:
         return self.user_id is None
 
     @property
+    def person_id(self) -> uuid.UUID:
+        """The acting person's user id, where only a person can act (nominate, decide, sign, attest, create a
+        credential): the row records who did it, and the system is nobody."""
+        assert self.user_id is not None, f"{self.label} is not a person"
+        return self.user_id
+
+    @property
     def is_staff(self) -> bool:
         return self.kind in (OrgKind.DEVELOPER, OrgKind.GOVERNMENT)
 

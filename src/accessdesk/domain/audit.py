@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import AuditEvent, AuditHead
@@ -109,7 +109,8 @@ async def append(session: AsyncSession, events: list[AuditEvent]) -> None:
     """
     if not events:
         return
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+    assert session.bind is not None, "sessions are bound to their engine (db/engine.py)"
+    if session.bind.dialect.name == "postgresql":
         await _append_postgresql(session, events)
         return
     connection = await session.connection()
@@ -132,7 +133,7 @@ _ADVANCE_SQLITE = sa.text(
     RETURNING seq, prev_hash, hash
     """
 )
-_COLUMNS = AuditEvent.__table__.c  # type: ignore[attr-defined]
+_COLUMNS = sa.inspect(AuditEvent).local_table.c
 _APPEND_PG = _APPEND_PG.bindparams(
     sa.bindparam("at", type_=_COLUMNS.at.type),
     sa.bindparam("before_json", type_=_COLUMNS.before.type),
@@ -222,7 +223,7 @@ async def walk(
         rows = (
             await session.exec(
                 select(AuditEvent).where(AuditEvent.seq > end.seq, AuditEvent.seq <= upto)
-                .order_by(AuditEvent.seq).limit(batch)  # type: ignore[arg-type]
+                .order_by(col(AuditEvent.seq)).limit(batch)
             )
         ).all()  # fmt: skip
         if not rows:
@@ -266,7 +267,7 @@ async def verify(session: AsyncSession, *, batch: int = 2000) -> Verification:
                             "(audit_head was written by hand)")  # fmt: skip
     # Read the newest event before the head again: an append commits both at once, so an event beyond a head read
     # later was not appended, it was put there (or the head was rolled back beneath it).
-    newest = (await session.exec(select(sa.func.max(AuditEvent.seq)))).one()  # type: ignore[call-overload]
+    newest = (await session.exec(select(sa.func.max(AuditEvent.seq)))).one()
     now = await head_of(session)
     if newest is not None and newest > now.seq:
         return Verification(ok=False, checked=found.checked, broken_seq=now.seq + 1, head_seq=now.seq,

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.crypto import (
     ALGORITHM,
@@ -140,7 +140,7 @@ def verified(text: str, keys: list[dict[str, Any]], *, source: str) -> Checkpoin
 
 async def published_keys(unit: Unit) -> list[dict[str, Any]]:
     """Every audit key's public half, newest first: checkpoints outlive keys, so none is ever withdrawn."""
-    stmt = select(AuditKey.public_jwk).order_by(AuditKey.created_at.desc())  # type: ignore[attr-defined]
+    stmt = select(AuditKey.public_jwk).order_by(col(AuditKey.created_at).desc())
     return [dict(jwk) for jwk in (await unit.session.exec(stmt)).all()]
 
 
@@ -149,7 +149,7 @@ async def stored(
 ) -> list[Checkpoint]:
     """The checkpoints kept in the database (up to event ``upto``; only the ``newest`` so many) whose signatures
     verify with ``keys``, in the chain's order. A row that does not verify is left out: it proves nothing."""
-    stmt = select(AuditCheckpoint.jws).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.signed_at.desc())  # type: ignore[attr-defined]
+    stmt = select(AuditCheckpoint.jws).order_by(col(AuditCheckpoint.seq).desc(), col(AuditCheckpoint.signed_at).desc())
     if upto is not None:
         stmt = stmt.where(AuditCheckpoint.seq <= upto)
     found: list[Checkpoint] = []
@@ -166,14 +166,14 @@ async def stored(
 async def latest_covering(unit: Unit, seq: int) -> tuple[AuditCheckpoint, dict[str, Any]] | None:
     """The newest checkpoint that covers event ``seq``, with the public key that signed it."""
     stmt = (select(AuditCheckpoint, AuditKey.public_jwk).join(AuditKey)
-            .where(AuditCheckpoint.seq >= seq).order_by(AuditCheckpoint.signed_at.desc()).limit(1))  # type: ignore[attr-defined]  # fmt: skip
+            .where(AuditCheckpoint.seq >= seq).order_by(col(AuditCheckpoint.signed_at).desc()).limit(1))  # fmt: skip
     row = (await unit.session.exec(stmt)).first()
     return None if row is None else (row[0], dict(row[1]))
 
 
 async def latest(unit: Unit) -> AuditCheckpoint | None:
     """The checkpoint signed last."""
-    stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.signed_at.desc()).limit(1)  # type: ignore[attr-defined]
+    stmt = select(AuditCheckpoint).order_by(col(AuditCheckpoint.signed_at).desc()).limit(1)
     return (await unit.session.exec(stmt)).first()
 
 
@@ -201,10 +201,10 @@ class Checkpoints:
 
     async def _lock(self) -> None:
         if self.unit.dialect == "postgresql":  # SQLite's writers are serialised already (BEGIN IMMEDIATE)
-            await self.unit.session.exec(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))  # type: ignore[call-overload]
+            await self.unit.session.exec(select(sa.func.pg_advisory_xact_lock(_LOCK)))
 
     async def _newest_key(self) -> AuditKey | None:
-        stmt = select(AuditKey).order_by(AuditKey.created_at.desc()).limit(1)  # type: ignore[attr-defined]
+        stmt = select(AuditKey).order_by(col(AuditKey.created_at).desc()).limit(1)
         return (await self.unit.session.exec(stmt)).first()
 
     async def signer(self, *, actor: Actor) -> Signer:

@@ -8,7 +8,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import (
     Attestation,
@@ -80,7 +80,7 @@ class Compliance:
             await self.unit.session.exec(
                 select(NdaTemplate)
                 .where(NdaTemplate.series == series)
-                .order_by(NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
+                .order_by(col(NdaTemplate.version_major).desc(), col(NdaTemplate.version_minor).desc())
                 .limit(1)
             )
         ).first()
@@ -130,7 +130,7 @@ class Compliance:
             await self.unit.session.exec(
                 select(NdaTemplate.id)
                 .where(NdaTemplate.series == template.series)
-                .order_by(NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
+                .order_by(col(NdaTemplate.version_major).desc(), col(NdaTemplate.version_minor).desc())
                 .limit(1)
             )
         ).first()
@@ -145,7 +145,7 @@ class Compliance:
             version_major=template.version_major,
             version=f"{template.version_major}.{template.version_minor}",
             sha256=template.sha256,
-            signer_id=actor.user_id,  # type: ignore[arg-type]
+            signer_id=actor.person_id,
             accepted_at=now,
             expires_at=now + timedelta(days=template.term_days),
             signer_ip=(ip or None) and ip[:45],
@@ -162,7 +162,7 @@ class Compliance:
         self,
         *,
         actor: Actor,
-        area: Area,
+        area: Area | str,
         statement: str,
         valid_until: datetime,
         evidence_ref: str | None = None,
@@ -197,7 +197,7 @@ class Compliance:
         organisation = await self.unit.lock(Organisation, actor.organisation_id)
         attestation = Attestation(
             organisation_id=organisation.id, area=area.value, statement=statement, evidence_ref=evidence_ref,
-            attested_by=actor.user_id, attested_at=now, valid_until=valid_until,
+            attested_by=actor.person_id, attested_at=now, valid_until=valid_until,
         )  # fmt: skip
         self.unit.session.add(attestation)
         self.unit.record(actor=actor, action="attestation.made", subject=attestation, after=snapshot(attestation))

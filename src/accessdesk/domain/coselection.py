@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import (
     AccessGrant,
@@ -188,7 +188,7 @@ class CoSelection:
             ends_at=ends_at,
             actions=chosen,
             justification=text or "",
-            nominated_by=actor.user_id,  # type: ignore[arg-type]
+            nominated_by=actor.person_id,
             state=NominationState.PENDING.value,
             developer_quorum=model.developer_quorum,
             government_quorum=model.government_quorum,
@@ -233,7 +233,7 @@ class CoSelection:
             ends_at=ends_at,
             actions=list(grant.actions),
             justification=text or "",
-            nominated_by=actor.user_id,  # type: ignore[arg-type]
+            nominated_by=actor.person_id,
             state=NominationState.PENDING.value,
             developer_quorum=model.developer_quorum,
             government_quorum=model.government_quorum,
@@ -263,16 +263,16 @@ class CoSelection:
                 Nomination.organisation_id == organisation_id,
                 Nomination.kind == NominationKind.GRANT.value,
                 Nomination.state == NominationState.PENDING.value,
-                Nomination.starts_at > now,  # type: ignore[arg-type]
-                Nomination.starts_at < ends_at,  # type: ignore[arg-type]
-                Nomination.ends_at > starts_at,  # type: ignore[arg-type]
+                Nomination.starts_at > now,
+                Nomination.starts_at < ends_at,
+                Nomination.ends_at > starts_at,
             ),
             select(AccessGrant.id).where(
                 AccessGrant.model_id == model_id,
                 AccessGrant.organisation_id == organisation_id,
-                AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
-                AccessGrant.starts_at < ends_at,  # type: ignore[arg-type]
-                AccessGrant.ends_at > starts_at,  # type: ignore[arg-type]
+                col(AccessGrant.revoked_at).is_(None),
+                AccessGrant.starts_at < ends_at,
+                AccessGrant.ends_at > starts_at,
             ),
         ]
         for what, stmt in zip(("a pending nomination", "a grant"), overlapping, strict=True):
@@ -302,12 +302,12 @@ class CoSelection:
             select(Decision).where(Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id)
         )
         decided = earlier.first() is not None
-        if (refused := decision_refused(actor, nomination, model=model, decided=decided, at=now)) is not None:
-            raise refused
+        if (refusal := decision_refused(actor, nomination, model=model, decided=decided, at=now)) is not None:
+            raise refusal
 
         decision = Decision(
             nomination_id=nomination.id,
-            approver_id=actor.user_id,  # type: ignore[arg-type]
+            approver_id=actor.person_id,
             side=side.value,
             verdict=verdict.value,
             reason=reason,
@@ -436,7 +436,7 @@ class CoSelection:
 
 async def tally(unit: Unit, nomination_id: uuid.UUID) -> list[Decision]:
     rows = await unit.session.exec(
-        select(Decision).where(Decision.nomination_id == nomination_id).order_by(Decision.created_at)  # type: ignore[arg-type]
+        select(Decision).where(Decision.nomination_id == nomination_id).order_by(col(Decision.created_at))
     )
     return list(rows.all())
 
@@ -444,5 +444,5 @@ async def tally(unit: Unit, nomination_id: uuid.UUID) -> list[Decision]:
 def awaiting(side: Side) -> sa.ColumnElement[bool]:
     """Pending nominations still short of quorum on ``side`` (the approval queue of that side)."""
     if side == Side.DEVELOPER:
-        return Nomination.developer_approvals < Nomination.developer_quorum  # type: ignore[return-value]
-    return Nomination.government_approvals < Nomination.government_quorum  # type: ignore[return-value]
+        return col(Nomination.developer_approvals) < Nomination.developer_quorum
+    return col(Nomination.government_approvals) < Nomination.government_quorum

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import (
     AccessGrant,
@@ -194,7 +194,7 @@ class Credentials:
         """The credentials of a grant the actor can see, newest first (status only: no secret is ever kept)."""
         await self._visible_grant(actor, grant_id)
         rows = await self.unit.session.exec(
-            select(OAuthClient).where(OAuthClient.grant_id == grant_id).order_by(OAuthClient.created_at.desc())  # type: ignore[attr-defined]
+            select(OAuthClient).where(OAuthClient.grant_id == grant_id).order_by(col(OAuthClient.created_at).desc())
         )
         return list(rows.all())
 
@@ -214,7 +214,7 @@ class Credentials:
                            "usable grant")  # fmt: skip
         client = OAuthClient(
             client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(16), kind="grant", organisation_id=grant.organisation_id,
-            model_id=model.id, grant_id=grant.id, name=name, created_by=actor.user_id,  # type: ignore[arg-type]
+            model_id=model.id, grant_id=grant.id, name=name, created_by=actor.person_id,
             auth_method=PRIVATE_KEY_JWT if jwks is not None else "client_secret",
             jwks=check_public_jwks(jwks) if jwks is not None else None, created_at=self.unit.now(),
         )  # fmt: skip
@@ -229,7 +229,7 @@ class Credentials:
             raise Forbidden("gateway credentials are created by the model's own developer")
         client = OAuthClient(
             client_id=GATEWAY_ID_PREFIX + secrets.token_urlsafe(16), kind="gateway", organisation_id=model.developer_id,
-            model_id=model.id, name=_name(name), created_by=actor.user_id, auth_method="client_secret",  # type: ignore[arg-type]
+            model_id=model.id, name=_name(name), created_by=actor.person_id, auth_method="client_secret",
             created_at=self.unit.now(),
         )  # fmt: skip
         return await self._issue(actor, client)
@@ -241,7 +241,7 @@ class Credentials:
             return []
         rows = await self.unit.session.exec(
             select(OAuthClient).where(OAuthClient.model_id == model_id, OAuthClient.kind == "gateway")
-            .order_by(OAuthClient.created_at.desc())  # type: ignore[attr-defined]
+            .order_by(col(OAuthClient.created_at).desc())
         )  # fmt: skip
         return list(rows.all())
 
@@ -279,9 +279,9 @@ class Credentials:
         now = self.unit.now()
         until = now + self.overlap
         await self.unit.session.exec(
-            sa.update(OAuthClientSecret)  # type: ignore[call-overload]
-            .where(OAuthClientSecret.client_pk == client.id,
-                   sa.or_(OAuthClientSecret.expires_at.is_(None), OAuthClientSecret.expires_at > until))  # type: ignore[union-attr,operator]
+            sa.update(OAuthClientSecret)
+            .where(col(OAuthClientSecret.client_pk) == client.id,
+                   sa.or_(col(OAuthClientSecret.expires_at).is_(None), col(OAuthClientSecret.expires_at) > until))
             .values(expires_at=until)
         )  # fmt: skip
         secret = self._add_secret(client)
@@ -339,7 +339,7 @@ async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
         return None
     now = unit.now()
     found = (await unit.session.exec(
-        select(OAuthClient, FrontierModel).join(FrontierModel, FrontierModel.id == OAuthClient.model_id)  # type: ignore[arg-type]
+        select(OAuthClient, FrontierModel).join(FrontierModel, col(FrontierModel.id) == OAuthClient.model_id)
         .where(OAuthClient.client_id == client_id)
     )).first()  # fmt: skip
     if found is None:
@@ -348,7 +348,7 @@ async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
     alive = (await unit.session.exec(
         select(OAuthClientSecret.digest, OAuthClientSecret.expires_at).where(
             OAuthClientSecret.client_pk == client.id,
-            sa.or_(OAuthClientSecret.expires_at.is_(None), OAuthClientSecret.expires_at > now),  # type: ignore[union-attr,operator]
+            sa.or_(col(OAuthClientSecret.expires_at).is_(None), col(OAuthClientSecret.expires_at) > now),
         )
     )).all()  # fmt: skip
     return ClientRecord(client=ClientFacts.of(client), secrets=tuple((digest, aware(dies)) for digest, dies in alive),
@@ -361,7 +361,7 @@ async def prune_oauth_records(unit: Unit) -> int:
     now = unit.now()
     pruned = 0
     for table in (OAuthUsedJti, OAuthRevokedToken):
-        result = await unit.session.exec(sa.delete(table).where(table.expires_at <= now))  # type: ignore[call-overload,attr-defined]
+        result = await unit.session.exec(sa.delete(table).where(col(table.expires_at) <= now))
         pruned += result.rowcount or 0
     await unit.commit()
     return pruned
@@ -371,9 +371,11 @@ async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:
     """Record a one-time value (an assertion's or a DPoP proof's ``jti``); False when it was seen before. The
     primary key decides, so two concurrent requests with the same value cannot both pass."""
     now = unit.now()
-    await unit.session.exec(sa.delete(OAuthUsedJti).where(OAuthUsedJti.key == key, OAuthUsedJti.expires_at <= now))  # type: ignore[call-overload,arg-type]
+    await unit.session.exec(
+        sa.delete(OAuthUsedJti).where(col(OAuthUsedJti.key) == key, col(OAuthUsedJti.expires_at) <= now)
+    )
     insert = postgresql_insert if unit.dialect == "postgresql" else sqlite_insert
-    result = await unit.session.exec(insert(OAuthUsedJti).values(key=key, expires_at=expires_at).on_conflict_do_nothing())  # type: ignore[call-overload]
+    result = await unit.session.exec(insert(OAuthUsedJti).values(key=key, expires_at=expires_at).on_conflict_do_nothing())
     return bool(result.rowcount == 1)
 
 
@@ -381,9 +383,9 @@ async def count_issuance(unit: Unit, client_pk: uuid.UUID, *, n: int = 1, at: da
     """Add ``n`` issuances to a credential's count, last used at ``at`` (default now)."""
     at = at or unit.now()
     await unit.session.exec(
-        sa.update(OAuthClient).where(OAuthClient.id == client_pk)  # type: ignore[call-overload,arg-type]
+        sa.update(OAuthClient).where(col(OAuthClient.id) == client_pk)
         .values(token_count=OAuthClient.token_count + n,
-                last_used_at=sa.case((OAuthClient.last_used_at > at, OAuthClient.last_used_at), else_=at))  # type: ignore[operator]
+                last_used_at=sa.case((col(OAuthClient.last_used_at) > at, OAuthClient.last_used_at), else_=at))
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import OutboxMessage
 from accessdesk.domain.actor import Actor
@@ -27,14 +27,15 @@ class Deliveries:
     async def dead_letters(self, actor: Actor, *, cursor: str | None = None, limit: int = 50) -> Page[OutboxMessage]:
         """Messages the outbox gave up on, newest first."""
         _require(actor)
-        stmt = select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None), OutboxMessage.dead_at.is_not(None))  # type: ignore[union-attr]
+        stmt = select(OutboxMessage).where(col(OutboxMessage.delivered_at).is_(None),
+                                           col(OutboxMessage.dead_at).is_not(None))
         rows = (await self.unit.session.exec(keyset(stmt, OutboxMessage, cursor, limit))).all()
         return page_of(list(rows), limit)
 
     async def count_dead(self, actor: Actor) -> int:
         _require(actor)
         stmt = select(sa.func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.delivered_at.is_(None), OutboxMessage.dead_at.is_not(None))  # type: ignore[union-attr]  # fmt: skip
+            col(OutboxMessage.delivered_at).is_(None), col(OutboxMessage.dead_at).is_not(None))  # fmt: skip
         return int((await self.unit.session.exec(stmt)).one())
 
     async def retry(self, *, actor: Actor, message_id: uuid.UUID) -> OutboxMessage:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import (
     AccessGrant,
@@ -174,7 +174,7 @@ class Evidence:
         """The nomination that created the grant, then its extension rounds, oldest first."""
         extensions = await self.unit.session.exec(
             select(Nomination.id).where(Nomination.grant_id == grant.id)
-            .order_by(Nomination.created_at, Nomination.id)  # type: ignore[arg-type]
+            .order_by(col(Nomination.created_at), col(Nomination.id))
         )  # fmt: skip
         return [grant.nomination_id, *(i for i in extensions.all() if i != grant.nomination_id)]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
 from accessdesk.domain import instants, visibility, windows
@@ -89,7 +90,7 @@ class FrontierModels:
             raise Invalid("developer_id", "the developer organisation is required")
         if not SLUG.fullmatch(slug or ""):
             raise Invalid("slug", "lower-case letters, digits and dashes, 1 to 64 characters")
-        values = {"name": name, "codename": codename, "tier": str(tier), "resource": resource,
+        values: dict[str, Any] = {"name": name, "codename": codename, "tier": str(tier), "resource": resource,
                   "slack_channels": list(slack_channels or []), "developer_quorum": developer_quorum,
                   "government_quorum": government_quorum, "max_window_days": max_window_days}  # fmt: skip
         for field, value in values.items():
@@ -107,7 +108,7 @@ class FrontierModels:
             designation=Designation.NOT_ASSESSED.value,
             created_at=now,
             updated_at=now,
-            **values,  # type: ignore[arg-type]
+            **values,
         )
         self.unit.session.add(model)
         self.unit.record(actor=actor, action="model.registered", subject=model, after=snapshot(model))
@@ -179,7 +180,7 @@ class FrontierModels:
         rows = await self.unit.session.exec(
             select(AccessGrant.id).where(
                 AccessGrant.model_id == model.id,
-                AccessGrant.state.in_([GrantState.SCHEDULED.value, GrantState.ACTIVE.value]),  # type: ignore[attr-defined]
+                col(AccessGrant.state).in_([GrantState.SCHEDULED.value, GrantState.ACTIVE.value]),
             )
         )
         return set(rows.all())
@@ -192,10 +193,10 @@ class FrontierModels:
         rows = await self.unit.session.exec(
             select(AccessGrant)
             .where(
-                AccessGrant.id.in_(usable_before),  # type: ignore[attr-defined]
-                AccessGrant.state.in_([GrantState.BLOCKED.value, GrantState.SUSPENDED.value]),  # type: ignore[attr-defined]
+                col(AccessGrant.id).in_(usable_before),
+                col(AccessGrant.state).in_([GrantState.BLOCKED.value, GrantState.SUSPENDED.value]),
             )
-            .order_by(AccessGrant.starts_at, AccessGrant.id)  # type: ignore[arg-type]
+            .order_by(col(AccessGrant.starts_at), col(AccessGrant.id))
         )
         return list(rows.all())
 
@@ -211,9 +212,9 @@ class FrontierModels:
             await self.unit.session.exec(
                 select(AccessGrant).where(
                     AccessGrant.model_id == model.id,
-                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
-                    AccessGrant.starts_at > now,  # type: ignore[arg-type]
-                ).order_by(AccessGrant.starts_at, AccessGrant.id)  # type: ignore[arg-type]
+                    col(AccessGrant.revoked_at).is_(None),
+                    AccessGrant.starts_at > now,
+                ).order_by(col(AccessGrant.starts_at), col(AccessGrant.id))
             )
         ).all()
         would_block = []
@@ -235,9 +236,9 @@ class FrontierModels:
                         select(AccessGrant).where(
                             AccessGrant.model_id == model.id,
                             AccessGrant.grantee_kind == OrgKind.PARTNER.value,
-                            AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
-                            AccessGrant.ends_at > now,  # type: ignore[arg-type]
-                        ).order_by(AccessGrant.starts_at, AccessGrant.id)  # type: ignore[arg-type]
+                            col(AccessGrant.revoked_at).is_(None),
+                            AccessGrant.ends_at > now,
+                        ).order_by(col(AccessGrant.starts_at), col(AccessGrant.id))
                     )
                 ).all()
                 for grant in partners:
@@ -248,7 +249,7 @@ class FrontierModels:
         return would_block
 
     async def designate(
-        self, *, actor: Actor, model_id: uuid.UUID, designation: Designation, reference: str | None = None
+        self, *, actor: Actor, model_id: uuid.UUID, designation: Designation | str, reference: str | None = None
     ) -> FrontierModel:
         """Record the government's designation; the assessment itself stays elsewhere, only its reference here."""
         if actor.kind != OrgKind.GOVERNMENT and not actor.is_system:
@@ -311,7 +312,7 @@ class FrontierModels:
             await self.unit.session.exec(
                 select(Nomination)
                 .where(Nomination.model_id == model.id, Nomination.state == NominationState.PENDING.value)
-                .order_by(Nomination.id)
+                .order_by(col(Nomination.id))
                 .with_for_update()
             )
         ).all()

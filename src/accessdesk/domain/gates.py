@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import (
@@ -84,7 +84,7 @@ async def current_nda(session: AsyncSession, model: FrontierModel) -> NdaTemplat
             await session.exec(
                 select(NdaTemplate)
                 .where(NdaTemplate.series == series)
-                .order_by(NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
+                .order_by(col(NdaTemplate.version_major).desc(), col(NdaTemplate.version_minor).desc())
                 .limit(1)
             )
         ).first()

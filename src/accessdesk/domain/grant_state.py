@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from accessdesk.db.tables import AccessGrant
 from accessdesk.domain.vocabulary import GrantState
@@ -125,14 +126,14 @@ def state_sql(at: datetime) -> sa.ColumnElement[Any]:
     """:func:`derive_state` as a SQL expression over ``access_grants`` columns, for filters that must be right
     whether or not the worker has materialised the latest transition yet."""
     g = AccessGrant
-    lapsed = sa.or_(g.gates_valid_until.is_(None), g.gates_valid_until <= at)  # type: ignore[union-attr]
+    lapsed = sa.or_(col(g.gates_valid_until).is_(None), col(g.gates_valid_until) <= at)
     return sa.case(
-        (g.revoked_at.is_not(None), GrantState.REVOKED.value),  # type: ignore[union-attr]
-        (g.ends_at <= at, GrantState.EXPIRED.value),  # type: ignore[operator]
-        (g.has_problems.is_(True), GrantState.BLOCKED.value),  # type: ignore[attr-defined]
-        (sa.and_(g.starts_at > at, lapsed), GrantState.BLOCKED.value),  # type: ignore[operator]
-        (g.starts_at > at, GrantState.SCHEDULED.value),  # type: ignore[operator]
-        (g.government_from > at, GrantState.BLOCKED.value),  # type: ignore[operator]
+        (col(g.revoked_at).is_not(None), GrantState.REVOKED.value),
+        (col(g.ends_at) <= at, GrantState.EXPIRED.value),
+        (col(g.has_problems).is_(True), GrantState.BLOCKED.value),
+        (sa.and_(col(g.starts_at) > at, lapsed), GrantState.BLOCKED.value),
+        (col(g.starts_at) > at, GrantState.SCHEDULED.value),
+        (col(g.government_from) > at, GrantState.BLOCKED.value),
         (lapsed, GrantState.SUSPENDED.value),
         else_=GrantState.ACTIVE.value,
     )
@@ -141,29 +142,30 @@ def state_sql(at: datetime) -> sa.ColumnElement[Any]:
 def state_is_sql(state: GrantState, at: datetime) -> sa.ColumnElement[bool]:
     """A sargable filter for one state (equivalent to ``state_sql(at) == state``)."""
     g = AccessGrant
-    live = sa.and_(g.revoked_at.is_(None), g.ends_at > at)  # type: ignore[union-attr,operator]
-    valid = sa.and_(g.gates_valid_until.is_not(None), g.gates_valid_until > at)  # type: ignore[union-attr,operator]
-    ok = sa.and_(g.has_problems.is_(False), valid)  # type: ignore[attr-defined]
-    government_begun = sa.or_(g.government_from.is_(None), g.government_from <= at)  # type: ignore[union-attr,operator]
+    live = sa.and_(col(g.revoked_at).is_(None), col(g.ends_at) > at)
+    valid = sa.and_(col(g.gates_valid_until).is_not(None), col(g.gates_valid_until) > at)
+    ok = sa.and_(col(g.has_problems).is_(False), valid)
+    government_begun = sa.or_(col(g.government_from).is_(None), col(g.government_from) <= at)
     match state:
         case GrantState.REVOKED:
-            return g.revoked_at.is_not(None)  # type: ignore[union-attr]
+            return col(g.revoked_at).is_not(None)
         case GrantState.EXPIRED:
-            return sa.and_(g.revoked_at.is_(None), g.ends_at <= at)  # type: ignore[union-attr,operator]
+            return sa.and_(col(g.revoked_at).is_(None), col(g.ends_at) <= at)
         case GrantState.BLOCKED:
             # Branches each matching a partial index (ix_access_grants_problems, ix_access_grants_unstarted,
             # ix_access_grants_awaiting_government), so that the few blocked grants are found without reading the
             # many others. ``has_problems`` is written bare because a partial index is used only when the query
             # repeats its predicate.
             return sa.or_(
-                sa.and_(g.revoked_at.is_(None), g.ends_at > at, g.has_problems),  # type: ignore[union-attr,operator]
-                sa.and_(g.revoked_at.is_(None), g.starts_at > at, g.ends_at > at, sa.not_(valid)),  # type: ignore[union-attr,operator]
-                sa.and_(g.revoked_at.is_(None), g.government_from > at, g.starts_at <= at, g.ends_at > at,  # type: ignore[union-attr,operator]
-                        g.has_problems.is_(False)),  # type: ignore[attr-defined]
+                sa.and_(col(g.revoked_at).is_(None), col(g.ends_at) > at, col(g.has_problems)),
+                sa.and_(col(g.revoked_at).is_(None), col(g.starts_at) > at, col(g.ends_at) > at, sa.not_(valid)),
+                sa.and_(col(g.revoked_at).is_(None), col(g.government_from) > at, col(g.starts_at) <= at,
+                        col(g.ends_at) > at, col(g.has_problems).is_(False)),
             )
         case GrantState.SCHEDULED:
-            return sa.and_(live, g.starts_at > at, ok)  # type: ignore[operator]
+            return sa.and_(live, col(g.starts_at) > at, ok)
         case GrantState.SUSPENDED:
-            return sa.and_(live, g.starts_at <= at, g.has_problems.is_(False), sa.not_(valid), government_begun)  # type: ignore[attr-defined,operator]
+            return sa.and_(live, col(g.starts_at) <= at, col(g.has_problems).is_(False), sa.not_(valid),
+                           government_begun)
         case GrantState.ACTIVE:
-            return sa.and_(live, g.starts_at <= at, ok, government_begun)  # type: ignore[operator]
+            return sa.and_(live, col(g.starts_at) <= at, ok, government_begun)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
 from accessdesk.db.types import aware
@@ -335,17 +335,17 @@ class Grants:
         government grant is among them, the model's partner grants follow (they rely on it: rule 3)."""
         now = self.unit.now()
         stmt = select(AccessGrant).where(
-            AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
-            AccessGrant.ends_at > now,  # type: ignore[arg-type]
+            col(AccessGrant.revoked_at).is_(None),
+            AccessGrant.ends_at > now,
         )
         if organisation_id is not None:
             stmt = stmt.where(AccessGrant.organisation_id == organisation_id)
         if model_ids is not None:
-            stmt = stmt.where(AccessGrant.model_id.in_(model_ids))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(AccessGrant.model_id).in_(model_ids))
         if unstarted_only:
-            stmt = stmt.where(AccessGrant.starts_at > now)  # type: ignore[arg-type]
+            stmt = stmt.where(AccessGrant.starts_at > now)
         if kinds is not None:
-            stmt = stmt.where(AccessGrant.grantee_kind.in_([k.value for k in kinds]))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(AccessGrant.grantee_kind).in_([k.value for k in kinds]))
         found = await self._lock_all(stmt)
         coverage: dict[uuid.UUID, Coverage] = {}
         await self._refresh_all(found, actor=actor, recheck_window=recheck_window, reason=reason, coverage=coverage)
@@ -355,10 +355,10 @@ class Grants:
             done = {g.id for g in found}
             partners = await self._lock_all(
                 select(AccessGrant).where(
-                    AccessGrant.model_id.in_(followed),  # type: ignore[attr-defined]
+                    col(AccessGrant.model_id).in_(followed),
                     AccessGrant.grantee_kind == OrgKind.PARTNER.value,
-                    AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
-                    AccessGrant.ends_at > now,  # type: ignore[arg-type]
+                    col(AccessGrant.revoked_at).is_(None),
+                    AccessGrant.ends_at > now,
                 )
             )
             await self._refresh_all([g for g in partners if g.id not in done], actor=actor, recheck_window=True,
@@ -444,7 +444,7 @@ class Grants:
     async def revoke_all_of_model(self, *, model: FrontierModel, actor: Actor, reason: str) -> int:
         """Kill switch: revoke every grant of a (locked) model that is not revoked yet."""
         live = await self._lock_all(
-            select(AccessGrant).where(AccessGrant.model_id == model.id, AccessGrant.revoked_at.is_(None))  # type: ignore[union-attr]
+            select(AccessGrant).where(AccessGrant.model_id == model.id, col(AccessGrant.revoked_at).is_(None))
         )
         for grant in live:
             await self._revoke_locked(grant, model=model, actor=actor, reason=reason)

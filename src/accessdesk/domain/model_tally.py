@@ -32,10 +32,10 @@ async def model_tally(unit: Unit, actor: Actor, *, model_id: uuid.UUID) -> Model
     by_state = (select(state, sa.func.count())
                 .where(visibility.cases_filter(actor, AccessGrant), AccessGrant.model_id == model_id)
                 .group_by(state))  # fmt: skip
-    grants = {GrantState(s): n for s, n in (await unit.session.exec(by_state)).all()}  # type: ignore[call-overload]
+    grants = {GrantState(s): n for s, n in (await unit.session.exec(by_state)).all()}
     waiting = select(sa.func.count()).select_from(Nomination).where(
         visibility.cases_filter(actor, Nomination), Nomination.model_id == model_id,
-        Nomination.state == NominationState.PENDING.value, Nomination.starts_at > now,  # type: ignore[arg-type]
+        Nomination.state == NominationState.PENDING.value, Nomination.starts_at > now,
     )  # fmt: skip
-    pending = (await unit.session.exec(waiting)).one()  # type: ignore[call-overload]
+    pending = (await unit.session.exec(waiting)).one()
     return ModelTally(grants=grants, pending=int(pending))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import FrontierModel, Organisation
 from accessdesk.domain import visibility
@@ -23,7 +23,7 @@ def may_be_nominated(organisation: Organisation) -> bool:
 
 def may_be_nominated_sql() -> sa.ColumnElement[bool]:
     """:func:`may_be_nominated` as a filter on ``organisations``."""
-    return Organisation.kind.in_([k.value for k in NOMINEE_KINDS])  # type: ignore[attr-defined,no-any-return]
+    return col(Organisation.kind).in_([k.value for k in NOMINEE_KINDS])
 
 
 def is_grantee(actor: Actor) -> bool:
@@ -39,7 +39,7 @@ def takes_nominations(model: FrontierModel) -> bool:
 
 def takes_nominations_sql() -> sa.ColumnElement[bool]:
     """:func:`takes_nominations` as a filter on ``frontier_models``."""
-    return FrontierModel.killed_at.is_(None)  # type: ignore[union-attr,no-any-return]
+    return col(FrontierModel.killed_at).is_(None)
 
 
 # Longer than any organisation's name (200 characters): nothing longer can match.
@@ -61,8 +61,8 @@ async def nominees(unit: Unit, actor: Actor, *, matching: str = "", limit: int =
         visibility.organisations_filter(actor), may_be_nominated_sql()
     )
     if text:
-        stmt = stmt.where(Organisation.name.icontains(text, autoescape=True))  # type: ignore[attr-defined]
-        starts = sa.case((Organisation.name.istartswith(text, autoescape=True), 0), else_=1)  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Organisation.name).icontains(text, autoescape=True))
+        starts = sa.case((col(Organisation.name).istartswith(text, autoescape=True), 0), else_=1)
         stmt = stmt.order_by(starts)
     stmt = stmt.order_by(name, Organisation.slug).limit(limit)
     return list((await unit.session.exec(stmt)).all())

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import Nomination, User, UserRole
 from accessdesk.domain.actor import Actor
@@ -39,9 +39,9 @@ async def contacts(unit: Unit, organisation_ids: Iterable[uuid.UUID]) -> dict[uu
         return {}
     stmt = (
         select(User.organisation_id, User.id, UserRole.role)
-        .outerjoin(UserRole, sa.and_(UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value))  # type: ignore[arg-type]
-        .where(User.organisation_id.in_(wanted), User.disabled_at.is_(None))  # type: ignore[attr-defined,union-attr]
-        .order_by(User.organisation_id, User.email)
+        .outerjoin(UserRole, sa.and_(col(UserRole.user_id) == User.id, col(UserRole.role) == Role.ADMIN.value))
+        .where(col(User.organisation_id).in_(wanted), col(User.disabled_at).is_(None))
+        .order_by(col(User.organisation_id), User.email)
     )
     admins: dict[uuid.UUID, list[str]] = {}
     members: dict[uuid.UUID, list[str]] = {}

@@ -6,7 +6,7 @@ import re
 import uuid
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import Organisation, OrganisationDomain, User, UserRole, WebSession
 from accessdesk.domain import visibility
@@ -159,7 +159,7 @@ class Organisations:
         return organisation
 
     async def add_user(
-        self, *, actor: Actor, organisation_id: uuid.UUID, email: str, name: str, roles: list[Role]
+        self, *, actor: Actor, organisation_id: uuid.UUID, email: str, name: str, roles: list[Role] | list[str]
     ) -> User:
         organisation = await self._manageable(actor, organisation_id)
         email = normalise_email(email)
@@ -192,7 +192,7 @@ class Organisations:
         *,
         actor: Actor,
         user_id: uuid.UUID,
-        roles: list[Role] | None = None,
+        roles: list[Role] | list[str] | None = None,
         disabled: bool | None = None,
     ) -> User:
         user = await self.unit.get(User, user_id, what="user")
@@ -202,7 +202,7 @@ class Organisations:
         before = {"roles": sorted(await roles_of(self.unit, user.id)), "disabled": user.disabled_at is not None}
         if roles is not None:
             chosen = self._roles(roles)
-            await self.unit.session.exec(sa.delete(UserRole).where(UserRole.user_id == user.id))  # type: ignore[call-overload,arg-type]
+            await self.unit.session.exec(sa.delete(UserRole).where(col(UserRole.user_id) == user.id))
             for role in chosen:
                 self.unit.session.add(UserRole(user_id=user.id, role=role.value))
         if disabled is not None:
@@ -210,8 +210,8 @@ class Organisations:
             self.unit.session.add(user)
             if disabled:  # a disabled person is out at once: every console session of theirs ends now
                 await self.unit.session.exec(
-                    sa.update(WebSession)  # type: ignore[call-overload]
-                    .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))  # type: ignore[union-attr]
+                    sa.update(WebSession)
+                    .where(col(WebSession.user_id) == user.id, col(WebSession.ended_at).is_(None))
                     .values(ended_at=self.unit.now())
                 )
         after = {"roles": sorted(r.value for r in self._roles(roles)) if roles is not None else before["roles"],
@@ -234,7 +234,7 @@ class Organisations:
         return await self._move_vetting(organisation, Vetting.SUBMITTED, actor=actor, submission=text)
 
     async def decide_vetting(
-        self, *, actor: Actor, organisation_id: uuid.UUID, outcome: Vetting, reason: str | None
+        self, *, actor: Actor, organisation_id: uuid.UUID, outcome: Vetting | str, reason: str | None
     ) -> Organisation:
         organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
         visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
@@ -260,6 +260,7 @@ class Organisations:
         organisation = await self.unit.lock(Organisation, organisation.id)
         if organisation.kind != OrgKind.PARTNER:
             raise Conflict("only partner organisations are vetted")
+        assert organisation.vetting_state is not None, "a partner is created invited"
         current = Vetting(organisation.vetting_state)
         if target not in VETTING_MOVES[current]:
             raise Conflict(f"vetting cannot go from {current.value} to {target.value}")

@@ -8,13 +8,25 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
+from sqlmodel import col
+from sqlmodel.sql.expression import SelectOfScalar
 
 from accessdesk.domain.errors import Invalid, Malformed
 
 T = TypeVar("T")
+
+
+class Keyed(Protocol):
+    """A row that pages by its creation: when, and its id after that."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+K = TypeVar("K", bound=Keyed)
 MAX_LIMIT = 200
 
 
@@ -47,17 +59,17 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def keyset(stmt: Any, table: Any, cursor: str | None, limit: int) -> Any:
+def keyset(stmt: SelectOfScalar[K], table: type[K], cursor: str | None, limit: int) -> SelectOfScalar[K]:
     """Order ``stmt`` newest first and start it after ``cursor``; fetch one extra row to know if more follow."""
     if cursor:
         at, id_ = decode_cursor(cursor)
         stmt = stmt.where(
-            sa.or_(table.created_at < at, sa.and_(table.created_at == at, table.id < id_))
+            sa.or_(col(table.created_at) < at, sa.and_(col(table.created_at) == at, col(table.id) < id_))
         )
-    return stmt.order_by(table.created_at.desc(), table.id.desc()).limit(check_limit(limit) + 1)
+    return stmt.order_by(col(table.created_at).desc(), col(table.id).desc()).limit(check_limit(limit) + 1)
 
 
-def page_of(rows: list[Any], limit: int) -> Page[Any]:
+def page_of(rows: list[K], limit: int) -> Page[K]:
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(items=rows, next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from accessdesk.db.tables import (
     AccessGrant,
@@ -29,7 +30,7 @@ from accessdesk.db.tables import (
 from accessdesk.domain import audit, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import awaiting
-from accessdesk.domain.errors import Forbidden, Invalid
+from accessdesk.domain.errors import Forbidden, Invalid, NotFound
 from accessdesk.domain.grant_state import state_is_sql
 from accessdesk.domain.grants import Grants, Usability, stored_answer
 from accessdesk.domain.nominees import may_be_nominated_sql, takes_nominations_sql
@@ -43,6 +44,18 @@ from accessdesk.domain.vocabulary import (
     Role,
     Side,
 )
+
+
+class Mentions(Protocol):
+    """What :meth:`Queries.display_names` reads: a nomination, a grant, or anything else naming a model and an
+    organisation."""
+
+    @property
+    def model_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def organisation_id(self) -> uuid.UUID | None: ...
+
 
 # "Ending soon" on a home page, the console's and the Slack App Home's alike (README: "access ending within 14
 # days"). Not the 30 days an NDA or an attestation is flagged ahead of its expiry: that is the first renewal
@@ -139,7 +152,7 @@ class Queries:
         :meth:`organisations`)."""
         stmt = select(FrontierModel).where(visibility.models_filter(actor), *where)
         order = ((sa.func.lower(FrontierModel.name), FrontierModel.slug) if by_name
-                 else (FrontierModel.created_at.desc(), FrontierModel.id.desc()))  # type: ignore[attr-defined]  # fmt: skip
+                 else (col(FrontierModel.created_at).desc(), col(FrontierModel.id).desc()))  # fmt: skip
         return list((await self.unit.session.exec(stmt.order_by(*order))).all())
 
     async def nominable_models(self, actor: Actor) -> list[FrontierModel]:
@@ -157,7 +170,7 @@ class Queries:
         first, uncut: the nominate form's choice."""
         stmt = select(Organisation).where(visibility.organisations_filter(actor), may_be_nominated_sql())
         return list((await self.unit.session.exec(
-            stmt.order_by(Organisation.created_at.desc(), Organisation.id.desc())  # type: ignore[attr-defined]
+            stmt.order_by(col(Organisation.created_at).desc(), col(Organisation.id).desc())
         )).all())  # fmt: skip
 
     async def organisation_names(self, actor: Actor, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -165,15 +178,15 @@ class Queries:
         if not organisation_ids:
             return {}
         stmt = select(Organisation.id, Organisation.name).where(
-            visibility.organisations_filter(actor), Organisation.id.in_(organisation_ids)  # type: ignore[attr-defined]
+            visibility.organisations_filter(actor), col(Organisation.id).in_(organisation_ids)
         )
         return dict((await self.unit.session.exec(stmt)).all())
 
     async def model_by_slug(self, actor: Actor, slug: str) -> FrontierModel:
         model = (await self.unit.session.exec(select(FrontierModel).where(FrontierModel.slug == slug))).first()
-        visibility.require(model is not None and await visibility.sees_model(self.unit.session, actor, model),
-                           "model", slug)  # fmt: skip
-        return model  # type: ignore[return-value]
+        if model is None or not await visibility.sees_model(self.unit.session, actor, model):
+            raise NotFound(f"model {slug} not found")
+        return model
 
     async def model(self, actor: Actor, model_id: uuid.UUID) -> FrontierModel:
         model = await self.unit.get(FrontierModel, model_id, what="model")
@@ -189,10 +202,10 @@ class Queries:
         """The people of an organisation the actor can see, with their roles."""
         await self.organisation(actor, organisation_id)
         users = (await self.unit.session.exec(
-            select(User).where(User.organisation_id == organisation_id).order_by(User.email)  # type: ignore[arg-type]
+            select(User).where(User.organisation_id == organisation_id).order_by(User.email)
         )).all()  # fmt: skip
         roles = (await self.unit.session.exec(
-            select(UserRole).where(UserRole.user_id.in_([u.id for u in users]))  # type: ignore[attr-defined]
+            select(UserRole).where(col(UserRole.user_id).in_([u.id for u in users]))
         )).all()  # fmt: skip
         by_user: dict[uuid.UUID, set[Role]] = {}
         for row in roles:
@@ -211,10 +224,11 @@ class Queries:
         now = self.unit.now()
         stmt = select(Nomination).where(visibility.cases_filter(actor, Nomination))
         if filters.state == NominationState.PENDING:
-            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now)  # type: ignore[arg-type]
+            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now)
         elif filters.state == NominationState.LAPSED:
-            stmt = stmt.where(sa.or_(Nomination.state == "lapsed",
-                                     sa.and_(Nomination.state == "pending", Nomination.starts_at <= now)))  # type: ignore[arg-type]  # fmt: skip
+            stmt = stmt.where(sa.or_(col(Nomination.state) == "lapsed",
+                                     sa.and_(col(Nomination.state) == "pending",
+                                             col(Nomination.starts_at) <= now)))  # fmt: skip
         elif filters.state is not None:
             stmt = stmt.where(Nomination.state == NominationState(filters.state).value)
         if filters.model_id is not None:
@@ -228,13 +242,13 @@ class Queries:
             # PostgreSQL may walk the creation-order index instead and stop at the first page of theirs.
             stmt = stmt.where(Nomination.nominated_by == filters.nominated_by)
         if filters.awaiting is not None:
-            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))  # type: ignore[arg-type]
+            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))
         if filters.for_me:
             stmt = self._my_queue(actor, stmt, now)
         rows = (await self.unit.session.exec(keyset(stmt, Nomination, cursor, limit))).all()
         return page_of(list(rows), limit)
 
-    def _my_queue(self, actor: Actor, stmt, now):  # type: ignore[no-untyped-def]
+    def _my_queue(self, actor: Actor, stmt: SelectOfScalar[Nomination], now: datetime) -> SelectOfScalar[Nomination]:
         """Pending nominations this person can still decide on: their side short of quorum, not their own, not
         decided by them yet."""
         if not actor.can(Permission.NOMINATIONS_DECIDE) or not actor.is_staff:
@@ -242,10 +256,11 @@ class Queries:
         side = Side.GOVERNMENT if actor.kind == OrgKind.GOVERNMENT else Side.DEVELOPER
         return stmt.where(
             Nomination.state == "pending",
-            Nomination.starts_at > now,  # type: ignore[arg-type]
+            Nomination.starts_at > now,
             awaiting(side),
             Nomination.nominated_by != actor.user_id,
-            ~sa.exists().where(Decision.nomination_id == Nomination.id, Decision.approver_id == actor.user_id),
+            ~sa.exists().where(col(Decision.nomination_id) == Nomination.id,
+                               col(Decision.approver_id) == actor.user_id),
         )
 
     async def nomination(self, actor: Actor, nomination_id: uuid.UUID) -> tuple[Nomination, list[Decision]]:
@@ -254,7 +269,9 @@ class Queries:
         visibility.require(visibility.can_see_case(actor, model, nomination.organisation_id),
                            "nomination", nomination_id)  # fmt: skip
         decisions = await self.unit.session.exec(
-            select(Decision).where(Decision.nomination_id == nomination_id).order_by(Decision.created_at, Decision.id)  # type: ignore[arg-type]
+            select(Decision)
+            .where(Decision.nomination_id == nomination_id)
+            .order_by(col(Decision.created_at), col(Decision.id))
         )
         return nomination, list(decisions.all())
 
@@ -269,9 +286,9 @@ class Queries:
         live = state in (GrantState.ACTIVE, GrantState.SCHEDULED, GrantState.BLOCKED, GrantState.SUSPENDED)
         narrow: list[Any] = []  # filters that match few grants among many, each served by an index
         if ending_before is not None:
-            narrow.append(AccessGrant.ends_at < ending_before)  # type: ignore[arg-type]
+            narrow.append(AccessGrant.ends_at < ending_before)
             if live:  # implied by the state; said here so the ends_at index serves a closed range
-                narrow.append(AccessGrant.ends_at > now)  # type: ignore[arg-type]
+                narrow.append(AccessGrant.ends_at > now)
         if state == GrantState.BLOCKED:
             narrow.append(state_is_sql(state, now))
         elif state is not None:
@@ -279,7 +296,7 @@ class Queries:
         if narrow:
             # Asked for the newest first, both planners would walk the creation-order index and test every grant
             # (the LIMIT makes that look cheap); a subquery makes them find the few matching grants first.
-            stmt = stmt.where(AccessGrant.id.in_(select(AccessGrant.id).where(*narrow)))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(AccessGrant.id).in_(select(AccessGrant.id).where(*narrow)))
         if model_id is not None:
             stmt = stmt.where(AccessGrant.model_id == model_id)
         if organisation_id is not None:
@@ -296,9 +313,9 @@ class Queries:
         now = self.unit.now()
         stmt = (
             select(AccessGrant)
-            .where(visibility.cases_filter(actor, AccessGrant), AccessGrant.ends_at < before,  # type: ignore[arg-type]
+            .where(visibility.cases_filter(actor, AccessGrant), AccessGrant.ends_at < before,
                    state_is_sql(GrantState.ACTIVE, now))
-            .order_by(AccessGrant.ends_at, AccessGrant.id)  # type: ignore[arg-type]
+            .order_by(col(AccessGrant.ends_at), col(AccessGrant.id))
             .limit(fetch)
         )  # fmt: skip
         return list((await self.unit.session.exec(stmt)).all())
@@ -333,16 +350,16 @@ class Queries:
                     ending=await self.grant_rows(ending[:limit]), more_ending=len(ending) > limit,
                     names=await self.display_names(waiting))  # fmt: skip
 
-    async def display_names(self, rows: list[Nomination] | list[AccessGrant] | list[object]) -> dict[uuid.UUID, str]:
+    async def display_names(self, rows: Sequence[Mentions]) -> dict[uuid.UUID, str]:
         """Names of the models and organisations that already-visible nominations or grants mention."""
-        model_ids = {r.model_id for r in rows}  # type: ignore[attr-defined]
-        org_ids = {r.organisation_id for r in rows}  # type: ignore[attr-defined]
+        model_ids = {r.model_id for r in rows}
+        org_ids = {r.organisation_id for r in rows}
         names: dict[uuid.UUID, str] = {}
         if model_ids:
-            stmt = select(FrontierModel.id, FrontierModel.name).where(FrontierModel.id.in_(model_ids))  # type: ignore[attr-defined]
+            stmt = select(FrontierModel.id, FrontierModel.name).where(col(FrontierModel.id).in_(model_ids))
             names.update(dict((await self.unit.session.exec(stmt)).all()))
         if org_ids:
-            stmt = select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))  # type: ignore[attr-defined]
+            stmt = select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(org_ids))
             names.update(dict((await self.unit.session.exec(stmt)).all()))
         return names
 
@@ -351,7 +368,7 @@ class Queries:
         if not user_ids:
             return {}
         rows = (await self.unit.session.exec(
-            select(User.id, User.name, User.email).where(User.id.in_(set(user_ids)))  # type: ignore[attr-defined]
+            select(User.id, User.name, User.email).where(col(User.id).in_(set(user_ids)))
         )).all()  # fmt: skip
         return {id_: f"{name} ({email})" for id_, name, email in rows}
 
@@ -369,10 +386,11 @@ class Queries:
             # A developer-wide NDA can be read before any nomination (onboarding); one written for a model reveals
             # that the model exists, so only partners involved with that model see it.
             involved = select(FrontierModel.id).where(visibility.models_filter(actor))
-            stmt = stmt.where(sa.or_(NdaTemplate.model_id.is_(None), NdaTemplate.model_id.in_(involved)))  # type: ignore[union-attr]
+            stmt = stmt.where(sa.or_(col(NdaTemplate.model_id).is_(None), col(NdaTemplate.model_id).in_(involved)))
         if model_id is not None:
-            stmt = stmt.where(sa.or_(NdaTemplate.model_id == model_id, NdaTemplate.model_id.is_(None)))  # type: ignore[union-attr]
-        stmt = stmt.order_by(NdaTemplate.series, NdaTemplate.version_major.desc(), NdaTemplate.version_minor.desc())  # type: ignore[attr-defined]
+            stmt = stmt.where(sa.or_(col(NdaTemplate.model_id) == model_id, col(NdaTemplate.model_id).is_(None)))
+        stmt = stmt.order_by(NdaTemplate.series, col(NdaTemplate.version_major).desc(),
+                             col(NdaTemplate.version_minor).desc())
         return list((await self.unit.session.exec(stmt)).all())
 
     async def nda_template(self, actor: Actor, template_id: uuid.UUID) -> NdaTemplate:
@@ -384,7 +402,7 @@ class Queries:
     async def nda_acceptances(self, actor: Actor, organisation_id: uuid.UUID) -> list[NdaAcceptance]:
         await self.organisation(actor, organisation_id)
         stmt = select(NdaAcceptance).where(NdaAcceptance.organisation_id == organisation_id)
-        return list((await self.unit.session.exec(stmt.order_by(NdaAcceptance.accepted_at.desc()))).all())  # type: ignore[attr-defined]
+        return list((await self.unit.session.exec(stmt.order_by(col(NdaAcceptance.accepted_at).desc()))).all())
 
     async def acceptances_of(self, actor: Actor, template_id: uuid.UUID) -> list[NdaAcceptance]:
         """Who accepted one NDA version: staff see every signatory; a partner or government reader, its own."""
@@ -392,12 +410,12 @@ class Queries:
         stmt = select(NdaAcceptance).where(NdaAcceptance.template_id == template_id)
         if not visibility.sees_everything(actor) and actor.kind != OrgKind.DEVELOPER:
             stmt = stmt.where(NdaAcceptance.organisation_id == actor.organisation_id)
-        return list((await self.unit.session.exec(stmt.order_by(NdaAcceptance.accepted_at.desc()))).all())  # type: ignore[attr-defined]
+        return list((await self.unit.session.exec(stmt.order_by(col(NdaAcceptance.accepted_at).desc()))).all())
 
     async def attestations(self, actor: Actor, organisation_id: uuid.UUID) -> list[Attestation]:
         await self.organisation(actor, organisation_id)
         stmt = select(Attestation).where(Attestation.organisation_id == organisation_id)
-        return list((await self.unit.session.exec(stmt.order_by(Attestation.attested_at.desc()))).all())  # type: ignore[attr-defined]
+        return list((await self.unit.session.exec(stmt.order_by(col(Attestation.attested_at).desc()))).all())
 
     async def verify_audit(self, actor: Actor) -> audit.Verification:
         actor.require(Permission.AUDIT_READ, "only auditors and admins verify the audit trail")
@@ -421,7 +439,7 @@ class Queries:
             stmt = stmt.where(AuditEvent.action == action)
         if before_seq is not None:
             stmt = stmt.where(AuditEvent.seq < before_seq)
-        rows = list((await self.unit.session.exec(stmt.order_by(AuditEvent.seq.desc()).limit(limit + 1))).all())  # type: ignore[attr-defined]
+        rows = list((await self.unit.session.exec(stmt.order_by(col(AuditEvent.seq).desc()).limit(limit + 1))).all())
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, (rows[-1].seq if more and rows else None)

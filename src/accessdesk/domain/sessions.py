@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import Organisation, OrganisationDomain, User, WebSession
 from accessdesk.domain.actor import Actor
@@ -104,8 +104,8 @@ class WebSessions:
             return None
         found = (
             await self.unit.session.exec(
-                select(WebSession, User).join(User, User.id == WebSession.user_id)  # type: ignore[arg-type]
-                .where(WebSession.id == session_id(token), WebSession.ended_at.is_(None))  # type: ignore[union-attr]
+                select(WebSession, User).join(User, col(User.id) == WebSession.user_id)
+                .where(WebSession.id == session_id(token), col(WebSession.ended_at).is_(None))
             )
         ).first()  # fmt: skip
         if found is None:
@@ -142,8 +142,8 @@ async def sign_in_choices(unit: Unit) -> list[tuple[str, list[User]]]:
     """Every enabled person by organisation, for the development sign-in (never offered in production)."""
     rows = (
         await unit.session.exec(
-            select(User, Organisation.name).join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
-            .where(User.disabled_at.is_(None)).order_by(Organisation.name, User.email)  # type: ignore[union-attr]
+            select(User, Organisation.name).join(Organisation, col(Organisation.id) == User.organisation_id)
+            .where(col(User.disabled_at).is_(None)).order_by(Organisation.name, User.email)
         )
     ).all()  # fmt: skip
     grouped: dict[str, list[User]] = {}

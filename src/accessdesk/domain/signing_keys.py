@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.crypto import ALGORITHM, Signer, new_signing_key, seal, unseal
 from accessdesk.db.tables import SigningKey
@@ -82,14 +82,14 @@ class KeyRing:
         """The public keys in the JWKS: next, current, and retired ones whose tokens may still be alive."""
         now = self.unit.now()
         stmt = select(SigningKey.public_jwk).where(
-            sa.or_(SigningKey.published_until.is_(None), SigningKey.published_until > now)  # type: ignore[union-attr,operator]
-        ).order_by(SigningKey.created_at.desc())  # type: ignore[attr-defined]
+            sa.or_(col(SigningKey.published_until).is_(None), col(SigningKey.published_until) > now)
+        ).order_by(col(SigningKey.created_at).desc())
         return [dict(jwk) for jwk in (await self.unit.session.exec(stmt)).all()]
 
     async def signer(self) -> Signer | None:
         """The current key, unsealed; None before the first start."""
-        stmt = select(SigningKey).where(SigningKey.signs_from.is_not(None), SigningKey.retired_at.is_(None))  # type: ignore[union-attr]
-        row = (await self.unit.session.exec(stmt.order_by(SigningKey.signs_from.desc()).limit(1))).first()  # type: ignore[union-attr]
+        stmt = select(SigningKey).where(col(SigningKey.signs_from).is_not(None), col(SigningKey.retired_at).is_(None))
+        row = (await self.unit.session.exec(stmt.order_by(col(SigningKey.signs_from).desc()).limit(1))).first()
         if row is None:
             return None
         pem = unseal(self.sealing_key, row.kid, row.private_key_sealed)

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import SlackEmailMatch, SlackLink, SlackLinkRequest, User
 from accessdesk.domain.actor import Actor
@@ -95,7 +95,7 @@ class SlackLinks:
         await self.unit.commit()
 
     async def of_user(self, user_id: uuid.UUID) -> list[SlackLink]:
-        stmt = select(SlackLink).where(SlackLink.user_id == user_id).order_by(SlackLink.linked_at.desc())  # type: ignore[attr-defined]
+        stmt = select(SlackLink).where(SlackLink.user_id == user_id).order_by(col(SlackLink.linked_at).desc())
         return list((await self.unit.session.exec(stmt)).all())
 
     async def matched(self, slack_user_id: str) -> User | None:
@@ -116,7 +116,7 @@ class SlackLinks:
         """Slack confirmed just now that ``slack_user_id`` has the (normalised) address ``email``: the one active
         account with that address, the match remembered (:meth:`remember_match`); None if no active account has it."""
         # User.email is unique and stored normalised, so a match is exactly one account.
-        found = select(User).where(User.email == email, User.disabled_at.is_(None))  # type: ignore[union-attr]
+        found = select(User).where(User.email == email, col(User.disabled_at).is_(None))
         user = (await self.unit.session.exec(found)).first()
         if user is not None:
             await self.remember_match(slack_user_id=slack_user_id, user=user)
@@ -132,7 +132,7 @@ class SlackLinks:
                                               confirmed_at=now)  # fmt: skip
         stmt = stmt.on_conflict_do_update(index_elements=["slack_user_id"],
                                           set_={"user_id": user.id, "email": user.email, "confirmed_at": now})  # fmt: skip
-        await self.unit.session.exec(stmt)  # type: ignore[call-overload]
+        await self.unit.session.exec(stmt)
         await self.unit.commit()
 
     async def user_of(self, slack_user_id: str) -> User | None:

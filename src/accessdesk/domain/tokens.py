@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import ApiToken, Organisation, User
 from accessdesk.domain.actor import Actor
@@ -59,8 +59,8 @@ class Tokens:
         found = (
             await self.unit.session.exec(
                 select(ApiToken, User, Organisation)
-                .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
-                .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
+                .join(User, col(User.id) == ApiToken.user_id)
+                .join(Organisation, col(Organisation.id) == User.organisation_id)
                 .where(ApiToken.token_hash == digest(token))
             )
         ).first()

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy.sql.selectable import GenerativeSelect
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, Nomination, OutboxMessage
 from accessdesk.domain.actor import Actor
@@ -40,7 +41,10 @@ class SweepReport:
     reminders_sent: int = 0
 
 
-def _claim(stmt: sa.Select, unit: Unit) -> sa.Select:  # type: ignore[type-arg]
+_Claimed = TypeVar("_Claimed", bound=GenerativeSelect)
+
+
+def _claim(stmt: _Claimed, unit: Unit) -> _Claimed:
     return stmt.with_for_update(skip_locked=True) if unit.dialect == "postgresql" else stmt
 
 
@@ -51,8 +55,8 @@ async def materialise_grants(unit: Unit, *, batch: int = 500) -> int:
         now = unit.now()
         stmt = (
             select(AccessGrant)
-            .where(AccessGrant.next_transition_at <= now)  # type: ignore[operator]
-            .order_by(AccessGrant.next_transition_at)
+            .where(col(AccessGrant.next_transition_at) <= now)
+            .order_by(col(AccessGrant.next_transition_at))
             .limit(batch)
             .execution_options(populate_existing=True)
         )
@@ -71,8 +75,8 @@ async def lapse_nominations(unit: Unit, *, batch: int = 500) -> int:
         now = unit.now()
         stmt = (
             select(Nomination)
-            .where(Nomination.state == NominationState.PENDING.value, Nomination.starts_at <= now)  # type: ignore[arg-type]
-            .order_by(Nomination.starts_at)
+            .where(Nomination.state == NominationState.PENDING.value, Nomination.starts_at <= now)
+            .order_by(col(Nomination.starts_at))
             .limit(batch)
             .execution_options(populate_existing=True)
         )
@@ -117,16 +121,16 @@ async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, ma
         stmt = (
             select(OutboxMessage)
             .where(
-                OutboxMessage.delivered_at.is_(None),  # type: ignore[union-attr]
-                OutboxMessage.dead_at.is_(None),  # type: ignore[union-attr]
-                OutboxMessage.available_at <= now,  # type: ignore[arg-type]
+                col(OutboxMessage.delivered_at).is_(None),
+                col(OutboxMessage.dead_at).is_(None),
+                OutboxMessage.available_at <= now,
             )
-            .order_by(OutboxMessage.available_at, OutboxMessage.created_at)  # type: ignore[arg-type]
+            .order_by(col(OutboxMessage.available_at), col(OutboxMessage.created_at))
             .limit(min(per_claim, batch - tried))
             .execution_options(populate_existing=True)
         )
         if only is not None:
-            stmt = stmt.where(OutboxMessage.id.in_(list(only)))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(OutboxMessage.id).in_(list(only)))
         due = (await unit.session.exec(_claim(stmt, unit))).all()
         for message in due:
             if await _deliver_one(unit, notifier, message, now=now, max_attempts=max_attempts):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
+import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +18,15 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import NotFound
 
 Row = TypeVar("Row", bound=SQLModel)
+
+
+class Recorded(Protocol):
+    """What an audit event can be about without naming it: a row of a table, with an ``id``."""
+
+    __tablename__: ClassVar[str]
+
+    @property
+    def id(self) -> Any: ...
 
 
 class Unit:
@@ -48,7 +58,9 @@ class Unit:
 
     @property
     def dialect(self) -> str:
-        return self.session.bind.dialect.name  # type: ignore[union-attr]
+        bind = self.session.bind
+        assert bind is not None, "sessions are bound to their engine (db/engine.py)"
+        return bind.dialect.name
 
     async def get(self, table: type[Row], id_: Any, *, what: str | None = None, fresh: bool = False) -> Row:
         """Load a row by primary key (``fresh``: as the database has it now, not as this session last saw it)."""
@@ -64,7 +76,7 @@ class Unit:
         SQLite transactions begin IMMEDIATE, which already serialises writers. ``populate_existing`` makes sure
         we read the row as it is now that we hold the lock, not as an earlier read in this session saw it.
         """
-        pk = table.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
+        pk = sa.inspect(table).local_table.primary_key.columns.values()[0]
         stmt = (
             select(table)
             .where(pk == id_)
@@ -81,7 +93,7 @@ class Unit:
         *,
         actor: Actor,
         action: str,
-        subject: SQLModel | None = None,
+        subject: Recorded | None = None,
         subject_type: str | None = None,
         subject_id: Any = None,
         before: dict[str, Any] | None = None,
@@ -90,8 +102,8 @@ class Unit:
     ) -> None:
         """Queue an audit event; it is chained and written by :meth:`commit`, in the same transaction."""
         if subject is not None:
-            subject_type = subject_type or subject.__tablename__  # type: ignore[attr-defined]
-            subject_id = subject_id or subject.id  # type: ignore[attr-defined]
+            subject_type = subject_type or subject.__tablename__
+            subject_id = subject_id or subject.id
         self._events.append(
             AuditEvent(
                 seq=0,

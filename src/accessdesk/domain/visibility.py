@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation
@@ -36,7 +36,7 @@ def develops(actor: Actor, model: FrontierModel) -> bool:
 
 def develops_sql(actor: Actor) -> sa.ColumnElement[bool]:
     """:func:`develops` as a filter on ``frontier_models``."""
-    return FrontierModel.developer_id == actor.organisation_id  # type: ignore[return-value]
+    return col(FrontierModel.developer_id) == actor.organisation_id
 
 
 def sees_gateway_credentials(actor: Actor) -> bool:
@@ -59,8 +59,10 @@ async def sees_model(session: AsyncSession, actor: Actor, model: FrontierModel) 
     involved = await session.exec(
         select(sa.literal(1)).where(
             sa.or_(
-                sa.exists().where(Nomination.model_id == model.id, Nomination.organisation_id == actor.organisation_id),
-                sa.exists().where(AccessGrant.model_id == model.id, AccessGrant.organisation_id == actor.organisation_id),
+                sa.exists().where(col(Nomination.model_id) == model.id,
+                                  col(Nomination.organisation_id) == actor.organisation_id),
+                sa.exists().where(col(AccessGrant.model_id) == model.id,
+                                  col(AccessGrant.organisation_id) == actor.organisation_id),
             )
         )
     )
@@ -89,13 +91,13 @@ def models_filter(actor: Actor) -> sa.ColumnElement[bool]:
     if sees_everything(actor):
         return sa.true()
     if actor.kind == OrgKind.DEVELOPER:
-        return FrontierModel.developer_id == actor.organisation_id
+        return col(FrontierModel.developer_id) == actor.organisation_id
     return sa.or_(
-        FrontierModel.id.in_(  # type: ignore[attr-defined]
-            sa.select(Nomination.model_id).where(Nomination.organisation_id == actor.organisation_id)
+        col(FrontierModel.id).in_(
+            sa.select(col(Nomination.model_id)).where(col(Nomination.organisation_id) == actor.organisation_id)
         ),
-        FrontierModel.id.in_(  # type: ignore[attr-defined]
-            sa.select(AccessGrant.model_id).where(AccessGrant.organisation_id == actor.organisation_id)
+        col(FrontierModel.id).in_(
+            sa.select(col(AccessGrant.model_id)).where(col(AccessGrant.organisation_id) == actor.organisation_id)
         ),
     )
 
@@ -104,13 +106,13 @@ def cases_filter(actor: Actor, table: type[Nomination] | type[AccessGrant]) -> s
     if sees_everything(actor):
         return sa.true()
     if actor.kind == OrgKind.DEVELOPER:
-        return table.model_id.in_(  # type: ignore[attr-defined]
-            sa.select(FrontierModel.id).where(FrontierModel.developer_id == actor.organisation_id)
+        return col(table.model_id).in_(
+            sa.select(col(FrontierModel.id)).where(col(FrontierModel.developer_id) == actor.organisation_id)
         )
-    return table.organisation_id == actor.organisation_id  # type: ignore[return-value]
+    return col(table.organisation_id) == actor.organisation_id
 
 
 def organisations_filter(actor: Actor) -> sa.ColumnElement[bool]:
     if sees_everything(actor) or actor.is_staff:
         return sa.true()
-    return Organisation.id == actor.organisation_id
+    return col(Organisation.id) == actor.organisation_id

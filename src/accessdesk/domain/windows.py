@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import AccessGrant, FrontierModel
@@ -33,7 +33,7 @@ async def earliest_government_start(
     stmt = select(sa.func.min(AccessGrant.starts_at)).where(
         AccessGrant.model_id == model_id,
         AccessGrant.grantee_kind == OrgKind.GOVERNMENT.value,
-        AccessGrant.revoked_at.is_(None),  # type: ignore[union-attr]
+        col(AccessGrant.revoked_at).is_(None),
     )
     if excluding is not None:
         stmt = stmt.where(AccessGrant.id != excluding)

@@ -32,7 +32,7 @@ class Answer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A copy of the headers: whatever runs around us may add to the list it is given.
         await send({"type": "http.response.start", "status": self.status, "headers": [*self.headers]})
-        await send({"type": "http.response.body", "body": self.body})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 @functools.lru_cache(maxsize=64)

@@ -99,7 +99,7 @@ class OAuthCache:
             # Shielded: a waiter that goes away must not cancel the read the others wait for.
             read, value = await asyncio.shield(reading)
             if read:
-                return value  # type: ignore[no-any-return]
+                return value
             return await load()  # that read failed or was cancelled: this request reads for itself
         generation = self._generation[kind]
         reading = self._reading[kind][key] = asyncio.get_running_loop().create_future()
@@ -140,7 +140,7 @@ class OAuthCache:
             generation = self._generation["revoked"]
             now = unit.now()
             alive = set((await unit.session.exec(
-                select(OAuthRevokedToken.jti).where(OAuthRevokedToken.expires_at > now)  # type: ignore[arg-type]
+                select(OAuthRevokedToken.jti).where(OAuthRevokedToken.expires_at > now)
             )).all())  # fmt: skip
             if generation != self._generation["revoked"]:
                 return jti in alive

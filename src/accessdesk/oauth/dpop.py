@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.util import urlsafe_b64decode
 
 ALGORITHMS = ("ES256", "ES384", "EdDSA", "PS256", "RS256")
-KEY_TYPES = {"EC": ECKey, "OKP": OKPKey, "RSA": RSAKey}
+KEY_TYPES: dict[str, type[ECKey] | type[OKPKey] | type[RSAKey]] = {"EC": ECKey, "OKP": OKPKey, "RSA": RSAKey}
 # How far a proof's iat may be from our clock: proofs are made for one request, now.
 FRESHNESS = timedelta(seconds=60)
 

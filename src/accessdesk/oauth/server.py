@@ -90,7 +90,16 @@ def refused(error: OAuth2Error) -> tuple[int, Any, list[tuple[str, str]]]:
     one status however the client tried means a client never learns which check refused it."""
     if isinstance(error, InvalidClientError):
         error.status_code = 401
-    return error()  # type: ignore[no-any-return]
+    return error()
+
+
+class ContextRequest(OAuth2Request):
+    """Authlib's request as :meth:`Server.create_oauth2_request` makes it: with its form, and the token request's
+    context."""
+
+    payload: BasicOAuth2Payload
+    _body: dict[str, str]  # Authlib's, which its client authentication reads as request.form
+    accessdesk: TokenContext
 
 
 class Client(ClientMixin):
@@ -115,7 +124,8 @@ class Client(ClientMixin):
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == "client_credentials" and self.record.client.kind == "grant"
 
-    def get_allowed_scope(self, scope: str) -> str:
+    # Authlib hands over the requested scope as one string (its own example splits it); types-authlib widens it.
+    def get_allowed_scope(self, scope: str) -> str:  # type: ignore[override]
         allowed = self.context.usability.scopes if self.context.usability else ()
         return " ".join(s for s in scope.split() if s in allowed)
 
@@ -133,7 +143,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     """``private_key_jwt`` (RFC 7523 §2.2): the assertion is signed with a key the client registered, is addressed
     to us, lives briefly, and its ``jti`` is used once (recorded after Authlib answers; see TokenContext)."""
 
-    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+    # types-authlib declares it Final; Authlib reads self.CLIENT_AUTH_METHOD, for a subclass to name its method.
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(validate_jti=True, leeway=30)
@@ -192,13 +203,20 @@ class ModelAccessGrant(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, PRIVATE_KEY_JWT]
 
     @property
+    def oauth_request(self) -> ContextRequest:
+        assert isinstance(self.request, ContextRequest)
+        return self.request
+
+    @property
     def context(self) -> TokenContext:
-        return self.request.accessdesk  # type: ignore[attr-defined,no-any-return]
+        return self.oauth_request.accessdesk
 
     def validate_token_request(self) -> None:
         super().validate_token_request()  # authenticates the client first: nothing below is told to strangers
         context = self.context
-        client = context.record.client  # type: ignore[union-attr]
+        record = context.record
+        assert record is not None
+        client = record.client
         if client.revoked_at is not None:
             raise InvalidClientError(description="this credential has been revoked", status_code=401)
         usability = context.usability
@@ -207,18 +225,23 @@ class ModelAccessGrant(ClientCredentialsGrant):
             raise InvalidGrantError(description=f"the grant cannot be used now: {usability.explanation}")
         if context.dpop_problem is not None:
             raise InvalidDpopProofError(description=context.dpop_problem)
-        if context.dpop is None and context.record.model.tier == "high":  # type: ignore[union-attr]
+        if context.dpop is None and record.model.tier == "high":
             raise InvalidDpopProofError(description="this model requires DPoP-bound tokens: send a DPoP proof")
 
     def validate_requested_scope(self) -> None:
-        requested = (self.request.payload.scope or "").split()
-        allowed = set(self.context.usability.scopes)  # type: ignore[union-attr]
+        requested = (self.oauth_request.payload.scope or "").split()
+        usability = self.context.usability
+        assert usability is not None
+        allowed = set(usability.scopes)
         excess = [s for s in requested if s not in allowed]
         if excess:
             raise InvalidScopeError(description=f"not granted: {shown(' '.join(excess))}; this grant allows "
                                     f"{' '.join(sorted(allowed))}")  # fmt: skip
 
-    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def generate_token(
+        self, user: Any = None, scope: str | None = None, grant_type: str | None = None, expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, str | int]:  # fmt: skip
         context = self.context
         record, usability = context.record, context.usability
         assert record is not None and usability is not None
@@ -259,7 +282,7 @@ class Server(AuthorizationServer):
         """The token endpoint's answer (status, body, headers), Authlib's errors included."""
         running = _running.set(context)
         try:
-            return self.create_token_response(("POST", headers, form))  # type: ignore[no-any-return]
+            return self.create_token_response(("POST", headers, form))
         finally:
             _running.reset(running)
 
@@ -271,13 +294,15 @@ class Server(AuthorizationServer):
         running = _running.set(context)
         try:
             oauth_request = self.create_oauth2_request(("POST", headers, form))
-            client: Client = self.authenticate_client(oauth_request, methods, endpoint=endpoint)
+            client = self.authenticate_client(oauth_request, methods, endpoint=endpoint)
+            assert isinstance(client, Client)  # query_client's
         finally:
             _running.reset(running)
         context.auth_method = oauth_request.auth_method
         return client
 
-    def query_client(self, client_id: str) -> Client | None:
+    # Authlib answers invalid_client when this returns None; types-authlib does not let it.
+    def query_client(self, client_id: str) -> Client | None:  # type: ignore[override]
         context = _context()
         record = context.record
         if record is None or record.client.client_id != client_id:
@@ -293,14 +318,18 @@ class Server(AuthorizationServer):
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def create_oauth2_request(self, request: tuple[str, Mapping[str, str], dict[str, str]]) -> OAuth2Request:
+    def create_oauth2_request(self, request: tuple[str, Mapping[str, str], dict[str, str]]) -> ContextRequest:
         method, headers, form = request
         context = _context()
-        oauth_request = OAuth2Request(method, context.token_endpoint, headers=headers)
+        oauth_request = ContextRequest(method, context.token_endpoint, headers=headers)
         oauth_request.payload = BasicOAuth2Payload(form)
         oauth_request._body = form  # Authlib's client authentication reads request.form
-        oauth_request.accessdesk = context  # type: ignore[attr-defined]
+        oauth_request.accessdesk = context
         return oauth_request
 
-    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> tuple[int, Any, list[tuple[str, str]]]:
+    def handle_response(
+        self, status: int, body: Any,
+        # Authlib hands over a list of pairs (its errors' headers, its JSON headers); types-authlib says a mapping.
+        headers: list[tuple[str, str]],  # type: ignore[override]
+    ) -> tuple[int, Any, list[tuple[str, str]]]:  # fmt: skip
         return status, body, headers

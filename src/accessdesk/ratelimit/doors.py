@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from litestar import Request
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from accessdesk.api.errors import PROBLEM
 from accessdesk.oauth.presented import claimed_client_id, form_pairs
@@ -93,7 +94,7 @@ class Doors:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             path = scope["path"]
             oauth = self._oauth_limits.get(path)
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
             elif oauth is not None:
                 await self._oauth(oauth, app, scope, receive, send)
@@ -133,17 +134,18 @@ class Doors:
                                                                    (b"cache-control", b"no-store"),
                                                                    (b"pragma", b"no-cache")], refused)  # fmt: skip
             return
-        seen = [0, b""]  # the status, and the body of a 400 (which says whether it is invalid_client)
+        status, body = 0, b""  # the body of a 400 says whether it is invalid_client
 
         async def watch(message: Message) -> None:
+            nonlocal status, body
             if message["type"] == "http.response.start":
-                seen[0] = message["status"]
-            elif seen[0] == 400:
-                seen[1] += message.get("body", b"")
+                status = message["status"]
+            elif status == 400 and message["type"] == "http.response.body":
+                body += message.get("body", b"")
             await send(message)
 
         await app(scope, receive, watch)
-        if seen[0] == 401 or (seen[0] == 400 and b'"invalid_client"' in seen[1]):
+        if status == 401 or (status == 400 and b'"invalid_client"' in body):
             failed = [(limits.oauth_failures_per_address, address),
                       (limits.oauth_failures, await self._client_key(scope, receive, address))]
             await limiter.failed(failed, now=now)
@@ -166,7 +168,7 @@ class Doors:
         if answer.status == 401:
             await limiter.failed([(limits.api_failures, address)], now=now)
 
-    async def _sign_in(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _sign_in(self, app: ASGIApp, scope: HTTPScope, receive: Receive, send: Send) -> None:
         asked = [(self.limits.sign_in, _address(scope))]
         if scope["path"] == "/login/start" and scope["method"] == "POST":
             body = await Request(scope, receive).body()  # kept in the scope: the handler reads it from there
@@ -183,8 +185,9 @@ class Doors:
         if refused is None:
             await app(scope, receive, send)
             return
-        html = scope["app"].template_engine.get_template(PAGE).render(what=what, back=back,
-                                                                      retry_after=refused.retry_after)  # fmt: skip
+        engine = scope["app"].template_engine
+        assert engine is not None  # the app renders the console's templates
+        html = engine.get_template(PAGE).render(what=what, back=back, retry_after=refused.retry_after)
         await _send(send, 429, html.encode(), [(b"content-type", b"text/html; charset=utf-8"),
                                                (b"cache-control", b"no-store")], refused)  # fmt: skip
 
@@ -224,7 +227,7 @@ def _address(scope: Scope) -> str:
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope["headers"]:
         if key == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
+            return value.decode("latin-1")
     return ""
 
 
@@ -234,7 +237,7 @@ def _cookie(scope: Scope, name: bytes) -> str:
             for part in value.split(b";"):
                 cookie, _, content = part.strip().partition(b"=")
                 if cookie == name:
-                    return content.decode("latin-1")  # type: ignore[no-any-return]
+                    return content.decode("latin-1")
     return ""
 
 

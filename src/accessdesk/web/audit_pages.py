@@ -179,14 +179,17 @@ class AuditPagesController(Controller):
         opening = {"format": "accessdesk.audit-export/1", "exported_at": jsonable(evidence.unit.now()),
                    "exported_by": signed.actor.label, "filters": filters.given,
                    "chain_head": {"seq": head.seq, "hash": head.hash}, "order": "newest first", "hashing": HASHING}  # fmt: skip
-        batches = evidence.trail(signed.actor, upto=head, **filters.given)
+        batches = evidence.trail(signed.actor, upto=head, subject_type=filters.subject_type,
+                                 subject_id=filters.subject_id, action=filters.action)
         return Stream(json_export(opening, batches), media_type="application/json",
                       headers=attachment(_filename(evidence, head, "json")))  # fmt: skip
 
     @get("/audit/export.csv")
     async def export_csv(self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence) -> Stream:
         filters, head = await self._export(request, signed, evidence)
-        return Stream(csv_export(evidence.trail(signed.actor, upto=head, **filters.given)),
+        batches = evidence.trail(signed.actor, upto=head, subject_type=filters.subject_type,
+                                 subject_id=filters.subject_id, action=filters.action)
+        return Stream(csv_export(batches),
                       media_type="text/csv; charset=utf-8", headers=attachment(_filename(evidence, head, "csv")))  # fmt: skip
 
     async def _export(

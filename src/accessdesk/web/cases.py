@@ -4,7 +4,8 @@ grants (list, a grant's state and what blocks it, revocation, an extension round
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException
@@ -31,7 +32,10 @@ GRANT_NOTICES = {"revoked": "Access is revoked, at once.",
                                        "its tokens inactive."}  # fmt: skip
 
 
-def _choice(value: str | None, allowed: type) -> Any:
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def _choice(value: str | None, allowed: type[_Choice]) -> _Choice | None:
     """A filter value from the URL if it is one of ``allowed``'s, else no filter."""
     return allowed(value) if value in {m.value for m in allowed} else None
 

@@ -70,7 +70,7 @@ def _public_keys(form: Posted) -> dict[str, Any] | None:
         raise Invalid("jwks", "this is not valid JSON; paste a JWK ({\"kty\": ...}) or a JWK set ({\"keys\": [...]})") from None
     if isinstance(keys, dict) and "keys" not in keys and "kty" in keys:
         return {"keys": [keys]}
-    return keys  # type: ignore[no-any-return]
+    return keys
 
 
 class CredentialPagesController(Controller):

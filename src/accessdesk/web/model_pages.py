@@ -146,7 +146,7 @@ class ModelPagesController(Controller):
     @post("/{model_id:uuid}/designation")
     @on_refusal(model_page, section="designation")
     async def designate(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
-        await models.designate(actor=actor, model_id=model_id, designation=form["designation"],  # type: ignore[arg-type]
+        await models.designate(actor=actor, model_id=model_id, designation=form["designation"],
                                reference=form.get("reference"))  # fmt: skip
         return back_to(f"/console/models/{model_id}", "designated")
 

@@ -115,7 +115,7 @@ class OrganisationPagesController(Controller):
     async def decide_vetting(self, actor: Actor, form: Posted, organisations: Organisations,
                              organisation_id: uuid.UUID) -> Redirect:  # fmt: skip
         await organisations.decide_vetting(actor=actor, organisation_id=organisation_id,
-                                           outcome=form["outcome"],  # type: ignore[arg-type]
+                                           outcome=form["outcome"],
                                            reason=form.get("reason"))  # fmt: skip
         return back_to(f"/console/organisations/{organisation_id}", "vetting")
 
@@ -124,7 +124,7 @@ class OrganisationPagesController(Controller):
     async def add_member(self, actor: Actor, form: Posted, organisations: Organisations,
                          organisation_id: uuid.UUID) -> Redirect:  # fmt: skip
         await organisations.add_user(actor=actor, organisation_id=organisation_id, email=form["email"],
-                                     name=form["name"], roles=form.all("roles"))  # type: ignore[arg-type]
+                                     name=form["name"], roles=form.all("roles"))
         return back_to(f"/console/organisations/{organisation_id}", "member")
 
     @post("/{organisation_id:uuid}/members/{user_id:uuid}")
@@ -135,7 +135,7 @@ class OrganisationPagesController(Controller):
         if change not in ("roles", "disable", "enable"):
             raise HTTPException(status_code=400, detail="choose to change roles, disable or enable")
         if change == "roles":
-            await organisations.update_user(actor=actor, user_id=user_id, roles=form.all("roles"))  # type: ignore[arg-type]
+            await organisations.update_user(actor=actor, user_id=user_id, roles=form.all("roles"))
         else:
             await organisations.update_user(actor=actor, user_id=user_id, disabled=change == "disable")
         return back_to(f"/console/organisations/{organisation_id}",

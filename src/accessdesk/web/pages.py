@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
 
 from accessdesk.api.errors import status_for
 from accessdesk.domain.actor import Actor
@@ -186,5 +187,5 @@ def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     return Template("console/error.html", context={"status": status, "message": message}, status_code=status)
 
 
-PAGE_ERRORS = {SignInRequired: _to_sign_in, StepUpRequired: _to_sign_in, HTTPException: html_error,
-               DomainError: html_error}  # fmt: skip
+PAGE_ERRORS: ExceptionHandlersMap = {SignInRequired: _to_sign_in, StepUpRequired: _to_sign_in,
+                                     HTTPException: html_error, DomainError: html_error}  # fmt: skip

@@ -239,7 +239,7 @@ class PortalController(Controller):
     async def attest(self, signed: Signed, actor: Actor, form: Posted, compliance: Compliance) -> Redirect:
         await compliance.attest(
             actor=actor, organisation_id=own_organisation(signed),
-            area=form["area"],  # type: ignore[arg-type]  # the domain turns it into an Area, or refuses it
+            area=form["area"],  # the domain turns it into an Area, or refuses it
             statement=form["statement"], valid_until=instant(form, "valid_until", end_of_day=True),
             evidence_ref=form.get("evidence_ref"),
         )  # fmt: skip

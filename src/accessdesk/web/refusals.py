@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, get_type_hints
 
 from litestar.response import Template
 
@@ -36,7 +36,7 @@ class Refusal:
         return cls(message=exc.message, field=getattr(exc, "field", None), status=status_for(exc))
 
 
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+Handler = Callable[..., Awaitable[Any]]
 # What the refusal hands the page; any other parameter of the page is resolved by name, like a handler's.
 GIVEN = ("refusal", "values", "section")
 
@@ -73,20 +73,23 @@ def on_refusal(
             except DomainError as exc:
                 await given["unit"].rollback()
                 form: Posted | None = given.get("form")
-                values = form.as_dict() if form is not None else {}
-                values.update({name: form.all(name) for name in kept_as_lists} if form is not None else {})
+                values: dict[str, str | list[str]] = {}
+                if form is not None:
+                    values.update(form.as_dict())
+                    values.update({name: form.all(name) for name in kept_as_lists})
                 handed = {"refusal": Refusal.of(exc), "values": values,
                           "section": section.format(**given) if section else None}  # fmt: skip
                 shown = show(**{p.name: given[p.name] for p in needs}, **{k: v for k, v in handed.items() if k in wanted})
                 return await shown if inspect.isawaitable(shown) else shown
 
         # Litestar reads the signature and the type hints of what it is given: the handler's, with the page's needs.
-        del handle_or_show_again.__wrapped__  # type: ignore[attr-defined]
+        del handle_or_show_again.__wrapped__
+        # inspect.signature reads a function's __signature__ first; typeshed's functions do not declare it.
         handle_or_show_again.__signature__ = own.replace(  # type: ignore[attr-defined]
             parameters=[*own.parameters.values(), *added], return_annotation=hints["return"]
         )
         handle_or_show_again.__annotations__ = {name: hints[name] for name in [*mine, *(p.name for p in added), "return"]
                                                 if name in hints}  # fmt: skip
-        return handle_or_show_again  # type: ignore[return-value]
+        return handle_or_show_again
 
     return decorate

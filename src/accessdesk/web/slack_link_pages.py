@@ -41,7 +41,7 @@ def private(app: ASGIApp) -> ASGIApp:
 async def accounts_page(
     request: Request[Any, Any, Any], signed: Signed, slack_links: SlackLinks, *, refusal: Refusal | None = None
 ) -> Template:
-    links = await slack_links.of_user(signed.actor.user_id)  # type: ignore[arg-type]
+    links = await slack_links.of_user(signed.actor.person_id)
     return page("console/slack_account.html", signed, status_code=refusal.status if refusal else 200,
                 links=links, refusal=refusal, notice=notice_of(request, NOTICES))  # fmt: skip
 
@@ -68,7 +68,7 @@ class SlackLinkPagesController(Controller):
         """What the link asks, and whom it would let act as whom; nothing changes until the person confirms."""
         user_id = signed.actor.user_id
         asked = await slack_links.pending(token)
-        me = (await queries.people_names([user_id] if user_id else [])).get(user_id, signed.actor.label)  # type: ignore[arg-type]
+        me = (await queries.people_names([user_id])).get(user_id, signed.actor.label) if user_id else signed.actor.label
         return page("console/slack_link.html", signed, asked=asked, me=me, token=token)
 
     @post("/link/{token:str}", middleware=[private])
