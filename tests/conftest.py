@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,7 @@ from accessdesk.clock import FrozenClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.unit import Unit
 from tests.databases import create_postgres, create_sqlite
-from tests.world import World
-
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+from tests.world import T0, World
 
 
 class _Tracebacks(logging.Handler):
@@ -95,10 +92,17 @@ def db_kind(database: object) -> str:
     return database.kind  # type: ignore[attr-defined]
 
 
+def _from_world_snapshot(request: pytest.FixtureRequest) -> bool:
+    """Whether this test's database starts as a copy of the world snapshot: it asks for ``world`` and lives at the
+    instant the snapshot was built at (a module that overrides ``clock`` with the real time builds its own)."""
+    return "world" in request.fixturenames and request.getfixturevalue("clock").now() == T0
+
+
 @pytest.fixture
-async def engine(database: object) -> AsyncIterator[AsyncEngine]:
-    await database.reset()  # type: ignore[attr-defined]
-    engine = make_engine(database.fresh_url())  # type: ignore[attr-defined]
+async def engine(database: object, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    world = _from_world_snapshot(request)
+    await database.reset(world=world)  # type: ignore[attr-defined]
+    engine = make_engine(database.fresh_url(world=world))  # type: ignore[attr-defined]
     yield engine
     await engine.dispose()
 
@@ -120,5 +124,7 @@ async def unit(sessionmaker, clock: FrozenClock) -> AsyncIterator[Unit]:  # type
 
 
 @pytest.fixture
-async def world(unit: Unit, clock: FrozenClock) -> World:
+async def world(unit: Unit, clock: FrozenClock, request: pytest.FixtureRequest) -> World:
+    if _from_world_snapshot(request):
+        return await World.load(unit, clock)
     return await World.create(unit, clock)

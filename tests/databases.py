@@ -3,6 +3,12 @@
 Each test run gets a fresh PostgreSQL database (created here, dropped at the end) and a fresh SQLite file per
 test; both are built with the real migrations. Outside CI a missing PostgreSQL skips its tests with the reason;
 with CI=true it fails them.
+
+A test starts from one of two states: empty (what the migrations leave), or holding the suite's world
+(``tests/world.py``: two organisations, eight people, a model, an NDA). The world is built once per run and
+database, through the domain services as ``World.create`` always builds it, and each test that asks for it gets
+a copy of those rows (a copied file on SQLite; on PostgreSQL, rows copied back from the schema
+``world_snapshot``), then reads it back with ``World.load``: about 80 ms less per test than building it again.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import asyncpg
 import pytest
 
 from accessdesk.db.migrate import upgrade
+from tests.world import World
 
 PG_URL = os.environ.get("ACCESSDESK_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+SNAPSHOT = "world_snapshot"  # the PostgreSQL schema that keeps the world's rows
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -41,17 +49,19 @@ def missing(reason: str) -> None:
 @dataclass
 class SqliteDatabase:
     template: Path
+    world_template: Path
     workdir: Path
     kind: str = "sqlite"
     _n: int = 0
 
-    def fresh_url(self) -> str:
+    def fresh_url(self, *, world: bool = False) -> str:
+        """A new file: a copy of the migrated template, or of the one that holds the world."""
         self._n += 1
         target = self.workdir / f"test-{self._n}.db"
-        shutil.copyfile(self.template, target)
+        shutil.copyfile(self.world_template if world else self.template, target)
         return f"sqlite+aiosqlite:///{target}"
 
-    async def reset(self) -> None:  # each test has its own file already
+    async def reset(self, *, world: bool = False) -> None:  # each test has its own file already
         return None
 
     def close(self) -> None:
@@ -64,25 +74,48 @@ class PostgresDatabase:
     name: str
     kind: str = "postgresql"
 
-    def fresh_url(self) -> str:
+    def fresh_url(self, *, world: bool = False) -> str:  # what reset() left
         return self.url
 
-    async def reset(self) -> None:
-        """Empty every table. ``session_replication_role = replica`` switches off triggers (the foreign keys' among
-        them) for this transaction only, which is how a superuser gets past the append-only audit table (tests
-        only). ``DELETE`` rather than ``TRUNCATE``: a test leaves a few rows, and deleting them takes about a
-        millisecond where truncating 29 tables (new files for each) took about 0.1 s, before every test."""
+    async def reset(self, *, world: bool = False) -> None:
+        """Empty every table, then put back the world's rows if asked. ``session_replication_role = replica``
+        switches off triggers (the foreign keys' among them) for this transaction only, which is how a superuser
+        gets past the append-only audit table (tests only). ``DELETE`` rather than ``TRUNCATE``: a test leaves a
+        few rows, and deleting them takes about a millisecond where truncating 29 tables (new files for each)
+        took about 0.1 s, before every test."""
         connection = await asyncpg.connect(_plain(self.url))
         try:
-            tables = await connection.fetch(
+            tables = [t["tablename"] for t in await connection.fetch(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-            genesis = "0" * 64
+            )]  # fmt: skip
             async with connection.transaction():
                 await connection.execute("SET LOCAL session_replication_role = replica")
-                await connection.execute(";".join(f'DELETE FROM "{t["tablename"]}"' for t in tables))
-                await connection.execute("INSERT INTO audit_head (id, seq, prev_hash, hash) "
-                                         f"VALUES (1, 0, '{genesis}', '{genesis}')")  # fmt: skip
+                await connection.execute(";".join(f'DELETE FROM "{t}"' for t in tables))
+                if world:
+                    await connection.execute(";".join(
+                        f'INSERT INTO public."{t}" SELECT * FROM {SNAPSHOT}."{t}"' for t in tables
+                    ))  # fmt: skip
+                else:
+                    genesis = "0" * 64
+                    await connection.execute("INSERT INTO audit_head (id, seq, prev_hash, hash) "
+                                             f"VALUES (1, 0, '{genesis}', '{genesis}')")  # fmt: skip
+        finally:
+            await connection.close()
+
+    async def snapshot(self) -> None:
+        """Build the world in the emptied database and keep a copy of every table in the schema ``SNAPSHOT``."""
+        await self.reset()
+        await World.seed(self.url)
+        connection = await asyncpg.connect(_plain(self.url))
+        try:
+            tables = [t["tablename"] for t in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )]  # fmt: skip
+            async with connection.transaction():
+                await connection.execute(f"CREATE SCHEMA {SNAPSHOT}")
+                await connection.execute(";".join(
+                    f'CREATE TABLE {SNAPSHOT}."{t}" AS TABLE public."{t}"' for t in tables
+                ))  # fmt: skip
         finally:
             await connection.close()
 
@@ -98,9 +131,11 @@ class PostgresDatabase:
 
 
 def create_sqlite(tmp: Path) -> SqliteDatabase:
-    template = tmp / "template.db"
+    template, world_template = tmp / "template.db", tmp / "world.db"
     upgrade(f"sqlite+aiosqlite:///{template}")
-    return SqliteDatabase(template=template, workdir=tmp)
+    shutil.copyfile(template, world_template)
+    asyncio.run(World.seed(f"sqlite+aiosqlite:///{world_template}"))
+    return SqliteDatabase(template=template, world_template=world_template, workdir=tmp)
 
 
 def create_postgres() -> PostgresDatabase:
@@ -120,4 +155,6 @@ def create_postgres() -> PostgresDatabase:
                 "set ACCESSDESK_TEST_POSTGRES_URL or start PostgreSQL")  # fmt: skip
     url = _with_db(PG_URL, name)
     upgrade(url)
-    return PostgresDatabase(url=url, name=name)
+    database = PostgresDatabase(url=url, name=name)
+    asyncio.run(database.snapshot())
+    return database

@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
 from accessdesk.clock import FrozenClock
-from accessdesk.db.tables import AccessGrant, AuditEvent, FrontierModel, NdaTemplate, Nomination, Organisation
+from accessdesk.db.tables import AccessGrant, AuditEvent, FrontierModel, NdaTemplate, Nomination, Organisation, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.coselection import CoSelection
@@ -22,6 +22,7 @@ from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
 
 OPERATOR = Actor.system("test operator")
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the suite's frozen instant
 NDA_TEXT = "The recipient keeps everything about the model confidential.\n"
 _seq = itertools.count(1)
 
@@ -67,6 +68,41 @@ class World:
         world.nda = await Compliance(unit).publish_nda(actor=world.dev_admin, title="Acme NDA", body=NDA_TEXT,
                                                        version="1.0")  # fmt: skip
         return world
+
+    PEOPLE = {"dev_admin": "dana@acme.test", "dev_approver": "dev1@acme.test", "dev_approver2": "dev2@acme.test",
+              "dev_nominator": "nora@acme.test", "gov_admin": "gail@aiso.test", "gov_approver": "gov1@aiso.test",
+              "gov_approver2": "gov2@aiso.test", "gov_member": "gus@aiso.test"}  # fmt: skip
+
+    @classmethod
+    async def load(cls, unit: Unit, clock: FrozenClock) -> World:
+        """The world :meth:`create` made, read back from a database that holds it (a copy of the suite's world
+        snapshot, see ``tests/databases.py``): the same rows, found by their names, without building them again."""
+        world = cls(unit, clock)
+        session = unit.session
+        world.developer = (await session.exec(select(Organisation).where(Organisation.slug == "acme"))).one()
+        world.government = (await session.exec(select(Organisation).where(Organisation.slug == "aiso"))).one()
+        world.model = (await session.exec(select(FrontierModel).where(FrontierModel.slug == "atlas"))).one()
+        world.nda = (await session.exec(select(NdaTemplate))).one()
+        users = {u.email: u for u in (await session.exec(select(User))).all()}
+        for attribute, email in cls.PEOPLE.items():
+            setattr(world, attribute, await actor_for(unit, users[email]))
+        await session.commit()  # no transaction left open: on SQLite it would hold the write lock
+        return world
+
+    @classmethod
+    async def seed(cls, url: str) -> None:
+        """Build the world at :data:`T0` in the database at ``url`` (the suite's world snapshot is a copy of it)."""
+        from accessdesk.db.engine import make_engine, make_sessionmaker
+
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                clock = FrozenClock(T0)
+                world = await cls.create(Unit(session, clock), clock)
+                assert {name: getattr(world, name).label for name in cls.PEOPLE} == cls.PEOPLE
+                await session.commit()
+        finally:
+            await engine.dispose()
 
     async def person(self, organisation: Organisation, name: str, roles: list[Role]) -> Actor:
         domain = {"acme": "acme.test", "aiso": "aiso.test"}.get(organisation.slug, f"{organisation.slug}.test")
