@@ -13,6 +13,7 @@ from accessdesk.domain.errors import AlreadyDecided, AlreadyRevoked, Conflict, F
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.vocabulary import Role, Verdict
+from tests.world import OPERATOR
 
 PEPPER = b"p" * 32
 
@@ -126,3 +127,72 @@ async def test_a_revoked_grants_credential_offers_no_rotation_and_refuses_one(wo
     await refused(Conflict, credentials.rotate_secret(actor=world.gov_admin, client_pk=client.id))
     await credentials.revoke(actor=world.gov_admin, client_pk=client.id, reason="its grant is gone")
     assert credentials.allowed(world.gov_admin, [client], grant=grant)[client.id].revoke is False
+
+
+async def test_a_grants_credential_form_is_offered_exactly_when_the_use_case_would_create_one(world, clock, refused):
+    """The console used to offer New credential while the grant's state was "active", a second statement of the
+    rule: now the grantee's admins are offered it while the grant is usable, and told why not otherwise."""
+    await world.government_ready()
+    grant = await world.government_grant(start=timedelta(hours=1))
+    credentials = Credentials(world.unit, pepper=PEPPER)
+
+    def create(actor):  # type: ignore[no-untyped-def]
+        return credentials.create(actor=actor, grant_id=grant.id, name="cluster")
+
+    not_yet = await credentials.creation(world.gov_admin, grant)  # the window has not begun
+    assert not not_yet.allowed and not_yet.manages and "credentials are created for a usable grant" in not_yet.why_not
+    await refused(Conflict, create(world.gov_admin))
+    clock.advance(timedelta(hours=2))
+    assert (await credentials.creation(world.gov_admin, grant)).allowed
+    await create(world.gov_admin)
+    for outsider in (world.gov_member, world.dev_admin):  # no admin; an admin of another organisation
+        answer = await credentials.creation(outsider, grant)
+        assert not answer.allowed and not answer.manages and answer.why_not is None
+        await refused(Forbidden, create(outsider))
+
+
+@pytest.mark.parametrize(("who", "change", "designate", "switch_off", "nominate", "see_gateways", "manage_gateways"), [
+    ("dev_admin", True, False, True, True, True, True),
+    ("dev_approver", False, False, False, True, True, False),
+    ("gov_admin", False, True, True, True, True, False),
+    ("gov_member", False, False, False, False, True, False),
+    ("other_developer_admin", False, False, False, True, True, False),  # an admin, but not of this model's developer
+])  # fmt: skip
+async def test_a_models_actions_are_offered_exactly_when_their_use_cases_would_act(
+    world, refused, who, change, designate, switch_off, nominate, see_gateways, manage_gateways
+):  # fmt: skip
+    from accessdesk.db.tables import FrontierModel
+    from accessdesk.domain.credentials import gateway_management_refused
+    from accessdesk.domain.frontier_models import FrontierModels
+    from accessdesk.domain.organisations import Organisations
+    from accessdesk.domain.vocabulary import Designation, OrgKind
+
+    other = await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.DEVELOPER, name="Other Lab",
+                                                   slug="other", domains=["other.test"])  # fmt: skip
+    actor = await world.person(other, "olga", [Role.ADMIN]) if who == "other_developer_admin" else getattr(world, who)
+    model = world.model
+    models, credentials = FrontierModels(world.unit), Credentials(world.unit, pepper=PEPPER)
+    answer = FrontierModels.allowed(actor, model)
+    assert (answer.change, answer.designate, answer.switch_off, answer.nominate, answer.see_gateways,
+            answer.manage_gateways) == (change, designate, switch_off, nominate, see_gateways, manage_gateways)  # fmt: skip
+
+    if who == "other_developer_admin":  # rules answered without the page: the use cases also hide the model
+        assert gateway_management_refused(actor, model) is not None
+        return
+    later = model.planned_release_at + timedelta(days=1)
+    calls = [
+        (change, lambda: models.update(actor=actor, model_id=model.id, changes={"name": "Atlas 2"}), Forbidden),
+        (change, lambda: models.move_release(actor=actor, model_id=model.id, planned_release_at=later), Forbidden),
+        (manage_gateways, lambda: credentials.create_gateway(actor=actor, model_id=model.id, name="gw"), Forbidden),
+    ]
+    for allowed, call, error in calls:
+        await agree(refused, allowed, call(), None if allowed else error)
+    if not designate:
+        await refused(Forbidden, models.designate(actor=actor, model_id=model.id,
+                                                  designation=Designation.NOT_COVERED, reference="R"))  # fmt: skip
+    await agree(refused, switch_off, models.switch_off(actor=actor, model_id=model.id, reason="incident"),
+                None if switch_off else Forbidden)  # fmt: skip
+    if switch_off:  # once off, nobody is offered it again, nor a nomination
+        model = await world.get(FrontierModel, model.id)
+        again = FrontierModels.allowed(actor, model)
+        assert not again.switch_off and not again.nominate

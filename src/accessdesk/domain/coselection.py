@@ -143,6 +143,16 @@ def _actions(actions: list[str]) -> list[str]:
     return sorted(set(actions))
 
 
+def nominating_refused(actor: Actor, model: FrontierModel) -> Forbidden | ModelSwitchedOff | None:
+    """Why ``actor`` may not nominate anyone for ``model`` at all (None: they may, subject to who they nominate and
+    when). Two of the rules :meth:`CoSelection.nominate` applies."""
+    if not actor.can(Permission.NOMINATIONS_CREATE):
+        return Forbidden("only nominators, approvers and admins can nominate")
+    if not takes_nominations(model):
+        return ModelSwitchedOff(f"access to {model.slug} has been switched off")
+    return None
+
+
 class CoSelection:
     def __init__(self, unit: Unit) -> None:
         self.unit = unit

@@ -33,7 +33,7 @@ from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid
-from accessdesk.domain.grants import Grants
+from accessdesk.domain.grants import Grants, Usability
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 
@@ -174,6 +174,38 @@ def credential_revocation_refused(actor: Actor, client: OAuthClient) -> Forbidde
     return None
 
 
+def gateway_management_refused(actor: Actor, model: FrontierModel) -> Forbidden | None:
+    """Why ``actor`` may not create gateway credentials for ``model`` (None: they may): its developer's admins."""
+    if not actor.can(Permission.GATEWAYS_MANAGE):
+        return Forbidden("only the developer's admins manage gateway credentials")
+    if not visibility.develops(actor, model):
+        return Forbidden("gateway credentials are created by the model's own developer")
+    return None
+
+
+def creation_refused(actor: Actor, grant: AccessGrant, usability: Usability) -> DomainError | None:
+    """Why ``actor`` may not create a credential for ``grant`` now (None: they may): the grantee's own admins,
+    while the grant is usable. The rule :meth:`Credentials.create` applies."""
+    if not actor.can(Permission.CREDENTIALS_MANAGE):
+        return Forbidden("only your organisation's admins manage credentials")
+    if grant.organisation_id != actor.organisation_id:
+        return Forbidden("credentials are created by the grantee's own admins")
+    if not usability.usable:
+        return Conflict(f"this grant cannot be used now ({usability.explanation}); credentials are created for a "
+                        "usable grant")  # fmt: skip
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Creation:
+    """Whether one person may create a credential for one grant: ``allowed`` now, or ``manages`` (they are its
+    admins) but not now, for the reason ``why_not``."""
+
+    allowed: bool
+    manages: bool
+    why_not: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class CredentialActions:
     """What one person may do to one credential now: what a surface offers, and nothing else."""
@@ -204,14 +236,12 @@ class Credentials:
         """A credential for a grant the actor's organisation holds, while the grant is usable: a client secret, or,
         given ``jwks``, the public keys it will sign ``private_key_jwt`` assertions with."""
         grant, model = await self._visible_grant(actor, grant_id)
-        actor.require(Permission.CREDENTIALS_MANAGE, "only your organisation's admins manage credentials")
-        if grant.organisation_id != actor.organisation_id:
-            raise Forbidden("credentials are created by the grantee's own admins")
+        refused = creation_refused(actor, grant, await Grants(self.unit).usability(grant.id))
+        if isinstance(refused, Forbidden):
+            raise refused
         name = _name(name)
-        usability = await Grants(self.unit).usability(grant.id)
-        if not usability.usable:
-            raise Conflict(f"this grant cannot be used now ({usability.explanation}); credentials are created for a "
-                           "usable grant")  # fmt: skip
+        if refused is not None:  # the grant is not usable now
+            raise refused
         client = OAuthClient(
             client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(16), kind="grant", organisation_id=grant.organisation_id,
             model_id=model.id, grant_id=grant.id, name=name, created_by=actor.person_id,
@@ -224,9 +254,8 @@ class Credentials:
         """A gateway credential for the developer's API gateway: it may introspect this model's tokens."""
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
-        actor.require(Permission.GATEWAYS_MANAGE, "only the developer's admins manage gateway credentials")
-        if not visibility.develops(actor, model):
-            raise Forbidden("gateway credentials are created by the model's own developer")
+        if (refused := gateway_management_refused(actor, model)) is not None:
+            raise refused
         client = OAuthClient(
             client_id=GATEWAY_ID_PREFIX + secrets.token_urlsafe(16), kind="gateway", organisation_id=model.developer_id,
             model_id=model.id, name=_name(name), created_by=actor.person_id, auth_method="client_secret",
@@ -263,6 +292,13 @@ class Credentials:
         self.unit.session.add(OAuthClientSecret(client_pk=client.id, digest=secret_digest(self.pepper, secret),
                                                 created_at=self.unit.now()))  # fmt: skip
         return secret
+
+    async def creation(self, actor: Actor, grant: AccessGrant) -> Creation:
+        """Whether ``actor`` may create a credential for ``grant`` now, and if they are its admins but may not,
+        why not: what the grant's page offers."""
+        refused = creation_refused(actor, grant, await Grants(self.unit).usability(grant.id))
+        manages = refused is None or isinstance(refused, Conflict)
+        return Creation(allowed=refused is None, manages=manages, why_not=refused.message if manages and refused else None)
 
     def allowed(self, actor: Actor, clients: list[OAuthClient], *,
                 grant: AccessGrant | None = None) -> dict[uuid.UUID, CredentialActions]:  # fmt: skip

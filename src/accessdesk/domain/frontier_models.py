@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
 from accessdesk.domain import instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
+from accessdesk.domain.coselection import nominating_refused
+from accessdesk.domain.credentials import gateway_management_refused
 from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitchedOff
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.notices import approvers
@@ -54,6 +57,49 @@ def _check(field: str, value: object) -> None:
             raise Invalid("slack_channels", "Slack channel ids look like C0123456789")
 
 
+def change_refused(actor: Actor, model: FrontierModel, *, what: str = "change models") -> Forbidden | None:
+    """Why ``actor`` may not edit ``model`` or move its planned release (None: they may): the developer's own
+    admins only. The rule :meth:`FrontierModels.update` and :meth:`FrontierModels.move_release` apply."""
+    if not actor.can(Permission.MODELS_UPDATE):
+        return Forbidden(f"only a developer's admins {what}")
+    if not actor.is_system and not visibility.develops(actor, model):
+        return Forbidden("only the model's developer can change it")
+    return None
+
+
+def designation_refused(actor: Actor) -> Forbidden | None:
+    """Why ``actor`` may not record a designation (None: they may): the government's admins and approvers."""
+    if actor.kind != OrgKind.GOVERNMENT and not actor.is_system:
+        return Forbidden("only the government records a designation")
+    if not actor.can(Permission.MODELS_DESIGNATE):
+        return Forbidden("only government admins and approvers record a designation")
+    return None
+
+
+def switch_off_refused(actor: Actor, model: FrontierModel) -> Forbidden | ModelSwitchedOff | None:
+    """Why ``actor`` may not pull ``model``'s kill switch (None: they may): either side's admins, the developer's
+    only for its own models, once. The rule :meth:`FrontierModels.switch_off` applies."""
+    if not actor.can(Permission.MODELS_KILL):
+        return Forbidden("only developer or government admins can switch a model off")
+    if actor.kind == OrgKind.DEVELOPER and not visibility.develops(actor, model):
+        return Forbidden("only the model's developer can change it")
+    if model.killed_at is not None:
+        return ModelSwitchedOff(f"access to {model.slug} is already switched off")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelActions:
+    """What one person may do to one model now: what a surface offers, and nothing else."""
+
+    change: bool  # edit it, move its planned release
+    designate: bool
+    switch_off: bool
+    nominate: bool  # someone for it (whether a given organisation may be is asked of that organisation)
+    see_gateways: bool  # the status of its gateway credentials
+    manage_gateways: bool  # create, rotate and revoke them
+
+
 class FrontierModels:
     def __init__(self, unit: Unit) -> None:
         self.unit = unit
@@ -64,9 +110,16 @@ class FrontierModels:
         visibility.require(await visibility.sees_model(self.unit.session, actor, model), "model", model_id)
         return model
 
-    def _own(self, actor: Actor, model: FrontierModel) -> None:
-        if not actor.is_system and not visibility.develops(actor, model):
-            raise Forbidden("only the model's developer can change it")
+    @staticmethod
+    def allowed(actor: Actor, model: FrontierModel) -> ModelActions:
+        """What ``actor`` (who can see ``model``) may do to it now, each answered by the rule its use case applies."""
+        return ModelActions(
+            change=change_refused(actor, model) is None, designate=designation_refused(actor) is None,
+            switch_off=switch_off_refused(actor, model) is None,
+            nominate=nominating_refused(actor, model) is None,
+            see_gateways=visibility.sees_gateway_credentials(actor),
+            manage_gateways=gateway_management_refused(actor, model) is None,
+        )  # fmt: skip
 
     async def register(
         self,
@@ -118,7 +171,8 @@ class FrontierModels:
     async def update(self, *, actor: Actor, model_id: uuid.UUID, changes: dict[str, object]) -> FrontierModel:
         actor.require(Permission.MODELS_UPDATE, "only a developer's admins change models")
         model = await self._visible(actor, model_id, lock=True)
-        self._own(actor, model)
+        if (refused := change_refused(actor, model)) is not None:
+            raise refused
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise Invalid(sorted(unknown)[0], "this field cannot be changed here")
@@ -142,7 +196,8 @@ class FrontierModels:
         grants that the move blocks; their approvers are told."""
         actor.require(Permission.MODELS_UPDATE, "only a developer's admins move the planned release")
         model = await self._visible(actor, model_id, lock=True)
-        self._own(actor, model)
+        if (refused := change_refused(actor, model, what="move the planned release")) is not None:
+            raise refused
         planned_release_at = instants.utc("planned_release_at", planned_release_at)
         if planned_release_at <= self.unit.now():
             raise Invalid("planned_release_at", "the planned release must be in the future")
@@ -252,9 +307,8 @@ class FrontierModels:
         self, *, actor: Actor, model_id: uuid.UUID, designation: Designation | str, reference: str | None = None
     ) -> FrontierModel:
         """Record the government's designation; the assessment itself stays elsewhere, only its reference here."""
-        if actor.kind != OrgKind.GOVERNMENT and not actor.is_system:
-            raise Forbidden("only the government records a designation")
-        actor.require(Permission.MODELS_DESIGNATE, "only government admins and approvers record a designation")
+        if (refused := designation_refused(actor)) is not None:
+            raise refused
         try:
             designation = Designation(designation)
         except ValueError:
@@ -295,13 +349,13 @@ class FrontierModels:
         were revoked. Either side's admins can pull it."""
         actor.require(Permission.MODELS_KILL, "only developer or government admins can switch a model off")
         model = await self._visible(actor, model_id, lock=True)
-        if actor.kind == OrgKind.DEVELOPER:
-            self._own(actor, model)
+        if isinstance(refused := switch_off_refused(actor, model), Forbidden):
+            raise refused
         reason = (reason or "").strip()
         if not reason:
             raise Invalid("reason", "a reason is required to switch a model off")
-        if model.killed_at is not None:
-            raise ModelSwitchedOff(f"access to {model.slug} is already switched off")
+        if refused is not None:  # already switched off
+            raise refused
         now = self.unit.now()
         model.killed_at, model.killed_by, model.kill_reason = now, actor.user_id, reason
         self.unit.session.add(model)

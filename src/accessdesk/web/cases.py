@@ -66,7 +66,7 @@ async def grant_page(
     return page(
         "console/grant.html", signed, status_code=refusal.status if refusal else 200, row=row, g=grant, names=names,
         state=row.state.value, problems=row.explanations, allowed=await grants.allowed(signed.actor, grant),
-        allowed_credentials=credentials.allowed(signed.actor, listed, grant=grant), rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
+        allowed_credentials=credentials.allowed(signed.actor, listed, grant=grant), creation=await credentials.creation(signed.actor, grant), rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
         values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=listed,
     )  # fmt: skip
 

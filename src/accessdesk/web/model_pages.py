@@ -20,7 +20,6 @@ from accessdesk.domain.gates import explain
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.visibility import develops, sees_gateway_credentials
 from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, NominationState, Tier
 from accessdesk.web.pages import (
     PAGE_DEPENDENCIES,
@@ -68,7 +67,7 @@ async def model_page(
     pending = await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
                                                                        model_id=model.id), limit=MODEL_PAGE_LIST)  # fmt: skip
     names = await queries.display_names([*pending.items, *(g for g, _ in preview[1])] if preview else pending.items)
-    gateways = await credentials.gateways(signed.actor, model.id) if sees_gateway_credentials(signed.actor) else []
+    gateways = await credentials.gateways(signed.actor, model.id)
     names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,
                                                          *(c.created_by for c in gateways),
                                                          *(c.revoked_by for c in gateways)) if u]))  # fmt: skip
@@ -84,7 +83,7 @@ async def model_page(
         preview_at=preview[0] if preview else None, refusal=refusal, form_name=section,
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
         designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
-        notice=notice_of(request, NOTICES), own=develops(signed.actor, model), gateways=gateways,
+        notice=notice_of(request, NOTICES), allowed=FrontierModels.allowed(signed.actor, model), gateways=gateways,
     )  # fmt: skip
 
 
