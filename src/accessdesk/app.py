@@ -14,7 +14,6 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -27,7 +26,7 @@ from accessdesk.api.compliance import NdaController, OrganisationComplianceContr
 from accessdesk.api.deps import API_DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.grants import GrantController
-from accessdesk.api.links import link_operations
+from accessdesk.api.links import LinkedJsonRenderPlugin
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
@@ -209,7 +208,7 @@ def create_app(
             "`Authorization: Bearer <personal API token>` (`accessdesk tokens create --email ...`).",
             path="/schema",
             # The document only: the documentation UIs Litestar offers load their scripts from public CDNs.
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[LinkedJsonRenderPlugin()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")}
             ),
@@ -217,5 +216,4 @@ def create_app(
         debug=False,
     )
     allow_every_method(app)
-    link_operations(app)
     return app

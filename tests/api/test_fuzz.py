@@ -26,6 +26,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 
+from accessdesk.api.links import linked_schema
 from accessdesk.app import create_app
 from accessdesk.settings import Settings
 from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
@@ -120,7 +121,7 @@ def fuzz(operation: Any, mode: GenerationMode, identities: Identities, known: Kn
 
 def test_no_request_makes_the_server_fail(served):  # type: ignore[no-untyped-def]
     app, identities, known = served
-    schema = schemathesis.openapi.from_dict(as_enforced(app.openapi_schema.to_schema()))
+    schema = schemathesis.openapi.from_dict(as_enforced(linked_schema(app)))
     schema.app = app  # what from_asgi does: requests go to the app in-process
     # Authentication is tested on its own (test_health_and_auth); here every case carries a valid token.
     schema.config.generation.update(with_security_parameters=False)

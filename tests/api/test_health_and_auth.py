@@ -116,3 +116,18 @@ async def test_the_openapi_document_describes_the_api(api):
     paths = response.json()["paths"]
     assert "/api/v1/nominations/{nomination_id}/decisions" in paths
     assert response.json()["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_the_served_document_carries_every_link_between_operations(api):
+    """The links are added the first time the document is asked for (not at every start), and each names an
+    operation the document has."""
+    from accessdesk.api.links import LINKS
+
+    document = (await api.get("/schema/openapi.json")).json()
+    operations = {op["operationId"]: op for item in document["paths"].values() for op in item.values()
+                  if isinstance(op, dict) and "operationId" in op}  # fmt: skip
+    for (source, status), links in LINKS.items():
+        served = operations[source]["responses"][status]["links"]
+        assert {name: target for name, (target, _) in links.items()} == {n: v["operationId"] for n, v in served.items()}
+        assert all(target in operations for target, _ in links.values())
+    assert (await api.get("/schema/openapi.json")).json() == document  # linked once, served the same again

@@ -16,6 +16,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from accessdesk.api.links import linked_schema
 from tests.api.test_fuzz import as_enforced, served  # noqa: F401
 
 STATEFUL = hypothesis.settings(max_examples=12, stateful_step_count=6, deadline=None, derandomize=True,
@@ -25,7 +26,7 @@ STATEFUL = hypothesis.settings(max_examples=12, stateful_step_count=6, deadline=
 
 def test_linked_sequences_of_calls_never_fail_and_match_the_document(served):  # type: ignore[no-untyped-def]
     app, identities, _ = served
-    schema = schemathesis.openapi.from_dict(as_enforced(app.openapi_schema.to_schema()))
+    schema = schemathesis.openapi.from_dict(as_enforced(linked_schema(app)))
     schema.app = app
     schema.config.generation.update(with_security_parameters=False)
     links = sum(len(r.get("links", {})) for item in schema.raw_schema["paths"].values() for op in item.values()

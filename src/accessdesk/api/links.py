@@ -2,11 +2,16 @@
 nomination's id → the nomination, its decisions, its withdrawal; a grant's id → its usability, …). Clients read
 them as documentation; schemathesis' stateful phase follows them, and so reaches rows that exist.
 
-Litestar has no way to declare links on a route, so they are added to the generated document, once, here."""
+Litestar has no way to declare links on a route, so they are added to the generated document, once, here: the
+first time the document is asked for (``/schema/openapi.json``, :func:`linked_schema`), not when the app is built,
+which would cost every start (every worker process, every test app) the whole document's generation."""
 
 from __future__ import annotations
 
-from litestar import Litestar
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Link, OpenAPIResponse
 
 ID = "$response.body#/id"
@@ -75,3 +80,19 @@ def link_operations(app: Litestar) -> None:
         }}  # fmt: skip
         missing = [target for target, _ in links.values() if target not in operations]
         assert not missing, f"links to operations that do not exist: {missing}"
+
+
+def linked_schema(app: Litestar) -> dict[str, Any]:
+    """The app's OpenAPI document, with :data:`LINKS`, as a dictionary: generated and linked the first time."""
+    schema: dict[str, Any] | None = app.state.get("openapi_linked")
+    if schema is None:
+        link_operations(app)
+        schema = app.state["openapi_linked"] = app.openapi_schema.to_schema()
+    return schema
+
+
+class LinkedJsonRenderPlugin(JsonRenderPlugin):
+    """Serves ``/schema/openapi.json``: the document with its links (Litestar's own plugin would serve it without)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return self.render_json(request, linked_schema(request.app))
