@@ -3,27 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
-import sys
 
 import asyncpg
-import pytest
-
-
-@pytest.fixture
-def run(database, tmp_path):  # type: ignore[no-untyped-def]
-    asyncio.run(database.reset())
-    url = database.fresh_url()
-
-    def accessdesk(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"}
-        return subprocess.run([sys.executable, "-m", "accessdesk.cli", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
-
-    accessdesk.url = url  # type: ignore[attr-defined]
-    return accessdesk
 
 
 def test_upgrade_demo_token_and_verify(run):

@@ -21,8 +21,7 @@ from joserfc.jwk import ECKey
 from accessdesk.clock import SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.unit import Unit
-from tests.domain.test_checkpoints import rechain_from
-from tests.test_cli import run  # noqa: F401  (the fixture)
+from tests.support.audit import rechain_from
 
 
 def scalar(run, sql: str):  # type: ignore[no-untyped-def]

@@ -30,10 +30,9 @@ from accessdesk.ratelimit import Counts, MemoryCounts, PostgresCounts
 from accessdesk.ratelimit.counts import Hits
 from accessdesk.ratelimit.limiter import Limit, Limiter, Refused
 from accessdesk.settings import Rate, Settings, SettingsError
-from tests.api.conftest import app_engine, database_state, mint_token, settle, url_of
-from tests.conftest import T0
-from tests.oauth.conftest import ISSUER, basic, clock, credentials, live_grant  # noqa: F401
-from tests.world import World
+from tests.support.api import app_engine, database_state, mint_token, settle, url_of
+from tests.support.oauth import ISSUER, basic, real_time_clock
+from tests.world import T0, World
 
 HERE, ELSEWHERE = "198.51.100.7", "203.0.113.9"
 MINUTE = Rate(3, 60)
@@ -67,6 +66,12 @@ class Desk:
 
 
 Start = Callable[..., Awaitable[Desk]]
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """As in tests/oauth: two hours before the real time, which ``live_grant`` brings the clock to."""
+    return real_time_clock()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
@@ -21,6 +21,7 @@ from accessdesk.domain.organisations import Organisations, actor_for
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
 
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # where the test's frozen clock starts (the fixture ``clock``)
 OPERATOR = Actor.system("test operator")
 NDA_TEXT = "The recipient keeps everything about the model confidential.\n"
 _seq = itertools.count(1)

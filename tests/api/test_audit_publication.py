@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from accessdesk.domain.checkpoints import published_keys, verified
-from tests.api.conftest import settle
-from tests.domain.test_checkpoints import OPERATOR, checkpoints, event
+from tests.support.api import settle
+from tests.support.audit import checkpoints, event
+from tests.world import OPERATOR
 
 
 async def test_the_audit_keys_and_the_latest_checkpoint_are_published(api, world, clock):

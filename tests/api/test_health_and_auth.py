@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from accessdesk.app import create_app
 from accessdesk.domain.tokens import Tokens
 from accessdesk.settings import Settings
-from tests.api.conftest import API, assert_problem, bearer_headers, settle
+from tests.support.api import API, assert_problem, bearer_headers, settle
 from tests.world import OPERATOR
 
 

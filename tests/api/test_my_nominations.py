@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.api.conftest import API, assert_problem, settle
-from tests.api.scenes import partner
+from tests.support.api import API, assert_problem, settle
+from tests.support.scenes import partner
 
 NOMINATIONS = f"{API}/nominations"
 

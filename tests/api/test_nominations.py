@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.vocabulary import Verdict
-from tests.api.conftest import API, assert_problem, count_rows, outbox_topics, settle
-from tests.api.scenes import decided, government_grant, iso, partner, pending
+from tests.support.api import API, assert_problem, count_rows, outbox_topics, settle
+from tests.support.scenes import decided, government_grant, iso, partner, pending
 
 NOMINATIONS = f"{API}/nominations"
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.vocabulary import Designation, Verdict
-from tests.api.conftest import API, assert_problem, settle
-from tests.api.scenes import decided, iso, partner, rival_developer
+from tests.support.api import API, assert_problem, settle
+from tests.support.scenes import decided, iso, partner, rival_developer
 
 GRANTS, NOMINATIONS, MODELS, ORGS = f"{API}/grants", f"{API}/nominations", f"{API}/models", f"{API}/organisations"
 DAY = timedelta(days=1)

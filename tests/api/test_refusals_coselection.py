@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import API, assert_problem, settle
-from tests.api.scenes import decided, government_grant, iso, partner, pending, rival_developer
+from tests.support.api import API, assert_problem, settle
+from tests.support.scenes import decided, government_grant, iso, partner, pending, rival_developer
 
 NOMINATIONS = f"{API}/nominations"
 

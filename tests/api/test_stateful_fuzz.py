@@ -16,7 +16,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.api.test_fuzz import as_enforced, served  # noqa: F401
+from tests.support.api import as_enforced
 
 STATEFUL = hypothesis.settings(max_examples=12, stateful_step_count=6, deadline=None, derandomize=True,
                                database=None, phases=[Phase.explicit, Phase.generate],

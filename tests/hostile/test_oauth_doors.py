@@ -18,16 +18,21 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey
 
-from tests.api.conftest import settle
-from tests.oauth.conftest import app, basic, clock, credentials, http, live_grant  # noqa: F401
-from tests.oauth.test_dpop_and_introspection import proof
-from tests.oauth.test_token import assertion
+from accessdesk.clock import FrozenClock
+from tests.support.api import settle
+from tests.support.oauth import assertion, basic, proof, real_time_clock
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM = "application/x-www-form-urlencoded"
 RFC_6749_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 LONGEST_DESCRIPTION = 400
 MEGABYTE = 1_000_000
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """As in tests/oauth: two hours before the real time, which ``live_grant`` brings the clock to."""
+    return real_time_clock()
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.settings import OidcProvider, Settings
 from accessdesk.web.oidc import PENDING_COOKIE
-from tests.api.conftest import app_engine, settle, unchanged, url_of  # noqa: F401
-from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
+from tests.support.api import app_engine, settle, url_of
 
 BASE = "http://127.0.0.1:8000"
 CALLBACK = f"{BASE}/login/callback"

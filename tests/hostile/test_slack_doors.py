@@ -22,10 +22,10 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
 from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
-from tests.api.conftest import app_engine, url_of
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, fake_slack  # noqa: F401 - a fixture, used by name
-from tests.slack.signing import FORM, SIGNING_SECRET, signature
+from tests.support.api import app_engine, url_of
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import slack_settings
+from tests.support.slack_signing import FORM, SIGNING_SECRET, signature
 
 EVENTS = "/slack/events"
 JSON = "application/json"

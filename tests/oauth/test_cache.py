@@ -19,9 +19,8 @@ from accessdesk.domain.credentials import ClientFacts, Credentials, ModelFacts, 
 from accessdesk.domain.grants import Grants
 from accessdesk.oauth.cache import CHANNEL, OAuthCache
 from accessdesk.resources import migrations_dir
-from tests.api.conftest import settle, url_of
-from tests.oauth.conftest import SETTINGS, basic
-from tests.oauth.test_token import assertion
+from tests.support.api import settle, url_of
+from tests.support.oauth import SETTINGS, assertion, basic
 
 pytestmark = pytest.mark.postgres_only
 

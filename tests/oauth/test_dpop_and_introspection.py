@@ -3,24 +3,16 @@ revocation by the client (RFC 7009)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import timedelta
 
 import pytest
-from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import Tier
-from tests.api.conftest import settle
-from tests.oauth.conftest import TOKEN_URL, basic, jwks, post_token, real_now, token_count, verified
-
-
-def proof(key: ECKey, *, htm: str = "POST", htu: str = TOKEN_URL, jti: str | None = None, iat: int | None = None) -> str:
-    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
-    claims = {"htm": htm, "htu": htu, "jti": jti or secrets.token_urlsafe(16), "iat": iat or int(time.time())}
-    return jose_jwt.encode(header, claims, key)
+from tests.support.api import settle
+from tests.support.oauth import TOKEN_URL, basic, jwks, post_token, proof, real_now, token_count, verified
 
 
 @pytest.fixture

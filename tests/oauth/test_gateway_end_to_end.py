@@ -17,8 +17,8 @@ from joserfc.jwk import ECKey
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import Tier
 from accessdesk.gateway import Introspector, Reason, TokenRejected, TokenVerifier
-from tests.api.conftest import settle
-from tests.oauth.conftest import ISSUER, TOKEN_URL, basic, post_token, real_now
+from tests.support.api import settle
+from tests.support.oauth import ISSUER, TOKEN_URL, basic, post_token, real_now
 
 ATLAS = "https://api.acme.test/models/atlas"
 

@@ -17,8 +17,8 @@ from accessdesk.db.tables import AuditEvent, OAuthClientSecret, OAuthUsedJti, Si
 from accessdesk.domain.credentials import first_use, prune_oauth_records, secret_digest
 from accessdesk.domain.signing_keys import KeyRing
 from accessdesk.settings import Settings
-from tests.api.conftest import settle
-from tests.oauth.conftest import SETTINGS, basic, jwks, post_token, verified
+from tests.support.api import settle
+from tests.support.oauth import SETTINGS, basic, jwks, post_token, verified
 from tests.world import OPERATOR
 
 AUDIENCE = "https://api.acme.test/models/atlas"

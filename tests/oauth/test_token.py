@@ -3,15 +3,12 @@ grant, verified here with PyJWT; every refusal is the RFC error code, with no to
 
 from __future__ import annotations
 
-import secrets
-import time
 from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey, OKPKey
 from sqlmodel import select
 
@@ -19,10 +16,11 @@ from accessdesk.db.tables import NdaTemplate
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.errors import Conflict, Forbidden
 from accessdesk.domain.grants import Grants
-from tests.api.conftest import settle
-from tests.oauth.conftest import (
+from tests.support.api import settle
+from tests.support.oauth import (
     SETTINGS,
     TOKEN_URL,
+    assertion,
     basic,
     jwks,
     post_token,
@@ -66,14 +64,6 @@ async def test_private_key_jwt_with_a_registered_public_key(app, http, world, cr
         client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="ES256"))
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
     assert verified(token["access_token"], await jwks(http), audience=AUDIENCE)["client_id"] == issued.client.client_id
-
-
-def assertion(client_id: str, key: ECKey, *, jti: str | None = None, audience: str = TOKEN_URL,
-              lifetime: int = 60) -> str:  # fmt: skip
-    now = int(time.time())
-    claims = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + lifetime,
-              "jti": jti or secrets.token_urlsafe(16)}  # fmt: skip
-    return jose_jwt.encode({"alg": "ES256"}, claims, key)
 
 
 async def test_a_client_assertion_is_used_once_and_must_be_addressed_to_us(http, world, credentials, live_grant):

@@ -19,12 +19,21 @@ from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.slack_links import EMAIL_MATCH_TTL
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, known, nominated, reason_submitted, remembered, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import Signed, slash_command
-from tests.slack.test_nominate import NORA, submitted, valid
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack import (
+    CONSOLE,
+    NORA,
+    known,
+    nominated,
+    reason_submitted,
+    remembered,
+    slack_settings,
+    slack_user,
+    submitted,
+    valid,
+)
+from tests.support.slack_signing import Signed, slash_command
 
 EVENTS = "/slack/events"
 SLOW = 3.5  # seconds every Web API answer takes: longer than Slack waits for an acknowledgement

@@ -15,8 +15,9 @@ from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text, reject_reason_modal
 from accessdesk.slackbot.ids import ActionId
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import (
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack import (
     CHANNEL,
     CONSOLE,
     click,
@@ -24,11 +25,10 @@ from tests.slack.approvals import (
     notifier_on,
     reason_submitted,
     remembered,
+    slack_settings,
     slack_user,
 )
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, Reply
-from tests.slack.signing import Signed
+from tests.support.slack_signing import Signed
 from tests.world import OPERATOR
 
 EVENTS = "/slack/events"

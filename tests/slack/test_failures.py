@@ -19,13 +19,10 @@ from accessdesk.slackbot.context import Requester
 from accessdesk.slackbot.failures import after_acknowledging
 from accessdesk.slackbot.ids import ActionId
 from accessdesk.unavailable import OutageLog, slack_listener_errors
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CHANNEL, click, known, nominated
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, Call, FakeSlack, Reply
-from tests.slack.signing import Signed, slash_command
-from tests.slack.test_home import home_opened
-from tests.slack.test_nominate import NORA, submitted, valid
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import RESPONSE_URL, Call, FakeSlack, Reply
+from tests.support.slack import CHANNEL, NORA, click, home_opened, known, nominated, slack_settings, submitted, valid
+from tests.support.slack_signing import Signed, slash_command
 
 EVENTS = "/slack/events"
 REFERENCE = re.compile(r"reference `([0-9a-f]{8})`")

@@ -17,10 +17,9 @@ from accessdesk.domain.grants import Grants
 from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.transitions import deliver_outbox, lapse_nominations
 from accessdesk.domain.vocabulary import Designation, Verdict
-from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
-from tests.slack.approvals import CHANNEL, nominated, notifier_on, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, Reply
+from tests.support.api import app_engine, bearer_headers, mint_token, settle, url_of
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack import CHANNEL, nominated, notifier_on, slack_settings, slack_user
 
 POST, UPDATE = "chat.postMessage", "chat.update"
 SECOND = "C0SECOND"

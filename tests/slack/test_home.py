@@ -14,11 +14,9 @@ from litestar.testing import AsyncTestClient
 from accessdesk.app import create_app
 from accessdesk.slackbot.blocks import home_view, not_linked_text
 from accessdesk.slackbot.home import HOME_LIST, Home
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, nominated, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import Call, FakeSlack
-from tests.slack.signing import Signed, signed
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import Call, FakeSlack
+from tests.support.slack import CONSOLE, home_opened, nominated, slack_settings, slack_user
 
 EVENTS = "/slack/events"
 
@@ -30,17 +28,6 @@ async def bot(engine, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestCl
     async with AsyncTestClient(app=app) as client:
         yield client
     await served.dispose()
-
-
-def home_opened(user: str, *, tab: str = "home") -> Signed:
-    """``app_home_opened`` as Slack posts it to the Events API."""
-    return signed(json.dumps({
-        "token": "deprecated-verification-token", "team_id": "T0FAKE", "api_app_id": "A0ACCESSDESK",
-        "type": "event_callback", "event_id": f"Ev0HOME{user}{tab}", "event_time": 1764590400,
-        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab,
-                  "event_ts": "1764590400.000100"},
-        "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}],
-    }).encode(), content_type="application/json")  # fmt: skip
 
 
 async def open_home(bot: AsyncTestClient, fake: FakeSlack, *, user: str, email: str, confirmed: bool = True) -> Call:

@@ -18,11 +18,10 @@ from accessdesk.domain.slack_links import SlackLinks, _digest
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import link_sent_message
 from accessdesk.slackbot.ids import ActionId
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import click, nominated, notifier_on, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import slash_command
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack import click, nominated, notifier_on, slack_settings, slack_user
+from tests.support.slack_signing import slash_command
 
 EVENTS = "/slack/events"
 LINK = re.compile(r"<(http://127\.0\.0\.1:8000/console/slack/link/([A-Za-z0-9_-]+))\|")

@@ -6,8 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -22,16 +21,14 @@ from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import OrgKind
 from accessdesk.slackbot.blocks import nominated_message, not_linked_text, organisation_options
 from accessdesk.slackbot.ids import CallbackId, NominateField
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, known, remembered, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply
-from tests.slack.signing import Signed, interaction, slash_command
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack, Reply
+from tests.support.slack import CONSOLE, GENERAL, NORA, known, remembered, slack_settings, slack_user, submitted, valid
+from tests.support.slack_signing import Signed, interaction, slash_command
 from tests.world import OPERATOR
 
 EVENTS = "/slack/events"
-CHANNEL = "C0GENERAL"  # where slash_command() says the command was typed
-NORA = "U0NORA"
+CHANNEL = GENERAL
 
 
 @pytest.fixture
@@ -55,38 +52,6 @@ async def send(bot: AsyncTestClient, request: Signed):  # type: ignore[no-untype
     response = await bot.post(EVENTS, content=request.body, headers=request.headers)
     assert response.status_code == 200
     return response
-
-
-def submitted(*, model_id: object | None, organisation_id: object | None, starts_at: datetime, ends_at: datetime,
-              actions: list[str], justification: str, user: str = NORA) -> Signed:  # fmt: skip
-    """The nominate modal submitted as Slack posts it (``view.state.values``, keyed by block then action)."""
-    def select_(kind: str, value: object | None) -> dict[str, Any]:
-        return {"type": kind,
-                "selected_option": None if value is None else {"value": str(value), "text": {"type": "plain_text",
-                                                                                            "text": "x"}}}  # fmt: skip
-
-    values = {
-        NominateField.MODEL: select_("static_select", model_id),
-        NominateField.ORGANISATION: select_("external_select", organisation_id),
-        NominateField.STARTS_AT: {"type": "datetimepicker", "selected_date_time": int(starts_at.timestamp())},
-        NominateField.ENDS_AT: {"type": "datetimepicker", "selected_date_time": int(ends_at.timestamp())},
-        NominateField.ACTIONS: {"type": "checkboxes", "selected_options": [{"value": a} for a in actions]},
-        NominateField.JUSTIFICATION: {"type": "plain_text_input", "value": justification},
-    }
-    return interaction({
-        "type": "view_submission", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
-        "api_app_id": "A0ACCESSDESK", "trigger_id": "1337.44.trigger",
-        "view": {"id": "V0NOMINATE", "type": "modal", "callback_id": CallbackId.NOMINATE.value,
-                 "private_metadata": json.dumps({"channel": CHANNEL}),
-                 "state": {"values": {field.value: {field.value: value} for field, value in values.items()}}},
-    })  # fmt: skip
-
-
-def valid(world, partner: Organisation, **changes: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    starts_at = world.now + timedelta(days=2)
-    return {"model_id": world.model.id, "organisation_id": partner.id, "starts_at": starts_at,
-            "ends_at": starts_at + timedelta(days=30), "actions": ["invoke", "evaluate"],
-            "justification": "Pre-release evaluation of cyber capabilities.", **changes}  # fmt: skip
 
 
 async def nominations(world) -> list[Nomination]:  # type: ignore[no-untyped-def]

@@ -27,10 +27,10 @@ from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.settings import Settings
 from accessdesk.slackbot.blocks import help_message
 from accessdesk.slackbot.socket_mode import SocketModeUnavailable, serve
-from tests.api.conftest import settle, url_of
-from tests.slack.conftest import BOT_TOKEN, slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply
-from tests.slack.signing import SIGNING_SECRET
+from tests.support.api import settle, url_of
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack, Reply
+from tests.support.slack import BOT_TOKEN, slack_settings
+from tests.support.slack_signing import SIGNING_SECRET
 
 APP_TOKEN = "xapp-1-A0ACCESSDESK-1-test"
 CONSOLE = Settings().base_url

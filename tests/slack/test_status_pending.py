@@ -11,11 +11,10 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
 from accessdesk.db.tables import Nomination
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, nominated, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import slash_command
+from tests.support.api import app_engine, settle, url_of
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack import CONSOLE, nominated, slack_settings, slack_user
+from tests.support.slack_signing import slash_command
 
 EVENTS = "/slack/events"
 HERE = "C0GENERAL"  # where slash_command() says the command was typed

@@ -2,16 +2,9 @@
 
 ``live_server`` serves the real app (the same ``create_app`` as ``tests/api/conftest.py``, on the test database,
 with the test's frozen clock) from uvicorn in a background thread on 127.0.0.1 and a free port, and yields its
-base URL. ``browser_page`` is a fresh Chromium page per test. Bind both in a test module (a plain import works
-too, but ruff then reports F811 at every test that names them)::
-
-    from tests.support import browser
-
-    browser_page = browser.browser_page
-    live_server = browser.live_server
-
-and ask for ``browser_page`` before ``live_server`` in a test's arguments, so that a missing browser is reported
-before a database and a server are set up for nothing.
+base URL. ``browser_page`` is a fresh Chromium page per test. Both reach every test by name (this module is a
+plugin: ``pytest_plugins`` in ``tests/conftest.py``); ask for ``browser_page`` before ``live_server`` in a test's
+arguments, so that a missing browser is reported before a database and a server are set up for nothing.
 
 The browser is the system's Chromium (``apt-get install -y chromium``), never one Playwright downloads; it is
 looked for at ``$ACCESSDESK_TEST_CHROMIUM`` (default ``/usr/bin/chromium``). Outside CI a missing browser or a
@@ -42,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.settings import Settings
-from tests.api.conftest import app_engine, settle, url_of
 from tests.databases import missing
+from tests.support.api import app_engine, settle, url_of
 from tests.world import World
 
 if TYPE_CHECKING:
@@ -64,6 +57,7 @@ CHROMIUM_ARGS = [
 # no test asserts anything about how long something took.
 START_LIMIT_SECONDS = 30.0
 STOP_LIMIT_SECONDS = 15.0
+CSP_WORDS = "Content Security Policy"  # in every console message of a Content Security Policy violation
 
 
 def _listening_socket() -> socket.socket:
@@ -148,3 +142,19 @@ async def browser_page() -> AsyncIterator[Page]:
             await context.close()
         finally:
             await browser.close()
+
+
+def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every console message of the page from now on, as ``type: text``."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    return messages
+
+
+async def sign_in_as(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """From the protected page to the sign-in page and back, as a person would."""
+    await page.goto(f"{base}/console")
+    assert page.url == f"{base}/login?next=/console"
+    await page.get_by_role("button", name=f"Sign in as {name}").click()
+    await page.wait_for_url(f"{base}/console")

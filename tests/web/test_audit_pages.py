@@ -20,9 +20,9 @@ from accessdesk.domain.evidence import Evidence
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role, Verdict, Vetting
 from accessdesk.web.audit_pages import CSV_COLUMNS, csv_cell
-from tests.api.conftest import settle, unchanged  # noqa: F401
-from tests.domain.test_audit import tamper
-from tests.web.test_sessions import sign_in
+from tests.support.api import settle
+from tests.support.audit import tamper
+from tests.support.console import sign_in
 from tests.world import NDA_TEXT, OPERATOR
 
 XSS = "<script>alert(1)</script>"

@@ -7,32 +7,11 @@ from datetime import timedelta
 
 from accessdesk.domain.organisations import Organisations, find_organisation
 from accessdesk.domain.vocabulary import OrgKind
-from tests.api.conftest import settle
-from tests.support import browser
+from tests.support.api import settle
+from tests.support.browser import CSP_WORDS, heard, sign_in_as
 from tests.world import OPERATOR
 
-# The fixtures, bound as module attributes so pytest finds them (an import would trip ruff's F811 at every test).
-browser_page = browser.browser_page
-live_server = browser.live_server
-
 HOSTILE = "<script>alert(1)</script>"
-CSP_WORDS = "Content Security Policy"
-
-
-def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
-    """Every console message of the page from now on, as ``type: text``."""
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
-    return messages
-
-
-async def sign_in_as(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    """From the protected page to the sign-in page and back, as a person would."""
-    await page.goto(f"{base}/console")
-    assert page.url == f"{base}/login?next=/console"
-    await page.get_by_role("button", name=f"Sign in as {name}").click()
-    await page.wait_for_url(f"{base}/console")
 
 
 async def test_sign_in_see_my_pending_decision_and_sign_out(browser_page, live_server, world):

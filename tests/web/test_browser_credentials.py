@@ -3,12 +3,9 @@ or showing the secret again, and after sign-out Back does not bring a signed-in 
 
 from __future__ import annotations
 
-from tests.support import browser
-from tests.web.test_browser_console import CSP_WORDS, heard, sign_in_as
-from tests.web.test_credential_pages import SECRET, clients, usable_grant
-
-browser_page = browser.browser_page
-live_server = browser.live_server
+from tests.support.browser import CSP_WORDS, heard, sign_in_as
+from tests.support.console import SECRET, clients
+from tests.support.scenes import usable_grant
 
 
 async def test_reloading_the_secret_page_neither_creates_nor_shows_again(browser_page, live_server, world, clock):

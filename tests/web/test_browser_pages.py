@@ -21,15 +21,11 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, Verdict
 from accessdesk.settings import OidcProvider, Settings
-from tests.api.conftest import settle, url_of
 from tests.support import browser
-from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
-from tests.web.test_browser_console import CSP_WORDS, heard, sign_in_as
-from tests.web.test_delivery_pages import remind, set_delivery
-from tests.web.test_slack_link_pages import link_request
+from tests.support.api import settle, url_of
+from tests.support.browser import CSP_WORDS, heard, sign_in_as
+from tests.support.scenes import link_request, remind, set_delivery
 
-browser_page = browser.browser_page
-live_server = browser.live_server
 SHOTS = Path(os.environ.get("ACCESSDESK_SCREENSHOTS_DIR", "var/screenshots"))
 
 

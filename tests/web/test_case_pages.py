@@ -10,9 +10,8 @@ from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain.vocabulary import Area
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 
 def when(world, days: float) -> str:  # type: ignore[no-untyped-def]

@@ -11,33 +11,15 @@ from datetime import timedelta
 from html import unescape
 
 from joserfc.jwk import ECKey
-from sqlmodel import select
 
-from accessdesk.db.tables import OAuthClient
 from accessdesk.domain.vocabulary import Tier
-from tests.api.conftest import settle
-from tests.oauth.conftest import basic
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import SECRET, clients, csrf_in, open_as, sign_in
+from tests.support.oauth import basic
+from tests.support.scenes import usable_grant
 
 ISSUER = "http://127.0.0.1:8000"  # the default base URL the api fixture's app runs with
-SECRET = re.compile(r"adks_[A-Za-z0-9_-]{43}")
 CLIENT_ID = re.compile(r"adk_[cg]_[A-Za-z0-9_-]{22}")
-
-
-async def usable_grant(world, clock, **kw):  # type: ignore[no-untyped-def]
-    """The government's grant on the world's model (or ``model``), started an hour ago: usable now."""
-    await world.government_ready()
-    grant = await world.government_grant(start=timedelta(hours=1), **kw)
-    clock.advance(timedelta(hours=2))
-    await settle(world)
-    return grant
-
-
-async def clients(world) -> list[OAuthClient]:  # type: ignore[no-untyped-def]
-    rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
-    await settle(world)
-    return list(rows)
 
 
 async def token_for(api, client_id: str, secret: str):  # type: ignore[no-untyped-def]

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, AuditEvent, Decision
-from tests.api.conftest import settle
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, sign_in
 
 
 async def counts(world) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

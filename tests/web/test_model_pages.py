@@ -10,9 +10,8 @@ from html import unescape
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 NEW = {"slug": "nimbus", "name": "Nimbus", "codename": "NB-1", "tier": "high", "resource": "https://api.acme.test/nimbus",
        "slack_channels": "C0123456789", "developer_quorum": "2", "government_quorum": "1", "max_window_days": "60",

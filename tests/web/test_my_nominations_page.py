@@ -3,8 +3,8 @@ nominations" link leads)."""
 
 from __future__ import annotations
 
-from tests.api.conftest import settle
-from tests.web.test_sessions import sign_in
+from tests.support.api import settle
+from tests.support.console import sign_in
 
 
 async def test_mine_lists_only_the_signed_in_persons_nominations(api, world):

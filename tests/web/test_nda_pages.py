@@ -8,9 +8,8 @@ from sqlmodel import select
 
 from accessdesk.db.tables import NdaTemplate
 from accessdesk.domain.compliance import text_hash
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 V11 = {"title": "Acme NDA", "version": "1.1", "term_days": "365", "model_id": "",
        "body": "The recipient keeps everything confidential.\nClause <b>2</b>.\n"}  # fmt: skip

@@ -17,8 +17,7 @@ from accessdesk.clock import FrozenClock
 from accessdesk.db.tables import AccessGrant, User, UserRole, WebSession
 from accessdesk.settings import DEFAULT_SECRET_KEY, OidcProvider, Settings
 from accessdesk.web.oidc import PENDING_COOKIE, Pending
-from tests.api.conftest import app_engine, settle, url_of
-from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
+from tests.support.api import app_engine, settle, url_of
 
 BASE = "http://127.0.0.1:8000"
 CALLBACK = f"{BASE}/login/callback"

@@ -9,9 +9,8 @@ from sqlmodel import select
 
 from accessdesk.db.tables import Organisation, User
 from accessdesk.domain.organisations import Organisations
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 PARTNER = {"name": "Harbor Labs", "slug": "harbor", "domains": "harbor.test", "sector": "research", "country": "US",
            "contact_name": "Hana", "contact_email": "hana@harbor.test"}  # fmt: skip

@@ -13,8 +13,8 @@ from accessdesk.db.tables import Attestation, AuditEvent, NdaAcceptance, Organis
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role
-from tests.api.conftest import settle, unchanged  # noqa: F401
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, sign_in
 from tests.world import NDA_TEXT
 
 HOME = "/console/my-organisation"

@@ -8,9 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from html import unescape
 
-from tests.api.conftest import settle
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in
+from tests.support.api import settle
+from tests.support.console import csrf_in, open_as
 
 
 async def test_a_refused_form_keeps_every_ticked_box(api, world, unchanged):

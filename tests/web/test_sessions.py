@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlmodel import select
@@ -10,21 +9,11 @@ from sqlmodel import select
 from accessdesk.db.tables import WebSession
 from accessdesk.domain.organisations import Organisations, find_organisation
 from accessdesk.domain.vocabulary import OrgKind
-from tests.api.conftest import settle
+from tests.support.api import settle
+from tests.support.console import csrf_in, sign_in
 from tests.world import OPERATOR
 
 COOKIE = "accessdesk_session"
-
-
-def csrf_in(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-async def sign_in(api, person, *, next_: str = "") -> object:  # type: ignore[no-untyped-def]
-    page = await api.get("/login")
-    assert page.status_code == 200
-    return await api.post("/login/dev", data={"csrf": csrf_in(page.text), "user_id": str(person.user_id),
-                                              "next": next_}, follow_redirects=False)  # fmt: skip
 
 
 async def sessions(world) -> list[WebSession]:  # type: ignore[no-untyped-def]

@@ -12,11 +12,9 @@ from sqlmodel import select
 
 from accessdesk.db.tables import AuditEvent, SlackLink, SlackLinkRequest
 from accessdesk.domain.slack_links import SlackLinks
-from tests.api.conftest import settle
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in, sign_in
-
-SLACK_USER = "U0GAIL123"
+from tests.support.api import settle
+from tests.support.console import csrf_in, open_as, sign_in
+from tests.support.scenes import SLACK_USER, link_request
 
 
 def words(html: str) -> str:
@@ -27,13 +25,6 @@ def words(html: str) -> str:
 def private(response) -> bool:  # type: ignore[no-untyped-def]
     return (response.headers.get_list("referrer-policy") == ["no-referrer"]
             and response.headers.get_list("cache-control") == ["no-store"])  # fmt: skip
-
-
-async def link_request(world, *, slack_user_id: str = SLACK_USER) -> str:  # type: ignore[no-untyped-def]
-    """What ``/accessdesk link`` does: a one-time token, DMed to the Slack user."""
-    token = await SlackLinks(world.unit).request(slack_user_id=slack_user_id, team_id="T0AISO", slack_name="gail.s")
-    await settle(world)
-    return token
 
 
 async def stored(world, table):  # type: ignore[no-untyped-def]

@@ -1,27 +1,38 @@
-"""What the approval-card tests share: a world whose model has an approval channel, and Slack's payloads."""
+"""Slack as the bot's tests play it: the app's Slack settings against the fake Web API (``tests.support.fake_slack``),
+the notifier on the fake, a world whose model has an approval channel, and the payloads Slack posts (signed as
+``tests.support.slack_signing`` signs them)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from accessdesk.clock import Clock
-from accessdesk.db.tables import Nomination, SlackEmailMatch, User
+from accessdesk.db.tables import Nomination, Organisation, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.transitions import deliver_outbox
-from accessdesk.slackbot.ids import ActionId, CallbackId
+from accessdesk.settings import Settings
+from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
 from accessdesk.slackbot.notifier import SlackNotifier
 from accessdesk.slackbot.web_api import web_client
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, Reply
-from tests.slack.signing import Signed, interaction
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack_signing import SIGNING_SECRET, Signed, interaction, signed
 from tests.world import World
 
+BOT_TOKEN = "xoxb-test"
 CHANNEL = "C0APPROVALS"
 CONSOLE = "http://127.0.0.1:8000"
+GENERAL = "C0GENERAL"  # where slash_command() says the command was typed
+NORA = "U0NORA"
+
+
+def slack_settings(database_url: str, fake: FakeSlack) -> Settings:
+    return Settings(database_url=database_url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                    slack_api_url=fake.url)  # fmt: skip
 
 
 def notifier_on(fake: FakeSlack, *, clock: Clock | None = None, timeout: int = 10) -> SlackNotifier:
@@ -89,3 +100,47 @@ def reason_submitted(nomination_id: object, reason: str | None, *, user: str, ch
                  "private_metadata": json.dumps({"nomination_id": str(nomination_id), "channel": channel}),
                  "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}}},
     })  # fmt: skip
+
+
+def submitted(*, model_id: object | None, organisation_id: object | None, starts_at: datetime, ends_at: datetime,
+              actions: list[str], justification: str, user: str = NORA) -> Signed:  # fmt: skip
+    """The nominate modal submitted as Slack posts it (``view.state.values``, keyed by block then action)."""
+    def select_(kind: str, value: object | None) -> dict[str, Any]:
+        return {"type": kind,
+                "selected_option": None if value is None else {"value": str(value), "text": {"type": "plain_text",
+                                                                                            "text": "x"}}}  # fmt: skip
+
+    values = {
+        NominateField.MODEL: select_("static_select", model_id),
+        NominateField.ORGANISATION: select_("external_select", organisation_id),
+        NominateField.STARTS_AT: {"type": "datetimepicker", "selected_date_time": int(starts_at.timestamp())},
+        NominateField.ENDS_AT: {"type": "datetimepicker", "selected_date_time": int(ends_at.timestamp())},
+        NominateField.ACTIONS: {"type": "checkboxes", "selected_options": [{"value": a} for a in actions]},
+        NominateField.JUSTIFICATION: {"type": "plain_text_input", "value": justification},
+    }
+    return interaction({
+        "type": "view_submission", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
+        "api_app_id": "A0ACCESSDESK", "trigger_id": "1337.44.trigger",
+        "view": {"id": "V0NOMINATE", "type": "modal", "callback_id": CallbackId.NOMINATE.value,
+                 "private_metadata": json.dumps({"channel": GENERAL}),
+                 "state": {"values": {field.value: {field.value: value} for field, value in values.items()}}},
+    })  # fmt: skip
+
+
+def valid(world: World, partner: Organisation, **changes: Any) -> dict[str, Any]:
+    """What ``submitted`` needs for a nomination the domain accepts, with ``changes``."""
+    starts_at = world.now + timedelta(days=2)
+    return {"model_id": world.model.id, "organisation_id": partner.id, "starts_at": starts_at,
+            "ends_at": starts_at + timedelta(days=30), "actions": ["invoke", "evaluate"],
+            "justification": "Pre-release evaluation of cyber capabilities.", **changes}  # fmt: skip
+
+
+def home_opened(user: str, *, tab: str = "home") -> Signed:
+    """``app_home_opened`` as Slack posts it to the Events API."""
+    return signed(json.dumps({
+        "token": "deprecated-verification-token", "team_id": "T0FAKE", "api_app_id": "A0ACCESSDESK",
+        "type": "event_callback", "event_id": f"Ev0HOME{user}{tab}", "event_time": 1764590400,
+        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab,
+                  "event_ts": "1764590400.000100"},
+        "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}],
+    }).encode(), content_type="application/json")  # fmt: skip
