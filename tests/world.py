@@ -147,6 +147,14 @@ class World:
                                model: FrontierModel | None = None) -> AccessGrant:  # fmt: skip
         return await self.approve_both(await self.nominate(self.government, start=start, days=days, model=model))
 
+    async def commit(self) -> None:
+        """End the world session's transaction: what the test built becomes visible to every other connection, and
+        on SQLite the write lock the transaction holds (every transaction there begins IMMEDIATE, a read too) is
+        released. The app's test clients do this before each request (``tests.support.api.commit_world_first``);
+        call it where something else reads the database: a worker or notifier on its own session, the bot's
+        listeners after their ack, a server in another thread, another engine."""
+        await self.unit.session.commit()
+
     async def rollback(self) -> None:
         """Roll back what a refused call left in the session, then reload every object the test still holds
         (a rollback expires them, and an async session cannot lazy-load)."""

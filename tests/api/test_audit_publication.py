@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from accessdesk.domain.checkpoints import published_keys, verified
-from tests.support.api import settle
 from tests.support.audit import checkpoints, event
 from tests.world import OPERATOR
 
@@ -20,7 +19,6 @@ async def test_the_audit_keys_and_the_latest_checkpoint_are_published(api, world
     clock.advance(timedelta(minutes=1))
     newest = await checkpoints(world).take(actor=OPERATOR)
     expected = await published_keys(world.unit)
-    await settle(world)
 
     keys = await api.get("/.well-known/accessdesk-audit-keys")
     assert keys.status_code == 200 and keys.headers["content-type"].startswith("application/jwk-set+json")

@@ -5,8 +5,10 @@ every test by name; import the helpers.
 
 The world is built through the domain services in its own session; the app reads and writes the same database
 through its own sessions. On SQLite every transaction begins IMMEDIATE (it takes the write lock), so a world
-session left inside a transaction would make every request wait for the busy timeout: helpers that touch the
-world end with :func:`settle`.
+session left inside a transaction would make every request wait for the busy timeout, and on either database the
+app would not see what the test built. So the clients here commit the world before every request
+(:func:`commit_world_first`): a test builds, asks and reads without thinking of it. Where something other than a
+request reads the database, the test says so with ``await world.commit()``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -38,18 +41,37 @@ NOT_STATE = {"api_tokens"}
 
 Bearer = Callable[[Actor], Awaitable[dict[str, str]]]
 Unchanged = Callable[[], AbstractAsyncContextManager[None]]
+Client = TypeVar("Client", bound=httpx.AsyncClient)
 
 
-async def settle(world: World) -> None:
-    """End the world session's transaction so the app's requests do not queue behind it (SQLite)."""
-    await world.unit.session.commit()
+def commit_world_first(client: Client, world: World) -> Client:
+    """``client``, which now commits the world session before every request it sends: an httpx request hook, run
+    in the test's event loop, where that session lives (the app may serve from a thread of its own)."""
+
+    async def commit(_request: httpx.Request) -> None:
+        await world.commit()
+
+    hooks = client.event_hooks
+    client.event_hooks = {**hooks, "request": [*hooks.get("request", []), commit]}
+    return client
+
+
+@asynccontextmanager
+async def client_of(app: Litestar, world: World, **options: Any) -> AsyncIterator[AsyncTestClient]:
+    """An ``AsyncTestClient`` on ``app`` (its lifespan running) that commits the world first: when the app starts
+    and before every request. When the test is done, the world's transaction ends before the app stops, so that
+    the app's last deliveries never wait for SQLite's write lock behind a read the test made at its end."""
+    await world.commit()
+    async with commit_world_first(AsyncTestClient(app=app, **options), world) as client:
+        try:
+            yield client
+        finally:
+            await world.unit.session.rollback()
 
 
 async def mint_token(world: World, actor: Actor) -> str:
     """A personal API token for a world actor, created the way the CLI creates one."""
-    token = await Tokens(world.unit).create(actor=OPERATOR, email=actor.label)
-    await settle(world)
-    return token
+    return await Tokens(world.unit).create(actor=OPERATOR, email=actor.label)
 
 
 def bearer_headers(token: str) -> dict[str, str]:
@@ -74,10 +96,10 @@ def app_engine(url: str) -> AsyncEngine:
 
 @pytest.fixture
 async def api(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[AsyncTestClient]:
-    await settle(world)
+    """The app on the test database, through a client that commits the world first (``client_of``)."""
     served = app_engine(url_of(engine))
     app = create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with client_of(app, world) as client:
         yield client
     await served.dispose()
 
@@ -126,9 +148,10 @@ def unchanged(engine: AsyncEngine, world: World) -> Unchanged:
 
     @asynccontextmanager
     async def block() -> AsyncIterator[None]:
-        await settle(world)
+        await world.commit()  # database_state reads on a connection of its own
         before = await database_state(engine)
         yield
+        await world.commit()
         after = await database_state(engine)
         changed = {name: (len(before[name]), len(after[name])) for name in before if before[name] != after[name]}
         assert not changed, f"a refused request changed tables (rows before, after): {changed}"

@@ -9,7 +9,6 @@ from typing import Any
 from sqlmodel import select
 
 from accessdesk.db.tables import OAuthClient
-from tests.support.api import settle
 
 SECRET = re.compile(r"adks_[A-Za-z0-9_-]{43}")  # a client secret, as the console shows it once
 
@@ -42,5 +41,4 @@ async def submit(api, person, page: str, action: str, data: dict[str, Any]):  # 
 async def clients(world) -> list[OAuthClient]:  # type: ignore[no-untyped-def]
     """Every OAuth client, as the database has it now."""
     rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
-    await settle(world)
     return list(rows)

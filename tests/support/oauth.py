@@ -31,7 +31,7 @@ from accessdesk.clock import FrozenClock
 from accessdesk.db.tables import AccessGrant, OAuthClient
 from accessdesk.domain.credentials import Credentials
 from accessdesk.settings import Settings
-from tests.support.api import app_engine, settle, url_of
+from tests.support.api import app_engine, commit_world_first, url_of
 from tests.world import World
 
 ISSUER = "http://127.0.0.1:8000"
@@ -50,15 +50,17 @@ def real_time_clock() -> FrozenClock:
 
 @pytest.fixture
 async def app(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[Litestar]:
-    await settle(world)
+    """The app on the test database, not yet served: ``http`` serves it, or a client the test makes (through
+    ``commit_world_first``, or ``client_of`` for one that runs the app's lifespan)."""
     served = app_engine(url_of(engine))
     yield create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served, embedded_worker=False)
     await served.dispose()
 
 
 @pytest.fixture
-async def http(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
+async def http(app: Litestar, world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on ``app`` over ASGI, in the test's event loop, that commits the world first."""
+    async with commit_world_first(httpx.AsyncClient(transport=transport(app), base_url=ISSUER), world) as client:
         yield client
 
 
@@ -77,7 +79,6 @@ async def live_grant(world: World, clock: FrozenClock) -> AccessGrant:
     await world.government_ready()
     grant = await world.government_grant(start=timedelta(hours=1))
     clock.set(real_now())
-    await settle(world)
     return grant
 
 
@@ -87,9 +88,7 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 
 async def token_count(world: World, client: OAuthClient) -> int:
-    row = await world.get(OAuthClient, client.id)
-    await settle(world)
-    return row.token_count
+    return (await world.get(OAuthClient, client.id)).token_count
 
 
 async def jwks(http: httpx.AsyncClient) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Situations the API, console and hostile tests start from, built through the world (and so through the domain's
-own rules where there is one).
-
-Each ends with :func:`settle` so the app's requests never queue behind the world session (see conftest)."""
+own rules where there is one). The app's test clients commit the world before each request
+(``tests.support.api``); a test that serves the app otherwise (a browser, a server thread) commits it itself."""
 
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.reminders import TOPIC, ReminderKind
 from accessdesk.domain.slack_links import SlackLinks
 from accessdesk.domain.vocabulary import OrgKind, Role, Tier, Verdict
-from tests.support.api import settle
 from tests.world import OPERATOR, World
 
 SLACK_USER = "U0GAIL123"  # who asks for a Slack link in link_request
@@ -34,19 +32,16 @@ def iso(at: datetime) -> str:
 async def partner(world: World, **traits: Any) -> tuple[Organisation, Actor]:
     """A partner organisation and its admin (vetted, NDA accepted, attested unless told otherwise)."""
     found = await world.partner(**traits)
-    await settle(world)
     return found
 
 
 async def partner_member(world: World, organisation: Organisation, name: str = "pat") -> Actor:
     member = await world.person(organisation, name, [Role.MEMBER])
-    await settle(world)
     return member
 
 
 async def pending(world: World, organisation: Organisation, **kw: Any) -> Nomination:
     nomination = await world.nominate(organisation, **kw)
-    await settle(world)
     return nomination
 
 
@@ -54,14 +49,12 @@ async def decided(world: World, nomination: Nomination, *deciders: Actor, verdic
                   reason: str | None = None) -> None:  # fmt: skip
     for actor in deciders:
         await CoSelection(world.unit).decide(actor=actor, nomination_id=nomination.id, verdict=verdict, reason=reason)
-    await settle(world)
 
 
 async def government_grant(world: World, **kw: Any) -> AccessGrant:
     """The government's own grant to the world's model (starting in an hour, for 60 days)."""
     await world.government_ready()
     grant = await world.government_grant(**kw)
-    await settle(world)
     return grant
 
 
@@ -69,7 +62,6 @@ async def partner_grant(world: World, **traits: Any) -> tuple[Organisation, Acto
     """A partner with a scheduled grant that starts a day after the government's access."""
     organisation, admin = await partner(world, **traits)
     grant = await world.approve_both(await world.nominate(organisation, start=timedelta(days=1), days=30))
-    await settle(world)
     return organisation, admin, grant
 
 
@@ -83,7 +75,6 @@ async def rival_developer(world: World) -> tuple[Organisation, Actor, Actor, Fro
         actor=admin, slug="rival-one", name="Rival One", codename="R1", tier=Tier.HIGH,
         planned_release_at=world.now + timedelta(days=20), resource="https://api.rival.test/models/one",
     )  # fmt: skip
-    await settle(world)
     return organisation, admin, approver, model
 
 
@@ -92,7 +83,6 @@ async def usable_grant(world: World, clock: FrozenClock, **kw: Any) -> AccessGra
     await world.government_ready()
     grant = await world.government_grant(start=timedelta(hours=1), **kw)
     clock.advance(timedelta(hours=2))
-    await settle(world)
     return grant
 
 
@@ -119,7 +109,6 @@ async def outbox(world: World, key_or_id: uuid.UUID | str) -> OutboxMessage:
     else:
         row = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == key_or_id)
                                              .execution_options(populate_existing=True))).one()  # fmt: skip
-    await settle(world)
     return row
 
 
@@ -135,5 +124,4 @@ async def set_delivery(world: World, key: str, **values: object) -> None:
 async def link_request(world: World, *, slack_user_id: str = SLACK_USER) -> str:
     """What ``/accessdesk link`` does: a one-time token, DMed to the Slack user."""
     token = await SlackLinks(world.unit).request(slack_user_id=slack_user_id, team_id="T0AISO", slack_name="gail.s")
-    await settle(world)
     return token

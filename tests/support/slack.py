@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from accessdesk.app import create_app
 from accessdesk.clock import Clock
 from accessdesk.db.tables import Nomination, Organisation, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
@@ -19,6 +25,7 @@ from accessdesk.settings import Settings
 from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
 from accessdesk.slackbot.notifier import SlackNotifier
 from accessdesk.slackbot.web_api import web_client
+from tests.support.api import app_engine, client_of, url_of
 from tests.support.fake_slack import FakeSlack, Reply
 from tests.support.slack_signing import SIGNING_SECRET, Signed, interaction, signed
 from tests.world import World
@@ -33,6 +40,19 @@ NORA = "U0NORA"
 def slack_settings(database_url: str, fake: FakeSlack) -> Settings:
     return Settings(database_url=database_url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                     slack_api_url=fake.url)  # fmt: skip
+
+
+@asynccontextmanager
+async def serving_bot(engine: AsyncEngine, world: World, fake: FakeSlack, clock: Clock,
+                      **options: Any) -> AsyncIterator[AsyncTestClient]:  # fmt: skip
+    """The app with Slack configured against ``fake`` on the test database, through a client that commits the
+    world first (``tests.support.api.client_of``). What the bot's listeners read after their ack is read outside
+    any request: a test that changes the world between two requests while a listener still works commits it."""
+    served = app_engine(url_of(engine))
+    app = create_app(slack_settings(url_of(engine), fake), clock=clock, engine=served, embedded_worker=False)
+    async with client_of(app, world, **options) as client:
+        yield client
+    await served.dispose()
 
 
 def notifier_on(fake: FakeSlack, *, clock: Clock | None = None, timeout: int = 10) -> SlackNotifier:

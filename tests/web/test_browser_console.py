@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from accessdesk.domain.organisations import Organisations, find_organisation
 from accessdesk.domain.vocabulary import OrgKind
-from tests.support.api import settle
 from tests.support.browser import CSP_WORDS, heard, sign_in_as
 from tests.world import OPERATOR
 
@@ -18,7 +17,7 @@ async def test_sign_in_see_my_pending_decision_and_sign_out(browser_page, live_s
     page, base = browser_page, live_server
     partner, _ = await world.partner(name="northwind")
     await world.nominate(partner)
-    await settle(world)
+    await world.commit()  # Chromium's requests do not commit the world: the test does, before the browser asks
     console = heard(page)
 
     await sign_in_as(page, base, "Gov1")
@@ -68,7 +67,7 @@ async def test_a_script_in_an_organisation_name_is_shown_as_text_and_never_runs(
     page, base = browser_page, live_server
     await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.PARTNER, name=HOSTILE, slug="xss")
     await world.person(await find_organisation(world.unit, "xss"), "eve", [])
-    await settle(world)
+    await world.commit()
     dialogs: list[str] = []
 
     async def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +92,7 @@ async def test_both_sides_approve_in_the_browser_and_the_partner_sees_its_grant(
     await world.government_grant()
     partner, _ = await world.partner(name="northwind")
     await world.nominate(partner, start=timedelta(days=2))
-    await settle(world)
+    await world.commit()
     console = heard(page)
 
     for approver in ("Dev1", "Gov1"):

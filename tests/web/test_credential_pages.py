@@ -13,7 +13,6 @@ from html import unescape
 from joserfc.jwk import ECKey
 
 from accessdesk.domain.vocabulary import Tier
-from tests.support.api import settle
 from tests.support.console import SECRET, clients, csrf_in, open_as, sign_in
 from tests.support.oauth import basic
 from tests.support.scenes import usable_grant
@@ -218,7 +217,6 @@ async def test_a_high_tier_model_says_dpop_is_required_and_shows_how(api, world,
 
 
 async def test_the_developers_admins_manage_gateway_credentials(api, world, clock, unchanged):
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     shown = await open_as(api, world.dev_admin, page)
     assert "Gateway credentials" in shown.text and "Create a gateway credential" in shown.text
@@ -260,7 +258,6 @@ async def test_partners_and_the_government_cannot_create_gateway_credentials(api
     await world.government_grant()
     partner, partner_admin = await world.partner(name="northwind")
     partner_grant = await world.approve_both(await world.nominate(partner, start=timedelta(days=2)))
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     shown = await open_as(api, world.gov_admin, page)
     assert "Gateway credentials" in shown.text and "Create a gateway credential" not in shown.text

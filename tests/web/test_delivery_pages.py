@@ -14,7 +14,6 @@ from accessdesk.db.tables import AuditEvent, OutboxMessage, Reminder
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.vocabulary import OrgKind, Role
-from tests.support.api import settle
 from tests.support.console import csrf_in, open_as
 from tests.support.scenes import outbox, remind, set_delivery
 from tests.world import OPERATOR
@@ -41,7 +40,6 @@ async def message(world, recipient: str, *, state: str = "dead", topic: str = "r
 
 async def audit_actions(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(AuditEvent.action, AuditEvent.actor))).all()
-    await settle(world)
     return list(rows)
 
 
@@ -183,7 +181,6 @@ async def test_only_staff_admins_see_and_retry_dead_letters_and_only_auditors_an
     dead = await message(world, "slack:C0ATLAS12")
     _, partner_admin = await world.partner(name="northwind")
     auditor = await world.person(world.government, "audrey", [Role.AUDITOR])
-    await settle(world)
     for person in (partner_admin, world.dev_approver, world.gov_member, auditor):
         home = await open_as(api, person, "/console")
         assert "/console/deliveries/dead" not in home.text
