@@ -4,7 +4,7 @@ Slack gives an app 3 seconds to acknowledge a request, and the acknowledgement m
 listener does afterwards, least of all for Slack's own Web API, which here answers every call after ``--slow``
 seconds (10 by default: as long as the bot's client waits, so many calls also time out). A fresh database (SQLite by
 default) is built with the real migrations and given the demo data (what ``make run`` loads), with one approval
-channel on the demo's covered model. A fake Slack Web API (tests/slack/fake_slack.py) runs in this process on
+channel on the demo's covered model. A fake Slack Web API (tests/support/fake_slack.py) runs in this process on
 loopback; its ``users.info`` names two Slack users with the confirmed e-mails of the demo's nominator and of a
 government approver. One ``uvicorn`` process serves accessdesk (embedded worker off) with Slack configured against
 the fake.
@@ -60,8 +60,8 @@ from accessdesk.domain.vocabulary import NominationState, Role
 from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
 from accessdesk.slackbot.notifier import CARD_EVENT
 from bench._common import fresh_database, median, percentile, server, verdict
-from tests.slack.fake_slack import FakeSlack, serving
-from tests.slack.signing import SIGNING_SECRET, Signed, signed
+from tests.support.fake_slack import FakeSlack, serving
+from tests.support.slack_signing import SIGNING_SECRET, Signed, signed
 
 GOAL = 0.05
 SLACK_ACK_DEADLINE = 3.0  # seconds Slack waits for an acknowledgement

@@ -1,5 +1,10 @@
 """Fixtures: each database test runs on SQLite and on PostgreSQL, with a frozen clock; and no test passes while the
-server logged a traceback it did not expect (see ``no_tracebacks``)."""
+server logged a traceback it did not expect (see ``no_tracebacks``).
+
+The fixtures more than one folder uses live in plugins under ``tests/support`` (``pytest_plugins`` below, which
+pytest reads only here); a folder's own conftest keeps only fixtures local to it. A test module imports helpers
+from ``tests.support``, ``tests.world`` and ``tests.databases``, never from a conftest or another test module
+(``tests/test_architecture.py`` checks it)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,21 @@ from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.unit import Unit
 from tests.databases import create_postgres, create_sqlite
 from tests.world import T0, World
+
+# Helpers under tests/support assert too: pytest rewrites their asserts as it does a test module's (the plugins
+# below are rewritten anyway), so that a failing helper says what it found.
+pytest.register_assert_rewrite("tests.support")
+
+pytest_plugins = [
+    "tests.support.api",
+    "tests.support.browser",
+    "tests.support.cli",
+    "tests.support.domain",
+    "tests.support.fake_slack",
+    "tests.support.oauth",
+    "tests.support.oidc",
+    "tests.support.private_postgres",
+]
 
 
 class _Tracebacks(logging.Handler):

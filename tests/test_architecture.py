@@ -1,6 +1,6 @@
 """The house's load-bearing walls, checked on the source: the core never imports the Slack bot except at its
-composition root, and the bot never imports what composes it. (Imports inside functions count: a lazy import is
-still a dependency.)"""
+composition root, and the bot never imports what composes it; and no test imports a conftest or another test
+module. (Imports inside functions count: a lazy import is still a dependency.)"""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "src" / "accessdesk"
 BOT = ROOT / "bots" / "accessdesk" / "slackbot"
 COMPOSITION_ROOT = CORE / "compose.py"
+TESTS = ROOT / "tests"
 
 
 def imported(path: Path) -> set[str]:
@@ -63,3 +64,17 @@ def test_the_domain_imports_the_standard_library_sqlalchemy_and_sqlmodel_only():
         if wrong:
             offenders[str(path.relative_to(ROOT))] = sorted(wrong)
     assert not offenders
+
+
+def test_no_test_imports_a_conftest_or_another_test_module():
+    """Helpers the tests share live in ``tests/support`` (and ``tests/world.py``, ``tests/databases.py``); fixtures
+    that more than one folder uses reach every test through the plugins ``tests/conftest.py`` names. A conftest
+    or a test module imported for its helpers drags its fixtures along and hides where they come from."""
+
+    def test_or_conftest(name: str) -> bool:
+        return _within(name, "tests") and any(part == "conftest" or part.startswith("test_")
+                                              for part in name.split("."))  # fmt: skip
+
+    offenders = {str(path.relative_to(ROOT)): sorted(n for n in imported(path) if test_or_conftest(n))
+                 for path in TESTS.rglob("*.py")}  # fmt: skip
+    assert not {path: names for path, names in offenders.items() if names}

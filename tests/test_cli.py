@@ -3,27 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
 
 import asyncpg
-import pytest
-
-from tests.support.cli import accessdesk as command
-
-
-@pytest.fixture
-def run(database, tmp_path):  # type: ignore[no-untyped-def]
-    asyncio.run(database.reset())
-    url = database.fresh_url()
-
-    def accessdesk(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"}
-        return command(*args, env=env, cwd=tmp_path)
-
-    accessdesk.url = url  # type: ignore[attr-defined]
-    return accessdesk
 
 
 def test_upgrade_demo_token_and_verify(run):

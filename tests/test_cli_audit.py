@@ -20,9 +20,8 @@ from joserfc.jwk import ECKey
 from accessdesk.clock import SystemClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.unit import Unit
-from tests.domain.test_checkpoints import rechain_from
+from tests.support.audit import rechain_from
 from tests.support.cli import accessdesk as command
-from tests.test_cli import run  # noqa: F401  (the fixture)
 
 
 def scalar(run, sql: str):  # type: ignore[no-untyped-def]

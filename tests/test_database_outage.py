@@ -29,11 +29,10 @@ from accessdesk.db.migrate import upgrade
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 from accessdesk.unavailable import OutageLog, is_database_unavailable, slack_listener_errors
-from tests.api.conftest import bearer_headers, mint_token
-from tests.conftest import T0
-from tests.support.private_postgres import PrivatePostgres, private_postgres  # noqa: F401
-from tests.web.test_sessions import csrf_in, sign_in
-from tests.world import World
+from tests.support.api import bearer_headers, mint_token
+from tests.support.console import csrf_in, sign_in
+from tests.support.private_postgres import PrivatePostgres
+from tests.world import T0, World
 
 API_SUCCESS, PAGE_SUCCESS = 201, 303
 

@@ -21,7 +21,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.app import create_app
@@ -30,10 +29,9 @@ from accessdesk.ratelimit import Counts, MemoryCounts, PostgresCounts
 from accessdesk.ratelimit.counts import Hits
 from accessdesk.ratelimit.limiter import Limit, Limiter, Refused
 from accessdesk.settings import Rate, Settings, SettingsError
-from tests.api.conftest import app_engine, database_state, mint_token, settle, url_of
-from tests.conftest import T0
-from tests.oauth.conftest import ISSUER, basic, clock, credentials, live_grant  # noqa: F401
-from tests.world import World
+from tests.support.api import app_engine, client_of, commit_world_first, database_state, mint_token, url_of
+from tests.support.oauth import ISSUER, basic, real_time_clock
+from tests.world import T0, World
 
 HERE, ELSEWHERE = "198.51.100.7", "203.0.113.9"
 MINUTE = Rate(3, 60)
@@ -48,12 +46,13 @@ class Desk:
 
     apps: list[Litestar]
     engine: AsyncEngine
+    world: World
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def at(self, i: int, address: str = HERE) -> httpx.AsyncClient:
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.apps[i % len(self.apps)],
                                                                  client=(address, 50000)), base_url=ISSUER)  # fmt: skip
-        self._clients.append(client)
+        self._clients.append(commit_world_first(client, self.world))
         return client
 
     async def flush(self) -> None:
@@ -63,6 +62,7 @@ class Desk:
                 await app.state.rate_limits.flush()
 
     async def state(self) -> dict[str, list[str]]:
+        await self.world.commit()  # database_state reads on a connection of its own
         return {k: v for k, v in (await database_state(self.engine)).items() if k not in SHARED_STATE_ONLY}
 
 
@@ -70,16 +70,21 @@ Start = Callable[..., Awaitable[Desk]]
 
 
 @pytest.fixture
+def clock() -> FrozenClock:
+    """As in tests/oauth: two hours before the real time, which ``live_grant`` brings the clock to."""
+    return real_time_clock()
+
+
+@pytest.fixture
 async def desk(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[Start]:
     made: list[tuple[Desk, list[AsyncEngine]]] = []
 
     async def start(**settings: Any) -> Desk:
-        await settle(world)
         url = url_of(engine)
         engines = [app_engine(url) for _ in range(1 if url.startswith("sqlite") else 2)]
         apps = [create_app(Settings(database_url=url, rate_limits=True, **settings), clock=clock, engine=served,
                            embedded_worker=False) for served in engines]  # fmt: skip
-        made.append((desk := Desk(apps, engine), engines))
+        made.append((desk := Desk(apps, engine, world), engines))
         return desk
 
     yield start
@@ -100,9 +105,7 @@ def assert_refused(response: httpx.Response, *, content_type: str, window: int =
 
 @pytest.fixture
 async def issued(world: World, credentials, live_grant):  # noqa: F811
-    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="fleet")
-    await settle(world)
-    return issued
+    return await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="fleet")
 
 
 async def test_the_token_endpoint_is_limited_per_address_across_instances_and_resets_with_the_window(
@@ -157,7 +160,6 @@ async def test_failed_client_authentications_lock_that_client_out_of_that_addres
     assert (await d.at(0, ELSEWHERE).post("/oauth/token", data=GRANT, headers=right)).status_code == 200
     # Nor another client behind the same address (client_secret_post: the claimed client_id is in the form).
     other = await credentials.create(actor=world.gov_admin, grant_id=issued.client.grant_id, name="other")
-    await settle(world)
     posted = {**GRANT, "client_id": other.client.client_id, "client_secret": other.secret}
     assert (await d.at(1).post("/oauth/token", data=posted)).status_code == 200
 
@@ -166,7 +168,6 @@ async def test_introspection_and_revocation_are_limited_with_the_oauth_error_sha
     desk: Start, issued, world: World, credentials  # noqa: F811
 ) -> None:
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
-    await settle(world)
     d = await desk(rate_limit_introspect=Rate(2, 60), rate_limit_revoke=Rate(1, 60))
     token = (await d.at(0).post("/oauth/token", data=GRANT, headers=basic(issued.client.client_id, issued.secret)))
     asked = {"token": token.json()["access_token"]}
@@ -289,7 +290,7 @@ async def test_limits_are_off_in_development_unless_turned_on(engine: AsyncEngin
 async def test_the_lifespan_flushes_on_its_own(desk: Start, issued, engine: AsyncEngine) -> None:  # noqa: F811
     d = await desk(rate_limit_token=Rate(100, 60), rate_limit_flush_seconds=0.05)
     auth = basic(issued.client.client_id, issued.secret)
-    async with AsyncTestClient(app=d.apps[0]) as client:
+    async with client_of(d.apps[0], d.world) as client:
         for _ in range(3):
             assert (await client.post("/oauth/token", data=GRANT, headers=auth)).status_code == 200
         for _ in range(400):  # bounds how long a broken flush can hang the test; nothing is timed

@@ -21,6 +21,7 @@ from accessdesk.domain.organisations import Organisations, actor_for
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
 
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # where the test's frozen clock starts (the fixture ``clock``)
 OPERATOR = Actor.system("test operator")
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the suite's frozen instant
 NDA_TEXT = "The recipient keeps everything about the model confidential.\n"
@@ -181,6 +182,14 @@ class World:
     async def government_grant(self, *, start: timedelta = timedelta(hours=1), days: int = 60,
                                model: FrontierModel | None = None) -> AccessGrant:  # fmt: skip
         return await self.approve_both(await self.nominate(self.government, start=start, days=days, model=model))
+
+    async def commit(self) -> None:
+        """End the world session's transaction: what the test built becomes visible to every other connection, and
+        on SQLite the write lock the transaction holds (every transaction there begins IMMEDIATE, a read too) is
+        released. The app's test clients do this before each request (``tests.support.api.commit_world_first``);
+        call it where something else reads the database: a worker or notifier on its own session, the bot's
+        listeners after their ack, a server in another thread, another engine."""
+        await self.unit.session.commit()
 
     async def rollback(self) -> None:
         """Roll back what a refused call left in the session, then reload every object the test still holds

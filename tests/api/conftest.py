@@ -1,147 +1,43 @@
-"""Fixtures for the JSON API: the app around the test database, bearer tokens for world actors, and a check that a
-refused request changed nothing.
-
-The world is built through the domain services in its own session; the app reads and writes the same database
-through its own sessions. On SQLite every transaction begins IMMEDIATE (it takes the write lock), so a world
-session left inside a transaction would make every request wait for the busy timeout: helpers that touch the
-world end with :func:`settle`.
-"""
+"""The fuzz tests' app (test_fuzz.py and test_stateful_fuzz.py): a fixture local to this folder."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
-import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
-from sqlmodel import SQLModel
+from schemathesis.python import asgi
 
 from accessdesk.app import create_app
-from accessdesk.clock import FrozenClock
-from accessdesk.db.engine import make_engine
-from accessdesk.domain.actor import Actor
-from accessdesk.domain.tokens import Tokens
 from accessdesk.settings import Settings
-from tests.world import OPERATOR, World
-
-API = "/api/v1"
-# Using a token stamps its last_used_at: a read, not a change anyone asked for.
-NOT_STATE = {"api_tokens"}
-
-Bearer = Callable[[Actor], Awaitable[dict[str, str]]]
-Unchanged = Callable[[], AbstractAsyncContextManager[None]]
-
-
-async def settle(world: World) -> None:
-    """End the world session's transaction so the app's requests do not queue behind it (SQLite)."""
-    await world.unit.session.commit()
-
-
-async def mint_token(world: World, actor: Actor) -> str:
-    """A personal API token for a world actor, created the way the CLI creates one."""
-    token = await Tokens(world.unit).create(actor=OPERATOR, email=actor.label)
-    await settle(world)
-    return token
-
-
-def bearer_headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def url_of(engine: AsyncEngine) -> str:
-    return engine.url.render_as_string(hide_password=False)
-
-
-def app_engine(url: str) -> AsyncEngine:
-    """An engine for the app under test, on the test database.
-
-    ``AsyncTestClient`` serves the app from a portal thread with an event loop of its own, and an asyncpg
-    connection belongs to the loop that opened it: a connection pooled by the test's engine breaks when the app
-    uses it ("attached to a different loop"). Without a pool each request opens and closes its own connection,
-    inside the app's loop."""
-    if url.startswith("sqlite"):
-        return make_engine(url, poolclass=NullPool)
-    return create_async_engine(url, poolclass=NullPool)
+from tests.support.api import app_engine, bearer_headers, mint_token, url_of
+from tests.support.scenes import government_grant, partner, partner_grant, partner_member, pending
 
 
 @pytest.fixture
-async def api(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[AsyncTestClient]:
-    await settle(world)
-    served = app_engine(url_of(engine))
-    app = create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
-        yield client
-    await served.dispose()
-
-
-@pytest.fixture
-def bearer(world: World) -> Bearer:
-    """``await bearer(world.gov_admin)`` → Authorization headers; one token per person, minted on first use."""
-    minted: dict[uuid.UUID | None, str] = {}
-
-    async def headers_for(actor: Actor) -> dict[str, str]:
-        if actor.user_id not in minted:
-            minted[actor.user_id] = await mint_token(world, actor)
-        return bearer_headers(minted[actor.user_id])
-
-    return headers_for
-
-
-async def database_state(engine: AsyncEngine) -> dict[str, list[str]]:
-    """Every row of every table the product owns, in a comparable form."""
-    state: dict[str, list[str]] = {}
-    async with engine.connect() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name in NOT_STATE:
-                continue
-            rows = (await connection.execute(sa.select(table))).all()
-            state[table.name] = sorted(repr(tuple(row)) for row in rows)
-    return state
-
-
-async def count_rows(engine: AsyncEngine, table: str) -> int:
-    async with engine.connect() as connection:
-        return (await connection.execute(sa.text(f'SELECT count(*) FROM "{table}"'))).scalar_one()
-
-
-async def outbox_topics(engine: AsyncEngine) -> list[str]:
-    """The topics of the notifications waiting in the outbox, oldest first."""
-    async with engine.connect() as connection:
-        rows = await connection.execute(sa.text("SELECT topic FROM outbox ORDER BY created_at, topic"))
-        return [topic for (topic,) in rows]
-
-
-@pytest.fixture
-def unchanged(engine: AsyncEngine, world: World) -> Unchanged:
-    """``async with unchanged(): <refused request>`` asserts that no row anywhere was added, changed or removed:
-    no new nomination, decision or grant, no audit event, no outbox message."""
-
-    @asynccontextmanager
-    async def block() -> AsyncIterator[None]:
-        await settle(world)
-        before = await database_state(engine)
-        yield
-        after = await database_state(engine)
-        changed = {name: (len(before[name]), len(after[name])) for name in before if before[name] != after[name]}
-        assert not changed, f"a refused request changed tables (rows before, after): {changed}"
-
-    return block
-
-
-def assert_problem(response: httpx.Response, status: int, code: str, *, field: str | None = None) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status and code (and, for 422, names ``field``)."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code, body
-    assert body["detail"] and body["title"], body
-    if field is not None:
-        assert body["errors"][0]["field"] == field, body
-    return body
+async def served(engine, clock, world) -> AsyncIterator[tuple[Any, list[dict[str, str]], dict[str, list[str]]]]:  # type: ignore[no-untyped-def]
+    """The app on a database with rows in every table; the headers of two admins, the government's (who sees the
+    most: every model, nomination and grant, the registry, the audit trail) and the developer's (the only one who
+    registers and changes models and publishes NDAs); and ids that exist, by parameter name."""
+    government = await government_grant(world)
+    organisation, _, grant = await partner_grant(world)
+    waiting, _ = await partner(world, vetted=False)
+    nomination = await pending(world, waiting, start=timedelta(days=3))
+    member = await partner_member(world, organisation)
+    identities = [bearer_headers(await mint_token(world, admin)) for admin in (world.gov_admin, world.dev_admin)]
+    await world.commit()  # schemathesis sends the requests: no client of ours to commit the world first
+    known = {
+        "organisation_id": [world.government.id, world.developer.id, organisation.id, waiting.id],
+        "model_id": [world.model.id],
+        "nomination_id": [nomination.id, grant.nomination_id],
+        "grant_id": [government.id, grant.id],
+        "template_id": [world.nda.id],
+        "user_id": [member.user_id, world.gov_member.user_id],
+        "slug": [world.model.slug],
+    }
+    served_engine = app_engine(url_of(engine))
+    app = create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served_engine, embedded_worker=False)
+    yield app, identities, {name: [str(v) for v in values] for name, values in known.items()}
+    asgi.shutdown_lifespans()  # schemathesis keeps an app's lifespan running until told otherwise
+    await served_engine.dispose()

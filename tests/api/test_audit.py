@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.api.conftest import API, assert_problem, count_rows
-from tests.api.scenes import partner
+from tests.support.api import API, assert_problem, count_rows
+from tests.support.scenes import partner
 
 EVENTS = f"{API}/audit/events"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from accessdesk.domain.checkpoints import published_keys, verified
-from tests.api.conftest import settle
-from tests.domain.test_checkpoints import OPERATOR, checkpoints, event
+from tests.support.audit import checkpoints, event
+from tests.world import OPERATOR
 
 
 async def test_the_audit_keys_and_the_latest_checkpoint_are_published(api, world, clock):
@@ -19,7 +19,6 @@ async def test_the_audit_keys_and_the_latest_checkpoint_are_published(api, world
     clock.advance(timedelta(minutes=1))
     newest = await checkpoints(world).take(actor=OPERATOR)
     expected = await published_keys(world.unit)
-    await settle(world)
 
     keys = await api.get("/.well-known/accessdesk-audit-keys")
     assert keys.status_code == 200 and keys.headers["content-type"].startswith("application/jwk-set+json")

@@ -6,8 +6,8 @@ import hashlib
 import uuid
 from datetime import timedelta
 
-from tests.api.conftest import API, assert_problem
-from tests.api.scenes import iso, partner, partner_member, rival_developer
+from tests.support.api import API, assert_problem
+from tests.support.scenes import iso, partner, partner_member, rival_developer
 from tests.world import NDA_TEXT
 
 NDAS = f"{API}/ndas"

@@ -13,24 +13,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import hypothesis
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.python import asgi
 
 from accessdesk.api.links import linked_schema
-from accessdesk.app import create_app
-from accessdesk.settings import Settings
-from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
-from tests.api.scenes import government_grant, partner, partner_grant, partner_member, pending
+from tests.support.api import as_enforced
 
 Known = dict[str, list[str]]
 Identities = list[dict[str, str]]
@@ -47,44 +40,6 @@ FUZZ = hypothesis.settings(
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
     suppress_health_check=list(HealthCheck),
 )
-
-
-@pytest.fixture
-async def served(engine, clock, world) -> AsyncIterator[tuple[Any, Identities, Known]]:  # type: ignore[no-untyped-def]
-    """The app on a database with rows in every table; the headers of two admins, the government's (who sees the
-    most: every model, nomination and grant, the registry, the audit trail) and the developer's (the only one who
-    registers and changes models and publishes NDAs); and ids that exist, by parameter name."""
-    government = await government_grant(world)
-    organisation, _, grant = await partner_grant(world)
-    waiting, _ = await partner(world, vetted=False)
-    nomination = await pending(world, waiting, start=timedelta(days=3))
-    member = await partner_member(world, organisation)
-    identities = [bearer_headers(await mint_token(world, admin)) for admin in (world.gov_admin, world.dev_admin)]
-    await settle(world)
-    known = {
-        "organisation_id": [world.government.id, world.developer.id, organisation.id, waiting.id],
-        "model_id": [world.model.id],
-        "nomination_id": [nomination.id, grant.nomination_id],
-        "grant_id": [government.id, grant.id],
-        "template_id": [world.nda.id],
-        "user_id": [member.user_id, world.gov_member.user_id],
-        "slug": [world.model.slug],
-    }
-    served_engine = app_engine(url_of(engine))
-    app = create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served_engine, embedded_worker=False)
-    yield app, identities, {name: [str(v) for v in values] for name, values in known.items()}
-    asgi.shutdown_lifespans()  # schemathesis keeps an app's lifespan running until told otherwise
-    await served_engine.dispose()
-
-
-def as_enforced(document: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document as the API enforces it. Request bodies refuse unknown fields (``forbid_unknown_fields``)
-    but Litestar's msgspec schema plugin does not say so (no ``additionalProperties: false``); left as is, most
-    "valid" generated bodies carry extra keys and stop at a 400 before reaching any rule."""
-    for component in document["components"]["schemas"].values():
-        if component.get("type") == "object" and component.get("title", "").endswith(("In", "Patch")):
-            component["additionalProperties"] = False
-    return document
 
 
 def cases(operation: Any, mode: GenerationMode, known: Known) -> st.SearchStrategy[schemathesis.Case]:

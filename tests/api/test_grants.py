@@ -6,8 +6,8 @@ import uuid
 from datetime import timedelta, timezone
 
 from accessdesk.db.tables import Nomination
-from tests.api.conftest import API, assert_problem
-from tests.api.scenes import decided, government_grant, iso, partner_grant, partner_member, rival_developer
+from tests.support.api import API, assert_problem
+from tests.support.scenes import decided, government_grant, iso, partner_grant, partner_member, rival_developer
 
 GRANTS = f"{API}/grants"
 

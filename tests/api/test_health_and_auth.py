@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from accessdesk.app import create_app
 from accessdesk.domain.tokens import Tokens
 from accessdesk.settings import Settings
-from tests.api.conftest import API, assert_problem, bearer_headers, settle
+from tests.support.api import API, assert_problem, bearer_headers
 from tests.world import OPERATOR
 
 
@@ -71,7 +71,6 @@ async def test_a_request_without_a_valid_token_is_401_with_a_bearer_challenge(ap
 
 async def test_an_expired_token_is_401(api, world, clock):
     token = await Tokens(world.unit).create(actor=OPERATOR, email=world.gov_admin.label, days=1)
-    await settle(world)
     assert (await api.get(f"{API}/me", headers=bearer_headers(token))).status_code == 200
     clock.advance(timedelta(days=1, seconds=1))
     response = await api.get(f"{API}/me", headers=bearer_headers(token))

@@ -13,8 +13,8 @@ from litestar.routes import HTTPRoute
 from accessdesk.api.bodies import MAX_BODY_BYTES
 from accessdesk.app import create_app
 from accessdesk.settings import Settings
-from tests.api.conftest import API, assert_problem
-from tests.api.scenes import iso, partner
+from tests.support.api import API, assert_problem
+from tests.support.scenes import iso, partner
 
 LISTS = ["organisations", "models", "nominations", "grants"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from tests.api.conftest import API, assert_problem
-from tests.api.scenes import government_grant, iso, partner, partner_grant, pending, rival_developer
+from tests.support.api import API, assert_problem
+from tests.support.scenes import government_grant, iso, partner, partner_grant, pending, rival_developer
 
 MODELS = f"{API}/models"
 

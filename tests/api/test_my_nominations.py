@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.api.conftest import API, assert_problem, settle
-from tests.api.scenes import partner
+from tests.support.api import API, assert_problem
+from tests.support.scenes import partner
 
 NOMINATIONS = f"{API}/nominations"
 
@@ -17,7 +17,6 @@ async def test_mine_lists_only_the_callers_own_nominations(api, world, bearer):
     by_approver = await world.nominate(organisation, start=timedelta(days=3), days=1, by=world.dev_approver)
     world.clock.advance(timedelta(minutes=1))
     second = await world.nominate(organisation, start=timedelta(days=5), days=1)
-    await settle(world)
 
     async def mine(actor) -> list[str]:  # type: ignore[no-untyped-def]
         response = await api.get(NOMINATIONS, params={"mine": "true"}, headers=await bearer(actor))

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.vocabulary import Verdict
-from tests.api.conftest import API, assert_problem, count_rows, outbox_topics, settle
-from tests.api.scenes import decided, government_grant, iso, partner, pending
+from tests.support.api import API, assert_problem, count_rows, outbox_topics
+from tests.support.scenes import decided, government_grant, iso, partner, pending
 
 NOMINATIONS = f"{API}/nominations"
 
@@ -102,7 +102,6 @@ async def _cases(world):  # type: ignore[no-untyped-def]
     await decided(world, cases["approved"], world.dev_approver, world.gov_approver)
     await decided(world, cases["rejected"], world.gov_approver, verdict=Verdict.REJECT, reason="no")
     await CoSelection(world.unit).withdraw(actor=world.dev_nominator, nomination_id=cases["withdrawn"].id)
-    await settle(world)
     world.clock.advance(timedelta(hours=3))
     return {name: str(n.id) for name, n in cases.items()}, first, second, beta
 

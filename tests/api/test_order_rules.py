@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.vocabulary import Designation, Verdict
-from tests.api.conftest import API, assert_problem, settle
-from tests.api.scenes import decided, iso, partner, rival_developer
+from tests.support.api import API, assert_problem
+from tests.support.scenes import decided, iso, partner, rival_developer
 
 GRANTS, NOMINATIONS, MODELS, ORGS = f"{API}/grants", f"{API}/nominations", f"{API}/models", f"{API}/organisations"
 DAY = timedelta(days=1)
@@ -107,7 +107,6 @@ async def test_designation_gates_nominations_and_grants(api, world, bearer, unch
     await models.designate(actor=world.gov_admin, model_id=consulting.id, designation=Designation.IN_CONSULTATION)
     await models.designate(actor=world.gov_admin, model_id=consulting.id, designation=Designation.COVERED,
                            reference="A-9")  # fmt: skip
-    await settle(world)
     for grant_id in (government_id, partner_id):
         assert (await api.get(f"{GRANTS}/{grant_id}", headers=staff)).json()["usable"] is True
 
@@ -141,7 +140,6 @@ async def test_one_answer_on_every_surface(api, world, bearer):
     await world.government_ready(valid_days=400)
     await world.government_grant(start=timedelta(hours=1), days=60)
     firm, _ = await partner(world, valid_days=10)
-    await settle(world)
     nomination_id, grant_id = await approved(api, world, bearer, firm, world.model, world.now + DAY)
     staff = await bearer(world.gov_approver)
     nomination = (await api.get(f"{NOMINATIONS}/{nomination_id}", headers=staff)).json()

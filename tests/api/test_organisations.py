@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.api.conftest import API, assert_problem
-from tests.api.scenes import partner, partner_member
+from tests.support.api import API, assert_problem
+from tests.support.scenes import partner, partner_member
 
 ORGS = f"{API}/organisations"
 

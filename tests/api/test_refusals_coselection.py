@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import API, assert_problem, settle
-from tests.api.scenes import decided, government_grant, iso, partner, pending, rival_developer
+from tests.support.api import API, assert_problem
+from tests.support.scenes import decided, government_grant, iso, partner, pending, rival_developer
 
 NOMINATIONS = f"{API}/nominations"
 
@@ -51,7 +51,6 @@ async def test_a_window_must_end_after_it_starts_and_last_at_most_the_models_max
 async def test_government_access_starts_no_earlier_than_30_days_before_the_planned_release(api, world, nominator,
                                                                                            unchanged):  # fmt: skip
     model = await world.new_model("distant", release_in=timedelta(days=60))
-    await settle(world)
     floor = model.planned_release_at - timedelta(days=30)
     early = proposal(world, world.government, model=model, starts_at=iso(floor - timedelta(seconds=1)),
                      ends_at=iso(floor + timedelta(days=10)))  # fmt: skip
@@ -93,7 +92,6 @@ async def test_other_nominations_that_are_refused(api, world, bearer, nominator,
     organisation, partner_admin = await partner(world)
     await pending(world, organisation, start=timedelta(days=1), days=30)
     killed = await world.new_model("retired")
-    await settle(world)
     gov_admin, partner_, member = await bearer(world.gov_admin), await bearer(partner_admin), await bearer(world.gov_member)
     switched = await api.post(f"{API}/models/{killed.id}/switch-off", headers=gov_admin, json={"reason": "retired"})
     in_5_days, in_40_days = timedelta(days=5), timedelta(days=40)

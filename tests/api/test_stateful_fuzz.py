@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from accessdesk.api.links import linked_schema
-from tests.api.test_fuzz import as_enforced, served  # noqa: F401
+from tests.support.api import as_enforced
 
 STATEFUL = hypothesis.settings(max_examples=12, stateful_step_count=6, deadline=None, derandomize=True,
                                database=None, phases=[Phase.explicit, Phase.generate],

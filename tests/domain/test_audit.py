@@ -6,29 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain import audit
-
-
-async def raw(unit, sql: str, **params):  # type: ignore[no-untyped-def]
-    connection = await unit.session.connection()
-    return await connection.execute(sa.text(sql), params)
-
-
-async def tamper(unit, sql: str, **params) -> None:  # type: ignore[no-untyped-def]
-    """What a DBA with raw access could do: get past the append-only guard and change history."""
-    if unit.dialect == "postgresql":
-        await raw(unit, "SET LOCAL session_replication_role = replica")  # superuser only: triggers off
-        await raw(unit, sql, **params)
-    else:
-        await raw(unit, "DROP TRIGGER audit_events_no_update")
-        await raw(unit, "DROP TRIGGER audit_events_no_delete")
-        await raw(unit, sql, **params)
-    await unit.session.commit()
+from tests.support.audit import raw, tamper
 
 
 async def test_every_step_of_a_co_selection_is_chained(world):

@@ -4,30 +4,11 @@ only by appending: a missing tail, an event beyond the head, or a head written b
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
-
-
-async def raw(unit, sql: str, **params):  # type: ignore[no-untyped-def]
-    connection = await unit.session.connection()
-    return await connection.execute(sa.text(sql), params)
-
-
-async def tamper(unit, *statements: str) -> None:  # type: ignore[no-untyped-def]
-    """What a superuser (PostgreSQL) or whoever holds the file (SQLite) can do: get past every guard."""
-    if unit.dialect == "postgresql":
-        await raw(unit, "SET LOCAL session_replication_role = replica")
-    else:
-        for trigger in ("audit_events_no_update", "audit_events_no_delete", "audit_head_only_appends",
-                        "audit_head_no_delete"):  # fmt: skip
-            await raw(unit, f"DROP TRIGGER IF EXISTS {trigger}")
-    for statement in statements:
-        await raw(unit, statement)
-    await unit.session.commit()
-    unit.session.expunge_all()
+from tests.support.audit import raw, tamper_past_every_guard
 
 
 async def newest(world) -> int:  # type: ignore[no-untyped-def]
@@ -45,7 +26,7 @@ async def test_an_intact_chain_is_verified_to_its_head(world):
 async def test_the_deleted_newest_event_is_named_against_the_head(world):
     await world.government_ready()
     last = await newest(world)
-    await tamper(world.unit, f"DELETE FROM audit_events WHERE seq = {last}")
+    await tamper_past_every_guard(world.unit, f"DELETE FROM audit_events WHERE seq = {last}")
     result = await audit.verify(world.unit.session)
     assert not result.ok and result.broken_seq == last and result.broken_id is None and result.checked == last - 1
     assert result.describe() == f"audit chain BROKEN: event #{last} is missing: the head records #{last}"
@@ -54,7 +35,7 @@ async def test_the_deleted_newest_event_is_named_against_the_head(world):
 async def test_the_deleted_newest_events_are_named_from_the_first_missing(world):
     await world.government_ready()
     last = await newest(world)
-    await tamper(world.unit, f"DELETE FROM audit_events WHERE seq > {last - 3}")
+    await tamper_past_every_guard(world.unit, f"DELETE FROM audit_events WHERE seq > {last - 3}")
     result = await audit.verify(world.unit.session)
     assert not result.ok and result.broken_seq == last - 2
     assert f"events #{last - 2}–#{last} are missing: the head records #{last}" in result.describe()
@@ -63,7 +44,7 @@ async def test_the_deleted_newest_events_are_named_from_the_first_missing(world)
 async def test_events_beyond_a_rolled_back_head_are_named(world):
     await world.government_ready()
     last = await newest(world)
-    await tamper(world.unit, f"UPDATE audit_head SET seq = {last - 1}, hash = prev_hash, "
+    await tamper_past_every_guard(world.unit, f"UPDATE audit_head SET seq = {last - 1}, hash = prev_hash, "
                              f"prev_hash = (SELECT prev_hash FROM audit_events WHERE seq = {last - 1})")  # fmt: skip
     result = await audit.verify(world.unit.session)
     assert not result.ok and result.broken_seq == last
@@ -73,7 +54,7 @@ async def test_events_beyond_a_rolled_back_head_are_named(world):
 async def test_a_head_written_by_hand_is_named(world):
     await world.government_ready()
     last = await newest(world)
-    await tamper(world.unit, f"UPDATE audit_head SET hash = '{'f' * 64}'")
+    await tamper_past_every_guard(world.unit, f"UPDATE audit_head SET hash = '{'f' * 64}'")
     result = await audit.verify(world.unit.session)
     assert not result.ok and result.broken_seq == last and "audit_head was written by hand" in result.problem
 

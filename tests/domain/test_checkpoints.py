@@ -14,53 +14,20 @@ from sqlmodel import select
 from accessdesk.crypto import KeyUnavailable
 from accessdesk.db.tables import AuditCheckpoint, AuditEvent, AuditKey, OutboxMessage
 from accessdesk.domain import audit
-from accessdesk.domain.actor import Actor
 from accessdesk.domain.checkpoint_proof import prove
 from accessdesk.domain.checkpoints import (
     TYP,
     CheckpointPolicy,
     CheckpointRefused,
-    Checkpoints,
     published_keys,
     stored,
     verified,
 )
 from accessdesk.domain.evidence import Evidence
-from tests.domain.test_audit_head import tamper
+from tests.support.audit import POLICY, checkpoints, event, rechain_from, tamper_past_every_guard
+from tests.world import OPERATOR
 
-OPERATOR = Actor.system("test operator")
-POLICY = CheckpointPolicy(sealing_key=b"k" * 32, issuer="https://accessdesk.test", every=timedelta(minutes=15),
-                          slack_channel="C0AUDIT")  # fmt: skip
 DATABASE_KEYS = "this database's audit keys"
-
-
-def checkpoints(world, policy: CheckpointPolicy = POLICY) -> Checkpoints:  # type: ignore[no-untyped-def]
-    return Checkpoints(world.unit, policy)
-
-
-async def event(world, action: str = "test.happened") -> None:  # type: ignore[no-untyped-def]
-    world.unit.record(actor=OPERATOR, action=action)
-    await world.unit.commit()
-
-
-async def rechain_from(unit, seq: int, **changes: str) -> None:  # type: ignore[no-untyped-def]
-    """What a superuser can do unseen by ``audit verify``: change event ``seq``, recompute every hash after it and
-    set the head to match."""
-    rows = (await unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq))).all()
-    statements, hashes = [], [audit.GENESIS]
-    for row in rows:
-        if row.seq == seq:
-            for name, value in changes.items():
-                setattr(row, name, value)
-        if row.seq >= seq:
-            row.prev_hash, row.hash = hashes[-1], audit.chain_hash(hashes[-1], row)
-            sets = "".join(f"{k} = '{v}', " for k, v in changes.items()) if row.seq == seq else ""
-            statements.append(f"UPDATE audit_events SET {sets}prev_hash = '{row.prev_hash}', hash = '{row.hash}' "
-                              f"WHERE seq = {row.seq}")  # fmt: skip
-        hashes.append(row.hash)
-    statements.append(f"UPDATE audit_head SET prev_hash = '{hashes[-2]}', hash = '{hashes[-1]}'")
-    await unit.session.rollback()
-    await tamper(unit, *statements)
 
 
 async def test_a_checkpoint_signs_the_head_and_is_published(world, caplog):
@@ -127,7 +94,7 @@ async def test_a_chain_that_does_not_hold_is_never_signed(world, change):
     taken = await checkpoints(world).take(actor=OPERATOR)
     await event(world)
     if change == "edited since":
-        await tamper(world.unit, f"UPDATE audit_events SET reason = 'forged' WHERE seq = {taken.seq + 1}")
+        await tamper_past_every_guard(world.unit, f"UPDATE audit_events SET reason = 'forged' WHERE seq = {taken.seq + 1}")
         expected = rf"breaks at event #{taken.seq + 1}: content does not match its hash.*nothing signed"
     else:
         await rechain_from(world.unit, 3, reason="forged")
@@ -143,7 +110,7 @@ async def test_the_worker_reports_a_refusal_once_per_head(world, clock, caplog):
     await checkpoints(world).take(actor=OPERATOR)
     await event(world)
     last = (await audit.head_of(world.unit.session)).seq
-    await tamper(world.unit, f"UPDATE audit_events SET actor = 'mallory' WHERE seq = {last}")
+    await tamper_past_every_guard(world.unit, f"UPDATE audit_events SET actor = 'mallory' WHERE seq = {last}")
     for _ in range(2):
         clock.advance(timedelta(minutes=20))
         with caplog.at_level(logging.ERROR, logger="accessdesk.audit.checkpoint"):
@@ -193,7 +160,7 @@ async def test_a_deleted_tail_with_its_head_rolled_back_is_named(world):
         await event(world)
     taken = await checkpoints(world).take(actor=OPERATOR)
     keep = taken.seq - 3
-    await tamper(world.unit, f"DELETE FROM audit_events WHERE seq > {keep}",
+    await tamper_past_every_guard(world.unit, f"DELETE FROM audit_events WHERE seq > {keep}",
                  f"UPDATE audit_head SET seq = {keep}, hash = (SELECT hash FROM audit_events WHERE seq = {keep}), "
                  f"prev_hash = (SELECT prev_hash FROM audit_events WHERE seq = {keep})")  # fmt: skip
     assert (await audit.verify(world.unit.session)).ok

@@ -18,7 +18,7 @@ from accessdesk.domain.grant_state import (
     state_sql,
 )
 from accessdesk.domain.vocabulary import GrantState
-from tests.conftest import T0
+from tests.world import T0
 
 H = timedelta(hours=1)
 START, END = T0, T0 + 10 * H

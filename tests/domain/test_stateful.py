@@ -39,8 +39,8 @@ from hypothesis.stateful import (
 from accessdesk.clock import FrozenClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.vocabulary import Area
-from tests.conftest import T0
 from tests.domain.stateful_desk import MOST_MODELS, MOST_PARTNERS, Absent, Desk
+from tests.world import T0
 
 T = TypeVar("T")
 

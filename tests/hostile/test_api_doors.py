@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tests.api.conftest import API
-from tests.api.scenes import government_grant, iso, partner, pending
+from tests.support.api import API
+from tests.support.scenes import government_grant, iso, partner, pending
 
 NUL, ESC = "\x00", "\x1b"
 NOT_A_UUID = "1; DROP TABLE nominations"

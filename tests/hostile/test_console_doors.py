@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tests.api.scenes import partner, pending
-from tests.web.test_credential_pages import usable_grant
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import csrf_in, sign_in
+from tests.support.scenes import partner, pending, usable_grant
 
 NUL, ESC = "\x00", "\x1b"
 CSRF = object()  # stands for the session's own token in a row's form

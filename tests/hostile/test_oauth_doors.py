@@ -18,16 +18,20 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey
 
-from tests.api.conftest import settle
-from tests.oauth.conftest import app, basic, clock, credentials, http, live_grant  # noqa: F401
-from tests.oauth.test_dpop_and_introspection import proof
-from tests.oauth.test_token import assertion
+from accessdesk.clock import FrozenClock
+from tests.support.oauth import assertion, basic, proof, real_time_clock
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM = "application/x-www-form-urlencoded"
 RFC_6749_DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 LONGEST_DESCRIPTION = 400
 MEGABYTE = 1_000_000
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """As in tests/oauth: two hours before the real time, which ``live_grant`` brings the clock to."""
+    return real_time_clock()
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,6 @@ async def test_every_hostile_oauth_request_is_an_rfc_error_and_changes_nothing(h
     signed = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="signed",
                                       jwks={"keys": [{**private.as_dict(private=False), "kid": "k1"}]})  # fmt: skip
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
-    await settle(world)
     attacker = ECKey.generate_key("P-256", private=True)
     ids = {"client_id": issued.client.client_id, "secret": issued.secret,
            "gateway_auth": basic(gateway.client.client_id, gateway.secret),
@@ -211,7 +214,6 @@ async def test_a_body_over_the_limit_is_an_rfc_error_too(http, endpoint):
 
 async def test_a_scope_is_echoed_only_in_part_and_only_in_what_the_rfc_allows(http, credentials, world, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="echo")
-    await settle(world)
     refused = await http.post("/oauth/token", data={"grant_type": "client_credentials",
                                                     "scope": 'model:"atlas":invoke\x00' + "é" * 200},
                               headers=basic(issued.client.client_id, issued.secret))  # fmt: skip

@@ -22,8 +22,7 @@ from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.settings import OidcProvider, Settings
 from accessdesk.web.oidc import PENDING_COOKIE
-from tests.api.conftest import app_engine, settle, unchanged, url_of  # noqa: F401
-from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
+from tests.support.api import app_engine, commit_world_first, url_of
 
 BASE = "http://127.0.0.1:8000"
 CALLBACK = f"{BASE}/login/callback"
@@ -46,7 +45,6 @@ def _closed_port() -> int:
 async def door(engine, clock, world, oidc_provider) -> AsyncIterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]  # noqa: F811
     """``await door(issuer=None)`` → a client of the app, configured with the test provider (or an issuer)."""
     oidc_provider.register_client("accessdesk", "client-secret-for-tests", [CALLBACK])
-    await settle(world)
     engines = []
 
     async def serve(issuer: str | None = None) -> AsyncTestClient:  # type: ignore[type-arg]
@@ -57,7 +55,7 @@ async def door(engine, clock, world, oidc_provider) -> AsyncIterator[Callable[..
         engines.append(served)
         app = create_app(Settings(database_url=url_of(engine), base_url=BASE, oidc_providers=(provider,)),
                          clock=clock, engine=served, embedded_worker=False)  # fmt: skip
-        return AsyncTestClient(app=app)
+        return commit_world_first(AsyncTestClient(app=app), world)
 
     yield serve
     for served in engines:

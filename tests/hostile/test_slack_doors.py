@@ -20,12 +20,10 @@ from urllib.parse import urlencode
 import pytest
 from litestar.testing import AsyncTestClient
 
-from accessdesk.app import create_app
 from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
-from tests.api.conftest import app_engine, url_of
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, fake_slack  # noqa: F401 - a fixture, used by name
-from tests.slack.signing import FORM, SIGNING_SECRET, signature
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import serving_bot
+from tests.support.slack_signing import FORM, SIGNING_SECRET, signature
 
 EVENTS = "/slack/events"
 JSON = "application/json"
@@ -205,11 +203,8 @@ def events_rows() -> list[Row]:
 
 @pytest.fixture
 async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]  # noqa: F811
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
 
 
 DOORS = {"events": events_rows, "interactivity": interactivity_rows, "options": options_rows,

@@ -1,103 +1,13 @@
-"""The authorization server under test: the real app over ASGI, reached by OAuth clients we did not write
-(Authlib's httpx client) and checked with a JOSE library other than the one that signs (PyJWT).
-
-The clock starts two hours before the real time, so that the world's grants can be made before their window
-starts; ``live_grant`` then brings it to the real time (frozen): client libraries stamp assertions with the real
-time, and PyJWT checks tokens against it."""
+"""This folder's clock: two hours before the real time (see ``tests.support.oauth``)."""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import httpx
-import jwt as pyjwt
 import pytest
-from litestar import Litestar
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
-from accessdesk.db.tables import AccessGrant, OAuthClient
-from accessdesk.domain.credentials import Credentials
-from accessdesk.settings import Settings
-from tests.api.conftest import app_engine, settle, unchanged, url_of  # noqa: F401
-from tests.domain.conftest import refused  # noqa: F401
-from tests.world import World
-
-ISSUER = "http://127.0.0.1:8000"
-TOKEN_URL = f"{ISSUER}/oauth/token"
-SETTINGS = Settings()
-
-
-def real_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+from tests.support.oauth import real_time_clock
 
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(real_now() - timedelta(hours=2))
-
-
-@pytest.fixture
-async def app(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[Litestar]:
-    await settle(world)
-    served = app_engine(url_of(engine))
-    yield create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served, embedded_worker=False)
-    await served.dispose()
-
-
-@pytest.fixture
-async def http(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
-        yield client
-
-
-def transport(app: Litestar) -> httpx.ASGITransport:
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-def credentials(world: World) -> Credentials:
-    return Credentials(world.unit, pepper=SETTINGS.pepper, overlap=timedelta(hours=SETTINGS.secret_overlap_hours))
-
-
-@pytest.fixture
-async def live_grant(world: World, clock: FrozenClock) -> AccessGrant:
-    """The government's grant on the world's model, started an hour ago: usable now (the real now)."""
-    await world.government_ready()
-    grant = await world.government_grant(start=timedelta(hours=1))
-    clock.set(real_now())
-    await settle(world)
-    return grant
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    """``client_secret_basic`` (RFC 6749 §2.3.1) as a header."""
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
-
-
-async def token_count(world: World, client: OAuthClient) -> int:
-    row = await world.get(OAuthClient, client.id)
-    await settle(world)
-    return row.token_count
-
-
-async def jwks(http: httpx.AsyncClient) -> dict[str, Any]:
-    response = await http.get("/oauth/jwks")
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def verified(token: str, keys: dict[str, Any], *, audience: str) -> dict[str, Any]:
-    """The token's claims as PyJWT sees them: signature against the JWKS, ES256 only, audience, issuer, expiry."""
-    header = pyjwt.get_unverified_header(token)
-    key = pyjwt.PyJWKSet.from_dict(keys)[header["kid"]]
-    return pyjwt.decode(token, key=key.key, algorithms=["ES256"], audience=audience, issuer=ISSUER,
-                        options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]})  # fmt: skip
-
-
-async def post_token(http: httpx.AsyncClient, data: dict[str, str], **kw: Any) -> httpx.Response:
-    return await http.post("/oauth/token", data=data, **kw)
+    return real_time_clock()

@@ -11,7 +11,6 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from joserfc.jwk import ECKey
-from litestar.testing import AsyncTestClient
 
 from accessdesk.app import listen_dsn
 from accessdesk.db.tables import OAuthClient
@@ -19,15 +18,13 @@ from accessdesk.domain.credentials import ClientFacts, Credentials, ModelFacts, 
 from accessdesk.domain.grants import Grants
 from accessdesk.oauth.cache import CHANNEL, OAuthCache
 from accessdesk.resources import migrations_dir
-from tests.api.conftest import settle, url_of
-from tests.oauth.conftest import SETTINGS, basic
-from tests.oauth.test_token import assertion
+from tests.support.api import client_of, url_of
+from tests.support.oauth import SETTINGS, assertion, basic
 
 pytestmark = pytest.mark.postgres_only
 
 # Bounds how long a broken notification path can hang the test; nothing is asserted about how long it took.
 PATIENCE_SECONDS = 20
-
 
 
 async def until(condition) -> None:  # type: ignore[no-untyped-def]
@@ -41,8 +38,7 @@ async def until(condition) -> None:  # type: ignore[no-untyped-def]
 async def test_a_revocation_reaches_a_cached_endpoint_through_the_notification(app, world, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cached")
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
-    await settle(world)
-    async with AsyncTestClient(app=app) as client:  # runs the lifespan: the listener starts
+    async with client_of(app, world) as client:  # runs the lifespan: the listener starts
         await until(lambda: _true(app.state.oauth_cache.enabled))
         auth = basic(issued.client.client_id, issued.secret)
         token = (await client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=auth)).json()
@@ -53,7 +49,6 @@ async def test_a_revocation_reaches_a_cached_endpoint_through_the_notification(a
         assert live_grant.id in app.state.oauth_cache.grants
 
         await Grants(world.unit).revoke(actor=world.gov_approver, grant_id=live_grant.id, reason="incident")
-        await settle(world)
 
         async def inactive() -> bool:
             answer = await client.post("/oauth/introspect", data=introspect, headers=gateway_auth)
@@ -66,8 +61,7 @@ async def test_a_revocation_reaches_a_cached_endpoint_through_the_notification(a
 
 async def test_issuances_are_counted_in_batches(app, world, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="counted")
-    await settle(world)
-    async with AsyncTestClient(app=app) as client:
+    async with client_of(app, world) as client:
         await until(lambda: _true(app.state.oauth_cache.enabled))
         for _ in range(5):
             response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
@@ -83,9 +77,8 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
 ):  # fmt: skip
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cached")
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
-    await settle(world)
     cache: OAuthCache = app.state.oauth_cache
-    async with AsyncTestClient(app=app) as client:
+    async with client_of(app, world) as client:
         await until(lambda: _true(cache.enabled))
         token = (await client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                    headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
@@ -101,7 +94,7 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
 
         short = Credentials(world.unit, pepper=SETTINGS.pepper, overlap=timedelta(minutes=5))
         rotated = await short.rotate_secret(actor=world.dev_admin, client_pk=gateway.client.id)
-        await settle(world)
+        await world.commit()  # the change is told to the endpoint when it commits; no request comes first
         await until(lambda: _true(not cache.authentications))  # the secrets changed: forgotten
         new = basic(gateway.client.client_id, rotated.secret)
         for auth in (old, new, old, new):  # both work during the overlap, then from memory
@@ -115,7 +108,6 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
         assert (await answer(new))["active"] is True
 
         await credentials.revoke(actor=world.dev_admin, client_pk=gateway.client.id, reason="retired")
-        await settle(world)
 
         async def refused() -> bool:
             return (await answer(new)).get("error") == "invalid_client"
@@ -134,12 +126,11 @@ async def test_a_refused_request_does_not_spoil_the_client_it_loaded_for_everyon
     signed = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="signed victim",
                                       jwks={"keys": [{**private.as_dict(private=False), "kid": "k1"}]})  # fmt: skip
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
-    await settle(world)
     cache: OAuthCache = app.state.oauth_cache
     token_form = {"grant_type": "client_credentials"}
     by_secret = basic(issued.client.client_id, issued.secret)
     with_assertion = {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
-    async with AsyncTestClient(app=app) as client:
+    async with client_of(app, world) as client:
         await until(lambda: _true(cache.enabled))
 
         async def served() -> None:
@@ -255,15 +246,13 @@ async def _true(value: bool) -> bool:
     return value
 
 
-
-
 async def test_counting_issuances_notifies_no_one_and_any_other_change_to_a_credential_does(
     engine, world, credentials, live_grant
 ):
     """The counts are flushed every 2 s; if each flush made every process forget its clients, the caches would be
     empty half the time under load (migration 0010)."""
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="counted")
-    await settle(world)
+    await world.commit()  # nothing of the world's is left to be heard once the listener listens
     heard: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(listen_dsn(url_of(engine)))
     try:

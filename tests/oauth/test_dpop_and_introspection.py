@@ -3,24 +3,15 @@ revocation by the client (RFC 7009)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import timedelta
 
 import pytest
-from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import Tier
-from tests.api.conftest import settle
-from tests.oauth.conftest import TOKEN_URL, basic, jwks, post_token, real_now, token_count, verified
-
-
-def proof(key: ECKey, *, htm: str = "POST", htu: str = TOKEN_URL, jti: str | None = None, iat: int | None = None) -> str:
-    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
-    claims = {"htm": htm, "htu": htu, "jti": jti or secrets.token_urlsafe(16), "iat": iat or int(time.time())}
-    return jose_jwt.encode(header, claims, key)
+from tests.support.oauth import TOKEN_URL, basic, jwks, post_token, proof, real_now, token_count, verified
 
 
 @pytest.fixture
@@ -30,7 +21,6 @@ async def high_tier(world, clock, credentials):  # type: ignore[no-untyped-def]
     grant = await world.government_grant(start=timedelta(hours=1), model=helios)
     clock.set(real_now())
     issued = await credentials.create(actor=world.gov_admin, grant_id=grant.id, name="dpop")
-    await settle(world)
     return issued
 
 
@@ -56,7 +46,6 @@ async def test_a_high_tier_model_needs_a_valid_dpop_proof(http, world, credentia
     assert replayed.status_code == 400 and "used before" in replayed.json()["error_description"]
     assert await token_count(world, high_tier.client) == 1
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=high_tier.client.model_id, name="edge")
-    await settle(world)
     answer = (await introspect(http, gateway, issued.json()["access_token"])).json()
     assert answer["active"] is True and answer["token_type"] == "DPoP" and answer["cnf"] == {"jkt": key.thumbprint()}
 
@@ -64,7 +53,6 @@ async def test_a_high_tier_model_needs_a_valid_dpop_proof(http, world, credentia
 @pytest.fixture
 async def gateway(world, credentials):  # type: ignore[no-untyped-def]
     issued = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge gateway")
-    await settle(world)
     return issued
 
 
@@ -75,7 +63,6 @@ async def introspect(http, gateway, token: str):  # type: ignore[no-untyped-def]
 
 async def test_introspection_tells_the_gateway_what_is_active_now(http, world, credentials, live_grant, gateway, clock):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cluster")
-    await settle(world)
     token = (await post_token(http, {"grant_type": "client_credentials"},
                               headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
     active = await introspect(http, gateway, token)
@@ -90,7 +77,6 @@ async def test_introspection_tells_the_gateway_what_is_active_now(http, world, c
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     # Suspended or revoked after issuance: inactive at once, though the JWT itself is still unexpired.
     await Grants(world.unit).revoke(actor=world.gov_approver, grant_id=live_grant.id, reason="incident")
-    await settle(world)
     assert (await introspect(http, gateway, token)).json() == {"active": False}
 
 
@@ -99,7 +85,6 @@ async def test_introspection_says_inactive_when_expired_or_for_another_model(htt
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cluster")
     other_model = await world.new_model("nimbus")
     other_gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=other_model.id, name="other")
-    await settle(world)
     token = (await post_token(http, {"grant_type": "client_credentials"},
                               headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
     assert (await introspect(http, other_gateway, token)).json() == {"active": False}
@@ -109,7 +94,6 @@ async def test_introspection_says_inactive_when_expired_or_for_another_model(htt
 
 async def test_only_gateway_credentials_introspect(http, world, credentials, live_grant, gateway):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cluster")
-    await settle(world)
     token = (await post_token(http, {"grant_type": "client_credentials"},
                               headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
     for headers in ({}, basic(gateway.client.client_id, "wrong"), basic(issued.client.client_id, issued.secret)):
@@ -121,7 +105,6 @@ async def test_only_gateway_credentials_introspect(http, world, credentials, liv
 async def test_a_client_revokes_its_own_token_and_nobody_elses(http, world, credentials, live_grant, gateway):
     mine = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="mine")
     theirs = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="theirs")
-    await settle(world)
     token = (await post_token(http, {"grant_type": "client_credentials"},
                               headers=basic(mine.client.client_id, mine.secret))).json()["access_token"]  # fmt: skip
     foreign = await http.post("/oauth/revoke", data={"token": token}, headers=basic(theirs.client.client_id, theirs.secret))
@@ -149,12 +132,9 @@ async def test_the_jwks_and_the_metadata_describe_the_server(http):
     assert len(keys) == 2 and all(k["kty"] == "EC" and k["alg"] == "ES256" and "d" not in k for k in keys)
 
 
-
-
 async def test_every_answer_is_json_never_stored_and_carries_the_request_id(http, world, credentials, live_grant,
                                                                             gateway):  # fmt: skip
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cluster")
-    await settle(world)
     auth, rid = basic(issued.client.client_id, issued.secret), {"X-Request-ID": "req-42"}
     issued_token = await post_token(http, {"grant_type": "client_credentials"}, headers={**auth, **rid})
     token = issued_token.json()["access_token"]

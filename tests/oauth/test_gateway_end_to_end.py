@@ -17,11 +17,10 @@ from joserfc.jwk import ECKey
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import Tier
 from accessdesk.gateway import Introspector, Reason, TokenRejected, TokenVerifier
-from tests.api.conftest import settle
-from tests.oauth.conftest import ISSUER, TOKEN_URL, basic, post_token, real_now
+from tests.support.api import commit_world_first
+from tests.support.oauth import ISSUER, TOKEN_URL, basic, post_token, real_now, transport
 
 ATLAS = "https://api.acme.test/models/atlas"
-
 
 
 def dpop(key: ECKey, *, htm: str, htu: str, token: str | None = None) -> str:
@@ -36,10 +35,9 @@ async def test_the_gateway_helper_accepts_our_tokens_and_sees_revocation_only_by
 ):  # fmt: skip
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="cluster")
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
-    await settle(world)
     token = (await post_token(http, {"grant_type": "client_credentials"},
                               headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+    async with commit_world_first(httpx.AsyncClient(transport=transport(app)), world) as client:
         verifier = TokenVerifier(issuer=ISSUER, audience=ATLAS, http=client)
         checked = await verifier.averify(token, action="invoke")
         assert checked.client_id == issued.client.client_id and checked.grant_id == str(live_grant.id)
@@ -54,7 +52,6 @@ async def test_the_gateway_helper_accepts_our_tokens_and_sees_revocation_only_by
                                     client_secret=gateway.secret, http=client)  # fmt: skip
         assert (await introspector.aintrospect(token))["active"] is True
         await Grants(world.unit).revoke(actor=world.gov_approver, grant_id=live_grant.id, reason="incident")
-        await settle(world)
         assert (await introspector.aintrospect(token))["active"] is False  # at once
         assert (await verifier.averify(token, action="invoke")).client_id  # locally: valid until exp, as documented
 
@@ -65,14 +62,13 @@ async def test_the_gateway_helper_checks_dpop_bound_tokens(app, http, world, clo
     grant = await world.government_grant(start=timedelta(hours=1), model=helios)
     clock.set(real_now())
     issued = await credentials.create(actor=world.gov_admin, grant_id=grant.id, name="bound")
-    await settle(world)
     key = ECKey.generate_key("P-256", private=True)
     response = await post_token(http, {"grant_type": "client_credentials"},
                                 headers={**basic(issued.client.client_id, issued.secret),
                                          "DPoP": dpop(key, htm="POST", htu=TOKEN_URL)})  # fmt: skip
     token = response.json()["access_token"]
     api_url = "https://api.acme.test/models/helios/v1/generate"
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+    async with commit_world_first(httpx.AsyncClient(transport=transport(app)), world) as client:
         verifier = TokenVerifier(issuer=ISSUER, audience="https://api.acme.test/models/helios", http=client)
         proof = dpop(key, htm="POST", htu=api_url, token=token)
         assert (await verifier.averify(token, action="invoke", dpop_proof=proof, http_method="POST",

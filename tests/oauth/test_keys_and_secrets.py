@@ -17,12 +17,10 @@ from accessdesk.db.tables import AuditEvent, OAuthClientSecret, OAuthUsedJti, Si
 from accessdesk.domain.credentials import first_use, prune_oauth_records, secret_digest
 from accessdesk.domain.signing_keys import KeyRing
 from accessdesk.settings import Settings
-from tests.api.conftest import settle
-from tests.oauth.conftest import SETTINGS, basic, jwks, post_token, verified
+from tests.support.oauth import SETTINGS, basic, jwks, post_token, verified
 from tests.world import OPERATOR
 
 AUDIENCE = "https://api.acme.test/models/atlas"
-
 
 
 def ring(world, settings: Settings = SETTINGS) -> KeyRing:  # type: ignore[no-untyped-def]
@@ -31,7 +29,6 @@ def ring(world, settings: Settings = SETTINGS) -> KeyRing:  # type: ignore[no-un
 
 async def test_tokens_verify_across_a_key_rotation(app, http, world, clock, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="rotating")
-    await settle(world)
     auth = basic(issued.client.client_id, issued.secret)
     before = (await jwks(http))["keys"]
     old_token = (await post_token(http, {"grant_type": "client_credentials"}, headers=auth)).json()["access_token"]
@@ -39,7 +36,6 @@ async def test_tokens_verify_across_a_key_rotation(app, http, world, clock, cred
     assert len(before) == 2 and len(upcoming) == 1  # the next key was published before it signs
 
     current, following = await ring(world).rotate(actor=OPERATOR)
-    await settle(world)
     app.state.oauth_keys.forget()  # this process picks the rotation up at once (others within 30 s)
     assert current == upcoming[0]
     after = await jwks(http)
@@ -88,7 +84,6 @@ async def test_what_the_signer_writes_both_libraries_verify(world):
 async def test_a_rotated_secret_keeps_working_for_the_overlap_then_dies(http, world, clock, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="rotated")
     rotated = await credentials.rotate_secret(actor=world.gov_admin, client_pk=issued.client.id)
-    await settle(world)
     old, new = basic(issued.client.client_id, issued.secret), basic(issued.client.client_id, rotated.secret)
     for auth in (old, new):
         assert (await post_token(http, {"grant_type": "client_credentials"}, headers=auth)).status_code == 200
@@ -107,7 +102,6 @@ async def test_secrets_are_256_bit_and_stored_only_as_an_hmac(world, credentials
 async def test_the_credential_lifecycle_is_audited_but_not_each_token(http, world, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="audited")
     await credentials.rotate_secret(actor=world.gov_admin, client_pk=issued.client.id)
-    await settle(world)
     for _ in range(3):
         await post_token(http, {"grant_type": "client_credentials"}, headers=basic(issued.client.client_id, issued.secret))
     await credentials.revoke(actor=world.gov_admin, client_pk=issued.client.id, reason="done")

@@ -3,15 +3,12 @@ grant, verified here with PyJWT; every refusal is the RFC error code, with no to
 
 from __future__ import annotations
 
-import secrets
-import time
 from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey, OKPKey
 from sqlmodel import select
 
@@ -19,10 +16,11 @@ from accessdesk.db.tables import NdaTemplate
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.errors import Conflict, Forbidden
 from accessdesk.domain.grants import Grants
-from tests.api.conftest import settle
-from tests.oauth.conftest import (
+from tests.support.api import commit_world_first
+from tests.support.oauth import (
     SETTINGS,
     TOKEN_URL,
+    assertion,
     basic,
     jwks,
     post_token,
@@ -35,14 +33,13 @@ from tests.oauth.conftest import (
 AUDIENCE = "https://api.acme.test/models/atlas"
 
 
-
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 async def test_a_standard_client_gets_a_token_that_another_jose_library_verifies(app, http, world, credentials,
                                                                                  live_grant, method):  # fmt: skip
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="evaluation cluster")
-    await settle(world)
-    async with AsyncOAuth2Client(issued.client.client_id, issued.secret, token_endpoint_auth_method=method,
-                                 transport=transport(app)) as client:  # fmt: skip
+    authlib = AsyncOAuth2Client(issued.client.client_id, issued.secret, token_endpoint_auth_method=method,
+                                transport=transport(app))  # fmt: skip
+    async with commit_world_first(authlib, world) as client:
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
     assert token["token_type"] == "Bearer" and token["expires_in"] == SETTINGS.token_ttl_seconds
     assert token["scope"] == "model:atlas:invoke"
@@ -59,28 +56,19 @@ async def test_private_key_jwt_with_a_registered_public_key(app, http, world, cr
     private = ECKey.generate_key("P-256", private=True)
     public = {**private.as_dict(private=False), "kid": "k1", "use": "sig"}
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="signed", jwks={"keys": [public]})
-    await settle(world)
     assert issued.secret is None
-    async with AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
-                                 transport=transport(app)) as client:  # fmt: skip
+    authlib = AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
+                                transport=transport(app))  # fmt: skip
+    async with commit_world_first(authlib, world) as client:
         client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="ES256"))
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
     assert verified(token["access_token"], await jwks(http), audience=AUDIENCE)["client_id"] == issued.client.client_id
-
-
-def assertion(client_id: str, key: ECKey, *, jti: str | None = None, audience: str = TOKEN_URL,
-              lifetime: int = 60) -> str:  # fmt: skip
-    now = int(time.time())
-    claims = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + lifetime,
-              "jti": jti or secrets.token_urlsafe(16)}  # fmt: skip
-    return jose_jwt.encode({"alg": "ES256"}, claims, key)
 
 
 async def test_a_client_assertion_is_used_once_and_must_be_addressed_to_us(http, world, credentials, live_grant):
     private = ECKey.generate_key("P-256", private=True)
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="signed",
                                       jwks={"keys": [{**private.as_dict(private=False), "kid": "k1"}]})  # fmt: skip
-    await settle(world)
     client_id = issued.client.client_id
     form = {"grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}  # fmt: skip
@@ -100,7 +88,6 @@ async def test_a_client_assertion_is_used_once_and_must_be_addressed_to_us(http,
 
 async def test_scopes_are_never_more_than_the_grant_allows(app, http, world, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="scoped")
-    await settle(world)
     auth = basic(issued.client.client_id, issued.secret)
     asked = await post_token(http, {"grant_type": "client_credentials", "scope": "model:atlas:invoke"}, headers=auth)
     assert asked.status_code == 200 and asked.json()["scope"] == "model:atlas:invoke"
@@ -114,7 +101,6 @@ async def test_scopes_are_never_more_than_the_grant_allows(app, http, world, cre
 
 async def test_refusals_name_the_rfc_error_and_issue_nothing(http, world, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="refused")
-    await settle(world)
     client_id, secret = issued.client.client_id, issued.secret
     cases = [
         (basic(client_id, secret + "x"), {"grant_type": "client_credentials"}, 401, "invalid_client"),
@@ -148,7 +134,6 @@ async def refused_because(http, issued, phrase: str) -> None:  # type: ignore[no
 
 async def test_a_token_is_issued_only_while_the_grant_is_usable(http, world, clock, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="lifecycle")
-    await settle(world)
     started = clock.now()
     clock.set(live_grant.starts_at - timedelta(minutes=1))
     await refused_because(http, issued, "the access window has not started")
@@ -156,15 +141,12 @@ async def test_a_token_is_issued_only_while_the_grant_is_usable(http, world, clo
     await refused_because(http, issued, "the access window has ended")
     clock.set(started)
     await Compliance(world.unit).publish_nda(actor=world.dev_admin, title="Acme NDA", body="New terms.", version="2.0")
-    await settle(world)
     await refused_because(http, issued, "the current major version of the NDA has not been accepted")
     template = (await world.unit.session.exec(select(NdaTemplate).where(NdaTemplate.version_major == 2))).one()
     await Compliance(world.unit).accept_nda(actor=world.gov_admin, template_id=template.id, sha256=template.sha256)
-    await settle(world)
     ok = await post_token(http, {"grant_type": "client_credentials"}, headers=basic(issued.client.client_id, issued.secret))
     assert ok.status_code == 200
     await Grants(world.unit).revoke(actor=world.dev_approver, grant_id=live_grant.id, reason="incident")
-    await settle(world)
     await refused_because(http, issued, "the grant has been revoked")
     assert await token_count(world, issued.client) == 1
 
@@ -174,14 +156,12 @@ async def test_a_suspended_grant_gets_no_token(http, world, clock, credentials):
     grant = await world.government_grant(start=timedelta(hours=1))
     clock.set(real_now())
     issued = await credentials.create(actor=world.gov_admin, grant_id=grant.id, name="suspended")
-    await settle(world)
     clock.advance(timedelta(days=1))
     await refused_because(http, issued, "attestation has expired")
 
 
 async def test_a_token_never_outlives_the_window(http, world, clock, credentials, live_grant):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="late")
-    await settle(world)
     clock.set(live_grant.ends_at - timedelta(minutes=5))
     response = await post_token(http, {"grant_type": "client_credentials"},
                                 headers=basic(issued.client.client_id, issued.secret))  # fmt: skip
@@ -194,7 +174,6 @@ async def test_revoked_and_gateway_credentials_get_no_token(http, world, credent
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="to revoke")
     gateway = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge")
     await credentials.revoke(actor=world.gov_admin, client_pk=issued.client.id, reason="laptop lost")
-    await settle(world)
     revoked = await post_token(http, {"grant_type": "client_credentials"},
                                headers=basic(issued.client.client_id, issued.secret))  # fmt: skip
     assert revoked.status_code == 401 and revoked.json()["error"] == "invalid_client"
@@ -206,7 +185,6 @@ async def test_revoked_and_gateway_credentials_get_no_token(http, world, credent
 
 async def test_no_secret_or_token_reaches_a_log(app, http, world, credentials, live_grant, caplog):
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="quiet")
-    await settle(world)
     caplog.set_level("DEBUG")
     response = await post_token(http, {"grant_type": "client_credentials"},
                                 headers=basic(issued.client.client_id, issued.secret))  # fmt: skip
@@ -225,14 +203,13 @@ async def test_credentials_are_for_usable_grants_and_their_own_admins(world, cre
     await refused(Forbidden, credentials.create(actor=world.dev_admin, grant_id=grant.id, name="developer"))
 
 
-
 async def test_private_key_jwt_with_an_ed25519_key(app, http, world, credentials, live_grant):
     private = OKPKey.generate_key("Ed25519", private=True)
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="ed25519",
                                       jwks={"keys": [{**private.as_dict(private=False), "kid": "ed"}]})  # fmt: skip
-    await settle(world)
-    async with AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
-                                 transport=transport(app)) as client:  # fmt: skip
+    authlib = AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
+                                transport=transport(app))  # fmt: skip
+    async with commit_world_first(authlib, world) as client:
         client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="EdDSA"))
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
     assert verified(token["access_token"], await jwks(http), audience=AUDIENCE)["client_id"] == issued.client.client_id

@@ -1,4 +1,5 @@
-"""Fixtures for the Slack bot: the fake Slack Web API, and the app with Slack configured against it."""
+"""Fixtures of this folder: the app with Slack configured against the fake Slack Web API, and a world whose own
+messages are delivered already."""
 
 from __future__ import annotations
 
@@ -9,17 +10,12 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
-from accessdesk.settings import Settings
-from tests.api.conftest import app_engine
-from tests.slack.fake_slack import FakeSlack, fake_slack  # noqa: F401 - a fixture, used by name
-from tests.slack.signing import SIGNING_SECRET
-
-BOT_TOKEN = "xoxb-test"
-
-
-def slack_settings(database_url: str, fake: FakeSlack) -> Settings:
-    return Settings(database_url=database_url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
-                    slack_api_url=fake.url)  # fmt: skip
+from accessdesk.domain.notifier import NullNotifier
+from accessdesk.domain.transitions import deliver_outbox
+from tests.support.api import app_engine
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import slack_settings
+from tests.world import World
 
 
 @pytest.fixture
@@ -33,3 +29,10 @@ async def slack_app(
     async with AsyncTestClient(app=app) as client:
         yield client
     await served.dispose()
+
+
+@pytest.fixture
+async def quiet_world(world: World) -> World:
+    """The world with the messages its own making queued already delivered: each test queues its own."""
+    await deliver_outbox(world.unit, NullNotifier())
+    return world

@@ -12,19 +12,26 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import Decision, Nomination, User
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.slack_links import EMAIL_MATCH_TTL
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, known, nominated, reason_submitted, remembered, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import Signed, slash_command
-from tests.slack.test_nominate import NORA, submitted, valid
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack import (
+    CONSOLE,
+    NORA,
+    known,
+    nominated,
+    reason_submitted,
+    remembered,
+    serving_bot,
+    slack_user,
+    submitted,
+    valid,
+)
+from tests.support.slack_signing import Signed, slash_command
 
 EVENTS = "/slack/events"
 SLOW = 3.5  # seconds every Web API answer takes: longer than Slack waits for an acknowledgement
@@ -33,11 +40,8 @@ IN_TIME = 3.0
 
 @pytest.fixture
 async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app, timeout=30) as client:
+    async with serving_bot(engine, world, fake_slack, clock, timeout=30) as client:
         yield client
-    await served.dispose()
 
 
 async def timed(bot: AsyncTestClient, request: Signed) -> tuple[float, object]:
@@ -48,7 +52,7 @@ async def timed(bot: AsyncTestClient, request: Signed) -> tuple[float, object]:
 
 async def rows(world, table) -> list:  # type: ignore[no-untyped-def]
     found = list((await world.unit.session.exec(select(table))).all())
-    await settle(world)
+    await world.commit()  # a read holds SQLite's write lock until it ends; the bot's listeners may be at work
     return found
 
 
@@ -135,7 +139,6 @@ async def test_a_card_being_posted_to_a_slow_slack_does_not_hold_up_the_next_sub
     first, _ = await world.partner(name="lab-one")
     second, _ = await world.partner(name="lab-two")
     await deliver_outbox(world.unit, NullNotifier())
-    await settle(world)
     await known(world, NORA, world.dev_nominator)
     fake_slack.latency = SLOW
     _, response = await timed(bot, submitted(**valid(world, first)))

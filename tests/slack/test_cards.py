@@ -16,8 +16,8 @@ from accessdesk.domain.vocabulary import Verdict
 from accessdesk.slackbot.blocks import approval_card, console_link_only, reject_reason_modal
 from accessdesk.slackbot.cards import card_of
 from accessdesk.slackbot.ids import ActionId, CallbackId
-from tests.slack.approvals import CHANNEL, CONSOLE, nominated, notifier_on
-from tests.slack.fake_slack import FakeSlack, Reply
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack import CHANNEL, CONSOLE, nominated, notifier_on
 
 POST = "chat.postMessage"
 

@@ -4,9 +4,10 @@ a copy of the checkpoints that the database's owner cannot edit."""
 from __future__ import annotations
 
 from accessdesk.domain.transitions import deliver_outbox
-from tests.domain.test_checkpoints import OPERATOR, checkpoints
-from tests.slack.fake_slack import FakeSlack
-from tests.slack.test_notifier import notifier_on, quiet_world  # noqa: F401  (the fixture)
+from tests.support.audit import checkpoints
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import notifier_on
+from tests.world import OPERATOR
 
 
 async def test_a_checkpoint_is_posted_to_the_checkpoint_channel_once(quiet_world, fake_slack: FakeSlack):  # noqa: F811

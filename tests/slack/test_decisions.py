@@ -9,14 +9,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import AccessGrant, Decision, Nomination
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text, reject_reason_modal
 from accessdesk.slackbot.ids import ActionId
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import (
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack import (
     CHANNEL,
     CONSOLE,
     click,
@@ -24,11 +23,10 @@ from tests.slack.approvals import (
     notifier_on,
     reason_submitted,
     remembered,
+    serving_bot,
     slack_user,
 )
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, Reply
-from tests.slack.signing import Signed
+from tests.support.slack_signing import Signed
 from tests.world import OPERATOR
 
 EVENTS = "/slack/events"
@@ -42,18 +40,14 @@ async def nomination(world, fake_slack: FakeSlack) -> Nomination:
     nomination = await nominated(world, by=world.dev_approver2)
     fake_slack.script(POST, Reply(body={"ok": True, "channel": CHANNEL, "ts": CARD_TS}))
     assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
-    await settle(world)
     fake_slack.calls.clear()
     return nomination
 
 
 @pytest.fixture
 async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
 
 
 async def send(bot: AsyncTestClient, request: Signed, **headers: str):  # type: ignore[no-untyped-def]
@@ -64,7 +58,7 @@ async def send(bot: AsyncTestClient, request: Signed, **headers: str):  # type: 
 
 async def decisions_on(world, nomination_id: uuid.UUID) -> list[Decision]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
-    await settle(world)  # a read holds SQLite's write lock until it ends
+    await world.commit()  # a read holds SQLite's write lock until it ends
     return list(rows)
 
 
@@ -99,7 +93,7 @@ async def test_the_second_side_approving_creates_the_grant_and_the_nominator_hea
     [dm] = [c for c in posts if c.body["channel"] == "U0DEV2"]
     stmt = select(AccessGrant).where(AccessGrant.nomination_id == nomination.id)
     grants = (await world.unit.session.exec(stmt)).all()
-    await settle(world)
+    await world.commit()  # a read holds SQLite's write lock: the bot's listeners may still be at work
     assert len(grants) == 1
     assert "Approved" in str(updates[1].body["blocks"]) and "actions" not in str(updates[1].body["blocks"])
     assert fake_slack.calls_to("users.lookupByEmail")[0].body["email"] == "dev2@acme.test"
@@ -142,7 +136,6 @@ async def test_someone_not_linked_is_told_how_to_get_linked_and_nothing_is_decid
 
 async def test_a_disabled_user_is_refused_at_once(world, bot, nomination, fake_slack: FakeSlack):
     await Organisations(world.unit).update_user(actor=OPERATOR, user_id=world.dev_approver.user_id, disabled=True)
-    await settle(world)
     fake_slack.script("users.info", slack_user("U0DEV1", "dev1@acme.test"))
     await send(bot, click(ActionId.APPROVE, nomination.id, user="U0DEV1"))
     [refusal] = await fake_slack.wait_for(EPHEMERAL)

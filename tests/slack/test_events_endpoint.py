@@ -10,9 +10,9 @@ from accessdesk.clock import FrozenClock
 from accessdesk.settings import Settings
 from accessdesk.slackbot.blocks import help_message
 from accessdesk.slackbot.ids import ActionId
-from tests.api.conftest import app_engine
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import Signed, interaction, signed, slash_command
+from tests.support.api import app_engine
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack_signing import Signed, interaction, signed, slash_command
 
 EVENTS = "/slack/events"
 CONSOLE = Settings().base_url

@@ -13,19 +13,24 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import Decision, Nomination
 from accessdesk.slackbot.context import Requester
 from accessdesk.slackbot.failures import after_acknowledging
 from accessdesk.slackbot.ids import ActionId
 from accessdesk.unavailable import OutageLog, slack_listener_errors
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CHANNEL, click, known, nominated
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, Call, FakeSlack, Reply
-from tests.slack.signing import Signed, slash_command
-from tests.slack.test_home import home_opened
-from tests.slack.test_nominate import NORA, submitted, valid
+from tests.support.fake_slack import RESPONSE_URL, Call, FakeSlack, Reply
+from tests.support.slack import (
+    CHANNEL,
+    NORA,
+    click,
+    home_opened,
+    known,
+    nominated,
+    serving_bot,
+    submitted,
+    valid,
+)
+from tests.support.slack_signing import Signed, slash_command
 
 EVENTS = "/slack/events"
 REFERENCE = re.compile(r"reference `([0-9a-f]{8})`")
@@ -35,11 +40,8 @@ pytestmark = pytest.mark.injects_fault  # each test makes something fail on purp
 
 @pytest.fixture
 async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
 
 
 class Records(logging.Handler):
@@ -117,7 +119,7 @@ async def test_a_decision_the_database_fails_after_the_click_was_acknowledged_is
     assert (notice.body["channel"], notice.body["user"]) == (CHANNEL, "U0GOV1")
     told(notice, logged)
     assert await world.count(Decision) == 0
-    await settle(world)
+    await world.commit()  # a read holds SQLite's write lock: the bot's listeners may still be at work
     assert [c.method for c in fake_slack.calls if c.method != "auth.test"] == ["chat.postEphemeral"]
 
 

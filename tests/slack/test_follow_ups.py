@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import OutboxMessage, SlackDelivery, SlackLink
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
@@ -17,10 +15,9 @@ from accessdesk.domain.grants import Grants
 from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.transitions import deliver_outbox, lapse_nominations
 from accessdesk.domain.vocabulary import Designation, Verdict
-from tests.api.conftest import app_engine, bearer_headers, mint_token, settle, url_of
-from tests.slack.approvals import CHANNEL, nominated, notifier_on, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, Reply
+from tests.support.api import bearer_headers, mint_token
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack import CHANNEL, nominated, notifier_on, serving_bot, slack_user
 
 POST, UPDATE = "chat.postMessage", "chat.update"
 SECOND = "C0SECOND"
@@ -118,16 +115,12 @@ async def test_a_decision_through_the_api_edits_the_cards_without_waiting_for_th
 ):
     nomination = await carded(world, fake_slack)
     token = await mint_token(world, world.dev_approver)
-    await settle(world)
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         response = await client.post(f"/api/v1/nominations/{nomination.id}/decisions", json={"verdict": "approve"},
                                      headers=bearer_headers(token))  # fmt: skip
         assert response.status_code == 201, response.text
         [update] = await fake_slack.wait_for(UPDATE)
         [note] = await fake_slack.wait_for(POST)
-    await served.dispose()
     assert "Developer 1/1" in update.body["text"]
     assert note.body["text"] == "Dev1 approved (developer side)"
     [message] = (await world.unit.session.exec(

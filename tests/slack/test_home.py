@@ -11,36 +11,18 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from accessdesk.app import create_app
 from accessdesk.slackbot.blocks import home_view, not_linked_text
 from accessdesk.slackbot.home import HOME_LIST, Home
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, nominated, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import Call, FakeSlack
-from tests.slack.signing import Signed, signed
+from tests.support.fake_slack import Call, FakeSlack
+from tests.support.slack import CONSOLE, home_opened, nominated, serving_bot, slack_user
 
 EVENTS = "/slack/events"
 
 
 @pytest.fixture
-async def bot(engine, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
-
-
-def home_opened(user: str, *, tab: str = "home") -> Signed:
-    """``app_home_opened`` as Slack posts it to the Events API."""
-    return signed(json.dumps({
-        "token": "deprecated-verification-token", "team_id": "T0FAKE", "api_app_id": "A0ACCESSDESK",
-        "type": "event_callback", "event_id": f"Ev0HOME{user}{tab}", "event_time": 1764590400,
-        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab,
-                  "event_ts": "1764590400.000100"},
-        "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}],
-    }).encode(), content_type="application/json")  # fmt: skip
 
 
 async def open_home(bot: AsyncTestClient, fake: FakeSlack, *, user: str, email: str, confirmed: bool = True) -> Call:
@@ -73,7 +55,6 @@ async def test_an_approver_sees_the_nomination_waiting_for_them_and_the_other_se
 ):
     nomination = await nominated(world)
     organisation = (await world.get(type(world.developer), nomination.organisation_id)).name
-    await settle(world)
     view = view_of(await open_home(bot, fake_slack, user="U0DEV1", email="dev1@acme.test"))
     assert view["type"] == "home"
     assert texts(view)[:6] == [
@@ -91,7 +72,6 @@ async def test_an_approver_sees_the_nomination_waiting_for_them_and_the_other_se
 
 async def test_a_nominator_sees_their_own_nomination_and_no_queue(world, bot, fake_slack: FakeSlack):
     nomination = await nominated(world)
-    await settle(world)
     view = view_of(await open_home(bot, fake_slack, user="U0NORA", email="nora@acme.test"))
     shown = texts(view)
     assert shown[1].startswith("You have no approval queue")
@@ -107,7 +87,6 @@ async def test_a_partner_admin_has_no_queue_and_sees_their_grant_ending_soon(wor
     await world.government_grant(start=timedelta(hours=1), days=10)  # partners start no earlier; not theirs to see
     partner, admin = await world.partner()
     grant = await world.approve_both(await world.nominate(partner, start=timedelta(hours=1), days=10))
-    await settle(world)
     clock.advance(timedelta(hours=2))
     view = view_of(await open_home(bot, fake_slack, user="U0PART", email=admin.label))
     shown = texts(view)
@@ -120,13 +99,11 @@ async def test_a_partner_admin_has_no_queue_and_sees_their_grant_ending_soon(wor
 
 
 async def test_someone_the_bot_cannot_match_is_told_how_to_link(world, bot, fake_slack: FakeSlack):
-    await settle(world)
     view = view_of(await open_home(bot, fake_slack, user="U0DEV1", email="dev1@acme.test", confirmed=False))
     assert texts(view) == ["accessdesk", not_linked_text(console_url=CONSOLE)]
 
 
 async def test_the_messages_tab_draws_nothing(world, bot, fake_slack: FakeSlack):
-    await settle(world)
     request = home_opened("U0DEV1", tab="messages")
     assert (await bot.post(EVENTS, content=request.body, headers=request.headers)).status_code == 200
     await open_home(bot, fake_slack, user="U0GOV1", email="gov1@aiso.test")
@@ -144,7 +121,6 @@ async def test_a_nominator_sees_their_own_newest_nominations_however_many_others
     for n in range(HOME_LIST + 5):  # newer than all of hers, by an approver
         await world.nominate(partner, start=timedelta(days=60 + 2 * n), days=1, by=world.dev_approver)
         clock.advance(timedelta(minutes=1))
-    await settle(world)
     shown = texts(view_of(await open_home(bot, fake_slack, user="U0NORA", email="nora@acme.test")))
     listed = [t for t in shown if "/console/nominations/" in t]
     assert listed == [t for t in listed if t.endswith("· _pending_")]

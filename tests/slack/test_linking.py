@@ -11,18 +11,15 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import Decision, SlackLink, SlackLinkRequest
 from accessdesk.domain.errors import Invalid, NotFound
 from accessdesk.domain.slack_links import SlackLinks, _digest
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import link_sent_message
 from accessdesk.slackbot.ids import ActionId
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import click, nominated, notifier_on, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import slash_command
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack import click, nominated, notifier_on, serving_bot, slack_user
+from tests.support.slack_signing import slash_command
 
 EVENTS = "/slack/events"
 LINK = re.compile(r"<(http://127\.0\.0\.1:8000/console/slack/link/([A-Za-z0-9_-]+))\|")
@@ -30,12 +27,8 @@ LINK = re.compile(r"<(http://127\.0\.0\.1:8000/console/slack/link/([A-Za-z0-9_-]
 
 @pytest.fixture
 async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    await settle(world)
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
 
 
 async def ask_for_link(bot: AsyncTestClient, fake_slack: FakeSlack, user: str = "U0PERSONAL") -> str:
@@ -55,7 +48,6 @@ async def ask_for_link(bot: AsyncTestClient, fake_slack: FakeSlack, user: str = 
 async def test_the_link_arrives_by_direct_message_and_only_its_digest_is_kept(world, bot, fake_slack):
     token = await ask_for_link(bot, fake_slack)
     [request] = (await world.unit.session.exec(select(SlackLinkRequest))).all()
-    await settle(world)
     assert request.slack_user_id == "U0PERSONAL" and request.team_id == "T0FAKE"
     assert request.token_sha256 == _digest(token) and token not in str(request.model_dump())
     assert request.expires_at == world.now + timedelta(minutes=15) and request.used_at is None
@@ -65,13 +57,11 @@ async def test_the_link_arrives_by_direct_message_and_only_its_digest_is_kept(wo
 async def test_once_confirmed_the_slack_user_acts_as_the_person_who_confirmed(world, bot, fake_slack):
     nomination = await nominated(world, by=world.dev_approver2)
     assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)  # its card
-    await settle(world)
     fake_slack.calls.clear()
     token = await ask_for_link(bot, fake_slack)
     links = SlackLinks(world.unit)
     link = await links.confirm(actor=world.dev_approver, token=token)
     assert (link.slack_user_id, link.user_id) == ("U0PERSONAL", world.dev_approver.user_id)
-    await settle(world)
     fake_slack.calls.clear()
 
     # The Slack profile's address (someone@gmail.test) matches no one; the link decides who this is.
@@ -79,7 +69,7 @@ async def test_once_confirmed_the_slack_user_acts_as_the_person_who_confirmed(wo
     assert (await bot.post(EVENTS, content=request.body, headers=request.headers)).status_code == 200
     await fake_slack.wait_for("chat.update")
     [decision] = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination.id))).all()
-    await settle(world)
+    await world.commit()  # a read holds SQLite's write lock: the bot's listeners may still be at work
     assert decision.approver_id == world.dev_approver.user_id
     assert fake_slack.calls_to("users.info") == []  # linked by hand: Slack's profile is not consulted
 
@@ -96,7 +86,6 @@ async def test_a_link_works_once_and_not_after_it_expires(world, bot, fake_slack
         await links.confirm(actor=world.dev_approver2, token=used)
     await world.rollback()
     assert (await links.user_of("U0PERSONAL")).id == world.dev_approver.user_id  # type: ignore[union-attr]
-    await settle(world)
 
     fake_slack.calls.clear()
     late = await ask_for_link(bot, fake_slack, user="U0LATE")

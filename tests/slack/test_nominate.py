@@ -6,14 +6,12 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import Nomination, Organisation, OutboxMessage
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.notifier import NullNotifier
@@ -22,33 +20,36 @@ from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import OrgKind
 from accessdesk.slackbot.blocks import nominated_message, not_linked_text, organisation_options
 from accessdesk.slackbot.ids import CallbackId, NominateField
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, known, remembered, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply
-from tests.slack.signing import Signed, interaction, slash_command
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack, Reply
+from tests.support.slack import (
+    CONSOLE,
+    GENERAL,
+    NORA,
+    known,
+    remembered,
+    serving_bot,
+    slack_user,
+    submitted,
+    valid,
+)
+from tests.support.slack_signing import Signed, interaction, slash_command
 from tests.world import OPERATOR
 
 EVENTS = "/slack/events"
-CHANNEL = "C0GENERAL"  # where slash_command() says the command was typed
-NORA = "U0NORA"
+CHANNEL = GENERAL
 
 
 @pytest.fixture
 async def partner(world) -> Organisation:  # type: ignore[no-untyped-def]
     organisation, _ = await world.partner(name="lab-one")
     await deliver_outbox(world.unit, NullNotifier())
-    await settle(world)
     return organisation
 
 
 @pytest.fixture
 async def bot(engine, world, partner, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
 
 
 async def send(bot: AsyncTestClient, request: Signed):  # type: ignore[no-untyped-def]
@@ -57,41 +58,9 @@ async def send(bot: AsyncTestClient, request: Signed):  # type: ignore[no-untype
     return response
 
 
-def submitted(*, model_id: object | None, organisation_id: object | None, starts_at: datetime, ends_at: datetime,
-              actions: list[str], justification: str, user: str = NORA) -> Signed:  # fmt: skip
-    """The nominate modal submitted as Slack posts it (``view.state.values``, keyed by block then action)."""
-    def select_(kind: str, value: object | None) -> dict[str, Any]:
-        return {"type": kind,
-                "selected_option": None if value is None else {"value": str(value), "text": {"type": "plain_text",
-                                                                                            "text": "x"}}}  # fmt: skip
-
-    values = {
-        NominateField.MODEL: select_("static_select", model_id),
-        NominateField.ORGANISATION: select_("external_select", organisation_id),
-        NominateField.STARTS_AT: {"type": "datetimepicker", "selected_date_time": int(starts_at.timestamp())},
-        NominateField.ENDS_AT: {"type": "datetimepicker", "selected_date_time": int(ends_at.timestamp())},
-        NominateField.ACTIONS: {"type": "checkboxes", "selected_options": [{"value": a} for a in actions]},
-        NominateField.JUSTIFICATION: {"type": "plain_text_input", "value": justification},
-    }
-    return interaction({
-        "type": "view_submission", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
-        "api_app_id": "A0ACCESSDESK", "trigger_id": "1337.44.trigger",
-        "view": {"id": "V0NOMINATE", "type": "modal", "callback_id": CallbackId.NOMINATE.value,
-                 "private_metadata": json.dumps({"channel": CHANNEL}),
-                 "state": {"values": {field.value: {field.value: value} for field, value in values.items()}}},
-    })  # fmt: skip
-
-
-def valid(world, partner: Organisation, **changes: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    starts_at = world.now + timedelta(days=2)
-    return {"model_id": world.model.id, "organisation_id": partner.id, "starts_at": starts_at,
-            "ends_at": starts_at + timedelta(days=30), "actions": ["invoke", "evaluate"],
-            "justification": "Pre-release evaluation of cyber capabilities.", **changes}  # fmt: skip
-
-
 async def nominations(world) -> list[Nomination]:  # type: ignore[no-untyped-def]
     rows = list((await world.unit.session.exec(select(Nomination))).all())
-    await settle(world)  # a read holds SQLite's write lock until it ends
+    await world.commit()  # a read holds SQLite's write lock until it ends
     return rows
 
 
@@ -100,7 +69,6 @@ async def test_nominate_opens_a_modal_of_what_the_nominator_can_pick_naming_mode
 ):
     switched_off = await world.new_model("borealis")
     await FrontierModels(world.unit).switch_off(actor=world.dev_admin, model_id=switched_off.id, reason="Leak.")
-    await settle(world)
     fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
     response = await send(bot, slash_command("nominate", response_url=fake_slack.response_url(), user_id=NORA))
     assert response.text == ""  # acknowledged at once
@@ -135,7 +103,7 @@ async def test_a_valid_submission_nominates_closes_the_modal_and_confirms_with_a
     assert (nomination.actions, nomination.state) == (["evaluate", "invoke"], "pending")
     assert nomination.justification == "Pre-release evaluation of cyber capabilities."
     outbox = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.topic == "nomination.created"))).all()
-    await settle(world)
+    await world.commit()  # a read holds SQLite's write lock: the bot's listeners may still be at work
     assert [m.payload["nomination_id"] for m in outbox] == [str(nomination.id)]
     assert (confirmation.body["channel"], confirmation.body["user"]) == (CHANNEL, NORA)
     assert f"{CONSOLE}/console/nominations/{nomination.id}" in json.dumps(confirmation.body)
@@ -147,7 +115,6 @@ async def test_the_new_nominations_card_is_posted_at_once_not_at_the_next_sweep(
     await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
                                             changes={"slack_channels": ["C0APPROVALS"]})  # fmt: skip
     await deliver_outbox(world.unit, NullNotifier())
-    await settle(world)
     await known(world, NORA, world.dev_nominator)
     await send(bot, submitted(**valid(world, partner)))
     [card] = await fake_slack.wait_for("chat.postMessage")
@@ -155,7 +122,7 @@ async def test_the_new_nominations_card_is_posted_at_once_not_at_the_next_sweep(
     for _ in range(100):  # the card is posted, then its message marked delivered in the same transaction
         [created] = (await world.unit.session.exec(select(OutboxMessage).where(
             OutboxMessage.topic == "nomination.created").execution_options(populate_existing=True))).all()  # fmt: skip
-        await settle(world)
+        await world.commit()  # the next look is a new transaction, and the listener is not kept from writing
         if created.delivered_at is not None:
             break
         await asyncio.sleep(0.05)
@@ -259,7 +226,6 @@ async def organisations(world, *names: str) -> dict[str, Organisation]:  # type:
     for name in names:
         slug = "".join(c if c.isalnum() else "-" for c in name.lower())
         created[name] = await registry.create(actor=OPERATOR, kind=OrgKind.PARTNER, name=name, slug=slug)
-    await settle(world)
     return created
 
 
@@ -292,7 +258,6 @@ async def test_someone_who_may_not_nominate_or_is_not_linked_is_offered_nothing(
     world, bot, partner, fake_slack: FakeSlack, who
 ):
     _, partner_admin = await world.partner(name="lab-two")  # sees only their own organisation, nominates nobody
-    await settle(world)
     if who in ("partner admin", "government member"):
         user, actor = ("U0PART", partner_admin) if who == "partner admin" else ("U0GUS", world.gov_member)
         await known(world, user, actor)

@@ -16,22 +16,10 @@ from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
 from accessdesk.slackbot.notifier import SlackNotifier, slack_channel_of
-from accessdesk.slackbot.web_api import web_client
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import FakeSlack, Reply
+from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.slack import notifier_on, slack_settings
 
 POST = "chat.postMessage"
-
-
-@pytest.fixture
-async def quiet_world(world):  # type: ignore[no-untyped-def]
-    """The world with the messages its own making queued already delivered: each test queues its own."""
-    await deliver_outbox(world.unit, NullNotifier())
-    return world
-
-
-def notifier_on(fake: FakeSlack, *, timeout: int = 10) -> SlackNotifier:
-    return SlackNotifier(web_client(slack_settings("sqlite+aiosqlite://", fake), timeout=timeout))
 
 
 async def queue(world, recipient: str, topic: str = "nomination.created") -> uuid.UUID:  # type: ignore[no-untyped-def]

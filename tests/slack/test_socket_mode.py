@@ -27,10 +27,10 @@ from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.settings import Settings
 from accessdesk.slackbot.blocks import help_message
 from accessdesk.slackbot.socket_mode import SocketModeUnavailable, serve
-from tests.api.conftest import settle, url_of
-from tests.slack.conftest import BOT_TOKEN, slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack, Reply
-from tests.slack.signing import SIGNING_SECRET
+from tests.support.api import url_of
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack, Reply
+from tests.support.slack import BOT_TOKEN, slack_settings
+from tests.support.slack_signing import SIGNING_SECRET
 
 APP_TOKEN = "xapp-1-A0ACCESSDESK-1-test"
 CONSOLE = Settings().base_url
@@ -160,7 +160,7 @@ async def test_the_home_tab_over_the_socket_reads_the_database_with_the_clock_gi
 ):
     partner, _ = await world.partner()
     nomination = await world.nominate(partner)
-    await settle(world)
+    await world.commit()  # the bot reads it over the socket, not in a request
     fake_slack.script("users.info", Reply(body={"ok": True, "user": {
         "id": "U0DEV1", "name": "dev1", "deleted": False, "is_bot": False, "is_email_confirmed": True,
         "profile": {"email": "dev1@acme.test"}}}))  # fmt: skip

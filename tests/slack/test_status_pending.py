@@ -9,25 +9,19 @@ from collections.abc import AsyncIterator
 import pytest
 from litestar.testing import AsyncTestClient
 
-from accessdesk.app import create_app
 from accessdesk.db.tables import Nomination
-from tests.api.conftest import app_engine, settle, url_of
-from tests.slack.approvals import CONSOLE, nominated, slack_user
-from tests.slack.conftest import slack_settings
-from tests.slack.fake_slack import RESPONSE_URL, FakeSlack
-from tests.slack.signing import slash_command
+from tests.support.fake_slack import RESPONSE_URL, FakeSlack
+from tests.support.slack import CONSOLE, nominated, serving_bot, slack_user
+from tests.support.slack_signing import slash_command
 
 EVENTS = "/slack/events"
 HERE = "C0GENERAL"  # where slash_command() says the command was typed
 
 
 @pytest.fixture
-async def bot(engine, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
-    served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+    async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-    await served.dispose()
 
 
 async def ask(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str, email: str) -> dict:  # type: ignore[type-arg]
@@ -43,7 +37,6 @@ async def ask(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str, em
 
 async def pending_in(world, channels: list[str]) -> Nomination:  # type: ignore[no-untyped-def]
     nomination = await nominated(world, channels=channels)
-    await settle(world)
     return nomination
 
 
@@ -72,7 +65,6 @@ async def test_status_in_another_channel_gives_only_a_link(world, bot, fake_slac
 
 @pytest.mark.parametrize("text", ["status nope", "status"], ids=["unknown model", "no model named"])
 async def test_status_of_no_model_one_can_see_says_so(world, bot, fake_slack: FakeSlack, text):
-    await settle(world)
     answer = await ask(bot, fake_slack, text, user="U0DEV1", email="dev1@acme.test")
     expected = "There is no model `nope` you can see." if text.endswith("nope") else "Which model?"
     assert expected in answer["text"]
@@ -83,7 +75,6 @@ async def test_pending_lists_what_waits_for_the_approver_with_links(world, bot, 
     answer = await ask(bot, fake_slack, "pending", user="U0DEV1", email="dev1@acme.test")
     [line] = answer["blocks"][1]["text"]["text"].splitlines()
     organisation = (await world.get(type(world.developer), nomination.organisation_id)).name
-    await settle(world)
     assert line == (f"• <{CONSOLE}/console/nominations/{nomination.id}|{organisation} for Atlas> — "
                     "2026-12-02 12:00 → 2027-01-01 12:00 UTC")  # fmt: skip
     assert answer["text"] == "1 nomination(s) waiting for your decision"
@@ -100,7 +91,6 @@ async def test_pending_in_a_channel_off_the_models_list_links_without_details(wo
 
 async def test_a_partner_has_no_approval_queue(world, bot, fake_slack: FakeSlack):
     _, admin = await world.partner()
-    await settle(world)
     answer = await ask(bot, fake_slack, "pending", user="U0PART", email=admin.label)
     assert answer["text"] == "You have no approval queue"
     assert "only approvers and admins of the developer or the government" in json.dumps(answer)

@@ -1,17 +1,10 @@
 """Real-browser end-to-end tests: the app served over real HTTP, driven by Debian's Chromium through Playwright.
 
-``live_server`` serves the real app (the same ``create_app`` as ``tests/api/conftest.py``, on the test database,
-with the test's frozen clock) from uvicorn in a background thread on 127.0.0.1 and a free port, and yields its
-base URL. ``browser_page`` is a fresh Chromium page per test. Bind both in a test module (a plain import works
-too, but ruff then reports F811 at every test that names them)::
-
-    from tests.support import browser
-
-    browser_page = browser.browser_page
-    live_server = browser.live_server
-
-and ask for ``browser_page`` before ``live_server`` in a test's arguments, so that a missing browser is reported
-before a database and a server are set up for nothing.
+``live_server`` serves the real app (the same ``create_app`` as the ``api`` fixture of ``tests/support/api.py``,
+on the test database, with the test's frozen clock) from uvicorn in a background thread on 127.0.0.1 and a free
+port, and yields its base URL. ``browser_page`` is a fresh Chromium page per test. Both reach every test by name (this module is a
+plugin: ``pytest_plugins`` in ``tests/conftest.py``); ask for ``browser_page`` before ``live_server`` in a test's
+arguments, so that a missing browser is reported before a database and a server are set up for nothing.
 
 The browser is the system's Chromium (``apt-get install -y chromium``), never one Playwright downloads; it is
 looked for at ``$ACCESSDESK_TEST_CHROMIUM`` (default ``/usr/bin/chromium``). Outside CI a missing browser or a
@@ -20,9 +13,10 @@ missing ``playwright`` package skips the test with the reason; with CI=true it f
 Playwright's async API is tied to the event loop that started it, and pytest-asyncio gives every test a loop of
 its own: so the browser is launched per test (about a second), not per session.
 
-The world session and the app share the database: as with the ``api`` fixture, a test that adds to the world
-after the server started must ``await settle(world)`` before the browser asks for a page (on SQLite an open
-world transaction holds the write lock and every request would wait for the busy timeout).
+The world session and the app share the database, but unlike the ``api`` fixture's client the browser cannot
+commit the world before it asks: a test that adds to the world (or reads it) after the server started must
+``await world.commit()`` before the browser asks for a page (on SQLite an open world transaction holds the write
+lock and every request would wait for the busy timeout; on either database the app would not see the rows).
 """
 
 from __future__ import annotations
@@ -42,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.settings import Settings
-from tests.api.conftest import app_engine, settle, url_of
 from tests.databases import missing
+from tests.support.api import app_engine, url_of
 from tests.world import World
 
 if TYPE_CHECKING:
@@ -64,6 +58,7 @@ CHROMIUM_ARGS = [
 # no test asserts anything about how long something took.
 START_LIMIT_SECONDS = 30.0
 STOP_LIMIT_SECONDS = 15.0
+CSP_WORDS = "Content Security Policy"  # in every console message of a Content Security Policy violation
 
 
 def _listening_socket() -> socket.socket:
@@ -91,8 +86,9 @@ async def serving(
     engine: AsyncEngine, clock: FrozenClock, world: World, settings: Callable[[str], Settings] | None = None
 ) -> AsyncIterator[str]:
     """Serve the real app over real HTTP on 127.0.0.1 and a free port, on the test database; yields the base URL.
-    ``settings`` builds the app's settings from that URL (default: the embedded defaults)."""
-    await settle(world)
+    ``settings`` builds the app's settings from that URL (default: the embedded defaults). The world is committed
+    as the server starts; after that the test commits it before the browser asks for what it added."""
+    await world.commit()
     url = url_of(engine)
     served = app_engine(url)
     sock = _listening_socket()
@@ -111,6 +107,7 @@ async def serving(
         await _until_started(server, thread)
         yield base_url
     finally:
+        await world.unit.session.rollback()  # a read the test ended with must not hold up the server's last writes
         server.should_exit = True
         await asyncio.to_thread(thread.join, STOP_LIMIT_SECONDS)
         if thread.is_alive():
@@ -148,3 +145,19 @@ async def browser_page() -> AsyncIterator[Page]:
             await context.close()
         finally:
             await browser.close()
+
+
+def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every console message of the page from now on, as ``type: text``."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    return messages
+
+
+async def sign_in_as(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """From the protected page to the sign-in page and back, as a person would."""
+    await page.goto(f"{base}/console")
+    assert page.url == f"{base}/login?next=/console"
+    await page.get_by_role("button", name=f"Sign in as {name}").click()
+    await page.wait_for_url(f"{base}/console")

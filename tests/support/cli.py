@@ -1,4 +1,8 @@
-"""Run the ``accessdesk`` command as an operator does — a process of its own, its exit code, its stdout and
+"""The ``accessdesk`` command as an operator runs it: the fixture ``run`` (``run("db", "upgrade")``) runs it on a fresh
+test database (``run.url``), in each database of the ``database`` fixture (a plugin, ``pytest_plugins`` in
+``tests/conftest.py``); :func:`accessdesk` runs it with any environment.
+
+Each command runs as an operator's does — a process of its own, its exit code, its stdout and
 stderr — without paying for a fresh interpreter each time.
 
 A fresh ``python -m accessdesk.cli`` spends about a second importing SQLAlchemy, SQLModel, Alembic and the
@@ -11,6 +15,7 @@ but what was imported: no event loop, engine, logging configuration or settings 
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import subprocess
@@ -18,6 +23,8 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 # Imported once, in the fork server; a command's process starts with them loaded. Only imports: none of these
 # modules reads the environment or opens anything when imported.
@@ -73,3 +80,16 @@ def accessdesk(*args: str, env: Mapping[str, str], cwd: Path, timeout: float = 1
             raise subprocess.TimeoutExpired(["accessdesk", *args], timeout)
         with open(out, encoding="utf-8") as stdout, open(err, encoding="utf-8") as stderr:
             return subprocess.CompletedProcess(["accessdesk", *args], process.exitcode, stdout.read(), stderr.read())
+
+
+@pytest.fixture
+def run(database, tmp_path):  # type: ignore[no-untyped-def]
+    asyncio.run(database.reset())
+    url = database.fresh_url()
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return accessdesk(*args, env={**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"},
+                          cwd=tmp_path)  # fmt: skip
+
+    command.url = url  # type: ignore[attr-defined]
+    return command

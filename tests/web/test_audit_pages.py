@@ -20,9 +20,8 @@ from accessdesk.domain.evidence import Evidence
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role, Verdict, Vetting
 from accessdesk.web.audit_pages import CSV_COLUMNS, csv_cell
-from tests.api.conftest import settle, unchanged  # noqa: F401
-from tests.domain.test_audit import tamper
-from tests.web.test_sessions import sign_in
+from tests.support.audit import tamper
+from tests.support.console import sign_in
 from tests.world import NDA_TEXT, OPERATOR
 
 XSS = "<script>alert(1)</script>"
@@ -52,7 +51,6 @@ async def scene(world, *, partner_name: str = "Northwind", reason: str = "Evalua
     await world.comply(admin)
     nomination, grant = await approved_grant(world, partner, developer_reason=reason,
                                              government_reason="Security review passed")  # fmt: skip
-    await settle(world)
     return grant, nomination, admin
 
 
@@ -69,7 +67,6 @@ def rehash(event: dict) -> str:  # type: ignore[type-arg]
 
 async def all_events(world) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc()))).all()  # type: ignore[attr-defined]
-    await settle(world)
     return list(rows)
 
 
@@ -77,7 +74,6 @@ async def test_the_trail_lists_newest_first_and_pages_with_older_events(api, wor
     await scene(world)
     for name in ("southwind", "eastwind", "westwind"):  # enough events for three pages
         await world.partner(name=name)
-    await settle(world)
     await sign_in(api, world.gov_admin)
     total = len(await all_events(world))
     first = await api.get("/console/audit", follow_redirects=False)
@@ -196,7 +192,6 @@ async def test_the_csv_export_has_a_header_every_event_and_no_formulas(api, worl
     await scene(world, reason=formula)
     second, _ = await world.partner(name="southwind")
     await approved_grant(world, second, developer_reason="@SUM(A1:A9)", government_reason="-2+3")
-    await settle(world)
     await sign_in(api, world.gov_admin)
     response = await api.get("/console/audit/export.csv")
     assert response.status_code == 200
@@ -223,7 +218,6 @@ async def test_the_evidence_bundle_holds_what_justifies_a_grant(api, world):
         justification="More time for red-teaming.",
     )  # fmt: skip
     await world.approve_both(extension)
-    await settle(world)
     await sign_in(api, world.gov_admin)
     response = await api.get(f"/console/grants/{grant.id}/evidence.json")
     assert response.status_code == 200, response.text
@@ -288,7 +282,6 @@ async def test_the_printable_evidence_page_shows_the_bundle(api, world):
 async def test_people_without_audit_rights_are_refused_and_auditors_are_served(api, world, unchanged):  # noqa: F811
     grant, _, partner_admin = await scene(world)
     auditor = await world.person(world.developer, "audrey", [Role.AUDITOR])
-    await settle(world)
     paths = ["/console/audit", "/console/audit/export.json", "/console/audit/export.csv",
              f"/console/grants/{grant.id}/evidence", f"/console/grants/{grant.id}/evidence.json"]  # fmt: skip
     for person in (partner_admin, world.dev_approver, world.gov_member):
@@ -311,7 +304,6 @@ async def test_a_grant_out_of_sight_or_unknown_is_not_found(api, world):
     other = await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.DEVELOPER, name="Other Labs",
                                                    slug="other", domains=["other.test"])  # fmt: skip
     other_admin = await world.person(other, "olga", [Role.ADMIN])
-    await settle(world)
     await sign_in(api, other_admin)
     for path in (f"/console/grants/{grant.id}/evidence", f"/console/grants/{grant.id}/evidence.json"):
         hidden = await api.get(path, follow_redirects=False)

@@ -7,39 +7,17 @@ from datetime import timedelta
 
 from accessdesk.domain.organisations import Organisations, find_organisation
 from accessdesk.domain.vocabulary import OrgKind
-from tests.api.conftest import settle
-from tests.support import browser
+from tests.support.browser import CSP_WORDS, heard, sign_in_as
 from tests.world import OPERATOR
 
-# The fixtures, bound as module attributes so pytest finds them (an import would trip ruff's F811 at every test).
-browser_page = browser.browser_page
-live_server = browser.live_server
-
 HOSTILE = "<script>alert(1)</script>"
-CSP_WORDS = "Content Security Policy"
-
-
-def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
-    """Every console message of the page from now on, as ``type: text``."""
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
-    return messages
-
-
-async def sign_in_as(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    """From the protected page to the sign-in page and back, as a person would."""
-    await page.goto(f"{base}/console")
-    assert page.url == f"{base}/login?next=/console"
-    await page.get_by_role("button", name=f"Sign in as {name}").click()
-    await page.wait_for_url(f"{base}/console")
 
 
 async def test_sign_in_see_my_pending_decision_and_sign_out(browser_page, live_server, world):
     page, base = browser_page, live_server
     partner, _ = await world.partner(name="northwind")
     await world.nominate(partner)
-    await settle(world)
+    await world.commit()  # Chromium's requests do not commit the world: the test does, before the browser asks
     console = heard(page)
 
     await sign_in_as(page, base, "Gov1")
@@ -89,7 +67,7 @@ async def test_a_script_in_an_organisation_name_is_shown_as_text_and_never_runs(
     page, base = browser_page, live_server
     await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.PARTNER, name=HOSTILE, slug="xss")
     await world.person(await find_organisation(world.unit, "xss"), "eve", [])
-    await settle(world)
+    await world.commit()
     dialogs: list[str] = []
 
     async def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
@@ -114,7 +92,7 @@ async def test_both_sides_approve_in_the_browser_and_the_partner_sees_its_grant(
     await world.government_grant()
     partner, _ = await world.partner(name="northwind")
     await world.nominate(partner, start=timedelta(days=2))
-    await settle(world)
+    await world.commit()
     console = heard(page)
 
     for approver in ("Dev1", "Gov1"):

@@ -3,17 +3,15 @@ or showing the secret again, and after sign-out Back does not bring a signed-in 
 
 from __future__ import annotations
 
-from tests.support import browser
-from tests.web.test_browser_console import CSP_WORDS, heard, sign_in_as
-from tests.web.test_credential_pages import SECRET, clients, usable_grant
-
-browser_page = browser.browser_page
-live_server = browser.live_server
+from tests.support.browser import CSP_WORDS, heard, sign_in_as
+from tests.support.console import SECRET, clients
+from tests.support.scenes import usable_grant
 
 
 async def test_reloading_the_secret_page_neither_creates_nor_shows_again(browser_page, live_server, world, clock):
     page, base = browser_page, live_server
     grant = await usable_grant(world, clock)
+    await world.commit()  # Chromium's requests do not commit the world: the test does, before the browser asks
     console = heard(page)
     await sign_in_as(page, base, "Gail")
     await page.goto(f"{base}/console/grants/{grant.id}")
@@ -22,6 +20,7 @@ async def test_reloading_the_secret_page_neither_creates_nor_shows_again(browser
     await page.wait_for_url(f"{base}/console/credentials/**")
     assert SECRET.search(await page.content())
     assert len(await clients(world)) == 1
+    await world.commit()
 
     reloaded = await page.reload()
     assert reloaded is not None and reloaded.request.method == "GET"
@@ -29,6 +28,7 @@ async def test_reloading_the_secret_page_neither_creates_nor_shows_again(browser
     assert not SECRET.search(text)
     assert "not shown" in text and "again" in text
     assert len(await clients(world)) == 1
+    await world.commit()
 
     await page.go_back()  # the grant's page, with its form: going back does not post it again
     assert len(await clients(world)) == 1

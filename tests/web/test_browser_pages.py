@@ -21,15 +21,11 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, Verdict
 from accessdesk.settings import OidcProvider, Settings
-from tests.api.conftest import settle, url_of
 from tests.support import browser
-from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
-from tests.web.test_browser_console import CSP_WORDS, heard, sign_in_as
-from tests.web.test_delivery_pages import remind, set_delivery
-from tests.web.test_slack_link_pages import link_request
+from tests.support.api import url_of
+from tests.support.browser import CSP_WORDS, heard, sign_in_as
+from tests.support.scenes import link_request, remind, set_delivery
 
-browser_page = browser.browser_page
-live_server = browser.live_server
 SHOTS = Path(os.environ.get("ACCESSDESK_SCREENSHOTS_DIR", "var/screenshots"))
 
 
@@ -82,7 +78,6 @@ async def a_lived_in_world(world) -> dict[str, str]:  # type: ignore[no-untyped-
     await world.nominate(north, start=timedelta(days=5), model=await world.new_model("zephyr", release_in=timedelta(days=25)))
     await Compliance(world.unit).attest(actor=east_admin, area=Area.CONFIDENTIALITY, statement="Need-to-know access.",
                                         valid_until=world.now + timedelta(days=20))  # fmt: skip
-    await settle(world)
     return {"government_grant": str(government.id), "pending": str(pending.id), "east": str(east.id),
             "north_admin": north_admin.label, "east_admin": east_admin.label}
 
@@ -109,6 +104,7 @@ async def test_a_tour_of_the_main_pages(browser_page, live_server, world, clock)
     page, base = browser_page, live_server
     ids = await a_lived_in_world(world)
     token = await told_and_asked(world, ids["government_grant"])
+    await world.commit()  # Chromium's requests do not commit the world: the test does, before the browser asks
     await page.set_viewport_size({"width": 1280, "height": 800})
     console = heard(page)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, bearer_headers, mint_token
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import API, bearer_headers, mint_token
+from tests.support.console import csrf_in, sign_in
 
 CONSOLE_PAGES = ["/console", "/console/audit", "/console/nominations", "/console/grants", "/console/models",
                  "/console/organisations", "/console/audit/export.json"]  # fmt: skip

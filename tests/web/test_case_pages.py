@@ -10,9 +10,7 @@ from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain.vocabulary import Area
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 
 def when(world, days: float) -> str:  # type: ignore[no-untyped-def]
@@ -21,7 +19,6 @@ def when(world, days: float) -> str:  # type: ignore[no-untyped-def]
 
 async def nominations(world) -> list[Nomination]:  # type: ignore[no-untyped-def]
     rows = list((await world.unit.session.exec(select(Nomination))).all())
-    await settle(world)
     return rows
 
 
@@ -29,7 +26,6 @@ async def test_a_nominator_proposes_and_both_sides_find_it_in_their_lists(api, w
     await world.government_ready()
     await world.government_grant()
     partner, _ = await world.partner(name="northwind")
-    await settle(world)
     form = {"model_id": str(world.model.id), "organisation_id": str(partner.id), "starts_at": when(world, 2),
             "ends_at": when(world, 30), "actions": ["invoke", "evaluate"], "justification": "Red-team the release."}  # fmt: skip
     response = await submit(api, world.dev_nominator, "/console/nominations/new", "/console/nominations/new", form)
@@ -48,7 +44,6 @@ async def test_a_nominator_proposes_and_both_sides_find_it_in_their_lists(api, w
 
 async def test_nomination_refusals_keep_the_form_and_change_nothing(api, world, unchanged):
     partner, _ = await world.partner(name="northwind")
-    await settle(world)
     form = {"model_id": str(world.model.id), "organisation_id": str(partner.id), "starts_at": when(world, 2),
             "ends_at": when(world, 30), "actions": "invoke", "justification": "Evaluation."}  # fmt: skip
     shown = await open_as(api, world.dev_nominator, "/console/nominations/new")
@@ -77,7 +72,6 @@ async def test_nomination_refusals_keep_the_form_and_change_nothing(api, world, 
 async def test_the_nominator_withdraws_and_a_stranger_cannot(api, world, unchanged):
     partner, _ = await world.partner(name="northwind")
     nomination = await world.nominate(world.government, start=timedelta(days=2))
-    await settle(world)
     page = f"/console/nominations/{nomination.id}"
     shown = await open_as(api, world.dev_approver, page)
     assert "Withdraw the nomination" not in shown.text
@@ -93,7 +87,6 @@ async def test_the_nominator_withdraws_and_a_stranger_cannot(api, world, unchang
 async def test_a_grant_page_says_what_blocks_it_and_staff_revoke_it(api, world, unchanged):
     await world.government_ready(skip_areas=(Area.INSIDER_RISK,))
     grant = await world.government_grant()
-    await settle(world)
     page = f"/console/grants/{grant.id}"
     shown = await open_as(api, world.dev_approver, page)
     assert "blocked" in shown.text and "no attestation on file for insider risk" in shown.text
@@ -115,7 +108,6 @@ async def test_a_grant_page_says_what_blocks_it_and_staff_revoke_it(api, world, 
 async def test_an_extension_round_opens_from_the_grant_page(api, world, unchanged):
     await world.government_ready()
     grant = await world.government_grant(days=30)
-    await settle(world)
     page = f"/console/grants/{grant.id}"
     shown = await open_as(api, world.dev_nominator, page)
     async with unchanged():
@@ -137,7 +129,6 @@ async def test_partners_see_their_own_grants_only(api, world):
     south, _ = await world.partner(name="southwind")
     north_grant = await world.approve_both(await world.nominate(north, start=timedelta(days=2)))
     south_grant = await world.approve_both(await world.nominate(south, start=timedelta(days=2)))
-    await settle(world)
     shown = await open_as(api, north_admin, f"/console/grants/{north_grant.id}")
     assert "Revoke access" not in shown.text and "Extend the window" not in shown.text
     assert (await api.get(f"/console/grants/{south_grant.id}")).status_code == 404
@@ -148,7 +139,6 @@ async def test_partners_see_their_own_grants_only(api, world):
 async def test_the_console_offers_only_what_the_rules_allow_on_a_nomination(api, world, unchanged):
     partner, _ = await world.partner(name="northwind")
     nomination = await world.nominate(partner, start=timedelta(days=2))
-    await settle(world)
     page = f"/console/nominations/{nomination.id}"
     # An admin, but of another organisation than the nominator's: the rules refuse them a withdrawal.
     shown = await open_as(api, world.gov_admin, page)

@@ -11,33 +11,14 @@ from datetime import timedelta
 from html import unescape
 
 from joserfc.jwk import ECKey
-from sqlmodel import select
 
-from accessdesk.db.tables import OAuthClient
 from accessdesk.domain.vocabulary import Tier
-from tests.api.conftest import settle
-from tests.oauth.conftest import basic
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import SECRET, clients, csrf_in, open_as, sign_in
+from tests.support.oauth import basic
+from tests.support.scenes import usable_grant
 
 ISSUER = "http://127.0.0.1:8000"  # the default base URL the api fixture's app runs with
-SECRET = re.compile(r"adks_[A-Za-z0-9_-]{43}")
 CLIENT_ID = re.compile(r"adk_[cg]_[A-Za-z0-9_-]{22}")
-
-
-async def usable_grant(world, clock, **kw):  # type: ignore[no-untyped-def]
-    """The government's grant on the world's model (or ``model``), started an hour ago: usable now."""
-    await world.government_ready()
-    grant = await world.government_grant(start=timedelta(hours=1), **kw)
-    clock.advance(timedelta(hours=2))
-    await settle(world)
-    return grant
-
-
-async def clients(world) -> list[OAuthClient]:  # type: ignore[no-untyped-def]
-    rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
-    await settle(world)
-    return list(rows)
 
 
 async def token_for(api, client_id: str, secret: str):  # type: ignore[no-untyped-def]
@@ -236,7 +217,6 @@ async def test_a_high_tier_model_says_dpop_is_required_and_shows_how(api, world,
 
 
 async def test_the_developers_admins_manage_gateway_credentials(api, world, clock, unchanged):
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     shown = await open_as(api, world.dev_admin, page)
     assert "Gateway credentials" in shown.text and "Create a gateway credential" in shown.text
@@ -278,7 +258,6 @@ async def test_partners_and_the_government_cannot_create_gateway_credentials(api
     await world.government_grant()
     partner, partner_admin = await world.partner(name="northwind")
     partner_grant = await world.approve_both(await world.nominate(partner, start=timedelta(days=2)))
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     shown = await open_as(api, world.gov_admin, page)
     assert "Gateway credentials" in shown.text and "Create a gateway credential" not in shown.text

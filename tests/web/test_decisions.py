@@ -8,8 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, AuditEvent, Decision
-from tests.api.conftest import settle
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import csrf_in, sign_in
 
 
 async def counts(world) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
@@ -18,7 +17,6 @@ async def counts(world) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
               # signing in and out is audited too; what matters here is that no decision was
               len((await world.unit.session.exec(
                   select(AuditEvent.seq).where(AuditEvent.action.not_like("session.%")))).all()))  # type: ignore[attr-defined]  # fmt: skip
-    await settle(world)
     return result
 
 
@@ -36,7 +34,6 @@ async def scene(world):  # type: ignore[no-untyped-def]
     await world.government_grant()
     partner, admin = await world.partner(name="northwind")
     nomination = await world.nominate(partner, start=timedelta(days=2))
-    await settle(world)
     return partner, admin, nomination
 
 
@@ -62,7 +59,6 @@ async def test_refusals_are_shown_in_the_page_and_change_nothing(api, world):
     _, _, nomination = await scene(world)
     own = await world.nominate((await world.partner(name="southwind"))[0], by=world.dev_approver,
                                start=timedelta(days=3))  # fmt: skip
-    await settle(world)
     before = await counts(world)
     self_decision = await decide(api, world.dev_approver, own, "approve")
     assert self_decision.status_code == 403 and "you nominated this" in self_decision.text
@@ -94,7 +90,6 @@ async def test_a_decision_without_the_csrf_token_is_refused(api, world):
 async def test_a_partner_cannot_open_another_organisations_nomination(api, world):
     _, _, nomination = await scene(world)
     _, stranger = await world.partner(name="elsewhere")
-    await settle(world)
     await sign_in(api, stranger)
     page = await api.get(f"/console/nominations/{nomination.id}", follow_redirects=False)
     assert page.status_code == 404 and "Not found" in page.text

@@ -5,38 +5,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html import unescape
 
 from sqlmodel import select
 
 from accessdesk.db.tables import AuditEvent, OutboxMessage, Reminder
 from accessdesk.domain.organisations import Organisations
-from accessdesk.domain.reminders import TOPIC, ReminderKind, Reminders
+from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.vocabulary import OrgKind, Role
-from tests.api.conftest import settle
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in
+from tests.support.console import csrf_in, open_as
+from tests.support.scenes import outbox, remind, set_delivery
 from tests.world import OPERATOR
 
 DEAD = "/console/deliveries/dead"
-
-
-async def remind(world, kind: str, subject_id: uuid.UUID, *, organisation_id: uuid.UUID,  # type: ignore[no-untyped-def]
-                 model_id: uuid.UUID | None = None, recipients: Sequence[str] = (),
-                 deadline: datetime | None = None, at: datetime | None = None) -> Reminder:  # fmt: skip
-    """A reminder row and one outbox message per recipient, written as ``Reminders.sweep`` writes them."""
-    reminder_id, at = uuid.uuid4(), at or world.now
-    keys = [f"reminder:{reminder_id}:{recipient}" for recipient in recipients]
-    for recipient, key in zip(recipients, keys, strict=True):
-        world.unit.notify(topic=TOPIC[ReminderKind(kind)], recipient=recipient, dedupe_key=key, payload={})
-    reminder = Reminder(id=reminder_id, kind=kind, subject_id=subject_id, organisation_id=organisation_id,
-                        model_id=model_id, deadline=deadline or at + timedelta(days=30), due_at=at, created_at=at,
-                        messages=keys)  # fmt: skip
-    world.unit.session.add(reminder)
-    await world.unit.commit()
-    return reminder
 
 
 async def message(world, recipient: str, *, state: str = "dead", topic: str = "reminder.grant_ending",  # type: ignore[no-untyped-def]
@@ -56,27 +38,8 @@ async def message(world, recipient: str, *, state: str = "dead", topic: str = "r
     return message_id
 
 
-async def outbox(world, key_or_id) -> OutboxMessage:  # type: ignore[no-untyped-def]
-    if isinstance(key_or_id, uuid.UUID):
-        row = await world.get(OutboxMessage, key_or_id)
-    else:
-        row = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == key_or_id)
-                                             .execution_options(populate_existing=True))).one()  # fmt: skip
-    await settle(world)
-    return row
-
-
-async def set_delivery(world, key: str, **values: object) -> None:  # type: ignore[no-untyped-def]
-    row = await outbox(world, key)
-    for name, value in values.items():
-        setattr(row, name, value)
-    world.unit.session.add(row)
-    await world.unit.commit()
-
-
 async def audit_actions(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(AuditEvent.action, AuditEvent.actor))).all()
-    await settle(world)
     return list(rows)
 
 
@@ -218,7 +181,6 @@ async def test_only_staff_admins_see_and_retry_dead_letters_and_only_auditors_an
     dead = await message(world, "slack:C0ATLAS12")
     _, partner_admin = await world.partner(name="northwind")
     auditor = await world.person(world.government, "audrey", [Role.AUDITOR])
-    await settle(world)
     for person in (partner_admin, world.dev_approver, world.gov_member, auditor):
         home = await open_as(api, person, "/console")
         assert "/console/deliveries/dead" not in home.text

@@ -10,9 +10,7 @@ from html import unescape
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 NEW = {"slug": "nimbus", "name": "Nimbus", "codename": "NB-1", "tier": "high", "resource": "https://api.acme.test/nimbus",
        "slack_channels": "C0123456789", "developer_quorum": "2", "government_quorum": "1", "max_window_days": "60",
@@ -21,12 +19,10 @@ NEW = {"slug": "nimbus", "name": "Nimbus", "codename": "NB-1", "tier": "high", "
 
 async def model_named(world, slug: str) -> FrontierModel | None:  # type: ignore[no-untyped-def]
     found = (await world.unit.session.exec(select(FrontierModel).where(FrontierModel.slug == slug))).first()
-    await settle(world)
     return found
 
 
 async def test_the_developer_registers_a_model_and_finds_it_listed(api, world):
-    await settle(world)
     response = await submit(api, world.dev_admin, "/console/models/new", "/console/models/new", NEW)
     assert response.status_code == 303 and response.headers["location"].endswith("?done=registered")
     shown = await api.get(response.headers["location"])
@@ -37,7 +33,6 @@ async def test_the_developer_registers_a_model_and_finds_it_listed(api, world):
 
 
 async def test_registration_refusals_keep_what_was_typed_and_change_nothing(api, world, unchanged):
-    await settle(world)
     await open_as(api, world.dev_admin, "/console/models/new")
     for field, value, status, message in [
         ("slug", "Not A Slug", 422, "lower-case letters, digits and dashes"),
@@ -59,7 +54,6 @@ async def test_registration_refusals_keep_what_was_typed_and_change_nothing(api,
 
 
 async def test_only_the_developers_admins_register_models(api, world, unchanged):
-    await settle(world)
     for person in (world.dev_approver, world.gov_admin):
         page = await open_as(api, person, "/console/models")
         assert "Register a model" not in page.text
@@ -69,7 +63,6 @@ async def test_only_the_developers_admins_register_models(api, world, unchanged)
 
 
 async def test_editing_a_model_saves_and_refuses_a_bad_quorum(api, world, unchanged):
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     fields = {k: v for k, v in NEW.items() if k not in ("slug", "planned_release_at")}
     shown = await open_as(api, world.dev_admin, page)
@@ -84,14 +77,12 @@ async def test_editing_a_model_saves_and_refuses_a_bad_quorum(api, world, unchan
 async def test_moving_the_release_previews_and_then_blocks_the_government_grant(api, world):
     await world.government_ready()
     grant = await world.government_grant(start=timedelta(hours=1))
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     later = (world.now + timedelta(days=45)).strftime("%Y-%m-%dT%H:%M")
     preview = await open_as(api, world.dev_admin, f"{page}?release={later}")
     assert "would block" in preview.text and "AI Security Office" in preview.text
     assert "government access may start at most 30 days before the planned release" in preview.text
     assert (await world.get(AccessGrant, grant.id)).window_problems == []  # a preview changes nothing
-    await settle(world)
     response = await api.post(f"{page}/release", data={"csrf": csrf_in(preview.text), "planned_release_at": later,
                                                         "move_reason": "launch slipped"},
                               follow_redirects=False)  # fmt: skip
@@ -102,7 +93,6 @@ async def test_moving_the_release_previews_and_then_blocks_the_government_grant(
 
 
 async def test_the_government_designates_and_the_developer_cannot(api, world, unchanged):
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     response = await submit(api, world.gov_approver, page, f"{page}/designation", {"designation": "in_consultation"})
     assert response.status_code == 303
@@ -128,7 +118,6 @@ async def test_the_government_designates_and_the_developer_cannot(api, world, un
 async def test_the_kill_switch_needs_a_fresh_sign_in_and_a_reason(api, world, clock, unchanged):
     await world.government_ready()
     grant = await world.government_grant()
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     shown = await open_as(api, world.gov_admin, page)
     async with unchanged():
@@ -158,7 +147,6 @@ async def test_the_kill_switch_needs_a_fresh_sign_in_and_a_reason(api, world, cl
 
 async def test_partners_see_no_model_they_are_not_involved_with(api, world):
     _, admin = await world.partner(name="eastwind")
-    await settle(world)
     await sign_in(api, admin)
     assert "Atlas" not in (await api.get("/console/models")).text
     hidden = await api.get(f"/console/models/{world.model.id}")
@@ -166,7 +154,6 @@ async def test_partners_see_no_model_they_are_not_involved_with(api, world):
 
 
 async def test_model_names_are_escaped(api, world):
-    await settle(world)
     response = await submit(api, world.dev_admin, "/console/models/new", "/console/models/new",
                             {**NEW, "name": "<script>alert(1)</script>"})  # fmt: skip
     assert response.status_code == 303

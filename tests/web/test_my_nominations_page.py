@@ -3,8 +3,7 @@ nominations" link leads)."""
 
 from __future__ import annotations
 
-from tests.api.conftest import settle
-from tests.web.test_sessions import sign_in
+from tests.support.console import sign_in
 
 
 async def test_mine_lists_only_the_signed_in_persons_nominations(api, world):
@@ -12,7 +11,6 @@ async def test_mine_lists_only_the_signed_in_persons_nominations(api, world):
     contoso, _ = await world.partner(name="contoso")
     await world.nominate(northwind)
     await world.nominate(contoso, by=world.dev_approver)
-    await settle(world)
     await sign_in(api, world.dev_nominator)
     mine = await api.get("/console/nominations?mine=1")
     assert mine.status_code == 200

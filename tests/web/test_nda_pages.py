@@ -8,9 +8,7 @@ from sqlmodel import select
 
 from accessdesk.db.tables import NdaTemplate
 from accessdesk.domain.compliance import text_hash
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 V11 = {"title": "Acme NDA", "version": "1.1", "term_days": "365", "model_id": "",
        "body": "The recipient keeps everything confidential.\nClause <b>2</b>.\n"}  # fmt: skip
@@ -18,12 +16,10 @@ V11 = {"title": "Acme NDA", "version": "1.1", "term_days": "365", "model_id": ""
 
 async def templates(world) -> list[NdaTemplate]:  # type: ignore[no-untyped-def]
     rows = list((await world.unit.session.exec(select(NdaTemplate))).all())
-    await settle(world)
     return rows
 
 
 async def test_the_developer_publishes_a_version_and_its_page_shows_text_and_hash(api, world):
-    await settle(world)
     response = await submit(api, world.dev_admin, "/console/ndas/new", "/console/ndas/new", V11)
     assert response.status_code == 303
     shown = await api.get(response.headers["location"])
@@ -35,7 +31,6 @@ async def test_the_developer_publishes_a_version_and_its_page_shows_text_and_has
 
 
 async def test_publishing_refusals_change_nothing(api, world, unchanged):
-    await settle(world)
     shown = await open_as(api, world.dev_admin, "/console/ndas/new")
     for field, value, status, message in [
         ("version", "1.0", 409, "is not newer than 1.0"),
@@ -58,7 +53,6 @@ async def test_publishing_refusals_change_nothing(api, world, unchanged):
 async def test_who_accepted_which_version(api, world):
     _, northwind_admin = await world.partner(name="northwind")
     await world.partner(name="southwind")
-    await settle(world)
     page = f"/console/ndas/{world.nda.id}"
     staff_view = await open_as(api, world.gov_admin, page)
     assert "Northwind" in staff_view.text and "Southwind" in staff_view.text and "Admin (admin@northwind.test)" in staff_view.text
@@ -68,13 +62,11 @@ async def test_who_accepted_which_version(api, world):
 
 
 async def test_a_model_specific_nda_is_hidden_from_partners_not_involved(api, world):
-    await settle(world)
     response = await submit(api, world.dev_admin, "/console/ndas/new", "/console/ndas/new",
                             {**V11, "version": "1.0", "model_id": str(world.model.id), "title": "Atlas NDA"})  # fmt: skip
     assert response.status_code == 303
     atlas_nda = next(t for t in await templates(world) if t.model_id == world.model.id)
     _, outsider = await world.partner(name="eastwind")
-    await settle(world)
     await sign_in(api, outsider)
     assert "Atlas NDA" not in (await api.get("/console/ndas")).text
     assert (await api.get(f"/console/ndas/{atlas_nda.id}")).status_code == 404

@@ -17,8 +17,7 @@ from accessdesk.clock import FrozenClock
 from accessdesk.db.tables import AccessGrant, User, UserRole, WebSession
 from accessdesk.settings import DEFAULT_SECRET_KEY, OidcProvider, Settings
 from accessdesk.web.oidc import PENDING_COOKIE, Pending
-from tests.api.conftest import app_engine, settle, url_of
-from tests.support.oidc import oidc_provider, oidc_providers  # noqa: F401
+from tests.support.api import app_engine, commit_world_first, url_of
 
 BASE = "http://127.0.0.1:8000"
 CALLBACK = f"{BASE}/login/callback"
@@ -36,7 +35,6 @@ async def signin(engine, clock, world, oidc_provider):  # type: ignore[no-untype
     """The app configured with the test provider for the world's government (aiso.test) and a domain that
     belongs to no organisation (stranger.test)."""
     oidc_provider.register_client("accessdesk", "client-secret-for-tests", [CALLBACK])
-    await settle(world)
 
     async def serve(issuer: str = oidc_provider.issuer):  # type: ignore[no-untyped-def]
         provider = OidcProvider(name="aiso", title="AI Security Office", issuer=issuer, client_id="accessdesk",
@@ -44,7 +42,7 @@ async def signin(engine, clock, world, oidc_provider):  # type: ignore[no-untype
         served = app_engine(url_of(engine))
         app = create_app(Settings(database_url=url_of(engine), base_url=BASE, oidc_providers=(provider,)),
                          clock=clock, engine=served, embedded_worker=False)  # fmt: skip
-        return AsyncTestClient(app=app), served
+        return commit_world_first(AsyncTestClient(app=app), world), served
 
     return serve
 
@@ -65,7 +63,6 @@ async def finish(client, callback_url: str):  # type: ignore[no-untyped-def]
 
 async def sessions(world) -> list[WebSession]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(WebSession))).all()
-    await settle(world)
     return list(rows)
 
 
@@ -95,7 +92,6 @@ async def test_a_newcomer_of_a_known_organisation_is_created_with_the_least_role
     user = (await world.unit.session.exec(select(User).where(User.email == "newcomer@aiso.test"))).one()
     roles = (await world.unit.session.exec(select(UserRole.role).where(UserRole.user_id == user.id))).all()
     assert user.organisation_id == world.government.id and roles == ["member"]
-    await settle(world)
 
 
 @pytest.mark.parametrize(("login", "reason"), [
@@ -112,7 +108,6 @@ async def test_an_unknown_or_unverified_person_is_refused_without_a_session(sign
     await served.dispose()
     assert await sessions(world) == []
     assert (await world.unit.session.exec(select(User).where(User.email.like("%stranger.test")))).all() == []  # type: ignore[attr-defined]
-    await settle(world)
 
 
 async def test_a_state_that_does_not_match_is_refused(signin, oidc_provider, world):  # noqa: F811
@@ -175,7 +170,6 @@ async def test_a_page_that_needs_a_recent_sign_in_sends_the_person_through_the_p
 ):  # fmt: skip
     await world.government_ready()
     grant = await world.government_grant()
-    await settle(world)
     client, served = await signin()
     page = f"/console/models/{world.model.id}"
     async with client:

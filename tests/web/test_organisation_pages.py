@@ -9,9 +9,8 @@ from sqlmodel import select
 
 from accessdesk.db.tables import Organisation, User
 from accessdesk.domain.organisations import Organisations
-from tests.api.conftest import settle
-from tests.web.forms import open_as, submit
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.api import commit_world_first
+from tests.support.console import csrf_in, open_as, sign_in, submit
 
 PARTNER = {"name": "Harbor Labs", "slug": "harbor", "domains": "harbor.test", "sector": "research", "country": "US",
            "contact_name": "Hana", "contact_email": "hana@harbor.test"}  # fmt: skip
@@ -20,12 +19,10 @@ PARTNER = {"name": "Harbor Labs", "slug": "harbor", "domains": "harbor.test", "s
 async def organisation(world, slug: str) -> Organisation | None:  # type: ignore[no-untyped-def]
     found = (await world.unit.session.exec(select(Organisation).where(Organisation.slug == slug)
                                            .execution_options(populate_existing=True))).first()  # fmt: skip
-    await settle(world)
     return found
 
 
 async def test_staff_register_a_partner_and_filter_the_list(api, world):
-    await settle(world)
     response = await submit(api, world.gov_admin, "/console/organisations/new", "/console/organisations/new", PARTNER)
     assert response.status_code == 303
     shown = await api.get(response.headers["location"])
@@ -36,7 +33,6 @@ async def test_staff_register_a_partner_and_filter_the_list(api, world):
 
 
 async def test_registration_refusals(api, world, unchanged):
-    await settle(world)
     shown = await open_as(api, world.gov_admin, "/console/organisations/new")
     for field, value, status, message in [
         ("name", "", 422, "a name of 1 to 200 characters"),
@@ -62,7 +58,6 @@ async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, w
     org, partner_admin = await world.partner(name="harbor", vetted=False)
     await Organisations(world.unit).submit_vetting(actor=partner_admin, organisation_id=org.id,
                                                    submission="We are a <b>lab</b>.")  # fmt: skip
-    await settle(world)
     page = f"/console/organisations/{org.id}"
     developer_view = await open_as(api, world.dev_admin, page)
     assert "We are a &lt;b&gt;lab&lt;/b&gt;." in developer_view.text  # the developer sees it, and does not decide it
@@ -88,13 +83,11 @@ async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, w
 
 async def test_people_are_added_their_roles_changed_and_disabling_ends_their_sessions(api, world, unchanged):
     org, _ = await world.partner(name="harbor")
-    await settle(world)
     page = f"/console/organisations/{org.id}"
     response = await submit(api, world.gov_admin, page, f"{page}/members",
                             {"name": "Pat", "email": "pat@harbor.test", "roles": ["member", "nominator"]})  # fmt: skip
     assert response.status_code == 303
     pat = (await world.unit.session.exec(select(User).where(User.email == "pat@harbor.test"))).one()
-    await settle(world)
     shown = await api.get(page)
     async with unchanged():
         duplicate = await api.post(f"{page}/members", data={"csrf": csrf_in(shown.text), "name": "Pat",
@@ -111,7 +104,7 @@ async def test_people_are_added_their_roles_changed_and_disabling_ends_their_ses
     # Pat signs in elsewhere; the government admin disables Pat, and Pat's session is over at once.
     from litestar.testing import AsyncTestClient
 
-    async with AsyncTestClient(app=api.app) as pats_browser:
+    async with commit_world_first(AsyncTestClient(app=api.app), world) as pats_browser:
         await sign_in(pats_browser, type("P", (), {"user_id": pat.id})())
         assert (await pats_browser.get("/console", follow_redirects=False)).status_code == 200
         disabled = await api.post(f"{page}/members/{pat.id}", data={"csrf": csrf_in(shown.text), "change": "disable"},
@@ -124,7 +117,6 @@ async def test_people_are_added_their_roles_changed_and_disabling_ends_their_ses
 async def test_nobody_disables_themselves_and_partners_see_only_their_own(api, world, unchanged):
     org, partner_admin = await world.partner(name="harbor")
     other, _ = await world.partner(name="southwind")
-    await settle(world)
     page = f"/console/organisations/{org.id}"
     shown = await open_as(api, partner_admin, page)
     async with unchanged():
@@ -136,7 +128,6 @@ async def test_nobody_disables_themselves_and_partners_see_only_their_own(api, w
 
 
 async def test_organisation_names_are_escaped(api, world):
-    await settle(world)
     response = await submit(api, world.gov_admin, "/console/organisations/new", "/console/organisations/new",
                             {**PARTNER, "name": "<script>alert(1)</script>"})  # fmt: skip
     assert response.status_code == 303
@@ -148,7 +139,6 @@ async def test_a_developer_neither_offered_nor_allowed_to_manage_a_partners_peop
     """Partners are shared by every developer's programmes: a developer's admin sees a partner and changes nothing
     of it (the partner's own admins and the government manage it)."""
     org, _ = await world.partner(name="harbor")
-    await settle(world)
     page = f"/console/organisations/{org.id}"
     shown = await open_as(api, world.dev_admin, page)
     assert f'action="{page}/members"' not in shown.text

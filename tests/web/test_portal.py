@@ -13,8 +13,7 @@ from accessdesk.db.tables import Attestation, AuditEvent, NdaAcceptance, Organis
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role
-from tests.api.conftest import settle, unchanged  # noqa: F401
-from tests.web.test_sessions import csrf_in, sign_in
+from tests.support.console import csrf_in, sign_in
 from tests.world import NDA_TEXT
 
 HOME = "/console/my-organisation"
@@ -30,7 +29,6 @@ async def signed_in_page(api, person, path: str = HOME):  # type: ignore[no-unty
 
 async def rows(world, table: type) -> list:  # type: ignore[no-untyped-def]
     found = list((await world.unit.session.exec(select(table).execution_options(populate_existing=True))).all())
-    await settle(world)
     return found
 
 
@@ -53,7 +51,6 @@ async def test_the_overview_shows_my_organisation_and_nothing_of_another(api, wo
     northwind, admin = await world.partner(name="northwind")
     await world.nominate(northwind)
     await world.partner(name="southwind")
-    await settle(world)
 
     page = await signed_in_page(api, admin)
     html = page.text
@@ -72,7 +69,6 @@ async def test_the_overview_lists_what_is_still_owed(api, world):
                             valid_until=world.now + timedelta(days=10))  # fmt: skip
     await compliance.attest(actor=admin, area=Area.USE, statement="Evaluation only.",
                             valid_until=world.now + timedelta(days=200))  # fmt: skip
-    await settle(world)
 
     html = (await signed_in_page(api, admin)).text
     owed = " ".join(html.split('id="owed-h"')[1].split("</section>")[0].split())
@@ -87,7 +83,6 @@ async def test_the_overview_lists_what_is_still_owed(api, world):
 
 async def test_submitting_vetting_moves_it_to_review_once(api, world, unchanged):
     organisation, admin = await world.partner(name="northwind", vetted=False, nda=False, attested=False)
-    await settle(world)
     page = await signed_in_page(api, admin, f"{HOME}/vetting")
     assert f"{HOME}/vetting" in forms_in(page.text)
     csrf = csrf_in(page.text)
@@ -102,7 +97,6 @@ async def test_submitting_vetting_moves_it_to_review_once(api, world, unchanged)
     assert done.status_code == 303 and done.headers["location"] == f"{HOME}?done=vetting_submitted"
     stored = await world.get(Organisation, organisation.id)
     assert stored.vetting_state == "submitted" and stored.vetting_submission == "We are a <b>lab</b>."
-    await settle(world)
     shown = (await api.get(done.headers["location"])).text
     assert "Your vetting submission is with the reviewers" in shown
 
@@ -114,7 +108,6 @@ async def test_submitting_vetting_moves_it_to_review_once(api, world, unchanged)
 
 async def test_accepting_the_nda_records_the_signer_the_text_and_where_from(api, world):
     organisation, admin = await world.partner(name="northwind", nda=False)
-    await settle(world)
     page = await signed_in_page(api, admin, f"{HOME}/ndas/{world.nda.id}")
     assert NDA_TEXT.strip() in page.text and world.nda.sha256 in page.text
     assert "accept it on behalf of Northwind" in page.text
@@ -136,7 +129,6 @@ async def test_accepting_the_nda_records_the_signer_the_text_and_where_from(api,
 
 async def test_the_nda_is_refused_without_the_tick_with_another_text_or_once_replaced(api, world, unchanged):
     _, admin = await world.partner(name="northwind", nda=False)
-    await settle(world)
     page = await signed_in_page(api, admin, f"{HOME}/ndas/{world.nda.id}")
     csrf, url = csrf_in(page.text), f"{HOME}/ndas/{world.nda.id}"
 
@@ -148,7 +140,6 @@ async def test_the_nda_is_refused_without_the_tick_with_another_text_or_once_rep
 
     newer = await Compliance(world.unit).publish_nda(actor=world.dev_admin, title="Acme NDA", body=NDA_TEXT + "More.",
                                                      version="2.0")  # fmt: skip
-    await settle(world)
     async with unchanged():
         replaced = await api.post(url, data={"csrf": csrf, "sha256": world.nda.sha256, "accept": "yes"})
     assert replaced.status_code == 409 and "a newer version of this NDA has been published" in replaced.text
@@ -162,7 +153,6 @@ async def test_an_nda_the_partner_cannot_see_does_not_exist_for_it(api, world, u
     involved, involved_admin = await world.partner(name="northwind")
     await world.nominate(involved, model=hermes)
     _, stranger = await world.partner(name="southwind")
-    await settle(world)
 
     await signed_in_page(api, involved_admin, f"{HOME}/ndas/{secret.id}")
     page = await signed_in_page(api, stranger)
@@ -177,7 +167,6 @@ async def test_an_nda_the_partner_cannot_see_does_not_exist_for_it(api, world, u
 
 async def test_attesting_records_the_area_until_the_end_of_the_day(api, world, unchanged):
     organisation, admin = await world.partner(name="northwind", attested=False)
-    await settle(world)
     page = await signed_in_page(api, admin, f"{HOME}/attestations?area=insider_risk")
     assert '<option value="insider_risk" selected>' in page.text
     assert f'min="{world.now.date()}" max="{(world.now + timedelta(days=729)).date()}"' in page.text
@@ -215,7 +204,6 @@ async def test_attesting_records_the_area_until_the_end_of_the_day(api, world, u
 async def test_a_partner_member_sees_no_forms_and_cannot_act(api, world, unchanged):
     organisation, _ = await world.partner(name="northwind", vetted=False, nda=False, attested=False)
     member = await world.person(organisation, "mia", [Role.MEMBER])
-    await settle(world)
     await sign_in(api, member)
     pages = {path: await api.get(path, follow_redirects=False)
              for path in (HOME, f"{HOME}/vetting", f"{HOME}/ndas/{world.nda.id}", f"{HOME}/attestations")}  # fmt: skip
@@ -232,7 +220,6 @@ async def test_a_partner_member_sees_no_forms_and_cannot_act(api, world, unchang
 
 async def test_a_form_without_the_csrf_token_changes_nothing(api, world, unchanged):
     _, admin = await world.partner(name="northwind", vetted=False, nda=False, attested=False)
-    await settle(world)
     await signed_in_page(api, admin)
     for path, data in every_form(world):
         async with unchanged():
@@ -242,7 +229,6 @@ async def test_a_form_without_the_csrf_token_changes_nothing(api, world, unchang
 
 
 async def test_developer_staff_are_sent_to_their_own_pages(api, world, unchanged):
-    await settle(world)
     page = await signed_in_page(api, world.dev_admin, "/console")
     refused = await api.get(HOME, follow_redirects=False)
     assert refused.status_code == 403 and "Developer staff find organisations under Organisations" in refused.text
@@ -254,7 +240,6 @@ async def test_developer_staff_are_sent_to_their_own_pages(api, world, unchanged
 
 
 async def test_the_government_accepts_ndas_and_attests_here_but_is_not_vetted(api, world, unchanged):
-    await settle(world)
     page = await signed_in_page(api, world.gov_admin, HOME)
     assert "Our NDAs and attestations" in page.text and "Acme NDA" in page.text
     assert "Submit your vetting questionnaire" not in page.text
@@ -280,7 +265,6 @@ async def test_what_a_partner_typed_is_shown_as_text(api, world):
         actor=admin, area=Area.USE, statement='<img src=x onerror="alert(2)">', evidence_ref="<b>ref</b>",
         valid_until=world.now + timedelta(days=30),
     )
-    await settle(world)
     for path in (HOME, f"{HOME}/attestations", f"{HOME}/ndas/{world.nda.id}", f"{HOME}/vetting"):
         html = (await signed_in_page(api, admin, path)).text
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>ref" not in html, path

@@ -8,14 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from html import unescape
 
-from tests.api.conftest import settle
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in
+from tests.support.console import csrf_in, open_as
 
 
 async def test_a_refused_form_keeps_every_ticked_box(api, world, unchanged):
     partner, _ = await world.partner(name="northwind")
-    await settle(world)
     shown = await open_as(api, world.dev_nominator, "/console/nominations/new")
     starts, ends = ((world.now + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M") for d in (2, 30))
     async with unchanged():
@@ -30,7 +27,6 @@ async def test_a_refused_form_keeps_every_ticked_box(api, world, unchanged):
 
 async def test_the_refusal_is_shown_beside_the_form_its_path_names(api, world, unchanged):
     org, partner_admin = await world.partner(name="harbor")
-    await settle(world)
     page = f"/console/organisations/{org.id}"
     shown = await open_as(api, partner_admin, page)
     async with unchanged():
@@ -41,7 +37,6 @@ async def test_the_refusal_is_shown_beside_the_form_its_path_names(api, world, u
 
 
 async def test_a_refused_preview_shows_the_model_page_again_with_the_reason_in_its_section(api, world, unchanged):
-    await settle(world)
     page = f"/console/models/{world.model.id}"
     await open_as(api, world.dev_admin, page)
     async with unchanged():

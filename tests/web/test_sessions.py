@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlmodel import select
@@ -10,26 +9,14 @@ from sqlmodel import select
 from accessdesk.db.tables import WebSession
 from accessdesk.domain.organisations import Organisations, find_organisation
 from accessdesk.domain.vocabulary import OrgKind
-from tests.api.conftest import settle
+from tests.support.console import csrf_in, sign_in
 from tests.world import OPERATOR
 
 COOKIE = "accessdesk_session"
 
 
-def csrf_in(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-async def sign_in(api, person, *, next_: str = "") -> object:  # type: ignore[no-untyped-def]
-    page = await api.get("/login")
-    assert page.status_code == 200
-    return await api.post("/login/dev", data={"csrf": csrf_in(page.text), "user_id": str(person.user_id),
-                                              "next": next_}, follow_redirects=False)  # fmt: skip
-
-
 async def sessions(world) -> list[WebSession]:  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(WebSession).execution_options(populate_existing=True))).all()
-    await settle(world)
     return list(rows)
 
 
@@ -54,7 +41,6 @@ async def test_the_home_page_shows_my_pending_decisions_and_blocked_grants(api, 
     await world.government_ready()
     await world.government_grant()
     await world.approve_both(await world.nominate(blocked_partner, start=timedelta(days=2)))
-    await settle(world)
     await sign_in(api, world.gov_approver)
     home = (await api.get("/console", follow_redirects=False)).text
     assert "Northwind" in home and "0/1" in home
@@ -108,7 +94,6 @@ async def test_disabling_a_user_ends_their_sessions_at_once(api, world):
     await sign_in(api, world.gov_approver)
     assert (await api.get("/console", follow_redirects=False)).status_code == 200
     await Organisations(world.unit).update_user(actor=world.gov_admin, user_id=world.gov_approver.user_id, disabled=True)
-    await settle(world)
     assert (await api.get("/console", follow_redirects=False)).status_code == 303
     assert all(s.ended_at is not None for s in await sessions(world))
 
@@ -141,7 +126,6 @@ async def test_user_supplied_names_are_escaped(api, world):
     await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.PARTNER, name="<script>alert(1)</script>",
                                            slug="xss")  # fmt: skip
     await world.person(await find_organisation(world.unit, "xss"), "eve", [])
-    await settle(world)
     page = (await api.get("/login")).text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
 

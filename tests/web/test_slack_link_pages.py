@@ -12,11 +12,8 @@ from sqlmodel import select
 
 from accessdesk.db.tables import AuditEvent, SlackLink, SlackLinkRequest
 from accessdesk.domain.slack_links import SlackLinks
-from tests.api.conftest import settle
-from tests.web.forms import open_as
-from tests.web.test_sessions import csrf_in, sign_in
-
-SLACK_USER = "U0GAIL123"
+from tests.support.console import csrf_in, open_as, sign_in
+from tests.support.scenes import SLACK_USER, link_request
 
 
 def words(html: str) -> str:
@@ -29,16 +26,8 @@ def private(response) -> bool:  # type: ignore[no-untyped-def]
             and response.headers.get_list("cache-control") == ["no-store"])  # fmt: skip
 
 
-async def link_request(world, *, slack_user_id: str = SLACK_USER) -> str:  # type: ignore[no-untyped-def]
-    """What ``/accessdesk link`` does: a one-time token, DMed to the Slack user."""
-    token = await SlackLinks(world.unit).request(slack_user_id=slack_user_id, team_id="T0AISO", slack_name="gail.s")
-    await settle(world)
-    return token
-
-
 async def stored(world, table):  # type: ignore[no-untyped-def]
     rows = (await world.unit.session.exec(select(table).execution_options(populate_existing=True))).all()
-    await settle(world)
     return list(rows)
 
 
@@ -117,7 +106,6 @@ async def test_a_confirmation_without_the_pages_csrf_token_is_refused(api, world
 async def test_people_see_and_unlink_their_own_slack_accounts_only(api, world, unchanged):
     await SlackLinks(world.unit).confirm(actor=world.gov_admin, token=await link_request(world))
     _, partner_admin = await world.partner(name="northwind")
-    await settle(world)
     for stranger in (world.gov_member, partner_admin):
         shown = await open_as(api, stranger, "/console/slack")
         assert 'href="/console/slack">Slack</a>' in shown.text  # in the account menu, for everyone signed in

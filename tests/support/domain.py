@@ -1,4 +1,5 @@
-"""Shared helper for domain tests: a refused call changes nothing."""
+"""What the domain's callers share: a refused call changes nothing (the fixture ``refused``). A plugin
+(``pytest_plugins`` in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,44 @@
+"""Driving the console the way a browser does: sign in (development), open a page, post its form with the page's
+CSRF token; and what its credential pages show once."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import select
+
+from accessdesk.db.tables import OAuthClient
+
+SECRET = re.compile(r"adks_[A-Za-z0-9_-]{43}")  # a client secret, as the console shows it once
+
+
+def csrf_in(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def sign_in(api, person, *, next_: str = "") -> object:  # type: ignore[no-untyped-def]
+    page = await api.get("/login")
+    assert page.status_code == 200
+    return await api.post("/login/dev", data={"csrf": csrf_in(page.text), "user_id": str(person.user_id),
+                                              "next": next_}, follow_redirects=False)  # fmt: skip
+
+
+async def open_as(api, person, path: str):  # type: ignore[no-untyped-def]
+    """Sign ``person`` in and open ``path``; the page must render."""
+    await sign_in(api, person)
+    shown = await api.get(path, follow_redirects=False)
+    assert shown.status_code == 200, shown.text
+    return shown
+
+
+async def submit(api, person, page: str, action: str, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Sign ``person`` in, open ``page`` and post ``data`` to ``action`` with the page's CSRF token."""
+    shown = await open_as(api, person, page)
+    return await api.post(action, data={"csrf": csrf_in(shown.text), **data}, follow_redirects=False)
+
+
+async def clients(world) -> list[OAuthClient]:  # type: ignore[no-untyped-def]
+    """Every OAuth client, as the database has it now."""
+    rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
+    return list(rows)
