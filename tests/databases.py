@@ -68,6 +68,14 @@ class SqliteDatabase:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+async def _tables(connection: asyncpg.Connection) -> list[str]:
+    """The product's tables (the migrations' bookkeeping left alone)."""
+    rows = await connection.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    )
+    return [row["tablename"] for row in rows]
+
+
 @dataclass
 class PostgresDatabase:
     url: str
@@ -85,9 +93,7 @@ class PostgresDatabase:
         took about 0.1 s, before every test."""
         connection = await asyncpg.connect(_plain(self.url))
         try:
-            tables = [t["tablename"] for t in await connection.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )]  # fmt: skip
+            tables = await _tables(connection)
             async with connection.transaction():
                 await connection.execute("SET LOCAL session_replication_role = replica")
                 await connection.execute(";".join(f'DELETE FROM "{t}"' for t in tables))
@@ -108,9 +114,7 @@ class PostgresDatabase:
         await World.seed(self.url)
         connection = await asyncpg.connect(_plain(self.url))
         try:
-            tables = [t["tablename"] for t in await connection.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )]  # fmt: skip
+            tables = await _tables(connection)
             async with connection.transaction():
                 await connection.execute(f"CREATE SCHEMA {SNAPSHOT}")
                 await connection.execute(";".join(
