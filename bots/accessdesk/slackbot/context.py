@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from accessdesk.clock import Clock
@@ -128,6 +130,25 @@ def _tell(origin: Origin, slack_user: str, client: AsyncWebClient, context: Asyn
     return direct_message(client, slack_user=slack_user)
 
 
+class KeptAck(AsyncAck):
+    """Bolt's ``ack``, whose acknowledgement once given stays given.
+
+    slack-bolt (1.30) runs an HTTP listener apart from the request (``process_before_response=False``) and looks for
+    the acknowledgement every 10 ms. When the listener fails after ``ack()``, bolt's runner calls the error boundary
+    and then sets ``ack.response`` back to None: a failure within those 10 ms lost the acknowledgement, the request
+    waited out 3 seconds and Slack was answered 404, though the person had been told. Setting it back does nothing
+    here; an answer before the acknowledgement (bolt's 500, the door's 503) is still set."""
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._given
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None or getattr(self, "_given", None) is None:
+            self._given = value
+
+
 def context_middleware(services: Services) -> Callable[..., Awaitable[None]]:
     """Bolt's global middleware (``app.use``): puts ``services`` and the ``requester`` in bolt's context, where
     each listener is handed them by name. One short read of the database (who the Slack user is in accessdesk),
@@ -139,6 +160,8 @@ def context_middleware(services: Services) -> Callable[..., Awaitable[None]]:
     async def who_and_where(body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient,
                             next_: Callable[[], Awaitable[None]]) -> None:  # fmt: skip
         origin = Origin.of(body)
+        if context.get("ack") is None or context.ack.response is None:  # not acknowledged yet: nothing is lost
+            context["ack"] = KeptAck()
         context["services"] = services
         context["requester"] = None if origin.slack_user is None else Requester(
             slack_user=origin.slack_user, channel=origin.channel,
