@@ -196,3 +196,32 @@ async def test_a_models_actions_are_offered_exactly_when_their_use_cases_would_a
         model = await world.get(FrontierModel, model.id)
         again = FrontierModels.allowed(actor, model)
         assert not again.switch_off and not again.nominate
+
+
+async def test_an_organisations_actions_are_offered_exactly_when_their_use_cases_would_act(world, refused):
+    """Managing people, vetting and disabling were decided in the console from a permission, the state machine and
+    "not yourself" restated there; each is now the rule its use case applies."""
+    from accessdesk.domain.organisations import Organisations
+    from accessdesk.domain.vocabulary import Vetting
+
+    partner_org, partner_admin = await world.partner(vetted=False)
+    organisations = Organisations(world.unit)
+    gov = Organisations.allowed(world.gov_admin, partner_org)
+    assert gov.manage and gov.vetting_outcomes == ()  # invited: the partner submits first
+    await refused(Conflict, organisations.decide_vetting(actor=world.gov_admin, organisation_id=partner_org.id,
+                                                         outcome=Vetting.VETTED, reason=None))  # fmt: skip
+    await organisations.submit_vetting(actor=partner_admin, organisation_id=partner_org.id, submission="About us.")
+    partner_org = await world.reload(partner_org)
+    assert Organisations.allowed(world.gov_admin, partner_org).vetting_outcomes == (Vetting.DECLINED, Vetting.VETTED)
+    assert Organisations.allowed(world.gov_member, partner_org).vetting_outcomes == ()  # no vetting permission
+    await refused(Forbidden, organisations.decide_vetting(actor=world.gov_member, organisation_id=partner_org.id,
+                                                          outcome=Vetting.VETTED, reason=None))  # fmt: skip
+    own = Organisations.allowed(partner_admin, partner_org)
+    assert own.manage and own.vetting_outcomes == () and not own.may_disable(partner_admin.person_id)
+    await refused(Forbidden, organisations.update_user(actor=partner_admin, user_id=partner_admin.person_id,
+                                                       disabled=True))  # fmt: skip
+    colleague = await world.person(partner_org, "pat", [Role.MEMBER])
+    assert own.may_disable(colleague.person_id)
+    await organisations.update_user(actor=partner_admin, user_id=colleague.person_id, disabled=True)
+    developer = Organisations.allowed(world.dev_admin, partner_org)  # another organisation's admin
+    assert not developer.manage and not developer.may_disable(colleague.person_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -62,6 +63,39 @@ def may_manage(actor: Actor, organisation: Organisation) -> bool:
     return organisation.id == actor.organisation_id or (
         actor.kind == OrgKind.GOVERNMENT and organisation.kind == OrgKind.PARTNER
     )
+
+
+DECISIONS = frozenset({Vetting.VETTED, Vetting.DECLINED})  # what the government records; the partner submits
+
+
+def vetting_outcomes(actor: Actor, organisation: Organisation) -> tuple[Vetting, ...]:
+    """The vetting outcomes ``actor`` may record for ``organisation`` now (none: they may not decide it). The rules
+    :meth:`Organisations.decide_vetting` applies."""
+    if not actor.can(Permission.PARTNERS_VET) or organisation.kind != OrgKind.PARTNER or not organisation.vetting_state:
+        return ()
+    return tuple(sorted(VETTING_MOVES[Vetting(organisation.vetting_state)] & DECISIONS))
+
+
+def self_change_refused(actor: Actor, user_id: uuid.UUID, *, disabled: bool | None,
+                        roles: list[Role] | list[str] | None) -> Forbidden | None:  # fmt: skip
+    """Why ``actor`` may not make this change to the person ``user_id`` (None: they may, if they manage them):
+    nobody disables themselves or takes away their own admin role."""
+    if user_id == actor.user_id and (disabled or (roles is not None and Role.ADMIN not in roles)):
+        return Forbidden("you cannot disable yourself or take away your own admin role")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationActions:
+    """What one person may do to one organisation now: what a surface offers, and nothing else."""
+
+    manage: bool  # its people, their roles, its domains
+    vetting_outcomes: tuple[Vetting, ...]
+    actor_id: uuid.UUID | None
+
+    def may_disable(self, user_id: uuid.UUID) -> bool:
+        """Whether they may disable (or enable) this member of it."""
+        return self.manage and user_id != self.actor_id
 
 
 class Organisations:
@@ -197,8 +231,8 @@ class Organisations:
     ) -> User:
         user = await self.unit.get(User, user_id, what="user")
         await self._manageable(actor, user.organisation_id)
-        if user.id == actor.user_id and (disabled or (roles is not None and Role.ADMIN not in roles)):
-            raise Forbidden("you cannot disable yourself or take away your own admin role")
+        if (refused := self_change_refused(actor, user.id, disabled=disabled, roles=roles)) is not None:
+            raise refused
         before = {"roles": sorted(await roles_of(self.unit, user.id)), "disabled": user.disabled_at is not None}
         if roles is not None:
             chosen = self._roles(roles)
@@ -232,6 +266,12 @@ class Organisations:
         if not text or len(text) > 20000:
             raise Invalid("submission", "the vetting submission must be 1 to 20000 characters")
         return await self._move_vetting(organisation, Vetting.SUBMITTED, actor=actor, submission=text)
+
+    @staticmethod
+    def allowed(actor: Actor, organisation: Organisation) -> OrganisationActions:
+        """What ``actor`` (who can see ``organisation``) may do to it now, each answered by its use case's rule."""
+        return OrganisationActions(manage=may_manage(actor, organisation),
+                                   vetting_outcomes=vetting_outcomes(actor, organisation), actor_id=actor.user_id)  # fmt: skip
 
     async def decide_vetting(
         self, *, actor: Actor, organisation_id: uuid.UUID, outcome: Vetting | str, reason: str | None

@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.organisations import VETTING_MOVES, Organisations, may_manage
+from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
@@ -53,15 +53,13 @@ async def organisation_page(
     names = await queries.display_names([*grants, *nominations])
     names.update(await queries.people_names([a.signer_id for a in acceptances] +
                                             ([organisation.vetting_decided_by] if organisation.vetting_decided_by else [])))  # fmt: skip
-    vetting_moves = sorted(VETTING_MOVES[Vetting(organisation.vetting_state)] & {Vetting.VETTED, Vetting.DECLINED}) \
-        if organisation.vetting_state else []  # fmt: skip
     return page(
         "console/organisation.html", signed, status_code=refusal.status if refusal else 200, org=organisation,
         domains=await queries.domains(signed.actor, organisation_id), members=members, grants=grants,
         nominations=nominations, acceptances=acceptances, names=names,
-        manageable=may_manage(signed.actor, organisation),
+        allowed=Organisations.allowed(signed.actor, organisation),
         attestations=await queries.attestations(signed.actor, organisation_id), roles=[r.value for r in Role],
-        vetting_moves=[v.value for v in vetting_moves], refusal=refusal, form_name=section,
+        refusal=refusal, form_name=section,
         values=values or {}, notice=notice_of(request, NOTICES), now=unit.now(),
     )  # fmt: skip
 
