@@ -35,6 +35,7 @@ from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up
 from accessdesk.db.engine import make_engine, make_sessionmaker
+from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.notifier import Notifier
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -100,6 +101,7 @@ async def _unit(app: Litestar, clock: Clock) -> AsyncGenerator[Unit, None]:
 def _template_globals(engine: JinjaTemplateEngine) -> None:
     # Templates show or hide actions with the same permissions the domain checks (the domain still decides).
     engine.engine.globals["Permission"] = Permission
+    engine.engine.globals["is_grantee"] = is_grantee  # who owes NDAs and attestations (the portal's people)
 
 
 SLACK_WARM_UP = 5.0
