@@ -147,3 +147,35 @@ async def test_a_developer_neither_offered_nor_allowed_to_manage_a_partners_peop
                                                            "email": "mole@harbor.test", "roles": "admin"})  # fmt: skip
     assert response.status_code == 403 and "partners are managed by their own admins and the government" in unescape(
         response.text)  # fmt: skip
+
+
+async def test_an_organisations_lists_show_their_first_part_and_link_to_the_rest(api, world, monkeypatch):
+    """The organisation page and the partner's own overview used to load the first 100 grants and nominations and
+    say nothing of the rest; now they show the first part and link to the whole list, narrowed to the organisation."""
+    from datetime import timedelta
+
+    import accessdesk.web.organisation_pages as organisation_pages
+    import accessdesk.web.portal as portal
+
+    monkeypatch.setattr(organisation_pages, "FIRST_OF_LIST", 1)
+    monkeypatch.setattr(portal, "FIRST_OF_LIST", 1)
+    await world.government_ready()
+    await world.government_grant()
+    org, partner_admin = await world.partner(name="harbor")
+    other, _ = await world.partner(name="southwind")
+    second = await world.new_model("boreas")
+    for model in (world.model, second):
+        await world.approve_both(await world.nominate(org, start=timedelta(days=2), model=model))
+    await world.approve_both(await world.nominate(other, start=timedelta(days=2)))
+
+    page = await open_as(api, world.gov_admin, f"/console/organisations/{org.id}")
+    assert f'href="/console/grants?organisation_id={org.id}"' in page.text
+    narrowed = await api.get(f"/console/grants?organisation_id={org.id}")
+    assert "Only Harbor's grants" in unescape(narrowed.text)
+    assert narrowed.text.count('href="/console/grants/') == 2 and "Southwind" not in narrowed.text
+    alone = await open_as(api, world.gov_admin, f"/console/organisations/{other.id}")
+    assert "grants?organisation_id=" not in alone.text  # one grant: nothing more to link to
+
+    overview = await open_as(api, partner_admin, "/console/my-organisation")
+    assert "All your organisation's nominations" in unescape(overview.text)
+    assert "All your organisation's grants" in unescape(overview.text)

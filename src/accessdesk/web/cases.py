@@ -19,7 +19,16 @@ from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Action, GrantState, NominationState, Side, Verdict
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, instant, notice_of, page
+from accessdesk.web.pages import (
+    FIRST_OF_LIST,
+    PAGE_DEPENDENCIES,
+    PAGE_ERRORS,
+    Posted,
+    back_to,
+    instant,
+    notice_of,
+    page,
+)
 from accessdesk.web.refusals import Refusal, on_refusal
 
 NOMINATION_NOTICES = {"approved": "Your decision was recorded: approved.",
@@ -130,7 +139,7 @@ class CasesController(Controller):
             awaiting=_choice(params.get("awaiting"), Side), for_me=params.get("for_me") == "1",
             nominated_by=signed.actor.user_id if params.get("mine") == "1" else None,
         )  # fmt: skip
-        found = await queries.nominations(signed.actor, filters, cursor=params.get("cursor") or None, limit=50)
+        found = await queries.nominations(signed.actor, filters, cursor=params.get("cursor") or None, limit=FIRST_OF_LIST)
         models = await queries.all_models(signed.actor)
         # Organisations can be thousands: no list to choose from here; the organisation's own page links its
         # nominations, and this page then says which organisation it is narrowed to.
@@ -163,9 +172,13 @@ class CasesController(Controller):
     async def grants(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries) -> Template:
         params = request.query_params
         state = _choice(params.get("state"), GrantState)
+        organisation_id = _uuid_or_none(params.get("organisation_id"))
         found = await queries.grants(signed.actor, state=state, model_id=_uuid_or_none(params.get("model_id")),
-                                     cursor=params.get("cursor") or None, limit=50)  # fmt: skip
-        return page("console/grants.html", signed, rows=await queries.grant_rows(found.items),
+                                     organisation_id=organisation_id, cursor=params.get("cursor") or None,
+                                     limit=FIRST_OF_LIST)  # fmt: skip
+        # As for nominations: an organisation is no choice in the form, the page says which it is narrowed to.
+        organisation = await queries.organisation(signed.actor, organisation_id) if organisation_id else None
+        return page("console/grants.html", signed, rows=await queries.grant_rows(found.items), organisation=organisation,
                     states=[s.value for s in GrantState], state=state, next_cursor=found.next_cursor,
                     models=await queries.all_models(signed.actor),
                     model_id=params.get("model_id", ""), query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip

@@ -22,6 +22,7 @@ from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, NominationState, Tier
 from accessdesk.web.pages import (
+    FIRST_OF_LIST,
     PAGE_DEPENDENCIES,
     PAGE_ERRORS,
     Posted,
@@ -35,7 +36,6 @@ from accessdesk.web.refusals import Refusal, on_refusal
 
 # Pulling the kill switch revokes every grant of a model: it asks for a sign-in younger than this.
 KILL_SWITCH_FRESHNESS = timedelta(minutes=10)
-MODEL_PAGE_LIST = 50
 NOTICES = {
     "registered": "The model is registered.",
     "updated": "Your changes are saved.",
@@ -63,9 +63,9 @@ async def model_page(
     the grants a planned release on that date would block."""
     model = await queries.model(signed.actor, model_id)
     # The first page of each; the page links to the whole list when there is more.
-    grants = await queries.grants(signed.actor, model_id=model.id, limit=MODEL_PAGE_LIST)
+    grants = await queries.grants(signed.actor, model_id=model.id, limit=FIRST_OF_LIST)
     pending = await queries.nominations(signed.actor, NominationFilter(state=NominationState.PENDING,
-                                                                       model_id=model.id), limit=MODEL_PAGE_LIST)  # fmt: skip
+                                                                       model_id=model.id), limit=FIRST_OF_LIST)  # fmt: skip
     names = await queries.display_names([*pending.items, *(g for g, _ in preview[1])] if preview else pending.items)
     gateways = await credentials.gateways(signed.actor, model.id)
     names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,

@@ -17,7 +17,7 @@ from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import OrgKind, Role, Vetting
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
+from accessdesk.web.pages import FIRST_OF_LIST, PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
 from accessdesk.web.refusals import Refusal, on_refusal
 
 NOTICES = {
@@ -46,17 +46,18 @@ async def organisation_page(
     """An organisation's page, with a refused form shown again in its ``section`` with what was typed."""
     organisation = await queries.organisation(signed.actor, organisation_id)
     members = await queries.members(signed.actor, organisation_id)
-    grants = (await queries.grants(signed.actor, organisation_id=organisation_id, limit=100)).items
-    nominations = (await queries.nominations(signed.actor, NominationFilter(organisation_id=organisation_id),
-                                             limit=100)).items  # fmt: skip
+    # The first of each; the page links to the whole list when there is more.
+    grants = await queries.grants(signed.actor, organisation_id=organisation_id, limit=FIRST_OF_LIST)
+    nominations = await queries.nominations(signed.actor, NominationFilter(organisation_id=organisation_id),
+                                            limit=FIRST_OF_LIST)  # fmt: skip
     acceptances = await queries.nda_acceptances(signed.actor, organisation_id)
-    names = await queries.display_names([*grants, *nominations])
+    names = await queries.display_names([*grants.items, *nominations.items])
     names.update(await queries.people_names([a.signer_id for a in acceptances] +
                                             ([organisation.vetting_decided_by] if organisation.vetting_decided_by else [])))  # fmt: skip
     return page(
         "console/organisation.html", signed, status_code=refusal.status if refusal else 200, org=organisation,
-        domains=await queries.domains(signed.actor, organisation_id), members=members, grants=grants,
-        nominations=nominations, acceptances=acceptances, names=names,
+        domains=await queries.domains(signed.actor, organisation_id), members=members, grants=grants.items,
+        more_grants=grants.next_cursor is not None, nominations=nominations.items, acceptances=acceptances, names=names,
         allowed=Organisations.allowed(signed.actor, organisation),
         attestations=await queries.attestations(signed.actor, organisation_id), roles=[r.value for r in Role],
         refusal=refusal, form_name=section,

@@ -144,6 +144,11 @@ def instant(form: Posted, name: str, *, end_of_day: bool = False) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# A page that shows the first part of a list (a model's grants, an organisation's nominations) shows this many and
+# links to the whole list, filtered, when there are more: never a list cut short in silence.
+FIRST_OF_LIST = 50
+
+
 def page(name: str, signed: Signed, *, status_code: int = 200, **context: Any) -> Template:
     """Render ``name`` with what the layout needs (who is signed in, the CSRF token for its forms)."""
     return Template(name, status_code=status_code, context={"actor": signed.actor, "csrf": signed.csrf_token, **context})

@@ -29,7 +29,16 @@ from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Vetting
-from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, instant, notice_of, page
+from accessdesk.web.pages import (
+    FIRST_OF_LIST,
+    PAGE_DEPENDENCIES,
+    PAGE_ERRORS,
+    Posted,
+    back_to,
+    instant,
+    notice_of,
+    page,
+)
 from accessdesk.web.refusals import Refusal, on_refusal
 
 HOME = "/console/my-organisation"
@@ -185,14 +194,16 @@ class PortalController(Controller):
         for model in models:
             report = await evaluate(unit.session, organisation=organisation, model=model, at=now)
             access.append((model, [explain(code) for code in report.problems]))
-        nominations = (await queries.nominations(actor, NominationFilter(organisation_id=organisation_id),
-                                                 limit=100)).items  # fmt: skip
-        grants = (await queries.grants(actor, organisation_id=organisation_id, limit=100)).items
+        # The first of each; the page links to the whole list when there is more.
+        found = await queries.nominations(actor, NominationFilter(organisation_id=organisation_id), limit=FIRST_OF_LIST)
+        nominations = found.items
+        grants = await queries.grants(actor, organisation_id=organisation_id, limit=FIRST_OF_LIST)
         return page(
             "portal/home.html", signed, organisation=organisation, ndas=ndas, access=access,
             areas=area_standings(await queries.attestations(actor, organisation_id), now),
             nominations=[(n, effective_state(n, now).value) for n in nominations],
-            grants=await queries.grant_rows(grants),
+            grants=await queries.grant_rows(grants.items), more_grants=grants.next_cursor is not None,
+            more_nominations=found.next_cursor is not None,
             names=await queries.display_names(nominations),
             members=await queries.members(actor, organisation_id), notice=notice_of(request, NOTICES),
         )  # fmt: skip
