@@ -133,12 +133,12 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def sessionmaker(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def sessionmaker(engine: AsyncEngine):
     return make_sessionmaker(engine)
 
 
 @pytest.fixture
-async def unit(sessionmaker, clock: FrozenClock) -> AsyncIterator[Unit]:  # type: ignore[no-untyped-def]
+async def unit(sessionmaker, clock: FrozenClock) -> AsyncIterator[Unit]:
     async with sessionmaker() as session:
         yield Unit(session, clock)
 

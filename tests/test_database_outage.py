@@ -189,7 +189,7 @@ class Outage:
                    and a.phase_sent == a.phase_answered == phase)  # fmt: skip
 
 
-async def _until(condition, *, attempts: int = 1200) -> None:  # type: ignore[no-untyped-def]
+async def _until(condition, *, attempts: int = 1200) -> None:
     """Wait for ``condition`` (checked every 50 ms), failing after ``attempts`` checks rather than hanging."""
     for _ in range(attempts):
         if condition():

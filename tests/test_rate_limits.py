@@ -353,7 +353,7 @@ class Unreachable(MemoryCounts):
     shared = True
     away = True
 
-    async def add(self, hits):  # type: ignore[no-untyped-def]
+    async def add(self, hits):
         if self.away:
             raise OSError("connection refused")
         return await super().add(hits)

@@ -198,7 +198,7 @@ class World:
         for row in list(self.unit.session.identity_map.values()):
             await self.unit.session.refresh(row)
 
-    async def reload(self, row):  # type: ignore[no-untyped-def]
+    async def reload(self, row):
         await self.unit.session.refresh(row)
         return row
 
@@ -208,6 +208,6 @@ class World:
     async def count(self, table: type) -> int:
         return len((await self.unit.session.exec(select(table))).all())
 
-    async def get(self, table: type, id_: uuid.UUID):  # type: ignore[no-untyped-def]
+    async def get(self, table: type, id_: uuid.UUID):
         """The row as the database has it now."""
         return await self.unit.session.get(table, id_, populate_existing=True)

@@ -74,7 +74,7 @@ def fuzz(operation: Any, mode: GenerationMode, identities: Identities, known: Kn
     no_server_error()
 
 
-def test_no_request_makes_the_server_fail(served):  # type: ignore[no-untyped-def]
+def test_no_request_makes_the_server_fail(served):
     app, identities, known = served
     schema = schemathesis.openapi.from_dict(as_enforced(linked_schema(app)))
     schema.app = app  # what from_asgi does: requests go to the app in-process

@@ -24,7 +24,7 @@ STATEFUL = hypothesis.settings(max_examples=12, stateful_step_count=6, deadline=
                                suppress_health_check=list(HealthCheck))  # fmt: skip
 
 
-def test_linked_sequences_of_calls_never_fail_and_match_the_document(served):  # type: ignore[no-untyped-def]
+def test_linked_sequences_of_calls_never_fail_and_match_the_document(served):
     app, identities, _ = served
     schema = schemathesis.openapi.from_dict(as_enforced(linked_schema(app)))
     schema.app = app

@@ -85,7 +85,7 @@ async def moments_after(session: AsyncSession, at: datetime) -> list[datetime]:
     found = []
     for column, *where in ((AccessGrant.starts_at,), (AccessGrant.ends_at,), (Attestation.valid_until,),
                            (NdaAcceptance.expires_at,), (Nomination.starts_at, Nomination.state == "pending")):  # fmt: skip
-        found += (await session.exec(select(column).where(column > at, *where))).all()  # type: ignore[operator]
+        found += (await session.exec(select(column).where(column > at, *where))).all()
     return sorted(found)
 
 

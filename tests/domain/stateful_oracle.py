@@ -88,7 +88,7 @@ class Rows:
 
 
 async def load(session: AsyncSession, at: datetime, unit: Unit) -> Rows:
-    async def all_of(table: type[SQLModel]) -> list:  # type: ignore[type-arg]
+    async def all_of(table: type[SQLModel]) -> list:
         return list((await session.exec(select(table))).all())
 
     chain = await verify(session)  # first: it empties the session's identity map as it walks

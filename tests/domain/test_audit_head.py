@@ -11,7 +11,7 @@ from accessdesk.domain.actor import Actor
 from tests.support.audit import raw, tamper_past_every_guard
 
 
-async def newest(world) -> int:  # type: ignore[no-untyped-def]
+async def newest(world) -> int:
     return (await audit.head_of(world.unit.session)).seq
 
 

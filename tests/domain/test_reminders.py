@@ -26,20 +26,20 @@ from tests.world import OPERATOR
 CHANNEL = "C0ATLAS"
 
 
-async def reminders_of(world, kind: str | None = None) -> list[Reminder]:  # type: ignore[no-untyped-def]
+async def reminders_of(world, kind: str | None = None) -> list[Reminder]:
     stmt = select(Reminder).order_by(Reminder.created_at, Reminder.kind)
     if kind is not None:
         stmt = stmt.where(Reminder.kind == kind)
     return list((await world.unit.session.exec(stmt)).all())
 
 
-async def messages_of(world, reminder: Reminder) -> list[OutboxMessage]:  # type: ignore[no-untyped-def]
+async def messages_of(world, reminder: Reminder) -> list[OutboxMessage]:
     stmt = select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(reminder.messages))  # type: ignore[attr-defined]
     return list((await world.unit.session.exec(stmt)).all())
 
 
 @pytest.fixture
-async def granted(world):  # type: ignore[no-untyped-def]
+async def granted(world):
     """A partner's 30-day grant of a model with an approval channel, starting in a day; its admin; the world's
     own messages delivered."""
     await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,

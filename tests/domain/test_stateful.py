@@ -254,7 +254,7 @@ def test_the_domain_keeps_its_rules_through_any_sequence(database: Any) -> None:
 
 
 @pytest.fixture
-async def desk(engine, clock) -> Desk:  # type: ignore[no-untyped-def]
+async def desk(engine, clock) -> Desk:
     return await Desk.open(make_sessionmaker(engine), clock)
 
 

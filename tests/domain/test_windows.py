@@ -15,7 +15,7 @@ from accessdesk.domain.vocabulary import GrantState, NominationState
 DAY = timedelta(days=1)
 
 
-async def nominate_at(world, organisation, starts_at, ends_at, model=None):  # type: ignore[no-untyped-def]
+async def nominate_at(world, organisation, starts_at, ends_at, model=None):
     return await CoSelection(world.unit).nominate(
         actor=world.dev_nominator, model_id=(model or world.model).id, organisation_id=organisation.id,
         starts_at=starts_at, ends_at=ends_at, actions=["invoke"], justification="evaluation",

@@ -15,7 +15,7 @@ from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState
 
 
-async def transitions_of(world, grant_id):  # type: ignore[no-untyped-def]
+async def transitions_of(world, grant_id):
     rows = await world.unit.session.exec(
         select(AuditEvent).where(AuditEvent.subject_id == str(grant_id), AuditEvent.action == "grant.state_changed")
         .order_by(AuditEvent.seq)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.postgres_only
 PATIENCE_SECONDS = 20
 
 
-async def until(condition) -> None:  # type: ignore[no-untyped-def]
+async def until(condition) -> None:
     for _ in range(PATIENCE_SECONDS * 20):
         if await condition():
             return
@@ -83,7 +83,7 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
         token = (await client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                    headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
 
-        async def answer(auth: dict[str, str]) -> dict:  # type: ignore[type-arg]
+        async def answer(auth: dict[str, str]) -> dict:
             return (await client.post("/oauth/introspect", data={"token": token}, headers=auth)).json()
 
         old = basic(gateway.client.client_id, gateway.secret)

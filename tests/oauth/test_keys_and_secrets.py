@@ -23,7 +23,7 @@ from tests.world import OPERATOR
 AUDIENCE = "https://api.acme.test/models/atlas"
 
 
-def ring(world, settings: Settings = SETTINGS) -> KeyRing:  # type: ignore[no-untyped-def]
+def ring(world, settings: Settings = SETTINGS) -> KeyRing:
     return KeyRing(world.unit, sealing_key=settings.sealing_key, token_ttl=timedelta(seconds=settings.token_ttl_seconds))
 
 

@@ -39,7 +39,7 @@ IN_TIME = 3.0
 
 
 @pytest.fixture
-async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock, timeout=30) as client:
         yield client
 
@@ -50,7 +50,7 @@ async def timed(bot: AsyncTestClient, request: Signed) -> tuple[float, object]:
     return time.monotonic() - started, response
 
 
-async def rows(world, table) -> list:  # type: ignore[no-untyped-def]
+async def rows(world, table) -> list:
     found = list((await world.unit.session.exec(select(table))).all())
     await world.commit()  # a read holds SQLite's write lock until it ends; the bot's listeners may be at work
     return found

@@ -83,7 +83,7 @@ def accessdesk(*args: str, env: Mapping[str, str], cwd: Path, timeout: float = 1
 
 
 @pytest.fixture
-def run(database, tmp_path):  # type: ignore[no-untyped-def]
+def run(database, tmp_path):
     asyncio.run(database.reset())
     url = database.fresh_url()
 

@@ -28,7 +28,7 @@ XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
-async def approved_grant(world, partner, *, developer_reason: str, government_reason: str):  # type: ignore[no-untyped-def]
+async def approved_grant(world, partner, *, developer_reason: str, government_reason: str):
     nomination = await world.nominate(partner, start=timedelta(days=2))
     coselection = CoSelection(world.unit)
     await coselection.decide(actor=world.dev_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE,
@@ -38,7 +38,7 @@ async def approved_grant(world, partner, *, developer_reason: str, government_re
     return nomination, outcome.grant
 
 
-async def scene(world, *, partner_name: str = "Northwind", reason: str = "Evaluation plan reviewed"):  # type: ignore[no-untyped-def]
+async def scene(world, *, partner_name: str = "Northwind", reason: str = "Evaluation plan reviewed"):
     """A partner (named as given, vetted, NDA accepted, all six areas attested) granted access by both sides."""
     await world.government_ready()
     await world.government_grant()
@@ -58,14 +58,14 @@ def seqs_in(html: str) -> list[int]:
     return [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
 
 
-def rehash(event: dict) -> str:  # type: ignore[type-arg]
+def rehash(event: dict) -> str:
     """What an auditor would compute offline, from the export alone (no accessdesk code)."""
     body = {k: v for k, v in event.items() if k not in ("prev_hash", "hash")}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256((event["prev_hash"] + canonical).encode()).hexdigest()
 
 
-async def all_events(world) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+async def all_events(world) -> list[AuditEvent]:
     rows = (await world.unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc()))).all()  # type: ignore[attr-defined]
     return list(rows)
 

@@ -21,7 +21,7 @@ ISSUER = "http://127.0.0.1:8000"  # the default base URL the api fixture's app r
 CLIENT_ID = re.compile(r"adk_[cg]_[A-Za-z0-9_-]{22}")
 
 
-async def token_for(api, client_id: str, secret: str):  # type: ignore[no-untyped-def]
+async def token_for(api, client_id: str, secret: str):
     return await api.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret))
 
 
@@ -38,7 +38,7 @@ def assert_python_compiles(html: str) -> None:
         compile(code, "<example>", "exec")
 
 
-async def create(api, page: str, shown, **fields):  # type: ignore[no-untyped-def]
+async def create(api, page: str, shown, **fields):
     return await api.post(f"{page}/credentials", data={"csrf": csrf_in(shown.text), "mode": "secret", **fields},
                           follow_redirects=True)  # fmt: skip
 

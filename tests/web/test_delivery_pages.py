@@ -21,7 +21,7 @@ from tests.world import OPERATOR
 DEAD = "/console/deliveries/dead"
 
 
-async def message(world, recipient: str, *, state: str = "dead", topic: str = "reminder.grant_ending",  # type: ignore[no-untyped-def]
+async def message(world, recipient: str, *, state: str = "dead", topic: str = "reminder.grant_ending",
                   error: str = "SlackApiError: channel_not_found") -> uuid.UUID:  # fmt: skip
     """An outbox message that is ``dead`` (gave up after 8 tries), ``delivered`` or ``waiting`` (tried twice)."""
     message_id = world.unit.notify(topic=topic, recipient=recipient, payload={}, dedupe_key=f"test:{uuid.uuid4()}")
@@ -38,7 +38,7 @@ async def message(world, recipient: str, *, state: str = "dead", topic: str = "r
     return message_id
 
 
-async def audit_actions(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+async def audit_actions(world) -> list[tuple[str, str]]:
     rows = (await world.unit.session.exec(select(AuditEvent.action, AuditEvent.actor))).all()
     return list(rows)
 

@@ -16,7 +16,7 @@ PARTNER = {"name": "Harbor Labs", "slug": "harbor", "domains": "harbor.test", "s
            "contact_name": "Hana", "contact_email": "hana@harbor.test"}  # fmt: skip
 
 
-async def organisation(world, slug: str) -> Organisation | None:  # type: ignore[no-untyped-def]
+async def organisation(world, slug: str) -> Organisation | None:
     found = (await world.unit.session.exec(select(Organisation).where(Organisation.slug == slug)
                                            .execution_options(populate_existing=True))).first()  # fmt: skip
     return found
