@@ -140,6 +140,7 @@ async def test_a_grants_credential_form_is_offered_exactly_when_the_use_case_wou
         return credentials.create(actor=actor, grant_id=grant.id, name="cluster")
 
     not_yet = await credentials.creation(world.gov_admin, grant)  # the window has not begun
+    assert not_yet.why_not is not None
     assert not not_yet.allowed and not_yet.manages and "credentials are created for a usable grant" in not_yet.why_not
     await refused(Conflict, create(world.gov_admin))
     clock.advance(timedelta(hours=2))

@@ -84,7 +84,8 @@ async def test_kill_switch_racing_the_final_approval_leaves_nothing_usable(world
     for round_ in range(6):
         model = await world.new_model(f"kill-{round_}")
         nomination = await world.nominate(world.government, start=timedelta(hours=1), model=model)
-        await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id, verdict="approve")
+        await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id,
+                                             verdict=Verdict.APPROVE)  # fmt: skip
         def approve(unit, nomination_id=nomination.id):
             return CoSelection(unit).decide(actor=world.gov_approver, nomination_id=nomination_id, verdict=Verdict.APPROVE)
 

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, NdaAcceptance, OutboxMessage, Reminder
 from accessdesk.domain.compliance import Compliance
@@ -27,7 +27,7 @@ CHANNEL = "C0ATLAS"
 
 
 async def reminders_of(world, kind: str | None = None) -> list[Reminder]:
-    stmt = select(Reminder).order_by(Reminder.created_at, Reminder.kind)
+    stmt = select(Reminder).order_by(col(Reminder.created_at), col(Reminder.kind))
     if kind is not None:
         stmt = stmt.where(Reminder.kind == kind)
     return list((await world.unit.session.exec(stmt)).all())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain import audit
@@ -52,7 +52,7 @@ async def tamper_past_every_guard(unit, *statements: str) -> None:
 async def rechain_from(unit, seq: int, **changes: str) -> None:
     """What a superuser can do unseen by ``audit verify``: change event ``seq``, recompute every hash after it and
     set the head to match."""
-    rows = (await unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq))).all()
+    rows = (await unit.session.exec(select(AuditEvent).order_by(col(AuditEvent.seq)))).all()
     statements, hashes = [], [audit.GENESIS]
     for row in rows:
         if row.seq == seq:

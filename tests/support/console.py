@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 from sqlmodel import select
 
 from accessdesk.db.tables import OAuthClient
@@ -13,11 +14,18 @@ from accessdesk.db.tables import OAuthClient
 SECRET = re.compile(r"adks_[A-Za-z0-9_-]{43}")  # a client secret, as the console shows it once
 
 
+def match_in(pattern: re.Pattern[str] | str, text: str, group: int = 0) -> str:
+    """What ``pattern`` matches first in ``text`` (or its ``group``): the page must show it."""
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in the page"
+    return match.group(group)
+
+
 def csrf_in(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return match_in(r'name="csrf" value="([^"]+)"', html, 1)
 
 
-async def sign_in(api, person, *, next_: str = "") -> object:
+async def sign_in(api, person, *, next_: str = "") -> httpx.Response:
     page = await api.get("/login")
     assert page.status_code == 200
     return await api.post("/login/dev", data={"csrf": csrf_in(page.text), "user_id": str(person.user_id),

@@ -21,7 +21,7 @@ from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role, Verdict, Vetting
 from accessdesk.web.audit_pages import CSV_COLUMNS, csv_cell
 from tests.support.audit import tamper
-from tests.support.console import sign_in
+from tests.support.console import match_in, sign_in
 from tests.world import NDA_TEXT, OPERATOR
 
 XSS = "<script>alert(1)</script>"
@@ -79,7 +79,7 @@ async def test_the_trail_lists_newest_first_and_pages_with_older_events(api, wor
     first = await api.get("/console/audit", follow_redirects=False)
     assert first.status_code == 200, first.text
     assert seqs_in(first.text) == list(range(total, total - 50, -1))
-    older = re.search(r'<a href="([^"]+)">Older events</a>', first.text).group(1).replace("&amp;", "&")
+    older = match_in(r'<a href="([^"]+)">Older events</a>', first.text, 1).replace("&amp;", "&")
     assert older == f"/console/audit?before_seq={total - 49}"
     walked, link = seqs_in(first.text), older
     while link:

@@ -14,7 +14,7 @@ from accessdesk.db.tables import AuditEvent, OutboxMessage, Reminder
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.vocabulary import OrgKind, Role
-from tests.support.console import csrf_in, open_as
+from tests.support.console import csrf_in, match_in, open_as
 from tests.support.scenes import outbox, remind, set_delivery
 from tests.world import OPERATOR
 
@@ -102,7 +102,7 @@ async def test_reminders_page_newest_first_and_a_bad_cursor_says_so(api, world):
     sent = re.findall(r'<time datetime="([^"]+)">', shown.text)
     assert len(sent) == 50 and sent == sorted(sent, reverse=True)
     assert "AI Security Office&#39;s attestation" in shown.text and "Newest reminders" not in shown.text
-    older = re.search(r'<a href="([^"]+)">Older reminders</a>', shown.text).group(1)
+    older = match_in(r'<a href="([^"]+)">Older reminders</a>', shown.text, 1)
     rest = await api.get(older)
     assert len(re.findall(r'<time datetime="', rest.text)) == 2 and "Newest reminders" in rest.text
     assert "Older reminders" not in rest.text
