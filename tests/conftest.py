@@ -90,7 +90,8 @@ def postgres_database() -> Iterator[object]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres_only`` (row locks, TRUNCATE triggers) exist only in their PostgreSQL variant."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_sqlite = callspec is not None and callspec.params.get("database") == "sqlite"

@@ -46,7 +46,9 @@ def _raised(exc: BaseException) -> BaseException:
 
 
 def _wrapped(orig: BaseException, *, invalidated: bool = False) -> sa_exc.DBAPIError:
-    return sa_exc.DBAPIError.instance("SELECT 1", {}, orig, Exception, connection_invalidated=invalidated)
+    wrapped = sa_exc.DBAPIError.instance("SELECT 1", {}, orig, Exception, connection_invalidated=invalidated)
+    assert isinstance(wrapped, sa_exc.DBAPIError)  # what SQLAlchemy makes of a driver's Exception
+    return wrapped
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from typing import Any
 
 import jwt as pyjwt
 import pytest
@@ -69,7 +70,8 @@ async def test_private_keys_are_sealed_at_rest(world):
 async def test_what_the_signer_writes_both_libraries_verify(world):
     await ring(world).ensure(actor=OPERATOR)
     signer = await ring(world).signer()
-    published = {"keys": await ring(world).published()}
+    assert signer is not None
+    published: Any = {"keys": await ring(world).published()}  # a JWKS document, which each library types its own way
     claims = {"iss": "https://accessdesk.example", "sub": "adk_c_x", "aud": AUDIENCE, "scope": "model:atlas:invoke",
               "jti": "j" * 22, "iat": 1_700_000_000, "exp": 1_700_000_900, "cnf": {"jkt": "thumb"}, "note": "café"}  # fmt: skip
     ours = signer.sign(claims, typ="at+jwt")

@@ -81,6 +81,7 @@ async def test_the_trail_lists_newest_first_and_pages_with_older_events(api, wor
     assert seqs_in(first.text) == list(range(total, total - 50, -1))
     older = match_in(r'<a href="([^"]+)">Older events</a>', first.text, 1).replace("&amp;", "&")
     assert older == f"/console/audit?before_seq={total - 49}"
+    link: str | None
     walked, link = seqs_in(first.text), older
     while link:
         shown = await api.get(link)
