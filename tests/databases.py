@@ -135,6 +135,9 @@ class PostgresDatabase:
         asyncio.run(drop())
 
 
+Database = SqliteDatabase | PostgresDatabase  # what the ``database`` fixture gives, by its ``kind``
+
+
 def create_sqlite(tmp: Path) -> SqliteDatabase:
     template, world_template = tmp / "template.db", tmp / "world.db"
     upgrade(f"sqlite+aiosqlite:///{template}")

@@ -8,6 +8,7 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlmodel import select
 
@@ -113,13 +114,13 @@ class World:
         return await actor_for(self.unit, user)
 
     async def new_model(self, slug: str, *, release_in: timedelta = timedelta(days=20),
-                        designation: Designation = Designation.COVERED, **kw: object) -> FrontierModel:  # fmt: skip
+                        designation: Designation = Designation.COVERED, **kw: Any) -> FrontierModel:  # fmt: skip
         """A model of the developer's, designated ``covered`` by the government unless told otherwise."""
         models = FrontierModels(self.unit)
         model = await models.register(
             actor=self.dev_admin, slug=slug, name=slug.title(), codename=f"CODE-{slug.upper()}",
-            tier=kw.pop("tier", Tier.STANDARD), planned_release_at=self.now + release_in,  # type: ignore[arg-type]
-            resource=f"https://api.acme.test/models/{slug}", **kw,  # type: ignore[arg-type]
+            tier=kw.pop("tier", Tier.STANDARD), planned_release_at=self.now + release_in,
+            resource=f"https://api.acme.test/models/{slug}", **kw,
         )  # fmt: skip
         if designation != Designation.NOT_ASSESSED:
             model = await models.designate(actor=self.gov_admin, model_id=model.id,
@@ -158,8 +159,8 @@ class World:
         await self.comply(admin, nda=nda, attested=attested, valid_days=valid_days)
         return await self.reload(organisation), admin
 
-    async def government_ready(self, **traits: object) -> None:
-        await self.comply(self.gov_admin, **traits)  # type: ignore[arg-type]
+    async def government_ready(self, **traits: Any) -> None:
+        await self.comply(self.gov_admin, **traits)
 
     async def nominate(
         self, organisation: Organisation, *, start: timedelta = timedelta(days=1), days: int = 30,

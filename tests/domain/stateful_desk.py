@@ -239,6 +239,7 @@ class Desk:
             model = await self.register_model(by=f"{developer}:admin", release=release, quorums=quorums)
             for step in {"not_assessed": [], "in_consultation": ["in_consultation"],
                          "covered": ["in_consultation", "covered"]}[designation]:  # fmt: skip
+                # None when the registration was refused: designating it then raises Absent, which ends the scene.
                 await self.designate(model, to=step, by="gov:approver")  # type: ignore[arg-type]
         for grantee, valid in (("gov", government_valid), ("p1", partner_valid)):
             if valid is not None:
@@ -402,7 +403,8 @@ class Desk:
             "approved_grant_nominations_carry_their_grant: the decision approved the nomination but gave no grant"
         )
         if approved_grant:
-            self.grants[(model, grantee)] = done.grant.id  # type: ignore[union-attr]
+            assert done.grant is not None  # as asserted above
+            self.grants[(model, grantee)] = done.grant.id
 
     async def withdraw(self, model: str, grantee: str, *, by: str) -> None:
         nomination, nominator = self.nomination(model, grantee)
@@ -418,14 +420,14 @@ class Desk:
     async def request_extension(self, model: str, grantee: str, *, more: str, by: str) -> None:
         grant, actor = self.grant(model, grantee), self.who(by, model=model, grantee=grantee)
 
-        async def step(unit: Unit) -> object:
+        async def step(unit: Unit) -> Nomination:
             ends_at = (await unit.get(AccessGrant, grant)).ends_at + span(more)
             return await CoSelection(unit).request_extension(actor=actor, grant_id=grant, ends_at=ends_at,
                                                              justification="More time.")  # fmt: skip
 
         made = await self.call(f"{by} asks to extend {grantee}'s grant to {model} by {more}", step)
         if made is not None:
-            self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)  # type: ignore[attr-defined]
+            self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)
 
     async def switch_off(self, model: str, *, by: str) -> None:
         model_id, actor = self.id(model), self.who(by, model=model)

@@ -376,7 +376,7 @@ def vetting_decided_by_government_only(rows: Rows) -> list[str]:
             continue
         user = rows.users.get(event.actor_id) if event.actor_id else None
         kind = rows.organisations[user.organisation_id].kind if user else None
-        if kind != "government" or not rows.roles[user.id] & DECIDING_ROLES:  # type: ignore[union-attr]
+        if user is None or kind != "government" or not rows.roles[user.id] & DECIDING_ROLES:
             found.append(f"{event.actor} ({kind}) decided vetting: {event.action} of {event.subject_id}")
     for organisation in rows.organisations.values():
         if organisation.kind == "partner" and organisation.vetting_state != last.get(str(organisation.id), "invited"):

@@ -34,7 +34,7 @@ async def reminders_of(world, kind: str | None = None) -> list[Reminder]:
 
 
 async def messages_of(world, reminder: Reminder) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(reminder.messages))  # type: ignore[attr-defined]
+    stmt = select(OutboxMessage).where(col(OutboxMessage.dedupe_key).in_(reminder.messages))
     return list((await world.unit.session.exec(stmt)).all())
 
 
@@ -176,7 +176,8 @@ async def test_two_workers_sweeping_at_once_send_each_reminder_once(world, clock
     reminders = await reminders_of(world, "grant.ends.7d")
     assert len(reminders) == 4 and len({r.subject_id for r in reminders}) == 4
     keys = [k for r in reminders for k in r.messages]
-    messages = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))).all()  # type: ignore[attr-defined]
+    messages = (await world.unit.session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.dedupe_key).in_(keys)))).all()  # fmt: skip
     assert len(messages) == len(keys) == 8  # each grant: its partner's admin and the model's channel
 
     clock.set(grant.ends_at - timedelta(days=1))

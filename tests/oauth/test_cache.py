@@ -280,5 +280,6 @@ def test_the_trigger_names_every_column_of_oauth_clients_but_the_usage_counters(
     assert spec is not None and spec.loader is not None
     notified = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(notified)
+    # SQLAlchemy sets __table__ on the class; SQLModel's annotations do not declare it.
     columns = {column.name for column in OAuthClient.__table__.columns}  # type: ignore[attr-defined]
     assert set(notified.KEPT) == columns - set(notified.USAGE)

@@ -144,6 +144,7 @@ async def test_a_database_away_after_the_acknowledgement_is_the_outage_logs_and_
         said.append(text)
 
     outage = OutageLog()
+    # No identities and no Slack client: this path must not need them (a call on None would fail the test).
     requester = Requester(slack_user="U0NORA", channel=None, known=None, tell=tell, identities=None,  # type: ignore[arg-type]
                           client=None)  # type: ignore[arg-type]  # fmt: skip
     away = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")

@@ -85,7 +85,8 @@ async def test_a_link_works_once_and_not_after_it_expires(world, bot, fake_slack
     with pytest.raises(Invalid, match="used already"):
         await links.confirm(actor=world.dev_approver2, token=used)
     await world.rollback()
-    assert (await links.user_of("U0PERSONAL")).id == world.dev_approver.user_id  # type: ignore[union-attr]
+    linked = await links.user_of("U0PERSONAL")
+    assert linked is not None and linked.id == world.dev_approver.user_id
 
     fake_slack.calls.clear()
     late = await ask_for_link(bot, fake_slack, user="U0LATE")

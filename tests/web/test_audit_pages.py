@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain.coselection import CoSelection
@@ -66,7 +66,7 @@ def rehash(event: dict) -> str:
 
 
 async def all_events(world) -> list[AuditEvent]:
-    rows = (await world.unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc()))).all()  # type: ignore[attr-defined]
+    rows = (await world.unit.session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()))).all()
     return list(rows)
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
@@ -107,7 +107,7 @@ async def test_an_unknown_or_unverified_person_is_refused_without_a_session(sign
         assert refused.status_code == 403 and "Sign-in refused" in refused.text and reason in refused.text
     await served.dispose()
     assert await sessions(world) == []
-    assert (await world.unit.session.exec(select(User).where(User.email.like("%stranger.test")))).all() == []  # type: ignore[attr-defined]
+    assert (await world.unit.session.exec(select(User).where(col(User.email).like("%stranger.test")))).all() == []
 
 
 async def test_a_state_that_does_not_match_is_refused(signin, oidc_provider, world):  # noqa: F811

@@ -75,7 +75,8 @@ async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, w
     response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(shown.text), "outcome": "vetted"},
                               follow_redirects=False)  # fmt: skip
     assert response.status_code == 303
-    assert (await organisation(world, "harbor")).vetting_state == "vetted"  # type: ignore[union-attr]
+    harbor = await organisation(world, "harbor")
+    assert harbor is not None and harbor.vetting_state == "vetted"
     await sign_in(api, world.gov_member)
     approver_view = await api.get(page)
     assert 'action="/console/organisations/' + str(org.id) + '/vetting"' not in approver_view.text
