@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from accessdesk.clock import FrozenClock
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.domain.unit import Unit
-from tests.databases import create_postgres, create_sqlite
+from tests.databases import Database, PostgresDatabase, SqliteDatabase, create_postgres, create_sqlite
 from tests.world import T0, World
 
 # Helpers under tests/support assert too: pytest rewrites their asserts as it does a test module's (the plugins
@@ -75,14 +75,14 @@ def no_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteDatabase]:
     database = create_sqlite(Path(tmp_path_factory.mktemp("sqlite")))
     yield database
     database.close()
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[object]:
+def postgres_database() -> Iterator[PostgresDatabase]:
     database = create_postgres()
     yield database
     database.close()
@@ -90,7 +90,8 @@ def postgres_database() -> Iterator[object]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres_only`` (row locks, TRUNCATE triggers) exist only in their PostgreSQL variant."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_sqlite = callspec is not None and callspec.params.get("database") == "sqlite"
@@ -101,15 +102,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> object:
+def database(request: pytest.FixtureRequest) -> Database:
     if request.param == "postgresql":
         return request.getfixturevalue("postgres_database")
     return request.getfixturevalue("sqlite_database")
 
 
 @pytest.fixture
-def db_kind(database: object) -> str:
-    return database.kind  # type: ignore[attr-defined]
+def db_kind(database: Database) -> str:
+    return database.kind
 
 
 def _from_world_snapshot(request: pytest.FixtureRequest) -> bool:
@@ -119,10 +120,10 @@ def _from_world_snapshot(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-async def engine(database: object, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+async def engine(database: Database, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
     world = _from_world_snapshot(request)
-    await database.reset(world=world)  # type: ignore[attr-defined]
-    engine = make_engine(database.fresh_url(world=world))  # type: ignore[attr-defined]
+    await database.reset(world=world)
+    engine = make_engine(database.fresh_url(world=world))
     yield engine
     await engine.dispose()
 
@@ -133,12 +134,12 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def sessionmaker(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def sessionmaker(engine: AsyncEngine):
     return make_sessionmaker(engine)
 
 
 @pytest.fixture
-async def unit(sessionmaker, clock: FrozenClock) -> AsyncIterator[Unit]:  # type: ignore[no-untyped-def]
+async def unit(sessionmaker, clock: FrozenClock) -> AsyncIterator[Unit]:
     async with sessionmaker() as session:
         yield Unit(session, clock)
 

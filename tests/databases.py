@@ -19,6 +19,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -39,7 +40,7 @@ def _with_db(url: str, name: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skip for a missing real component, or fail when CI promised to provide it."""
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: every real component must be present)", pytrace=False)
@@ -132,6 +133,9 @@ class PostgresDatabase:
                 await connection.close()
 
         asyncio.run(drop())
+
+
+Database = SqliteDatabase | PostgresDatabase  # what the ``database`` fixture gives, by its ``kind``
 
 
 def create_sqlite(tmp: Path) -> SqliteDatabase:

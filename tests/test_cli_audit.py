@@ -24,7 +24,7 @@ from tests.support.audit import rechain_from
 from tests.support.cli import accessdesk as command
 
 
-def scalar(run, sql: str):  # type: ignore[no-untyped-def]
+def scalar(run, sql: str):
     """One value read straight from the test's database."""
     if run.url.startswith("sqlite"):
         connection = sqlite3.connect(run.url.split(":///", 1)[1])
@@ -33,7 +33,7 @@ def scalar(run, sql: str):  # type: ignore[no-untyped-def]
         finally:
             connection.close()
 
-    async def read():  # type: ignore[no-untyped-def]
+    async def read():
         connection = await asyncpg.connect(run.url.replace("+asyncpg", ""))
         try:
             return await connection.fetchval(sql)
@@ -43,14 +43,14 @@ def scalar(run, sql: str):  # type: ignore[no-untyped-def]
     return asyncio.run(read())
 
 
-def written(run) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+def written(run) -> tuple[int, int, int]:
     """What a refusal must leave as it was: checkpoints, audit keys, and the chain's head."""
     return (scalar(run, "SELECT count(*) FROM audit_checkpoints"), scalar(run, "SELECT count(*) FROM audit_keys"),
             scalar(run, "SELECT seq FROM audit_head"))  # fmt: skip
 
 
 @pytest.fixture
-def seeded(run, tmp_path):  # type: ignore[no-untyped-def]
+def seeded(run, tmp_path):
     """A demo database with one checkpoint saved as cp.jwt and the audit keys saved as keys.json."""
     assert run("db", "upgrade").returncode == 0 and run("demo").returncode == 0
     taken = run("audit", "checkpoint", "--out", "cp.jwt")
@@ -253,7 +253,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _resigned_header(path, *, typ: str) -> str:  # type: ignore[no-untyped-def]
+def _resigned_header(path, *, typ: str) -> str:
     """The checkpoint with another ``typ`` in its header (its signature no longer matters: it is refused first)."""
     header, payload, signature = path.read_text().strip().split(".")
     return ".".join([_b64(json.dumps({**json.loads(_unb64(header)), "typ": typ}).encode()), payload, signature])

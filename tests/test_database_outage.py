@@ -46,7 +46,9 @@ def _raised(exc: BaseException) -> BaseException:
 
 
 def _wrapped(orig: BaseException, *, invalidated: bool = False) -> sa_exc.DBAPIError:
-    return sa_exc.DBAPIError.instance("SELECT 1", {}, orig, Exception, connection_invalidated=invalidated)
+    wrapped = sa_exc.DBAPIError.instance("SELECT 1", {}, orig, Exception, connection_invalidated=invalidated)
+    assert isinstance(wrapped, sa_exc.DBAPIError)  # what SQLAlchemy makes of a driver's Exception
+    return wrapped
 
 
 @pytest.mark.parametrize(
@@ -189,7 +191,7 @@ class Outage:
                    and a.phase_sent == a.phase_answered == phase)  # fmt: skip
 
 
-async def _until(condition, *, attempts: int = 1200) -> None:  # type: ignore[no-untyped-def]
+async def _until(condition, *, attempts: int = 1200) -> None:
     """Wait for ``condition`` (checked every 50 ms), failing after ``attempts`` checks rather than hanging."""
     for _ in range(attempts):
         if condition():

@@ -56,6 +56,12 @@ def signing_key(kid: str) -> ECKey:
     return ECKey.generate_key("P-256", parameters={"kid": kid, "alg": "ES256", "use": "sig"})
 
 
+class _Server(ThreadingHTTPServer):
+    """The loopback server, with the fake it answers for."""
+
+    accessdesk: FakeAccessdesk
+
+
 class FakeAccessdesk:
     """accessdesk as a gateway meets it: ``/oauth/jwks`` and ``/oauth/introspect`` on a loopback port, and the keys
     its tokens are signed with."""
@@ -65,8 +71,8 @@ class FakeAccessdesk:
         self.jwks_hits = 0
         self.jwks_failing = False
         self.active: set[str] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.accessdesk = self  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.accessdesk = self
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
@@ -99,6 +105,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    @property
+    def accessdesk(self) -> FakeAccessdesk:
+        assert isinstance(self.server, _Server)
+        return self.server.accessdesk
+
     def _answer(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -108,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        accessdesk: FakeAccessdesk = self.server.accessdesk  # type: ignore[attr-defined]
+        accessdesk = self.accessdesk
         if self.path != "/oauth/jwks":
             return self._answer(404, {})
         accessdesk.jwks_hits += 1
@@ -117,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(200, {"keys": [key.as_dict(private=False) for key in accessdesk.keys]})
 
     def do_POST(self) -> None:
-        accessdesk: FakeAccessdesk = self.server.accessdesk  # type: ignore[attr-defined]
+        accessdesk = self.accessdesk
         form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
         client_id, _, secret = base64.b64decode(encoded or "").decode().partition(":")

@@ -45,7 +45,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_the_served_app_logs_an_injected_path_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_served_app_logs_an_injected_path_on_one_line(tmp_path) -> None:
     """``accessdesk serve`` as an operator runs it: uvicorn's access line holds the path, decoded (``%0A`` is a
     newline); it must still be one line."""
     port = _free_port()

@@ -30,7 +30,7 @@ from accessdesk.ratelimit.counts import Hits
 from accessdesk.ratelimit.limiter import Limit, Limiter, Refused
 from accessdesk.settings import Rate, Settings, SettingsError
 from tests.support.api import app_engine, client_of, commit_world_first, database_state, mint_token, url_of
-from tests.support.oauth import ISSUER, basic, real_time_clock
+from tests.support.oauth import ISSUER, basic, real_time_clock, transport
 from tests.world import T0, World
 
 HERE, ELSEWHERE = "198.51.100.7", "203.0.113.9"
@@ -50,8 +50,8 @@ class Desk:
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def at(self, i: int, address: str = HERE) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.apps[i % len(self.apps)],
-                                                                 client=(address, 50000)), base_url=ISSUER)  # fmt: skip
+        client = httpx.AsyncClient(transport=transport(self.apps[i % len(self.apps)], client=(address, 50000)),
+                                   base_url=ISSUER)  # fmt: skip
         self._clients.append(commit_world_first(client, self.world))
         return client
 
@@ -262,12 +262,22 @@ async def test_a_key_reaching_its_limit_is_logged_once(desk: Start, issued) -> N
         f"rate limit token reached by {HERE}", f"rate limit token reached by {ELSEWHERE}"]
 
 
+class _Keeping(logging.Handler):
+    """Keeps the warnings (and worse) it is given, in ``records``."""
+
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.WARNING)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
 def logged(name: str) -> Iterator[list[logging.LogRecord]]:
     # The app configures logging when it is made (Litestar's dictConfig), which takes caplog's handler off the root.
     records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = _Keeping(records)
     logger = logging.getLogger(name)
     logger.addHandler(handler)
     try:
@@ -280,7 +290,7 @@ async def test_limits_are_off_in_development_unless_turned_on(engine: AsyncEngin
     served = app_engine(url_of(engine))
     app = create_app(Settings(database_url=url_of(engine), rate_limit_sign_in=Rate(1, 60)), clock=clock,
                      engine=served, embedded_worker=False)  # fmt: skip
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
+    async with httpx.AsyncClient(transport=transport(app), base_url=ISSUER) as client:
         assert [(await client.get("/login")).status_code for _ in range(3)] == [200, 200, 200]
     await served.dispose()
     assert "rate_limits" not in app.state
@@ -353,7 +363,7 @@ class Unreachable(MemoryCounts):
     shared = True
     away = True
 
-    async def add(self, hits):  # type: ignore[no-untyped-def]
+    async def add(self, hits):
         if self.away:
             raise OSError("connection refused")
         return await super().add(hits)

@@ -8,6 +8,7 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlmodel import select
 
@@ -113,13 +114,13 @@ class World:
         return await actor_for(self.unit, user)
 
     async def new_model(self, slug: str, *, release_in: timedelta = timedelta(days=20),
-                        designation: Designation = Designation.COVERED, **kw: object) -> FrontierModel:  # fmt: skip
+                        designation: Designation = Designation.COVERED, **kw: Any) -> FrontierModel:  # fmt: skip
         """A model of the developer's, designated ``covered`` by the government unless told otherwise."""
         models = FrontierModels(self.unit)
         model = await models.register(
             actor=self.dev_admin, slug=slug, name=slug.title(), codename=f"CODE-{slug.upper()}",
-            tier=kw.pop("tier", Tier.STANDARD), planned_release_at=self.now + release_in,  # type: ignore[arg-type]
-            resource=f"https://api.acme.test/models/{slug}", **kw,  # type: ignore[arg-type]
+            tier=kw.pop("tier", Tier.STANDARD), planned_release_at=self.now + release_in,
+            resource=f"https://api.acme.test/models/{slug}", **kw,
         )  # fmt: skip
         if designation != Designation.NOT_ASSESSED:
             model = await models.designate(actor=self.gov_admin, model_id=model.id,
@@ -158,8 +159,8 @@ class World:
         await self.comply(admin, nda=nda, attested=attested, valid_days=valid_days)
         return await self.reload(organisation), admin
 
-    async def government_ready(self, **traits: object) -> None:
-        await self.comply(self.gov_admin, **traits)  # type: ignore[arg-type]
+    async def government_ready(self, **traits: Any) -> None:
+        await self.comply(self.gov_admin, **traits)
 
     async def nominate(
         self, organisation: Organisation, *, start: timedelta = timedelta(days=1), days: int = 30,
@@ -198,7 +199,7 @@ class World:
         for row in list(self.unit.session.identity_map.values()):
             await self.unit.session.refresh(row)
 
-    async def reload(self, row):  # type: ignore[no-untyped-def]
+    async def reload(self, row):
         await self.unit.session.refresh(row)
         return row
 
@@ -208,6 +209,6 @@ class World:
     async def count(self, table: type) -> int:
         return len((await self.unit.session.exec(select(table))).all())
 
-    async def get(self, table: type, id_: uuid.UUID):  # type: ignore[no-untyped-def]
+    async def get(self, table: type, id_: uuid.UUID):
         """The row as the database has it now."""
         return await self.unit.session.get(table, id_, populate_existing=True)

@@ -16,7 +16,7 @@ from tests.support.scenes import government_grant, partner, partner_grant, partn
 
 
 @pytest.fixture
-async def served(engine, clock, world) -> AsyncIterator[tuple[Any, list[dict[str, str]], dict[str, list[str]]]]:  # type: ignore[no-untyped-def]
+async def served(engine, clock, world) -> AsyncIterator[tuple[Any, list[dict[str, str]], dict[str, list[str]]]]:
     """The app on a database with rows in every table; the headers of two admins, the government's (who sees the
     most: every model, nomination and grant, the registry, the audit trail) and the developer's (the only one who
     registers and changes models and publishes NDAs); and ids that exist, by parameter name."""

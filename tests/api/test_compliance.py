@@ -121,7 +121,7 @@ async def test_attesting_is_refused_without_changing_anything(api, world, bearer
     mine, staff, member_ = await bearer(admin), await bearer(world.dev_admin), await bearer(member)
     later = iso(world.now + timedelta(days=30))
 
-    def body(**overrides):  # type: ignore[no-untyped-def]
+    def body(**overrides):
         return {"area": "use", "statement": "We comply.", "valid_until": later, **overrides}
 
     async with unchanged():

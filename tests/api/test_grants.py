@@ -20,7 +20,7 @@ async def test_grants_are_listed_by_their_state_at_this_moment(api, world, beare
     gov = await bearer(world.gov_admin)
     assert (await api.post(f"{GRANTS}/{revoked.id}/revocation", headers=gov, json={"reason": "breach"})).status_code == 200
 
-    async def ids(state):  # type: ignore[no-untyped-def]
+    async def ids(state):
         response = await api.get(GRANTS, params={"state": state}, headers=gov)
         assert response.status_code == 200, response.text
         return {g["id"] for g in response.json()["items"]}

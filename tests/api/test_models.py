@@ -11,7 +11,7 @@ from tests.support.scenes import government_grant, iso, partner, partner_grant, 
 MODELS = f"{API}/models"
 
 
-def new_model(world, **overrides):  # type: ignore[no-untyped-def]
+def new_model(world, **overrides):
     return {"slug": "hermes", "name": "Hermes", "codename": "HX", "tier": "high",
             "planned_release_at": iso(world.now + timedelta(days=45)), "resource": "https://api.acme.test/models/hermes",
             "slack_channels": ["C0123456789"], **overrides}  # fmt: skip
@@ -67,7 +67,7 @@ async def test_who_sees_which_model(api, world, bearer):
     await pending(world, involved)
     _, bystander = await partner(world)
 
-    def slugs(response):  # type: ignore[no-untyped-def]
+    def slugs(response):
         return sorted(m["slug"] for m in response.json()["items"])
 
     assert slugs(await api.get(MODELS, headers=await bearer(world.gov_member))) == ["atlas", "rival-one"]

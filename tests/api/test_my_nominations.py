@@ -18,7 +18,7 @@ async def test_mine_lists_only_the_callers_own_nominations(api, world, bearer):
     world.clock.advance(timedelta(minutes=1))
     second = await world.nominate(organisation, start=timedelta(days=5), days=1)
 
-    async def mine(actor) -> list[str]:  # type: ignore[no-untyped-def]
+    async def mine(actor) -> list[str]:
         response = await api.get(NOMINATIONS, params={"mine": "true"}, headers=await bearer(actor))
         assert response.status_code == 200, response.text
         return [n["id"] for n in response.json()["items"]]

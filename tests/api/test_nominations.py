@@ -12,7 +12,7 @@ from tests.support.scenes import decided, government_grant, iso, partner, pendin
 NOMINATIONS = f"{API}/nominations"
 
 
-def proposal(world, organisation, *, start=timedelta(days=1), days=30, **overrides):  # type: ignore[no-untyped-def]
+def proposal(world, organisation, *, start=timedelta(days=1), days=30, **overrides):
     starts_at = world.now + start
     return {"model_id": str(world.model.id), "organisation_id": str(organisation.id), "starts_at": iso(starts_at),
             "ends_at": iso(starts_at + timedelta(days=days)), "actions": ["invoke", "evaluate"],
@@ -83,7 +83,7 @@ async def test_a_rejection_with_its_reason_closes_the_nomination(api, world, bea
     assert response.json()["grant_id"] is None
 
 
-async def _cases(world):  # type: ignore[no-untyped-def]
+async def _cases(world):
     """Nominations in every state: one partner across non-overlapping windows, another model, another partner."""
     first, _ = await partner(world)
     second, _ = await partner(world)
@@ -110,7 +110,7 @@ async def test_nominations_are_filtered_by_state_model_organisation_and_queue(ap
     ids, first, second, beta = await _cases(world)
     gov = await bearer(world.gov_admin)
 
-    async def names(headers, **params):  # type: ignore[no-untyped-def]
+    async def names(headers, **params):
         response = await api.get(NOMINATIONS, params=params, headers=headers)
         assert response.status_code == 200, response.text
         by_id = {v: k for k, v in ids.items()}

@@ -14,12 +14,12 @@ GRANTS, NOMINATIONS, MODELS, ORGS = f"{API}/grants", f"{API}/nominations", f"{AP
 DAY = timedelta(days=1)
 
 
-async def nomination_body(world, organisation, model, starts_at, days=30):  # type: ignore[no-untyped-def]
+async def nomination_body(world, organisation, model, starts_at, days=30):
     return {"model_id": str(model.id), "organisation_id": str(organisation.id), "starts_at": iso(starts_at),
             "ends_at": iso(starts_at + days * DAY), "actions": ["invoke"], "justification": "Pre-release evaluation."}  # fmt: skip
 
 
-async def approved(api, world, bearer, organisation, model, starts_at):  # type: ignore[no-untyped-def]
+async def approved(api, world, bearer, organisation, model, starts_at):
     """Nominated by the developer's nominator, approved by one approver of each side, through the API."""
     body = await nomination_body(world, organisation, model, starts_at)
     created = await api.post(NOMINATIONS, headers=await bearer(world.dev_nominator), json=body)

@@ -16,7 +16,7 @@ from tests.support.scenes import decided, government_grant, iso, partner, pendin
 NOMINATIONS = f"{API}/nominations"
 
 
-def proposal(world, organisation, *, model=None, start=timedelta(days=1), days=30, **overrides):  # type: ignore[no-untyped-def]
+def proposal(world, organisation, *, model=None, start=timedelta(days=1), days=30, **overrides):
     starts_at = world.now + start
     return {"model_id": str((model or world.model).id), "organisation_id": str(organisation.id),
             "starts_at": iso(starts_at), "ends_at": iso(starts_at + timedelta(days=days)), "actions": ["invoke"],
@@ -24,7 +24,7 @@ def proposal(world, organisation, *, model=None, start=timedelta(days=1), days=3
 
 
 @pytest.fixture
-async def nominator(bearer, world):  # type: ignore[no-untyped-def]
+async def nominator(bearer, world):
     return await bearer(world.dev_nominator)
 
 

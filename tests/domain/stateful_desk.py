@@ -4,13 +4,14 @@ the check that a refused call changed nothing."""
 from __future__ import annotations
 
 import hashlib
+import typing
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import FrozenClock
@@ -70,7 +71,8 @@ async def fingerprint(session: AsyncSession, tables: dict[str, list[str]]) -> di
         f"SELECT '{table}' AS t, {array}({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}){cast} AS r "
         f'FROM "{table}"' for table, columns in tables.items())  # fmt: skip
     rows: dict[str, list[str]] = {table: [] for table in tables}
-    for table, row in (await connection.exec_driver_sql(query)).all():
+    # Two text columns: the stubs type a driver-level result's rows as one-element tuples of Any.
+    for table, row in typing.cast("Sequence[tuple[str, str]]", (await connection.exec_driver_sql(query)).all()):
         rows[table].append(row)
     return {table: hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest() for table, found in rows.items()}
 
@@ -82,10 +84,10 @@ async def audit_seq(session: AsyncSession) -> int:
 
 async def moments_after(session: AsyncSession, at: datetime) -> list[datetime]:
     """The instants after ``at`` at which time alone may change an answer."""
-    found = []
+    found: list[datetime] = []
     for column, *where in ((AccessGrant.starts_at,), (AccessGrant.ends_at,), (Attestation.valid_until,),
                            (NdaAcceptance.expires_at,), (Nomination.starts_at, Nomination.state == "pending")):  # fmt: skip
-        found += (await session.exec(select(column).where(column > at, *where))).all()  # type: ignore[operator]
+        found += (await session.exec(select(column).where(column > at, *where))).all()
     return sorted(found)
 
 
@@ -237,6 +239,7 @@ class Desk:
             model = await self.register_model(by=f"{developer}:admin", release=release, quorums=quorums)
             for step in {"not_assessed": [], "in_consultation": ["in_consultation"],
                          "covered": ["in_consultation", "covered"]}[designation]:  # fmt: skip
+                # None when the registration was refused: designating it then raises Absent, which ends the scene.
                 await self.designate(model, to=step, by="gov:approver")  # type: ignore[arg-type]
         for grantee, valid in (("gov", government_valid), ("p1", partner_valid)):
             if valid is not None:
@@ -322,14 +325,17 @@ class Desk:
     async def _series(unit: Unit, developer: uuid.UUID, model: uuid.UUID | None) -> list[NdaTemplate]:
         return list((await unit.session.exec(
             select(NdaTemplate).where(NdaTemplate.developer_id == developer, NdaTemplate.model_id == model)
-            .order_by(NdaTemplate.version_major, NdaTemplate.version_minor)  # type: ignore[arg-type]
+            .order_by(col(NdaTemplate.version_major), col(NdaTemplate.version_minor))
         )).all())  # fmt: skip
 
     async def attest(self, *, areas: str, valid: str, by: str) -> None:
         actor = self.who(by)
         for area in list(Area) if areas == "all six" else [Area(areas)]:
-            await self.call(f"{by} attests {area.value} for {valid}", lambda u, a=area: Compliance(u).attest(
-                actor=actor, area=a, statement="We comply.", valid_until=self.now + span(valid)))  # fmt: skip
+            def attest(u: Unit, a: Area = area) -> Awaitable[Attestation]:
+                return Compliance(u).attest(actor=actor, area=a, statement="We comply.",
+                                            valid_until=self.now + span(valid))  # fmt: skip
+
+            await self.call(f"{by} attests {area.value} for {valid}", attest)
 
     async def add_partner(self, *, by: str) -> None:
         name, actor = f"p{sum(1 for n in self.ids if n.startswith('p')) + 1}", self.who(by)
@@ -397,7 +403,8 @@ class Desk:
             "approved_grant_nominations_carry_their_grant: the decision approved the nomination but gave no grant"
         )
         if approved_grant:
-            self.grants[(model, grantee)] = done.grant.id  # type: ignore[union-attr]
+            assert done.grant is not None  # as asserted above
+            self.grants[(model, grantee)] = done.grant.id
 
     async def withdraw(self, model: str, grantee: str, *, by: str) -> None:
         nomination, nominator = self.nomination(model, grantee)
@@ -413,14 +420,14 @@ class Desk:
     async def request_extension(self, model: str, grantee: str, *, more: str, by: str) -> None:
         grant, actor = self.grant(model, grantee), self.who(by, model=model, grantee=grantee)
 
-        async def step(unit: Unit) -> object:
+        async def step(unit: Unit) -> Nomination:
             ends_at = (await unit.get(AccessGrant, grant)).ends_at + span(more)
             return await CoSelection(unit).request_extension(actor=actor, grant_id=grant, ends_at=ends_at,
                                                              justification="More time.")  # fmt: skip
 
         made = await self.call(f"{by} asks to extend {grantee}'s grant to {model} by {more}", step)
         if made is not None:
-            self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)  # type: ignore[attr-defined]
+            self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)
 
     async def switch_off(self, model: str, *, by: str) -> None:
         model_id, actor = self.id(model), self.who(by, model=model)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.db.tables import (
@@ -88,7 +88,7 @@ class Rows:
 
 
 async def load(session: AsyncSession, at: datetime, unit: Unit) -> Rows:
-    async def all_of(table: type[SQLModel]) -> list:  # type: ignore[type-arg]
+    async def all_of(table: type[SQLModel]) -> list:
         return list((await session.exec(select(table))).all())
 
     chain = await verify(session)  # first: it empties the session's identity map as it walks
@@ -100,7 +100,7 @@ async def load(session: AsyncSession, at: datetime, unit: Unit) -> Rows:
     for role in await all_of(UserRole):
         roles[role.user_id].add(role.role)
     events = (await session.exec(
-        select(AuditEvent).where(AuditEvent.action.in_(WATCHED_ACTIONS)).order_by(AuditEvent.seq)  # type: ignore[attr-defined]
+        select(AuditEvent).where(col(AuditEvent.action).in_(WATCHED_ACTIONS)).order_by(col(AuditEvent.seq))
     )).all()  # fmt: skip
     rows = Rows(
         at=at,
@@ -219,6 +219,7 @@ def release_in_force(rows: Rows, grant: AccessGrant) -> datetime:
         if event.subject_id != subject or event.action not in ("model.registered", "model.release_moved"):
             continue
         if planned is None or event.at < grant.starts_at:
+            assert event.after is not None
             planned = _at(event.after["planned_release_at"])
     assert planned is not None, f"no audit event registered model {subject}"
     return planned
@@ -369,12 +370,13 @@ def vetting_decided_by_government_only(rows: Rows) -> list[str]:
     for event in rows.events:
         if not event.action.startswith("organisation.vetting_"):
             continue
+        assert event.after is not None
         last[event.subject_id] = event.after["vetting_state"]
         if event.action == "organisation.vetting_submitted":
             continue
         user = rows.users.get(event.actor_id) if event.actor_id else None
         kind = rows.organisations[user.organisation_id].kind if user else None
-        if kind != "government" or not rows.roles[user.id] & DECIDING_ROLES:  # type: ignore[union-attr]
+        if user is None or kind != "government" or not rows.roles[user.id] & DECIDING_ROLES:
             found.append(f"{event.actor} ({kind}) decided vetting: {event.action} of {event.subject_id}")
     for organisation in rows.organisations.values():
         if organisation.kind == "partner" and organisation.vetting_state != last.get(str(organisation.id), "invited"):
@@ -388,6 +390,7 @@ def designation_recorded_by_government(rows: Rows) -> list[str]:
     for event in rows.events:
         if event.action != "model.designated":
             continue
+        assert event.after is not None
         last[event.subject_id] = event.after["designation"]
         user = rows.users.get(event.actor_id) if event.actor_id else None
         if user is None or rows.organisations[user.organisation_id].kind != "government":

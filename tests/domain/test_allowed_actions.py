@@ -18,7 +18,7 @@ from tests.world import OPERATOR
 PEPPER = b"p" * 32
 
 
-async def agree(refused, allowed: bool, call, error: type[Exception] | None) -> None:  # type: ignore[no-untyped-def]
+async def agree(refused, allowed: bool, call, error: type[Exception] | None) -> None:
     """The answer was ``allowed``, and the use case agrees: it is carried out, or refused with ``error``."""
     if allowed:
         assert error is None
@@ -95,7 +95,7 @@ async def test_extend_is_offered_exactly_when_the_use_case_would_open_a_round(wo
     grants, coselection = Grants(world.unit), CoSelection(world.unit)
     later = grant.ends_at + timedelta(days=5)
 
-    def extend(actor):  # type: ignore[no-untyped-def]
+    def extend(actor):
         return coselection.request_extension(actor=actor, grant_id=grant.id, ends_at=later,
                                              justification="The evaluation needs longer.")  # fmt: skip
 
@@ -136,10 +136,11 @@ async def test_a_grants_credential_form_is_offered_exactly_when_the_use_case_wou
     grant = await world.government_grant(start=timedelta(hours=1))
     credentials = Credentials(world.unit, pepper=PEPPER)
 
-    def create(actor):  # type: ignore[no-untyped-def]
+    def create(actor):
         return credentials.create(actor=actor, grant_id=grant.id, name="cluster")
 
     not_yet = await credentials.creation(world.gov_admin, grant)  # the window has not begun
+    assert not_yet.why_not is not None
     assert not not_yet.allowed and not_yet.manages and "credentials are created for a usable grant" in not_yet.why_not
     await refused(Conflict, create(world.gov_admin))
     clock.advance(timedelta(hours=2))

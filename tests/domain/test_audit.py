@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain import audit
@@ -17,7 +17,7 @@ from tests.support.audit import raw, tamper
 async def test_every_step_of_a_co_selection_is_chained(world):
     await world.government_ready()
     grant = await world.government_grant()
-    events = (await world.unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq))).all()
+    events = (await world.unit.session.exec(select(AuditEvent).order_by(col(AuditEvent.seq)))).all()
     actions = [e.action for e in events]
     for expected in ("nomination.created", "decision.recorded", "nomination.approved", "grant.created"):
         assert expected in actions
@@ -37,6 +37,7 @@ async def test_an_edited_event_is_named_by_verify(world):
     world.unit.session.expunge_all()
     result = await audit.verify(world.unit.session)
     assert not result.ok and result.broken_seq == victim.seq and result.broken_id == victim.id
+    assert result.problem is not None
     assert "altered" in result.problem
     assert f"#{victim.seq}" in result.describe()
 
@@ -46,6 +47,7 @@ async def test_a_deleted_event_is_named_by_verify(world):
     await tamper(world.unit, "DELETE FROM audit_events WHERE seq = 3")
     world.unit.session.expunge_all()
     result = await audit.verify(world.unit.session)
+    assert result.problem is not None
     assert not result.ok and result.broken_seq == 4 and "missing" in result.problem
 
 
@@ -59,6 +61,7 @@ async def test_a_relinked_chain_is_still_caught(world):
     await tamper(world.unit, "UPDATE audit_events SET reason = 'forged', hash = :h WHERE seq = 5", h=forged_hash)
     world.unit.session.expunge_all()
     result = await audit.verify(world.unit.session)
+    assert result.problem is not None
     assert not result.ok and result.broken_seq == 6 and "prev_hash" in result.problem
 
 
@@ -90,5 +93,5 @@ async def test_events_carry_the_request_id_and_the_clock(world, clock):
     await CoSelection(world.unit).nominate(actor=actor, model_id=world.model.id, organisation_id=partner.id,
                                            starts_at=start, ends_at=start + timedelta(days=3), actions=["invoke"],
                                            justification="x")  # fmt: skip
-    event = (await world.unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc()))).first()
+    event = (await world.unit.session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()))).first()
     assert event.request_id == "req-123" and event.at == world.now and event.action == "nomination.created"

@@ -11,7 +11,7 @@ from accessdesk.domain.actor import Actor
 from tests.support.audit import raw, tamper_past_every_guard
 
 
-async def newest(world) -> int:  # type: ignore[no-untyped-def]
+async def newest(world) -> int:
     return (await audit.head_of(world.unit.session)).seq
 
 
@@ -56,6 +56,7 @@ async def test_a_head_written_by_hand_is_named(world):
     last = await newest(world)
     await tamper_past_every_guard(world.unit, f"UPDATE audit_head SET hash = '{'f' * 64}'")
     result = await audit.verify(world.unit.session)
+    assert result.problem is not None
     assert not result.ok and result.broken_seq == last and "audit_head was written by hand" in result.problem
 
 

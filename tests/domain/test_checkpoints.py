@@ -57,7 +57,7 @@ async def test_a_checkpoint_signs_the_head_and_is_published(world, caplog):
     assert line == {"event": "audit.checkpoint", **taken.record()}
 
 
-async def audit_first(world) -> AuditEvent:  # type: ignore[no-untyped-def]
+async def audit_first(world) -> AuditEvent:
     return (await world.unit.session.exec(select(AuditEvent).where(AuditEvent.seq == 1))).one()
 
 

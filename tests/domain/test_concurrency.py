@@ -21,7 +21,7 @@ from accessdesk.domain.vocabulary import Role, Verdict
 pytestmark = pytest.mark.postgres_only
 
 
-async def in_own_session(sessionmaker, clock, work):  # type: ignore[no-untyped-def]
+async def in_own_session(sessionmaker, clock, work):
     """One concurrent request: its own session and connection."""
     async with sessionmaker() as session:
         try:
@@ -66,10 +66,10 @@ async def test_approve_racing_revoke_never_leaves_a_usable_grant(world, sessionm
                                                         ends_at=grant.ends_at + timedelta(days=10), justification="x")  # fmt: skip
         await coselection.decide(actor=world.dev_approver, nomination_id=extension.id, verdict=Verdict.APPROVE)
 
-        def approve(unit, extension_id=extension.id):  # type: ignore[no-untyped-def]
+        def approve(unit, extension_id=extension.id):
             return CoSelection(unit).decide(actor=world.gov_approver, nomination_id=extension_id, verdict=Verdict.APPROVE)
 
-        def revoke(unit, grant_id=grant.id):  # type: ignore[no-untyped-def]
+        def revoke(unit, grant_id=grant.id):
             return Grants(unit).revoke(actor=world.dev_admin, grant_id=grant_id, reason="race")
 
         order = [approve, revoke] if round_ % 2 else [revoke, approve]
@@ -84,11 +84,12 @@ async def test_kill_switch_racing_the_final_approval_leaves_nothing_usable(world
     for round_ in range(6):
         model = await world.new_model(f"kill-{round_}")
         nomination = await world.nominate(world.government, start=timedelta(hours=1), model=model)
-        await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id, verdict="approve")
-        def approve(unit, nomination_id=nomination.id):  # type: ignore[no-untyped-def]
+        await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id,
+                                             verdict=Verdict.APPROVE)  # fmt: skip
+        def approve(unit, nomination_id=nomination.id):
             return CoSelection(unit).decide(actor=world.gov_approver, nomination_id=nomination_id, verdict=Verdict.APPROVE)
 
-        def kill(unit, model_id=model.id):  # type: ignore[no-untyped-def]
+        def kill(unit, model_id=model.id):
             return FrontierModels(unit).switch_off(actor=world.gov_admin, model_id=model_id, reason="x")
 
         await asyncio.gather(*[in_own_session(sessionmaker, clock, w) for w in ([approve, kill], [kill, approve])[round_ % 2]])

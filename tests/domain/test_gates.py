@@ -17,7 +17,7 @@ from accessdesk.domain.vocabulary import Area, GrantState, Vetting
 DAY = timedelta(days=1)
 
 
-async def partner_grant(world, **traits):  # type: ignore[no-untyped-def]
+async def partner_grant(world, **traits):
     await world.government_ready()
     await world.government_grant(start=timedelta(hours=1))
     partner, admin = await world.partner(**traits)
@@ -25,7 +25,7 @@ async def partner_grant(world, **traits):  # type: ignore[no-untyped-def]
     return partner, admin, grant
 
 
-async def usable(world, grant, at):  # type: ignore[no-untyped-def]
+async def usable(world, grant, at):
     return await Grants(world.unit).usability(grant.id, at=at)
 
 

@@ -15,11 +15,11 @@ from accessdesk.domain.vocabulary import GrantState, Vetting
 DAY = timedelta(days=1)
 
 
-async def answer(world, grant, at=None):  # type: ignore[no-untyped-def]
+async def answer(world, grant, at=None):
     return await Grants(world.unit).usability(grant.id, at=at)
 
 
-async def stored(world, grant):  # type: ignore[no-untyped-def]
+async def stored(world, grant):
     return await world.get(AccessGrant, grant.id)
 
 

@@ -14,12 +14,12 @@ from accessdesk.domain.vocabulary import OrgKind
 from tests.world import OPERATOR
 
 
-async def organisation(world, name: str, *, kind: OrgKind = OrgKind.PARTNER) -> None:  # type: ignore[no-untyped-def]
+async def organisation(world, name: str, *, kind: OrgKind = OrgKind.PARTNER) -> None:
     slug = "".join(c if c.isalnum() else "-" for c in name.lower())
     await Organisations(world.unit).create(actor=OPERATOR, kind=kind, name=name, slug=slug)
 
 
-async def names(world, matching: str = "", *, limit: int = 100, actor=None) -> list[str]:  # type: ignore[no-untyped-def]
+async def names(world, matching: str = "", *, limit: int = 100, actor=None) -> list[str]:
     found = await nominees(world.unit, actor or world.dev_nominator, matching=matching, limit=limit)
     return [o.name for o in found]
 

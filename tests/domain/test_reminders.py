@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, NdaAcceptance, OutboxMessage, Reminder
 from accessdesk.domain.compliance import Compliance
@@ -26,20 +26,20 @@ from tests.world import OPERATOR
 CHANNEL = "C0ATLAS"
 
 
-async def reminders_of(world, kind: str | None = None) -> list[Reminder]:  # type: ignore[no-untyped-def]
-    stmt = select(Reminder).order_by(Reminder.created_at, Reminder.kind)
+async def reminders_of(world, kind: str | None = None) -> list[Reminder]:
+    stmt = select(Reminder).order_by(col(Reminder.created_at), col(Reminder.kind))
     if kind is not None:
         stmt = stmt.where(Reminder.kind == kind)
     return list((await world.unit.session.exec(stmt)).all())
 
 
-async def messages_of(world, reminder: Reminder) -> list[OutboxMessage]:  # type: ignore[no-untyped-def]
-    stmt = select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(reminder.messages))  # type: ignore[attr-defined]
+async def messages_of(world, reminder: Reminder) -> list[OutboxMessage]:
+    stmt = select(OutboxMessage).where(col(OutboxMessage.dedupe_key).in_(reminder.messages))
     return list((await world.unit.session.exec(stmt)).all())
 
 
 @pytest.fixture
-async def granted(world):  # type: ignore[no-untyped-def]
+async def granted(world):
     """A partner's 30-day grant of a model with an approval channel, starting in a day; its admin; the world's
     own messages delivered."""
     await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
@@ -176,7 +176,8 @@ async def test_two_workers_sweeping_at_once_send_each_reminder_once(world, clock
     reminders = await reminders_of(world, "grant.ends.7d")
     assert len(reminders) == 4 and len({r.subject_id for r in reminders}) == 4
     keys = [k for r in reminders for k in r.messages]
-    messages = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))).all()  # type: ignore[attr-defined]
+    messages = (await world.unit.session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.dedupe_key).in_(keys)))).all()  # fmt: skip
     assert len(messages) == len(keys) == 8  # each grant: its partner's admin and the model's channel
 
     clock.set(grant.ends_at - timedelta(days=1))

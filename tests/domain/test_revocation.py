@@ -12,7 +12,7 @@ from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import GrantState, NominationState
 
 
-async def active_grant(world, clock):  # type: ignore[no-untyped-def]
+async def active_grant(world, clock):
     await world.government_ready()
     grant = await world.government_grant(start=timedelta(hours=1))
     clock.advance(timedelta(hours=2))

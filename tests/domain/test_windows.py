@@ -10,12 +10,12 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Conflict, Invalid, OutsideWindow
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
-from accessdesk.domain.vocabulary import GrantState, NominationState
+from accessdesk.domain.vocabulary import GrantState, NominationState, Verdict
 
 DAY = timedelta(days=1)
 
 
-async def nominate_at(world, organisation, starts_at, ends_at, model=None):  # type: ignore[no-untyped-def]
+async def nominate_at(world, organisation, starts_at, ends_at, model=None):
     return await CoSelection(world.unit).nominate(
         actor=world.dev_nominator, model_id=(model or world.model).id, organisation_id=organisation.id,
         starts_at=starts_at, ends_at=ends_at, actions=["invoke"], justification="evaluation",
@@ -142,9 +142,9 @@ async def test_an_extension_is_a_new_round_by_both_sides(world):
     coselection = CoSelection(world.unit)
     extension = await coselection.request_extension(actor=world.dev_nominator, grant_id=grant.id,
                                                     ends_at=grant.ends_at + 20 * DAY, justification="more evals")  # fmt: skip
-    await coselection.decide(actor=world.dev_approver, nomination_id=extension.id, verdict="approve")
+    await coselection.decide(actor=world.dev_approver, nomination_id=extension.id, verdict=Verdict.APPROVE)
     assert (await world.get(AccessGrant, grant.id)).ends_at == grant.ends_at  # one side is not enough
-    outcome = await coselection.decide(actor=world.gov_approver, nomination_id=extension.id, verdict="approve")
+    outcome = await coselection.decide(actor=world.gov_approver, nomination_id=extension.id, verdict=Verdict.APPROVE)
     assert outcome.grant is not None and outcome.grant.id == grant.id
     assert (await world.get(AccessGrant, grant.id)).ends_at == extension.ends_at
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, AuditEvent, Nomination, OutboxMessage
 from accessdesk.domain.notifier import NullNotifier
@@ -15,10 +15,10 @@ from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState
 
 
-async def transitions_of(world, grant_id):  # type: ignore[no-untyped-def]
+async def transitions_of(world, grant_id):
     rows = await world.unit.session.exec(
         select(AuditEvent).where(AuditEvent.subject_id == str(grant_id), AuditEvent.action == "grant.state_changed")
-        .order_by(AuditEvent.seq)
+        .order_by(col(AuditEvent.seq))
     )  # fmt: skip
     return [(e.before["state"], e.after["state"]) for e in rows.all()]
 
@@ -71,7 +71,8 @@ async def test_undecided_nominations_lapse_at_their_start(world, clock):
 
 class FlakyNotifier:
     def __init__(self, failures: int) -> None:
-        self.failures, self.sent = failures, []
+        self.failures = failures
+        self.sent: list[str] = []
 
     async def deliver(self, unit: Unit, message: OutboxMessage) -> None:
         if self.failures:
@@ -101,7 +102,7 @@ async def test_a_message_that_keeps_failing_goes_to_the_dead_letters(world, cloc
     for _ in range(8):
         await deliver_outbox(world.unit, notifier, max_attempts=8)
         clock.advance(timedelta(hours=2))
-    dead = (await world.unit.session.exec(select(OutboxMessage).where(OutboxMessage.dead_at.is_not(None)))).all()
+    dead = (await world.unit.session.exec(select(OutboxMessage).where(col(OutboxMessage.dead_at).is_not(None)))).all()
     assert len(dead) == 1 and dead[0].attempts == 8 and "upstream down" in dead[0].last_error
 
 

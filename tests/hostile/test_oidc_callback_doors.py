@@ -42,12 +42,12 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-async def door(engine, clock, world, oidc_provider) -> AsyncIterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]  # noqa: F811
+async def door(engine, clock, world, oidc_provider) -> AsyncIterator[Callable[..., Any]]:  # noqa: F811
     """``await door(issuer=None)`` → a client of the app, configured with the test provider (or an issuer)."""
     oidc_provider.register_client("accessdesk", "client-secret-for-tests", [CALLBACK])
     engines = []
 
-    async def serve(issuer: str | None = None) -> AsyncTestClient:  # type: ignore[type-arg]
+    async def serve(issuer: str | None = None) -> AsyncTestClient:
         provider = OidcProvider(name="aiso", title="AI Security Office", issuer=issuer or oidc_provider.issuer,
                                 client_id="accessdesk", client_secret="client-secret-for-tests",
                                 domains=("aiso.test",))  # fmt: skip
@@ -62,12 +62,12 @@ async def door(engine, clock, world, oidc_provider) -> AsyncIterator[Callable[..
         await served.dispose()
 
 
-async def _csrf(client: AsyncTestClient) -> str:  # type: ignore[type-arg]
+async def _csrf(client: AsyncTestClient) -> str:
     page = await client.get("/login")
     return page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
-async def _started(client: AsyncTestClient) -> dict[str, str]:  # type: ignore[type-arg]
+async def _started(client: AsyncTestClient) -> dict[str, str]:
     """Start a real sign-in in this client; the provider's authorize URL's query."""
     response = await client.post("/login/start", data={"csrf": await _csrf(client), "email": "gov1@aiso.test"},
                                  follow_redirects=False)  # fmt: skip
@@ -114,7 +114,7 @@ START_ROWS = [
 
 
 @pytest.mark.parametrize("row", START_ROWS, ids=[r.id for r in START_ROWS])
-async def test_login_start_refuses_hostile_forms(row, door, world, unchanged):  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_login_start_refuses_hostile_forms(row, door, world, unchanged):  # noqa: F811
     async with await door() as client:
         csrf = await _csrf(client)
         async with unchanged():
@@ -123,7 +123,7 @@ async def test_login_start_refuses_hostile_forms(row, door, world, unchanged):  
         assert PENDING_COOKIE not in response.cookies
 
 
-async def test_login_start_with_the_provider_away_says_so(door, world, unchanged):  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_login_start_with_the_provider_away_says_so(door, world, unchanged):  # noqa: F811
     async with await door(issuer=f"http://127.0.0.1:{_closed_port()}") as client:
         csrf = await _csrf(client)
         async with unchanged():
@@ -180,7 +180,7 @@ CALLBACK_ROWS = [
 
 
 @pytest.mark.parametrize("row", CALLBACK_ROWS, ids=[r.id for r in CALLBACK_ROWS])
-async def test_the_callback_refuses_hostile_answers(row, door, world, unchanged):  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_the_callback_refuses_hostile_answers(row, door, world, unchanged):  # noqa: F811
     async with await door() as client:
         authorize = await _started(client) if row.started else {"state": "never-started"}
         if row.cookie is not None:
@@ -192,7 +192,7 @@ async def test_the_callback_refuses_hostile_answers(row, door, world, unchanged)
         assert "accessdesk_session" not in response.headers.get("set-cookie", "")
 
 
-async def test_the_callback_with_the_provider_away_says_so(door, world, oidc_provider, unchanged):  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_the_callback_with_the_provider_away_says_so(door, world, oidc_provider, unchanged):  # noqa: F811
     """The sign-in began while the provider answered; it went away before the code came back."""
     async with await door() as client:
         authorize = await _started(client)

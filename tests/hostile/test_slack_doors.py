@@ -202,7 +202,7 @@ def events_rows() -> list[Row]:
 
 
 @pytest.fixture
-async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]  # noqa: F811
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # noqa: F811
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
 

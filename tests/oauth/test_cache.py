@@ -27,7 +27,7 @@ pytestmark = pytest.mark.postgres_only
 PATIENCE_SECONDS = 20
 
 
-async def until(condition) -> None:  # type: ignore[no-untyped-def]
+async def until(condition) -> None:
     for _ in range(PATIENCE_SECONDS * 20):
         if await condition():
             return
@@ -83,7 +83,7 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
         token = (await client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                    headers=basic(issued.client.client_id, issued.secret))).json()["access_token"]  # fmt: skip
 
-        async def answer(auth: dict[str, str]) -> dict:  # type: ignore[type-arg]
+        async def answer(auth: dict[str, str]) -> dict:
             return (await client.post("/oauth/introspect", data={"token": token}, headers=auth)).json()
 
         old = basic(gateway.client.client_id, gateway.secret)
@@ -96,6 +96,7 @@ async def test_a_gateway_s_basic_header_is_vouched_for_only_while_its_secret_and
         rotated = await short.rotate_secret(actor=world.dev_admin, client_pk=gateway.client.id)
         await world.commit()  # the change is told to the endpoint when it commits; no request comes first
         await until(lambda: _true(not cache.authentications))  # the secrets changed: forgotten
+        assert rotated.secret is not None
         new = basic(gateway.client.client_id, rotated.secret)
         for auth in (old, new, old, new):  # both work during the overlap, then from memory
             assert (await answer(auth))["active"] is True
@@ -170,6 +171,10 @@ async def test_a_refused_request_does_not_spoil_the_client_it_loaded_for_everyon
                             for record in kept)  # fmt: skip
 
 
+# The next tests drive the cache's single-flight read alone: strings stand in for the records it keeps, which is
+# what each ``type: ignore[arg-type]`` on a ``_kept`` call below says.
+
+
 async def test_requests_missing_the_same_value_share_one_read():
     cache = OAuthCache()
     cache.enabled = True
@@ -180,7 +185,8 @@ async def test_requests_missing_the_same_value_share_one_read():
         await release.wait()
         return f"value {len(reads)}"
 
-    waiting = [asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read)) for _ in range(5)]
+    waiting = [asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))  # type: ignore[arg-type]
+               for _ in range(5)]
     await asyncio.sleep(0)
     release.set()
     assert await asyncio.gather(*waiting) == ["value 1"] * 5 and len(reads) == 1
@@ -198,10 +204,10 @@ async def test_a_read_begun_before_a_change_is_not_joined_after_it():
         await release.wait()
         return value
 
-    early = asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))
+    early = asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))  # type: ignore[arg-type]
     await asyncio.sleep(0)
     cache.notified("oauth_clients")
-    late = asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))
+    late = asyncio.create_task(cache._kept("clients", cache.clients, "adk_c_x", read))  # type: ignore[arg-type]
     await asyncio.sleep(0)
     release.set()
     assert (await early, await late) == ("before", "after")
@@ -220,9 +226,9 @@ async def test_when_the_shared_read_fails_each_waiter_reads_for_itself():
             raise ConnectionError("the database went away")
         return "read again"
 
-    first = asyncio.create_task(cache._kept("grants", cache.grants, "g", read))
+    first = asyncio.create_task(cache._kept("grants", cache.grants, "g", read))  # type: ignore[arg-type]
     await asyncio.sleep(0)
-    second = asyncio.create_task(cache._kept("grants", cache.grants, "g", read))
+    second = asyncio.create_task(cache._kept("grants", cache.grants, "g", read))  # type: ignore[arg-type]
     await asyncio.sleep(0)
     release.set()
     with pytest.raises(ConnectionError):
@@ -238,7 +244,7 @@ async def test_a_value_read_before_a_change_is_not_kept_after_it():
         cache.notified("oauth_clients")  # the change lands while the old value is being read
         return "stale"
 
-    assert await cache._kept("clients", cache.clients, "adk_c_x", slow_read) == "stale"
+    assert await cache._kept("clients", cache.clients, "adk_c_x", slow_read) == "stale"  # type: ignore[arg-type]
     assert "adk_c_x" not in cache.clients
 
 
@@ -274,5 +280,6 @@ def test_the_trigger_names_every_column_of_oauth_clients_but_the_usage_counters(
     assert spec is not None and spec.loader is not None
     notified = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(notified)
+    # SQLAlchemy sets __table__ on the class; SQLModel's annotations do not declare it.
     columns = {column.name for column in OAuthClient.__table__.columns}  # type: ignore[attr-defined]
     assert set(notified.KEPT) == columns - set(notified.USAGE)

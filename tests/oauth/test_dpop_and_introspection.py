@@ -15,7 +15,7 @@ from tests.support.oauth import TOKEN_URL, basic, jwks, post_token, proof, real_
 
 
 @pytest.fixture
-async def high_tier(world, clock, credentials):  # type: ignore[no-untyped-def]
+async def high_tier(world, clock, credentials):
     helios = await world.new_model("helios", tier=Tier.HIGH)
     await world.government_ready()
     grant = await world.government_grant(start=timedelta(hours=1), model=helios)
@@ -51,12 +51,12 @@ async def test_a_high_tier_model_needs_a_valid_dpop_proof(http, world, credentia
 
 
 @pytest.fixture
-async def gateway(world, credentials):  # type: ignore[no-untyped-def]
+async def gateway(world, credentials):
     issued = await credentials.create_gateway(actor=world.dev_admin, model_id=world.model.id, name="edge gateway")
     return issued
 
 
-async def introspect(http, gateway, token: str):  # type: ignore[no-untyped-def]
+async def introspect(http, gateway, token: str):
     return await http.post("/oauth/introspect", data={"token": token, "token_type_hint": "access_token"},
                            headers=basic(gateway.client.client_id, gateway.secret))  # fmt: skip
 

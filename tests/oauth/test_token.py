@@ -124,7 +124,7 @@ async def test_refusals_name_the_rfc_error_and_issue_nothing(http, world, creden
     assert await token_count(world, issued.client) == 0
 
 
-async def refused_because(http, issued, phrase: str) -> None:  # type: ignore[no-untyped-def]
+async def refused_because(http, issued, phrase: str) -> None:
     response = await post_token(http, {"grant_type": "client_credentials"},
                                 headers=basic(issued.client.client_id, issued.secret))  # fmt: skip
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant", response.text

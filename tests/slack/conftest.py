@@ -12,6 +12,7 @@ from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.transitions import deliver_outbox
+from tests.databases import SqliteDatabase
 from tests.support.api import app_engine
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack import slack_settings
@@ -20,10 +21,10 @@ from tests.world import World
 
 @pytest.fixture
 async def slack_app(
-    sqlite_database: object, fake_slack: FakeSlack, clock: FrozenClock
+    sqlite_database: SqliteDatabase, fake_slack: FakeSlack, clock: FrozenClock
 ) -> AsyncIterator[AsyncTestClient]:
     """The app with Slack configured. ``/slack/events`` touches no table, so SQLite alone is enough here."""
-    url = sqlite_database.fresh_url()  # type: ignore[attr-defined]
+    url = sqlite_database.fresh_url()
     served = app_engine(url)
     app = create_app(slack_settings(url, fake_slack), clock=clock, engine=served, embedded_worker=False)
     async with AsyncTestClient(app=app) as client:

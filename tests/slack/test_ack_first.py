@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
@@ -39,18 +40,18 @@ IN_TIME = 3.0
 
 
 @pytest.fixture
-async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock, timeout=30) as client:
         yield client
 
 
-async def timed(bot: AsyncTestClient, request: Signed) -> tuple[float, object]:
+async def timed(bot: AsyncTestClient, request: Signed) -> tuple[float, httpx.Response]:
     started = time.monotonic()
     response = await bot.post(EVENTS, content=request.body, headers=request.headers)
     return time.monotonic() - started, response
 
 
-async def rows(world, table) -> list:  # type: ignore[no-untyped-def]
+async def rows(world, table) -> list:
     found = list((await world.unit.session.exec(select(table))).all())
     await world.commit()  # a read holds SQLite's write lock until it ends; the bot's listeners may be at work
     return found
@@ -63,7 +64,7 @@ async def test_a_nomination_submitted_with_slack_slow_is_acknowledged_in_time_an
     await known(world, NORA, world.dev_nominator)
     fake_slack.latency = SLOW
     seconds, response = await timed(bot, submitted(**valid(world, partner)))
-    assert response.status_code == 200 and response.text == ""  # type: ignore[attr-defined]
+    assert response.status_code == 200 and response.text == ""
     assert seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"
     [nomination] = await rows(world, Nomination)
     assert nomination.nominated_by == world.dev_nominator.user_id
@@ -77,7 +78,7 @@ async def test_a_rejection_submitted_with_slack_slow_is_acknowledged_in_time(wor
     await known(world, "U0GOV1", world.gov_approver)
     fake_slack.latency = SLOW
     seconds, response = await timed(bot, reason_submitted(nomination.id, "Not vetted.", user="U0GOV1"))
-    assert response.status_code == 200 and response.text == ""  # type: ignore[attr-defined]
+    assert response.status_code == 200 and response.text == ""
     assert seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"
     [decision] = await rows(world, Decision)
     assert (decision.nomination_id, decision.verdict) == (nomination.id, "reject")
@@ -88,7 +89,7 @@ async def test_an_invalid_submission_with_slack_slow_shows_its_errors_in_time(wo
     await known(world, NORA, world.dev_nominator)
     fake_slack.latency = SLOW
     seconds, response = await timed(bot, submitted(**valid(world, partner, justification=" ")))
-    assert seconds < IN_TIME and response.json()["response_action"] == "errors"  # type: ignore[attr-defined]
+    assert seconds < IN_TIME and response.json()["response_action"] == "errors"
     assert await rows(world, Nomination) == []
     assert fake_slack.calls == [c for c in fake_slack.calls if c.method == "auth.test"]
 
@@ -142,13 +143,13 @@ async def test_a_card_being_posted_to_a_slow_slack_does_not_hold_up_the_next_sub
     await known(world, NORA, world.dev_nominator)
     fake_slack.latency = SLOW
     _, response = await timed(bot, submitted(**valid(world, first)))
-    assert response.text == ""  # type: ignore[attr-defined]
+    assert response.text == ""
     # The confirmation is answered after SLOW; then the new card's post is under way, for SLOW more.
     await fake_slack.wait_for("chat.postEphemeral", timeout=2 * SLOW)
     await asyncio.sleep(0.5)
     sent = time.monotonic()
     seconds, response = await timed(bot, submitted(**valid(world, second)))
-    assert response.text == "" and seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"  # type: ignore[attr-defined]
+    assert response.text == "" and seconds < IN_TIME, f"acknowledged after {seconds:.1f} s"
     cards = await fake_slack.wait_for("chat.postMessage", timeout=2 * SLOW)
     assert min(c.received_at for c in cards) < sent  # the first card's post was under way meanwhile
     assert len(await rows(world, Nomination)) == 2

@@ -98,7 +98,7 @@ def posted_as(channel: str, ts: str) -> Reply:
     return Reply(body={"ok": True, "channel": channel, "ts": ts})
 
 
-async def _created(world, nomination_id: uuid.UUID) -> OutboxMessage:  # type: ignore[no-untyped-def]
+async def _created(world, nomination_id: uuid.UUID) -> OutboxMessage:
     stmt = select(OutboxMessage).where(OutboxMessage.topic == "nomination.created")
     rows = (await world.unit.session.exec(stmt)).all()
     return next(m for m in rows if m.payload["nomination_id"] == str(nomination_id))

@@ -45,18 +45,18 @@ async def nomination(world, fake_slack: FakeSlack) -> Nomination:
 
 
 @pytest.fixture
-async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
 
 
-async def send(bot: AsyncTestClient, request: Signed, **headers: str):  # type: ignore[no-untyped-def]
+async def send(bot: AsyncTestClient, request: Signed, **headers: str):
     response = await bot.post(EVENTS, content=request.body, headers={**request.headers, **headers})
     assert response.status_code == 200
     return response
 
 
-async def decisions_on(world, nomination_id: uuid.UUID) -> list[Decision]:  # type: ignore[no-untyped-def]
+async def decisions_on(world, nomination_id: uuid.UUID) -> list[Decision]:
     rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
     await world.commit()  # a read holds SQLite's write lock until it ends
     return list(rows)

@@ -18,7 +18,7 @@ EVENTS = "/slack/events"
 CONSOLE = Settings().base_url
 
 
-async def post(client: AsyncTestClient, request: Signed):  # type: ignore[no-untyped-def]
+async def post(client: AsyncTestClient, request: Signed):
     return await client.post(EVENTS, content=request.body, headers=request.headers)
 
 

@@ -23,7 +23,7 @@ POST, UPDATE = "chat.postMessage", "chat.update"
 SECOND = "C0SECOND"
 
 
-async def carded(world, fake_slack: FakeSlack, channels: list[str] | None = None):  # type: ignore[no-untyped-def]
+async def carded(world, fake_slack: FakeSlack, channels: list[str] | None = None):
     """A nomination whose cards are posted; the calls that took are forgotten."""
     nomination = await nominated(world, channels=channels)
     assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
@@ -31,7 +31,7 @@ async def carded(world, fake_slack: FakeSlack, channels: list[str] | None = None
     return nomination
 
 
-def blocks_of(call) -> str:  # type: ignore[no-untyped-def]
+def blocks_of(call) -> str:
     return str(call.body["blocks"])
 
 

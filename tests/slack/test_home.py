@@ -20,7 +20,7 @@ EVENTS = "/slack/events"
 
 
 @pytest.fixture
-async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
 

@@ -26,7 +26,7 @@ LINK = re.compile(r"<(http://127\.0\.0\.1:8000/console/slack/link/([A-Za-z0-9_-]
 
 
 @pytest.fixture
-async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
 
@@ -85,7 +85,8 @@ async def test_a_link_works_once_and_not_after_it_expires(world, bot, fake_slack
     with pytest.raises(Invalid, match="used already"):
         await links.confirm(actor=world.dev_approver2, token=used)
     await world.rollback()
-    assert (await links.user_of("U0PERSONAL")).id == world.dev_approver.user_id  # type: ignore[union-attr]
+    linked = await links.user_of("U0PERSONAL")
+    assert linked is not None and linked.id == world.dev_approver.user_id
 
     fake_slack.calls.clear()
     late = await ask_for_link(bot, fake_slack, user="U0LATE")

@@ -40,25 +40,25 @@ CHANNEL = GENERAL
 
 
 @pytest.fixture
-async def partner(world) -> Organisation:  # type: ignore[no-untyped-def]
+async def partner(world) -> Organisation:
     organisation, _ = await world.partner(name="lab-one")
     await deliver_outbox(world.unit, NullNotifier())
     return organisation
 
 
 @pytest.fixture
-async def bot(engine, world, partner, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, partner, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
 
 
-async def send(bot: AsyncTestClient, request: Signed):  # type: ignore[no-untyped-def]
+async def send(bot: AsyncTestClient, request: Signed):
     response = await bot.post(EVENTS, content=request.body, headers=request.headers)
     assert response.status_code == 200
     return response
 
 
-async def nominations(world) -> list[Nomination]:  # type: ignore[no-untyped-def]
+async def nominations(world) -> list[Nomination]:
     rows = list((await world.unit.session.exec(select(Nomination))).all())
     await world.commit()  # a read holds SQLite's write lock until it ends
     return rows
@@ -221,7 +221,7 @@ async def offered(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str
     return [(o["text"]["text"], o["value"]) for o in response.json()["options"]]
 
 
-async def organisations(world, *names: str) -> dict[str, Organisation]:  # type: ignore[no-untyped-def]
+async def organisations(world, *names: str) -> dict[str, Organisation]:
     created, registry = {}, Organisations(world.unit)
     for name in names:
         slug = "".join(c if c.isalnum() else "-" for c in name.lower())

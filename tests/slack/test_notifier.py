@@ -22,7 +22,7 @@ from tests.support.slack import notifier_on, slack_settings
 POST = "chat.postMessage"
 
 
-async def queue(world, recipient: str, topic: str = "nomination.created") -> uuid.UUID:  # type: ignore[no-untyped-def]
+async def queue(world, recipient: str, topic: str = "nomination.created") -> uuid.UUID:
     world.unit.notify(topic=topic, recipient=recipient, payload={"model": "atlas", "state": "pending"},
                       dedupe_key=f"test:{uuid.uuid4()}")  # fmt: skip
     await world.unit.commit()

@@ -113,7 +113,7 @@ async def slack_socket(fake_slack: FakeSlack) -> AsyncIterator[SlackSocket]:
 
 
 @pytest.fixture
-async def sqlite_engine(sqlite_database) -> AsyncIterator[AsyncEngine]:  # type: ignore[no-untyped-def]
+async def sqlite_engine(sqlite_database) -> AsyncIterator[AsyncEngine]:
     """A database for envelopes that touch no table: SQLite alone is enough."""
     engine = make_engine(sqlite_database.fresh_url())
     yield engine

@@ -19,12 +19,12 @@ HERE = "C0GENERAL"  # where slash_command() says the command was typed
 
 
 @pytest.fixture
-async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:  # type: ignore[no-untyped-def]
+async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
 
 
-async def ask(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str, email: str) -> dict:  # type: ignore[type-arg]
+async def ask(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str, email: str) -> dict:
     """The ephemeral answer to ``/accessdesk <text>`` typed in HERE by the Slack user with ``email``."""
     fake.script("users.info", slack_user(user, email))
     request = slash_command(text, response_url=fake.response_url(), user_id=user)
@@ -35,7 +35,7 @@ async def ask(bot: AsyncTestClient, fake: FakeSlack, text: str, *, user: str, em
     return answer.body
 
 
-async def pending_in(world, channels: list[str]) -> Nomination:  # type: ignore[no-untyped-def]
+async def pending_in(world, channels: list[str]) -> Nomination:
     nomination = await nominated(world, channels=channels)
     return nomination
 

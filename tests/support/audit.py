@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain import audit
@@ -17,12 +17,12 @@ POLICY = CheckpointPolicy(sealing_key=b"k" * 32, issuer="https://accessdesk.test
                           slack_channel="C0AUDIT")  # fmt: skip
 
 
-async def raw(unit, sql: str, **params):  # type: ignore[no-untyped-def]
+async def raw(unit, sql: str, **params):
     connection = await unit.session.connection()
     return await connection.execute(sa.text(sql), params)
 
 
-async def tamper(unit, sql: str, **params) -> None:  # type: ignore[no-untyped-def]
+async def tamper(unit, sql: str, **params) -> None:
     """What a DBA with raw access could do: get past the append-only guard and change history."""
     if unit.dialect == "postgresql":
         await raw(unit, "SET LOCAL session_replication_role = replica")  # superuser only: triggers off
@@ -34,7 +34,7 @@ async def tamper(unit, sql: str, **params) -> None:  # type: ignore[no-untyped-d
     await unit.session.commit()
 
 
-async def tamper_past_every_guard(unit, *statements: str) -> None:  # type: ignore[no-untyped-def]
+async def tamper_past_every_guard(unit, *statements: str) -> None:
     """What a superuser (PostgreSQL) or whoever holds the file (SQLite) can do: get past every guard, the audit
     head's too."""
     if unit.dialect == "postgresql":
@@ -49,10 +49,10 @@ async def tamper_past_every_guard(unit, *statements: str) -> None:  # type: igno
     unit.session.expunge_all()
 
 
-async def rechain_from(unit, seq: int, **changes: str) -> None:  # type: ignore[no-untyped-def]
+async def rechain_from(unit, seq: int, **changes: str) -> None:
     """What a superuser can do unseen by ``audit verify``: change event ``seq``, recompute every hash after it and
     set the head to match."""
-    rows = (await unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq))).all()
+    rows = (await unit.session.exec(select(AuditEvent).order_by(col(AuditEvent.seq)))).all()
     statements, hashes = [], [audit.GENESIS]
     for row in rows:
         if row.seq == seq:
@@ -69,11 +69,11 @@ async def rechain_from(unit, seq: int, **changes: str) -> None:  # type: ignore[
     await tamper_past_every_guard(unit, *statements)
 
 
-def checkpoints(world, policy: CheckpointPolicy = POLICY) -> Checkpoints:  # type: ignore[no-untyped-def]
+def checkpoints(world, policy: CheckpointPolicy = POLICY) -> Checkpoints:
     return Checkpoints(world.unit, policy)
 
 
-async def event(world, action: str = "test.happened") -> None:  # type: ignore[no-untyped-def]
+async def event(world, action: str = "test.happened") -> None:
     """One more audit event, recorded by the test operator."""
     world.unit.record(actor=OPERATOR, action=action)
     await world.unit.commit()

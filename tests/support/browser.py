@@ -147,7 +147,7 @@ async def browser_page() -> AsyncIterator[Page]:
             await browser.close()
 
 
-def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
+def heard(page) -> list[str]:
     """Every console message of the page from now on, as ``type: text``."""
     messages: list[str] = []
     page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
@@ -155,7 +155,7 @@ def heard(page) -> list[str]:  # type: ignore[no-untyped-def]
     return messages
 
 
-async def sign_in_as(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
+async def sign_in_as(page, base: str, name: str) -> None:
     """From the protected page to the sign-in page and back, as a person would."""
     await page.goto(f"{base}/console")
     assert page.url == f"{base}/login?next=/console"

@@ -22,9 +22,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.databases import Database
 
 # Imported once, in the fork server; a command's process starts with them loaded. Only imports: none of these
 # modules reads the environment or opens anything when imported.
@@ -82,14 +85,19 @@ def accessdesk(*args: str, env: Mapping[str, str], cwd: Path, timeout: float = 1
             return subprocess.CompletedProcess(["accessdesk", *args], process.exitcode, stdout.read(), stderr.read())
 
 
+@dataclass(frozen=True)
+class Run:
+    """The CLI on a test's database (``url``), run in ``cwd``: ``run("db", "upgrade")``."""
+
+    url: str
+    cwd: Path
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return accessdesk(*args, env={**os.environ, "ACCESSDESK_DATABASE_URL": self.url,
+                                      "ACCESSDESK_ENV": "development"}, cwd=self.cwd)  # fmt: skip
+
+
 @pytest.fixture
-def run(database, tmp_path):  # type: ignore[no-untyped-def]
+def run(database: Database, tmp_path: Path) -> Run:
     asyncio.run(database.reset())
-    url = database.fresh_url()
-
-    def command(*args: str) -> subprocess.CompletedProcess[str]:
-        return accessdesk(*args, env={**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"},
-                          cwd=tmp_path)  # fmt: skip
-
-    command.url = url  # type: ignore[attr-defined]
-    return command
+    return Run(database.fresh_url(), tmp_path)

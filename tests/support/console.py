@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 from sqlmodel import select
 
 from accessdesk.db.tables import OAuthClient
@@ -13,18 +14,25 @@ from accessdesk.db.tables import OAuthClient
 SECRET = re.compile(r"adks_[A-Za-z0-9_-]{43}")  # a client secret, as the console shows it once
 
 
+def match_in(pattern: re.Pattern[str] | str, text: str, group: int = 0) -> str:
+    """What ``pattern`` matches first in ``text`` (or its ``group``): the page must show it."""
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in the page"
+    return match.group(group)
+
+
 def csrf_in(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return match_in(r'name="csrf" value="([^"]+)"', html, 1)
 
 
-async def sign_in(api, person, *, next_: str = "") -> object:  # type: ignore[no-untyped-def]
+async def sign_in(api, person, *, next_: str = "") -> httpx.Response:
     page = await api.get("/login")
     assert page.status_code == 200
     return await api.post("/login/dev", data={"csrf": csrf_in(page.text), "user_id": str(person.user_id),
                                               "next": next_}, follow_redirects=False)  # fmt: skip
 
 
-async def open_as(api, person, path: str):  # type: ignore[no-untyped-def]
+async def open_as(api, person, path: str):
     """Sign ``person`` in and open ``path``; the page must render."""
     await sign_in(api, person)
     shown = await api.get(path, follow_redirects=False)
@@ -32,13 +40,13 @@ async def open_as(api, person, path: str):  # type: ignore[no-untyped-def]
     return shown
 
 
-async def submit(api, person, page: str, action: str, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+async def submit(api, person, page: str, action: str, data: dict[str, Any]):
     """Sign ``person`` in, open ``page`` and post ``data`` to ``action`` with the page's CSRF token."""
     shown = await open_as(api, person, page)
     return await api.post(action, data={"csrf": csrf_in(shown.text), **data}, follow_redirects=False)
 
 
-async def clients(world) -> list[OAuthClient]:  # type: ignore[no-untyped-def]
+async def clients(world) -> list[OAuthClient]:
     """Every OAuth client, as the database has it now."""
     rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
     return list(rows)

@@ -8,17 +8,17 @@ import pytest
 from accessdesk.db.tables import AccessGrant, Decision, Nomination, OutboxMessage
 
 
-async def _snapshot(world) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+async def _snapshot(world) -> tuple[int, ...]:
     return (await world.audit_count(), await world.count(Decision), await world.count(AccessGrant),
             await world.count(Nomination), await world.count(OutboxMessage))  # fmt: skip
 
 
 @pytest.fixture
-def refused(world):  # type: ignore[no-untyped-def]
+def refused(world):
     """``await refused(SomeError, service.call(...))``: the call raises SomeError and leaves no audit event,
     decision, grant, nomination or outbox message behind. Returns the error."""
 
-    async def check(error, call):  # type: ignore[no-untyped-def]
+    async def check(error, call):
         before = await _snapshot(world)
         with pytest.raises(error) as caught:
             await call

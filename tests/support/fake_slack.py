@@ -65,15 +65,17 @@ def _default_body(method: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+_last_ts = 0.0  # the newest message's
+
+
 def _message(body: dict[str, Any]) -> dict[str, Any]:
     """A posted message as conversations.history shows it (a form-encoded call sends its objects as JSON text)."""
     def value(name: str) -> Any:
         found = body.get(name)
         return json.loads(found) if isinstance(found, str) and found[:1] in ("{", "[") else found
 
-    last = getattr(_message, "last", 0.0)
-    ts = max(time.time(), last + 0.000001)  # unique and increasing, as Slack's are within a channel
-    _message.last = ts  # type: ignore[attr-defined]
+    global _last_ts
+    ts = _last_ts = max(time.time(), _last_ts + 0.000001)  # unique and increasing, as Slack's are within a channel
     return {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": f"{ts:.6f}", "text": body.get("text"),
             "blocks": value("blocks"), "metadata": value("metadata"), "thread_ts": body.get("thread_ts")}  # fmt: skip
 

@@ -64,8 +64,10 @@ async def http(app: Litestar, world: World) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def transport(app: Litestar) -> httpx.ASGITransport:
-    return httpx.ASGITransport(app=app)
+def transport(app: Litestar, **options: Any) -> httpx.ASGITransport:
+    # Litestar types its __call__ with its own scope and event TypedDicts, httpx the ASGI app it takes with plain
+    # MutableMappings: the same protocol, in types neither library's checker relates to the other's.
+    return httpx.ASGITransport(app=app, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

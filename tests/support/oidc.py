@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from joserfc.jwk import KeySetSerialization
 
 from tests.databases import missing
 
@@ -105,7 +106,7 @@ class OidcProvider:
             self._metadata = response.json()
         return self._metadata
 
-    def jwks(self) -> dict[str, Any]:
+    def jwks(self) -> KeySetSerialization:
         response = httpx.get(self.metadata["jwks_uri"], timeout=10)
         response.raise_for_status()
         return response.json()

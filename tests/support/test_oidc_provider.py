@@ -105,7 +105,7 @@ async def test_client_secret_post_without_blocking_the_event_loop(oidc_provider:
 
 
 def test_claims_in_the_id_token_on_request_and_clients_known_from_the_start(oidc_providers: OidcProviders) -> None:
-    client = {"client_id": "static-rp", "client_secret": "static-secret-" + "x" * 20, "redirect_uris": [REDIRECT_URI]}
+    client: dict[str, Any] = {"client_id": "static-rp", "client_secret": "static-secret-" + "x" * 20, "redirect_uris": [REDIRECT_URI]}
     provider = oidc_providers.start(clients=[client], id_token_claims=True)
 
     claims, _ = sign_in(provider, "hal@oais.example", client["client_id"], client["client_secret"])

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain.coselection import CoSelection
@@ -21,14 +21,14 @@ from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role, Verdict, Vetting
 from accessdesk.web.audit_pages import CSV_COLUMNS, csv_cell
 from tests.support.audit import tamper
-from tests.support.console import sign_in
+from tests.support.console import match_in, sign_in
 from tests.world import NDA_TEXT, OPERATOR
 
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
-async def approved_grant(world, partner, *, developer_reason: str, government_reason: str):  # type: ignore[no-untyped-def]
+async def approved_grant(world, partner, *, developer_reason: str, government_reason: str):
     nomination = await world.nominate(partner, start=timedelta(days=2))
     coselection = CoSelection(world.unit)
     await coselection.decide(actor=world.dev_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE,
@@ -38,7 +38,7 @@ async def approved_grant(world, partner, *, developer_reason: str, government_re
     return nomination, outcome.grant
 
 
-async def scene(world, *, partner_name: str = "Northwind", reason: str = "Evaluation plan reviewed"):  # type: ignore[no-untyped-def]
+async def scene(world, *, partner_name: str = "Northwind", reason: str = "Evaluation plan reviewed"):
     """A partner (named as given, vetted, NDA accepted, all six areas attested) granted access by both sides."""
     await world.government_ready()
     await world.government_grant()
@@ -58,15 +58,15 @@ def seqs_in(html: str) -> list[int]:
     return [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
 
 
-def rehash(event: dict) -> str:  # type: ignore[type-arg]
+def rehash(event: dict) -> str:
     """What an auditor would compute offline, from the export alone (no accessdesk code)."""
     body = {k: v for k, v in event.items() if k not in ("prev_hash", "hash")}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256((event["prev_hash"] + canonical).encode()).hexdigest()
 
 
-async def all_events(world) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    rows = (await world.unit.session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc()))).all()  # type: ignore[attr-defined]
+async def all_events(world) -> list[AuditEvent]:
+    rows = (await world.unit.session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()))).all()
     return list(rows)
 
 
@@ -79,8 +79,9 @@ async def test_the_trail_lists_newest_first_and_pages_with_older_events(api, wor
     first = await api.get("/console/audit", follow_redirects=False)
     assert first.status_code == 200, first.text
     assert seqs_in(first.text) == list(range(total, total - 50, -1))
-    older = re.search(r'<a href="([^"]+)">Older events</a>', first.text).group(1).replace("&amp;", "&")
+    older = match_in(r'<a href="([^"]+)">Older events</a>', first.text, 1).replace("&amp;", "&")
     assert older == f"/console/audit?before_seq={total - 49}"
+    link: str | None
     walked, link = seqs_in(first.text), older
     while link:
         shown = await api.get(link)

@@ -70,7 +70,7 @@ async def test_a_script_in_an_organisation_name_is_shown_as_text_and_never_runs(
     await world.commit()
     dialogs: list[str] = []
 
-    async def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+    async def on_dialog(dialog) -> None:
         dialogs.append(dialog.message)
         await dialog.dismiss()
 

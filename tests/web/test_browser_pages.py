@@ -61,7 +61,7 @@ async def test_a_person_signs_in_through_the_providers_own_pages(browser_page, e
     assert [m for m in console if CSP_WORDS in m] == [], console
 
 
-async def a_lived_in_world(world) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def a_lived_in_world(world) -> dict[str, str]:
     """Enough of everything for the pages to show what they are for."""
     await world.government_ready()
     government = await world.government_grant()
@@ -82,7 +82,7 @@ async def a_lived_in_world(world) -> dict[str, str]:  # type: ignore[no-untyped-
             "north_admin": north_admin.label, "east_admin": east_admin.label}
 
 
-async def told_and_asked(world, grant_id: str) -> str:  # type: ignore[no-untyped-def]
+async def told_and_asked(world, grant_id: str) -> str:
     """A reminder sent (its admin told, its Slack channel unreachable) and a Slack link asked for (the token)."""
     reminder = await remind(world, "grant.ends.7d", uuid.UUID(grant_id), organisation_id=world.government.id,
                             model_id=world.model.id, recipients=[f"user:{world.gov_admin.user_id}", "slack:C0ATLAS12"])  # fmt: skip
@@ -92,7 +92,7 @@ async def told_and_asked(world, grant_id: str) -> str:  # type: ignore[no-untype
     return await link_request(world)
 
 
-async def shoot(page, base: str, path: str, name: str, console: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def shoot(page, base: str, path: str, name: str, console: list[str]) -> None:
     await page.goto(f"{base}{path}")
     assert await page.locator("h1").count() == 1, path
     SHOTS.mkdir(parents=True, exist_ok=True)

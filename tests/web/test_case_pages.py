@@ -13,11 +13,11 @@ from accessdesk.domain.vocabulary import Area
 from tests.support.console import csrf_in, open_as, sign_in, submit
 
 
-def when(world, days: float) -> str:  # type: ignore[no-untyped-def]
+def when(world, days: float) -> str:
     return (world.now + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
 
 
-async def nominations(world) -> list[Nomination]:  # type: ignore[no-untyped-def]
+async def nominations(world) -> list[Nomination]:
     rows = list((await world.unit.session.exec(select(Nomination))).all())
     return rows
 

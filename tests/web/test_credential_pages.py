@@ -13,7 +13,7 @@ from html import unescape
 from joserfc.jwk import ECKey
 
 from accessdesk.domain.vocabulary import Tier
-from tests.support.console import SECRET, clients, csrf_in, open_as, sign_in
+from tests.support.console import SECRET, clients, csrf_in, match_in, open_as, sign_in
 from tests.support.oauth import basic
 from tests.support.scenes import usable_grant
 
@@ -21,7 +21,7 @@ ISSUER = "http://127.0.0.1:8000"  # the default base URL the api fixture's app r
 CLIENT_ID = re.compile(r"adk_[cg]_[A-Za-z0-9_-]{22}")
 
 
-async def token_for(api, client_id: str, secret: str):  # type: ignore[no-untyped-def]
+async def token_for(api, client_id: str, secret: str):
     return await api.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret))
 
 
@@ -38,7 +38,7 @@ def assert_python_compiles(html: str) -> None:
         compile(code, "<example>", "exec")
 
 
-async def create(api, page: str, shown, **fields):  # type: ignore[no-untyped-def]
+async def create(api, page: str, shown, **fields):
     return await api.post(f"{page}/credentials", data={"csrf": csrf_in(shown.text), "mode": "secret", **fields},
                           follow_redirects=True)  # fmt: skip
 
@@ -52,7 +52,7 @@ async def test_an_admin_sees_the_new_secret_once_and_it_gets_a_token(api, world,
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     text = unescape(response.text)
-    secret, client_id = SECRET.search(text).group(), CLIENT_ID.search(text).group()
+    secret, client_id = match_in(SECRET, text), match_in(CLIENT_ID, text)
     assert "this is the only time it is shown" in text
     shown_examples = examples(response.text)
     curl = shown_examples["curl (client_secret_basic)"]
@@ -112,7 +112,7 @@ async def test_staff_see_the_status_never_the_secret_and_may_revoke(api, world, 
     grant = await usable_grant(world, clock)
     page = f"/console/grants/{grant.id}"
     created = await create(api, page, await open_as(api, world.gov_admin, page), name="evaluation cluster")
-    secret, client_id = SECRET.search(created.text).group(), CLIENT_ID.search(created.text).group()
+    secret, client_id = match_in(SECRET, created.text), match_in(CLIENT_ID, created.text)
     [client] = await clients(world)
 
     shown = await open_as(api, world.dev_approver, page)
@@ -162,7 +162,7 @@ async def test_a_registered_public_key_instead_of_a_secret(api, world, clock, un
     assert "No secret" in response.text and "eval-2026" in response.text
     python = examples(response.text)["Python (Authlib, private_key_jwt)"]
     assert 'PrivateKeyJWT(TOKEN_URL, alg="ES256", headers={"kid": "eval-2026"})' in python
-    assert CLIENT_ID.search(response.text).group() in python
+    assert match_in(CLIENT_ID, response.text) in python
     assert_python_compiles(response.text)
     [client] = await clients(world)
     assert client.auth_method == "private_key_jwt" and client.jwks == {"keys": [public]}
@@ -178,7 +178,7 @@ async def test_rotation_shows_a_new_secret_and_until_when_the_old_one_works(api,
     grant = await usable_grant(world, clock)
     page = f"/console/grants/{grant.id}"
     created = await create(api, page, await open_as(api, world.gov_admin, page), name="cluster")
-    old, client_id = SECRET.search(created.text).group(), CLIENT_ID.search(created.text).group()
+    old, client_id = match_in(SECRET, created.text), match_in(CLIENT_ID, created.text)
     [client] = await clients(world)
     shown = await api.get(page)
     assert "Rotate the secret of cluster" in shown.text
@@ -188,7 +188,7 @@ async def test_rotation_shows_a_new_secret_and_until_when_the_old_one_works(api,
     response = await api.post(f"{page}/credentials/{client.id}/rotation", data={"csrf": csrf_in(shown.text)},
                               follow_redirects=True)  # fmt: skip
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
-    new = SECRET.search(response.text).group()
+    new = match_in(SECRET, response.text)
     until = (world.now + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M UTC")
     assert new != old and "New secret for cluster" in response.text
     assert f"The previous secret keeps working until {until}" in response.text
@@ -212,7 +212,7 @@ async def test_a_high_tier_model_says_dpop_is_required_and_shows_how(api, world,
     assert '-H "DPoP: $DPOP_PROOF"' in examples(response.text)["curl (client_secret_basic)"]
     assert_python_compiles(response.text)
     # What the page says is what the token endpoint does.
-    without = await token_for(api, CLIENT_ID.search(text).group(), SECRET.search(text).group())
+    without = await token_for(api, match_in(CLIENT_ID, text), match_in(SECRET, text))
     assert without.status_code == 400 and without.json()["error"] == "invalid_dpop_proof"
 
 
@@ -228,7 +228,7 @@ async def test_the_developers_admins_manage_gateway_credentials(api, world, cloc
     response = await api.post(f"{page}/gateways", data={"csrf": csrf_in(shown.text), "gateway_name": "edge"},
                               follow_redirects=True)  # fmt: skip
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
-    secret, client_id = SECRET.search(response.text).group(), CLIENT_ID.search(response.text).group()
+    secret, client_id = match_in(SECRET, response.text), match_in(CLIENT_ID, response.text)
     assert client_id.startswith("adk_g_")
     curl = examples(response.text)["curl (introspection, RFC 7662)"]
     assert f"{ISSUER}/oauth/introspect" in curl and f"export ACCESSDESK_GATEWAY_SECRET={secret}" in curl
@@ -243,7 +243,7 @@ async def test_the_developers_admins_manage_gateway_credentials(api, world, cloc
     assert client_id in shown.text and secret not in shown.text and not SECRET.search(shown.text)
     [gateway] = await clients(world)
     rotated = await api.post(f"{page}/gateways/{gateway.id}/rotation", data={"csrf": csrf_in(shown.text)})
-    assert rotated.status_code == 200 and SECRET.search(rotated.text).group() != secret
+    assert rotated.status_code == 200 and match_in(SECRET, rotated.text) != secret
     assert "The previous secret keeps working until" in rotated.text
     revoked = await api.post(f"{page}/gateways/{gateway.id}/revocation",
                              data={"csrf": csrf_in(shown.text), "reason": "gateway retired"}, follow_redirects=False)  # fmt: skip

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, AuditEvent, Decision
 from tests.support.console import csrf_in, sign_in
 
 
-async def counts(world) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+async def counts(world) -> tuple[int, int, int]:
     result = (len((await world.unit.session.exec(select(Decision.id))).all()),
               len((await world.unit.session.exec(select(AccessGrant.id))).all()),
               # signing in and out is audited too; what matters here is that no decision was
               len((await world.unit.session.exec(
-                  select(AuditEvent.seq).where(AuditEvent.action.not_like("session.%")))).all()))  # type: ignore[attr-defined]  # fmt: skip
+                  select(AuditEvent.seq).where(col(AuditEvent.action).not_like("session.%")))).all()))  # fmt: skip
     return result
 
 
-async def decide(api, person, nomination, verdict: str, reason: str = ""):  # type: ignore[no-untyped-def]
+async def decide(api, person, nomination, verdict: str, reason: str = ""):
     await sign_in(api, person)
     page = await api.get(f"/console/nominations/{nomination.id}", follow_redirects=False)
     assert page.status_code == 200, page.text
@@ -29,7 +29,7 @@ async def decide(api, person, nomination, verdict: str, reason: str = ""):  # ty
                           follow_redirects=False)  # fmt: skip
 
 
-async def scene(world):  # type: ignore[no-untyped-def]
+async def scene(world):
     await world.government_ready()
     await world.government_grant()
     partner, admin = await world.partner(name="northwind")

@@ -14,14 +14,14 @@ from accessdesk.db.tables import AuditEvent, OutboxMessage, Reminder
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.vocabulary import OrgKind, Role
-from tests.support.console import csrf_in, open_as
+from tests.support.console import csrf_in, match_in, open_as
 from tests.support.scenes import outbox, remind, set_delivery
 from tests.world import OPERATOR
 
 DEAD = "/console/deliveries/dead"
 
 
-async def message(world, recipient: str, *, state: str = "dead", topic: str = "reminder.grant_ending",  # type: ignore[no-untyped-def]
+async def message(world, recipient: str, *, state: str = "dead", topic: str = "reminder.grant_ending",
                   error: str = "SlackApiError: channel_not_found") -> uuid.UUID:  # fmt: skip
     """An outbox message that is ``dead`` (gave up after 8 tries), ``delivered`` or ``waiting`` (tried twice)."""
     message_id = world.unit.notify(topic=topic, recipient=recipient, payload={}, dedupe_key=f"test:{uuid.uuid4()}")
@@ -38,7 +38,7 @@ async def message(world, recipient: str, *, state: str = "dead", topic: str = "r
     return message_id
 
 
-async def audit_actions(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+async def audit_actions(world) -> list[tuple[str, str]]:
     rows = (await world.unit.session.exec(select(AuditEvent.action, AuditEvent.actor))).all()
     return list(rows)
 
@@ -102,7 +102,7 @@ async def test_reminders_page_newest_first_and_a_bad_cursor_says_so(api, world):
     sent = re.findall(r'<time datetime="([^"]+)">', shown.text)
     assert len(sent) == 50 and sent == sorted(sent, reverse=True)
     assert "AI Security Office&#39;s attestation" in shown.text and "Newest reminders" not in shown.text
-    older = re.search(r'<a href="([^"]+)">Older reminders</a>', shown.text).group(1)
+    older = match_in(r'<a href="([^"]+)">Older reminders</a>', shown.text, 1)
     rest = await api.get(older)
     assert len(re.findall(r'<time datetime="', rest.text)) == 2 and "Newest reminders" in rest.text
     assert "Older reminders" not in rest.text

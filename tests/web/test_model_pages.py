@@ -17,7 +17,7 @@ NEW = {"slug": "nimbus", "name": "Nimbus", "codename": "NB-1", "tier": "high", "
        "planned_release_at": "2026-12-30T09:00"}  # fmt: skip
 
 
-async def model_named(world, slug: str) -> FrontierModel | None:  # type: ignore[no-untyped-def]
+async def model_named(world, slug: str) -> FrontierModel | None:
     found = (await world.unit.session.exec(select(FrontierModel).where(FrontierModel.slug == slug))).first()
     return found
 

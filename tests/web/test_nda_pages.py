@@ -14,7 +14,7 @@ V11 = {"title": "Acme NDA", "version": "1.1", "term_days": "365", "model_id": ""
        "body": "The recipient keeps everything confidential.\nClause <b>2</b>.\n"}  # fmt: skip
 
 
-async def templates(world) -> list[NdaTemplate]:  # type: ignore[no-untyped-def]
+async def templates(world) -> list[NdaTemplate]:
     rows = list((await world.unit.session.exec(select(NdaTemplate))).all())
     return rows
 

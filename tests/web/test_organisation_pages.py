@@ -16,7 +16,7 @@ PARTNER = {"name": "Harbor Labs", "slug": "harbor", "domains": "harbor.test", "s
            "contact_name": "Hana", "contact_email": "hana@harbor.test"}  # fmt: skip
 
 
-async def organisation(world, slug: str) -> Organisation | None:  # type: ignore[no-untyped-def]
+async def organisation(world, slug: str) -> Organisation | None:
     found = (await world.unit.session.exec(select(Organisation).where(Organisation.slug == slug)
                                            .execution_options(populate_existing=True))).first()  # fmt: skip
     return found
@@ -75,7 +75,8 @@ async def test_vetting_is_decided_in_the_console_with_a_reason_to_decline(api, w
     response = await api.post(f"{page}/vetting", data={"csrf": csrf_in(shown.text), "outcome": "vetted"},
                               follow_redirects=False)  # fmt: skip
     assert response.status_code == 303
-    assert (await organisation(world, "harbor")).vetting_state == "vetted"  # type: ignore[union-attr]
+    harbor = await organisation(world, "harbor")
+    assert harbor is not None and harbor.vetting_state == "vetted"
     await sign_in(api, world.gov_member)
     approver_view = await api.get(page)
     assert 'action="/console/organisations/' + str(org.id) + '/vetting"' not in approver_view.text

@@ -20,23 +20,23 @@ HOME = "/console/my-organisation"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) accessdesk-test"
 
 
-async def signed_in_page(api, person, path: str = HOME):  # type: ignore[no-untyped-def]
+async def signed_in_page(api, person, path: str = HOME):
     await sign_in(api, person)
     page = await api.get(path, follow_redirects=False)
     assert page.status_code == 200, page.text
     return page
 
 
-async def rows(world, table: type) -> list:  # type: ignore[no-untyped-def]
+async def rows(world, table: type) -> list:
     found = list((await world.unit.session.exec(select(table).execution_options(populate_existing=True))).all())
     return found
 
 
-def in_days(world, days: int) -> str:  # type: ignore[no-untyped-def]
+def in_days(world, days: int) -> str:
     return (world.now + timedelta(days=days)).date().isoformat()
 
 
-def every_form(world) -> list[tuple[str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+def every_form(world) -> list[tuple[str, dict[str, str]]]:
     """Each portal form, filled in as an admin would (without the CSRF token)."""
     return [(f"{HOME}/vetting", {"submission": "About us."}),
             (f"{HOME}/ndas/{world.nda.id}", {"sha256": world.nda.sha256, "accept": "yes"}),

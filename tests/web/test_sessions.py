@@ -15,7 +15,7 @@ from tests.world import OPERATOR
 COOKIE = "accessdesk_session"
 
 
-async def sessions(world) -> list[WebSession]:  # type: ignore[no-untyped-def]
+async def sessions(world) -> list[WebSession]:
     rows = (await world.unit.session.exec(select(WebSession).execution_options(populate_existing=True))).all()
     return list(rows)
 

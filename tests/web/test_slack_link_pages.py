@@ -21,12 +21,12 @@ def words(html: str) -> str:
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", html)))
 
 
-def private(response) -> bool:  # type: ignore[no-untyped-def]
+def private(response) -> bool:
     return (response.headers.get_list("referrer-policy") == ["no-referrer"]
             and response.headers.get_list("cache-control") == ["no-store"])  # fmt: skip
 
 
-async def stored(world, table):  # type: ignore[no-untyped-def]
+async def stored(world, table):
     rows = (await world.unit.session.exec(select(table).execution_options(populate_existing=True))).all()
     return list(rows)
 
