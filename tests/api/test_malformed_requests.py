@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 
 import httpx
+from litestar import Response
 from litestar.routes import HTTPRoute
 
 from accessdesk.api.bodies import MAX_BODY_BYTES
@@ -82,7 +83,7 @@ async def test_a_method_the_route_does_not_have_is_405(api, world, bearer):
     assert_problem(response, 405, "http_405")
 
 
-def nomination_body(world, organisation, clock) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def nomination_body(world, organisation, clock) -> dict[str, object]:
     return {"model_id": str(world.model.id), "organisation_id": str(organisation.id),
             "starts_at": iso(clock.now() + timedelta(days=40)), "ends_at": iso(clock.now() + timedelta(days=50)),
             "actions": ["invoke"], "justification": "evaluation"}  # fmt: skip
@@ -151,4 +152,5 @@ def test_every_options_answer_matches_its_route():
         if isinstance(route, HTTPRoute):
             options, _ = route.route_handler_map["OPTIONS"]
             answer = options.fn(scope={})
+            assert isinstance(answer, Response)  # Litestar's own OPTIONS handler answers at once, not awaited
             assert answer.headers["Allow"] == ", ".join(sorted(route.methods)), route.path

@@ -190,7 +190,7 @@ async def test_an_acknowledgement_stays_given_when_the_listener_fails_at_once_af
     the listener failed after ``ack()``, bolt's runner set the acknowledgement back to None once the error boundary
     had run. A failure within those 10 ms lost it: the request waited 3 seconds and Slack was answered 404, though
     the person had been told. The bot's acknowledgement, once given, stays given."""
-    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.async_app import AsyncAck, AsyncApp
     from slack_bolt.request.async_request import AsyncBoltRequest
 
     from accessdesk.db.engine import make_sessionmaker
@@ -202,7 +202,7 @@ async def test_an_acknowledgement_stays_given_when_the_listener_fails_at_once_af
                                clock=clock)  # fmt: skip
 
     @bolt.command("/fails-at-once")
-    async def fails_at_once(ack) -> None:  # type: ignore[no-untyped-def]
+    async def fails_at_once(ack: AsyncAck) -> None:
         await ack()
         raise RuntimeError("broken right after the acknowledgement")
 
