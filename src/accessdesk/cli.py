@@ -356,8 +356,10 @@ def keys_list() -> None:
         return await _key_ring(unit, settings).describe()
 
     for key in _with_unit(settings, work):
-        if key.signs_from is None:
+        if key.signs_from is None and key.retired_at is None:
             role = "next (published, not signing yet)"
+        elif key.signs_from is None:
+            role = f"withdrawn {key.retired_at:%Y-%m-%d %H:%M} UTC without signing (a surplus next key), unpublished"
         elif key.retired_at is None:
             role = f"current (signing since {key.signs_from:%Y-%m-%d %H:%M} UTC)"
         else:

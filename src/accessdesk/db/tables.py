@@ -412,10 +412,21 @@ class OAuthClientSecret(SQLModel, table=True):
 
 class SigningKey(SQLModel, table=True):
     """A key that signs access tokens. Published in the JWKS before it signs (``signs_from`` unset: the next key),
-    signing while current, and published after it is retired until the last token it signed has expired. The
+    signing while current, and published after it is retired until the last token it signed has expired (a next
+    key retired without ever signing, a surplus a rotation repaired, leaves the JWKS at once). The
     private key is stored sealed (AES-256-GCM under the key-encryption key from settings)."""
 
     __tablename__ = "signing_keys"
+    # One current and one next key (per algorithm), however many processes start or rotate at once: a second
+    # first start loses at the index and uses the keys the first one made.
+    __table_args__ = (
+        sa.Index("ix_signing_keys_one_current", "alg", unique=True,
+                 sqlite_where=sa.text("signs_from IS NOT NULL AND retired_at IS NULL"),
+                 postgresql_where=sa.text("signs_from IS NOT NULL AND retired_at IS NULL")),
+        sa.Index("ix_signing_keys_one_next", "alg", unique=True,
+                 sqlite_where=sa.text("signs_from IS NULL AND retired_at IS NULL"),
+                 postgresql_where=sa.text("signs_from IS NULL AND retired_at IS NULL")),
+    )  # fmt: skip
 
     kid: str = Field(sa_type=sa.String(64), primary_key=True)
     alg: str = Field(sa_type=sa.String(16))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from accessdesk.crypto import ALGORITHM, Signer, new_signing_key, seal, unseal
@@ -47,34 +48,56 @@ class KeyRing:
         return list((await self.unit.session.exec(stmt)).all())
 
     async def ensure(self, *, actor: Actor) -> None:
-        """Create the first current and next keys if there are none (first start)."""
-        keys = await self._all(lock=True)
-        if not any(k.signs_from is not None and k.retired_at is None for k in keys):
-            current = self._new_key(signs_from=self.unit.now())
-            upcoming = self._new_key(signs_from=None)
-            self.unit.record(actor=actor, action="signing_key.created", subject_type="signing_keys",
-                             subject_id=current.kid, after={"current": current.kid, "next": upcoming.kid})  # fmt: skip
+        """Create the first current and next keys if there are none (first start). Processes starting at once on a
+        fresh database race here (there is no row to lock yet): the unique indexes on ``signing_keys`` let one win,
+        and the others find its keys and make none."""
+        if _current(await self._all(lock=True)) is None:
+            try:
+                async with self.unit.session.begin_nested():
+                    current = self._new_key(signs_from=self.unit.now())
+                    upcoming = self._new_key(signs_from=None)
+            except IntegrityError:  # another process made them first, and has committed them
+                if _current(await self._all()) is None:
+                    raise
+            else:
+                self.unit.record(actor=actor, action="signing_key.created", subject_type="signing_keys",
+                                 subject_id=current.kid, after={"current": current.kid, "next": upcoming.kid})  # fmt: skip
         await self.unit.commit()
 
     async def rotate(self, *, actor: Actor) -> tuple[str, str]:
         """The next key starts signing, the current one retires (published until its last token expires), a new
-        next key is published. Returns (the new current kid, the new next kid)."""
+        next key is published. Returns (the new current kid, the new next kid).
+
+        A surplus left by an older version (two current or two next keys) is repaired on the way: every current key
+        retires the same way, and of several next keys the one published longest starts signing while the others
+        retire unpublished (they never signed anything)."""
         keys = await self._all(lock=True)
         now = self.unit.now()
-        current = next((k for k in keys if k.signs_from is not None and k.retired_at is None), None)
-        upcoming = next((k for k in keys if k.signs_from is None), None)
-        if upcoming is None:  # only before the first start; a key nobody has seen published yet
+        currents = sorted((k for k in keys if _is_current(k)), key=lambda k: k.signs_from or now, reverse=True)
+        nexts = sorted((k for k in keys if _is_next(k)), key=lambda k: (k.created_at, k.kid))
+        for key in currents:
+            key.retired_at, key.published_until = now, now + self.token_ttl + PUBLISH_MARGIN
+        for key in nexts[1:]:
+            key.retired_at, key.published_until = now, now
+        self.unit.session.add_all([*currents, *nexts[1:]])
+        await self.unit.session.flush()  # the indexes hold at every statement: retire before promoting
+        if nexts:
+            upcoming = nexts[0]
+        else:  # only before the first start; a key nobody has seen published yet
             upcoming = self._new_key(signs_from=None)
-        if current is not None:
-            current.retired_at, current.published_until = now, now + self.token_ttl + PUBLISH_MARGIN
-            self.unit.session.add(current)
+            await self.unit.session.flush()
         upcoming.signs_from = now
         self.unit.session.add(upcoming)
+        await self.unit.session.flush()
         following = self._new_key(signs_from=None)
+        retired = currents[0] if currents else None
+        after: dict[str, Any] = {"current": upcoming.kid, "next": following.kid,
+                                 "retired_published_until": retired.published_until if retired else None}  # fmt: skip
+        if currents[1:] or nexts[1:]:
+            after["repaired"] = {"retired_current": [k.kid for k in currents[1:]],
+                                 "withdrawn_next": [k.kid for k in nexts[1:]]}  # fmt: skip
         self.unit.record(actor=actor, action="signing_key.rotated", subject_type="signing_keys", subject_id=upcoming.kid,
-                         before={"current": current.kid if current else None},
-                         after={"current": upcoming.kid, "next": following.kid,
-                                "retired_published_until": current.published_until if current else None})  # fmt: skip
+                         before={"current": retired.kid if retired else None}, after=after)  # fmt: skip
         await self.unit.commit()
         return upcoming.kid, following.kid
 
@@ -97,3 +120,15 @@ class KeyRing:
 
     async def describe(self) -> list[SigningKey]:
         return await self._all()
+
+
+def _is_current(key: SigningKey) -> bool:
+    return key.signs_from is not None and key.retired_at is None
+
+
+def _is_next(key: SigningKey) -> bool:
+    return key.signs_from is None and key.retired_at is None
+
+
+def _current(keys: list[SigningKey]) -> SigningKey | None:
+    return next((k for k in keys if _is_current(k)), None)
