@@ -17,14 +17,18 @@ import asyncio
 import os
 import secrets
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import asyncpg
 import pytest
+from alembic import command
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accessdesk.db.migrate import upgrade
+from accessdesk.db.migrate import alembic_config, upgrade
 from tests.world import World
 
 PG_URL = os.environ.get("ACCESSDESK_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -133,6 +137,21 @@ class PostgresDatabase:
                 await connection.close()
 
         asyncio.run(drop())
+
+
+@asynccontextmanager
+async def at_revision(engine: AsyncEngine, revision: str) -> AsyncIterator[str]:
+    """The test's database (``engine``'s) migrated down to ``revision``, as an older version left it, and back at
+    head afterwards, whatever the test did, so that the next test on a shared PostgreSQL database finds the schema
+    whole. Yields the database's URL."""
+    url = engine.url.render_as_string(hide_password=False)
+    await engine.dispose()
+    await asyncio.to_thread(command.downgrade, alembic_config(url), revision)
+    try:
+        yield url
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
 
 
 Database = SqliteDatabase | PostgresDatabase  # what the ``database`` fixture gives, by its ``kind``

@@ -7,6 +7,10 @@ import sqlite3
 
 import asyncpg
 
+from accessdesk.db.schema import head_revision
+from tests.databases import at_revision
+from tests.support.cli import Run
+
 
 def test_upgrade_demo_token_and_verify(run):
     assert run("db", "upgrade").returncode == 0
@@ -56,3 +60,25 @@ def test_a_tampered_trail_fails_verification_naming_the_event(run, database):
         connection.close()
     result = run("audit", "verify")
     assert result.returncode == 1 and "BROKEN at event #7" in result.stdout
+
+
+def test_serve_and_the_worker_refuse_a_database_without_the_schema_and_create_nothing(tmp_path):
+    empty = tmp_path / "empty.db"
+    run = Run(f"sqlite+aiosqlite:///{empty}", tmp_path)
+    for command in (("serve", "--port", "0"), ("worker", "--once")):
+        refused = run(*command)
+        assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
+        assert refused.stderr == ("Error: refusing to start: the database has no accessdesk schema: run `accessdesk db "
+                                  "upgrade` (or pass --allow-outdated-schema)\n"), command  # fmt: skip
+    assert sqlite3.connect(empty).execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+async def test_serve_refuses_a_schema_behind_this_version_unless_told(engine, tmp_path):
+    async with at_revision(engine, "0015") as url:
+        run = Run(url, tmp_path)
+        refused = run("serve", "--port", "0")
+        allowed = run("worker", "--once", "--allow-outdated-schema")
+    assert refused.returncode == 1
+    assert f"the database schema is at revision 0015 and this version of accessdesk needs {head_revision()}" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    assert "starting on an outdated schema (--allow-outdated-schema)" in allowed.stderr

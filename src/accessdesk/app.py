@@ -9,7 +9,6 @@ from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Litestar, Request, Response, Router, get
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -35,6 +34,7 @@ from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up
 from accessdesk.db.engine import make_engine, make_sessionmaker
+from accessdesk.db.schema import read_schema
 from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.notifier import Notifier
 from accessdesk.domain.permissions import Permission
@@ -73,12 +73,14 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", tags=["health"])
 async def readyz(state: State) -> Response[dict[str, str]]:
-    """The database answers (503 otherwise)."""
+    """The database answers and holds the schema this version needs (503 otherwise, saying why)."""
     try:
         async with state.engine.connect() as connection:
-            await asyncio.wait_for(connection.execute(sa.text("SELECT 1")), timeout=5)
+            schema = await asyncio.wait_for(read_schema(connection), timeout=5)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return Response({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
+    if schema.problem is not None:
+        return Response({"status": "unavailable", "detail": schema.problem}, status_code=503)
     return Response({"status": "ok"})
 
 

@@ -71,6 +71,40 @@ def _operator() -> Actor:
     return Actor.system("operator (cli)")
 
 
+def _check_schema(settings: Settings, *, allow_outdated: bool) -> None:
+    """Refuse to start on a database whose schema is missing or behind this version (every request would fail),
+    in one line. A database that cannot be reached yet is not refused: it may come up after the server, and
+    ``/readyz`` says so meanwhile."""
+    from accessdesk.db.schema import read_schema
+
+    async def read() -> Any:
+        engine = make_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                return await asyncio.wait_for(read_schema(connection), timeout=10)
+        finally:
+            await engine.dispose()
+
+    try:
+        schema = asyncio.run(read())
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database: start, and let /readyz tell
+        logging.getLogger("accessdesk").warning("could not read the database schema at start (%s); /readyz answers "
+                                                "503 until the database is reachable and migrated", type(exc).__name__)  # fmt: skip
+        return
+    if schema.problem is not None and not allow_outdated:
+        raise click.ClickException(f"refusing to start: {schema.problem} (or pass --allow-outdated-schema)")
+    if schema.problem is not None:
+        logging.getLogger("accessdesk").warning("starting on an outdated schema (--allow-outdated-schema): %s",
+                                                schema.problem)  # fmt: skip
+    elif schema.ahead:
+        logging.getLogger("accessdesk").warning("the database schema is at revision %s, newer than this version of "
+                                                "accessdesk knows: a newer version migrated it", schema.revision)  # fmt: skip
+
+
+ALLOW_OUTDATED = click.option("--allow-outdated-schema", "allow_outdated", is_flag=True,
+                              help="start even when the database schema is missing or behind this version")  # fmt: skip
+
+
 @click.group()
 def main() -> None:
     """accessdesk: co-selected early access to frontier AI models."""
@@ -81,12 +115,14 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="server processes")
-def serve(host: str, port: int, workers: int) -> None:
+@ALLOW_OUTDATED
+def serve(host: str, port: int, workers: int, allow_outdated: bool) -> None:
     """Serve the web app and the JSON API."""
     import uvicorn
 
     settings = _settings()
     _prepare_sqlite(settings)
+    _check_schema(settings, allow_outdated=allow_outdated)
     logging.getLogger().setLevel(settings.log_level)
     uvicorn.run("accessdesk.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower(), log_config=logs.uvicorn_config(settings.log_level),
@@ -95,12 +131,14 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="sweep once and exit")
-def worker(once: bool) -> None:
+@ALLOW_OUTDATED
+def worker(once: bool, allow_outdated: bool) -> None:
     """Run the background worker (time-based transitions, lapsed nominations, notifications, audit checkpoints)."""
     from accessdesk.compose import notifier_for
     from accessdesk.worker import checkpoint_policy_for, run_forever, sweep_once
 
     settings = _settings()
+    _check_schema(settings, allow_outdated=allow_outdated)
     notifier, checkpoints = notifier_for(settings), checkpoint_policy_for(settings)
 
     async def run() -> None:

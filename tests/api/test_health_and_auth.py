@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from accessdesk.app import create_app
+from accessdesk.db.schema import head_revision
 from accessdesk.domain.tokens import Tokens
 from accessdesk.settings import Settings
-from tests.support.api import API, assert_problem, bearer_headers
+from tests.databases import at_revision
+from tests.support.api import API, app_engine, assert_problem, bearer_headers
 from tests.world import OPERATOR
 
 
@@ -40,6 +43,31 @@ async def test_readyz_is_503_when_the_database_is_unreachable(where, tmp_path: P
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
     assert alive.status_code == 200
+
+
+async def test_readyz_is_503_on_a_database_without_the_schema(tmp_path: Path):
+    """An unmigrated database answers SELECT 1, but every page would fail (``no such table``): not ready."""
+    empty = tmp_path / "empty.db"
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{empty}"), embedded_worker=False)
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable",
+                               "detail": "the database has no accessdesk schema: run `accessdesk db upgrade`"}
+    assert sqlite3.connect(empty).execute("SELECT name FROM sqlite_master").fetchall() == []  # nothing created
+
+
+async def test_readyz_is_503_on_a_schema_behind_this_version_and_ready_once_upgraded(engine, clock):
+    async with at_revision(engine, "0015") as url:
+        app = create_app(Settings(database_url=url), clock=clock, engine=app_engine(url), embedded_worker=False)
+        async with AsyncTestClient(app=app) as client:
+            behind = await client.get("/readyz")
+    assert behind.status_code == 503
+    assert behind.json()["detail"] == (f"the database schema is at revision 0015 and this version of accessdesk "
+                                       f"needs {head_revision()}: run `accessdesk db upgrade`")  # fmt: skip
+    app = create_app(Settings(database_url=url), clock=clock, engine=app_engine(url), embedded_worker=False)
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/readyz")).json() == {"status": "ok"}
 
 
 async def test_me_names_the_caller_their_organisation_and_permissions(api, world, bearer):

@@ -5,21 +5,17 @@ rotation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from accessdesk.db.engine import make_sessionmaker
-from accessdesk.db.migrate import alembic_config, upgrade
 from accessdesk.db.tables import AuditEvent, SigningKey
 from accessdesk.domain.signing_keys import KeyRing
 from accessdesk.domain.unit import Unit
-from tests.support.api import url_of
+from tests.databases import at_revision
 from tests.support.oauth import SETTINGS
 from tests.world import OPERATOR
 
@@ -100,24 +96,10 @@ async def _surplus(sessionmaker, clock) -> tuple[list[str], list[str]]:
         return [made[2].kid, made[0].kid], [made[1].kid, made[3].kid]  # (currents newest first, nexts oldest first)
 
 
-@asynccontextmanager
-async def before_the_indexes(engine) -> AsyncIterator[None]:
-    """The test database at revision 0015, as an older version left it; at head again afterwards (the upgrade
-    repairs whatever the test left, so the next test on this database finds the schema whole)."""
-    url = url_of(engine)
-    await engine.dispose()
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "0015")
-    try:
-        yield
-    finally:
-        await engine.dispose()
-        await asyncio.to_thread(upgrade, url)
-
-
 async def test_a_rotation_repairs_a_surplus_of_current_and_next_keys(engine, clock):
     """A database the indexes did not guard yet (the upgrade repairs it too; here the rotation comes first)."""
     sessionmaker = make_sessionmaker(engine)
-    async with before_the_indexes(engine):
+    async with at_revision(engine, "0015"):
         (newest, older), (first_next, second_next) = await _surplus(sessionmaker, clock)
         clock.advance(timedelta(minutes=1))
         async with sessionmaker() as session:
@@ -139,7 +121,7 @@ async def test_a_rotation_repairs_a_surplus_of_current_and_next_keys(engine, clo
 
 async def test_the_migration_repairs_a_surplus_before_guarding_against_it(engine, clock):
     sessionmaker = make_sessionmaker(engine)
-    async with before_the_indexes(engine):
+    async with at_revision(engine, "0015"):
         (newest, older), (first_next, second_next) = await _surplus(sessionmaker, clock)
 
     rows = {k.kid: k for k in await keys(sessionmaker)}
