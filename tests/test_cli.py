@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import asyncpg
 
@@ -82,3 +86,13 @@ async def test_serve_refuses_a_schema_behind_this_version_unless_told(engine, tm
     assert f"the database schema is at revision 0015 and this version of accessdesk needs {head_revision()}" in refused.stderr
     assert allowed.returncode == 0, allowed.stderr
     assert "starting on an outdated schema (--allow-outdated-schema)" in allowed.stderr
+
+
+def test_python_dash_m_and_version_name_the_installed_accessdesk():
+    version = importlib.metadata.version("accessdesk")
+    for command in ([sys.executable, "-m", "accessdesk", "--version"],
+                    [str(Path(sys.executable).parent / "accessdesk"), "--version"]):  # fmt: skip
+        shown = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and shown.stdout == f"accessdesk {version}\n", (command, shown.stderr)
+    helped = subprocess.run([sys.executable, "-m", "accessdesk", "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: accessdesk [OPTIONS] COMMAND")

@@ -106,6 +106,7 @@ ALLOW_OUTDATED = click.option("--allow-outdated-schema", "allow_outdated", is_fl
 
 
 @click.group()
+@click.version_option(package_name="accessdesk", prog_name="accessdesk", message="%(prog)s %(version)s")
 def main() -> None:
     """accessdesk: co-selected early access to frontier AI models."""
     logs.configure(logging.INFO)
