@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import asyncpg
+import pytest
 
+from accessdesk.db.migrate import upgrade
 from accessdesk.db.schema import head_revision
 from tests.databases import at_revision
 from tests.support.cli import Run
@@ -96,3 +100,26 @@ def test_python_dash_m_and_version_name_the_installed_accessdesk():
         assert shown.returncode == 0 and shown.stdout == f"accessdesk {version}\n", (command, shown.stderr)
     helped = subprocess.run([sys.executable, "-m", "accessdesk", "--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and helped.stdout.startswith("Usage: accessdesk [OPTIONS] COMMAND")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_the_worker_stops_when_signalled_says_so_and_exits_0(signum, tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'accessdesk.db'}"
+    await asyncio.to_thread(upgrade, url)
+    env = {**os.environ, "ACCESSDESK_DATABASE_URL": url, "ACCESSDESK_ENV": "development"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "accessdesk", "worker", cwd=tmp_path, env=env,
+                                                   stderr=asyncio.subprocess.PIPE)  # fmt: skip
+    assert process.stderr is not None
+    try:
+        started = await asyncio.wait_for(process.stderr.readline(), 60)
+        assert b"worker: sweeping every" in started, started
+        process.send_signal(signum)
+        _, rest = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    said = rest.decode()
+    assert process.returncode == 0, said
+    assert f"worker: {signum.name} received, stopping after the sweep under way" in said
+    assert said.rstrip().endswith("worker: stopped") and "Traceback" not in said

@@ -142,18 +142,27 @@ def worker(once: bool, allow_outdated: bool) -> None:
     _check_schema(settings, allow_outdated=allow_outdated)
     notifier, checkpoints = notifier_for(settings), checkpoint_policy_for(settings)
 
+    log = logging.getLogger("accessdesk.worker")
+
     async def run() -> None:
         async with _sessions(settings) as sessionmaker:
             if once:
                 click.echo(str(await sweep_once(sessionmaker, SystemClock(), notifier, checkpoints)))
-            else:
-                await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds,
-                                  checkpoints=checkpoints)
+                return
+            stop = asyncio.Event()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
+            def on_signal(signum: signal.Signals) -> None:
+                log.info("worker: %s received, stopping after the sweep under way", signum.name)
+                stop.set()
+
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(signum, on_signal, signum)
+            log.info("worker: sweeping every %g s", settings.worker_interval_seconds)
+            await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds,
+                              checkpoints=checkpoints, stop=stop)  # fmt: skip
+            log.info("worker: stopped")
+
+    asyncio.run(run())
 
 
 @main.group()

@@ -84,6 +84,9 @@ def configure(level: str | int = logging.INFO) -> None:
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO whenever it reads the migrations (db upgrade, the schema check
+    # at start): set-up chatter, not news.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _uvicorn_formatters() -> tuple[type[logging.Formatter], type[logging.Formatter]]:

@@ -6,6 +6,7 @@ Runs as ``accessdesk worker`` or inside the server (embedded default). Any numbe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -84,13 +85,17 @@ MAX_BACKOFF_SECONDS = 60.0
 
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier, *, interval: float,
-    checkpoints: CheckpointPolicy | None = None,
+    checkpoints: CheckpointPolicy | None = None, stop: asyncio.Event | None = None,
 ) -> None:  # fmt: skip
     """Sweep every ``interval`` seconds. While the database cannot be reached, one line when it is lost, sweeps
     further and further apart (doubling, up to ``MAX_BACKOFF_SECONDS`` or ``interval`` if longer), one line when it
-    is back; any other failure is logged with its traceback and retried at the next tick."""
+    is back; any other failure is logged with its traceback and retried at the next tick.
+
+    With ``stop``, return once it is set: a sweep under way is finished first (never cut between its transactions),
+    the wait between sweeps is not. Without it, run until cancelled (the embedded worker, stopped with its app)."""
     missed = 0
-    while True:
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
         wait = interval
         try:
             report = await sweep_once(sessionmaker, clock, notifier, checkpoints)
@@ -112,4 +117,5 @@ async def run_forever(
                 if missed == 1:
                     log.warning("worker: database unavailable (%s); sweeping again in %g s, less often while it "
                                 "lasts", describe(exc), wait)  # fmt: skip
-        await asyncio.sleep(wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
