@@ -81,6 +81,14 @@ def test_serve_and_the_worker_refuse_a_database_without_the_schema_and_create_no
     assert sqlite3.connect(empty).execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
+def test_a_command_run_before_db_upgrade_says_so_in_one_line(tmp_path):
+    run = Run(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", tmp_path)
+    for command in (("keys", "list"), ("tokens", "create", "--email", "gia@oais.example"), ("demo",)):
+        refused = run(*command)
+        assert refused.returncode == 1, (command, refused.stderr)
+        assert refused.stderr == "Error: the database has no accessdesk schema: run `accessdesk db upgrade`\n", command
+
+
 async def test_serve_refuses_a_schema_behind_this_version_unless_told(engine, tmp_path):
     async with at_revision(engine, "0015") as url:
         run = Run(url, tmp_path)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import async_sessionmaker
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from accessdesk.db.schema import Schema
+
 T = TypeVar("T")
 
 
@@ -57,9 +59,19 @@ async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[Asyn
 
 
 def _with_unit(settings: Settings, work: Callable[[Unit], Awaitable[T]]) -> T:
+    """``work`` in a unit of work on the configured database; a refusal, or a schema that is missing or behind
+    (a command run before ``db upgrade``), is one line and exit status 1, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
     async def run() -> T:
-        async with _sessions(settings) as sessionmaker, sessionmaker() as session:
-            return await work(Unit(session, SystemClock()))
+        try:
+            async with _sessions(settings) as sessionmaker, sessionmaker() as session:
+                return await work(Unit(session, SystemClock()))
+        except DBAPIError:
+            problem = (await _read_schema(settings)).problem
+            if problem is not None:
+                raise click.ClickException(problem) from None
+            raise
 
     try:
         return asyncio.run(run())
@@ -71,22 +83,23 @@ def _operator() -> Actor:
     return Actor.system("operator (cli)")
 
 
+async def _read_schema(settings: Settings) -> Schema:
+    from accessdesk.db.schema import read_schema
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            return await asyncio.wait_for(read_schema(connection), timeout=10)
+    finally:
+        await engine.dispose()
+
+
 def _check_schema(settings: Settings, *, allow_outdated: bool) -> None:
     """Refuse to start on a database whose schema is missing or behind this version (every request would fail),
     in one line. A database that cannot be reached yet is not refused: it may come up after the server, and
     ``/readyz`` says so meanwhile."""
-    from accessdesk.db.schema import read_schema
-
-    async def read() -> Any:
-        engine = make_engine(settings.database_url)
-        try:
-            async with engine.connect() as connection:
-                return await asyncio.wait_for(read_schema(connection), timeout=10)
-        finally:
-            await engine.dispose()
-
     try:
-        schema = asyncio.run(read())
+        schema = asyncio.run(_read_schema(settings))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database: start, and let /readyz tell
         logging.getLogger("accessdesk").warning("could not read the database schema at start (%s); /readyz answers "
                                                 "503 until the database is reachable and migrated", type(exc).__name__)  # fmt: skip
