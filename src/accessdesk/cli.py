@@ -175,7 +175,10 @@ def worker(once: bool, allow_outdated: bool) -> None:
                               checkpoints=checkpoints, stop=stop)  # fmt: skip
             log.info("worker: stopped")
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:  # before the handlers are in place, or during --once
+        pass
 
 
 @main.group()
