@@ -414,20 +414,23 @@ def keys_rotate() -> None:
 @keys.command("list")
 def keys_list() -> None:
     """Every key: next, current, retired (and until when it stays published)."""
+    from accessdesk.domain.signing_keys import KeyRole, role_of
+
     settings = _settings()
 
     async def work(unit: Unit) -> list[Any]:
         return await _key_ring(unit, settings).describe()
 
     for key in _with_unit(settings, work):
-        if key.signs_from is None and key.retired_at is None:
-            role = "next (published, not signing yet)"
-        elif key.signs_from is None:
-            role = f"withdrawn {key.retired_at:%Y-%m-%d %H:%M} UTC without signing (a surplus next key), unpublished"
-        elif key.retired_at is None:
-            role = f"current (signing since {key.signs_from:%Y-%m-%d %H:%M} UTC)"
-        else:
-            role = f"retired {key.retired_at:%Y-%m-%d %H:%M}, published until {key.published_until:%Y-%m-%d %H:%M} UTC"
+        match role_of(key):
+            case KeyRole.NEXT:
+                role = "next (published, not signing yet)"
+            case KeyRole.CURRENT:
+                role = f"current (signing since {key.signs_from:%Y-%m-%d %H:%M} UTC)"
+            case KeyRole.WITHDRAWN:
+                role = f"withdrawn {key.retired_at:%Y-%m-%d %H:%M} UTC without signing (a surplus next key), unpublished"
+            case KeyRole.RETIRED:
+                role = f"retired {key.retired_at:%Y-%m-%d %H:%M}, published until {key.published_until:%Y-%m-%d %H:%M} UTC"
         click.echo(f"{key.kid}  {key.alg}  {role}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,8 +74,8 @@ class KeyRing:
         retire unpublished (they never signed anything)."""
         keys = await self._all(lock=True)
         now = self.unit.now()
-        currents = sorted((k for k in keys if _is_current(k)), key=lambda k: k.signs_from or now, reverse=True)
-        nexts = sorted((k for k in keys if _is_next(k)), key=lambda k: (k.created_at, k.kid))
+        currents = sorted((k for k in keys if role_of(k) is KeyRole.CURRENT), key=lambda k: k.signs_from or now, reverse=True)
+        nexts = sorted((k for k in keys if role_of(k) is KeyRole.NEXT), key=lambda k: (k.created_at, k.kid))
         for key in currents:
             key.retired_at, key.published_until = now, now + self.token_ttl + PUBLISH_MARGIN
         for key in nexts[1:]:
@@ -122,13 +123,20 @@ class KeyRing:
         return await self._all()
 
 
-def _is_current(key: SigningKey) -> bool:
-    return key.signs_from is not None and key.retired_at is None
+class KeyRole(StrEnum):
+    """Where a key is in its life, read from its dates (one statement, for the ring and for ``keys list``)."""
+
+    NEXT = "next"  # published, not signing yet
+    CURRENT = "current"  # signing
+    RETIRED = "retired"  # signed once; published until its last token has expired
+    WITHDRAWN = "withdrawn"  # a surplus next key retired without ever signing; unpublished at once
 
 
-def _is_next(key: SigningKey) -> bool:
-    return key.signs_from is None and key.retired_at is None
+def role_of(key: SigningKey) -> KeyRole:
+    if key.retired_at is None:
+        return KeyRole.NEXT if key.signs_from is None else KeyRole.CURRENT
+    return KeyRole.WITHDRAWN if key.signs_from is None else KeyRole.RETIRED
 
 
 def _current(keys: list[SigningKey]) -> SigningKey | None:
-    return next((k for k in keys if _is_current(k)), None)
+    return next((k for k in keys if role_of(k) is KeyRole.CURRENT), None)
