@@ -17,7 +17,7 @@ import pytest
 from accessdesk.db.migrate import upgrade
 from accessdesk.db.schema import head_revision
 from tests.databases import at_revision
-from tests.support.cli import Run
+from tests.support.cli import Run, killed_if_left, stopped_by
 
 
 def test_upgrade_demo_token_and_verify(run):
@@ -87,6 +87,15 @@ def test_a_command_run_before_db_upgrade_says_so_in_one_line(tmp_path):
         refused = run(*command)
         assert refused.returncode == 1, (command, refused.stderr)
         assert refused.stderr == "Error: the database has no accessdesk schema: run `accessdesk db upgrade`\n", command
+    assert sqlite3.connect(tmp_path / "empty.db").execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_keys_list_names_each_key_by_its_role(run):
+    run("db", "upgrade")
+    assert run("keys", "rotate").returncode == 0  # makes the first pair, then rotates it
+    listed = run("keys", "list")
+    roles = sorted(line.split("  ")[2].split(" ")[0] for line in listed.stdout.splitlines())
+    assert listed.returncode == 0 and roles == ["current", "next", "retired"], listed.stdout
 
 
 async def test_serve_refuses_a_schema_behind_this_version_unless_told(engine, tmp_path):
@@ -118,16 +127,10 @@ async def test_the_worker_stops_when_signalled_says_so_and_exits_0(signum, tmp_p
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "accessdesk", "worker", cwd=tmp_path, env=env,
                                                    stderr=asyncio.subprocess.PIPE)  # fmt: skip
     assert process.stderr is not None
-    try:
+    async with killed_if_left(process):
         started = await asyncio.wait_for(process.stderr.readline(), 60)
         assert b"worker: sweeping every" in started, started
-        process.send_signal(signum)
-        _, rest = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    said = rest.decode()
+        said = await stopped_by(process, signum, timeout=30)
     assert process.returncode == 0, said
     assert f"worker: {signum.name} received, stopping after the sweep under way" in said
     assert said.rstrip().endswith("worker: stopped") and "Traceback" not in said

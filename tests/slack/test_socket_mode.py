@@ -28,6 +28,7 @@ from accessdesk.settings import Settings
 from accessdesk.slackbot.blocks import help_message
 from accessdesk.slackbot.socket_mode import SocketModeUnavailable, serve
 from tests.support.api import url_of
+from tests.support.cli import killed_if_left, stopped_by
 from tests.support.fake_slack import RESPONSE_URL, FakeSlack, Reply
 from tests.support.slack import BOT_TOKEN, slack_settings
 from tests.support.slack_signing import SIGNING_SECRET
@@ -233,17 +234,12 @@ async def test_the_command_serves_over_the_socket_until_signalled_then_exits_cle
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "accessdesk.cli", "slack", "socket", cwd=REPO, env=environment,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)  # fmt: skip
-    try:
+    async with killed_if_left(process):
         await asyncio.wait_for(slack_socket.connected.wait(), 30)
         envelope = slash_command("help", response_url=fake_slack.response_url())
         assert await slack_socket.send(envelope) == {"envelope_id": envelope["envelope_id"]}
         await fake_slack.wait_for(RESPONSE_URL)
-        process.send_signal(signum)
-        _, stderr = await asyncio.wait_for(process.communicate(), 15)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, stderr.decode()
-    assert "Traceback" not in stderr.decode()
+        stderr = await stopped_by(process, signum, timeout=15)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
     assert slack_socket.closed.is_set()

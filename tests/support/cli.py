@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,3 +103,22 @@ class Run:
 def run(database: Database, tmp_path: Path) -> Run:
     asyncio.run(database.reset())
     return Run(database.fresh_url(), tmp_path)
+
+
+@asynccontextmanager
+async def killed_if_left(process: asyncio.subprocess.Process) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A long-running command (``serve``, ``worker``, ``slack socket``) that the test stops itself: killed on the
+    way out if it is still running, so that a failing test leaves no process behind."""
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stopped_by(process: asyncio.subprocess.Process, signum: signal.Signals, *, timeout: float) -> str:
+    """Send ``signum`` and wait for the process to exit; what it wrote to stderr since, as text."""
+    process.send_signal(signum)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    return stderr.decode()
