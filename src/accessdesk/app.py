@@ -32,7 +32,7 @@ from accessdesk.api.organisations import OrganisationController, UserController,
 from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
-from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up
+from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up, slack_work
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.db.schema import read_schema
 from accessdesk.domain.nominees import is_grantee
@@ -43,7 +43,7 @@ from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, l
 from accessdesk.oauth.endpoints import OAuthController
 from accessdesk.oauth.keys import KeyCache
 from accessdesk.providers import SERVICES
-from accessdesk.ratelimit import RateLimits
+from accessdesk.ratelimit import RateLimits, rate_limited
 from accessdesk.request_scope import close_request_session, request_id_of
 from accessdesk.resources import templates_dir
 from accessdesk.settings import Settings
@@ -58,7 +58,7 @@ from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
-from accessdesk.web.security import security_headers
+from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
 from accessdesk.worker import PromptDelivery, checkpoint_policy_for, run_forever
 
@@ -107,6 +107,7 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
 
 
 SLACK_WARM_UP = 5.0
+SLACK_DRAIN = 30.0  # at shutdown, the longest wait for what the bot acknowledged (a few calls to a slow Slack)
 
 
 def create_app(
@@ -117,43 +118,114 @@ def create_app(
     notifier: Notifier | None = None,
     embedded_worker: bool | None = None,
 ) -> Litestar:
-    settings = settings or Settings.from_env()
+    """The app for one deployment: the routes every deployment serves (:func:`assemble`), wired to this one's
+    settings, clock, database and notifier (:func:`wire`)."""
+    app = assemble()
+    wire(app, settings or Settings.from_env(), clock=clock, engine=engine, notifier=notifier,
+         embedded_worker=embedded_worker)  # fmt: skip
+    return app
+
+
+def wire(
+    app: Litestar,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    notifier: Notifier | None = None,
+    embedded_worker: bool | None = None,
+) -> None:
+    """Give ``app`` (from :func:`assemble`, not serving) a deployment: everything that differs from one deployment
+    to the next lives in ``app.state``, which this replaces whole. ``engine``: the database to use and leave open
+    (by default the app opens its own on ``settings.database_url`` and closes it when it stops)."""
     clock = clock or SystemClock()
     notifier = notifier or notifier_for(settings)
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
-    run_worker = settings.run_embedded_worker if embedded_worker is None else embedded_worker
     outage = OutageLog()
     outage.watch(engine)
+    rate_limits = RateLimits(settings, engine=engine, clock=clock) if settings.rate_limits_enabled else None
+    slack_at_work = slack_work(settings)
+    app.state = State({
+        "settings": settings, "clock": clock, "engine": engine, "owns_engine": owns_engine,
+        "run_worker": settings.run_embedded_worker if embedded_worker is None else embedded_worker,
+        "database_outage": outage, "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
+        # Only a notifier that reaches people is worth not waiting for the worker (Slack).
+        "prompt_delivery": (PromptDelivery(make_sessionmaker(engine), clock, notifier)
+                            if settings.slack_enabled else None),
+        "slack_bolt": slack_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock, outage=outage,
+                                 work=slack_at_work),
+        "slack_work": slack_at_work,
+        "slack_signature": slack_signature(settings),
+        "relying_party": RelyingParty(settings.oidc_providers),
+        "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
+        "oauth_keys": KeyCache(sealing_key=settings.sealing_key,
+                               token_ttl=timedelta(seconds=settings.token_ttl_seconds)),
+        "security_headers": security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
+        "rate_limit_doors": rate_limits.doors if rate_limits is not None else None,
+        **({"rate_limits": rate_limits.limiter, "rate_limit_flush": rate_limits} if rate_limits is not None else {}),
+    })  # fmt: skip
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        tasks = []
-        if app.state.slack_bolt is not None:
-            # Before serving: the first acknowledgement must not wait for bolt's auth.test. A Slack out of reach
-            # delays the start by at most SLACK_WARM_UP seconds; bolt then tries again at the first request.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(slack_warm_up(app.state.slack_bolt), timeout=SLACK_WARM_UP)
-        if run_worker:
-            tasks.append(asyncio.create_task(
-                run_forever(app.state.sessionmaker, clock, notifier, interval=settings.worker_interval_seconds,
-                            checkpoints=checkpoint_policy_for(settings))
-            ))  # fmt: skip
-        if not settings.is_sqlite:  # PostgreSQL tells us what the OAuth endpoints may keep (oauth/cache.py)
-            tasks.append(asyncio.create_task(listen(app.state.oauth_cache, listen_dsn(settings.database_url))))
-            tasks.append(asyncio.create_task(flush_forever(app.state.oauth_issuances, lambda: _unit(app, clock))))
-        try:
-            yield
-        finally:
-            if app.state.prompt_delivery is not None:
-                await app.state.prompt_delivery.drain()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if owns_engine:
-                await engine.dispose()
 
+@contextlib.asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+    """What runs beside the requests while the app serves, as its deployment (``app.state``) asks: bolt warmed
+    up, the embedded worker, PostgreSQL's notifications to the OAuth cache, the shared rate-limit counts."""
+    state = app.state
+    settings: Settings = state.settings
+    clock: Clock = state.clock
+    tasks = []
+    if state.slack_bolt is not None:
+        # Before serving: the first acknowledgement must not wait for bolt's auth.test. A Slack out of reach
+        # delays the start by at most SLACK_WARM_UP seconds; bolt then tries again at the first request.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(slack_warm_up(state.slack_bolt), timeout=SLACK_WARM_UP)
+    if state.run_worker:
+        tasks.append(asyncio.create_task(
+            run_forever(state.sessionmaker, clock, state.notifier, interval=settings.worker_interval_seconds,
+                        checkpoints=checkpoint_policy_for(settings))
+        ))  # fmt: skip
+    if not settings.is_sqlite:  # PostgreSQL tells us what the OAuth endpoints may keep (oauth/cache.py)
+        tasks.append(asyncio.create_task(listen(state.oauth_cache, listen_dsn(settings.database_url))))
+        tasks.append(asyncio.create_task(flush_forever(state.oauth_issuances, lambda: _unit(app, clock))))
+    rate_limits: RateLimits | None = state.get("rate_limit_flush")
+    if rate_limits is not None:
+        tasks.append(asyncio.create_task(rate_limits.flush_forever()))
+    try:
+        yield
+    finally:
+        if state.slack_work is not None:  # what the bot acknowledged is finished, not cut off
+            try:
+                await asyncio.wait_for(state.slack_work.drain(), timeout=SLACK_DRAIN)
+            except TimeoutError:
+                log.warning("stopping: Slack work acknowledged more than %.0f s ago is still under way; cut off",
+                            SLACK_DRAIN)
+        if state.prompt_delivery is not None:
+            await state.prompt_delivery.drain()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if rate_limits is not None:
+            await rate_limits.limiter.flush()  # what was counted since the last flush still counts for the others
+        if state.owns_engine:
+            await state.engine.dispose()
+
+
+async def _stamp_request_id(message: Any, scope: Any) -> None:
+    if message["type"] == "http.response.start":
+        rid = scope.get("state", {}).get("request_id")
+        if rid:
+            message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+
+
+async def _before_request(request: Request[Any, Any, Any]) -> None:
+    request_id_of(request)
+
+
+def assemble() -> Litestar:
+    """The routes, hooks and middleware every deployment serves, reading what is particular to a deployment from
+    ``app.state`` (:func:`wire` puts it there before the app serves)."""
     api_router = Router(
         path="/api/v1",
         route_handlers=[
@@ -166,16 +238,6 @@ def create_app(
         request_class=JsonApiRequest,
         request_max_body_size=MAX_BODY_BYTES,
     )  # fmt: skip
-
-    async def stamp_request_id(message: Any, scope: Any) -> None:
-        if message["type"] == "http.response.start":
-            rid = scope.get("state", {}).get("request_id")
-            if rid:
-                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
-
-    async def before_request(request: Request[Any, Any, Any]) -> None:
-        request_id_of(request)
-
     app = Litestar(
         route_handlers=[api_router, healthz, readyz, home, slack_route(), OAuthController, AuditPublicationController,
                         ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
@@ -184,25 +246,11 @@ def create_app(
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=SERVICES,
-        middleware=[close_request_session],
+        middleware=[close_request_session, rate_limited],
         exception_handlers=with_database_outages(HANDLERS),
-        plugins=[RateLimits(settings, engine=engine, clock=clock)],
         lifespan=[lifespan],
-        before_request=before_request,
-        before_send=[stamp_request_id,
-                     security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins)],
-        state=State({"settings": settings, "clock": clock, "engine": engine, "database_outage": outage,
-                     "sessionmaker": make_sessionmaker(engine), "notifier": notifier,
-                     # Only a notifier that reaches people is worth not waiting for the worker (Slack).
-                     "prompt_delivery": (PromptDelivery(make_sessionmaker(engine), clock, notifier)
-                                         if settings.slack_enabled else None),
-                     "slack_bolt": slack_bolt(settings, sessionmaker=make_sessionmaker(engine), clock=clock,
-                                               outage=outage),
-                     "slack_signature": slack_signature(settings),
-                     "relying_party": RelyingParty(settings.oidc_providers),
-                     "oauth_cache": OAuthCache(), "oauth_issuances": IssuanceCounter(),
-                     "oauth_keys": KeyCache(sealing_key=settings.sealing_key,
-                                            token_ttl=timedelta(seconds=settings.token_ttl_seconds))}),  # fmt: skip
+        before_request=_before_request,
+        before_send=[_stamp_request_id, add_security_headers],
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine,
                                        engine_callback=_template_globals),
         openapi_config=OpenAPIConfig(

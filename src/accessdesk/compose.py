@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from accessdesk.clock import Clock
     from accessdesk.slackbot.endpoint import SlackSignature
+    from accessdesk.slackbot.work import AtWork
     from accessdesk.unavailable import OutageLog
 
 
@@ -47,7 +48,7 @@ def slack_route() -> HTTPRouteHandler:
 
 
 def slack_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
-               outage: OutageLog) -> AsyncApp | None:  # fmt: skip
+               outage: OutageLog, work: AtWork | None = None) -> AsyncApp | None:  # fmt: skip
     """The bolt app behind the Slack door when Slack is configured (else None), with its error boundary: a
     listener that failed for want of the database answers 503 (or, once it acknowledged, tells the person) and
     counts in ``outage``; a request no listener handles, or a payload a listener cannot read, is a 4xx in one log
@@ -58,10 +59,19 @@ def slack_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSess
     from accessdesk.slackbot.failures import slack_errors
     from accessdesk.unavailable import slack_listener_errors
 
-    bolt = build_bolt(settings, sessionmaker=sessionmaker, clock=clock)
+    bolt = build_bolt(settings, sessionmaker=sessionmaker, clock=clock, work=work)
     if bolt is not None:
         bolt.error(slack_errors(slack_listener_errors(outage)))
     return bolt
+
+
+def slack_work(settings: Settings) -> AtWork | None:
+    """What the bot does after its acknowledgements, for the server to wait for before it stops (with Slack)."""
+    if not settings.slack_enabled:
+        return None
+    from accessdesk.slackbot.work import AtWork
+
+    return AtWork()
 
 
 def slack_signature(settings: Settings) -> SlackSignature | None:

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from litestar.testing import AsyncTestClient
 
-from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.transitions import deliver_outbox
 from tests.databases import SqliteDatabase
 from tests.support.api import app_engine
+from tests.support.apps import wired_app
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack import slack_settings
 from tests.world import World
@@ -26,9 +26,9 @@ async def slack_app(
     """The app with Slack configured. ``/slack/events`` touches no table, so SQLite alone is enough here."""
     url = sqlite_database.fresh_url()
     served = app_engine(url)
-    app = create_app(slack_settings(url, fake_slack), clock=clock, engine=served, embedded_worker=False)
-    async with AsyncTestClient(app=app) as client:
-        yield client
+    with wired_app(slack_settings(url, fake_slack), clock=clock, engine=served) as app:
+        async with AsyncTestClient(app=app) as client:
+            yield client
     await served.dispose()
 
 

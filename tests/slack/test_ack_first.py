@@ -153,3 +153,20 @@ async def test_a_card_being_posted_to_a_slow_slack_does_not_hold_up_the_next_sub
     cards = await fake_slack.wait_for("chat.postMessage", timeout=2 * SLOW)
     assert min(c.received_at for c in cards) < sent  # the first card's post was under way meanwhile
     assert len(await rows(world, Nomination)) == 2
+
+
+async def test_a_server_told_to_stop_first_finishes_what_the_bot_acknowledged(engine, world, fake_slack: FakeSlack,
+                                                                               clock):  # fmt: skip
+    """A listener goes on after its acknowledgement; a server stopping (a deploy, SIGTERM) waits for it rather than
+    cutting it off halfway: here between asking Slack who submitted and nominating."""
+    partner, _ = await world.partner(name="lab-one")
+    fake_slack.script("users.info", slack_user(NORA, "nora@acme.test"))
+    fake_slack.latency = 1.0
+    async with serving_bot(engine, world, fake_slack, clock, timeout=30) as bot:
+        _, response = await timed(bot, submitted(**valid(world, partner)))
+        assert response.status_code == 200 and response.text == ""
+        assert fake_slack.calls_to("chat.postEphemeral") == []  # acknowledged; the rest is under way as it stops
+    [nomination] = await rows(world, Nomination)
+    assert nomination.nominated_by == world.dev_nominator.user_id
+    assert (await remembered(world, NORA)).user_id == world.dev_nominator.user_id
+    assert len(fake_slack.calls_to("chat.postEphemeral")) == 1

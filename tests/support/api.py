@@ -27,12 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
-from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.db.engine import make_engine
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.tokens import Tokens
 from accessdesk.settings import Settings
+from tests.support.apps import wired_app
 from tests.world import OPERATOR, World
 
 API = "/api/v1"
@@ -98,9 +98,9 @@ def app_engine(url: str) -> AsyncEngine:
 async def api(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIterator[AsyncTestClient]:
     """The app on the test database, through a client that commits the world first (``client_of``)."""
     served = app_engine(url_of(engine))
-    app = create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served, embedded_worker=False)
-    async with client_of(app, world) as client:
-        yield client
+    with wired_app(Settings(database_url=url_of(engine)), clock=clock, engine=served) as app:
+        async with client_of(app, world) as client:
+            yield client
     await served.dispose()
 
 

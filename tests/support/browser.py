@@ -33,11 +33,11 @@ import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.settings import Settings
 from tests.databases import missing
 from tests.support.api import app_engine, url_of
+from tests.support.apps import wired_app
 from tests.world import World
 
 if TYPE_CHECKING:
@@ -95,26 +95,27 @@ async def serving(
     port = sock.getsockname()[1]
     base_url = f"http://{HOST}:{port}"
     chosen = settings(base_url) if settings else Settings(database_url=url, base_url=base_url)
-    app = create_app(chosen, clock=clock, engine=served, embedded_worker=False)
-    # log_config=None: uvicorn would otherwise run logging.config.dictConfig in the middle of the test session.
-    config = uvicorn.Config(app, host=HOST, port=port, lifespan="on", log_level="warning", log_config=None,
-                            access_log=False, timeout_graceful_shutdown=5)  # fmt: skip
-    server = uvicorn.Server(config)
-    # uvicorn installs no signal handlers outside the main thread, so it runs in a plain thread with its own loop.
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"live-server-{port}", daemon=True)
-    thread.start()
-    try:
-        await _until_started(server, thread)
-        yield base_url
-    finally:
-        await world.unit.session.rollback()  # a read the test ended with must not hold up the server's last writes
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, STOP_LIMIT_SECONDS)
-        if thread.is_alive():
-            server.force_exit = True
+    with wired_app(chosen, clock=clock, engine=served) as app:
+        # log_config=None: uvicorn would otherwise run logging.config.dictConfig in the middle of the test session.
+        config = uvicorn.Config(app, host=HOST, port=port, lifespan="on", log_level="warning", log_config=None,
+                                access_log=False, timeout_graceful_shutdown=5)  # fmt: skip
+        server = uvicorn.Server(config)
+        # uvicorn installs no signal handlers outside the main thread, so it runs in a plain thread with its own loop.
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"live-server-{port}",
+                                  daemon=True)  # fmt: skip
+        thread.start()
+        try:
+            await _until_started(server, thread)
+            yield base_url
+        finally:
+            await world.unit.session.rollback()  # a read the test ended with must not hold up the server's last writes
+            server.should_exit = True
             await asyncio.to_thread(thread.join, STOP_LIMIT_SECONDS)
-        sock.close()
-        await served.dispose()
+            if thread.is_alive():
+                server.force_exit = True
+                await asyncio.to_thread(thread.join, STOP_LIMIT_SECONDS)
+            sock.close()
+            await served.dispose()
         assert not thread.is_alive(), "the live server did not stop"
 
 

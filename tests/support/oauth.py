@@ -26,12 +26,12 @@ from joserfc.jwk import ECKey
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accessdesk.app import create_app
 from accessdesk.clock import FrozenClock
 from accessdesk.db.tables import AccessGrant, OAuthClient
 from accessdesk.domain.credentials import Credentials
 from accessdesk.settings import Settings
 from tests.support.api import app_engine, commit_world_first, url_of
+from tests.support.apps import wired_app
 from tests.world import World
 
 ISSUER = "http://127.0.0.1:8000"
@@ -53,7 +53,8 @@ async def app(engine: AsyncEngine, clock: FrozenClock, world: World) -> AsyncIte
     """The app on the test database, not yet served: ``http`` serves it, or a client the test makes (through
     ``commit_world_first``, or ``client_of`` for one that runs the app's lifespan)."""
     served = app_engine(url_of(engine))
-    yield create_app(Settings(database_url=url_of(engine)), clock=clock, engine=served, embedded_worker=False)
+    with wired_app(Settings(database_url=url_of(engine)), clock=clock, engine=served) as app:
+        yield app
     await served.dispose()
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accessdesk.app import create_app
 from accessdesk.clock import Clock
 from accessdesk.db.tables import Nomination, Organisation, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
@@ -26,6 +25,7 @@ from accessdesk.slackbot.ids import ActionId, CallbackId, NominateField
 from accessdesk.slackbot.notifier import SlackNotifier
 from accessdesk.slackbot.web_api import web_client
 from tests.support.api import app_engine, client_of, url_of
+from tests.support.apps import wired_app
 from tests.support.fake_slack import FakeSlack, Reply
 from tests.support.slack_signing import SIGNING_SECRET, Signed, interaction, signed
 from tests.world import World
@@ -49,9 +49,9 @@ async def serving_bot(engine: AsyncEngine, world: World, fake: FakeSlack, clock:
     world first (``tests.support.api.client_of``). What the bot's listeners read after their ack is read outside
     any request: a test that changes the world between two requests while a listener still works commits it."""
     served = app_engine(url_of(engine))
-    app = create_app(slack_settings(url_of(engine), fake), clock=clock, engine=served, embedded_worker=False)
-    async with client_of(app, world, **options) as client:
-        yield client
+    with wired_app(slack_settings(url_of(engine), fake), clock=clock, engine=served) as app:
+        async with client_of(app, world, **options) as client:
+            yield client
     await served.dispose()
 
 

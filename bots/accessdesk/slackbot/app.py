@@ -24,6 +24,7 @@ from accessdesk.slackbot.ids import ActionId, CallbackId, CommandName, NominateF
 from accessdesk.slackbot.linking import SlackLinking
 from accessdesk.slackbot.notifier import SlackNotifier
 from accessdesk.slackbot.web_api import web_client
+from accessdesk.slackbot.work import AtWork
 from accessdesk.worker import PromptDelivery
 
 # What Slack sends → the listener that answers it.
@@ -39,26 +40,30 @@ LISTENERS: tuple[tuple[Callable[[AsyncApp, Any], Callable[..., Any]], Any, Calla
 
 
 def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
-              client: AsyncWebClient | None = None) -> AsyncApp:  # fmt: skip
+              client: AsyncWebClient | None = None, work: AtWork | None = None) -> AsyncApp:  # fmt: skip
     """The bolt app for ``/slack/events`` and Socket Mode.
 
     Over HTTP, Slack's signature and timestamp are verified before bolt sees the request
     (``accessdesk.slackbot.endpoint``), so bolt's own verification is off; Socket Mode needs none.
 
     HTTP mode with ``process_before_response=False``: the acknowledgement is sent as soon as the listener calls
-    ``ack()`` (Slack wants it within 3 seconds) and the listener goes on to answer after it."""
+    ``ack()`` (Slack wants it within 3 seconds) and the listener goes on to answer after it: ``work`` knows what
+    is still under way (:class:`accessdesk.slackbot.work.AtWork`), for a server that waits for it before it stops."""
+    work = work or AtWork()
     app = AsyncApp(signing_secret=settings.slack_signing_secret, client=client or web_client(settings),
                    process_before_response=False, request_verification_enabled=False,
                    raise_error_for_unhandled_request=True, name="accessdesk")  # fmt: skip
     console_url = settings.base_url
     notifier = SlackNotifier(app.client, console_url=console_url, clock=clock)
+    prompt = PromptDelivery(sessionmaker, clock, notifier)
+    work.then(prompt.drain)
     app.use(context_middleware(Services(
         console_url=console_url, clock=clock, identities=Identities(sessionmaker, clock),
         commands=SlackCommands(sessionmaker, clock), decisions=SlackDecisions(sessionmaker, clock),
         homes=SlackHome(sessionmaker, clock), linking=SlackLinking(sessionmaker, clock, console_url),
-        prompt=PromptDelivery(sessionmaker, clock, notifier),
+        prompt=prompt,
     )))  # fmt: skip
     app.error(slack_errors())
     for register, matcher, listener in LISTENERS:
-        register(app, matcher)(listener)
+        register(app, matcher)(work.track(listener))
     return app

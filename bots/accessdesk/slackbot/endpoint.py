@@ -33,13 +33,16 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import async_sessionmaker
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from accessdesk.slackbot.work import AtWork
+
 
 def signature_of(settings: Settings) -> SlackSignature | None:
     """What proves a request to ``/slack/events`` is Slack's, when Slack is configured."""
     return SlackSignature(settings.slack_signing_secret.encode()) if settings.slack_enabled else None
 
 
-def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> AsyncApp | None:
+def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
+               work: AtWork | None = None) -> AsyncApp | None:  # fmt: skip
     """The bolt app when Slack is configured (built once, at start-up), else None. Its listeners decide through
     the domain in units of work of their own, on ``sessionmaker``."""
     if not settings.slack_enabled:
@@ -47,7 +50,7 @@ def build_bolt(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSess
     # Imported only when Slack is configured: slack_bolt and aiohttp add about half a second to every start.
     from accessdesk.slackbot.app import build_app
 
-    return build_app(settings, sessionmaker=sessionmaker, clock=clock)
+    return build_app(settings, sessionmaker=sessionmaker, clock=clock, work=work)
 
 
 async def warm_up(bolt: AsyncApp) -> None:

@@ -90,32 +90,30 @@ class Doors:
         # Keys made from secrets or personal data (tokens, cookies, e-mail addresses) are stored as keyed digests.
         self._digest_key = hashlib.sha256(b"accessdesk rate-limit keys:" + settings.secret_key.encode()).digest()
 
-    def middleware(self, app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            path = scope["path"]
-            oauth = self._oauth_limits.get(path)
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-            elif oauth is not None:
-                await self._oauth(oauth, app, scope, receive, send)
-            elif path.startswith(API):
-                await self._api(app, scope, receive, send)
-            elif path in SIGN_IN:
-                await self._sign_in(app, scope, receive, send)
-            elif path == CALLBACK:
-                await self._page([(self.limits.oidc_callback, _address(scope))], "sign-in answers", "/login",
-                                 app, scope, receive, send)  # fmt: skip
-            elif path.startswith(SLACK_LINK):
-                asked = [(self.limits.slack_link, _address(scope))]
-                session = _cookie(scope, self._cookie)
-                if session:
-                    asked.append((self.limits.slack_link_session, self._digest(session)))
-                await self._page(asked, "requests to link a Slack account", "/console/slack", app, scope, receive,
-                                 send)  # fmt: skip
-            else:
-                await app(scope, receive, send)
-
-        return middleware
+    async def handle(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request at its door and refuse it there, or pass it on to ``app``."""
+        path = scope["path"]
+        oauth = self._oauth_limits.get(path)
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+        elif oauth is not None:
+            await self._oauth(oauth, app, scope, receive, send)
+        elif path.startswith(API):
+            await self._api(app, scope, receive, send)
+        elif path in SIGN_IN:
+            await self._sign_in(app, scope, receive, send)
+        elif path == CALLBACK:
+            await self._page([(self.limits.oidc_callback, _address(scope))], "sign-in answers", "/login",
+                             app, scope, receive, send)  # fmt: skip
+        elif path.startswith(SLACK_LINK):
+            asked = [(self.limits.slack_link, _address(scope))]
+            session = _cookie(scope, self._cookie)
+            if session:
+                asked.append((self.limits.slack_link_session, self._digest(session)))
+            await self._page(asked, "requests to link a Slack account", "/console/slack", app, scope, receive,
+                             send)  # fmt: skip
+        else:
+            await app(scope, receive, send)
 
     async def _oauth(self, limit: Limit, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         # On the hot path (a gateway may introspect on every call to its model): kept to a few dictionary lookups.

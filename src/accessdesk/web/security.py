@@ -4,7 +4,6 @@ and local-only redirects."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.exceptions import PermissionDeniedException
@@ -41,11 +40,9 @@ def carries_credentials(scope: Scope) -> bool:
     return False
 
 
-def security_headers(*, hsts: bool, sign_in_origins: tuple[str, ...] = ()) -> Any:
-    """A ``before_send`` hook adding the security headers to every HTTP response (the CSP included: no page of ours,
-    the API's schema among them, brings scripts or styles from elsewhere), and ``Cache-Control: no-store`` to every
-    response to a request that carries credentials. A hook rather than a middleware: Litestar runs middleware
-    only for a request that found its route, and a 404 or 405 needs the headers too."""
+def security_headers(*, hsts: bool, sign_in_origins: tuple[str, ...] = ()) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers every HTTP response of this deployment carries (the CSP included: no page of ours, the
+    API's schema among them, brings scripts or styles from elsewhere); ``add_security_headers`` adds them."""
     headers = [
         (b"content-security-policy", content_security_policy(sign_in_origins).encode()),
         (b"x-content-type-options", b"nosniff"),
@@ -55,16 +52,21 @@ def security_headers(*, hsts: bool, sign_in_origins: tuple[str, ...] = ()) -> An
     ]
     if hsts:
         headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+    return tuple(headers)
 
-    async def add_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        private = carries_credentials(scope) and not scope["path"].startswith(STATIC)
-        given = [(n, v) for n, v in message.get("headers", []) if not (private and n.lower() == NO_STORE[0])]
-        present = {name.lower() for name, _ in given}
-        message["headers"] = [*given, *[(n, v) for n, v in headers if n not in present], *([NO_STORE] if private else [])]
 
-    return add_headers
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A ``before_send`` hook adding the app's ``security_headers`` (``app.state``) to every HTTP response, and
+    ``Cache-Control: no-store`` to every response to a request that carries credentials. A hook rather than a
+    middleware: Litestar runs middleware only for a request that found its route, and a 404 or 405 needs the
+    headers too."""
+    if message["type"] != "http.response.start":
+        return
+    headers: tuple[tuple[bytes, bytes], ...] = scope["app"].state.security_headers
+    private = carries_credentials(scope) and not scope["path"].startswith(STATIC)
+    given = [(n, v) for n, v in message.get("headers", []) if not (private and n.lower() == NO_STORE[0])]
+    present = {name.lower() for name, _ in given}
+    message["headers"] = [*given, *[(n, v) for n, v in headers if n not in present], *([NO_STORE] if private else [])]
 
 
 def new_csrf_token() -> str:
