@@ -81,6 +81,23 @@ class FlakyNotifier:
         self.sent.append(message.dedupe_key)
 
 
+async def test_messages_of_one_instant_are_delivered_in_the_order_they_were_written(world, clock):
+    # One transaction's messages share its instant (and a frozen clock's, every transaction's): a thread's notes
+    # must still arrive in the order of the decisions they report, not in the order of random ids.
+    keys = [f"order-{n}" for n in range(40)]
+    for key in keys:
+        world.unit.notify(topic="test", recipient="nobody", payload={}, dedupe_key=key)
+    await world.unit.commit()
+    # Rows rewritten (as a failed try rewrites them) move on PostgreSQL's disk: scan order is not write order.
+    for message in (await world.unit.session.exec(select(OutboxMessage))).all():
+        message.last_error = "tried before"
+        world.unit.session.add(message)
+    await world.unit.commit()
+    notifier = FlakyNotifier(failures=0)
+    assert await deliver_outbox(world.unit, notifier) == (40, 0)
+    assert notifier.sent == keys
+
+
 @pytest.mark.injects_fault  # a notifier that fails on purpose: its failures are logged with their traceback
 async def test_the_outbox_delivers_once_and_retries_with_backoff(world, clock):
     partner, _ = await world.partner()

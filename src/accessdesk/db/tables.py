@@ -284,6 +284,9 @@ class OutboxMessage(SQLModel, table=True):
     recipient: str = Field(sa_type=sa.String(200))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDict)
     created_at: datetime = _at()
+    # Orders the messages written at the same instant of the domain's clock (one transaction's, or a frozen one's)
+    # as they were written: a thread's notes arrive in the order of the decisions they report.
+    queued_seq: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
     available_at: datetime = _at()
     attempts: int = Field(default=0)
     delivered_at: datetime | None = _at(default=None)

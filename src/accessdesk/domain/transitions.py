@@ -125,7 +125,7 @@ async def deliver_outbox(unit: Unit, notifier: Notifier, *, batch: int = 100, ma
                 col(OutboxMessage.dead_at).is_(None),
                 OutboxMessage.available_at <= now,
             )
-            .order_by(col(OutboxMessage.available_at), col(OutboxMessage.created_at))
+            .order_by(col(OutboxMessage.available_at), col(OutboxMessage.created_at), col(OutboxMessage.queued_seq))
             .limit(min(per_claim, batch - tried))
             .execution_options(populate_existing=True)
         )

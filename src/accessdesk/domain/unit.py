@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -27,6 +29,19 @@ class Recorded(Protocol):
 
     @property
     def id(self) -> Any: ...
+
+
+_queue_lock = threading.Lock()
+_queue_last = 0
+
+
+def _queue_seq() -> int:
+    """A message's place in the outbox among those of the same instant: the wall clock in nanoseconds, strictly
+    increasing within this process (two processes' messages of one instant are in no particular order)."""
+    global _queue_last
+    with _queue_lock:
+        _queue_last = max(_queue_last + 1, time.time_ns())
+        return _queue_last
 
 
 class Unit:
@@ -134,6 +149,7 @@ class Unit:
                 recipient=recipient,
                 payload=audit.jsonable(payload),
                 created_at=now,
+                queued_seq=_queue_seq(),
                 available_at=now,
             )
         )
