@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test bench install chromium
+.PHONY: run test bench install chromium docker
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -47,7 +47,24 @@ chromium:
 		echo "no $(CHROMIUM): the browser tests will skip (as root: apt-get install -y chromium)"; test -z "$$CI"; \
 	fi
 
-test: .venv/.synced node_modules/.package-lock.json chromium
+# Debian's docker.io and debootstrap, for the container test (tests/test_container.py), which starts dockerd itself
+# (host networking only) and makes its base image from Debian's packages. Installed where this machine allows it
+# (root with apt-get); otherwise that test skips and says how, except in CI.
+docker:
+	@missing=""; \
+	docker info >/dev/null 2>&1 || command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || missing="docker.io"; \
+	command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing="$${missing:+$$missing }debootstrap"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's $$missing for the container test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+			|| { echo "could not install $$missing: the container test will skip"; test -z "$$CI"; }; \
+	else \
+		echo "no $$missing: the container test will skip (as root: apt-get install -y $$missing)"; test -z "$$CI"; \
+	fi
+
+test: .venv/.synced node_modules/.package-lock.json chromium docker
 	.venv/bin/pytest -n auto $(PYTEST_ARGS)
 
 bench: .venv/.synced
