@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -70,3 +71,41 @@ def test_the_served_app_logs_an_injected_path_on_one_line(tmp_path) -> None:
     assert any("/nothing" in line and "forged" in line for line in lines), output  # escaped or quoted, one line
     assert not any(line.startswith("CRITICAL") for line in lines) and "\x1b" not in output, output
     assert all(line[:4].isdigit() or line.startswith(("/", " ")) for line in lines if line), output
+
+
+def _python_warning(line: str) -> bool:
+    """A line the interpreter's warnings module writes (a dependency's deprecation), not a log record."""
+    return line.startswith(("/", " "))
+
+
+def test_served_with_the_json_format_every_record_is_one_json_object(tmp_path) -> None:
+    """``ACCESSDESK_LOG_FORMAT=json``: uvicorn's lines and the app's, each one object per line; the access line is
+    the app's own (request id, route, status, duration), uvicorn's is off."""
+    port = _free_port()
+    env = {**os.environ, "ACCESSDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/d.db",
+           "ACCESSDESK_ENV": "development", "ACCESSDESK_LOG_FORMAT": "json"}  # fmt: skip
+    subprocess.run([sys.executable, "-m", "accessdesk.cli", "db", "upgrade"], env=env, check=True, capture_output=True,
+                   timeout=120)  # fmt: skip
+    server = subprocess.Popen([sys.executable, "-m", "accessdesk.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", headers={"X-Request-ID": "ops-7"}, timeout=5).is_success
+        forged = "/nothing%0A%7B%22level%22:%22CRITICAL%22%7D"
+        assert httpx.get(f"http://127.0.0.1:{port}{forged}", timeout=5).status_code == 404
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    records = [json.loads(line) for line in output.splitlines() if line and not _python_warning(line)]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records), output
+    assert not any(r["logger"] == "uvicorn.access" for r in records), output
+    [ready] = [r for r in records if r.get("route") == "/readyz"]
+    assert ready["request_id"] == "ops-7" and ready["status"] == 200 and ready["logger"] == "accessdesk.access"
+    [nothing] = [r for r in records if r.get("status") == 404]
+    assert nothing["path"] == '/nothing\n{"level":"CRITICAL"}' and nothing["route"] == "<unmatched>"
+    assert any(r["logger"] == "uvicorn.error" and "Application startup complete" in r["message"] for r in records)

@@ -40,3 +40,18 @@ def test_the_wheel_carries_migrations_templates_and_the_bot_and_runs_from_them(t
     upgraded = subprocess.run([sys.executable, "-m", "accessdesk.cli", "db", "upgrade"], env=env, cwd=workdir,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
     assert upgraded.returncode == 0, upgraded.stderr
+
+    # The other ways of moving the schema work from the wheel too, with no alembic.ini anywhere.
+    def db(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "accessdesk", "db", *args], env=env, cwd=workdir,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, (args, done.stderr)
+        return done.stdout
+
+    head = db("current").split(" ")[0]
+    assert db("current") == f"{head} (head)\n" and not list(workdir.rglob("alembic.ini"))
+    previous = f"{int(head) - 1:04d}"
+    assert db("history").splitlines()[1].startswith(f"{previous}  ")
+    assert db("downgrade", previous) == f"database at {previous}\n"
+    assert db("current").startswith(f"{previous}: behind this version's head {head}")
+    assert db("upgrade") == "database at head\n" and db("current") == f"{head} (head)\n"

@@ -353,8 +353,13 @@ def test_limits_read_from_the_environment() -> None:
     assert Settings.from_env({"ACCESSDESK_ENV": "production"} | PRODUCTION).rate_limits_enabled
 
 
-PRODUCTION = {"ACCESSDESK_SECRET_KEY": "x" * 40, "ACCESSDESK_BASE_URL": "https://accessdesk.example.gov",
-              "ACCESSDESK_CLIENT_SECRET_PEPPER": "p" * 40, "ACCESSDESK_KEY_ENCRYPTION_KEY": "k" * 40}  # fmt: skip
+PRODUCTION = {"ACCESSDESK_SECRET_KEY": "IOzXdPJjK1lro_12rO_ePHenwGk5Xmb4Ug0LpudXGDE",
+              "ACCESSDESK_BASE_URL": "https://accessdesk.example.gov",
+              "ACCESSDESK_CLIENT_SECRET_PEPPER": "ASuWKi2zmsEcdDxOrG_W5GEiunPXbxXZkVoh4EmBb_E",
+              "ACCESSDESK_KEY_ENCRYPTION_KEY": "C9veqHd-rzTPo9O9RNmLBpM3VwzBf6-BnxZXYNCPWkI",
+              "ACCESSDESK_DATABASE_URL": "postgresql+asyncpg://accessdesk@db.example.gov/accessdesk",
+              "ACCESSDESK_OIDC_PROVIDERS": '[{"name": "oais", "issuer": "https://login.oais.example", "client_id": "a", '
+                                           '"client_secret": "s", "domains": ["oais.example"]}]'}  # fmt: skip
 
 
 class Unreachable(MemoryCounts):

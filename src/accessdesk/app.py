@@ -10,15 +10,16 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from accessdesk import telemetry
 from accessdesk.api import audit as audit_api
 from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
@@ -33,6 +34,7 @@ from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
 from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_signature, slack_warm_up, slack_work
+from accessdesk.crypto import KeyUnavailable
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.db.schema import read_schema
 from accessdesk.domain.nominees import is_grantee
@@ -60,7 +62,7 @@ from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
-from accessdesk.worker import PromptDelivery, checkpoint_policy_for, run_forever
+from accessdesk.worker import PromptDelivery, checkpoint_policy_for, retention_policy_for, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,8 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", tags=["health"])
 async def readyz(state: State) -> Response[dict[str, str]]:
-    """The database answers and holds the schema this version needs (503 otherwise, saying why)."""
+    """The database answers, holds the schema this version needs, and the token-signing keys exist (made on the
+    first start) and open with this deployment's key-encryption key: 503 otherwise, saying why."""
     try:
         async with state.engine.connect() as connection:
             schema = await asyncio.wait_for(read_schema(connection), timeout=5)
@@ -81,6 +84,15 @@ async def readyz(state: State) -> Response[dict[str, str]]:
         return Response({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
     if schema.problem is not None:
         return Response({"status": "unavailable", "detail": schema.problem}, status_code=503)
+    try:
+        async with state.sessionmaker() as session:  # read at most every few minutes (KeyCache)
+            await asyncio.wait_for(state.oauth_keys.signer(Unit(session, state.clock)), timeout=5)
+    except KeyUnavailable as exc:
+        return Response({"status": "unavailable", "detail": f"the token-signing keys cannot be used: {exc}"},
+                        status_code=503)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return Response({"status": "unavailable", "detail": f"the token-signing keys: {type(exc).__name__}"},
+                        status_code=503)  # fmt: skip
     return Response({"status": "ok"})
 
 
@@ -120,9 +132,11 @@ def create_app(
 ) -> Litestar:
     """The app for one deployment: the routes every deployment serves (:func:`assemble`), wired to this one's
     settings, clock, database and notifier (:func:`wire`)."""
-    app = assemble()
-    wire(app, settings or Settings.from_env(), clock=clock, engine=engine, notifier=notifier,
-         embedded_worker=embedded_worker)  # fmt: skip
+    settings = settings or Settings.from_env()
+    tracer_provider = telemetry.tracer_provider() if settings.otel else None
+    app = assemble(tracer_provider=tracer_provider)
+    wire(app, settings, clock=clock, engine=engine, notifier=notifier, embedded_worker=embedded_worker,
+         tracer_provider=tracer_provider)  # fmt: skip
     return app
 
 
@@ -134,6 +148,7 @@ def wire(
     engine: AsyncEngine | None = None,
     notifier: Notifier | None = None,
     embedded_worker: bool | None = None,
+    tracer_provider: Any = None,
 ) -> None:
     """Give ``app`` (from :func:`assemble`, not serving) a deployment: everything that differs from one deployment
     to the next lives in ``app.state``, which this replaces whole. ``engine``: the database to use and leave open
@@ -163,6 +178,7 @@ def wire(
                                token_ttl=timedelta(seconds=settings.token_ttl_seconds)),
         "security_headers": security_headers(hsts=settings.is_production, sign_in_origins=settings.sign_in_origins),
         "rate_limit_doors": rate_limits.doors if rate_limits is not None else None,
+        "tracer_provider": tracer_provider,
         **({"rate_limits": rate_limits.limiter, "rate_limit_flush": rate_limits} if rate_limits is not None else {}),
     })  # fmt: skip
 
@@ -183,7 +199,7 @@ async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     if state.run_worker:
         tasks.append(asyncio.create_task(
             run_forever(state.sessionmaker, clock, state.notifier, interval=settings.worker_interval_seconds,
-                        checkpoints=checkpoint_policy_for(settings))
+                        checkpoints=checkpoint_policy_for(settings), retention=retention_policy_for(settings))
         ))  # fmt: skip
     if not settings.is_sqlite:  # PostgreSQL tells us what the OAuth endpoints may keep (oauth/cache.py)
         tasks.append(asyncio.create_task(listen(state.oauth_cache, listen_dsn(settings.database_url))))
@@ -210,6 +226,8 @@ async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
             await rate_limits.limiter.flush()  # what was counted since the last flush still counts for the others
         if state.owns_engine:
             await state.engine.dispose()
+        if state.tracer_provider is not None:  # the spans still batched leave before the process does
+            await asyncio.to_thread(state.tracer_provider.shutdown)
 
 
 async def _stamp_request_id(message: Any, scope: Any) -> None:
@@ -221,17 +239,19 @@ async def _stamp_request_id(message: Any, scope: Any) -> None:
 
 async def _before_request(request: Request[Any, Any, Any]) -> None:
     request_id_of(request)
+    telemetry.name_span(request.scope)
 
 
-def assemble() -> Litestar:
+def assemble(*, tracer_provider: Any = None) -> Litestar:
     """The routes, hooks and middleware every deployment serves, reading what is particular to a deployment from
-    ``app.state`` (:func:`wire` puts it there before the app serves)."""
+    ``app.state`` (:func:`wire` puts it there before the app serves). ``tracer_provider``: trace every request
+    with OpenTelemetry through it (:func:`accessdesk.telemetry.tracer_provider`)."""
     api_router = Router(
         path="/api/v1",
         route_handlers=[
             OrganisationController, UserController, me, ModelController, NdaController,
             OrganisationComplianceController, NominationController, GrantController, audit_api.list_events,
-            audit_api.verify_chain,
+            audit_api.verify_chain, audit_api.export_json, audit_api.export_csv,
         ],
         security=[{"bearer": []}],
         dependencies=API_DEPENDENCIES,
@@ -239,7 +259,8 @@ def assemble() -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
     )  # fmt: skip
     app = Litestar(
-        route_handlers=[api_router, healthz, readyz, home, slack_route(), OAuthController, AuditPublicationController,
+        route_handlers=[api_router, healthz, readyz, telemetry.metrics, home, slack_route(), OAuthController,
+                        AuditPublicationController,
                         ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         DeliveryPagesController, SlackLinkPagesController,
@@ -265,7 +286,11 @@ def assemble() -> Litestar:
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")}
             ),
         ),
+        plugins=[telemetry.tracing(tracer_provider)] if tracer_provider is not None else [],
+        logging_config=None,  # every process's logging is accessdesk.logs' (one line per record, text or JSON)
         debug=False,
     )
     allow_every_method(app)
+    # Outside routing, so that every request, a 404 too, has its request id, access line and metrics.
+    app.asgi_handler = telemetry.observed(app.asgi_handler)
     return app

@@ -44,7 +44,8 @@ def unseal(sealing_key: bytes, label: str, sealed: str) -> bytes:
     try:
         return AESGCM(sealing_key).decrypt(raw[:12], raw[12:], label.encode())
     except InvalidTag as exc:
-        raise KeyUnavailable(f"key {label} cannot be unsealed with the configured key-encryption key") from exc
+        raise KeyUnavailable(f"key {label} cannot be unsealed with the configured key-encryption key "
+                             "(ACCESSDESK_KEY_ENCRYPTION_KEY)") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.coselection import CoSelection
@@ -35,12 +35,12 @@ def provide_unit(request: Request[Any, Any, Any], state: State) -> Unit:
     return request_unit(request, state)
 
 
-def provide_credentials(unit: Unit, state: State) -> Credentials:
+def provide_credentials(unit: NamedDependency[Unit], state: State) -> Credentials:
     settings: Settings = state.settings
     return Credentials(unit, pepper=settings.pepper, overlap=timedelta(hours=settings.secret_overlap_hours))
 
 
-def provide_sessions(unit: Unit, state: State) -> WebSessions:
+def provide_sessions(unit: NamedDependency[Unit], state: State) -> WebSessions:
     settings: Settings = state.settings
     policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
                            absolute=timedelta(hours=settings.session_max_hours))  # fmt: skip
@@ -51,7 +51,7 @@ def _made_on_the_unit(cls: type[Any]) -> Provide:
     def provide(unit: Unit) -> Any:
         return cls(unit)
 
-    provide.__annotations__ = {"unit": Unit, "return": cls}
+    provide.__annotations__ = {"unit": NamedDependency[Unit], "return": cls}
     return Provide(provide, sync_to_thread=False)
 
 

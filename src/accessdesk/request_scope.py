@@ -27,6 +27,12 @@ def request_id_of(request: Request[Any, Any, Any]) -> str:
     return rid
 
 
+def note_actor(request: Request[Any, Any, Any], who: str) -> None:
+    """Who the request acts as (``user:<id>``, ``client:<client_id>``), for its access line
+    (:mod:`accessdesk.telemetry`). Ids only: no e-mail address reaches the log."""
+    request.scope.setdefault("state", {})["actor"] = who
+
+
 _SESSION = "accessdesk.session"
 
 

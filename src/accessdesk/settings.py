@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+import ipaddress
 import json
+import math
 import os
 import re
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -14,15 +19,23 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from accessdesk.domain.vocabulary import API_TOKEN_DAYS, DEFAULT_API_TOKEN_DAYS
+
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/accessdesk.db"
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*")
 _RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # what both logging and uvicorn take
 
 
 class SettingsError(ValueError):
-    """A setting is missing, malformed, or unsafe for the chosen environment."""
+    """Settings that are missing, malformed, or unsafe for the chosen environment: ``problems`` has one line for
+    each, naming its variable, so that an operator fixes them all in one go rather than one per start."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 def _bool(raw: str) -> bool:
@@ -32,6 +45,31 @@ def _bool(raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise SettingsError(f"not a boolean: {raw!r}")
+
+
+# A secret's strength cannot be measured from one value, but a value made by hand can be caught: 40 × "a", "abab…",
+# a word repeated. The estimate is the value's length times the Shannon entropy of its characters' frequencies; a
+# random one clears 80 bits easily (32 hex digits, as a Slack signing secret, ~116; secrets.token_urlsafe(32) ~230).
+GUESSABLE_BITS = 80
+MAKE_ONE = "python -c 'import secrets;print(secrets.token_urlsafe(48))'"
+
+
+def estimated_bits(value: str) -> float:
+    counts, n = Counter(value), len(value)
+    return max(0.0, -n * sum(c / n * math.log2(c / n) for c in counts.values())) if n else 0.0
+
+
+def _guessable(name: str, value: str) -> Iterator[str]:
+    """The line that says why ``value`` of ``name`` is no random secret, if it is not."""
+    bits = estimated_bits(value)
+    if bits < GUESSABLE_BITS:
+        yield (f"{name} looks made by hand, not at random: about {bits:.0f} bits by its characters (its length × the "
+               f"Shannon entropy of their frequencies) where production needs {GUESSABLE_BITS}; make one with {MAKE_ONE}")  # fmt: skip
+        return
+    period = next((p for p in range(1, len(value) // 2 + 1) if value[p:] == value[:-p]), None)
+    if period is not None:
+        yield (f"{name} repeats the same {period} characters over and over: production needs a random value; make "
+               f"one with {MAKE_ONE}")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +123,32 @@ def _derived(material: str, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(material.encode())
 
 
+def _proxies(raw: str) -> tuple[str, ...]:
+    """``ACCESSDESK_TRUSTED_PROXIES``: addresses and networks, written as the server compares them. uvicorn takes a
+    value it cannot read as a name that never matches, so a typo here would silently trust nobody."""
+    name = "ACCESSDESK_TRUSTED_PROXIES"
+    found: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        everyone = (f"{name}: {item[:64]!r} would let every client choose its own address; list the addresses (or "
+                    "CIDR networks) of your load balancers and proxies")  # fmt: skip
+        if item == "*":
+            raise SettingsError(everyone)
+        try:
+            trusted = ipaddress.ip_network(item, strict=True) if "/" in item else ipaddress.ip_address(item)
+        except ValueError as exc:
+            hint = ""
+            if "host bits set" in str(exc):
+                hint = f" (its network is {ipaddress.ip_network(item, strict=False)})"
+            raise SettingsError(f"{name}: {item[:64]!r} is not an IP address or CIDR network{hint}; write them "
+                                "comma-separated, like 10.0.0.5, 10.1.0.0/16") from None  # fmt: skip
+        if isinstance(trusted, ipaddress.IPv4Network | ipaddress.IPv6Network) and trusted.prefixlen == 0:
+            raise SettingsError(everyone)
+        found.append(str(trusted))
+    return tuple(dict.fromkeys(found))
+
+
 def _providers(raw: str, *, production: bool) -> tuple[OidcProvider, ...]:
     try:
         items = json.loads(raw)
@@ -122,6 +186,10 @@ class Settings:
     """SQLAlchemy async URL: ``sqlite+aiosqlite:///path`` (embedded default, ``./var/accessdesk.db``) or
     ``postgresql+asyncpg://user:password@host:5432/db``."""
 
+    allow_sqlite_in_production: bool = field(default=False, metadata={"env": "ACCESSDESK_ALLOW_SQLITE_IN_PRODUCTION"})
+    """Production refuses SQLite (one file on one machine: no second instance, no worker of its own, no
+    failover) unless this says the operator chose it knowingly."""
+
     secret_key: str = field(default=DEFAULT_SECRET_KEY, metadata={"env": "ACCESSDESK_SECRET_KEY"})
     """Server secret (≥ 32 characters in production); keys session cookies and other server-side MACs."""
 
@@ -137,6 +205,28 @@ class Settings:
 
     log_level: str = field(default="INFO", metadata={"env": "ACCESSDESK_LOG_LEVEL"})
     """Python logging level name for the server and the worker."""
+
+    log_format: str = field(default="", metadata={"env": "ACCESSDESK_LOG_FORMAT"})
+    """``text`` (one readable line per record) or ``json`` (one JSON object per line, the traceback one of its
+    fields). Default: json in production, text in development."""
+
+    metrics: bool | None = field(default=None, metadata={"env": "ACCESSDESK_METRICS"})
+    """Serve Prometheus metrics at ``/metrics``. Default: on in development; in production on when
+    ``ACCESSDESK_METRICS_TOKEN`` is set, which production then requires."""
+
+    metrics_token: str = field(default="", metadata={"env": "ACCESSDESK_METRICS_TOKEN"})
+    """The bearer token a scraper must send to ``/metrics`` (``Authorization: Bearer …``); when set it is
+    required in development too."""
+
+    otel: bool = field(default=False, metadata={"env": "ACCESSDESK_OTEL"})
+    """Trace requests with OpenTelemetry (needs the ``otel`` extra: ``pip install 'accessdesk[otel]'``); the
+    exporter is configured by the standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``…)."""
+
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata={"env": "ACCESSDESK_TRUSTED_PROXIES"})
+    """The load balancers and reverse proxies in front of ``accessdesk serve``: IP addresses and CIDR networks,
+    comma-separated. Only a request whose TCP peer is one of them has its client address taken from
+    ``X-Forwarded-For``: the rightmost address there that is not itself a trusted proxy (the ones to its left were
+    written by the client). Default: none, and ``X-Forwarded-For`` is ignored: anyone can write it."""
 
     dev_login: bool | None = field(default=None, metadata={"env": "ACCESSDESK_DEV_LOGIN"})
     """The development sign-in that lists every user and signs in as any of them without a password. Default: on
@@ -160,6 +250,10 @@ class Settings:
 
     secret_overlap_hours: float = field(default=24.0, metadata={"env": "ACCESSDESK_SECRET_OVERLAP_HOURS"})
     """After a client secret is rotated, the old secret keeps working this many hours, then dies."""
+
+    api_token_days: int = field(default=DEFAULT_API_TOKEN_DAYS, metadata={"env": "ACCESSDESK_API_TOKEN_DAYS"})
+    """A personal API token expires this many days after it is created unless its creator chooses otherwise
+    (``accessdesk tokens create --days``); 1 to 3650."""
 
     client_secret_pepper: str = field(default="", metadata={"env": "ACCESSDESK_CLIENT_SECRET_PEPPER"})
     """Server pepper under which client secrets are stored (HMAC-SHA256). Required in production (≥ 32
@@ -194,10 +288,25 @@ class Settings:
     """The id of a Slack channel (``C…`` or ``G…``) every audit checkpoint is posted to, with its signed text,
     and where a refusal to sign one (the chain no longer holds) is reported. Empty: checkpoints are only logged."""
 
+    # Retention (domain.retention): how many days the worker keeps finished rows, counted from when each was
+    # finished; 0 keeps them for good. Never the audit trail.
+    retain_sessions_days: int = field(default=90, metadata={"env": "ACCESSDESK_RETAIN_SESSIONS_DAYS"})
+    """Console sessions (with their IP address and user agent), after they ended."""
+
+    retain_outbox_days: int = field(default=30, metadata={"env": "ACCESSDESK_RETAIN_OUTBOX_DAYS"})
+    """Outbox messages, after they were delivered or given up on (a dead letter can be retried until then)."""
+
+    retain_slack_deliveries_days: int = field(default=7, metadata={"env": "ACCESSDESK_RETAIN_SLACK_DELIVERIES_DAYS"})
+    """The record of each Slack post an outbox message made, after the message was delivered (at most as long as
+    the message itself)."""
+
+    retain_link_requests_days: int = field(default=7, metadata={"env": "ACCESSDESK_RETAIN_LINK_REQUESTS_DAYS"})
+    """One-time Slack link requests (``/accessdesk link``), after they were used or expired."""
+
     rate_limits: bool | None = field(default=None, metadata={"env": "ACCESSDESK_RATE_LIMITS"})
     """Refuse requests over the limits below with 429 and ``Retry-After``. Default: on in production, off in
-    development. Counted per client address as the server sees it (``X-Forwarded-For`` is not trusted), shared by
-    every instance through PostgreSQL, in memory on SQLite."""
+    development. Counted per client address (``X-Forwarded-For`` only from ``ACCESSDESK_TRUSTED_PROXIES``), shared
+    by every instance through PostgreSQL, in memory on SQLite."""
 
     rate_limit_sign_in: Rate = field(default=Rate(20, 60), metadata={"env": "ACCESSDESK_RATE_LIMIT_SIGN_IN"})
     """Per client address: the sign-in page, the start of a sign-in at an identity provider, the development
@@ -281,6 +390,14 @@ class Settings:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 
     @property
+    def log_format_name(self) -> str:
+        return self.log_format or ("json" if self.is_production else "text")
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return (not self.is_production or bool(self.metrics_token)) if self.metrics is None else self.metrics
+
+    @property
     def rate_limits_enabled(self) -> bool:
         return self.is_production if self.rate_limits is None else self.rate_limits
 
@@ -290,99 +407,159 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """The settings from ``environ`` (the process's environment by default). Every problem is collected, each a
+        line of the one :class:`SettingsError` raised: a value that cannot be read is left out of the checks that
+        would only repeat it."""
         environ = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}  # by field name, each of its field's type
+        problems: list[str] = []
+        unreadable: set[str] = set()
         for f in fields(cls):
-            raw = environ.get(f.metadata["env"])
+            name, raw = f.metadata["env"], environ.get(f.metadata["env"])
             if raw is None:
                 continue
-            if f.name in ("embedded_worker", "dev_login", "rate_limits"):
-                values[f.name] = _bool(raw)
-            elif f.type == "Rate":
-                values[f.name] = Rate.parse(raw, name=f.metadata["env"])
-            elif f.name == "oidc_providers":
-                values[f.name] = _providers(raw, production=environ.get("ACCESSDESK_ENV") == "production")
-            elif f.name == "token_ttl_seconds":
-                try:
-                    values[f.name] = int(raw)
-                except ValueError as exc:
-                    raise SettingsError(f"{f.metadata['env']}: not a whole number of seconds: {raw!r}") from exc
-            elif f.name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours",
-                            "secret_overlap_hours", "audit_checkpoint_minutes", "rate_limit_flush_seconds"):
-                try:
-                    values[f.name] = float(raw)
-                except ValueError as exc:
-                    raise SettingsError(f"{f.metadata['env']}: not a number: {raw!r}") from exc
-            else:
-                values[f.name] = raw
+            try:
+                values[f.name] = cls._read(f.name, f.type, raw, environ)
+            except SettingsError as exc:
+                problems += [p if p.startswith(name) else f"{name}: {p}" for p in exc.problems]
+                unreadable.add(name)
         settings = cls(**values)
-        settings.check()
+        problems += settings.problems(unreadable=frozenset(unreadable))
+        if problems:
+            raise SettingsError(*problems)
         return settings
 
-    def check(self) -> None:
-        """Refuse configurations that are malformed, or unsafe for production."""
-        if self.env not in {"development", "production"}:
-            raise SettingsError(f"ACCESSDESK_ENV must be 'development' or 'production', not {self.env!r}")
-        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise SettingsError(
-                "ACCESSDESK_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
-        if self.is_production:
-            if not self.secret_key or self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
-                raise SettingsError(
-                    "ACCESSDESK_SECRET_KEY must be set to a random value of at least 32 characters in production"
-                )
-            if not self.base_url.startswith("https://"):
-                raise SettingsError("ACCESSDESK_BASE_URL must be an https:// URL in production")
-            if self.dev_login:
-                raise SettingsError("ACCESSDESK_DEV_LOGIN signs anyone in as anyone: it is refused in production")
-            for name, value in (("ACCESSDESK_CLIENT_SECRET_PEPPER", self.client_secret_pepper),
-                                ("ACCESSDESK_KEY_ENCRYPTION_KEY", self.key_encryption_key)):  # fmt: skip
-                if len(value) < 32 or value == self.secret_key:
-                    raise SettingsError(f"{name} must be set in production to its own random value of at least "
-                                        "32 characters")  # fmt: skip
-            if self.slack_bot_token and not self.slack_signing_secret:
-                raise SettingsError(
-                    "ACCESSDESK_SLACK_SIGNING_SECRET must be set in production when ACCESSDESK_SLACK_BOT_TOKEN is"
-                )
-        self._check_slack()
-        if not 30 <= self.token_ttl_seconds <= 86400:
-            raise SettingsError("ACCESSDESK_TOKEN_TTL_SECONDS must be between 30 and 86400")
-        if self.secret_overlap_hours < 0:
-            raise SettingsError("ACCESSDESK_SECRET_OVERLAP_HOURS must not be negative")
-        if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
-            raise SettingsError("ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive")
-        if self.audit_checkpoint_minutes < 0:
-            raise SettingsError("ACCESSDESK_AUDIT_CHECKPOINT_MINUTES must not be negative (0 turns checkpoints off)")
-        self._check_rate_limits()
-        if self.audit_checkpoint_slack_channel and not _CHANNEL_ID.fullmatch(self.audit_checkpoint_slack_channel):
-            raise SettingsError("ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL must be a Slack channel id (C… or G…), "
-                                "not a channel's name")  # fmt: skip
+    @staticmethod
+    def _read(name: str, kind: Any, raw: str, environ: dict[str, str]) -> Any:
+        """One variable's value as its field's type; SettingsError when it is not one."""
+        env = Settings.__dataclass_fields__[name].metadata["env"]
+        if name in ("embedded_worker", "dev_login", "rate_limits", "metrics", "otel", "allow_sqlite_in_production"):
+            return _bool(raw)
+        if kind == "Rate":
+            return Rate.parse(raw, name=env)
+        if name == "trusted_proxies":
+            return _proxies(raw)
+        if name == "oidc_providers":
+            return _providers(raw, production=environ.get("ACCESSDESK_ENV") == "production")
+        if name in ("token_ttl_seconds", "api_token_days"):
+            try:
+                return int(raw)
+            except ValueError as exc:
+                unit = "seconds" if name == "token_ttl_seconds" else "days"
+                raise SettingsError(f"{env}: not a whole number of {unit}: {raw!r}") from exc
+        if name in ("worker_interval_seconds", "session_idle_minutes", "session_max_hours",
+                    "secret_overlap_hours", "audit_checkpoint_minutes", "rate_limit_flush_seconds"):  # fmt: skip
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{env}: not a number: {raw!r}") from exc
+        if name.startswith("retain_"):
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{env}: not a whole number of days: {raw!r}") from exc
+        if name == "log_level":
+            return raw.strip().upper()
+        return raw
 
-    def _check_rate_limits(self) -> None:
+    def check(self) -> None:
+        """Refuse configurations that are malformed, or unsafe for production: every problem at once."""
+        if problems := self.problems():
+            raise SettingsError(*problems)
+
+    def problems(self, *, unreadable: frozenset[str] = frozenset()) -> list[str]:
+        """Every problem of this configuration, one line each (none: it holds). ``unreadable``: variables whose
+        value could not be read, already reported, whose consequences are not reported again."""
+        return [*self._check_basics(), *self._check_production(unreadable), *self._check_slack(),
+                *self._check_observability(), *self._check_rate_limits(), *self._check_retention()]  # fmt: skip
+
+    def _check_basics(self) -> Iterator[str]:
+        if self.env not in {"development", "production"}:
+            yield f"ACCESSDESK_ENV must be 'development' or 'production', not {self.env!r}"
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            yield "ACCESSDESK_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        if self.log_level not in LOG_LEVELS:
+            yield f"ACCESSDESK_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {self.log_level!r}"
+        if not 30 <= self.token_ttl_seconds <= 86400:
+            yield "ACCESSDESK_TOKEN_TTL_SECONDS must be between 30 and 86400"
+        if self.api_token_days not in API_TOKEN_DAYS:
+            yield f"ACCESSDESK_API_TOKEN_DAYS must be between {API_TOKEN_DAYS[0]} and {API_TOKEN_DAYS[-1]}"
+        if self.secret_overlap_hours < 0:
+            yield "ACCESSDESK_SECRET_OVERLAP_HOURS must not be negative"
+        if self.session_idle_minutes <= 0 or self.session_max_hours <= 0:
+            yield "ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive"
+        if self.audit_checkpoint_minutes < 0:
+            yield "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES must not be negative (0 turns checkpoints off)"
+        if self.audit_checkpoint_slack_channel and not _CHANNEL_ID.fullmatch(self.audit_checkpoint_slack_channel):
+            yield "ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL must be a Slack channel id (C… or G…), not a channel's name"
+
+    def _check_production(self, unreadable: frozenset[str]) -> Iterator[str]:
+        if not self.is_production:
+            return
+        if not self.secret_key or self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            yield "ACCESSDESK_SECRET_KEY must be set to a random value of at least 32 characters in production"
+        else:
+            yield from _guessable("ACCESSDESK_SECRET_KEY", self.secret_key)
+        if not self.base_url.startswith("https://"):
+            yield "ACCESSDESK_BASE_URL must be an https:// URL in production"
+        if self.dev_login:
+            yield "ACCESSDESK_DEV_LOGIN signs anyone in as anyone: it is refused in production"
+        for name, value in (("ACCESSDESK_CLIENT_SECRET_PEPPER", self.client_secret_pepper),
+                            ("ACCESSDESK_KEY_ENCRYPTION_KEY", self.key_encryption_key)):  # fmt: skip
+            if len(value) < 32 or value == self.secret_key:
+                yield f"{name} must be set in production to its own random value of at least 32 characters"
+            else:
+                yield from _guessable(name, value)
+        if self.slack_bot_token and not self.slack_signing_secret:
+            yield "ACCESSDESK_SLACK_SIGNING_SECRET must be set in production when ACCESSDESK_SLACK_BOT_TOKEN is"
+        elif self.slack_signing_secret:
+            yield from _guessable("ACCESSDESK_SLACK_SIGNING_SECRET", self.slack_signing_secret)
+        if self.is_sqlite and not self.allow_sqlite_in_production:
+            yield ("ACCESSDESK_DATABASE_URL is SQLite, which production refuses (one file on one machine: one server "
+                   "process, no failover): use postgresql+asyncpg://, or set ACCESSDESK_ALLOW_SQLITE_IN_PRODUCTION=true "
+                   "to run on it knowingly")  # fmt: skip
+        if not self.oidc_providers and "ACCESSDESK_OIDC_PROVIDERS" not in unreadable:
+            yield ("ACCESSDESK_OIDC_PROVIDERS names no identity provider: in production nobody could sign in to the "
+                   "console (the development sign-in is refused there)")  # fmt: skip
+
+    def _check_rate_limits(self) -> Iterator[str]:
         for f in fields(self):
             rate = getattr(self, f.name)
             if isinstance(rate, Rate) and not (rate.count >= 1 and 1 <= rate.seconds <= 86400):
-                raise SettingsError(f"{f.metadata['env']} must allow at least 1 per a window of 1 second to 1 day")
+                yield f"{f.metadata['env']} must allow at least 1 per a window of 1 second to 1 day"
         if not 0.05 <= self.rate_limit_flush_seconds <= 10:
-            raise SettingsError("ACCESSDESK_RATE_LIMIT_FLUSH_SECONDS must be between 0.05 and 10")
+            yield "ACCESSDESK_RATE_LIMIT_FLUSH_SECONDS must be between 0.05 and 10"
 
-    def _check_slack(self) -> None:
+    def _check_observability(self) -> Iterator[str]:
+        if self.log_format not in {"", "json", "text"}:
+            yield f"ACCESSDESK_LOG_FORMAT must be 'json' or 'text', not {self.log_format!r}"
+        if self.otel and importlib.util.find_spec("opentelemetry.sdk") is None:
+            yield "ACCESSDESK_OTEL needs the otel extra: pip install 'accessdesk[otel]'"
+        if self.is_production and self.metrics_enabled and len(self.metrics_token) < 32:
+            yield ("ACCESSDESK_METRICS_TOKEN must be set in production, to a random value of at least "
+                   "32 characters, for /metrics to be served (or set ACCESSDESK_METRICS=false)")
+
+    def _check_slack(self) -> Iterator[str]:
         # A token in the wrong variable (a user or app token as the bot token) fails at Slack much later and
         # obscurely; here it fails at start-up, naming the variable.
         for name, value, prefix in (("ACCESSDESK_SLACK_BOT_TOKEN", self.slack_bot_token, "xoxb-"),
                                     ("ACCESSDESK_SLACK_APP_TOKEN", self.slack_app_token, "xapp-")):  # fmt: skip
             if value and not value.startswith(prefix):
-                raise SettingsError(f"{name} must be a {prefix}… token")
+                yield f"{name} must be a {prefix}… token"
         if self.slack_app_token and not self.slack_bot_token:
-            raise SettingsError("ACCESSDESK_SLACK_APP_TOKEN (Socket Mode) needs ACCESSDESK_SLACK_BOT_TOKEN as well")
+            yield "ACCESSDESK_SLACK_APP_TOKEN (Socket Mode) needs ACCESSDESK_SLACK_BOT_TOKEN as well"
         loopback = self.slack_api_url.startswith(("http://127.0.0.1", "http://localhost"))
         if not self.slack_api_url.startswith("https://") and (self.is_production or not loopback):
-            raise SettingsError("ACCESSDESK_SLACK_API_URL must be an https:// URL")
+            yield "ACCESSDESK_SLACK_API_URL must be an https:// URL"
         # slack_sdk joins method names onto the base URL: without the final slash, ".../api" + "chat.postMessage"
         # would silently become ".../chat.postMessage".
         if not self.slack_api_url.endswith("/"):
-            raise SettingsError("ACCESSDESK_SLACK_API_URL must end with /")
+            yield "ACCESSDESK_SLACK_API_URL must end with /"
+
+    def _check_retention(self) -> Iterator[str]:
+        for f in fields(self):
+            if f.name.startswith("retain_") and not 0 <= getattr(self, f.name) <= 36500:
+                yield f"{f.metadata['env']} must be a number of days from 0 (keep for good) to 36500"
 
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:

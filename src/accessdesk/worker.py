@@ -19,9 +19,11 @@ from accessdesk.clock import Clock
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.checkpoints import CheckpointPolicy, Checkpoints
 from accessdesk.domain.notifier import Notifier
+from accessdesk.domain.retention import RetentionPolicy
 from accessdesk.domain.transitions import SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.settings import Settings
+from accessdesk.telemetry import sweep_timed
 from accessdesk.unavailable import describe, is_database_unavailable
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,17 @@ def checkpoint_policy_for(settings: Settings) -> CheckpointPolicy:
     return CheckpointPolicy(sealing_key=settings.sealing_key, issuer=settings.issuer,
                             every=timedelta(minutes=minutes) if minutes > 0 else None,
                             slack_channel=settings.audit_checkpoint_slack_channel or None)  # fmt: skip
+
+
+def retention_policy_for(settings: Settings) -> RetentionPolicy:
+    """How long this deployment keeps finished rows (``ACCESSDESK_RETAIN_*``; 0 days keeps them for good)."""
+
+    def days(value: int) -> timedelta | None:
+        return timedelta(days=value) if value > 0 else None
+
+    return RetentionPolicy(sessions=days(settings.retain_sessions_days), outbox=days(settings.retain_outbox_days),
+                           slack_deliveries=days(settings.retain_slack_deliveries_days),
+                           link_requests=days(settings.retain_link_requests_days))  # fmt: skip
 
 
 class PromptDelivery:
@@ -67,14 +80,16 @@ class PromptDelivery:
 
 
 async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier,
-                     checkpoints: CheckpointPolicy | None = None) -> SweepReport:  # fmt: skip
+                     checkpoints: CheckpointPolicy | None = None,
+                     retention: RetentionPolicy | None = None) -> SweepReport:  # fmt: skip
     """One sweep; first a checkpoint of the audit chain when one is due, so that this sweep's outbox delivery
-    publishes it."""
-    async with sessionmaker() as session:
-        unit = Unit(session, clock)
-        if checkpoints is not None:
-            await Checkpoints(unit, checkpoints).take_if_due(actor=CHECKPOINTER)
-        return await sweep(unit, notifier)
+    publishes it. ``retention``: the documented defaults unless given."""
+    with sweep_timed():
+        async with sessionmaker() as session:
+            unit = Unit(session, clock)
+            if checkpoints is not None:
+                await Checkpoints(unit, checkpoints).take_if_due(actor=CHECKPOINTER)
+            return await sweep(unit, notifier, retention)
 
 
 CHECKPOINTER = Actor.system("worker")
@@ -86,6 +101,7 @@ MAX_BACKOFF_SECONDS = 60.0
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier, *, interval: float,
     checkpoints: CheckpointPolicy | None = None, stop: asyncio.Event | None = None,
+    retention: RetentionPolicy | None = None,
 ) -> None:  # fmt: skip
     """Sweep every ``interval`` seconds. While the database cannot be reached, one line when it is lost, sweeps
     further and further apart (doubling, up to ``MAX_BACKOFF_SECONDS`` or ``interval`` if longer), one line when it
@@ -98,13 +114,14 @@ async def run_forever(
     while not stop.is_set():
         wait = interval
         try:
-            report = await sweep_once(sessionmaker, clock, notifier, checkpoints)
+            report = await sweep_once(sessionmaker, clock, notifier, checkpoints, retention)
             if missed:
                 log.warning("worker: database reachable again after %d missed sweeps; sweeping every %g s",
                             missed, interval)  # fmt: skip
                 missed = 0
             if (report.grant_transitions or report.nominations_lapsed or report.messages_delivered
-                    or report.messages_failed or report.reminders_sent):
+                    or report.messages_failed or report.reminders_sent or report.sessions_pruned
+                    or report.outbox_pruned or report.slack_deliveries_pruned or report.link_requests_pruned):
                 log.info("worker sweep: %s", report)
         except asyncio.CancelledError:
             raise

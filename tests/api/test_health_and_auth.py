@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from accessdesk.app import create_app
 from accessdesk.db.schema import head_revision
+from accessdesk.db.tables import SigningKey
 from accessdesk.domain.tokens import Tokens
 from accessdesk.settings import Settings
 from tests.databases import at_revision
-from tests.support.api import API, app_engine, assert_problem, bearer_headers
+from tests.support.api import API, app_engine, assert_problem, bearer_headers, url_of
 from tests.world import OPERATOR
 
 
@@ -68,6 +71,29 @@ async def test_readyz_is_503_on_a_schema_behind_this_version_and_ready_once_upgr
     app = create_app(Settings(database_url=url), clock=clock, engine=app_engine(url), embedded_worker=False)
     async with AsyncTestClient(app=app) as client:
         assert (await client.get("/readyz")).json() == {"status": "ok"}
+
+
+async def test_readyz_makes_the_signing_keys_on_a_first_start_and_is_503_when_they_cannot_be_opened(engine, clock):
+    url = url_of(engine)
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(func.count()).select_from(SigningKey))).scalar() == 0
+    first = create_app(Settings(database_url=url), clock=clock, engine=app_engine(url), embedded_worker=False)
+    async with AsyncTestClient(app=first) as client:
+        assert (await client.get("/readyz")).json() == {"status": "ok"}
+    async with engine.connect() as connection:  # one current key and the next one
+        assert (await connection.execute(select(func.count()).select_from(SigningKey))).scalar() == 2
+        before = (await connection.execute(select(col(SigningKey.kid), col(SigningKey.private_key_sealed)))).all()
+    # Another key-encryption key than the one that sealed them: no token could be signed, so not ready.
+    wrong = Settings(database_url=url, key_encryption_key="another-key-encryption-key-" + "z" * 20)
+    app = create_app(wrong, clock=clock, engine=app_engine(url), embedded_worker=False)
+    async with AsyncTestClient(app=app) as client:
+        refused = await client.get("/readyz")
+    assert refused.status_code == 503
+    assert refused.json()["detail"].startswith("the token-signing keys cannot be used: key ")
+    assert "cannot be unsealed with the configured key-encryption key (ACCESSDESK_KEY_ENCRYPTION_KEY)" in refused.text
+    async with engine.connect() as connection:  # nothing made, nothing changed
+        after = (await connection.execute(select(col(SigningKey.kid), col(SigningKey.private_key_sealed)))).all()
+    assert sorted(after) == sorted(before)
 
 
 async def test_me_names_the_caller_their_organisation_and_permissions(api, world, bearer):

@@ -21,12 +21,12 @@ from tests.support.oauth import (
     SETTINGS,
     TOKEN_URL,
     assertion,
+    authlib_transport,
     basic,
     jwks,
     post_token,
     real_now,
     token_count,
-    transport,
     verified,
 )
 
@@ -38,7 +38,7 @@ async def test_a_standard_client_gets_a_token_that_another_jose_library_verifies
                                                                                  live_grant, method):  # fmt: skip
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="evaluation cluster")
     authlib = AsyncOAuth2Client(issued.client.client_id, issued.secret, token_endpoint_auth_method=method,
-                                transport=transport(app))  # fmt: skip
+                                transport=authlib_transport(app))  # fmt: skip
     async with commit_world_first(authlib, world) as client:
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
     assert token["token_type"] == "Bearer" and token["expires_in"] == SETTINGS.token_ttl_seconds
@@ -58,7 +58,7 @@ async def test_private_key_jwt_with_a_registered_public_key(app, http, world, cr
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="signed", jwks={"keys": [public]})
     assert issued.secret is None
     authlib = AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
-                                transport=transport(app))  # fmt: skip
+                                transport=authlib_transport(app))  # fmt: skip
     async with commit_world_first(authlib, world) as client:
         client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="ES256"))
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
@@ -208,7 +208,7 @@ async def test_private_key_jwt_with_an_ed25519_key(app, http, world, credentials
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="ed25519",
                                       jwks={"keys": [{**private.as_dict(private=False), "kid": "ed"}]})  # fmt: skip
     authlib = AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
-                                transport=transport(app))  # fmt: skip
+                                transport=authlib_transport(app))  # fmt: skip
     async with commit_world_first(authlib, world) as client:
         client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="EdDSA"))
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")

@@ -19,6 +19,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 from litestar import Litestar
@@ -41,14 +42,15 @@ NOT_STATE = {"api_tokens"}
 
 Bearer = Callable[[Actor], Awaitable[dict[str, str]]]
 Unchanged = Callable[[], AbstractAsyncContextManager[None]]
-Client = TypeVar("Client", bound=httpx.AsyncClient)
+# Authlib's clients are httpx2's; the others httpx's.
+Client = TypeVar("Client", bound=httpx.AsyncClient | httpx2.AsyncClient)
 
 
 def commit_world_first(client: Client, world: World) -> Client:
     """``client``, which now commits the world session before every request it sends: an httpx request hook, run
     in the test's event loop, where that session lives (the app may serve from a thread of its own)."""
 
-    async def commit(_request: httpx.Request) -> None:
+    async def commit(_request: httpx.Request | httpx2.Request) -> None:
         await world.commit()
 
     hooks = client.event_hooks

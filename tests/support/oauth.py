@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import httpx2
 import jwt as pyjwt
 import pytest
 from joserfc import jwt as jose_jwt
@@ -69,6 +70,11 @@ def transport(app: Litestar, **options: Any) -> httpx.ASGITransport:
     # Litestar types its __call__ with its own scope and event TypedDicts, httpx the ASGI app it takes with plain
     # MutableMappings: the same protocol, in types neither library's checker relates to the other's.
     return httpx.ASGITransport(app=app, **options)  # type: ignore[arg-type]
+
+
+def authlib_transport(app: Litestar, **options: Any) -> httpx2.ASGITransport:
+    """``transport`` for Authlib's clients, which are httpx2's (an httpx transport's answers are not httpx2's)."""
+    return httpx2.ASGITransport(app=app, **options)  # type: ignore[arg-type]  # as in transport()
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from accessdesk.audit_export import CSV_COLUMNS, csv_cell
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.evidence import Evidence
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, OrgKind, Role, Verdict, Vetting
-from accessdesk.web.audit_pages import CSV_COLUMNS, csv_cell
 from tests.support.audit import tamper
 from tests.support.console import match_in, sign_in
 from tests.world import NDA_TEXT, OPERATOR

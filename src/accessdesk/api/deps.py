@@ -12,7 +12,7 @@ from litestar.exceptions import NotAuthorizedException
 
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.tokens import Tokens
-from accessdesk.request_scope import request_id_of, request_unit
+from accessdesk.request_scope import note_actor, request_id_of, request_unit
 
 
 async def provide_actor(request: Request[Any, Any, Any], state: State) -> Actor:
@@ -23,6 +23,7 @@ async def provide_actor(request: Request[Any, Any, Any], state: State) -> Actor:
     actor = await Tokens(unit).authenticate(token.strip(), request_id=request_id_of(request))
     if actor is None:
         raise NotAuthorizedException("the token is unknown, expired or revoked, or its user is disabled")
+    note_actor(request, f"user:{actor.user_id}")
     return actor
 
 

@@ -73,7 +73,7 @@ def _field_name(request: Request[Any, Any, Any], key: str, message: str) -> str:
         return named[1] if named else "body"
     fields = getattr(getattr(request.route_handler, "signature_model", None), "_fields", {})
     definition = getattr(fields.get(key), "kwarg_definition", None)
-    return getattr(definition, "query", None) or getattr(definition, "header", None) or key
+    return getattr(definition, "name", None) or key  # QueryParameter(name=...), HeaderParameter(name=...)
 
 
 _NAMED_FIELD = re.compile(r"(?:missing required field |^)`(\w+)`")

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from accessdesk.api.routes import get, post
 from accessdesk.api.schemas import (
@@ -32,9 +33,10 @@ class GrantController(Controller):
 
     @get("/")
     async def list_grants(
-        self, actor: Actor, queries: Queries, status: Annotated[GrantState | None, Parameter(query="state")] = None,
-        model_id: uuid.UUID | None = None, organisation_id: uuid.UUID | None = None, cursor: str | None = None,
-        limit: Limit = 50,
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries],
+        status: Annotated[GrantState | None, QueryParameter(name="state")] = None,
+        model_id: FromQuery[uuid.UUID | None] = None, organisation_id: FromQuery[uuid.UUID | None] = None,
+        cursor: FromQuery[str | None] = None, limit: Limit = 50,
     ) -> GrantPage:  # fmt: skip
         found = await queries.grants(actor, state=status, model_id=model_id, organisation_id=organisation_id,
                                      cursor=cursor, limit=limit)  # fmt: skip
@@ -42,27 +44,33 @@ class GrantController(Controller):
                          next_cursor=found.next_cursor)  # fmt: skip
 
     @get("/{grant_id:uuid}")
-    async def get_grant(self, actor: Actor, queries: Queries, grant_id: uuid.UUID) -> GrantOut:
+    async def get_grant(
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], grant_id: FromPath[uuid.UUID]
+    ) -> GrantOut:
         return GrantOut.of(await queries.grant_row(actor, grant_id))
 
     @get("/{grant_id:uuid}/usability")
     async def usability(
-        self, actor: Actor, queries: Queries, grants: Grants, grant_id: uuid.UUID,
-        at: Annotated[datetime | None, Parameter(description="ISO 8601 instant with offset; default now")] = None,
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], grants: NamedDependency[Grants],
+        grant_id: FromPath[uuid.UUID],
+        at: Annotated[datetime | None, QueryParameter(description="ISO 8601 instant with offset; default now")] = None,
     ) -> UsabilityOut:  # fmt: skip
         await queries.grant(actor, grant_id)
         return UsabilityOut.of(await grants.usability(grant_id, at=at))
 
     @post("/{grant_id:uuid}/revocation", status_code=200)
-    async def revoke(self, actor: Actor, grants: Grants, queries: Queries, grant_id: uuid.UUID,
-                     data: ReasonIn) -> GrantOut:  # fmt: skip
+    async def revoke(
+        self, actor: NamedDependency[Actor], grants: NamedDependency[Grants], queries: NamedDependency[Queries],
+        grant_id: FromPath[uuid.UUID], data: JSONBody[ReasonIn],
+    ) -> GrantOut:  # fmt: skip
         grant = await grants.revoke(actor=actor, grant_id=grant_id, reason=data.reason)
         return GrantOut.of((await queries.grant_rows([grant]))[0])
 
     @post("/{grant_id:uuid}/extensions")
     async def request_extension(
-        self, actor: Actor, coselection: CoSelection, grant_id: uuid.UUID, data: ExtensionIn
-    ) -> NominationOut:
+        self, actor: NamedDependency[Actor], coselection: NamedDependency[CoSelection], grant_id: FromPath[uuid.UUID],
+        data: JSONBody[ExtensionIn],
+    ) -> NominationOut:  # fmt: skip
         nomination = await coselection.request_extension(
             actor=actor, grant_id=grant_id, ends_at=data.ends_at, justification=data.justification
         )

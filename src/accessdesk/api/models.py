@@ -6,7 +6,8 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 
 from accessdesk.api.routes import get, patch, post
 from accessdesk.api.schemas import (
@@ -33,12 +34,17 @@ class ModelController(Controller):
     tags = ["models"]
 
     @get("/")
-    async def list_models(self, actor: Actor, queries: Queries, cursor: str | None = None, limit: Limit = 50) -> ModelPage:
+    async def list_models(
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], cursor: FromQuery[str | None] = None,
+        limit: Limit = 50,
+    ) -> ModelPage:  # fmt: skip
         found = await queries.models(actor, cursor=cursor, limit=limit)
         return ModelPage(items=[ModelOut.of(m, actor) for m in found.items], next_cursor=found.next_cursor)
 
     @post("/")
-    async def register_model(self, actor: Actor, models: FrontierModels, data: ModelIn) -> ModelOut:
+    async def register_model(
+        self, actor: NamedDependency[Actor], models: NamedDependency[FrontierModels], data: JSONBody[ModelIn]
+    ) -> ModelOut:
         model = await models.register(
             actor=actor, slug=data.slug, name=data.name, codename=data.codename, tier=data.tier,
             planned_release_at=data.planned_release_at, resource=data.resource, slack_channels=data.slack_channels,
@@ -48,23 +54,30 @@ class ModelController(Controller):
         return ModelOut.of(model, actor)
 
     @get("/{model_id:uuid}")
-    async def get_model(self, actor: Actor, queries: Queries, model_id: uuid.UUID) -> ModelOut:
+    async def get_model(
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], model_id: FromPath[uuid.UUID]
+    ) -> ModelOut:
         return ModelOut.of(await queries.model(actor, model_id), actor)
 
     @get("/by-slug/{slug:str}")
     async def get_model_by_slug(
-        self, actor: Actor, queries: Queries, slug: Annotated[str, Parameter(pattern=NO_NUL)]
-    ) -> ModelOut:
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries],
+        slug: Annotated[str, PathParameter(pattern=NO_NUL)],
+    ) -> ModelOut:  # fmt: skip
         return ModelOut.of(await queries.model_by_slug(actor, slug), actor)
 
     @patch("/{model_id:uuid}")
-    async def update_model(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: ModelPatch) -> ModelOut:
+    async def update_model(
+        self, actor: NamedDependency[Actor], models: NamedDependency[FrontierModels], model_id: FromPath[uuid.UUID],
+        data: JSONBody[ModelPatch],
+    ) -> ModelOut:  # fmt: skip
         return ModelOut.of(await models.update(actor=actor, model_id=model_id, changes=data.changes()), actor)
 
     @post("/{model_id:uuid}/release", status_code=200)
     async def move_release(
-        self, actor: Actor, models: FrontierModels, queries: Queries, model_id: uuid.UUID, data: ReleaseIn
-    ) -> ReleaseOut:
+        self, actor: NamedDependency[Actor], models: NamedDependency[FrontierModels], queries: NamedDependency[Queries],
+        model_id: FromPath[uuid.UUID], data: JSONBody[ReleaseIn],
+    ) -> ReleaseOut:  # fmt: skip
         blocked = await models.move_release(
             actor=actor, model_id=model_id, planned_release_at=data.planned_release_at, reason=data.reason
         )
@@ -72,7 +85,10 @@ class ModelController(Controller):
                           blocked_grants=[GrantOut.of(row) for row in await queries.grant_rows(blocked)])  # fmt: skip
 
     @post("/{model_id:uuid}/designation", status_code=200)
-    async def designate(self, actor: Actor, models: FrontierModels, model_id: uuid.UUID, data: DesignationIn) -> ModelOut:
+    async def designate(
+        self, actor: NamedDependency[Actor], models: NamedDependency[FrontierModels], model_id: FromPath[uuid.UUID],
+        data: JSONBody[DesignationIn],
+    ) -> ModelOut:  # fmt: skip
         model = await models.designate(
             actor=actor, model_id=model_id, designation=data.designation, reference=data.reference
         )
@@ -80,7 +96,8 @@ class ModelController(Controller):
 
     @post("/{model_id:uuid}/switch-off", status_code=200)
     async def switch_off(
-        self, actor: Actor, models: FrontierModels, queries: Queries, model_id: uuid.UUID, data: ReasonIn
-    ) -> SwitchOffOut:
+        self, actor: NamedDependency[Actor], models: NamedDependency[FrontierModels], queries: NamedDependency[Queries],
+        model_id: FromPath[uuid.UUID], data: JSONBody[ReasonIn],
+    ) -> SwitchOffOut:  # fmt: skip
         revoked = await models.switch_off(actor=actor, model_id=model_id, reason=data.reason)
         return SwitchOffOut(model=ModelOut.of(await queries.model(actor, model_id), actor), grants_revoked=revoked)

@@ -6,7 +6,8 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from accessdesk.api.routes import get, post
 from accessdesk.api.schemas import (
@@ -32,12 +33,13 @@ class NominationController(Controller):
 
     @get("/")
     async def list_nominations(
-        self, actor: Actor, queries: Queries, unit: Unit, status: Annotated[NominationState | None, Parameter(query="state")] = None,
-        model_id: uuid.UUID | None = None, organisation_id: uuid.UUID | None = None,
-        awaiting: Annotated[Side | None, Parameter(description="pending and short of quorum on this side")] = None,
-        for_me: Annotated[bool, Parameter(description="only those I can still decide on")] = False,
-        mine: Annotated[bool, Parameter(description="only those I nominated")] = False,
-        cursor: str | None = None, limit: Limit = 50,
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], unit: NamedDependency[Unit],
+        status: Annotated[NominationState | None, QueryParameter(name="state")] = None,
+        model_id: FromQuery[uuid.UUID | None] = None, organisation_id: FromQuery[uuid.UUID | None] = None,
+        awaiting: Annotated[Side | None, QueryParameter(description="pending and short of quorum on this side")] = None,
+        for_me: Annotated[bool, QueryParameter(description="only those I can still decide on")] = False,
+        mine: Annotated[bool, QueryParameter(description="only those I nominated")] = False,
+        cursor: FromQuery[str | None] = None, limit: Limit = 50,
     ) -> NominationPage:  # fmt: skip
         filters = NominationFilter(state=status, model_id=model_id, organisation_id=organisation_id,
                                    awaiting=awaiting, for_me=for_me,
@@ -48,7 +50,10 @@ class NominationController(Controller):
         return NominationPage(items=items, next_cursor=found.next_cursor)
 
     @post("/")
-    async def nominate(self, actor: Actor, coselection: CoSelection, unit: Unit, data: NominationIn) -> NominationOut:
+    async def nominate(
+        self, actor: NamedDependency[Actor], coselection: NamedDependency[CoSelection], unit: NamedDependency[Unit],
+        data: JSONBody[NominationIn],
+    ) -> NominationOut:  # fmt: skip
         nomination = await coselection.nominate(
             actor=actor, model_id=data.model_id, organisation_id=data.organisation_id, starts_at=data.starts_at,
             ends_at=data.ends_at, actions=[a.value for a in data.actions], justification=data.justification,
@@ -56,14 +61,18 @@ class NominationController(Controller):
         return NominationOut.of(nomination, state=effective_state(nomination, unit.now()).value, decisions=[])
 
     @get("/{nomination_id:uuid}")
-    async def get_nomination(self, actor: Actor, queries: Queries, unit: Unit, nomination_id: uuid.UUID) -> NominationOut:
+    async def get_nomination(
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], unit: NamedDependency[Unit],
+        nomination_id: FromPath[uuid.UUID],
+    ) -> NominationOut:  # fmt: skip
         nomination, decisions = await queries.nomination(actor, nomination_id)
         return NominationOut.of(nomination, state=effective_state(nomination, unit.now()).value, decisions=decisions)
 
     @post("/{nomination_id:uuid}/decisions")
     async def decide(
-        self, actor: Actor, coselection: CoSelection, unit: Unit, nomination_id: uuid.UUID, data: DecisionIn
-    ) -> OutcomeOut:
+        self, actor: NamedDependency[Actor], coselection: NamedDependency[CoSelection], unit: NamedDependency[Unit],
+        nomination_id: FromPath[uuid.UUID], data: JSONBody[DecisionIn],
+    ) -> OutcomeOut:  # fmt: skip
         outcome = await coselection.decide(
             actor=actor, nomination_id=nomination_id, verdict=data.verdict, reason=data.reason
         )
@@ -73,7 +82,8 @@ class NominationController(Controller):
 
     @post("/{nomination_id:uuid}/withdrawal", status_code=200)
     async def withdraw(
-        self, actor: Actor, coselection: CoSelection, nomination_id: uuid.UUID, data: WithdrawalIn
-    ) -> NominationOut:
+        self, actor: NamedDependency[Actor], coselection: NamedDependency[CoSelection],
+        nomination_id: FromPath[uuid.UUID], data: JSONBody[WithdrawalIn],
+    ) -> NominationOut:  # fmt: skip
         nomination = await coselection.withdraw(actor=actor, nomination_id=nomination_id, reason=data.reason)
         return NominationOut.of(nomination, state=nomination.state)

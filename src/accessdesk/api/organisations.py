@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from accessdesk.api.routes import get, patch, post
 from accessdesk.api.schemas import (
@@ -34,14 +36,17 @@ class OrganisationController(Controller):
 
     @get("/")
     async def list_organisations(
-        self, actor: Actor, queries: Queries, kind: OrgKind | None = None, vetting: Vetting | None = None,
-        cursor: str | None = None, limit: Limit = 50,
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], kind: FromQuery[OrgKind | None] = None,
+        vetting: FromQuery[Vetting | None] = None, cursor: FromQuery[str | None] = None, limit: Limit = 50,
     ) -> OrganisationPage:  # fmt: skip
         found = await queries.organisations(actor, kind=kind, vetting=vetting, cursor=cursor, limit=limit)
         return OrganisationPage(items=[OrganisationOut.of(o) for o in found.items], next_cursor=found.next_cursor)
 
     @post("/")
-    async def create_organisation(self, actor: Actor, organisations: Organisations, data: OrganisationIn) -> OrganisationOut:
+    async def create_organisation(
+        self, actor: NamedDependency[Actor], organisations: NamedDependency[Organisations],
+        data: JSONBody[OrganisationIn],
+    ) -> OrganisationOut:  # fmt: skip
         created = await organisations.create(
             actor=actor, kind=data.kind, name=data.name, slug=data.slug, domains=data.domains, sector=data.sector,
             country=data.country, contact_name=data.contact_name, contact_email=data.contact_email,
@@ -49,25 +54,31 @@ class OrganisationController(Controller):
         return OrganisationOut.of(created)
 
     @get("/{organisation_id:uuid}")
-    async def get_organisation(self, actor: Actor, queries: Queries, organisation_id: uuid.UUID) -> OrganisationOut:
+    async def get_organisation(
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], organisation_id: FromPath[uuid.UUID]
+    ) -> OrganisationOut:
         return OrganisationOut.of(await queries.organisation(actor, organisation_id))
 
     @post("/{organisation_id:uuid}/domains")
     async def add_domain(
-        self, actor: Actor, organisations: Organisations, organisation_id: uuid.UUID, data: DomainIn
-    ) -> OrganisationOut:
+        self, actor: NamedDependency[Actor], organisations: NamedDependency[Organisations],
+        organisation_id: FromPath[uuid.UUID], data: JSONBody[DomainIn],
+    ) -> OrganisationOut:  # fmt: skip
         return OrganisationOut.of(
             await organisations.add_domain(actor=actor, organisation_id=organisation_id, domain=data.domain)
         )
 
     @get("/{organisation_id:uuid}/users")
-    async def list_users(self, actor: Actor, queries: Queries, organisation_id: uuid.UUID) -> list[UserOut]:
+    async def list_users(
+        self, actor: NamedDependency[Actor], queries: NamedDependency[Queries], organisation_id: FromPath[uuid.UUID]
+    ) -> list[UserOut]:
         return [UserOut.of(user, roles) for user, roles in await queries.members(actor, organisation_id)]
 
     @post("/{organisation_id:uuid}/users")
     async def add_user(
-        self, actor: Actor, organisations: Organisations, unit: Unit, organisation_id: uuid.UUID, data: UserIn
-    ) -> UserOut:
+        self, actor: NamedDependency[Actor], organisations: NamedDependency[Organisations], unit: NamedDependency[Unit],
+        organisation_id: FromPath[uuid.UUID], data: JSONBody[UserIn],
+    ) -> UserOut:  # fmt: skip
         user = await organisations.add_user(
             actor=actor, organisation_id=organisation_id, email=data.email, name=data.name, roles=data.roles
         )
@@ -75,16 +86,18 @@ class OrganisationController(Controller):
 
     @post("/{organisation_id:uuid}/vetting/submission", status_code=200)
     async def submit_vetting(
-        self, actor: Actor, organisations: Organisations, organisation_id: uuid.UUID, data: VettingSubmissionIn
-    ) -> OrganisationOut:
+        self, actor: NamedDependency[Actor], organisations: NamedDependency[Organisations],
+        organisation_id: FromPath[uuid.UUID], data: JSONBody[VettingSubmissionIn],
+    ) -> OrganisationOut:  # fmt: skip
         return OrganisationOut.of(
             await organisations.submit_vetting(actor=actor, organisation_id=organisation_id, submission=data.submission)
         )
 
     @post("/{organisation_id:uuid}/vetting/decision", status_code=200)
     async def decide_vetting(
-        self, actor: Actor, organisations: Organisations, organisation_id: uuid.UUID, data: VettingDecisionIn
-    ) -> OrganisationOut:
+        self, actor: NamedDependency[Actor], organisations: NamedDependency[Organisations],
+        organisation_id: FromPath[uuid.UUID], data: JSONBody[VettingDecisionIn],
+    ) -> OrganisationOut:  # fmt: skip
         decided = await organisations.decide_vetting(
             actor=actor, organisation_id=organisation_id, outcome=data.outcome, reason=data.reason
         )
@@ -97,14 +110,15 @@ class UserController(Controller):
 
     @patch("/{user_id:uuid}")
     async def update_user(
-        self, actor: Actor, organisations: Organisations, unit: Unit, user_id: uuid.UUID, data: UserPatch
-    ) -> UserOut:
+        self, actor: NamedDependency[Actor], organisations: NamedDependency[Organisations], unit: NamedDependency[Unit],
+        user_id: FromPath[uuid.UUID], data: JSONBody[UserPatch],
+    ) -> UserOut:  # fmt: skip
         user = await organisations.update_user(actor=actor, user_id=user_id, roles=data.roles, disabled=data.disabled)
         return UserOut.of(user, await roles_of(unit, user.id))
 
 
 @get("/me", tags=["organisations"])
-async def me(actor: Actor, unit: Unit) -> MeOut:
+async def me(actor: NamedDependency[Actor], unit: NamedDependency[Unit]) -> MeOut:
     user = await unit.get(User, actor.user_id)
     organisation = await unit.get(Organisation, actor.organisation_id)
     return MeOut(user=UserOut.of(user, actor.roles), organisation=OrganisationOut.of(organisation),

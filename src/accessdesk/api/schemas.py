@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from msgspec import Meta, Struct
 
 from accessdesk.db.tables import (
@@ -43,7 +43,7 @@ NO_NUL = r"^[^\x00]*$"
 # msgspec matches patterns with Python's re.search, where "$" also matches before a final newline: "atlas\n" would
 # pass for a slug (and become the scope "model:atlas\n:invoke"). Each anchored pattern below ends "$(?!\n)", which
 # means the same in JSON Schema's regex dialect, where "$" is the end of the text already.
-Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 Aware = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset, e.g. 2026-12-01T09:00:00Z")]
 # A name is one line of text: no control character (a newline, an escape sequence that rewrites a terminal or a
 # log line, a NUL).
@@ -504,5 +504,10 @@ class GrantPage(Struct, kw_only=True):
 
 
 class AuditPage(Struct, kw_only=True):
+    """Newest first: ``next_before_seq`` asks for the page after this one (null after the first event). Asked with
+    ``after_seq``, oldest first: ``next_after_seq`` is the ``after_seq`` of the next request, always given; a page
+    with fewer than ``limit`` events ends at the head, and asking again later with it returns what was appended."""
+
     items: list[AuditEventOut]
     next_before_seq: int | None
+    next_after_seq: int | None = None

@@ -18,3 +18,16 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def history() -> list[tuple[str, str]]:
+    """Every packaged migration, newest first: its revision and the first line of its description."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    return [(script.revision, (script.doc or "").strip().splitlines()[0] if script.doc else "")
+            for script in scripts.walk_revisions()]  # fmt: skip

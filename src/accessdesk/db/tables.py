@@ -37,6 +37,7 @@ class Organisation(SQLModel, table=True):
     vetting_decided_by: uuid.UUID | None = Field(default=None)
     vetting_changed_at: datetime | None = _at(default=None)
     created_at: datetime = _at()
+    disabled_at: datetime | None = _at(default=None)
 
 
 class OrganisationDomain(SQLModel, table=True):
@@ -367,8 +368,8 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = _at()
     authenticated_at: datetime = _at()
     last_seen_at: datetime = _at()
-    expires_at: datetime = _at()
-    ended_at: datetime | None = _at(default=None)
+    expires_at: datetime = _at(index=True)  # and ended_at: the retention sweep's (domain.retention)
+    ended_at: datetime | None = _at(default=None, index=True)
     ip: str | None = Field(default=None, sa_type=sa.String(45))
     user_agent: str | None = Field(default=None, sa_type=sa.String(500))
 

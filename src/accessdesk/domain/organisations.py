@@ -196,6 +196,8 @@ class Organisations:
         self, *, actor: Actor, organisation_id: uuid.UUID, email: str, name: str, roles: list[Role] | list[str]
     ) -> User:
         organisation = await self._manageable(actor, organisation_id)
+        if organisation.disabled_at is not None:
+            raise Conflict(f"the organisation {organisation.slug} is disabled: nobody joins it")
         email = normalise_email(email)
         name = (name or "").strip()
         if not name or len(name) > 200:
@@ -233,6 +235,10 @@ class Organisations:
         await self._manageable(actor, user.organisation_id)
         if (refused := self_change_refused(actor, user.id, disabled=disabled, roles=roles)) is not None:
             raise refused
+        if disabled is False and user.disabled_at is not None:
+            organisation = await self.unit.get(Organisation, user.organisation_id, what="organisation")
+            if organisation.disabled_at is not None:
+                raise Conflict(f"the organisation {organisation.slug} is disabled: nobody in it can be enabled")
         before = {"roles": sorted(await roles_of(self.unit, user.id)), "disabled": user.disabled_at is not None}
         if roles is not None:
             chosen = self._roles(roles)
@@ -240,20 +246,51 @@ class Organisations:
             for role in chosen:
                 self.unit.session.add(UserRole(user_id=user.id, role=role.value))
         if disabled is not None:
-            user.disabled_at = self.unit.now() if disabled else None
-            self.unit.session.add(user)
-            if disabled:  # a disabled person is out at once: every console session of theirs ends now
-                await self.unit.session.exec(
-                    sa.update(WebSession)
-                    .where(col(WebSession.user_id) == user.id, col(WebSession.ended_at).is_(None))
-                    .values(ended_at=self.unit.now())
-                )
+            await self._set_disabled(user, disabled)
         after = {"roles": sorted(r.value for r in self._roles(roles)) if roles is not None else before["roles"],
                  "disabled": user.disabled_at is not None}  # fmt: skip
         if after != before:
             self.unit.record(actor=actor, action="user.updated", subject=user, before=before, after=after)
         await self.unit.commit()
         return user
+
+    async def _set_disabled(self, user: User, disabled: bool) -> None:
+        if (user.disabled_at is not None) == disabled:
+            return
+        user.disabled_at = self.unit.now() if disabled else None
+        self.unit.session.add(user)
+        if disabled:  # a disabled person is out at once: every console session of theirs ends now
+            await self.unit.session.exec(
+                sa.update(WebSession)
+                .where(col(WebSession.user_id) == user.id, col(WebSession.ended_at).is_(None))
+                .values(ended_at=self.unit.now())
+            )
+
+    async def disable(self, *, actor: Actor, organisation_id: uuid.UUID, reason: str | None = None) -> list[User]:
+        """The operator disables an organisation: every person in it is disabled as an admin would disable them
+        (sessions ended, tokens refused), and nobody joins it any more. Returns the people it disabled.
+
+        Its grants are not touched: cutting access is revocation, or for a partner the government's vetting."""
+        if not actor.is_system:
+            raise Forbidden("organisations are disabled by the operator (accessdesk org disable)")
+        organisation = await self.unit.lock(Organisation, organisation_id)
+        if organisation.disabled_at is not None:
+            raise Conflict(f"the organisation {organisation.slug} is already disabled (since "
+                           f"{organisation.disabled_at:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+        organisation.disabled_at = self.unit.now()
+        self.unit.session.add(organisation)
+        people = (await self.unit.session.exec(
+            select(User).where(User.organisation_id == organisation.id, col(User.disabled_at).is_(None))
+            .order_by(User.email)
+        )).all()  # fmt: skip
+        self.unit.record(actor=actor, action="organisation.disabled", subject=organisation, reason=reason,
+                         before={"disabled": False}, after={"disabled": True, "people_disabled": len(people)})  # fmt: skip
+        for person in people:
+            await self._set_disabled(person, True)
+            self.unit.record(actor=actor, action="user.updated", subject=person, reason="organisation disabled",
+                             before={"disabled": False}, after={"disabled": True})  # fmt: skip
+        await self.unit.commit()
+        return list(people)
 
     async def submit_vetting(self, *, actor: Actor, organisation_id: uuid.UUID, submission: str) -> Organisation:
         """A partner's admin hands in its vetting questionnaire (``invited``/``declined`` → ``submitted``)."""

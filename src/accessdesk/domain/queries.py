@@ -30,7 +30,7 @@ from accessdesk.db.tables import (
 from accessdesk.domain import audit, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import awaiting
-from accessdesk.domain.errors import Forbidden, Invalid, NotFound
+from accessdesk.domain.errors import Forbidden, Invalid, Malformed, NotFound
 from accessdesk.domain.grant_state import state_is_sql
 from accessdesk.domain.grants import Grants, Usability, stored_answer
 from accessdesk.domain.nominees import may_be_nominated_sql, takes_nominations_sql
@@ -423,11 +423,20 @@ class Queries:
 
     async def audit_events(
         self, actor: Actor, *, subject_type: str | None = None, subject_id: str | None = None,
-        action: str | None = None, before_seq: int | None = None, limit: int = 100,
+        action: str | None = None, before_seq: int | None = None, after_seq: int | None = None, limit: int = 100,
     ) -> tuple[list[AuditEvent], int | None]:  # fmt: skip
-        """Newest first; page with ``before_seq`` (the chain's own order)."""
+        """The events that match, and where the next page starts.
+
+        Newest first, paged with ``before_seq`` (the chain's own order): the second value is the next page's
+        ``before_seq``, None after the first event. With ``after_seq``, oldest first from the event after it up to
+        the head as it is now: the second value is the next request's ``after_seq``, always given (the last event
+        returned, or the head once every event up to it has been read), so a reader that follows it sees every
+        event once however many are appended meanwhile. Appends queue on the head and commit in its order, so
+        every event up to the head is committed when the head is read."""
         actor.require(Permission.AUDIT_READ, "only auditors and admins read the audit trail")
         check_limit(limit)
+        if before_seq is not None and after_seq is not None:
+            raise Malformed("after_seq", "give before_seq (newest first) or after_seq (oldest first), not both")
         if before_seq is not None and before_seq < 1:
             raise Invalid("before_seq", "before_seq must be a positive event number")
         stmt = select(AuditEvent)
@@ -437,9 +446,29 @@ class Queries:
             stmt = stmt.where(AuditEvent.subject_id == subject_id)
         if action:
             stmt = stmt.where(AuditEvent.action == action)
+        if after_seq is not None:
+            return await self._audit_events_after(stmt, after_seq, limit)
         if before_seq is not None:
             stmt = stmt.where(AuditEvent.seq < before_seq)
         rows = list((await self.unit.session.exec(stmt.order_by(col(AuditEvent.seq).desc()).limit(limit + 1))).all())
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, (rows[-1].seq if more and rows else None)
+
+    async def _audit_events_after(
+        self, stmt: SelectOfScalar[AuditEvent], after_seq: int, limit: int
+    ) -> tuple[list[AuditEvent], int]:
+        if after_seq < 0:
+            raise Malformed("after_seq", "after_seq must be an event number: 0 to read from the first event")
+        head = (await audit.head_of(self.unit.session)).seq
+        if after_seq > head:
+            # Never handed out by this API: a reader ahead of the chain has events this database does not (it
+            # was restored from an older copy, say), and following on from here would skip the new ones silently.
+            raise Malformed("after_seq", f"there is no event #{after_seq}: the audit trail ends at #{head} (an "
+                                         "after_seq this API never gave; was the database restored from an older "
+                                         "copy?)")  # fmt: skip
+        stmt = stmt.where(AuditEvent.seq > after_seq, AuditEvent.seq <= head)
+        rows = list((await self.unit.session.exec(stmt.order_by(col(AuditEvent.seq)).limit(limit + 1))).all())
+        if len(rows) > limit:
+            return rows[:limit], rows[limit - 1].seq
+        return rows, head

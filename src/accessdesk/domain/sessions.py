@@ -93,6 +93,8 @@ class WebSessions:
         if owner is None:
             raise Forbidden(f"{email} is not invited to accessdesk and {domain} belongs to no organisation here; "
                             "ask your organisation's accessdesk administrator")  # fmt: skip
+        if (await self.unit.get(Organisation, owner.organisation_id)).disabled_at is not None:
+            raise Forbidden(f"the organisation that {domain} belongs to is disabled on accessdesk")
         return await Organisations(self.unit).add_user(
             actor=Actor.system("identity provider sign-in"), organisation_id=owner.organisation_id, email=email,
             name=email.split("@", 1)[0], roles=[Role.MEMBER],

@@ -24,6 +24,7 @@ from accessdesk.domain.grants import Grants
 from accessdesk.domain.notices import closed
 from accessdesk.domain.notifier import Notifier, RetryAfter
 from accessdesk.domain.reminders import Reminders
+from accessdesk.domain.retention import RetentionPolicy, prune
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
 
@@ -39,6 +40,11 @@ class SweepReport:
     messages_failed: int = 0
     oauth_records_pruned: int = 0
     reminders_sent: int = 0
+    # Finished rows past their retention age (domain.retention)
+    sessions_pruned: int = 0
+    outbox_pruned: int = 0
+    slack_deliveries_pruned: int = 0
+    link_requests_pruned: int = 0
 
 
 _Claimed = TypeVar("_Claimed", bound=GenerativeSelect)
@@ -171,11 +177,15 @@ async def _deliver_one(unit: Unit, notifier: Notifier, message: OutboxMessage, *
     return ok
 
 
-async def sweep(unit: Unit, notifier: Notifier) -> SweepReport:
+async def sweep(unit: Unit, notifier: Notifier, retention: RetentionPolicy | None = None) -> SweepReport:
+    """Everything time does, in order; ``retention``: the documented defaults unless given."""
     report = SweepReport()
     report.grant_transitions = await materialise_grants(unit)
     report.nominations_lapsed = await lapse_nominations(unit)
     report.reminders_sent = (await Reminders(unit).sweep()).sent
     report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
     report.oauth_records_pruned = await prune_oauth_records(unit)
+    pruned = await prune(unit, retention or RetentionPolicy())
+    report.sessions_pruned, report.outbox_pruned = pruned.sessions, pruned.outbox
+    report.slack_deliveries_pruned, report.link_requests_pruned = pruned.slack_deliveries, pruned.link_requests
     return report

@@ -8,6 +8,10 @@ from enum import StrEnum
 # Slugs name models in OAuth scopes and organisations in URLs: lower-case letters, digits and inner dashes.
 # Always matched with fullmatch (a "$" would let a trailing newline through).
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+# How many days a personal API token may last: never forever (a leaked token would then never die); the default
+# unless its creator or the operator (ACCESSDESK_API_TOKEN_DAYS) chooses otherwise.
+API_TOKEN_DAYS = range(1, 3651)
+DEFAULT_API_TOKEN_DAYS = 90
 
 
 class OrgKind(StrEnum):

@@ -44,8 +44,9 @@ from accessdesk.oauth.server import (
     TokenContext,
     refused,
 )
-from accessdesk.request_scope import request_unit
+from accessdesk.request_scope import note_actor, request_unit
 from accessdesk.settings import Settings
+from accessdesk.telemetry import count_token_answer
 from accessdesk.unavailable import is_database_unavailable, temporarily_unavailable
 
 # Authlib logs whole tokens at DEBUG ("Issue token {...}"). No secret or token may reach a log, whatever level the
@@ -163,6 +164,11 @@ class OAuthController(Controller):
 
     @post("/oauth/token", status_code=200)
     async def token(self, request: Request[Any, Any, Any]) -> Answer:
+        answer = await self._token(request)
+        count_token_answer(answer.status, answer.body)
+        return answer
+
+    async def _token(self, request: Request[Any, Any, Any]) -> Answer:
         state = _state(request)
         settings, unit = _settings(state), request_unit(request, state)
         try:
@@ -202,6 +208,7 @@ class OAuthController(Controller):
                 await unit.rollback()
                 return _error(InvalidDpopProofError(description="this DPoP proof was used before (jti)"))
         if status == 200 and record is not None:
+            note_actor(request, f"client:{record.client.client_id}")
             if cache.enabled:
                 state.oauth_issuances.count(record.client.id, now)
             else:
@@ -227,6 +234,7 @@ class OAuthController(Controller):
                                               endpoint=endpoint)  # fmt: skip
         if record.client.revoked_at is not None:
             raise InvalidClientError(description="this credential has been revoked", status_code=401)
+        note_actor(request, f"client:{record.client.client_id}")
         return record
 
     async def _authenticate(

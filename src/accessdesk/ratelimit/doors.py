@@ -3,8 +3,8 @@
 A pure ASGI middleware in front of the handlers: a refused request gets 429 with ``Retry-After`` in its door's
 language and never reaches a handler. Keys:
 
-- the client address as the server sees it (the ASGI ``client``), on every door. ``X-Forwarded-For`` is not
-  trusted: behind a proxy every request has the proxy's address (see the README);
+- the client address (:func:`accessdesk.client_address.client_address`), on every door: the TCP peer, or behind
+  one of ``ACCESSDESK_TRUSTED_PROXIES`` the address it forwarded;
 - the OAuth endpoints count *failed* client authentications (``invalid_client``) per address and claimed
   ``client_id`` and per address, never per ``client_id`` alone: a client_id is no secret, and a limit on it alone
   would let anyone lock a real client out from anywhere. A client secret is 256 random bits, so there is no
@@ -29,6 +29,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from accessdesk.api.errors import PROBLEM
+from accessdesk.client_address import client_address
 from accessdesk.oauth.presented import claimed_client_id, form_pairs
 from accessdesk.ratelimit.limiter import Limit, Limiter, Refused
 from accessdesk.settings import Settings
@@ -118,8 +119,7 @@ class Doors:
     async def _oauth(self, limit: Limit, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         # On the hot path (a gateway may introspect on every call to its model): kept to a few dictionary lookups.
         limiter, limits = self.limiter, self.limits
-        client = scope.get("client")
-        address = client[0] if client and client[0] else "unknown"
+        address = client_address(scope) or "unknown"
         now = limiter.now()
         refused, what = limiter.count_one(limit, address, now), "requests"
         if refused is None and limiter.any_reached(limits.oauth_failures_per_address):
@@ -218,8 +218,7 @@ class _Answer:
 
 
 def _address(scope: Scope) -> str:
-    client = scope.get("client")
-    return client[0] if client and client[0] else "unknown"
+    return client_address(scope) or "unknown"
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -3,25 +3,24 @@ grant's evidence bundle."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from accessdesk.api.audit import SEQ_MAX
-from accessdesk.db.tables import AuditEvent
-from accessdesk.domain.audit import jsonable
-from accessdesk.domain.evidence import HASHING, ChainHead, Evidence
+from accessdesk.audit_export import Download, attachment
+from accessdesk.domain.evidence import Evidence
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
@@ -44,9 +43,6 @@ SUBJECT_TYPES = {
 }
 ACTION = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 SUBJECT_ID = re.compile(r"[^\x00-\x1f\x7f]+")
-CSV_COLUMNS = list(AuditEvent.model_fields)
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); a leading quote makes it text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 STATE_BADGES = {"active": "ok", "scheduled": "ok", "suspended": "warn", "expired": "warn", "blocked": "bad",
                 "revoked": "bad"}  # fmt: skip
 
@@ -114,42 +110,6 @@ def when(instant: str | None) -> str:
     return datetime.fromisoformat(instant).strftime("%Y-%m-%d %H:%M UTC") if instant else ""
 
 
-def csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def attachment(filename: str) -> dict[str, str]:
-    return {"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
-
-
-async def json_export(
-    opening: dict[str, Any], batches: AsyncIterator[list[dict[str, Any]]]
-) -> AsyncIterator[str]:  # fmt: skip
-    """``opening`` and then ``"events": [...]``, written batch by batch."""
-    head = json.dumps(opening, ensure_ascii=False)
-    yield head[:-1] + ', "events": ['
-    separator = "\n"
-    async for batch in batches:
-        yield separator + ",\n".join(json.dumps(record, ensure_ascii=False) for record in batch)
-        separator = ",\n"
-    yield "\n]}\n"
-
-
-async def csv_export(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    async for batch in batches:
-        writer.writerows([csv_cell(record[c]) for c in CSV_COLUMNS] for record in batch)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
 class AuditPagesController(Controller):
     path = "/console"
     include_in_schema = False
@@ -157,8 +117,10 @@ class AuditPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/audit")
-    async def trail(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
-                    evidence: Evidence) -> Template:  # fmt: skip
+    async def trail(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries],
+        evidence: NamedDependency[Evidence],
+    ) -> Template:  # fmt: skip
         head = await evidence.head(signed.actor)  # refuses anyone but auditors and admins, before all else
         filters = AuditFilters.of(request.query_params)
         before_seq = before_seq_of(request.query_params)
@@ -174,45 +136,38 @@ class AuditPagesController(Controller):
                     newest=filters.link("/console/audit") if before_seq else None)  # fmt: skip
 
     @get("/audit/export.json")
-    async def export_json(self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence) -> Stream:
-        filters, head = await self._export(request, signed, evidence)
-        opening = {"format": "accessdesk.audit-export/1", "exported_at": jsonable(evidence.unit.now()),
-                   "exported_by": signed.actor.label, "filters": filters.given,
-                   "chain_head": {"seq": head.seq, "hash": head.hash}, "order": "newest first", "hashing": HASHING}  # fmt: skip
-        batches = evidence.trail(signed.actor, upto=head, subject_type=filters.subject_type,
-                                 subject_id=filters.subject_id, action=filters.action)
-        return Stream(json_export(opening, batches), media_type="application/json",
-                      headers=attachment(_filename(evidence, head, "json")))  # fmt: skip
+    async def export_json(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], evidence: NamedDependency[Evidence]
+    ) -> Stream:
+        return (await self._export(request, signed, evidence)).as_json()
 
     @get("/audit/export.csv")
-    async def export_csv(self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence) -> Stream:
-        filters, head = await self._export(request, signed, evidence)
-        batches = evidence.trail(signed.actor, upto=head, subject_type=filters.subject_type,
-                                 subject_id=filters.subject_id, action=filters.action)
-        return Stream(csv_export(batches),
-                      media_type="text/csv; charset=utf-8", headers=attachment(_filename(evidence, head, "csv")))  # fmt: skip
+    async def export_csv(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], evidence: NamedDependency[Evidence]
+    ) -> Stream:
+        return (await self._export(request, signed, evidence)).as_csv()
 
-    async def _export(
-        self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence
-    ) -> tuple[AuditFilters, ChainHead]:
+    async def _export(self, request: Request[Any, Any, Any], signed: Signed, evidence: Evidence) -> Download:
         """Refusals (not an auditor, unusable filters) happen here, before the download starts."""
         head = await evidence.head(signed.actor)
-        return AuditFilters.of(request.query_params), head
+        filters = AuditFilters.of(request.query_params)
+        return Download(evidence, signed.actor, head, subject_type=filters.subject_type,
+                        subject_id=filters.subject_id, action=filters.action)  # fmt: skip
 
     @get("/grants/{grant_id:uuid}/evidence")
-    async def evidence_page(self, signed: Signed, evidence: Evidence, grant_id: uuid.UUID) -> Template:
+    async def evidence_page(
+        self, signed: NamedDependency[Signed], evidence: NamedDependency[Evidence], grant_id: FromPath[uuid.UUID]
+    ) -> Template:
         bundle = await evidence.bundle(signed.actor, grant_id)
         return page("console/evidence.html", signed, b=bundle, when=when, changes=changes, badges=STATE_BADGES)
 
     @get("/grants/{grant_id:uuid}/evidence.json")
     async def evidence_json(
-        self, signed: Signed, unit: Unit, evidence: Evidence, grant_id: uuid.UUID
-    ) -> Response[bytes]:
+        self, signed: NamedDependency[Signed], unit: NamedDependency[Unit], evidence: NamedDependency[Evidence],
+        grant_id: FromPath[uuid.UUID],
+    ) -> Response[bytes]:  # fmt: skip
         bundle = await evidence.bundle(signed.actor, grant_id)
         filename = f"accessdesk-evidence-{grant_id}-{unit.now():%Y-%m-%d}.json"
         return Response(json.dumps(bundle, ensure_ascii=False, indent=2).encode(), media_type="application/json",
                         headers=attachment(filename))  # fmt: skip
 
-
-def _filename(evidence: Evidence, head: ChainHead, extension: str) -> str:
-    return f"accessdesk-audit-{evidence.unit.now():%Y-%m-%d}-to-{head.seq}.{extension}"

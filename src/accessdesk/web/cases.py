@@ -8,7 +8,9 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.domain.actor import Actor
@@ -57,8 +59,9 @@ def _uuid_or_none(value: str | None) -> uuid.UUID | None:
 
 
 async def grant_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, grants: Grants,
-    credentials: Credentials, grant_id: uuid.UUID, *, refusal: Refusal | None = None, section: str | None = None,
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+    queries: NamedDependency[Queries], grants: NamedDependency[Grants], credentials: NamedDependency[Credentials],
+    grant_id: FromPath[uuid.UUID], *, refusal: Refusal | None = None, section: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> Template:  # fmt: skip
     """A grant's page: its state and what blocks it, its extension rounds, and its credentials (status only: a
@@ -81,8 +84,9 @@ async def grant_page(
 
 
 async def nomination_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, coselection: CoSelection,
-    nomination_id: uuid.UUID, *, refusal: Refusal | None = None,
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+    queries: NamedDependency[Queries], coselection: NamedDependency[CoSelection], nomination_id: FromPath[uuid.UUID], *,
+    refusal: Refusal | None = None,
 ) -> Template:  # fmt: skip
     nomination, decisions = await queries.nomination(signed.actor, nomination_id)
     names = await queries.display_names([nomination])
@@ -94,8 +98,9 @@ async def nomination_page(
 
 
 async def new_nomination_page(
-    signed: Signed, queries: Queries, *, values: dict[str, Any], refusal: Refusal | None = None
-) -> Template:
+    signed: NamedDependency[Signed], queries: NamedDependency[Queries], *, values: dict[str, Any],
+    refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
     return page("console/nomination_new.html", signed, values=values, refusal=refusal,
                 models=await queries.nominable_models(signed.actor),
                 organisations=await queries.nominable_organisations(signed.actor), actions=[a.value for a in Action],
@@ -109,13 +114,19 @@ class CasesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/nominations/{nomination_id:uuid}")
-    async def nomination(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                         coselection: CoSelection, nomination_id: uuid.UUID) -> Template:  # fmt: skip
+    async def nomination(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], coselection: NamedDependency[CoSelection],
+        nomination_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
         return await nomination_page(request, signed, unit, queries, coselection, nomination_id)
 
     @post("/nominations/{nomination_id:uuid}/decision")
     @on_refusal(nomination_page)
-    async def decide(self, actor: Actor, form: Posted, coselection: CoSelection, nomination_id: uuid.UUID) -> Redirect:
+    async def decide(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], coselection: NamedDependency[CoSelection],
+        nomination_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         if form["verdict"] not in {v.value for v in Verdict}:
             raise HTTPException(status_code=400, detail="choose approve or reject")
         await coselection.decide(actor=actor, nomination_id=nomination_id, verdict=Verdict(form["verdict"]),
@@ -124,14 +135,18 @@ class CasesController(Controller):
 
     @post("/nominations/{nomination_id:uuid}/withdrawal")
     @on_refusal(nomination_page)
-    async def withdraw(self, actor: Actor, form: Posted, coselection: CoSelection,
-                       nomination_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def withdraw(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], coselection: NamedDependency[CoSelection],
+        nomination_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await coselection.withdraw(actor=actor, nomination_id=nomination_id, reason=form.get("withdraw_reason"))
         return back_to(f"/console/nominations/{nomination_id}", "withdrawn")
 
     @get("/nominations")
-    async def nominations(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit,
-                          queries: Queries) -> Template:  # fmt: skip
+    async def nominations(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries],
+    ) -> Template:  # fmt: skip
         params = request.query_params
         filters = NominationFilter(
             state=_choice(params.get("state"), NominationState), model_id=_uuid_or_none(params.get("model_id")),
@@ -152,14 +167,18 @@ class CasesController(Controller):
                     query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/nominations/new")
-    async def new_nomination(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries) -> Template:
+    async def new_nomination(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries]
+    ) -> Template:
         return await new_nomination_page(signed, queries, values={
             "model_id": request.query_params.get("model_id", ""), "actions": ["invoke"],
             "organisation_id": request.query_params.get("organisation_id", "")})  # fmt: skip
 
     @post("/nominations/new")
     @on_refusal(new_nomination_page, lists=["actions"])
-    async def nominate(self, actor: Actor, form: Posted, coselection: CoSelection) -> Redirect:
+    async def nominate(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], coselection: NamedDependency[CoSelection]
+    ) -> Redirect:
         nomination = await coselection.nominate(
             actor=actor, model_id=form.uuid("model_id", "a model"),
             organisation_id=form.uuid("organisation_id", "an organisation"),
@@ -169,7 +188,10 @@ class CasesController(Controller):
         return back_to(f"/console/nominations/{nomination.id}", "nominated")
 
     @get("/grants")
-    async def grants(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries) -> Template:
+    async def grants(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries],
+    ) -> Template:  # fmt: skip
         params = request.query_params
         state = _choice(params.get("state"), GrantState)
         organisation_id = _uuid_or_none(params.get("organisation_id"))
@@ -184,19 +206,28 @@ class CasesController(Controller):
                     model_id=params.get("model_id", ""), query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/grants/{grant_id:uuid}")
-    async def grant(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                    grants: Grants, credentials: Credentials, grant_id: uuid.UUID) -> Template:  # fmt: skip
+    async def grant(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], grants: NamedDependency[Grants], credentials: NamedDependency[Credentials],
+        grant_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
         return await grant_page(request, signed, unit, queries, grants, credentials, grant_id)
 
     @post("/grants/{grant_id:uuid}/revocation")
     @on_refusal(grant_page, section="revoke")
-    async def revoke(self, actor: Actor, form: Posted, grants: Grants, grant_id: uuid.UUID) -> Redirect:
+    async def revoke(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], grants: NamedDependency[Grants],
+        grant_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await grants.revoke(actor=actor, grant_id=grant_id, reason=form["reason"])
         return back_to(f"/console/grants/{grant_id}", "revoked")
 
     @post("/grants/{grant_id:uuid}/extension")
     @on_refusal(grant_page, section="extension")
-    async def extend(self, actor: Actor, form: Posted, coselection: CoSelection, grant_id: uuid.UUID) -> Redirect:
+    async def extend(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], coselection: NamedDependency[CoSelection],
+        grant_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         nomination = await coselection.request_extension(actor=actor, grant_id=grant_id, ends_at=instant(form, "ends_at"),
                                                          justification=form["justification"])  # fmt: skip
         return back_to(f"/console/nominations/{nomination.id}", "extension")

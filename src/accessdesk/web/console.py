@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from accessdesk.client_address import client_address
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.deliveries import Deliveries
 from accessdesk.domain.errors import DomainError, Forbidden
@@ -67,8 +69,8 @@ class ConsoleController(Controller):
 
     @get("/login")
     async def login_page(
-        self, request: Request[Any, Any, Any], state: State, unit: Unit,
-        next_: Annotated[str | None, Parameter(query="next")] = None,
+        self, request: Request[Any, Any, Any], state: State, unit: NamedDependency[Unit],
+        next_: Annotated[str | None, QueryParameter(name="next")] = None,
     ) -> Template:  # fmt: skip
         settings: Settings = state.settings
         csrf, cookie = _sign_in_csrf(request, settings)
@@ -82,7 +84,7 @@ class ConsoleController(Controller):
 
     @post("/login/dev")
     async def dev_sign_in(
-        self, request: Request[Any, Any, Any], state: State, sessions: WebSessions, data: Form
+        self, request: Request[Any, Any, Any], state: State, sessions: NamedDependency[WebSessions], data: Form
     ) -> Redirect:
         settings: Settings = state.settings
         if not settings.dev_login_enabled:
@@ -94,14 +96,14 @@ class ConsoleController(Controller):
             raise HTTPException(status_code=400, detail="choose a person to sign in as") from None
         token = await sessions.start(
             user_id=user_id, method="development sign-in", replacing=request.cookies.get(cookie_name(settings)),
-            ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+            ip=client_address(request.scope), user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
         return Redirect(local_path(str(data.get("next", ""))), status_code=303,
                         cookies=[_session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
 
     @post("/login/start")
     async def start_sign_in(
-        self, request: Request[Any, Any, Any], state: State, unit: Unit, data: Form
+        self, request: Request[Any, Any, Any], state: State, unit: NamedDependency[Unit], data: Form
     ) -> Response[Any]:
         """Home-realm discovery: the e-mail's domain picks the organisation's identity provider."""
         settings: Settings = state.settings
@@ -131,10 +133,10 @@ class ConsoleController(Controller):
 
     @get("/login/callback")
     async def finish_sign_in(
-        self, request: Request[Any, Any, Any], state: State, unit: Unit, sessions: WebSessions,
-        code: str | None = None,
-        returned_state: Annotated[str | None, Parameter(query="state")] = None, error: str | None = None,
-        error_description: str | None = None,
+        self, request: Request[Any, Any, Any], state: State, unit: NamedDependency[Unit],
+        sessions: NamedDependency[WebSessions], code: FromQuery[str | None] = None,
+        returned_state: Annotated[str | None, QueryParameter(name="state")] = None, error: FromQuery[str | None] = None,
+        error_description: FromQuery[str | None] = None,
     ) -> Response[Any]:  # fmt: skip
         settings: Settings = state.settings
         forget = Cookie(key=PENDING_COOKIE, value="", path="/login/callback", max_age=0, httponly=True)
@@ -159,14 +161,14 @@ class ConsoleController(Controller):
                             context={"status": 403, "message": f"Sign-in refused: {getattr(exc, 'message', exc)}"})  # fmt: skip
         token = await sessions.start(
             user_id=user.id, method=f"oidc:{provider.name}", replacing=request.cookies.get(cookie_name(settings)),
-            ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+            ip=client_address(request.scope), user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
         return Redirect(pending.next, status_code=303, cookies=[
             forget, _session_cookie(settings, token, max_age=int(settings.session_max_hours * 3600))])  # fmt: skip
 
     @post("/logout")
     async def sign_out(
-        self, request: Request[Any, Any, Any], state: State, sessions: WebSessions, data: Form
+        self, request: Request[Any, Any, Any], state: State, sessions: NamedDependency[WebSessions], data: Form
     ) -> Redirect:
         signed = await signed_in(request, sessions)
         if signed is not None:
@@ -176,8 +178,8 @@ class ConsoleController(Controller):
 
     @get("/login/again")
     async def step_up_page(
-        self, request: Request[Any, Any, Any], state: State, signed: Signed,
-        next_: Annotated[str | None, Parameter(query="next")] = None,
+        self, request: Request[Any, Any, Any], state: State, signed: NamedDependency[Signed],
+        next_: Annotated[str | None, QueryParameter(name="next")] = None,
     ) -> Template:  # fmt: skip
         """What a page that needs a recent sign-in shows: confirm who you are at your provider, then come back."""
         settings: Settings = state.settings
@@ -190,8 +192,9 @@ class ConsoleController(Controller):
 
     @get("/console")
     async def home(
-        self, actor: Actor, signed: Signed, unit: Unit, queries: Queries, deliveries: Deliveries
-    ) -> Template:
+        self, actor: NamedDependency[Actor], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], deliveries: NamedDependency[Deliveries],
+    ) -> Template:  # fmt: skip
         home = await queries.home(actor)
         blocked = await queries.grant_rows((await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items)
         try:

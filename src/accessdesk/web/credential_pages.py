@@ -21,6 +21,8 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.crypto import KeyUnavailable, seal, unseal
@@ -81,16 +83,22 @@ class CredentialPagesController(Controller):
 
     @post("/grants/{grant_id:uuid}/credentials", status_code=200)
     @on_refusal(grant_page, section="credentials")
-    async def create(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted, unit: Unit,
-                     credentials: Credentials, grant_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def create(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        form: NamedDependency[Posted], unit: NamedDependency[Unit], credentials: NamedDependency[Credentials],
+        grant_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/grants/{grant_id}")
         issued = await credentials.create(actor=actor, grant_id=grant_id, name=form["name"], jwks=_public_keys(form))
         return _shown_once(request, unit, issued)
 
     @post("/grants/{grant_id:uuid}/credentials/{client_pk:uuid}/rotation", status_code=200)
     @on_refusal(grant_page)
-    async def rotate(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted, unit: Unit,
-                     credentials: Credentials, grant_id: uuid.UUID, client_pk: uuid.UUID) -> Redirect:  # fmt: skip
+    async def rotate(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        form: NamedDependency[Posted], unit: NamedDependency[Unit], credentials: NamedDependency[Credentials],
+        grant_id: FromPath[uuid.UUID], client_pk: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         # ``form`` has no field to read: it is asked for so that the form's CSRF token is checked.
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/grants/{grant_id}")
         issued = await credentials.rotate_secret(actor=actor, client_pk=client_pk)
@@ -100,24 +108,31 @@ class CredentialPagesController(Controller):
     # incident (a leaked secret) every minute spent signing in again is a minute the leak stays usable.
     @post("/grants/{grant_id:uuid}/credentials/{client_pk:uuid}/revocation")
     @on_refusal(grant_page, section="credential:{client_pk}")
-    async def revoke(self, actor: Actor, form: Posted, credentials: Credentials, grant_id: uuid.UUID,
-                     client_pk: uuid.UUID) -> Redirect:  # fmt: skip
+    async def revoke(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], credentials: NamedDependency[Credentials],
+        grant_id: FromPath[uuid.UUID], client_pk: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await credentials.revoke(actor=actor, client_pk=client_pk, reason=form["reason"])
         return back_to(f"/console/grants/{grant_id}", "credential_revoked")
 
     @post("/models/{model_id:uuid}/gateways", status_code=200)
     @on_refusal(model_page, section="gateway")
-    async def create_gateway(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
-                             unit: Unit, credentials: Credentials, model_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def create_gateway(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        form: NamedDependency[Posted], unit: NamedDependency[Unit], credentials: NamedDependency[Credentials],
+        model_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/models/{model_id}")
         issued = await credentials.create_gateway(actor=actor, model_id=model_id, name=form["gateway_name"])
         return _shown_once(request, unit, issued)
 
     @post("/models/{model_id:uuid}/gateways/{client_pk:uuid}/rotation", status_code=200)
     @on_refusal(model_page)
-    async def rotate_gateway(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
-                             unit: Unit, credentials: Credentials, model_id: uuid.UUID,
-                             client_pk: uuid.UUID) -> Redirect:  # fmt: skip
+    async def rotate_gateway(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        form: NamedDependency[Posted], unit: NamedDependency[Unit], credentials: NamedDependency[Credentials],
+        model_id: FromPath[uuid.UUID], client_pk: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         # ``form``: for its CSRF check, as above.
         require_fresh_sign_in(request, signed, within=SECRET_FRESHNESS, back=f"/console/models/{model_id}")
         issued = await credentials.rotate_secret(actor=actor, client_pk=client_pk)
@@ -126,14 +141,18 @@ class CredentialPagesController(Controller):
     # No fresh sign-in to revoke, as for a grant's credentials (above).
     @post("/models/{model_id:uuid}/gateways/{client_pk:uuid}/revocation")
     @on_refusal(model_page, section="credential:{client_pk}")
-    async def revoke_gateway(self, actor: Actor, form: Posted, credentials: Credentials, model_id: uuid.UUID,
-                             client_pk: uuid.UUID) -> Redirect:  # fmt: skip
+    async def revoke_gateway(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], credentials: NamedDependency[Credentials],
+        model_id: FromPath[uuid.UUID], client_pk: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await credentials.revoke(actor=actor, client_pk=client_pk, reason=form["reason"])
         return back_to(f"/console/models/{model_id}", "gateway_revoked")
 
     @get(f"{HOLDER_PATH.removeprefix('/console')}/{{client_pk:uuid}}")
-    async def shown_once(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, credentials: Credentials,
-                         client_pk: uuid.UUID) -> Template:  # fmt: skip
+    async def shown_once(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        credentials: NamedDependency[Credentials], client_pk: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
         """The new secret, from its one-time holder; once spent, the credential without it."""
         client = await _visible_client(credentials, signed, client_pk)
         held = _open_holder(request, client_pk, now=unit.now())

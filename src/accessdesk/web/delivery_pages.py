@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.db.tables import OutboxMessage, Reminder
@@ -140,8 +142,8 @@ def reminder_row(reminder: Reminder, names: Names, messages: dict[str, OutboxMes
 
 
 async def dead_letters_page(
-    request: Request[Any, Any, Any], signed: Signed, queries: Queries, deliveries: Deliveries, *,
-    refusal: Refusal | None = None,
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries],
+    deliveries: NamedDependency[Deliveries], *, refusal: Refusal | None = None,
 ) -> Template:  # fmt: skip
     cursor = request.query_params.get("cursor") or None
     found = await deliveries.dead_letters(signed.actor, cursor=cursor, limit=PAGE_SIZE)
@@ -158,8 +160,10 @@ class DeliveryPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/reminders")
-    async def reminders(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
-                        reminders: Reminders) -> Template:  # fmt: skip
+    async def reminders(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries],
+        reminders: NamedDependency[Reminders],
+    ) -> Template:  # fmt: skip
         cursor = request.query_params.get("cursor") or None
         found = await reminders.listing(signed.actor, cursor=cursor, limit=PAGE_SIZE)
         messages = await reminders.deliveries(found.items)
@@ -168,14 +172,19 @@ class DeliveryPagesController(Controller):
                     next_cursor=found.next_cursor, paged=cursor is not None)  # fmt: skip
 
     @get("/deliveries/dead")
-    async def dead_letters(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
-                           deliveries: Deliveries) -> Template:  # fmt: skip
+    async def dead_letters(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries],
+        deliveries: NamedDependency[Deliveries],
+    ) -> Template:  # fmt: skip
         return await dead_letters_page(request, signed, queries, deliveries)
 
     @post("/deliveries/{message_id:uuid}/retry")
     # The list again, saying why. Whoever may not retry may not see the list either: the refusal page.
     @on_refusal(dead_letters_page)
-    async def retry(self, actor: Actor, form: Posted, deliveries: Deliveries, message_id: uuid.UUID) -> Redirect:
+    async def retry(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], deliveries: NamedDependency[Deliveries],
+        message_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         """The form has no fields: asking for ``form`` is what checks its CSRF token."""
         await deliveries.retry(actor=actor, message_id=message_id)
         return back_to("/console/deliveries/dead", "retried")

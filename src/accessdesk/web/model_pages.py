@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from accessdesk.db.tables import AccessGrant
@@ -55,8 +57,9 @@ def _model_values(form: Posted) -> dict[str, Any]:
 
 
 async def model_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, credentials: Credentials,
-    model_id: uuid.UUID, *, preview: tuple[datetime, list[tuple[AccessGrant, list[str]]]] | None = None,
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+    queries: NamedDependency[Queries], credentials: NamedDependency[Credentials], model_id: FromPath[uuid.UUID], *,
+    preview: FromQuery[tuple[datetime, list[tuple[AccessGrant, list[str]]]] | None] = None,
     refusal: Refusal | None = None, values: dict[str, Any] | None = None, section: str | None = None,
 ) -> Template:  # fmt: skip
     """A model's page, with a refused form shown again in its ``section`` with what was typed, and ``preview``:
@@ -87,7 +90,9 @@ async def model_page(
     )  # fmt: skip
 
 
-def new_model_page(signed: Signed, *, values: dict[str, Any], refusal: Refusal | None = None) -> Template:
+def new_model_page(
+    signed: NamedDependency[Signed], *, values: dict[str, Any], refusal: Refusal | None = None
+) -> Template:
     return page("console/model_new.html", signed, values=values, refusal=refusal, tiers=[t.value for t in Tier],
                 status_code=refusal.status if refusal else 200)  # fmt: skip
 
@@ -99,18 +104,22 @@ class ModelPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def models(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries) -> Template:
+    async def models(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries]
+    ) -> Template:
         found = await queries.all_models(signed.actor)
         return page("console/models.html", signed, models=found, notice=notice_of(request, NOTICES))
 
     @get("/new")
-    async def new_model(self, signed: Signed) -> Template:
+    async def new_model(self, signed: NamedDependency[Signed]) -> Template:
         return new_model_page(signed, values={"tier": "standard", "developer_quorum": "1", "government_quorum": "1",
                                                "max_window_days": "90"})  # fmt: skip
 
     @post("/new")
     @on_refusal(new_model_page)
-    async def register(self, actor: Actor, form: Posted, models: FrontierModels) -> Redirect:
+    async def register(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], models: NamedDependency[FrontierModels]
+    ) -> Redirect:
         model = await models.register(actor=actor, slug=form["slug"],
                                       planned_release_at=instant(form, "planned_release_at"), **_model_values(form))  # fmt: skip
         return back_to(f"/console/models/{model.id}", "registered")
@@ -118,8 +127,9 @@ class ModelPagesController(Controller):
     @get("/{model_id:uuid}")
     @on_refusal(model_page, section="release")
     async def model(
-        self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-        credentials: Credentials, models: FrontierModels, model_id: uuid.UUID,
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], credentials: NamedDependency[Credentials],
+        models: NamedDependency[FrontierModels], model_id: FromPath[uuid.UUID],
     ) -> Template:  # fmt: skip
         """The model's page; with ``?release=``, a preview of the grants a planned release then would block."""
         preview = None
@@ -131,28 +141,39 @@ class ModelPagesController(Controller):
 
     @post("/{model_id:uuid}/edit")
     @on_refusal(model_page, section="edit")
-    async def update(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
+    async def update(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], models: NamedDependency[FrontierModels],
+        model_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await models.update(actor=actor, model_id=model_id, changes=_model_values(form))
         return back_to(f"/console/models/{model_id}", "updated")
 
     @post("/{model_id:uuid}/release")
     @on_refusal(model_page, section="release")
-    async def move_release(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
+    async def move_release(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], models: NamedDependency[FrontierModels],
+        model_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await models.move_release(actor=actor, model_id=model_id, planned_release_at=instant(form, "planned_release_at"),
                                   reason=form.get("move_reason"))  # fmt: skip
         return back_to(f"/console/models/{model_id}", "moved")
 
     @post("/{model_id:uuid}/designation")
     @on_refusal(model_page, section="designation")
-    async def designate(self, actor: Actor, form: Posted, models: FrontierModels, model_id: uuid.UUID) -> Redirect:
+    async def designate(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], models: NamedDependency[FrontierModels],
+        model_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await models.designate(actor=actor, model_id=model_id, designation=form["designation"],
                                reference=form.get("reference"))  # fmt: skip
         return back_to(f"/console/models/{model_id}", "designated")
 
     @post("/{model_id:uuid}/switch-off")
     @on_refusal(model_page, section="switch_off")
-    async def switch_off(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
-                         models: FrontierModels, model_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def switch_off(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        form: NamedDependency[Posted], models: NamedDependency[FrontierModels], model_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=KILL_SWITCH_FRESHNESS, back=f"/console/models/{model_id}")
         await models.switch_off(actor=actor, model_id=model_id, reason=form["reason"])
         return back_to(f"/console/models/{model_id}", "switched_off")

@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.domain.actor import Actor
@@ -20,8 +22,9 @@ NOTICES = {"published": "The NDA version is published. A new major version must 
 
 
 async def new_version_page(
-    signed: Signed, queries: Queries, *, values: dict[str, Any], refusal: Refusal | None = None
-) -> Template:
+    signed: NamedDependency[Signed], queries: NamedDependency[Queries], *, values: dict[str, Any],
+    refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
     return page("console/nda_new.html", signed, values=values, refusal=refusal,
                 models=await queries.own_models(signed.actor),
                 status_code=refusal.status if refusal else 200)  # fmt: skip
@@ -34,18 +37,20 @@ class NdaPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def ndas(self, signed: Signed, queries: Queries) -> Template:
+    async def ndas(self, signed: NamedDependency[Signed], queries: NamedDependency[Queries]) -> Template:
         templates = await queries.nda_templates(signed.actor)
         models = {m.id: m.name for m in await queries.all_models(signed.actor)}
         return page("console/ndas.html", signed, templates=templates, models=models)
 
     @get("/new")
-    async def new_version(self, signed: Signed, queries: Queries) -> Template:
+    async def new_version(self, signed: NamedDependency[Signed], queries: NamedDependency[Queries]) -> Template:
         return await new_version_page(signed, queries, values={"term_days": "365"})
 
     @post("/new")
     @on_refusal(new_version_page)
-    async def publish(self, actor: Actor, form: Posted, compliance: Compliance) -> Redirect:
+    async def publish(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], compliance: NamedDependency[Compliance]
+    ) -> Redirect:
         template = await compliance.publish_nda(
             actor=actor, title=form["title"], body=form.raw("body"), version=form["version"],
             model_id=form.uuid("model_id", "a model") if form["model_id"] else None,
@@ -54,8 +59,10 @@ class NdaPagesController(Controller):
         return back_to(f"/console/ndas/{template.id}", "published")
 
     @get("/{template_id:uuid}")
-    async def nda(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries,
-                  template_id: uuid.UUID) -> Template:  # fmt: skip
+    async def nda(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries],
+        template_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
         template = await queries.nda_template(signed.actor, template_id)
         acceptances = await queries.acceptances_of(signed.actor, template_id)
         names = await queries.people_names([a.signer_id for a in acceptances])

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2  # what Authlib's clients are built on: the errors they raise are httpx2's
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -113,11 +113,11 @@ class RelyingParty:
     async def _document(self, provider: OidcProvider, url: str, what: str) -> Any:
         """One of the provider's published JSON documents, or ProviderUnavailable."""
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
+            async with httpx2.AsyncClient(timeout=self.timeout) as http:
                 response = await http.get(url)
                 response.raise_for_status()
                 return response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx2.HTTPError, ValueError) as exc:
             raise ProviderUnavailable(provider, f"{what}: {type(exc).__name__}") from exc
 
     async def metadata(self, provider: OidcProvider) -> dict[str, Any]:
@@ -159,7 +159,7 @@ class RelyingParty:
             try:
                 token = await client.fetch_token(metadata["token_endpoint"], code=code,
                                                  code_verifier=pending.verifier)  # fmt: skip
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 raise ProviderUnavailable(provider, f"its token endpoint: {type(exc).__name__}") from exc
             except Exception as exc:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
                 raise SignInRefused(f"{provider.label} did not accept the sign-in code ({type(exc).__name__})") from exc
@@ -171,7 +171,7 @@ class RelyingParty:
                 try:
                     response = await client.get(metadata["userinfo_endpoint"])
                     info = response.json() if response.status_code == 200 else {}
-                except (httpx.HTTPError, ValueError) as exc:
+                except (httpx2.HTTPError, ValueError) as exc:
                     raise ProviderUnavailable(provider, f"its userinfo endpoint: {type(exc).__name__}") from exc
                 info = info if isinstance(info, dict) else {}
                 if info.get("sub") != claims.get("sub"):

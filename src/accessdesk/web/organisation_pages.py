@@ -8,7 +8,9 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.domain.actor import Actor
@@ -34,14 +36,17 @@ VETTING_FILTERS = [v.value for v in Vetting]
 ORGANISATIONS_PAGE = 100
 
 
-def new_organisation_page(signed: Signed, *, values: dict[str, Any], refusal: Refusal | None = None) -> Template:
+def new_organisation_page(
+    signed: NamedDependency[Signed], *, values: dict[str, Any], refusal: Refusal | None = None
+) -> Template:
     return page("console/organisation_new.html", signed, values=values, refusal=refusal,
                 status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
 async def organisation_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, organisation_id: uuid.UUID, *,
-    refusal: Refusal | None = None, section: str | None = None, values: dict[str, Any] | None = None,
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+    queries: NamedDependency[Queries], organisation_id: FromPath[uuid.UUID], *, refusal: Refusal | None = None,
+    section: str | None = None, values: dict[str, Any] | None = None,
 ) -> Template:  # fmt: skip
     """An organisation's page, with a refused form shown again in its ``section`` with what was typed."""
     organisation = await queries.organisation(signed.actor, organisation_id)
@@ -72,7 +77,9 @@ class OrganisationPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def organisations(self, request: Request[Any, Any, Any], signed: Signed, queries: Queries) -> Template:
+    async def organisations(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries]
+    ) -> Template:
         params = request.query_params
         kind, vetting = params.get("kind") or None, params.get("vetting") or None
         found = await queries.organisations(signed.actor, kind=OrgKind(kind) if kind in set(OrgKind) else None,
@@ -83,12 +90,15 @@ class OrganisationPagesController(Controller):
                     query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
 
     @get("/new")
-    async def new_organisation(self, signed: Signed) -> Template:
+    async def new_organisation(self, signed: NamedDependency[Signed]) -> Template:
         return new_organisation_page(signed, values={})
 
     @post("/new")
     @on_refusal(new_organisation_page)
-    async def register(self, actor: Actor, form: Posted, organisations: Organisations) -> Redirect:
+    async def register(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        organisations: NamedDependency[Organisations],
+    ) -> Redirect:  # fmt: skip
         organisation = await organisations.create(
             actor=actor, kind=OrgKind.PARTNER, name=form["name"], slug=form["slug"],
             domains=form["domains"].replace(",", " ").split(), sector=form.get("sector"),
@@ -98,21 +108,27 @@ class OrganisationPagesController(Controller):
         return back_to(f"/console/organisations/{organisation.id}", "registered")
 
     @get("/{organisation_id:uuid}")
-    async def organisation(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                           organisation_id: uuid.UUID) -> Template:  # fmt: skip
+    async def organisation(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], organisation_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
         return await organisation_page(request, signed, unit, queries, organisation_id)
 
     @post("/{organisation_id:uuid}/domains")
     @on_refusal(organisation_page, section="domain")
-    async def add_domain(self, actor: Actor, form: Posted, organisations: Organisations,
-                         organisation_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def add_domain(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        organisations: NamedDependency[Organisations], organisation_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await organisations.add_domain(actor=actor, organisation_id=organisation_id, domain=form["domain"])
         return back_to(f"/console/organisations/{organisation_id}", "domain")
 
     @post("/{organisation_id:uuid}/vetting")
     @on_refusal(organisation_page, section="vetting")
-    async def decide_vetting(self, actor: Actor, form: Posted, organisations: Organisations,
-                             organisation_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def decide_vetting(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        organisations: NamedDependency[Organisations], organisation_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await organisations.decide_vetting(actor=actor, organisation_id=organisation_id,
                                            outcome=form["outcome"],
                                            reason=form.get("reason"))  # fmt: skip
@@ -120,16 +136,21 @@ class OrganisationPagesController(Controller):
 
     @post("/{organisation_id:uuid}/members")
     @on_refusal(organisation_page, section="member")
-    async def add_member(self, actor: Actor, form: Posted, organisations: Organisations,
-                         organisation_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def add_member(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        organisations: NamedDependency[Organisations], organisation_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         await organisations.add_user(actor=actor, organisation_id=organisation_id, email=form["email"],
                                      name=form["name"], roles=form.all("roles"))
         return back_to(f"/console/organisations/{organisation_id}", "member")
 
     @post("/{organisation_id:uuid}/members/{user_id:uuid}")
     @on_refusal(organisation_page, section="member-{user_id}")
-    async def update_member(self, actor: Actor, form: Posted, organisations: Organisations,
-                            organisation_id: uuid.UUID, user_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def update_member(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        organisations: NamedDependency[Organisations], organisation_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         change = form["change"]
         if change not in ("roles", "disable", "enable"):
             raise HTTPException(status_code=400, detail="choose to change roles, disable or enable")

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
@@ -20,7 +20,7 @@ from accessdesk.api.errors import status_for
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import DomainError, Invalid
 from accessdesk.domain.sessions import Signed, WebSessions
-from accessdesk.request_scope import request_id_of, request_unit
+from accessdesk.request_scope import note_actor, request_id_of, request_unit
 from accessdesk.settings import Settings
 from accessdesk.web.security import check_csrf, local_path
 
@@ -32,8 +32,11 @@ def cookie_name(settings: Settings) -> str:
 
 
 async def signed_in(request: Request[Any, Any, Any], sessions: WebSessions) -> Signed | None:
-    return await sessions.resume(request.cookies.get(cookie_name(request.app.state.settings)),
-                                 request_id=request_id_of(request))  # fmt: skip
+    signed = await sessions.resume(request.cookies.get(cookie_name(request.app.state.settings)),
+                                   request_id=request_id_of(request))  # fmt: skip
+    if signed is not None:
+        note_actor(request, f"user:{signed.actor.user_id}")
+    return signed
 
 
 class SignInRequired(Exception):
@@ -53,14 +56,14 @@ def _here(request: Request[Any, Any, Any]) -> str:
     return local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
-async def provide_signed(request: Request[Any, Any, Any], sessions: WebSessions) -> Signed:
+async def provide_signed(request: Request[Any, Any, Any], sessions: NamedDependency[WebSessions]) -> Signed:
     signed = await signed_in(request, sessions)
     if signed is None:
         raise SignInRequired()
     return signed
 
 
-def provide_actor(signed: Signed) -> Actor:
+def provide_actor(signed: NamedDependency[Signed]) -> Actor:
     """The console's actor is the signed-in person (the JSON API's is a token's: see ``api.deps``)."""
     return signed.actor
 
@@ -108,7 +111,7 @@ FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-async def provide_form(request: Request[Any, Any, Any], signed: Signed) -> Posted:
+async def provide_form(request: Request[Any, Any, Any], signed: NamedDependency[Signed]) -> Posted:
     """The submitted form, refused as a whole (nothing is carried out) when it is not a web form (415), does not
     carry this session's CSRF token (403), or holds a control character in any name or value (400)."""
     media_type, _ = request.content_type

@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from accessdesk.client_address import client_address
 from accessdesk.db.tables import Attestation, NdaAcceptance, NdaTemplate
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_hash
@@ -124,8 +127,9 @@ def own_organisation(signed: Signed) -> uuid.UUID:
 
 
 async def vetting_page(
-    signed: Signed, queries: Queries, *, values: dict[str, str] | None = None, refusal: Refusal | None = None
-) -> Template:
+    signed: NamedDependency[Signed], queries: NamedDependency[Queries], *, values: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
     organisation = await queries.organisation(signed.actor, own_organisation(signed))
     if organisation.vetting_state is None:
         raise HTTPException(status_code=404, detail="Only partner organisations are vetted.")
@@ -137,8 +141,9 @@ async def vetting_page(
 
 
 async def nda_page(
-    signed: Signed, unit: Unit, queries: Queries, template_id: uuid.UUID, *, refusal: Refusal | None = None
-) -> Template:
+    signed: NamedDependency[Signed], unit: NamedDependency[Unit], queries: NamedDependency[Queries],
+    template_id: FromPath[uuid.UUID], *, refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
     organisation_id = own_organisation(signed)
     actor, now = signed.actor, unit.now()
     template = await queries.nda_template(actor, template_id)
@@ -157,8 +162,8 @@ async def nda_page(
 
 
 async def attestations_page(
-    request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries, *, values: dict[str, str],
-    refusal: Refusal | None = None,
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+    queries: NamedDependency[Queries], *, values: dict[str, str], refusal: Refusal | None = None,
 ) -> Template:  # fmt: skip
     organisation_id = own_organisation(signed)
     now = unit.now()
@@ -180,8 +185,10 @@ class PortalController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def overview(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, unit: Unit,
-                       queries: Queries) -> Template:  # fmt: skip
+    async def overview(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        unit: NamedDependency[Unit], queries: NamedDependency[Queries],
+    ) -> Template:  # fmt: skip
         organisation_id = own_organisation(signed)
         now = unit.now()
         organisation = await queries.organisation(actor, organisation_id)
@@ -209,24 +216,33 @@ class PortalController(Controller):
         )  # fmt: skip
 
     @get("/vetting")
-    async def vetting(self, signed: Signed, queries: Queries) -> Template:
+    async def vetting(self, signed: NamedDependency[Signed], queries: NamedDependency[Queries]) -> Template:
         return await vetting_page(signed, queries)
 
     @post("/vetting")
     @on_refusal(vetting_page)
-    async def submit_vetting(self, signed: Signed, actor: Actor, form: Posted, organisations: Organisations) -> Redirect:
+    async def submit_vetting(
+        self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        organisations: NamedDependency[Organisations],
+    ) -> Redirect:  # fmt: skip
         await organisations.submit_vetting(actor=actor, organisation_id=own_organisation(signed),
                                            submission=form["submission"])  # fmt: skip
         return back_to(HOME, "vetting_submitted")
 
     @get("/ndas/{template_id:uuid}")
-    async def nda(self, signed: Signed, unit: Unit, queries: Queries, template_id: uuid.UUID) -> Template:
+    async def nda(
+        self, signed: NamedDependency[Signed], unit: NamedDependency[Unit], queries: NamedDependency[Queries],
+        template_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
         return await nda_page(signed, unit, queries, template_id)
 
     @post("/ndas/{template_id:uuid}")
     @on_refusal(nda_page)
-    async def accept_nda(self, request: Request[Any, Any, Any], signed: Signed, actor: Actor, form: Posted,
-                         queries: Queries, compliance: Compliance, template_id: uuid.UUID) -> Redirect:  # fmt: skip
+    async def accept_nda(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        form: NamedDependency[Posted], queries: NamedDependency[Queries], compliance: NamedDependency[Compliance],
+        template_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
         own_organisation(signed)
         # An NDA the partner cannot read does not exist for them (404), exactly as on the page that shows it.
         await queries.nda_template(actor, template_id)
@@ -235,19 +251,24 @@ class PortalController(Controller):
             raise Invalid("accept", "tick the box to confirm that you have read and accept this NDA")
         await compliance.accept_nda(
             actor=actor, template_id=template_id, sha256=form["sha256"],
-            ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"),
+            ip=client_address(request.scope), user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
         return back_to(HOME, "nda_accepted")
 
     @get("/attestations")
-    async def attestations(self, request: Request[Any, Any, Any], signed: Signed, unit: Unit, queries: Queries,
-                           area: str | None = None) -> Template:  # fmt: skip
+    async def attestations(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], area: FromQuery[str | None] = None,
+    ) -> Template:  # fmt: skip
         chosen = area if area in {a.value for a in Area} else ""
         return await attestations_page(request, signed, unit, queries, values={"area": chosen})
 
     @post("/attestations")
     @on_refusal(attestations_page)
-    async def attest(self, signed: Signed, actor: Actor, form: Posted, compliance: Compliance) -> Redirect:
+    async def attest(
+        self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        compliance: NamedDependency[Compliance],
+    ) -> Redirect:  # fmt: skip
         await compliance.attest(
             actor=actor, organisation_id=own_organisation(signed),
             area=form["area"],  # the domain turns it into an Area, or refuses it

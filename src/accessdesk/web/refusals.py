@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, get_type_hints
 
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from accessdesk.api.errors import status_for
@@ -62,7 +63,9 @@ def on_refusal(
         added = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in needs if p.name not in own.parameters]
         if "unit" not in own.parameters and "unit" not in wanted:
             added.append(inspect.Parameter("unit", inspect.Parameter.KEYWORD_ONLY))
-        hints: dict[str, Any] = {"unit": Unit, **get_type_hints(show), **get_type_hints(handler)}
+        # With their markers (NamedDependency, FromPath...): Litestar reads how each parameter is injected from them.
+        hints: dict[str, Any] = {"unit": NamedDependency[Unit], **get_type_hints(show, include_extras=True),
+                                 **get_type_hints(handler, include_extras=True)}
         hints["return"] = hints["return"] | Template
         mine = [name for name in own.parameters if name != "self"]
 

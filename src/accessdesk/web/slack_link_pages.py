@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,8 +41,9 @@ def private(app: ASGIApp) -> ASGIApp:
 
 
 async def accounts_page(
-    request: Request[Any, Any, Any], signed: Signed, slack_links: SlackLinks, *, refusal: Refusal | None = None
-) -> Template:
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], slack_links: NamedDependency[SlackLinks], *,
+    refusal: Refusal | None = None,
+) -> Template:  # fmt: skip
     links = await slack_links.of_user(signed.actor.person_id)
     return page("console/slack_account.html", signed, status_code=refusal.status if refusal else 200,
                 links=links, refusal=refusal, notice=notice_of(request, NOTICES))  # fmt: skip
@@ -53,18 +56,26 @@ class SlackLinkPagesController(Controller):
     dependencies = PAGE_DEPENDENCIES
 
     @get("/")
-    async def accounts(self, request: Request[Any, Any, Any], signed: Signed, slack_links: SlackLinks) -> Template:
+    async def accounts(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], slack_links: NamedDependency[SlackLinks]
+    ) -> Template:
         return await accounts_page(request, signed, slack_links)
 
     @post("/{slack_user_id:str}/unlink")
     @on_refusal(accounts_page)
-    async def unlink(self, actor: Actor, form: Posted, slack_links: SlackLinks, slack_user_id: str) -> Redirect:
+    async def unlink(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], slack_links: NamedDependency[SlackLinks],
+        slack_user_id: FromPath[str],
+    ) -> Redirect:  # fmt: skip
         """The form has no fields: asking for ``form`` is what checks its CSRF token."""
         await slack_links.unlink(actor=actor, slack_user_id=slack_user_id)
         return back_to("/console/slack", "unlinked")
 
     @get("/link/{token:str}", middleware=[private])
-    async def link(self, signed: Signed, queries: Queries, slack_links: SlackLinks, token: str) -> Template:
+    async def link(
+        self, signed: NamedDependency[Signed], queries: NamedDependency[Queries],
+        slack_links: NamedDependency[SlackLinks], token: FromPath[str],
+    ) -> Template:  # fmt: skip
         """What the link asks, and whom it would let act as whom; nothing changes until the person confirms."""
         user_id = signed.actor.user_id
         asked = await slack_links.pending(token)
@@ -72,7 +83,10 @@ class SlackLinkPagesController(Controller):
         return page("console/slack_link.html", signed, asked=asked, me=me, token=token)
 
     @post("/link/{token:str}", middleware=[private])
-    async def confirm(self, actor: Actor, form: Posted, slack_links: SlackLinks, token: str) -> Redirect:
+    async def confirm(
+        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], slack_links: NamedDependency[SlackLinks],
+        token: FromPath[str],
+    ) -> Redirect:  # fmt: skip
         """The form has no fields: asking for ``form`` is what checks its CSRF token. A refused confirmation shows
         the error page, which says why; the request's unit of work, closed unfinished, keeps nothing of it."""
         await slack_links.confirm(actor=actor, token=token)
