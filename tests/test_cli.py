@@ -20,6 +20,14 @@ from tests.databases import at_revision
 from tests.support.cli import Run, killed_if_left, stopped_by
 
 
+def test_upgrade_says_one_line_per_migration_and_none_of_alembics_set_up(tmp_path):
+    upgraded = Run(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}", tmp_path)("db", "upgrade")
+    assert upgraded.returncode == 0 and upgraded.stdout == "database at head\n"
+    said = upgraded.stderr.splitlines()  # not its plugins, nor its dialect ("Context impl", "Will assume")
+    assert [line.split("Running upgrade ", 1)[1].split(",")[0] for line in said] == [
+        f"{'' if n == 1 else f'{n - 1:04d}'} -> {n:04d}" for n in range(1, len(said) + 1)]
+
+
 def test_upgrade_demo_token_and_verify(run):
     assert run("db", "upgrade").returncode == 0
     first = run("demo")
@@ -70,10 +78,16 @@ def test_a_tampered_trail_fails_verification_naming_the_event(run, database):
     assert result.returncode == 1 and "BROKEN at event #7" in result.stdout
 
 
-def test_serve_and_the_worker_refuse_a_database_without_the_schema_and_create_nothing(tmp_path):
+def test_serve_the_worker_and_the_socket_bot_refuse_a_database_without_the_schema_and_create_nothing(
+    tmp_path, monkeypatch
+):
     empty = tmp_path / "empty.db"
     run = Run(f"sqlite+aiosqlite:///{empty}", tmp_path)
-    for command in (("serve", "--port", "0"), ("worker", "--once")):
+    # Slack configured but unreachable: the socket bot must refuse before it would connect.
+    for name, value in {"ACCESSDESK_SLACK_BOT_TOKEN": "xoxb-1", "ACCESSDESK_SLACK_SIGNING_SECRET": "s" * 32,
+                        "ACCESSDESK_SLACK_APP_TOKEN": "xapp-1", "ACCESSDESK_SLACK_API_URL": "http://127.0.0.1:9/"}.items():
+        monkeypatch.setenv(name, value)
+    for command in (("serve", "--port", "0"), ("worker", "--once"), ("slack", "socket")):
         refused = run(*command)
         assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
         assert refused.stderr == ("Error: refusing to start: the database has no accessdesk schema: run `accessdesk db "

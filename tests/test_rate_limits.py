@@ -49,9 +49,9 @@ class Desk:
     world: World
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
-    def at(self, i: int, address: str = HERE) -> httpx.AsyncClient:
+    def at(self, i: int, address: str = HERE, cookies: dict[str, str] | None = None) -> httpx.AsyncClient:
         client = httpx.AsyncClient(transport=transport(self.apps[i % len(self.apps)], client=(address, 50000)),
-                                   base_url=ISSUER)  # fmt: skip
+                                   base_url=ISSUER, cookies=cookies)  # fmt: skip
         self._clients.append(commit_world_first(client, self.world))
         return client
 
@@ -219,17 +219,17 @@ async def test_sign_in_is_limited_per_address_and_per_e_mail_and_a_refused_sign_
     assert (await d.at(1).get("/login")).status_code == 200
     before = await d.state()
     chosen = {"user_id": str(world.dev_admin.user_id), "csrf": "c"}
-    refused = await d.at(0).post("/login/dev", data=chosen, cookies={"accessdesk_csrf": "c"})
+    refused = await d.at(0, cookies={"accessdesk_csrf": "c"}).post("/login/dev", data=chosen)
     assert_refused(refused, content_type="text/html")
     assert "Too many sign-in attempts" in refused.text and "set-cookie" not in refused.headers
     assert await d.state() == before  # no session
 
     # The first sign-in started for an address counts against it, from wherever; the second is refused.
     started = {"email": "dana@acme.test", "csrf": "c"}
-    first = await d.at(0, ELSEWHERE).post("/login/start", data=started, cookies={"accessdesk_csrf": "c"})
+    first = await d.at(0, ELSEWHERE, {"accessdesk_csrf": "c"}).post("/login/start", data=started)
     assert first.status_code == 400  # no identity provider here: the handler ran
-    again = await d.at(1, "192.0.2.1").post("/login/start", data={**started, "email": " Dana@ACME.test"},
-                                           cookies={"accessdesk_csrf": "c"})  # fmt: skip
+    again = await d.at(1, "192.0.2.1", {"accessdesk_csrf": "c"}).post("/login/start",
+                                                                  data={**started, "email": " Dana@ACME.test"})
     assert_refused(again, content_type="text/html", window=600)
 
 
@@ -240,9 +240,9 @@ async def test_the_oidc_callback_and_slack_link_pages_are_limited(desk: Start) -
     assert_refused(refused, content_type="text/html")
 
     session = {"accessdesk_session": "someone"}
-    assert (await d.at(0).get("/console/slack/link/abc", cookies=session)).status_code in (303, 302)
+    assert (await d.at(0, cookies=session).get("/console/slack/link/abc")).status_code in (303, 302)
     for address in (HERE, ELSEWHERE):  # per address, and per session wherever it comes from
-        refused = await d.at(1, address).post("/console/slack/link/abc", cookies=session)
+        refused = await d.at(1, address, session).post("/console/slack/link/abc")
         assert_refused(refused, content_type="text/html")
         assert refused.headers["cache-control"] == "no-store" and "link a Slack account" in refused.text
 

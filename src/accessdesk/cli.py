@@ -277,7 +277,8 @@ def slack() -> None:
 
 
 @slack.command("socket")
-def slack_socket() -> None:
+@ALLOW_OUTDATED
+def slack_socket(allow_outdated: bool) -> None:
     """Run the Slack bot over Socket Mode: accessdesk connects to Slack, which then needs no way in to
     /slack/events. Stops on SIGINT or SIGTERM."""
     settings = _settings()
@@ -292,6 +293,7 @@ def slack_socket() -> None:
     serve, unavailable = socket_mode()
 
     _prepare_sqlite(settings)
+    _check_schema(settings, allow_outdated=allow_outdated)
     logging.getLogger().setLevel(settings.log_level)
 
     async def run() -> None:

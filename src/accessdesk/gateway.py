@@ -215,13 +215,14 @@ class _Allowlist(JWSRegistry):
         return self.algorithms[name]
 
 
-def _allowlist(algorithms: Iterable[str], *, max_header_length: int = 512) -> _Allowlist:
+def allowlist(algorithms: Iterable[str], *, max_header_length: int = 512, strict_headers: bool = False) -> JWSRegistry:
+    """A joserfc registry that accepts exactly these asymmetric algorithms (accessdesk's own verifiers use it too)."""
     allowed = tuple(algorithms)
     if not allowed or not set(allowed) <= ASYMMETRIC_ALGORITHMS:
         raise ValueError(
             f"only asymmetric signature algorithms can be allowed, not {sorted(set(allowed) - ASYMMETRIC_ALGORITHMS)}"
         )
-    registry = _Allowlist(algorithms=allowed, strict_check_header=False)
+    registry = _Allowlist(algorithms=allowed, strict_check_header=strict_headers)
     registry.max_header_length = max_header_length
     return registry
 
@@ -331,9 +332,9 @@ class TokenVerifier:
     ) -> None:
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.jwks_uri = jwks_uri or (None if jwks is not None else issuer.rstrip("/") + "/oauth/jwks")
-        self._registry = _allowlist(algorithms)
+        self._registry = allowlist(algorithms)
         # A proof carries its public key in the header: an RSA key alone is far past joserfc's 512-byte default.
-        self._proof_registry = _allowlist(dpop_algorithms, max_header_length=4096)
+        self._proof_registry = allowlist(dpop_algorithms, max_header_length=4096)
         self._http, self._timeout = http, timeout
         self._refetch_interval, self._jwks_max_age = refetch_interval, jwks_max_age
         self._dpop_max_age = dpop_max_age

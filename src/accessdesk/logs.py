@@ -154,9 +154,17 @@ def configure(level: str | int = logging.INFO, fmt: str = "text") -> None:
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # Alembic announces each of its plugins at INFO whenever it reads the migrations (db upgrade, the schema check
-    # at start): set-up chatter, not news.
+    # Alembic announces each of its plugins, and which dialect it drives, at INFO whenever it reads the migrations
+    # (db upgrade, db copy, the schema check at start): set-up chatter, not news. "Running upgrade" lines stay.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _AlembicSetUp) for f in migration.filters):
+        migration.addFilter(_AlembicSetUp())
+
+
+class _AlembicSetUp(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Context impl", "Will assume")))
 
 
 def _uvicorn_formatters() -> tuple[type[logging.Formatter], type[logging.Formatter]]:

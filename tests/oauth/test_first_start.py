@@ -131,3 +131,25 @@ async def test_the_migration_repairs_a_surplus_before_guarding_against_it(engine
     assert retired_at is not None and published_until is not None
     assert published_until - retired_at == timedelta(days=1, minutes=5)  # the longest token lifetime allowed
     assert rows[second_next].retired_at == rows[second_next].published_until
+
+
+async def test_rotations_run_at_once_each_rotate_once_and_leave_one_current_and_one_next_key(engine, clock):
+    """Two operators (or a cron and an operator) rotating at the same moment: the second waits for the first and
+    rotates what it left (on PostgreSQL it used to rotate the keys it had read before waiting, and failed on the
+    one-next-key index with an IntegrityError traceback)."""
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session:
+        await ring_of(Unit(session, clock)).ensure(actor=OPERATOR)
+
+    async def rotate() -> tuple[str, str]:
+        async with sessionmaker() as session:
+            return await ring_of(Unit(session, clock)).rotate(actor=OPERATOR)
+
+    results = await asyncio.gather(*(rotate() for _ in range(3)))
+
+    rows = await keys(sessionmaker)
+    assert len(current(rows)) == 1 and len(upcoming(rows)) == 1 and len(rows) == 5, [(k.kid, k.signs_from) for k in rows]
+    assert {following for _, following in results} & set(upcoming(rows))  # the last rotation's next key is the next
+    async with sessionmaker() as session:
+        rotated = (await session.exec(select(AuditEvent).where(AuditEvent.action == "signing_key.rotated"))).all()
+    assert len(rotated) == 3

@@ -210,7 +210,7 @@ async def test_private_key_jwt_with_an_ed25519_key(app, http, world, credentials
     authlib = AsyncOAuth2Client(issued.client.client_id, private, token_endpoint_auth_method="private_key_jwt",
                                 transport=authlib_transport(app))  # fmt: skip
     async with commit_world_first(authlib, world) as client:
-        client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="EdDSA"))
+        client.register_client_auth_method(PrivateKeyJWT(TOKEN_URL, alg="Ed25519"))
         token = await client.fetch_token(TOKEN_URL, grant_type="client_credentials")
     assert verified(token["access_token"], await jwks(http), audience=AUDIENCE)["client_id"] == issued.client.client_id
 

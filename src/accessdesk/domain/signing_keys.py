@@ -71,8 +71,13 @@ class KeyRing:
 
         A surplus left by an older version (two current or two next keys) is repaired on the way: every current key
         retires the same way, and of several next keys the one published longest starts signing while the others
-        retire unpublished (they never signed anything)."""
-        keys = await self._all(lock=True)
+        retire unpublished (they never signed anything).
+
+        Rotations at once run one after the other: the lock waits for one under way to commit, and the keys are then
+        read again, since a statement sees the database as it was when it started (before the wait), without the
+        next key that rotation made."""
+        await self._all(lock=True)
+        keys = await self._all()
         now = self.unit.now()
         currents = sorted((k for k in keys if role_of(k) is KeyRole.CURRENT), key=lambda k: k.signs_from or now, reverse=True)
         nexts = sorted((k for k in keys if role_of(k) is KeyRole.NEXT), key=lambda k: (k.created_at, k.kid))

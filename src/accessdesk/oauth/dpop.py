@@ -13,7 +13,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.util import urlsafe_b64decode
 
-ALGORITHMS = ("ES256", "ES384", "EdDSA", "PS256", "RS256")
+from accessdesk.gateway import allowlist
+
+ALGORITHMS = ("ES256", "ES384", "EdDSA", "Ed25519", "PS256", "RS256")  # Ed25519: RFC 9864
+_REGISTRIES = {alg: allowlist([alg], max_header_length=4096, strict_headers=True) for alg in ALGORITHMS}
 KEY_TYPES: dict[str, type[ECKey] | type[OKPKey] | type[RSAKey]] = {"EC": ECKey, "OKP": OKPKey, "RSA": RSAKey}
 # How far a proof's iat may be from our clock: proofs are made for one request, now.
 FRESHNESS = timedelta(seconds=60)
@@ -57,7 +60,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime) -> 
         raise DpopError("the DPoP proof's jwk must be a public key")
     try:
         key = KEY_TYPES[public["kty"]].import_key(public)
-        verified = jws.deserialize_compact(proof, key, algorithms=[header["alg"]])
+        verified = jws.deserialize_compact(proof, key, registry=_REGISTRIES[header["alg"]])
         claims = json.loads(verified.payload)
     except (JoseError, ValueError, TypeError) as exc:
         raise DpopError("the DPoP proof's signature does not verify with its jwk") from exc

@@ -36,12 +36,14 @@ from joserfc.jwk import KeySet
 from accessdesk.crypto import Signer
 from accessdesk.domain.credentials import PRIVATE_KEY_JWT, SECRET_METHODS, ClientRecord
 from accessdesk.domain.grants import Usability
+from accessdesk.gateway import allowlist
 from accessdesk.oauth.dpop import DpopProof
 from accessdesk.oauth.presented import shown
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 ENDPOINT_PATHS = ("/oauth/token", "/oauth/introspect", "/oauth/revoke")
-ASSERTION_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
+ASSERTION_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "RS256")  # Ed25519: RFC 9864
+_ASSERTION_REGISTRY = allowlist(ASSERTION_ALGORITHMS, strict_headers=True)
 # A private_key_jwt assertion is made for one request and used once (its jti is remembered until it expires). It
 # may claim to live at most an hour (common clients, Authlib's among them, default to that) and, when it says when
 # it was made, must have been made in the last five minutes.
@@ -176,7 +178,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         # joserfc's default list leaves out algorithms it does not recommend (EdDSA among them); a client may sign
         # with any asymmetric algorithm the metadata announces.
         try:
-            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
+            token = jwt.decode(assertion, resolve_key, registry=_ASSERTION_REGISTRY)
         except JoseError as exc:  # its description may repeat what the assertion's header says
             raise InvalidClientError(description=shown(exc.description or exc.error, longest=200)) from exc
         self.verify_claims(token.claims)

@@ -24,11 +24,13 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from accessdesk.gateway import allowlist
 from accessdesk.settings import OidcProvider
 
 PENDING_COOKIE = "accessdesk_login"
 PENDING_LIFETIME = timedelta(minutes=10)
-ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
+ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA", "Ed25519"]  # Ed25519: RFC 9864
+_REGISTRY = allowlist(ALGORITHMS, max_header_length=1024)
 
 
 class SignInRefused(Exception):
@@ -187,11 +189,11 @@ class RelyingParty:
         if not id_token:
             raise SignInRefused("the provider sent no ID token")
         try:
-            decoded = jwt.decode(id_token, await self._keyset(provider), algorithms=ALGORITHMS)
+            decoded = jwt.decode(id_token, await self._keyset(provider), registry=_REGISTRY)
         except (JoseError, ValueError):
             self._keys.pop(provider.name, None)  # the provider may have rotated its keys: fetch them once more
             try:
-                decoded = jwt.decode(id_token, await self._keyset(provider), algorithms=ALGORITHMS)
+                decoded = jwt.decode(id_token, await self._keyset(provider), registry=_REGISTRY)
             except (JoseError, ValueError) as exc:
                 raise SignInRefused(f"the ID token's signature does not verify ({type(exc).__name__})") from exc
         registry = jwt.JWTClaimsRegistry(
