@@ -59,6 +59,7 @@ from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
+from accessdesk.web.pages import pages_answer_in_html
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
@@ -268,7 +269,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=SERVICES,
         middleware=[close_request_session, rate_limited],
-        exception_handlers=with_database_outages(HANDLERS),
+        exception_handlers=with_database_outages(pages_answer_in_html(HANDLERS)),
         lifespan=[lifespan],
         before_request=_before_request,
         before_send=[_stamp_request_id, add_security_headers],

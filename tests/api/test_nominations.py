@@ -47,7 +47,7 @@ async def test_nominated_then_approved_by_both_sides_the_partner_gets_a_grant_sc
     assert outcome["nomination"]["state"] == "approved"
     assert outcome["nomination"]["tally"]["government"] == {"approvals": 1, "quorum": 1}
     grant_id = outcome["grant_id"]
-    assert grant_id is not None
+    assert grant_id is not None and outcome["nomination"]["grant_id"] == grant_id  # the nomination names its grant
 
     read = (await api.get(f"{NOMINATIONS}/{nomination['id']}", headers=await bearer(admin))).json()
     assert (read["state"], read["decided_at"]) == ("approved", iso(world.now))

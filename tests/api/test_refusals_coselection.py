@@ -90,7 +90,7 @@ async def test_nominating_what_one_cannot_see_is_404(api, world, nominator, unch
 
 async def test_other_nominations_that_are_refused(api, world, bearer, nominator, unchanged):
     organisation, partner_admin = await partner(world)
-    await pending(world, organisation, start=timedelta(days=1), days=30)
+    held = await pending(world, organisation, start=timedelta(days=1), days=30)
     killed = await world.new_model("retired")
     gov_admin, partner_, member = await bearer(world.gov_admin), await bearer(partner_admin), await bearer(world.gov_member)
     switched = await api.post(f"{API}/models/{killed.id}/switch-off", headers=gov_admin, json={"reason": "retired"})
@@ -104,7 +104,11 @@ async def test_other_nominations_that_are_refused(api, world, bearer, nominator,
         by_a_member = await api.post(NOMINATIONS, headers=member, json=proposal(world, organisation, start=in_40_days))
         blank_reason = await api.post(NOMINATIONS, headers=nominator,
                                       json=proposal(world, organisation, start=in_40_days, justification="  "))  # fmt: skip
-    assert_problem(overlapping, 409, "conflict")
+    assert_problem(overlapping, 409, "overlap")
+    # It names what it overlaps, so that the nominator can go and look.
+    assert overlapping.json()["conflicting"] == {"kind": "nomination", "id": str(held.id),
+                                                 "href": f"{NOMINATIONS}/{held.id}"}
+    assert "pending nomination" in overlapping.json()["detail"] and " UTC)" in overlapping.json()["detail"]
     assert_problem(a_developer, 422, "invalid", field="organisation_id")
     assert_problem(switched_off, 409, "model_switched_off")
     assert_problem(by_the_partner, 403, "forbidden")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from accessdesk.db.tables import AccessGrant
 from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.errors import Conflict, Invalid, OutsideWindow
+from accessdesk.domain.errors import Conflict, Invalid, OutsideWindow, Overlap
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.vocabulary import GrantState, NominationState, Verdict
@@ -75,8 +75,16 @@ async def test_a_partner_grant_without_any_government_grant_is_blocked_until_the
 
 async def test_overlapping_requests_for_the_same_partner_are_refused(world, refused):
     partner, _ = await world.partner()
-    await world.nominate(partner, start=timedelta(days=2), days=10)
-    await refused(Conflict, world.nominate(partner, start=timedelta(days=5), days=10))
+    held = await world.nominate(partner, start=timedelta(days=2), days=10)
+    overlap = await refused(Overlap, world.nominate(partner, start=timedelta(days=5), days=10))
+    assert (overlap.kind, overlap.subject_id) == ("nomination", held.id)
+    assert isinstance(overlap, Conflict)  # 409 wherever a conflict is
+
+    granted = await world.approve_both(held)
+    overlap = await refused(Overlap, world.nominate(partner, start=timedelta(days=11), days=10))
+    assert (overlap.kind, overlap.subject_id) == ("grant", granted.id)
+    starts, ends = granted.starts_at, granted.ends_at
+    assert overlap.message.endswith(f"({starts:%Y-%m-%d %H:%M} → {ends:%Y-%m-%d %H:%M} UTC)")
 
 
 async def test_moving_the_release_later_blocks_government_grants_that_now_start_too_early(world):

@@ -116,5 +116,5 @@ async def test_a_multipart_form_is_a_web_form_too(api, world):
     csrf = csrf_in((await api.get("/console")).text)
     response = await api.post(f"/console/nominations/{waiting.id}/decision", follow_redirects=False,
                               files={"csrf": (None, csrf), "verdict": (None, "approve"),
-                                     "reason": (None, json.dumps("fine"))})  # fmt: skip
+                                     "reason": (None, json.dumps("fine")), "confirmed": (None, "yes")})  # fmt: skip
     assert response.status_code == 303, response.text

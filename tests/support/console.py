@@ -4,6 +4,7 @@ CSRF token; and what its credential pages show once."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import httpx
@@ -19,6 +20,11 @@ def match_in(pattern: re.Pattern[str] | str, text: str, group: int = 0) -> str:
     match = re.search(pattern, text)
     assert match is not None, f"{pattern!r} not in the page"
     return match.group(group)
+
+
+def words_of(html: str) -> str:
+    """A page's text as a reader sees it: tags dropped, entities decoded, white space collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split()).replace(" .", ".").replace(" ,", ",")
 
 
 def csrf_in(html: str) -> str:
@@ -41,12 +47,39 @@ async def open_as(api, person, path: str):
 
 
 async def submit(api, person, page: str, action: str, data: dict[str, Any]):
-    """Sign ``person`` in, open ``page`` and post ``data`` to ``action`` with the page's CSRF token."""
+    """Sign ``person`` in, open ``page`` and post ``data`` to ``action`` with the page's CSRF token, confirming
+    when the form asks "are you sure?" first."""
     shown = await open_as(api, person, page)
-    return await api.post(action, data={"csrf": csrf_in(shown.text), **data}, follow_redirects=False)
+    return await post_confirmed(api, action, {"csrf": csrf_in(shown.text), **data})
 
 
 async def clients(world) -> list[OAuthClient]:
     """Every OAuth client, as the database has it now."""
     rows = (await world.unit.session.exec(select(OAuthClient).execution_options(populate_existing=True))).all()
     return list(rows)
+
+
+CONFIRMATION_FORM = re.compile(r'<form method="post" action="([^"]+)" class="buttons">(.*?)</form>', re.S)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def is_confirmation(response: httpx.Response) -> bool:
+    """A weighty form's first answer: the page that says what will happen and asks to confirm (nothing done yet)."""
+    return response.status_code == 200 and "What will happen" in response.text
+
+
+async def confirm(api, shown: httpx.Response) -> httpx.Response:
+    """Press the confirmation page's "Yes": its form, posted as it stands."""
+    action, inner = CONFIRMATION_FORM.search(shown.text).groups()  # type: ignore[union-attr]  # a confirmation page
+    fields: dict[str, list[str]] = {}
+    for name, value in HIDDEN.findall(inner):
+        fields.setdefault(unescape(name), []).append(unescape(value))
+    return await api.post(unescape(action), data=fields, follow_redirects=False)
+
+
+async def post_confirmed(api, path: str, data: dict[str, Any]) -> httpx.Response:
+    """Post a weighty form and, when it asks "are you sure?", confirm: the answer to the confirmed form (or the
+    refusal the first step gave)."""
+    first = await api.post(path, data=data, follow_redirects=False)
+    return await confirm(api, first) if is_confirmation(first) else first
+

@@ -84,6 +84,7 @@ def _message(body: dict[str, Any]) -> dict[str, Any]:
 class FakeSlack:
     url: str = ""
     calls: list[Call] = field(default_factory=list)
+    arrivals: list[str] = field(default_factory=list)  # each call's method as it arrives, before it is answered
     latency: float = 0.0  # seconds added before every answer, on top of a reply's own delay
     _scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     _always: dict[str, Reply] = field(default_factory=dict)
@@ -150,6 +151,18 @@ class FakeSlack:
         with self._lock:
             self.calls.append(call)
 
+    def _arrived(self, method: str) -> None:
+        with self._lock:
+            self.arrivals.append(method)
+
+    async def wait_for_arrival(self, method: str, *, timeout: float = 5.0) -> None:
+        """Until a call to ``method`` has arrived, answered or not (a slow Slack answers it later)."""
+        deadline = time.monotonic() + timeout
+        while method not in self.arrivals:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no call to {method} arrived: {self.arrivals}")
+            await asyncio.sleep(0.02)
+
 
 def _parse(content_type: str, raw: bytes) -> dict[str, Any]:
     if content_type.startswith("application/json"):
@@ -170,6 +183,7 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
         def _answer(self, path: str, body: dict[str, Any]) -> None:
             received_at = time.monotonic()
             method = path.removeprefix("/api/") if path.startswith("/api/") else RESPONSE_URL
+            fake._arrived(method)
             reply = fake._next_reply(method)
             # Slack posts when the call arrives; a slow answer (or one the client gave up waiting for) comes later.
             posts = method == "chat.postMessage" and reply.status == 200 and reply.body is None

@@ -95,12 +95,25 @@ async def test_both_sides_approve_in_the_browser_and_the_partner_sees_its_grant(
     await world.commit()
     console = heard(page)
 
-    for approver in ("Dev1", "Gov1"):
+    for approver, says, yes, done in (
+        ("Dev1", "Your approval is 1 of the 1 the developer side needs", "Yes, approve", "approved"),
+        ("Gov1", "Your approval completes both sides' decisions", "Yes, approve and grant access", "granted"),
+    ):  # fmt: skip
         await sign_in_as(page, base, approver)
         await page.get_by_role("region", name="Waiting for your decision").get_by_role("link", name="Atlas").click()
         await page.get_by_role("button", name="Approve").click()
-        await page.wait_for_url(f"{base}/console/nominations/**?done=approved")
-        assert "Your decision was recorded: approved" in await page.get_by_role("status").inner_text()
+        # Asked first, in words; going back changes nothing, and the form is there again.
+        assert says in await page.get_by_role("region", name="What will happen").inner_text()
+        await page.get_by_role("link", name="No, go back").click()
+        await page.get_by_role("button", name="Approve").click()
+        await page.get_by_role("button", name=yes, exact=True).click()
+        await page.wait_for_url(f"{base}/console/nominations/**?done={done}")
+        if done == "approved":
+            assert "Your decision was recorded: approved" in await page.get_by_role("status").inner_text()
+        else:  # no dead end: the deciding approver follows the link to the grant that now exists
+            await page.get_by_role("status").get_by_role("link", name="Open the grant").click()
+            await page.wait_for_url(f"{base}/console/grants/**")
+            assert "Northwind" in await page.get_by_role("heading", level=1).inner_text()
         await page.get_by_role("button", name="Sign out").click()
         await page.wait_for_url(f"{base}/login")
 

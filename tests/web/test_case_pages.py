@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain.vocabulary import Area
-from tests.support.console import csrf_in, open_as, sign_in, submit
+from tests.support.console import confirm, csrf_in, is_confirmation, open_as, sign_in, submit, words_of
 
 
 def when(world, days: float) -> str:
@@ -94,8 +94,12 @@ async def test_a_grant_page_says_what_blocks_it_and_staff_revoke_it(api, world, 
     async with unchanged():
         response = await api.post(f"{page}/revocation", data={"csrf": csrf_in(shown.text), "reason": " "})
     assert response.status_code == 422 and "a reason is required to revoke access" in response.text
-    response = await api.post(f"{page}/revocation", data={"csrf": csrf_in(shown.text), "reason": "no longer needed"},
-                              follow_redirects=False)  # fmt: skip
+    async with unchanged():  # asked first: what it will do, and nothing done yet
+        asked = await api.post(f"{page}/revocation", data={"csrf": csrf_in(shown.text), "reason": "no longer needed"})
+    said = words_of(asked.text)
+    assert is_confirmation(asked) and "Revoke AI Security Office's access to Atlas?" in said
+    assert "loses access to Atlas at once" in said and "It cannot be undone" in said
+    response = await confirm(api, asked)
     assert response.status_code == 303
     shown = await api.get(response.headers["location"])
     assert "Access is revoked" in shown.text and "no longer needed" in shown.text and "Revoke access" not in shown.text

@@ -13,7 +13,7 @@ from html import unescape
 from joserfc.jwk import ECKey
 
 from accessdesk.domain.vocabulary import Tier
-from tests.support.console import SECRET, clients, csrf_in, match_in, open_as, sign_in
+from tests.support.console import SECRET, clients, csrf_in, match_in, open_as, post_confirmed, sign_in
 from tests.support.oauth import basic
 from tests.support.scenes import usable_grant
 
@@ -288,8 +288,8 @@ async def test_a_revoked_grants_credential_is_offered_no_rotation(api, world, cl
     await create(api, page, await open_as(api, world.gov_admin, page), name="cluster")
     [client] = await clients(world)
     revoked = await open_as(api, world.gov_approver, page)
-    response = await api.post(f"{page}/revocation", data={"csrf": csrf_in(revoked.text), "reason": "incident"})
-    assert response.status_code == 200
+    response = await post_confirmed(api, f"{page}/revocation", {"csrf": csrf_in(revoked.text), "reason": "incident"})
+    assert response.status_code == 303
 
     shown = await open_as(api, world.gov_admin, page)
     assert "Rotate" not in shown.text and "Revoke cluster now" in shown.text

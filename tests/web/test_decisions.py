@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from accessdesk.db.tables import AccessGrant, AuditEvent, Decision
-from tests.support.console import csrf_in, sign_in
+from accessdesk.db.tables import AccessGrant, AuditEvent, Decision, Nomination
+from tests.support.console import confirm, csrf_in, is_confirmation, post_confirmed, sign_in, words_of
 
 
 async def counts(world) -> tuple[int, int, int]:
@@ -24,9 +24,8 @@ async def decide(api, person, nomination, verdict: str, reason: str = ""):
     await sign_in(api, person)
     page = await api.get(f"/console/nominations/{nomination.id}", follow_redirects=False)
     assert page.status_code == 200, page.text
-    return await api.post(f"/console/nominations/{nomination.id}/decision",
-                          data={"csrf": csrf_in(page.text), "verdict": verdict, "reason": reason},
-                          follow_redirects=False)  # fmt: skip
+    return await post_confirmed(api, f"/console/nominations/{nomination.id}/decision",
+                                {"csrf": csrf_in(page.text), "verdict": verdict, "reason": reason})
 
 
 async def scene(world):
@@ -45,8 +44,12 @@ async def test_both_sides_approve_in_the_console_and_the_partner_sees_its_grant(
     assert "Your decision was recorded: approved" in shown.text and "1/1 approvals" in shown.text
     assert shown.headers["content-type"].startswith("text/html")
     second = await decide(api, world.gov_approver, nomination, "approve")
-    assert second.status_code == 303
-    assert "approved" in (await api.get(f"/console/nominations/{nomination.id}")).text
+    assert second.status_code == 303 and second.headers["location"].endswith("?done=granted")
+    # No dead end: the deciding approver is led to the grant that now exists.
+    decided = await api.get(second.headers["location"])
+    nomination = await world.get(Nomination, nomination.id)
+    assert "completed both sides' decisions" in words_of(decided.text) and nomination.grant_id is not None
+    assert f'<a href="/console/grants/{nomination.grant_id}">Open the grant</a>' in decided.text
 
     await sign_in(api, partner_admin)
     grants = await api.get("/console/grants", follow_redirects=False)
@@ -93,3 +96,35 @@ async def test_a_partner_cannot_open_another_organisations_nomination(api, world
     await sign_in(api, stranger)
     page = await api.get(f"/console/nominations/{nomination.id}", follow_redirects=False)
     assert page.status_code == 404 and "Not found" in page.text
+
+
+async def test_a_decision_asks_first_saying_what_it_will_do_and_changes_nothing_until_confirmed(api, world):
+    _, _, nomination = await scene(world)
+    before = await counts(world)
+    await sign_in(api, world.dev_approver)
+    page = f"/console/nominations/{nomination.id}"
+    shown = await api.get(page)
+    asked = await api.post(f"{page}/decision", data={"csrf": csrf_in(shown.text), "verdict": "approve"})
+    said = words_of(asked.text)
+    assert is_confirmation(asked) and "Approve Northwind for Atlas?" in said
+    assert "Your approval is 1 of the 1 the developer side needs; the government side has 0 of 1." in said
+    assert "Yes, approve" in said and f'href="{page}">No, go back' in asked.text
+    assert await counts(world) == before  # asking changed nothing
+
+    assert (await confirm(api, asked)).status_code == 303
+    await sign_in(api, world.gov_approver)
+    shown = await api.get(page)
+    asked = await api.post(f"{page}/decision", data={"csrf": csrf_in(shown.text), "verdict": "approve"})
+    said = words_of(asked.text)
+    assert "Your approval completes both sides' decisions: Northwind gets access to Atlas (invoke) from" in said
+    assert "Yes, approve and grant access" in said
+
+    rejecting = await api.post(f"{page}/decision", data={"csrf": csrf_in(shown.text), "verdict": "reject",
+                                                         "reason": "Not cleared <yet> & \"why\""})  # fmt: skip
+    said = words_of(rejecting.text)
+    assert "Reject Northwind for Atlas?" in said and "does not get this access to Atlas" in said
+    rejected = await confirm(api, rejecting)  # the reason travels through the confirmation exactly as typed
+    assert rejected.status_code == 303
+    stored = await world.get(Nomination, nomination.id)
+    assert stored.state == "rejected" and stored.outcome_reason == 'Not cleared <yet> & "why"'
+

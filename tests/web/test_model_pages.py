@@ -10,7 +10,7 @@ from html import unescape
 from sqlmodel import select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel
-from tests.support.console import csrf_in, open_as, sign_in, submit
+from tests.support.console import csrf_in, open_as, sign_in, submit, words_of
 
 NEW = {"slug": "nimbus", "name": "Nimbus", "codename": "NB-1", "tier": "high", "resource": "https://api.acme.test/nimbus",
        "slack_channels": "C0123456789", "developer_quorum": "2", "government_quorum": "1", "max_window_days": "60",
@@ -115,20 +115,34 @@ async def test_the_government_designates_and_the_developer_cannot(api, world, un
     assert response.status_code == 403 and "only the government records a designation" in response.text
 
 
-async def test_the_kill_switch_needs_a_fresh_sign_in_and_a_reason(api, world, clock, unchanged):
+async def test_the_kill_switch_says_what_it_will_do_and_needs_a_fresh_sign_in_a_reason_and_the_slug(
+    api, world, clock, unchanged
+):
     await world.government_ready()
     grant = await world.government_grant()
+    partner, _ = await world.partner()
+    await world.nominate(partner, start=timedelta(days=2), days=10)
     page = f"/console/models/{world.model.id}"
     shown = await open_as(api, world.gov_admin, page)
+    said = words_of(shown.text)
+    assert "revokes, at once, 1 grant of Atlas (0 in force now" in said and "closes 1 pending nomination." in said
+    assert "Revoke 1 grant and switch off Atlas" in said
+    typed = {"csrf": csrf_in(shown.text), "reason": "weights leaked", "confirm_slug": "atlas"}
     async with unchanged():
-        no_reason = await api.post(f"{page}/switch-off", data={"csrf": csrf_in(shown.text), "reason": " "})
+        no_reason = await api.post(f"{page}/switch-off", data={**typed, "reason": " "})
+        wrong_slug = await api.post(f"{page}/switch-off", data={**typed, "confirm_slug": "Atlas "})
+        no_slug = await api.post(f"{page}/switch-off", data={k: v for k, v in typed.items() if k != "confirm_slug"})
     assert no_reason.status_code == 422 and "a reason is required to switch a model off" in no_reason.text
+    for refused in (wrong_slug, no_slug):
+        assert refused.status_code == 422 and "type the model&#39;s slug, atlas, to confirm" in refused.text
+        assert "weights leaked</textarea>" in refused.text  # what was typed is kept
 
     clock.advance(timedelta(minutes=11))
-    assert (await api.get(page)).status_code == 200  # reading the page needs no fresh sign-in
+    stale_page = await api.get(page)  # reading the page needs no fresh sign-in; it asks for one before typing
+    assert stale_page.status_code == 200 and "Sign in again to use it" in stale_page.text
+    assert 'name="confirm_slug"' not in stale_page.text
     async with unchanged():
-        stale = await api.post(f"{page}/switch-off", data={"csrf": csrf_in(shown.text), "reason": "leak"},
-                               follow_redirects=False)  # fmt: skip
+        stale = await api.post(f"{page}/switch-off", data=typed, follow_redirects=False)
     assert stale.status_code == 303 and stale.headers["location"] == f"/login/again?next={page}"
     again = await api.get(stale.headers["location"])
     assert again.status_code == 200 and "Confirm it's you" in unescape(again.text) and "gail@aiso.test" in again.text
@@ -138,8 +152,7 @@ async def test_the_kill_switch_needs_a_fresh_sign_in_and_a_reason(api, world, cl
                              follow_redirects=False)  # fmt: skip
     assert renewed.status_code == 303 and renewed.headers["location"] == page
     fresh = await api.get(page)
-    response = await api.post(f"{page}/switch-off", data={"csrf": csrf_in(fresh.text), "reason": "weights leaked"},
-                              follow_redirects=False)  # fmt: skip
+    response = await api.post(f"{page}/switch-off", data={**typed, "csrf": csrf_in(fresh.text)}, follow_redirects=False)
     assert response.status_code == 303
     assert "Access to this model is switched off" in (await api.get(response.headers["location"])).text
     assert (await world.get(AccessGrant, grant.id)).revoked_at is not None

@@ -192,7 +192,8 @@ async def test_a_page_that_needs_a_recent_sign_in_sends_the_person_through_the_p
         assert back.status_code == 303 and back.headers["location"] == page, back.text
         fresh = await client.get(page)
         csrf = fresh.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        done = await client.post(f"{page}/switch-off", data={"csrf": csrf, "reason": "weights leaked"},
+        done = await client.post(f"{page}/switch-off", data={"csrf": csrf, "reason": "weights leaked",
+                                                             "confirm_slug": "atlas"},
                                  follow_redirects=False)  # fmt: skip
         assert done.status_code == 303
     await served.dispose()

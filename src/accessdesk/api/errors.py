@@ -16,7 +16,7 @@ from litestar.exceptions import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
+from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound, Overlap
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -42,10 +42,10 @@ class BodyRefused(ClientException):
 
 def problem(
     status: int, title: str, detail: str, code: str, *, errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:  # fmt: skip
     body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
-                            "code": code}  # fmt: skip
+                            "code": code, **(extra or {})}  # fmt: skip
     if errors:
         body["errors"] = errors
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
@@ -56,11 +56,19 @@ def status_for(exc: DomainError) -> int:
     return next((status for kind, status, _ in STATUS if isinstance(exc, kind)), 400)
 
 
+def _conflicting(exc: DomainError) -> dict[str, Any] | None:
+    """What a conflict is with, where the refusal names it: its kind, id and address in this API."""
+    if isinstance(exc, Overlap):
+        return {"conflicting": {"kind": exc.kind, "id": str(exc.subject_id),
+                                "href": f"/api/v1/{exc.kind}s/{exc.subject_id}"}}  # fmt: skip
+    return None
+
+
 def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     for kind, status, title in STATUS:
         if isinstance(exc, kind):
             errors = [{"field": exc.field, "reason": exc.message}] if isinstance(exc, Invalid) else None
-            return problem(status, title, exc.message, exc.code, errors=errors)
+            return problem(status, title, exc.message, exc.code, errors=errors, extra=_conflicting(exc))
     return problem(400, "Bad request", exc.message, exc.code)
 
 

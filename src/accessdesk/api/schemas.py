@@ -64,8 +64,16 @@ def in_utc_range(struct: Struct, *names: str) -> None:
             raise ValueError(f"`{name}` is outside the years 1 to 9999 once converted to UTC") from None
 
 
+class Conflicting(Struct, kw_only=True):
+    """What a conflict is with (an ``overlap``: the nomination or grant whose window the new one overlaps)."""
+
+    kind: str
+    id: uuid.UUID
+    href: str
+
+
 class Problem(Struct, kw_only=True):
-    """RFC 9457 problem details; ``errors`` names each field at fault."""
+    """RFC 9457 problem details; ``errors`` names each field at fault, ``conflicting`` what a conflict is with."""
 
     type: str
     title: str
@@ -73,6 +81,7 @@ class Problem(Struct, kw_only=True):
     detail: str
     code: str
     errors: list[dict[str, str]] | None = None
+    conflicting: Conflicting | None = None
 
 
 # ---- organisations and people ---------------------------------------------------------------------------------

@@ -22,12 +22,12 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.errors import (
     AlreadyDecided,
-    Conflict,
     DomainError,
     Forbidden,
     Invalid,
     ModelSwitchedOff,
     NotPending,
+    Overlap,
     SelfDecision,
 )
 from accessdesk.domain.grants import Grants, extension_refused, side_of
@@ -55,6 +55,26 @@ class NominationActions:
 
     decide: bool
     withdraw: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEffect:
+    """What one more decision by one person would do to a nomination now, for a surface to say before it is made
+    (a decision cannot be taken back)."""
+
+    side: Side
+    approvals: int  # on the person's side, counting theirs if they approve
+    quorum: int
+    other_approvals: int  # on the other side
+    other_quorum: int
+    completes: bool  # an approval completes both quorums: the grant is made (or the extension carried out)
+
+
+def approval_completes(nomination: Nomination, side: Side) -> bool:
+    """Whether one more approval on ``side`` completes both sides' quorums: the nomination is then approved."""
+    developer = nomination.developer_approvals + (side == Side.DEVELOPER)
+    government = nomination.government_approvals + (side == Side.GOVERNMENT)
+    return developer >= nomination.developer_quorum and government >= nomination.government_quorum
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +288,7 @@ class CoSelection:
     ) -> None:
         now = self.unit.now()
         overlapping = [
-            select(Nomination.id).where(
+            select(Nomination.id, Nomination.starts_at, Nomination.ends_at).where(
                 Nomination.model_id == model_id,
                 Nomination.organisation_id == organisation_id,
                 Nomination.kind == NominationKind.GRANT.value,
@@ -277,7 +297,7 @@ class CoSelection:
                 Nomination.starts_at < ends_at,
                 Nomination.ends_at > starts_at,
             ),
-            select(AccessGrant.id).where(
+            select(AccessGrant.id, AccessGrant.starts_at, AccessGrant.ends_at).where(
                 AccessGrant.model_id == model_id,
                 AccessGrant.organisation_id == organisation_id,
                 col(AccessGrant.revoked_at).is_(None),
@@ -285,9 +305,13 @@ class CoSelection:
                 AccessGrant.ends_at > starts_at,
             ),
         ]
-        for what, stmt in zip(("a pending nomination", "a grant"), overlapping, strict=True):
-            if (await self.unit.session.exec(stmt.limit(1))).first() is not None:
-                raise Conflict(f"this organisation already has {what} for this model overlapping that window")
+        for kind, what, stmt in zip(("nomination", "grant"), ("a pending nomination", "a grant"), overlapping,
+                                    strict=True):  # fmt: skip
+            if (found := (await self.unit.session.exec(stmt.limit(1))).first()) is not None:
+                other_id, other_start, other_end = found
+                raise Overlap(f"this organisation already has {what} for this model overlapping that window "
+                              f"({other_start:%Y-%m-%d %H:%M} → {other_end:%Y-%m-%d %H:%M} UTC)",
+                              kind=kind, subject_id=other_id)  # fmt: skip
 
     async def decide(
         self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None
@@ -333,12 +357,12 @@ class CoSelection:
             nomination.state, nomination.decided_at = NominationState.REJECTED.value, now
             nomination.outcome_reason = reason
         else:
+            completes = approval_completes(nomination, side)
             if side == Side.DEVELOPER:
                 nomination.developer_approvals += 1
             else:
                 nomination.government_approvals += 1
-            if (nomination.developer_approvals >= nomination.developer_quorum
-                    and nomination.government_approvals >= nomination.government_quorum):  # fmt: skip
+            if completes:
                 nomination.state, nomination.decided_at = NominationState.APPROVED.value, now
                 created = await self._carry_out(nomination, model=model, grant=grant, actor=actor)
         self.unit.session.add(nomination)
@@ -401,6 +425,30 @@ class CoSelection:
             await self.unit.session.flush()
             await self.grants.after_government_change(model=model, actor=actor)
         return grant
+
+    async def decision_effect(
+        self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None
+    ) -> DecisionEffect:
+        """What ``actor``'s decision on the nomination would do now; refused as :meth:`decide` would refuse it,
+        changing nothing."""
+        _text("reason", reason, required=Verdict(verdict) == Verdict.REJECT, what="a reason for rejecting")
+        nomination = await self.unit.get(Nomination, nomination_id, what="nomination")
+        model = await self.unit.get(FrontierModel, nomination.model_id)
+        visibility.require(visibility.can_see_case(actor, model, nomination.organisation_id), "nomination",
+                           nomination_id)  # fmt: skip
+        if (refused := decider_refused(actor)) is not None:
+            raise refused
+        decided = (await self.unit.session.exec(select(Decision.id).where(
+            Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id))).first() is not None  # fmt: skip
+        if (refusal := decision_refused(actor, nomination, model=model, decided=decided, at=self.unit.now())) is not None:
+            raise refusal
+        side = Side(side_of(actor, model))
+        tally = {Side.DEVELOPER: (nomination.developer_approvals, nomination.developer_quorum),
+                 Side.GOVERNMENT: (nomination.government_approvals, nomination.government_quorum)}  # fmt: skip
+        other = Side.GOVERNMENT if side == Side.DEVELOPER else Side.DEVELOPER
+        return DecisionEffect(side=side, approvals=tally[side][0] + 1, quorum=tally[side][1],
+                              other_approvals=tally[other][0], other_quorum=tally[other][1],
+                              completes=approval_completes(nomination, side))  # fmt: skip
 
     async def allowed(self, actor: Actor, nomination: Nomination, decisions: list[Decision]) -> NominationActions:
         """What ``actor`` may do on ``nomination`` (one they can see, with its ``decisions``) now."""

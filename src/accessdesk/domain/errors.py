@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 
 class DomainError(Exception):
     """Base class: ``code`` is stable and machine-readable, the message is for people."""
@@ -31,6 +33,18 @@ class WrongSide(Forbidden):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class Overlap(Conflict):
+    """A nomination whose window overlaps one the organisation already has for the model: names which (a pending
+    nomination or a grant, by ``kind`` and ``subject_id``) so that every surface can lead to it."""
+
+    code = "overlap"
+
+    def __init__(self, message: str, *, kind: str, subject_id: uuid.UUID) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.subject_id = subject_id
 
 
 class NotPending(Conflict):

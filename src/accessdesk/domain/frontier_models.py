@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
@@ -98,6 +99,15 @@ class ModelActions:
     nominate: bool  # someone for it (whether a given organisation may be is asked of that organisation)
     see_gateways: bool  # the status of its gateway credentials
     manage_gateways: bool  # create, rotate and revoke them
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchOffReach:
+    """What pulling a model's kill switch would do now: each of these is revoked or closed."""
+
+    grants: int  # not revoked yet (in force, scheduled, blocked, suspended or ended)
+    in_force: int  # of which active now
+    nominations: int  # pending
 
 
 class FrontierModels:
@@ -343,6 +353,21 @@ class FrontierModels:
             )
         await self.unit.commit()
         return model
+
+    async def switch_off_reach(self, actor: Actor, model_id: uuid.UUID) -> SwitchOffReach:
+        """What :meth:`switch_off` would revoke and close now, counted over the same rows, for a surface to say
+        before anyone pulls it."""
+        model = await self._visible(actor, model_id)
+        active = sa.case((col(AccessGrant.state) == GrantState.ACTIVE.value, 1), else_=0)
+        grants, in_force = (await self.unit.session.exec(
+            select(sa.func.count(), sa.func.coalesce(sa.func.sum(active), 0))
+            .where(AccessGrant.model_id == model.id, col(AccessGrant.revoked_at).is_(None))
+        )).one()  # fmt: skip
+        pending = (await self.unit.session.exec(
+            select(sa.func.count()).select_from(Nomination)
+            .where(Nomination.model_id == model.id, Nomination.state == NominationState.PENDING.value)
+        )).one()  # fmt: skip
+        return SwitchOffReach(grants=int(grants), in_force=int(in_force), nominations=int(pending))
 
     async def switch_off(self, *, actor: Actor, model_id: uuid.UUID, reason: str) -> int:
         """Kill switch: revoke every grant of the model and close its pending nominations. Returns how many grants

@@ -395,16 +395,30 @@ class Grants:
             Nomination.grant_id == grant_id, Nomination.state == NominationState.PENDING.value))  # fmt: skip
         return found.first() is not None
 
-    async def revoke(self, *, actor: Actor, grant_id: uuid.UUID, reason: str) -> AccessGrant:
-        """Cut access at once. Either side's admin or approver suffices."""
+    async def check_revocation(self, *, actor: Actor, grant_id: uuid.UUID, reason: str) -> AccessGrant:
+        """Refuse as :meth:`revoke` would now, changing nothing: for a surface that asks "are you sure?" first."""
+        grant, model = await self._revocable(actor, grant_id, reason, lock_model=False)
+        if (refused := revocation_refused(actor, grant, model=model)) is not None:
+            raise refused
+        return grant
+
+    async def _revocable(
+        self, actor: Actor, grant_id: uuid.UUID, reason: str, *, lock_model: bool
+    ) -> tuple[AccessGrant, FrontierModel]:
         grant = await self.unit.get(AccessGrant, grant_id, what="grant")
-        model = await self.unit.lock(FrontierModel, grant.model_id, shared=True)
+        model = await (self.unit.lock(FrontierModel, grant.model_id, shared=True) if lock_model
+                       else self.unit.get(FrontierModel, grant.model_id))  # fmt: skip
         visibility.require(visibility.can_see_case(actor, model, grant.organisation_id), "grant", grant_id)
         # Asked on what was read, so that someone who may not revoke takes no lock; asked again once locked.
         if isinstance(refused := revocation_refused(actor, grant, model=model), Forbidden):
             raise refused
         if not reason or not reason.strip():
             raise Invalid("reason", "a reason is required to revoke access")
+        return grant, model
+
+    async def revoke(self, *, actor: Actor, grant_id: uuid.UUID, reason: str) -> AccessGrant:
+        """Cut access at once. Either side's admin or approver suffices."""
+        grant, model = await self._revocable(actor, grant_id, reason, lock_model=True)
         grant = await self.unit.lock(AccessGrant, grant_id)
         if (refused := revocation_refused(actor, grant, model=model)) is not None:
             raise refused

@@ -4,6 +4,7 @@ grants (list, a grant's state and what blocks it, revocation, an extension round
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -13,20 +14,23 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from accessdesk.db.tables import Nomination
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.coselection import CoSelection, effective_state
+from accessdesk.domain.coselection import CoSelection, DecisionEffect, effective_state
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Action, GrantState, NominationState, Side, Verdict
+from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
 from accessdesk.web.pages import (
     FIRST_OF_LIST,
     PAGE_DEPENDENCIES,
     PAGE_ERRORS,
     Posted,
     back_to,
+    confirmation,
+    confirmed,
     instant,
     notice_of,
     page,
@@ -34,6 +38,7 @@ from accessdesk.web.pages import (
 from accessdesk.web.refusals import Refusal, on_refusal
 
 NOMINATION_NOTICES = {"approved": "Your decision was recorded: approved.",
+                      "granted": "Your approval completed both sides' decisions: the grant exists now.",
                       "rejected": "Your decision was recorded: rejected.",
                       "nominated": "The nomination is open: both sides can now decide.",
                       "extension": "The extension round is open: both sides decide on the new end.",
@@ -107,6 +112,36 @@ async def new_nomination_page(
                 status_code=refusal.status if refusal else 200)  # fmt: skip
 
 
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _decision_words(
+    verdict: Verdict, effect: DecisionEffect, nomination: Nomination, names: dict[uuid.UUID, str]
+) -> dict[str, Any]:
+    """The confirmation of a decision, in words: what this decision does, from the domain's ``effect``."""
+    organisation, model = names[nomination.organisation_id], names[nomination.model_id]
+    other = "government" if effect.side == Side.DEVELOPER else "developer"
+    if verdict == Verdict.REJECT:
+        return {"title": f"Reject {organisation} for {model}?", "confirm": "Yes, reject",
+                "consequences": [f"The nomination closes at once: {organisation} does not get this access to {model} "
+                                 "(either side may turn a nomination down).",
+                                 "Your reason is recorded and shown to the nominator. A decision cannot be taken back."]}  # fmt: skip
+    if effect.completes and nomination.kind == NominationKind.EXTENSION.value:
+        done = f"Your approval completes both sides' decisions: {organisation}'s access to {model} is extended to " \
+               f"{_when(nomination.ends_at)}."  # fmt: skip
+    elif effect.completes:
+        done = (f"Your approval completes both sides' decisions: {organisation} gets access to {model} "
+                f"({', '.join(nomination.actions)}) from {_when(nomination.starts_at)} to {_when(nomination.ends_at)}, "
+                "while its NDA and attestations are in force.")  # fmt: skip
+    else:
+        done = (f"Your approval is {effect.approvals} of the {effect.quorum} the {effect.side.value} side needs; the "
+                f"{other} side has {effect.other_approvals} of {effect.other_quorum}. Access is granted only once both "
+                "sides have approved.")  # fmt: skip
+    return {"title": f"Approve {organisation} for {model}?", "consequences": [done, "A decision cannot be taken back."],
+            "confirm": "Yes, approve and grant access" if effect.completes else "Yes, approve"}  # fmt: skip
+
+
 class CasesController(Controller):
     path = "/console"
     include_in_schema = False
@@ -124,23 +159,47 @@ class CasesController(Controller):
     @post("/nominations/{nomination_id:uuid}/decision")
     @on_refusal(nomination_page)
     async def decide(
-        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], coselection: NamedDependency[CoSelection],
+        self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        coselection: NamedDependency[CoSelection], queries: NamedDependency[Queries],
         nomination_id: FromPath[uuid.UUID],
-    ) -> Redirect:  # fmt: skip
+    ) -> Redirect | Template:  # fmt: skip
         if form["verdict"] not in {v.value for v in Verdict}:
             raise HTTPException(status_code=400, detail="choose approve or reject")
-        await coselection.decide(actor=actor, nomination_id=nomination_id, verdict=Verdict(form["verdict"]),
-                                 reason=form["reason"])  # fmt: skip
-        return back_to(f"/console/nominations/{nomination_id}", f"{form['verdict']}d")
+        verdict, here = Verdict(form["verdict"]), f"/console/nominations/{nomination_id}"
+        if not confirmed(form):
+            effect = await coselection.decision_effect(actor=actor, nomination_id=nomination_id, verdict=verdict,
+                                                       reason=form["reason"])  # fmt: skip
+            nomination, _ = await queries.nomination(actor, nomination_id)
+            return confirmation(signed, form, action=f"{here}/decision", back=here, danger=verdict == Verdict.REJECT,
+                                **_decision_words(verdict, effect, nomination, await queries.display_names([nomination])))  # fmt: skip
+        outcome = await coselection.decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
+                                           reason=form["reason"])  # fmt: skip
+        return back_to(here, "granted" if outcome.grant is not None else f"{verdict.value}d")
 
     @post("/nominations/{nomination_id:uuid}/withdrawal")
     @on_refusal(nomination_page)
     async def withdraw(
-        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], coselection: NamedDependency[CoSelection],
+        self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        coselection: NamedDependency[CoSelection], queries: NamedDependency[Queries],
         nomination_id: FromPath[uuid.UUID],
-    ) -> Redirect:  # fmt: skip
+    ) -> Redirect | Template:  # fmt: skip
+        here = f"/console/nominations/{nomination_id}"
+        if not confirmed(form):
+            nomination, decisions = await queries.nomination(actor, nomination_id)
+            if not (await coselection.allowed(actor, nomination, decisions)).withdraw:
+                # Let the use case say why, in its own words (nothing is withdrawn: it refuses).
+                await coselection.withdraw(actor=actor, nomination_id=nomination_id, reason=form.get("withdraw_reason"))
+            names = await queries.display_names([nomination])
+            return confirmation(
+                signed, form, title=f"Withdraw the nomination of {names[nomination.organisation_id]}?", danger=True,
+                action=f"{here}/withdrawal", back=here, confirm="Yes, withdraw it",
+                consequences=[f"The nomination of {names[nomination.organisation_id]} for {names[nomination.model_id]} "
+                              "closes now: nobody can decide on it any more.",
+                              f"The {len(decisions)} decision{'' if len(decisions) == 1 else 's'} recorded so far "
+                              "stay in its history.", "To ask again, nominate anew."],
+            )  # fmt: skip
         await coselection.withdraw(actor=actor, nomination_id=nomination_id, reason=form.get("withdraw_reason"))
-        return back_to(f"/console/nominations/{nomination_id}", "withdrawn")
+        return back_to(here, "withdrawn")
 
     @get("/nominations")
     async def nominations(
@@ -216,11 +275,22 @@ class CasesController(Controller):
     @post("/grants/{grant_id:uuid}/revocation")
     @on_refusal(grant_page, section="revoke")
     async def revoke(
-        self, actor: NamedDependency[Actor], form: NamedDependency[Posted], grants: NamedDependency[Grants],
-        grant_id: FromPath[uuid.UUID],
-    ) -> Redirect:  # fmt: skip
+        self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
+        grants: NamedDependency[Grants], queries: NamedDependency[Queries], grant_id: FromPath[uuid.UUID],
+    ) -> Redirect | Template:  # fmt: skip
+        here = f"/console/grants/{grant_id}"
+        if not confirmed(form):
+            await grants.check_revocation(actor=actor, grant_id=grant_id, reason=form["reason"])
+            row = await queries.grant_row(actor, grant_id)
+            return confirmation(
+                signed, form, title=f"Revoke {row.organisation_name}'s access to {row.model_name}?", danger=True,
+                action=f"{here}/revocation", back=here, confirm="Yes, revoke access now", shown=[("Reason", form["reason"])],
+                consequences=[f"{row.organisation_name} loses access to {row.model_name} at once: its credentials get "
+                              "no new token, and introspection calls the tokens already issued inactive.",
+                              "It cannot be undone: access would need a new nomination approved by both sides."],
+            )  # fmt: skip
         await grants.revoke(actor=actor, grant_id=grant_id, reason=form["reason"])
-        return back_to(f"/console/grants/{grant_id}", "revoked")
+        return back_to(here, "revoked")
 
     @post("/grants/{grant_id:uuid}/extension")
     @on_refusal(grant_page, section="extension")

@@ -58,7 +58,7 @@ def _callback(settings: Settings) -> str:
 def _provider_away(exc: ProviderUnavailable, *, cookies: list[Cookie] | None = None) -> Template:
     return Template("console/error.html", status_code=503, cookies=cookies or [],
                     headers={"Retry-After": str(ProviderUnavailable.RETRY_AFTER)},
-                    context={"status": 503, "message": f"Sign-in could not go on: {exc}"})  # fmt: skip
+                    context={"status": 503, "message": f"Sign-in could not go on: {exc}", "retry": True})  # fmt: skip
 
 
 class ConsoleController(Controller):
@@ -158,7 +158,8 @@ class ConsoleController(Controller):
             return _provider_away(exc, cookies=[forget])
         except (SignInRefused, DomainError) as exc:
             return Template("console/error.html", status_code=403, cookies=[forget],
-                            context={"status": 403, "message": f"Sign-in refused: {getattr(exc, 'message', exc)}"})  # fmt: skip
+                            context={"status": 403, "message": f"Sign-in refused: {getattr(exc, 'message', exc)}",
+                                     "retry": True})  # fmt: skip
         token = await sessions.start(
             user_id=user.id, method=f"oidc:{provider.name}", replacing=request.cookies.get(cookie_name(settings)),
             ip=client_address(request.scope), user_agent=request.headers.get("user-agent"),

@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from accessdesk.db.tables import AccessGrant
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials
+from accessdesk.domain.errors import Invalid
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
 from accessdesk.domain.queries import NominationFilter, Queries
@@ -74,6 +75,8 @@ async def model_page(
     names.update(await queries.people_names([u for u in (model.designated_by, model.killed_by,
                                                          *(c.created_by for c in gateways),
                                                          *(c.revoked_by for c in gateways)) if u]))  # fmt: skip
+    allowed = FrontierModels.allowed(signed.actor, model)
+    reach = await FrontierModels(unit).switch_off_reach(signed.actor, model.id) if allowed.switch_off else None
     editable = {"name": model.name, "codename": model.codename, "tier": model.tier, "resource": model.resource,
                 "slack_channels": " ".join(model.slack_channels), "developer_quorum": model.developer_quorum,
                 "government_quorum": model.government_quorum, "max_window_days": model.max_window_days,
@@ -86,7 +89,9 @@ async def model_page(
         preview_at=preview[0] if preview else None, refusal=refusal, form_name=section,
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
         designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
-        notice=notice_of(request, NOTICES), allowed=FrontierModels.allowed(signed.actor, model), gateways=gateways,
+        notice=notice_of(request, NOTICES), allowed=allowed, gateways=gateways, reach=reach,
+        # The kill switch asks for a recent sign-in: ask for it before the reason is typed, not after.
+        kill_needs_sign_in=unit.now() - signed.authenticated_at > KILL_SWITCH_FRESHNESS,
     )  # fmt: skip
 
 
@@ -172,8 +177,12 @@ class ModelPagesController(Controller):
     @on_refusal(model_page, section="switch_off")
     async def switch_off(
         self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
-        form: NamedDependency[Posted], models: NamedDependency[FrontierModels], model_id: FromPath[uuid.UUID],
+        form: NamedDependency[Posted], models: NamedDependency[FrontierModels], queries: NamedDependency[Queries],
+        model_id: FromPath[uuid.UUID],
     ) -> Redirect:  # fmt: skip
         require_fresh_sign_in(request, signed, within=KILL_SWITCH_FRESHNESS, back=f"/console/models/{model_id}")
+        model = await queries.model(actor, model_id)
+        if form["confirm_slug"] != model.slug:
+            raise Invalid("confirm_slug", f"type the model's slug, {model.slug}, to confirm")
         await models.switch_off(actor=actor, model_id=model_id, reason=form["reason"])
         return back_to(f"/console/models/{model_id}", "switched_off")

@@ -60,7 +60,11 @@ async def provide_signed(request: Request[Any, Any, Any], sessions: NamedDepende
     signed = await signed_in(request, sessions)
     if signed is None:
         raise SignInRequired()
+    request.state[SIGNED] = signed  # an error page later in the request keeps the header and navigation
     return signed
+
+
+SIGNED = "accessdesk_signed"
 
 
 def provide_actor(signed: NamedDependency[Signed]) -> Actor:
@@ -157,6 +161,22 @@ def page(name: str, signed: Signed, *, status_code: int = 200, **context: Any) -
     return Template(name, status_code=status_code, context={"actor": signed.actor, "csrf": signed.csrf_token, **context})
 
 
+def confirmed(form: Posted) -> bool:
+    """Whether a weighty form comes from its confirmation page (see :func:`confirmation`)."""
+    return form["confirmed"] == "yes"
+
+
+def confirmation(
+    signed: Signed, form: Posted, *, title: str, consequences: list[str], action: str, confirm: str, back: str,
+    danger: bool = False, shown: list[tuple[str, str]] | None = None,
+) -> Template:  # fmt: skip
+    """Before a decision that cannot be taken back: a page that says what will happen, in words, and carries the
+    form as typed to ``action`` once more, confirmed. Nothing has changed yet; "No, go back" changes nothing."""
+    fields = [(name, value) for name in form.as_dict() if name != "confirmed" for value in form.all(name) or [""]]
+    return page("console/confirm.html", signed, title=title, consequences=consequences, action=action,
+                confirm=confirm, back=back, danger=danger, shown=shown or [], fields=fields)  # fmt: skip
+
+
 def back_to(path: str, notice: str) -> Redirect:
     """After a change, show the page again with a short notice (POST → redirect → GET)."""
     separator = "&" if "?" in path else "?"
@@ -192,7 +212,31 @@ def html_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         status, message = status_for(exc), exc.message
     else:
         status, message = 400, str(exc)
-    return Template("console/error.html", context={"status": status, "message": message}, status_code=status)
+    signed: Signed | None = request.state.get(SIGNED)
+    context: dict[str, Any] = {"status": status, "message": message}
+    if signed is not None:
+        context.update(actor=signed.actor, csrf=signed.csrf_token)
+    return Template("console/error.html", context=context, status_code=status)
+
+
+PAGE_PREFIXES = ("/console/", "/portal/")
+
+
+def pages_answer_in_html(handlers: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The app's error handlers, but a console address that matches no page (``/console/nominations/not-a-uuid``)
+    or is refused before any page's handler runs answers as a page, not as the JSON API's problem details."""
+
+    def in_html(handler: Any) -> Any:
+        def answer(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+            path = request.url.path
+            if (path == "/console" or path.startswith(PAGE_PREFIXES)) and isinstance(exc, HTTPException | DomainError):
+                return html_error(request, exc)
+            return handler(request, exc)
+
+        return answer
+
+    return {kind: in_html(handler) if isinstance(kind, type) and issubclass(kind, HTTPException | DomainError)
+            else handler for kind, handler in handlers.items()}  # fmt: skip
 
 
 PAGE_ERRORS: ExceptionHandlersMap = {SignInRequired: _to_sign_in, StepUpRequired: _to_sign_in,

@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from accessdesk.api.errors import status_for
-from accessdesk.domain.errors import DomainError
+from accessdesk.domain.errors import DomainError, Overlap
 from accessdesk.domain.unit import Unit
 from accessdesk.web.pages import Posted
 
@@ -31,10 +31,14 @@ class Refusal:
     message: str
     field: str | None
     status: int
+    # Where to see what the refusal is about (the grant a nomination overlaps), and the link's words.
+    link: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, exc: DomainError) -> Refusal:
-        return cls(message=exc.message, field=getattr(exc, "field", None), status=status_for(exc))
+        link = (f"/console/{exc.kind}s/{exc.subject_id}", f"Open the overlapping {exc.kind}") if isinstance(
+            exc, Overlap) else None  # fmt: skip
+        return cls(message=exc.message, field=getattr(exc, "field", None), status=status_for(exc), link=link)
 
 
 Handler = Callable[..., Awaitable[Any]]
