@@ -27,6 +27,7 @@ import os
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 CHROMIUM = os.environ.get("ACCESSDESK_TEST_CHROMIUM", "/usr/bin/chromium")
+# axe-core from npm (package.json), injected into the pages it checks.
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -162,3 +166,25 @@ async def sign_in_as(page, base: str, name: str) -> None:
     assert page.url == f"{base}/login?next=/console"
     await page.get_by_role("button", name=f"Sign in as {name}").click()
     await page.wait_for_url(f"{base}/console")
+
+
+async def accessibility_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations on the page ``page`` shows, one line each. axe is a script injected into
+    the page, which the console's Content Security Policy refuses: it runs in a context of the same browser that
+    bypasses the CSP (this one, and nothing else), signed in as ``page`` is, at the same address and size."""
+    if not AXE.is_file():
+        missing(f"axe-core is not installed at {AXE}: run `npm ci` (make test does)")
+    browser_ = page.context.browser
+    assert browser_ is not None
+    context = await browser_.new_context(bypass_csp=True, storage_state=await page.context.storage_state(),
+                                         viewport=page.viewport_size)  # fmt: skip
+    try:
+        checked = await context.new_page()
+        await checked.goto(page.url)
+        await checked.add_script_tag(path=str(AXE))
+        result = await checked.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    finally:
+        await context.close()
+    return [f"{v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']][:5]}"
+            for v in result["violations"]]  # fmt: skip
+

@@ -23,7 +23,7 @@ from accessdesk.domain.vocabulary import Area, Verdict
 from accessdesk.settings import OidcProvider, Settings
 from tests.support import browser
 from tests.support.api import url_of
-from tests.support.browser import CSP_WORDS, heard, sign_in_as
+from tests.support.browser import CSP_WORDS, accessibility_violations, heard, sign_in_as
 from tests.support.scenes import link_request, remind, set_delivery
 
 SHOTS = Path(os.environ.get("ACCESSDESK_SCREENSHOTS_DIR", "var/screenshots"))
@@ -93,11 +93,13 @@ async def told_and_asked(world, grant_id: str) -> str:
 
 
 async def shoot(page, base: str, path: str, name: str, console: list[str]) -> None:
+    """Open ``path``: one h1, no CSP violation, no accessibility violation axe-core finds; saved as a screenshot."""
     await page.goto(f"{base}{path}")
     assert await page.locator("h1").count() == 1, path
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     assert [m for m in console if CSP_WORDS in m] == [], (path, console)
+    assert await accessibility_violations(page) == [], path
 
 
 async def test_a_tour_of_the_main_pages(browser_page, live_server, world, clock):
