@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator
 from datetime import timedelta
@@ -59,7 +60,7 @@ from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
-from accessdesk.web.pages import pages_answer_in_html
+from accessdesk.web.pages import pages_answer_in_html, shown_utc, shown_window
 from accessdesk.web.portal import PortalController
 from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
@@ -117,6 +118,10 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
     # Templates show or hide actions with the same permissions the domain checks (the domain still decides).
     engine.engine.globals["Permission"] = Permission
     engine.engine.globals["is_grantee"] = is_grantee  # who owes NDAs and attestations (the portal's people)
+    # One convention for time on every page: UTC, said so, with the viewer's own time beside it where scripts run.
+    engine.engine.filters["utc"] = shown_utc
+    engine.engine.filters["day"] = functools.partial(shown_utc, day=True)
+    engine.engine.globals["window"] = shown_window
 
 
 SLACK_WARM_UP = 5.0

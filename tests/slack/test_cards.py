@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from accessdesk.db.tables import OutboxMessage, SlackCard
+from accessdesk.db.tables import Nomination, OutboxMessage, SlackCard
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.transitions import deliver_outbox
-from accessdesk.domain.vocabulary import Verdict
+from accessdesk.domain.vocabulary import NominationKind, Side, Verdict
 from accessdesk.slackbot.blocks import approval_card, console_link_only, reject_reason_modal
 from accessdesk.slackbot.cards import card_of
+from accessdesk.slackbot.confirmations import Case, approve_confirm
 from accessdesk.slackbot.ids import ActionId, CallbackId
+from accessdesk.slackbot.times import local
 from tests.support.fake_slack import FakeSlack, Reply
 from tests.support.slack import CHANNEL, CONSOLE, nominated, notifier_on
 
@@ -71,7 +74,11 @@ async def test_the_card_shows_the_case_and_a_channel_off_the_list_sees_only_a_li
                                  decisions=card.decisions, console_url=CONSOLE)  # fmt: skip
     text = json.dumps(full, ensure_ascii=False)
     assert "Atlas (CODE-ATLAS)" in text and "Nora (nora@acme.test)" in text and "Developer 0/1" in text
-    assert "Government 0/1" in text and "2026-12-02 12:00 → 2027-01-01 12:00" in text and "invoke" in text
+    assert "Government 0/1" in text and "invoke" in text
+    [window] = [f["text"] for f in full["blocks"][1]["fields"] if f["text"].startswith("*Window*")]
+    assert window == f"*Window*\n{local(nomination.starts_at)} → {local(nomination.ends_at)}"
+    assert window == ("*Window*\n<!date^1796212800^{date_short_pretty} {time}|2026-12-02 12:00 UTC> → "
+                      "<!date^1798804800^{date_short_pretty} {time}|2027-01-01 12:00 UTC>")  # fmt: skip
     [buttons] = [b for b in full["blocks"] if b["type"] == "actions"]
     assert [(e["action_id"], e["value"]) for e in buttons["elements"]] == [
         (ActionId.APPROVE.value, str(nomination.id)), (ActionId.REJECT.value, str(nomination.id))]  # fmt: skip
@@ -84,14 +91,84 @@ async def test_the_card_shows_the_case_and_a_channel_off_the_list_sees_only_a_li
     assert f"{CONSOLE}/console/nominations/{nomination.id}" in leaked
 
 
-def test_the_reject_modal_asks_for_a_required_reason():
-    nomination_id = uuid.uuid4()
-    modal = reject_reason_modal(nomination_id, channel=CHANNEL)
+def test_the_reject_modal_names_what_it_rejects_and_asks_for_a_required_reason():
+    nomination = pending(actions=["evaluate", "invoke"])
+    modal = reject_reason_modal(Case(nomination, "Acme <Labs>", "Atlas"), channel=CHANNEL)
     assert modal["callback_id"] == CallbackId.REJECT_REASON.value
-    assert json.loads(modal["private_metadata"]) == {"nomination_id": str(nomination_id), "channel": CHANNEL}
-    [field] = modal["blocks"]
+    assert json.loads(modal["private_metadata"]) == {"nomination_id": str(nomination.id), "channel": CHANNEL}
+    case, effect, field = modal["blocks"]
+    assert case["text"]["text"] == (f"*Acme &lt;Labs&gt;* for *Atlas*\n{local(nomination.starts_at)} → "
+                                    f"{local(nomination.ends_at)} · evaluate, invoke")  # fmt: skip
+    assert effect["text"] == {"type": "plain_text", "emoji": False, "text": (
+        "This rejects the nomination: Acme <Labs> will not get this access to Atlas. Either side can turn it down, "
+        "and a decision cannot be taken back.")}  # fmt: skip
     assert field["type"] == "input" and field.get("optional", False) is False
     assert field["element"]["multiline"] is True
+    assert json.loads(reject_reason_modal(Case(nomination, "Acme", "Atlas"), channel=None)["private_metadata"]) == {
+        "nomination_id": str(nomination.id), "home": True}  # fmt: skip
+
+
+START = datetime(2026, 12, 3, 16, 30, tzinfo=UTC)
+
+
+def pending(**tally: Any) -> Nomination:
+    """A pending nomination as the domain keeps it, with ``tally`` (approvals and quorums) set."""
+    return Nomination(model_id=uuid.uuid4(), organisation_id=uuid.uuid4(), nominated_by=uuid.uuid4(),
+                      starts_at=START, ends_at=START + timedelta(days=30), justification="Evaluation.",
+                      **{"actions": ["invoke"], "developer_quorum": 1, "government_quorum": 1, **tally})  # fmt: skip
+
+
+def confirm_of(nomination: Nomination, *, side: Side | None = None) -> dict[str, str]:
+    """Approve's confirmation dialog on a card (``side`` None) or on a Home of one side, its texts only."""
+    confirm = approve_confirm(Case(nomination, "Acme", "Atlas"), side=side)
+    assert {len(confirm["title"]["text"]) <= 100, len(confirm["text"]["text"]) <= 300} == {True}
+    return {key: confirm[key]["text"] for key in ("title", "text", "confirm")}
+
+
+GRANTED = "Acme gets invoke access to Atlas from 2026-12-03 16:30 UTC to 2027-01-02 16:30 UTC."
+
+
+@pytest.mark.parametrize(("tally", "side", "says"), [
+    ({}, None, {"title": "Approve this nomination?", "confirm": "Yes, approve", "text": (
+        "This is your side's approval 1 of 1 on the developer side or 1 of 1 on the government side. Acme gets "
+        "access to Atlas only once both sides have approved.")}),
+    ({"developer_approvals": 1}, None, {"title": "Approve and grant access?", "confirm": "Yes, approve and grant",
+                                        "text": f"A government approval completes both sides' decisions: {GRANTED}"}),
+    ({"government_approvals": 1, "developer_quorum": 2}, None, {"title": "Approve this nomination?",
+        "confirm": "Yes, approve", "text": "This is your side's approval 1 of 2 on the developer side. Acme gets "
+                                           "access to Atlas only once both sides have approved."}),
+    ({"government_approvals": 1, "developer_quorum": 2, "developer_approvals": 1}, None, {
+        "title": "Approve and grant access?", "confirm": "Yes, approve and grant",
+        "text": f"A developer approval completes both sides' decisions: {GRANTED}"}),
+    ({"developer_quorum": 2}, Side.DEVELOPER, {"title": "Approve this nomination?", "confirm": "Yes, approve",
+        "text": "This is your side's approval 1 of 2 on the developer side; the other side has 0 of 1. Acme gets "
+                "access to Atlas only once both sides have approved."}),
+    ({"developer_approvals": 1}, Side.GOVERNMENT, {"title": "Approve and grant access?",
+        "confirm": "Yes, approve and grant", "text": f"This approval completes both sides' decisions: {GRANTED}"}),
+], ids=["card, nothing yet", "card, government completes", "card, developer 1 of 2", "card, developer completes",
+        "home, developer 1 of 2", "home, government completes"])  # fmt: skip
+def test_approve_asks_first_saying_from_the_tally_what_this_approval_does(tally, side, says):
+    assert confirm_of(pending(**tally), side=side) == says
+
+
+def test_an_approval_completing_an_extension_says_to_when_access_is_extended():
+    extension = pending(developer_approvals=1, kind=NominationKind.EXTENSION.value)
+    assert confirm_of(extension)["text"] == ("A government approval completes both sides' decisions: Acme's access "
+                                             "to Atlas is extended to 2027-01-02 16:30 UTC.")  # fmt: skip
+
+
+async def test_the_cards_confirmation_follows_the_tally_as_the_card_is_edited(world):
+    nomination = await nominated(world)
+    await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id,
+                                         verdict=Verdict.APPROVE)  # fmt: skip
+    card = (await card_of(world.unit, nomination.id)).for_channel(CHANNEL, console_url=CONSOLE)
+    [buttons] = [b for b in card["blocks"] if b["type"] == "actions"]
+    approve, reject = buttons["elements"]
+    organisation = (await card_of(world.unit, nomination.id)).names[nomination.organisation_id]
+    assert approve["confirm"]["text"]["text"] == (
+        f"A government approval completes both sides' decisions: {organisation} gets invoke access to "
+        "Atlas from 2026-12-02 12:00 UTC to 2027-01-01 12:00 UTC.")  # fmt: skip
+    assert approve["confirm"]["style"] == "primary" and "confirm" not in reject  # Reject's modal says it
 
 
 def posted_as(channel: str, ts: str) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -9,16 +10,19 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.db.tables import AccessGrant, Decision, Nomination
+from accessdesk.db.tables import AccessGrant, Decision, Nomination, Organisation
+from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text, reject_reason_modal
+from accessdesk.slackbot.confirmations import Case
 from accessdesk.slackbot.ids import ActionId
 from tests.support.fake_slack import FakeSlack, Reply
 from tests.support.slack import (
     CHANNEL,
     CONSOLE,
     click,
+    known,
     nominated,
     notifier_on,
     reason_submitted,
@@ -148,7 +152,12 @@ async def test_reject_asks_for_a_reason_then_rejects_with_it(world, bot, nominat
     await send(bot, click(ActionId.REJECT, nomination.id, user="U0GOV1"))
     [opened] = await fake_slack.wait_for("views.open")
     assert opened.body["trigger_id"] == "1337.42.trigger"
-    assert opened.body["view"] == reject_reason_modal(nomination.id, channel=CHANNEL)
+    organisation = (await world.get(Organisation, nomination.organisation_id)).name
+    assert opened.body["view"] == reject_reason_modal(Case(nomination, organisation, "Atlas"), channel=CHANNEL)
+    shown = json.dumps(opened.body["view"], ensure_ascii=False)
+    assert f"*{organisation}* for *Atlas*" in shown and "|2026-12-02 12:00 UTC> → " in shown
+    assert f"This rejects the nomination: {organisation} will not get this access to Atlas." in shown
+    assert "CODE-ATLAS" not in shown
     # Who clicked is confirmed with Slack after the modal opened: the submission does not ask again.
     assert (await remembered(world, "U0GOV1")).user_id == world.gov_approver.user_id
 
@@ -188,3 +197,33 @@ async def test_a_retried_click_decides_once_and_edits_nothing_twice(world, bot, 
     assert "already decided" in refusal.body["text"]
     assert len(await decisions_on(world, nomination.id)) == 1
     assert len(fake_slack.calls_to(UPDATE)) == 1 and len(fake_slack.calls_to(POST)) == 1
+
+
+@pytest.mark.parametrize(("who", "email", "why"), [
+    ("U0DEV2", "dev2@acme.test", "you nominated this; someone else must decide on it"),
+    ("U0NORA", "nora@acme.test", "only approvers and admins decide on nominations"),
+], ids=["own nomination", "not an approver"])  # fmt: skip
+async def test_reject_refused_by_the_rules_opens_no_modal_and_is_explained(
+    world, bot, nomination, fake_slack: FakeSlack, who, email, why
+):
+    actor = {"U0DEV2": world.dev_approver2, "U0NORA": world.dev_nominator}[who]
+    await known(world, who, actor)  # known: asked before the modal opens, as the submission would be
+    await send(bot, click(ActionId.REJECT, nomination.id, user=who))
+    [refusal] = await fake_slack.wait_for(EPHEMERAL)
+    assert (refusal.body["channel"], refusal.body["user"], refusal.body["text"]) == (
+        CHANNEL, who, f"Nothing was changed: {why}")  # fmt: skip
+    assert fake_slack.calls_to("views.open") == []
+    assert await decisions_on(world, nomination.id) == []
+
+
+async def test_reject_by_someone_not_linked_opens_no_modal_and_says_how_to_link(
+    world, bot, fake_slack: FakeSlack, nomination
+):
+    await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id,
+                                            changes={"slack_channels": ["C0ELSEWHERE"]})  # fmt: skip
+    fake_slack.always("users.info", slack_user("U0DEV1", "dev1@acme.test", confirmed=False))
+    await send(bot, click(ActionId.REJECT, nomination.id, user="U0DEV1"))
+    [refusal] = await fake_slack.wait_for(EPHEMERAL)
+    assert refusal.body["text"] == not_linked_text(console_url=CONSOLE)
+    assert fake_slack.calls_to("views.open") == []
+    assert await decisions_on(world, nomination.id) == []

@@ -35,12 +35,13 @@ async def test_help_is_acknowledged_at_once_then_answered_to_the_asker_only(slac
     assert identity.headers["Authorization"] == "Bearer xoxb-test"
 
 
-@pytest.mark.parametrize("text", ["", "frobnicate the models", "HELP me"])
-async def test_nothing_or_anything_unknown_gets_the_help(slack_app, fake_slack: FakeSlack, text):
+@pytest.mark.parametrize(("text", "unknown"), [("", None), ("frobnicate the models", "frobnicate"), ("HELP me", None)])
+async def test_nothing_or_anything_unknown_gets_the_help(slack_app, fake_slack: FakeSlack, text, unknown):
     response = await post(slack_app, slash_command(text, response_url=fake_slack.response_url()))
     assert response.status_code == 200
     [answer] = await fake_slack.wait_for(RESPONSE_URL)
-    assert answer.body["blocks"] == help_message(console_url=CONSOLE)["blocks"]
+    # An unknown word is said back ("I don't know `/accessdesk frobnicate`."), then the help.
+    assert answer.body["blocks"] == help_message(console_url=CONSOLE, unknown=unknown)["blocks"]
 
 
 async def test_a_bad_signature_is_refused_and_nothing_is_sent(slack_app, fake_slack: FakeSlack):

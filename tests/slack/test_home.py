@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.slackbot.blocks import home_view, not_linked_text
 from accessdesk.slackbot.home import HOME_LIST, Home
+from accessdesk.slackbot.times import local
 from tests.support.fake_slack import Call, FakeSlack
 from tests.support.slack import CONSOLE, home_opened, nominated, serving_bot, slack_user
 
@@ -46,7 +47,7 @@ def texts(view: dict[str, Any]) -> list[str]:
     for block in view["blocks"]:
         if "text" in block:
             found.append(block["text"]["text"])
-        found += [e["text"] for e in block.get("elements", [])]
+        found += [e["text"] for e in block.get("elements", []) if isinstance(e.get("text"), str)]
     return found
 
 
@@ -58,9 +59,9 @@ async def test_an_approver_sees_the_nomination_waiting_for_them_and_the_other_se
     view = view_of(await open_home(bot, fake_slack, user="U0DEV1", email="dev1@acme.test"))
     assert view["type"] == "home"
     assert texts(view)[:6] == [
-        "Waiting for your decision",
+        "1 nomination waiting for your decision",
         f"<{CONSOLE}/console/nominations/{nomination.id}|{organisation} for Atlas> — "
-        "2026-12-02 12:00 → 2027-01-01 12:00 UTC",
+        f"{local(nomination.starts_at)} → {local(nomination.ends_at)}",
         "Your nominations",
         "You have not nominated anyone.",
         "Access ending within 14 days",
@@ -76,7 +77,7 @@ async def test_a_nominator_sees_their_own_nomination_and_no_queue(world, bot, fa
     shown = texts(view)
     assert shown[1].startswith("You have no approval queue")
     [mine] = [t for t in shown if f"/console/nominations/{nomination.id}|" in t]
-    assert mine.endswith("2027-01-01 12:00 UTC · _pending_")
+    assert mine.endswith(f"{local(nomination.ends_at)} · _pending_")
     assert shown.index(mine) > shown.index("Your nominations")
     assert "CODE-ATLAS" not in json.dumps(view)
 
@@ -93,7 +94,8 @@ async def test_a_partner_admin_has_no_queue_and_sees_their_grant_ending_soon(wor
     assert shown[1].startswith("You have no approval queue")
     assert "Nothing is waiting for your decision." not in shown
     assert (f"<{CONSOLE}/console/grants/{grant.id}|{partner.name} for Atlas> — "
-            "2026-12-01 13:00 → 2026-12-11 13:00 UTC") in shown  # fmt: skip
+            f"{local(grant.starts_at)} → {local(grant.ends_at)}") in shown  # fmt: skip
+    assert "|2026-12-01 13:00 UTC> → <!date^" in json.dumps(view, ensure_ascii=False)
     assert [t for t in shown if "/console/grants/" in t] == [t for t in shown if partner.name in t]
     assert "CODE-ATLAS" not in json.dumps(view)
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import parse_qs
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -18,7 +19,8 @@ from accessdesk.domain.notifier import NullNotifier
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import OrgKind
-from accessdesk.slackbot.blocks import nominated_message, not_linked_text, organisation_options
+from accessdesk.slackbot.blocks import nominate_modal, nominated_message, not_linked_text, organisation_options
+from accessdesk.slackbot.commands import NominationChoices
 from accessdesk.slackbot.ids import CallbackId, NominateField
 from tests.support.fake_slack import RESPONSE_URL, FakeSlack, Reply
 from tests.support.slack import (
@@ -149,11 +151,62 @@ async def test_invalid_input_is_shown_next_to_its_field_and_nominates_nothing(
     assert fake_slack.calls_to("chat.postEphemeral") == []
 
 
-async def test_a_refusal_without_a_field_is_shown_on_the_modal_too(world, bot, partner, fake_slack: FakeSlack):
+def as_slack_sends_it(request: Signed, world) -> Signed:
+    """``request`` (a nominate modal's submission) with the whole view Slack sends: the modal as it was opened
+    (blocks, title, buttons) and Slack's own fields (id, hash, state)."""
+    payload = json.loads(parse_qs(request.body.decode())["payload"][0])
+    opened = nominate_modal(NominationChoices(models=[world.model], more_models=False, organisations=True),
+                            channel=CHANNEL, now=world.now, console_url=CONSOLE)  # fmt: skip
+    payload["view"] = {**opened, **payload["view"], "hash": "1.abc", "team_id": "T0FAKE"}
+    return interaction(payload)
+
+
+async def test_a_refusal_about_no_field_is_shown_on_top_of_the_modal_not_under_a_field(
+    world, bot, partner, fake_slack: FakeSlack
+):
     await known(world, "U0GUS", world.gov_member)  # a government member: not a nominator
+    request = as_slack_sends_it(submitted(**valid(world, partner), user="U0GUS"), world)
+    answer = (await send(bot, request)).json()
+    assert answer["response_action"] == "update" and "errors" not in answer
+    view = answer["view"]
+    sent = json.loads(parse_qs(request.body.decode())["payload"][0])["view"]
+    # The modal as it was (what was typed is kept: the same blocks and action ids), with the refusal on top.
+    assert view["blocks"][0] == {"type": "section", "block_id": "refusal", "text": {"type": "mrkdwn", "text": (
+        ":warning: *Nothing was submitted:* only nominators, approvers and admins can nominate")}}  # fmt: skip
+    assert view["blocks"][1:] == sent["blocks"]
+    assert {k: view[k] for k in ("callback_id", "private_metadata", "title", "submit")} == {
+        k: sent[k] for k in ("callback_id", "private_metadata", "title", "submit")}  # fmt: skip
+    assert not {"id", "hash", "state", "team_id"} & set(view)
+    assert await nominations(world) == []
+    assert fake_slack.calls_to("chat.postEphemeral") == [] and fake_slack.calls_to("views.update") == []
+
+    # Refused again: one refusal on top, never two.
+    again = json.loads(parse_qs(request.body.decode())["payload"][0])
+    again["view"]["blocks"] = view["blocks"]
+    answer = (await send(bot, interaction(again))).json()
+    assert [b.get("block_id") for b in answer["view"]["blocks"]].count("refusal") == 1
+
+
+async def test_an_overlap_is_shown_on_top_of_the_modal_and_names_the_window(world, bot, partner, fake_slack):
+    await known(world, NORA, world.dev_nominator)
+    first = await send(bot, submitted(**valid(world, partner)))
+    assert first.text == ""
+    await fake_slack.wait_for("chat.postEphemeral")
+    answer = (await send(bot, as_slack_sends_it(submitted(**valid(world, partner)), world))).json()
+    assert answer["response_action"] == "update"
+    refusal = answer["view"]["blocks"][0]["text"]["text"]
+    assert refusal.startswith(":warning: *Nothing was submitted:* this organisation already has") and "UTC" in refusal
+    assert len(await nominations(world)) == 1
+
+
+async def test_a_refusal_about_no_field_on_a_view_without_blocks_closes_it_and_explains(
+    world, bot, partner, fake_slack: FakeSlack
+):
+    await known(world, "U0GUS", world.gov_member)
     response = await send(bot, submitted(**valid(world, partner), user="U0GUS"))
-    assert response.json() == {"response_action": "errors", "errors": {
-        "justification": "only nominators, approvers and admins can nominate"}}  # fmt: skip
+    assert response.text == ""
+    [explained] = await fake_slack.wait_for("chat.postEphemeral")
+    assert explained.body["text"] == "Nothing was changed: only nominators, approvers and admins can nominate"
     assert await nominations(world) == []
 
 

@@ -174,8 +174,9 @@ async def test_the_home_tab_over_the_socket_reads_the_database_with_the_clock_gi
     view = json.loads(view) if isinstance(view, str) else view
     waiting = [b["text"]["text"] for b in view["blocks"] if "text" in b]
     assert published.body["user_id"] == "U0DEV1"
-    assert waiting[0] == "Waiting for your decision"
-    assert f"/console/nominations/{nomination.id}|{partner.name} for Atlas> — 2026-12-02 12:00" in waiting[1]
+    assert waiting[0] == "1 nomination waiting for your decision"
+    assert f"/console/nominations/{nomination.id}|{partner.name} for Atlas> — <!date^" in waiting[1]
+    assert "|2026-12-02 12:00 UTC> → " in waiting[1]
 
 
 async def test_an_app_token_slack_refuses_stops_the_bot_at_once(sqlite_engine: AsyncEngine, fake_slack: FakeSlack,

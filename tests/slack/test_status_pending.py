@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from accessdesk.db.tables import Nomination
+from accessdesk.slackbot.times import local
 from tests.support.fake_slack import RESPONSE_URL, FakeSlack
 from tests.support.slack import CONSOLE, nominated, serving_bot, slack_user
 from tests.support.slack_signing import slash_command
@@ -48,8 +50,9 @@ async def test_status_in_a_channel_on_the_models_list_shows_where_it_stands_but_
     shown = json.dumps(answer, ensure_ascii=False)
     assert answer["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Atlas", "emoji": False}}
     fields = [f["text"] for f in answer["blocks"][1]["fields"]]
-    assert fields == ["*Planned release*\n2026-12-21 12:00 UTC", "*Designation*\ncovered", "*Grants*\nnone",
-                      "*Pending nominations*\n1"]  # fmt: skip
+    assert fields == ["*Planned release*\n<!date^1797854400^{date_short_pretty} {time}|2026-12-21 12:00 UTC>",
+                      "*Designation*\ncovered", "*Grants*\nnone", "*Pending nominations*\n1"]  # fmt: skip
+    assert fields[0] == f"*Planned release*\n{local(world.model.planned_release_at)}"
     assert f"{CONSOLE}/console/models/{world.model.id}" in shown
     assert "CODE-ATLAS" not in shown
 
@@ -76,8 +79,8 @@ async def test_pending_lists_what_waits_for_the_approver_with_links(world, bot, 
     [line] = answer["blocks"][1]["text"]["text"].splitlines()
     organisation = (await world.get(type(world.developer), nomination.organisation_id)).name
     assert line == (f"• <{CONSOLE}/console/nominations/{nomination.id}|{organisation} for Atlas> — "
-                    "2026-12-02 12:00 → 2027-01-01 12:00 UTC")  # fmt: skip
-    assert answer["text"] == "1 nomination(s) waiting for your decision"
+                    f"{local(nomination.starts_at)} → {local(nomination.ends_at)}")  # fmt: skip
+    assert answer["text"] == "1 nomination waiting for your decision"
     assert "CODE-ATLAS" not in json.dumps(answer)
 
 
@@ -94,3 +97,38 @@ async def test_a_partner_has_no_approval_queue(world, bot, fake_slack: FakeSlack
     answer = await ask(bot, fake_slack, "pending", user="U0PART", email=admin.label)
     assert answer["text"] == "You have no approval queue"
     assert "only approvers and admins of the developer or the government" in json.dumps(answer)
+
+
+async def test_three_waiting_are_three_nominations_never_nominations_in_brackets(world, bot, fake_slack: FakeSlack):
+    await pending_in(world, [HERE])
+    partner, _ = await world.partner(name="lab-two")
+    for n in range(2):
+        await world.nominate(partner, start=timedelta(days=3 + 2 * n), days=1)
+    answer = await ask(bot, fake_slack, "pending", user="U0DEV1", email="dev1@acme.test")
+    assert answer["text"] == "3 nominations waiting for your decision"
+    assert "(s)" not in json.dumps(answer)
+
+
+HOSTILE = ["<!channel>", "<@U123>", "<!here|here>&amp;"]
+
+
+@pytest.mark.parametrize("typed", HOSTILE, ids=["channel", "user mention", "here and an entity"])
+async def test_status_of_what_someone_typed_quotes_it_back_escaped(world, bot, fake_slack: FakeSlack, typed):
+    answer = await ask(bot, fake_slack, f"status {typed}", user="U0DEV1", email="dev1@acme.test")
+    quoted = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert answer["text"] == f"There is no model `{quoted}` you can see."
+    assert answer["blocks"][0]["text"]["text"] == answer["text"]
+    shown = json.dumps(answer)
+    assert "<!" not in shown and "<@" not in shown
+
+
+@pytest.mark.parametrize("typed", HOSTILE, ids=["channel", "user mention", "here and an entity"])
+async def test_a_subcommand_it_does_not_know_is_quoted_back_escaped_with_the_help(world, bot, fake_slack: FakeSlack,
+                                                                                 typed):  # fmt: skip
+    answer = await ask(bot, fake_slack, f"{typed} now", user="U0DEV1", email="dev1@acme.test")
+    quoted = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    said = f"I don't know `/accessdesk {quoted}`."
+    assert answer["text"].startswith(said) and answer["blocks"][0]["text"]["text"].startswith(said)
+    assert "`/accessdesk pending`" in json.dumps(answer)
+    shown = json.dumps(answer)
+    assert "<!" not in shown and "<@" not in shown

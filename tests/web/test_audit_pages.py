@@ -325,3 +325,69 @@ async def test_user_text_is_escaped_on_the_audit_and_evidence_pages(api, world):
         assert shown.status_code == 200
         assert XSS not in shown.text and ESCAPED in shown.text
     assert f"<title>Evidence: {ESCAPED} on Atlas · accessdesk</title>" in pages[2].text
+
+
+async def test_subjects_are_told_by_name_linked_to_their_page_and_actions_in_words(api, world):
+    grant, nomination, partner_admin = await scene(world)
+    await sign_in(api, world.gov_admin)
+    shown = (await api.get("/console/audit")).text
+    window = f"{grant.starts_at:%Y-%m-%d %H:%M} → {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+    assert f'<a href="/console/grants/{grant.id}">Atlas for Northwind, {window}</a>' in shown
+    assert f'<a href="/console/nominations/{nomination.id}">Northwind for Atlas, {window}</a>' in shown
+    assert f'<a href="/console/organisations/{nomination.organisation_id}">Northwind</a>' in shown
+    assert f'<a href="/console/organisations/{world.government.id}">Gail (gail@aiso.test)</a>' in shown
+    assert "approved the nomination" in shown and "created the grant" in shown and "decided: approve" in shown
+    assert "attested" in shown and "signed in" in shown
+    models = (await api.get("/console/audit", params={"subject_type": "frontier_models"})).text
+    assert f'<a href="/console/models/{world.model.id}">Atlas</a>' in models and "registered the model" in models
+    # Table names and bare ids are gone where a name is known.
+    assert f"access_grants <code>{grant.id}</code>" not in shown and "users <code>" not in shown
+
+
+async def test_the_trail_is_filtered_by_a_name_an_e_mail_a_slug_or_an_id(api, world):
+    grant, nomination, _ = await scene(world)
+    await world.partner(name="southwind")
+    await sign_in(api, world.gov_admin)
+    for typed, subject_type, subject_id in (
+        ("NORTHWIND", "organisations", str(nomination.organisation_id)),  # a name, in any case
+        ("northwind", "organisations", str(nomination.organisation_id)),  # its slug
+        ("nora@acme.test", "users", str(world.dev_nominator.user_id)),
+        ("atlas", "frontier_models", str(world.model.id)),
+    ):  # fmt: skip
+        asked = await api.get("/console/audit", params={"subject": typed, "action": ""}, follow_redirects=False)
+        assert asked.status_code == 303, (typed, asked.text)
+        assert asked.headers["location"] == f"/console/audit?subject_type={subject_type}&subject_id={subject_id}"
+    by_id = await api.get("/console/audit", params={"subject": str(grant.id), "action": "grant.created"},
+                          follow_redirects=False)  # fmt: skip
+    assert by_id.headers["location"] == f"/console/audit?subject_id={grant.id}&action=grant.created"
+
+    shown = await api.get("/console/audit", params={"subject": "northwind"})  # followed
+    assert shown.status_code == 200
+    assert "organisation.created" in shown.text and "grant.created" not in shown.text
+    assert 'name="subject" value="northwind"' in shown.text and "Events about the organisation" in shown.text
+
+    several = await api.get("/console/audit", params={"subject": "wind"})
+    assert several.status_code == 200 and "Which one?" in several.text
+    assert f'href="/console/audit?subject_type=organisations&amp;subject_id={nomination.organisation_id}"' in several.text
+    assert ">Southwind</a>" in several.text and "admin@southwind.test" in several.text
+    nobody = await api.get("/console/audit", params={"subject": "100%_nobody"})
+    assert nobody.status_code == 200 and "No person, organisation or model you can see is called" in nobody.text
+
+    export = await api.get("/console/audit/export.json", params={"subject": "northwind"})
+    assert export.json()["filters"] == {"subject_type": "organisations", "subject_id": str(nomination.organisation_id)}
+    assert {e["subject_id"] for e in export.json()["events"]} == {str(nomination.organisation_id)}
+    unclear = await api.get("/console/audit/export.csv", params={"subject": "wind"})
+    assert unclear.status_code == 400 and "choose one on the audit page" in unclear.text
+
+
+async def test_a_reader_of_another_developer_sees_no_names_of_what_is_not_theirs(api, world):
+    grant, nomination, _ = await scene(world)
+    other = await Organisations(world.unit).create(actor=OPERATOR, kind=OrgKind.DEVELOPER, name="Other Labs",
+                                                   slug="other", domains=["other.test"])  # fmt: skip
+    other_admin = await world.person(other, "olga", [Role.ADMIN])
+    await sign_in(api, other_admin)
+    shown = (await api.get("/console/audit")).text
+    assert f'href="/console/grants/{grant.id}"' not in shown and "Atlas for Northwind" not in shown
+    assert f"grant <code>{grant.id}</code>" in shown and f"/console/grants/{grant.id}/evidence" not in shown
+    asked = await api.get("/console/audit", params={"subject": "atlas"}, follow_redirects=False)
+    assert asked.status_code == 200 and "No person, organisation or model you can see is called" in asked.text

@@ -26,7 +26,7 @@ async def test_sign_in_see_my_pending_decision_and_sign_out(browser_page, live_s
     pending = page.get_by_role("region", name="Waiting for your decision")
     rows = await pending.get_by_role("row").all_inner_texts()
     assert len(rows) == 2, rows  # the header and the one nomination
-    assert rows[1].split("\t") == ["Atlas", "Northwind", "2026-12-02 → 2027-01-01", "0/1", "0/1"], rows
+    assert rows[1].split("\t") == ["Atlas", "Northwind", "2026-12-02 12:00 UTC → 2027-01-01 12:00 UTC", "0/1", "0/1"], rows
 
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url(f"{base}/login")
@@ -79,7 +79,9 @@ async def test_a_script_in_an_organisation_name_is_shown_as_text_and_never_runs(
     heading = page.get_by_role("heading", name=HOSTILE, exact=True)
     assert await heading.count() == 1 and await heading.inner_text() == HOSTILE
     assert await page.get_by_role("button", name="Sign in as Eve").count() == 1
-    assert await page.locator("script").count() == 0  # the console has no script of its own either
+    # The console's one script is its own file (times in the viewer's zone); nothing inline, nothing from the name.
+    assert await page.locator("script").evaluate_all("scripts => scripts.map(s => s.getAttribute('src'))") == [
+        "/static/local-time.js"]
     assert dialogs == []
 
     await page.evaluate("alert('control')")  # the handler does see a dialog when one opens
@@ -118,8 +120,33 @@ async def test_both_sides_approve_in_the_browser_and_the_partner_sees_its_grant(
         await page.wait_for_url(f"{base}/login")
 
     await sign_in_as(page, base, "Admin")  # the partner's admin
-    await page.get_by_role("link", name="Grants").click()
+    await page.get_by_role("link", name="Grants", exact=True).click()
     await page.wait_for_url(f"{base}/console/grants")
     table = await page.get_by_role("table").inner_text()
     assert "Northwind" in table and "model:atlas:invoke" in table and "scheduled" in table
     assert [m for m in console if CSP_WORDS in m] == [], console
+
+
+async def test_times_are_utc_said_so_with_the_viewers_own_time_beside_them(browser_page, live_server, world):
+    page, base = browser_page, live_server
+    partner, _ = await world.partner(name="northwind")
+    nomination = await world.nominate(partner, start=timedelta(days=2))
+    await world.commit()
+    browser_ = page.context.browser
+    assert browser_ is not None
+    for zone, beside in (("UTC", None), ("America/New_York", "your time")):
+        context = await browser_.new_context(timezone_id=zone, locale="en-US")
+        viewer = await context.new_page()
+        console = heard(viewer)
+        await sign_in_as(viewer, base, "Gov1")
+        await viewer.goto(f"{base}/console/nominations/{nomination.id}")
+        window = await viewer.get_by_text("Window").locator("xpath=following-sibling::dd[1]").inner_text()
+        start = nomination.starts_at
+        assert window.startswith(f"{start:%Y-%m-%d %H:%M} UTC"), window
+        if beside is None:  # in UTC there is nothing to add
+            assert "your time" not in window
+        else:  # 12:00 UTC is 07:00 in New York in December
+            assert f"{start:%Y-%m-%d %H:%M} UTC ({start:%b} {start.day}, {start.year}, 7:00 AM your time)" in window, window
+        assert [m for m in console if CSP_WORDS in m] == [], console
+        await context.close()
+

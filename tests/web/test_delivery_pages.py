@@ -99,12 +99,12 @@ async def test_reminders_page_newest_first_and_a_bad_cursor_says_so(api, world):
         await remind(world, "attestation.expires.7d", uuid.uuid4(), organisation_id=world.government.id,
                      at=world.now - timedelta(minutes=n))  # fmt: skip
     shown = await open_as(api, world.gov_admin, "/console/reminders")
-    sent = re.findall(r'<time datetime="([^"]+)">', shown.text)
+    sent = re.findall(r'<td><time datetime="([^"]+)" data-local>', shown.text)  # each reminder's row, its time
     assert len(sent) == 50 and sent == sorted(sent, reverse=True)
     assert "AI Security Office&#39;s attestation" in shown.text and "Newest reminders" not in shown.text
     older = match_in(r'<a href="([^"]+)">Older reminders</a>', shown.text, 1)
     rest = await api.get(older)
-    assert len(re.findall(r'<time datetime="', rest.text)) == 2 and "Newest reminders" in rest.text
+    assert len(re.findall(r'<td><time datetime="', rest.text)) == 2 and "Newest reminders" in rest.text
     assert "Older reminders" not in rest.text
     bad = await api.get("/console/reminders?cursor=nonsense")
     assert bad.status_code == 400 and "not a cursor this API returned" in bad.text

@@ -1,10 +1,15 @@
 """Issue 14, what users met: errors that are pages with the console around them, a designation form that starts
-from the model's designation, a sign-in refusal that offers to try again, and a favicon on every page."""
+from the model's designation, a sign-in refusal that offers to try again, a favicon on every page, and a case's
+history told in sentences."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.vocabulary import Designation
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.vocabulary import Designation, Verdict
 from tests.support.console import open_as, sign_in, words_of
 
 
@@ -54,3 +59,29 @@ async def test_every_page_names_its_icon_and_the_icon_is_served(api, world):
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in shown.text
     icon = await api.get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+async def test_a_nomination_and_its_grant_tell_their_history_in_sentences(api, world):
+    await world.government_ready()
+    await world.government_grant()
+    partner, partner_admin = await world.partner(name="northwind")
+    nomination = await world.nominate(partner, start=timedelta(days=2))
+    await CoSelection(world.unit).decide(actor=world.dev_approver, nomination_id=nomination.id,
+                                         verdict=Verdict.APPROVE, reason="Strong record.")  # fmt: skip
+    outcome = await CoSelection(world.unit).decide(actor=world.gov_approver, nomination_id=nomination.id,
+                                                   verdict=Verdict.APPROVE)  # fmt: skip
+    assert outcome.grant is not None
+    await Grants(world.unit).revoke(actor=world.gov_admin, grant_id=outcome.grant.id, reason="Left the programme")
+
+    shown = await open_as(api, world.dev_admin, f"/console/nominations/{nomination.id}")
+    story = words_of(shown.text.split('id="history-h"', 1)[1])
+    when = f"{world.now:%Y-%m-%d %H:%M} UTC"
+    assert f"{when} — Nora (nora@acme.test) nominated the organisation" in story, story
+    assert "Dev1 (dev1@acme.test) approved for the developer side: “Strong record.”" in story, story
+    assert "approved for the government side" in story and "completed both sides' decisions" in story
+    assert "The grant was made" in story and "revoked the grant" not in story  # the grant's own story is its page's
+
+    shown = await open_as(api, partner_admin, f"/console/grants/{outcome.grant.id}")
+    story = words_of(shown.text.split('id="history-h"', 1)[1])
+    assert "The grant was made" in story and "nominated the organisation" in story
+    assert "revoked the grant: “Left the programme”" in story, story

@@ -40,7 +40,7 @@ def every_form(world) -> list[tuple[str, dict[str, str]]]:
     """Each portal form, filled in as an admin would (without the CSRF token)."""
     return [(f"{HOME}/vetting", {"submission": "About us."}),
             (f"{HOME}/ndas/{world.nda.id}", {"sha256": world.nda.sha256, "accept": "yes"}),
-            (f"{HOME}/attestations", {"area": "use", "statement": "Only evaluation.", "valid_until": in_days(world, 30)})]
+            (f"{HOME}/attestations", {"use.statement": "Only evaluation.", "valid_until": in_days(world, 30)})]
 
 
 def forms_in(html: str) -> list[str]:
@@ -76,9 +76,10 @@ async def test_the_overview_lists_what_is_still_owed(api, world):
     assert f'href="{HOME}/ndas/{world.nda.id}">Accept Acme NDA,' in owed
     assert "Insider risk</a>: nothing attested yet." in owed and "Confidentiality</a>: nothing attested" in owed
     soon = (world.now + timedelta(days=10)).date()
-    assert (f'expiring soon</span> <a href="{HOME}/attestations?area=cybersecurity">Cybersecurity</a>: the attestation '
-            f"is valid until {soon}") in owed
+    assert (f'expiring soon</span> <a href="{HOME}/attestations#area-cybersecurity">Cybersecurity</a>: the attestation '
+            f'is valid until <time datetime="{soon}T') in owed and f">{soon}</time>" in owed
     assert "Use</a>" not in owed and "Accept Acme NDA, version 1.0</a>." in owed  # Use: 200 days, nothing owed
+    assert f'<a href="{HOME}/attestations#attest-h">Attest to 5 areas in one form</a>' in owed
 
 
 async def test_submitting_vetting_moves_it_to_review_once(api, world, unchanged):
@@ -167,38 +168,42 @@ async def test_an_nda_the_partner_cannot_see_does_not_exist_for_it(api, world, u
 
 async def test_attesting_records_the_area_until_the_end_of_the_day(api, world, unchanged):
     organisation, admin = await world.partner(name="northwind", attested=False)
-    page = await signed_in_page(api, admin, f"{HOME}/attestations?area=insider_risk")
-    assert '<option value="insider_risk" selected>' in page.text
+    page = await signed_in_page(api, admin, f"{HOME}/attestations")
+    assert '<fieldset id="area-insider_risk">' in page.text and 'name="insider_risk.statement"' in page.text
     assert f'min="{world.now.date()}" max="{(world.now + timedelta(days=729)).date()}"' in page.text
     csrf = csrf_in(page.text)
     day = (world.now + timedelta(days=90)).date()
 
     done = await api.post(f"{HOME}/attestations", follow_redirects=False, data={
-        "csrf": csrf, "area": "insider_risk", "statement": "Background checks for all staff.",
-        "valid_until": day.isoformat(), "evidence_ref": "HR-2026-17"})  # fmt: skip
+        "csrf": csrf, "insider_risk.statement": "Background checks for all staff.",
+        "valid_until": day.isoformat(), "insider_risk.evidence_ref": "HR-2026-17"})  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == f"{HOME}/attestations?done=attested"
     [attestation] = await rows(world, Attestation)
     assert attestation.organisation_id == organisation.id and attestation.area == "insider_risk"
     assert attestation.attested_by == admin.user_id and attestation.evidence_ref == "HR-2026-17"
     assert attestation.valid_until == datetime.combine(day, time.max, tzinfo=UTC)
     shown = (await api.get(done.headers["location"])).text
-    assert "Your attestation is recorded." in shown and "Background checks for all staff." in shown
+    assert "Your attestations are recorded." in shown and "Background checks for all staff." in shown
 
-    good = {"csrf": csrf, "area": "cybersecurity", "statement": "SOC 2.", "valid_until": day.isoformat()}
+    good = {"csrf": csrf, "cybersecurity.statement": "SOC 2.", "valid_until": day.isoformat()}
     cases = [
         ({"valid_until": in_days(world, -1)}, "valid_until", "must be valid until a future date"),
         ({"valid_until": in_days(world, 731)}, "valid_until", "at most two years"),
-        ({"valid_until": ""}, "valid_until", "enter a date"),
-        ({"statement": "  "}, "statement", "a statement of 1 to 10000 characters is required"),
-        ({"area": "astrology"}, "area", "the areas are confidentiality"),
+        ({"valid_until": "tomorrow"}, "valid_until", "enter a date"),
+        ({"valid_until": ""}, "valid_until", "enter the date the attestations are valid until"),
+        ({"cybersecurity.statement": "", "cybersecurity.evidence_ref": "SOC-2"}, "cybersecurity.statement",
+         "a statement of 1 to 10000 characters is required"),
+        ({"cybersecurity.evidence_ref": "x" * 501}, "cybersecurity.evidence_ref", "at most 500 characters"),
+        ({"cybersecurity.statement": ""}, "statements", "write the statement of at least one requirement area"),
     ]  # fmt: skip
     for change, field, message in cases:
         async with unchanged():
             refused = await api.post(f"{HOME}/attestations", data={**good, **change})
         assert refused.status_code == 422, (change, refused.text)
-        assert re.search(f'id="{field}-error">[^<]*{message}', refused.text), change
-        assert 'aria-invalid="true"' in refused.text, change
-        assert "SOC 2." in refused.text or field == "statement", change  # what was typed stays
+        assert re.search(f'id="{re.escape(field)}-error">[^<]*{message}', refused.text), change
+        assert "SOC 2." in refused.text or "cybersecurity.statement" in change, change  # what was typed stays
+        if field != "statements":
+            assert f'aria-invalid="true" aria-describedby="{field}-error"' in refused.text, change
 
 
 async def test_a_partner_member_sees_no_forms_and_cannot_act(api, world, unchanged):
@@ -234,8 +239,7 @@ async def test_developer_staff_are_sent_to_their_own_pages(api, world, unchanged
     assert refused.status_code == 403 and "Developer staff find organisations under Organisations" in refused.text
     async with unchanged():
         posted = await api.post(f"{HOME}/attestations", data={
-            "csrf": csrf_in(page.text), "area": "use", "statement": "We use it.",
-            "valid_until": in_days(world, 30)})  # fmt: skip
+            "csrf": csrf_in(page.text), "use.statement": "We use it.", "valid_until": in_days(world, 30)})  # fmt: skip
     assert posted.status_code == 403
 
 
@@ -245,8 +249,8 @@ async def test_the_government_accepts_ndas_and_attests_here_but_is_not_vetted(ap
     assert "Submit your vetting questionnaire" not in page.text
     assert (await api.get(f"{HOME}/vetting")).status_code == 404
     posted = await api.post(f"{HOME}/attestations", data={
-        "csrf": csrf_in(page.text), "area": "use", "statement": "We use it lawfully.",
-        "valid_until": in_days(world, 30)}, follow_redirects=False)  # fmt: skip
+        "csrf": csrf_in(page.text), "use.statement": "We use it lawfully.", "valid_until": in_days(world, 30)},
+        follow_redirects=False)  # fmt: skip
     assert posted.status_code == 303
     assert "We use it lawfully." in (await api.get(f"{HOME}/attestations")).text
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from accessdesk.db.tables import Decision, FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import MAX_TEXT, effective_state
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
+from accessdesk.slackbot import confirmations, times
+from accessdesk.slackbot.confirmations import Case
 from accessdesk.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
 
 if TYPE_CHECKING:
@@ -43,6 +45,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 nomination``, ``3 nominations``: never "nomination(s)"."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
@@ -51,13 +58,19 @@ def _ephemeral(text: str, blocks: list[Block]) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, "blocks": blocks}
 
 
-def help_message(*, console_url: str) -> dict[str, Any]:
-    """The answer to ``/accessdesk help`` (and to anything it does not understand), seen only by the asker."""
+def help_message(*, console_url: str, unknown: str | None = None) -> dict[str, Any]:
+    """The answer to ``/accessdesk help`` (and to anything it does not understand, ``unknown``: the word typed,
+    quoted back escaped), seen only by the asker."""
     lines = [f"`{CommandName.ACCESSDESK} {escape(u.usage)}` — {u.summary}" for u in USAGES]
+    commands = f"accessdesk commands: {escape(', '.join(u.usage for u in USAGES))}"
+    intro = "*accessdesk* — co-selected early access to frontier AI models"
+    if unknown is not None:
+        said = f"I don't know `{CommandName.ACCESSDESK} {escape(unknown[:64])}`."
+        commands, intro = f"{said} {commands}", f"{said} {intro}"
     return _ephemeral(
-        f"accessdesk commands: {escape(', '.join(u.usage for u in USAGES))}",
+        commands,
         [
-            {"type": "section", "text": _mrkdwn("*accessdesk* — co-selected early access to frontier AI models")},
+            {"type": "section", "text": _mrkdwn(intro)},
             {"type": "section", "text": _mrkdwn("\n".join(lines))},
             {"type": "context", "elements": [_mrkdwn(
                 f"Everything else, and all of this too, is in the console: <{console_url}|accessdesk>."
@@ -83,10 +96,6 @@ def _plain(text: str) -> Block:
     return {"type": "plain_text", "text": text, "emoji": False}
 
 
-def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M")
-
-
 def nomination_url(console_url: str, nomination_id: uuid.UUID) -> str:
     return console_page(console_url, f"nominations/{nomination_id}")
 
@@ -102,6 +111,23 @@ def _outcome(nomination: Nomination) -> str:
     if state == NominationState.WITHDRAWN:
         return "*Withdrawn* by the nominator."
     return "*Lapsed*: not decided by both sides before the proposed start."
+
+
+def _window(nomination: Nomination | AccessGrant) -> str:
+    return f"{times.local(nomination.starts_at)} → {times.local(nomination.ends_at)}"
+
+
+def decide_buttons(case: Case, *, side: Side | None) -> Block:
+    """Approve and Reject, wherever a nomination is offered for decision (a channel's card, a person's App Home):
+    the same action ids, the same handling. Approve asks first, saying what it will do (``side``: the one viewer's
+    side, None for a card both sides see); Reject opens a modal that says it and asks for the reason."""
+    value = str(case.nomination.id)
+    return {"type": "actions", "block_id": f"decide:{value}", "elements": [
+        {"type": "button", "action_id": ActionId.APPROVE.value, "text": _plain("Approve"), "style": "primary",
+         "value": value, "confirm": confirmations.approve_confirm(case, side=side)},
+        {"type": "button", "action_id": ActionId.REJECT.value, "text": _plain("Reject"), "style": "danger",
+         "value": value},
+    ]}  # fmt: skip
 
 
 def _decision_line(decision: Decision, people: Mapping[uuid.UUID, str]) -> str:
@@ -132,7 +158,7 @@ def approval_card(
         {"type": "section", "fields": [
             _mrkdwn(f"*Nominated by*\n{escape(people.get(nomination.nominated_by, 'someone'))}"),
             _mrkdwn(f"*Organisation*\n{escape(organisation)}"),
-            _mrkdwn(f"*Window (UTC)*\n{_when(nomination.starts_at)} → {_when(nomination.ends_at)}"),
+            _mrkdwn(f"*Window*\n{_window(nomination)}"),
             _mrkdwn(f"*Actions*\n{escape(', '.join(nomination.actions))}"),
         ]},
         {"type": "section", "text": _mrkdwn(f"*Justification*\n{escape(nomination.justification[:1500])}")},
@@ -141,13 +167,7 @@ def approval_card(
     if decisions:
         blocks.append({"type": "context", "elements": [_mrkdwn("\n".join(_decision_line(d, people) for d in decisions))]})
     if nomination.state == NominationState.PENDING.value:
-        value = str(nomination.id)
-        blocks.append({"type": "actions", "block_id": f"decide:{value}", "elements": [
-            {"type": "button", "action_id": ActionId.APPROVE.value, "text": _plain("Approve"), "style": "primary",
-             "value": value},
-            {"type": "button", "action_id": ActionId.REJECT.value, "text": _plain("Reject"), "style": "danger",
-             "value": value},
-        ]})  # fmt: skip
+        blocks.append(decide_buttons(Case(nomination, organisation, model.name), side=None))
     else:
         blocks.append({"type": "section", "text": _mrkdwn(_outcome(nomination))})
     blocks.append({"type": "context", "elements": [_mrkdwn(
@@ -164,22 +184,50 @@ def console_link_only(nomination_id: uuid.UUID, *, console_url: str) -> dict[str
     return {"text": "A nomination is waiting in accessdesk", "blocks": [{"type": "section", "text": _mrkdwn(text)}]}
 
 
-def reject_reason_modal(nomination_id: uuid.UUID, *, channel: str) -> dict[str, Any]:
-    """The modal Reject opens: a required reason. ``private_metadata`` carries the nomination and the channel the
-    click came from (where a refusal is then explained)."""
+def reject_reason_modal(case: Case, *, channel: str | None) -> dict[str, Any]:
+    """The modal Reject opens: what is rejected (organisation, model, window) and what rejecting does, then a
+    required reason. ``private_metadata`` carries the nomination and where the click came from: the channel (where
+    a refusal is then explained), or None for the person's App Home (which is then drawn again)."""
+    nomination = case.nomination
+    origin: dict[str, Any] = {"nomination_id": str(nomination.id)}
+    origin.update({"channel": channel} if channel is not None else {"home": True})
+    what = "extension" if case.extension else "nomination"
     return {
         "type": "modal",
         "callback_id": CallbackId.REJECT_REASON.value,
-        "private_metadata": json.dumps({"nomination_id": str(nomination_id), "channel": channel}),
-        "title": _plain("Reject nomination"),
+        "private_metadata": json.dumps(origin),
+        "title": _plain(f"Reject {what}"),
         "submit": _plain("Reject"),
         "close": _plain("Cancel"),
-        "blocks": [{
-            "type": "input", "block_id": REASON_BLOCK, "label": _plain("Why are you rejecting it?"),
-            "element": {"type": "plain_text_input", "action_id": REASON_INPUT, "multiline": True,
-                        "max_length": MAX_REASON},
-        }],
+        "blocks": [
+            {"type": "section", "block_id": "case", "text": _mrkdwn(
+                f"*{escape(case.organisation)}* for *{escape(case.model)}*\n{_window(nomination)} · "
+                f"{escape(', '.join(nomination.actions))}")},
+            {"type": "section", "block_id": "effect", "text": _plain(confirmations.reject_words(case))},
+            {"type": "input", "block_id": REASON_BLOCK, "label": _plain("Why are you rejecting it?"),
+             "element": {"type": "plain_text_input", "action_id": REASON_INPUT, "multiline": True,
+                         "max_length": MAX_REASON}},
+        ],
     }  # fmt: skip
+
+
+# Where a modal shows a refusal that no input of it is about (``response_action: update``: the modal drawn again,
+# as submitted, with the refusal on top; Slack keeps what was typed in inputs whose block and action ids are kept).
+REFUSAL_BLOCK = "refusal"
+# What of a submitted view may be given back to Slack in a ``views.update`` or ``response_action: update``.
+_VIEW_FIELDS = ("type", "callback_id", "private_metadata", "title", "submit", "close", "clear_on_close",
+                "notify_on_close", "external_id")  # fmt: skip
+
+
+def with_refusal(view: Mapping[str, Any], message: str) -> dict[str, Any] | None:
+    """The submitted modal ``view`` again with ``message`` in its own block on top (replacing an earlier one), for a
+    refusal not about any one input; None for a view without blocks (nothing to draw it again from)."""
+    shown = [b for b in view.get("blocks") or [] if isinstance(b, dict) and b.get("block_id") != REFUSAL_BLOCK]
+    if not shown:
+        return None
+    refusal = {"type": "section", "block_id": REFUSAL_BLOCK,
+               "text": _mrkdwn(f":warning: *Nothing was submitted:* {escape(message)}")}  # fmt: skip
+    return {**{k: view[k] for k in _VIEW_FIELDS if k in view}, "blocks": [refusal, *shown]}
 
 
 def decision_note(name: str, verdict: Verdict, side: Side) -> str:
@@ -234,10 +282,6 @@ def failed_text(reference: str, *, unavailable: bool) -> str:
 def console_page(console_url: str, path: str) -> str:
     """A page of the console (``/console/...``): where the bot sends people for what it does not show."""
     return f"{console_url.rstrip('/')}/console/{path}"
-
-
-def _utc(at: datetime) -> str:
-    return f"{_when(at)} UTC"
 
 
 def _option(text: str, value: str) -> Block:
@@ -357,10 +401,10 @@ def model_status_message(status: ModelStatus, *, console_url: str) -> dict[str, 
     state and pending nominations."""
     model = status.model
     link = console_page(console_url, f"models/{model.id}")
-    return _ephemeral(f"Status of {model.name}", [
+    return _ephemeral(f"Status of {escape(model.name)}", [
         {"type": "header", "text": _plain(model.name[:150])},
         {"type": "section", "fields": [
-            _mrkdwn(f"*Planned release*\n{_utc(model.planned_release_at)}"),
+            _mrkdwn(f"*Planned release*\n{times.local(model.planned_release_at)}"),
             _mrkdwn(f"*Designation*\n{model.designation.replace('_', ' ')}"),
             _mrkdwn(f"*Grants*\n{_grant_counts(status.grants)}"),
             _mrkdwn(f"*Pending nominations*\n{status.pending}"),
@@ -375,8 +419,12 @@ def _queued(nomination: Nomination, *, model: FrontierModel, names: Mapping[uuid
     if channel not in model.slack_channels:
         return f"• <{link}|A nomination> (its model is not discussed in this channel)"
     organisation = escape(names.get(nomination.organisation_id, "an organisation"))
-    return (f"• <{link}|{organisation} for {escape(model.name)}> — "
-            f"{_when(nomination.starts_at)} → {_utc(nomination.ends_at)}")  # fmt: skip
+    return f"• <{link}|{organisation} for {escape(model.name)}> — {_window(nomination)}"
+
+
+def _waiting_count(count: int, *, more: bool) -> str:
+    """``1 nomination waiting for your decision``; ``20+ nominations …`` when the list was cut."""
+    return f"{count}{'+' if more else ''} {'nominations' if more or count != 1 else 'nomination'} waiting for your decision"
 
 
 def pending_message(queue: Queue, *, channel: str, console_url: str) -> dict[str, Any]:
@@ -395,7 +443,7 @@ def pending_message(queue: Queue, *, channel: str, console_url: str) -> dict[str
     if queue.more:
         more = console_page(console_url, "nominations?for_me=1")
         blocks.append({"type": "context", "elements": [_mrkdwn(f"More in the console: <{more}|your queue>.")]})
-    return _ephemeral(f"{count} nomination(s) waiting for your decision", blocks)
+    return _ephemeral(_waiting_count(len(queue.nominations), more=queue.more), blocks)
 
 
 def no_queue_message(*, console_url: str) -> dict[str, Any]:
@@ -421,20 +469,34 @@ def _home_note(text: str) -> Block:
 def _case(row: Nomination | AccessGrant, names: Mapping[uuid.UUID, str], *, link: str) -> str:
     organisation = escape(names.get(row.organisation_id, "an organisation"))
     model = escape(names.get(row.model_id, "a model"))
-    return f"<{link}|{organisation} for {model}> — {_when(row.starts_at)} → {_utc(row.ends_at)}"
+    return f"<{link}|{organisation} for {model}> — {_window(row)}"
 
 
-def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
-    """The App Home: what waits for the person's decision, the newest nominations they made (with their state),
-    and access ending within 14 days, each linked to the console. Models by name, never by codename; windows in
-    UTC."""
-    blocks: list[Block] = [{"type": "header", "text": _plain("Waiting for your decision")}]
+def _waiting(nomination: Nomination, home: Home, *, console_url: str) -> list[Block]:
+    """One nomination of the person's queue: the case, linked, and Approve / Reject as on the cards."""
+    case = Case(nomination, home.names.get(nomination.organisation_id, "an organisation"),
+                home.names.get(nomination.model_id, "a model"))  # fmt: skip
+    return [_home_item(_case(nomination, home.names, link=nomination_url(console_url, nomination.id))),
+            decide_buttons(case, side=home.sides.get(nomination.id))]  # fmt: skip
+
+
+def home_view(home: Home, *, console_url: str, notice: str | None = None) -> dict[str, Any]:
+    """The App Home: what waits for the person's decision (with Approve and Reject, as on the cards), the newest
+    nominations they made (with their state), and access ending within 14 days, each linked to the console. Models
+    by name, never by codename; instants in each reader's own time zone. ``notice``: why what they just asked
+    was refused, shown on top."""
+    blocks: list[Block] = []
+    if notice is not None:
+        blocks.append({"type": "section", "block_id": REFUSAL_BLOCK, "text": _mrkdwn(f":warning: {notice}")})
+    header = _waiting_count(len(home.queue), more=home.more_queue) if home.queue else "Waiting for your decision"
+    blocks.append({"type": "header", "text": _plain(header)})
     if home.queue is None:
         blocks.append(_home_item("You have no approval queue: only approvers and admins of the developer or the "
                                  "government decide on nominations."))  # fmt: skip
     elif not home.queue:
         blocks.append(_home_item("Nothing is waiting for your decision."))
-    blocks += [_home_item(_case(n, home.names, link=nomination_url(console_url, n.id))) for n in home.queue or []]
+    for nomination in home.queue or []:
+        blocks += _waiting(nomination, home, console_url=console_url)
     if home.more_queue:
         more = console_page(console_url, "nominations?for_me=1")
         blocks.append(_home_note(f"More in the console: <{more}|your queue>."))
@@ -456,7 +518,7 @@ def home_view(home: Home, *, console_url: str) -> dict[str, Any]:
                for g in home.ending]  # fmt: skip
     if home.more_ending:
         blocks.append(_home_note(f"The 20 ending soonest; more in the console: <{console_url}|accessdesk>."))
-    blocks.append(_home_note(f"As of {_utc(home.now)} · <{console_page(console_url, '')}|Open accessdesk>"))
+    blocks.append(_home_note(f"As of {times.local(home.now)} · <{console_page(console_url, '')}|Open accessdesk>"))
     return {"type": "home", "blocks": blocks}
 
 

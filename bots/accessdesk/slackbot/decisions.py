@@ -20,11 +20,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
+from accessdesk.db.tables import FrontierModel
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.coselection import CoSelection, Outcome
+from accessdesk.domain.coselection import CoSelection, Outcome, decision_refused
 from accessdesk.domain.errors import NotFound
+from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Verdict
+from accessdesk.slackbot.cards import CARDS
+from accessdesk.slackbot.confirmations import Case
 
 
 def nomination_id_of(value: str) -> uuid.UUID:
@@ -53,3 +57,28 @@ class SlackDecisions:
             outcome = await CoSelection(unit).decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
                                                      reason=reason)  # fmt: skip
             return Decided(outcome, tuple(unit.queued))
+
+    async def case(self, *, nomination_id: uuid.UUID, actor: Actor | None, channel: str | None) -> Case | None:
+        """What the Reject modal names, read for whom it is shown.
+
+        ``actor`` (who accessdesk knows already): as them, and refused as the domain would refuse their decision
+        (so that no one types a reason for a decision they may not make). Else, from a channel on the nomination's
+        model's list: what the card there shows everyone in it. Else None: the listener confirms who they are
+        with Slack and asks again as them."""
+        async with self.sessionmaker() as session:
+            unit = Unit(session, self.clock)
+            queries = Queries(unit)
+            if actor is None:
+                nomination, _ = await queries.nomination(CARDS, nomination_id)
+                model = await unit.get(FrontierModel, nomination.model_id)
+                if channel is None or channel not in model.slack_channels:
+                    return None
+            else:
+                nomination, decisions = await queries.nomination(actor, nomination_id)
+                model = await unit.get(FrontierModel, nomination.model_id)
+                decided = any(d.approver_id == actor.user_id for d in decisions)
+                if (refused := decision_refused(actor, nomination, model=model, decided=decided,
+                                                at=unit.now())) is not None:  # fmt: skip
+                    raise refused
+            names = await queries.display_names([nomination])
+            return Case(nomination, names.get(nomination.organisation_id, "an organisation"), model.name)

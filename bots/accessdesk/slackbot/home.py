@@ -8,17 +8,19 @@ visibility, never re-checked here. The Home tab is private to the person, so mod
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
-from accessdesk.db.tables import AccessGrant, Nomination
+from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.grants import side_of
 from accessdesk.domain.queries import HOME_LIST, NominationFilter, Queries
 from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +30,8 @@ class Home:
     ``queue`` is None for someone with no approval queue at all. ``mine`` are the person's own newest
     nominations, at most :data:`HOME_LIST` (``more_mine``: they have made more). ``ending``: access ending within
     ``Queries``' ``ENDING_SOON`` (``more_ending``: cut at :data:`HOME_LIST`). ``names`` names every model and
-    organisation mentioned."""
+    organisation mentioned. ``sides``: the side the person decides for on each nomination of their queue (what
+    their approval would count for)."""
 
     now: datetime
     queue: list[Nomination] | None
@@ -38,6 +41,7 @@ class Home:
     ending: list[AccessGrant]
     more_ending: bool
     names: dict[uuid.UUID, str]
+    sides: dict[uuid.UUID, Side] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +53,16 @@ class SlackHome:
         """The Home of ``actor``, the person behind the Slack user: the domain's home (``Queries.home``, the same
         queue and the same "ending soon" as the console's) and the person's own newest nominations."""
         async with self.sessionmaker() as session:
-            queries = Queries(Unit(session, self.clock))
+            unit = Unit(session, self.clock)
+            queries = Queries(unit)
             home = await queries.home(actor, limit=HOME_LIST)
             mine = await queries.nominations(actor, NominationFilter(nominated_by=actor.user_id), limit=HOME_LIST)
             names = {**home.names, **await queries.display_names(mine.items)}
+            models = {m: await unit.get(FrontierModel, m) for m in {n.model_id for n in home.queue or []}}
+        # A queue holds only what the person decides on: the domain names their side on each one's model.
+        sides = {n.id: Side(side_of(actor, models[n.model_id])) for n in home.queue or []}
         for row in home.ending:
             names[row.grant.model_id], names[row.grant.organisation_id] = row.model_name, row.organisation_name
         return Home(now=home.now, queue=home.queue, more_queue=home.more_queue, mine=mine.items,
                     more_mine=mine.next_cursor is not None, ending=[row.grant for row in home.ending],
-                    more_ending=home.more_ending, names=names)  # fmt: skip
+                    more_ending=home.more_ending, names=names, sides=sides)  # fmt: skip

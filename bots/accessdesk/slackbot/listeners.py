@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -39,32 +39,36 @@ class Form:
     """A modal submission not yet acknowledged, and where on the modal a refusal is shown.
 
     ``fields``: the block of each field the domain may name (``Invalid.field``) or each error ``code`` shown by a
-    block; ``otherwise``: the block for any other refusal, or None to close the modal and explain instead."""
+    block. ``view``: the submitted modal, drawn again with any other refusal on top of it (a refusal about no one
+    field is not one field's error); None to close the modal and explain any other refusal instead."""
 
     ack: AsyncAck
     fields: Mapping[str, str]
-    otherwise: str | None = None
+    view: Mapping[str, Any] | None = None
 
     def block_for(self, exc: DomainError | NotLinked) -> str | None:
         key = exc.field if isinstance(exc, Invalid) else getattr(exc, "code", "")
-        return self.fields.get(key, self.otherwise)
+        return self.fields.get(key)
 
 
 @asynccontextmanager
 async def refusals(explain: Explain, *, console_url: str, form: Form | None = None) -> AsyncIterator[None]:
     """A refusal is explained to the person alone (ephemeral), and nothing else happens.
 
-    ``form``: a modal submission not yet acknowledged; a refusal it has a block for is shown on the modal itself
-    (``response_action: errors``), any other closes it and is explained."""
+    ``form``: a modal submission not yet acknowledged; a refusal it has a block for is shown next to that input
+    (``response_action: errors``), any other on top of the modal drawn again if the form says so
+    (``response_action: update``), else it closes the modal and is explained."""
     try:
         yield
     except (DomainError, NotLinked) as exc:
-        block = form.block_for(exc) if form is not None else None
-        if form is not None and block is not None:
-            message = exc.message if isinstance(exc, DomainError) else blocks.not_linked_short()
-            await form.ack(response_action="errors", errors={block: message})
-            return
         if form is not None:
+            message = exc.message if isinstance(exc, DomainError) else blocks.not_linked_short()
+            if (block := form.block_for(exc)) is not None:
+                await form.ack(response_action="errors", errors={block: message})
+                return
+            if form.view is not None and (again := blocks.with_refusal(form.view, message)) is not None:
+                await form.ack(response_action="update", view=again)
+                return
             await form.ack()
         await explain(blocks.refusal_text(exc.message) if isinstance(exc, DomainError)
                       else blocks.not_linked_text(console_url=console_url))  # fmt: skip
@@ -92,13 +96,13 @@ NOMINATE_FORM_FIELDS = {**{f.value: f.value for f in NominateField},
                         ModelSwitchedOff.code: NominateField.MODEL.value}  # fmt: skip
 
 
-def subcommand_of(text: str) -> Subcommand:
-    """The subcommand a command's text names: help for nothing, and for anything it does not know."""
+def subcommand_of(text: str) -> Subcommand | None:
+    """The subcommand a command's text names: help for nothing, None for a word it does not know."""
     words = text.split()
     try:
         return Subcommand(words[0].lower()) if words else Subcommand.HELP
     except ValueError:
-        return Subcommand.HELP
+        return None
 
 
 async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], requester: Requester, services: Services,
@@ -107,7 +111,11 @@ async def accessdesk_command(ack: AsyncAck, command: dict[str, Any], requester: 
     asked = Command.of(command)
     await ack()
     async with refusals(requester.tell, console_url=services.console_url):
-        await SUBCOMMANDS[subcommand_of(asked.text)](asked, requester, services, respond)
+        subcommand = subcommand_of(asked.text)
+        if subcommand is None:  # the word typed is quoted back, escaped: a command's text is anyone's
+            await respond(**blocks.help_message(console_url=services.console_url, unknown=asked.text.split()[0]))
+            return
+        await SUBCOMMANDS[subcommand](asked, requester, services, respond)
 
 
 async def open_nominate_modal(asked: Command, requester: Requester, services: Services, respond: AsyncRespond) -> None:
@@ -160,41 +168,79 @@ SUBCOMMANDS: dict[Subcommand, Callable[[Command, Requester, Services, AsyncRespo
 }
 
 
+def on_home(requester: Requester, services: Services) -> Explain:
+    """Explain on the person's App Home, drawn again with the explanation on top (a click there has no channel)."""
+
+    async def explain(text: str) -> None:
+        await publish_home(requester, services, notice=text)
+
+    return explain
+
+
+async def publish_home(requester: Requester, services: Services, *, notice: str | None = None) -> None:
+    """The person's App Home drawn (again), as it stands now; for someone accessdesk cannot name, only why."""
+    try:
+        home = await services.homes.of(actor=await requester.actor())
+    except NotLinked:
+        view = blocks.home_notice(notice or blocks.not_linked_text(console_url=services.console_url))
+    else:
+        view = blocks.home_view(home, console_url=services.console_url, notice=notice)
+    await requester.client.views_publish(user_id=requester.slack_user, view=view)
+
+
 async def approve(ack: AsyncAck, body: dict[str, Any], requester: Requester, services: Services) -> None:
-    """Approve on a card: acknowledged, then decided; the cards follow through the outbox."""
-    nomination = Click.of(body).value
+    """Approve on a card or on the App Home (Slack asked first, with the button's ``confirm``): acknowledged, then
+    decided; the cards follow through the outbox, and a Home clicked on is drawn again."""
+    click = Click.of(body)
     await ack()
     decided = None
-    async with refusals(requester.tell, console_url=services.console_url):
+    async with refusals(on_home(requester, services) if click.on_home else requester.tell,
+                        console_url=services.console_url):  # fmt: skip
         decided = await services.decisions.decide(actor=await requester.actor(), verdict=Verdict.APPROVE,
-                                                  nomination_id=nomination_id_of(nomination))  # fmt: skip
-    if decided is not None:
-        await services.prompt.now(decided.messages)
+                                                  nomination_id=nomination_id_of(click.value))  # fmt: skip
+    if decided is None:
+        return
+    if click.on_home:
+        await publish_home(requester, services)
+    await services.prompt.now(decided.messages)
 
 
 async def reject(ack: AsyncAck, body: dict[str, Any], requester: Requester, services: Services) -> None:
-    """Reject on a card: the reason modal opens (the decision is its submission's)."""
+    """Reject on a card or on the App Home: the modal that names what is rejected and asks for the reason opens
+    (the decision is its submission's); a click the rules refuse opens nothing and is explained."""
     click = Click.of(body)
     await ack()
-    async with refusals(requester.tell, console_url=services.console_url):
-        nomination_id = nomination_id_of(click.value)
-        await requester.client.views_open(trigger_id=click.trigger_id, view=blocks.reject_reason_modal(
-            nomination_id, channel=requester.in_channel()))  # fmt: skip
+    async with refusals(on_home(requester, services) if click.on_home else requester.tell,
+                        console_url=services.console_url):  # fmt: skip
+        nomination_id, channel = nomination_id_of(click.value), None if click.on_home else requester.in_channel()
+        case = await services.decisions.case(nomination_id=nomination_id, actor=requester.known, channel=channel)
+        if case is None:  # only Slack can say who they are, and only as them may the case be shown
+            case = await services.decisions.case(nomination_id=nomination_id, actor=await requester.actor(),
+                                                 channel=channel)  # fmt: skip
+        if case is not None:
+            await requester.client.views_open(trigger_id=click.trigger_id,
+                                              view=blocks.reject_reason_modal(case, channel=channel))  # fmt: skip
     # While they type the reason: the modal's submission then knows who they are without asking Slack.
     await requester.remember()
 
 
 async def reject_reason(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], requester: Requester,
                         services: Services) -> None:  # fmt: skip
-    """The reason modal submitted: the rejection, its refusal shown on the modal when it can be."""
+    """The reason modal submitted: the rejection, its refusal shown on the modal when it can be (else the modal
+    closes and it is explained where the modal was opened from); a Home it was opened from is drawn again."""
     submission = Submission.of(body, view)
     nomination_id = nomination_id_of(submission.origin_text("nomination_id"))
     reason = submission.input_value(blocks.REASON_BLOCK, blocks.REASON_INPUT)
+    if submission.from_home:
+        requester = replace(requester, tell=on_home(requester, services))
     decided = await submitted(Form(ack, {"reason": blocks.REASON_BLOCK}), requester, services,
                               lambda actor: services.decisions.decide(actor=actor, nomination_id=nomination_id,
                                                                       verdict=Verdict.REJECT, reason=reason))  # fmt: skip
-    if decided is not None:
-        await services.prompt.now(decided.messages)
+    if decided is None:
+        return
+    if submission.from_home:
+        await publish_home(requester, services)
+    await services.prompt.now(decided.messages)
 
 
 async def nominate(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], requester: Requester,
@@ -203,7 +249,7 @@ async def nominate(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], re
     private confirmation and the new nomination's cards."""
     values = Submission.of(body, view).values
     # The form is read inside the decision: what cannot be read at all is refused as the domain's refusals are.
-    nominated = await submitted(Form(ack, NOMINATE_FORM_FIELDS, otherwise=NominateField.JUSTIFICATION.value),
+    nominated = await submitted(Form(ack, NOMINATE_FORM_FIELDS, view=view),
                                 requester, services, lambda actor: services.commands.nominate(
                                     actor=actor, form=nomination_form(values)))  # fmt: skip
     if nominated is not None:
@@ -220,9 +266,7 @@ async def home_opened(event: dict[str, Any], requester: Requester, services: Ser
     if HomeOpened.of(event).tab != "home":
         return
     async with refusals(requester.tell, console_url=services.console_url):
-        home = await services.homes.of(actor=await requester.actor())
-        await requester.client.views_publish(user_id=requester.slack_user,
-                                             view=blocks.home_view(home, console_url=services.console_url))  # fmt: skip
+        await publish_home(requester, services)
 
 
 async def organisation_options(ack: AsyncAck, body: dict[str, Any], requester: Requester,

@@ -13,7 +13,7 @@ from typing import Any
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation, OutboxMessage
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
-from accessdesk.slackbot import blocks
+from accessdesk.slackbot import blocks, times
 
 OUTCOMES = frozenset({"nomination.approved", "nomination.rejected", "nomination.lapsed", "nomination.withdrawn"})
 AREAS = {"confidentiality": "confidentiality", "cybersecurity": "cybersecurity", "insider_risk": "insider risk",
@@ -22,8 +22,7 @@ AREAS = {"confidentiality": "confidentiality", "cybersecurity": "cybersecurity",
 
 def _at(value: Any) -> str:
     """A payload's instant (stored as ISO 8601) as Slack shows it to each reader in their own time zone."""
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
+    return times.local(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
 
 
 def _in(days: str) -> str:
@@ -53,14 +52,14 @@ async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
         blocked = len(payload.get("blocked_grants") or [])
         link = blocks.console_page(console_url, f"models/{model.id}")
         return (f":calendar: The planned release of {blocks.escape(model.name)} moved to "
-                f"{_at(payload['planned_release_at'])}; {blocked} grant{'s' if blocked != 1 else ''} no longer fit "
+                f"{_at(payload['planned_release_at'])}; {blocks.counted(blocked, 'grant')} no longer fit "
                 f"and {'are' if blocked != 1 else 'is'} blocked: <{link}|the model in accessdesk>.")  # fmt: skip
     if topic == "model.designated":
         model = await unit.get(FrontierModel, uuid.UUID(str(payload["model_id"])))
         blocked = len(payload.get("blocked_grants") or [])
         link = blocks.console_page(console_url, f"models/{model.id}")
         return (f":scales: The government designated {blocks.escape(model.name)} "
-                f"{str(payload['designation']).replace('_', ' ')}; {blocked} grant{'s' if blocked != 1 else ''} "
+                f"{str(payload['designation']).replace('_', ' ')}; {blocks.counted(blocked, 'grant')} "
                 f"{'are' if blocked != 1 else 'is'} blocked until a designation allows {'them' if blocked != 1 else 'it'}"
                 f": <{link}|the model in accessdesk>.")  # fmt: skip
     if topic in ("audit.checkpoint", "audit.checkpoint_refused"):

@@ -97,11 +97,12 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    """A click on a card's button (by a person, in a channel): on what (the button's value), and the trigger for a
-    modal."""
+    """A click on a button (by a person) of a card in a channel, or of their own App Home (``on_home``; Slack then
+    names no channel): on what (the button's value), and the trigger for a modal."""
 
     value: str
     trigger_id: str
+    on_home: bool = False
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -109,14 +110,17 @@ class Click:
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise Malformed("no actions")
         _text(body, "user", "id")
-        _text(body, "channel", "id")
-        return cls(value=_text(actions[0], "value"), trigger_id=_text(body, "trigger_id"))
+        on_home = _maybe_text(body, "container", "type") == "view" and _maybe_text(body, "view", "type") == "home"
+        if not on_home:
+            _text(body, "channel", "id")
+        return cls(value=_text(actions[0], "value"), trigger_id=_text(body, "trigger_id"), on_home=on_home)
 
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A modal submitted by a person: what the modal carried from where it was opened (``private_metadata``, the
-    channel among it), and the values of its inputs (``view.state.values``)."""
+    """A modal submitted by a person: what the modal carried from where it was opened (``private_metadata``: the
+    channel, or ``home`` for one opened from the person's App Home), and the values of its inputs
+    (``view.state.values``)."""
 
     origin: dict[str, Any]
     values: dict[str, Any]
@@ -130,8 +134,13 @@ class Submission:
         if not isinstance(origin, dict):
             raise Malformed("private_metadata is not an object")
         _text(body, "user", "id")
-        _text(origin, "channel")
+        if origin.get("home") is not True:
+            _text(origin, "channel")
         return cls(origin=origin, values=_object(view, "state", "values"))
+
+    @property
+    def from_home(self) -> bool:
+        return self.origin.get("home") is True
 
     def origin_text(self, key: str) -> str:
         return _text(self.origin, key)

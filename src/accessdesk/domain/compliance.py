@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
@@ -35,6 +37,41 @@ LONGEST_ATTESTATION = timedelta(days=730)
 def text_hash(body: str) -> str:
     """SHA-256 of the exact text (UTF-8), as shown to the signer."""
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AreaStatement:
+    """What a grantee attests to in one requirement area: its statement and, optionally, a reference to evidence."""
+
+    area: Area | str
+    statement: str
+    evidence_ref: str | None = None
+
+
+def checked_statement(given: AreaStatement) -> tuple[Area, str, str | None]:
+    """The area, statement and evidence reference as recorded; :class:`Invalid` (naming ``area``, ``statement`` or
+    ``evidence_ref``) when one breaks a rule."""
+    try:
+        area = Area(given.area)
+    except ValueError as exc:
+        raise Invalid("area", f"the areas are {', '.join(a.value for a in Area)}") from exc
+    statement = (given.statement or "").strip()
+    if not statement or len(statement) > 10000:
+        raise Invalid("statement", "a statement of 1 to 10000 characters is required")
+    evidence_ref = (given.evidence_ref or "").strip() or None
+    if evidence_ref is not None and len(evidence_ref) > 500:
+        raise Invalid("evidence_ref", "the evidence reference may be at most 500 characters")
+    return area, statement, evidence_ref
+
+
+def checked_validity(valid_until: datetime, now: datetime) -> datetime:
+    """``valid_until`` in UTC, when an attestation may be valid until then (after ``now``, at most two years on)."""
+    valid_until = instants.utc("valid_until", valid_until)
+    if valid_until <= now:
+        raise Invalid("valid_until", "an attestation must be valid until a future date")
+    if valid_until > now + LONGEST_ATTESTATION:
+        raise Invalid("valid_until", "an attestation may be valid for at most two years")
+    return valid_until
 
 
 class Compliance:
@@ -170,6 +207,44 @@ class Compliance:
     ) -> Attestation:
         """A grantee's admin attests, for their own organisation, to one requirement area until a date (at most
         two years ahead). ``organisation_id``, when given, must be theirs."""
+        await self._require_attester(actor, organisation_id)
+        now = self.unit.now()
+        checked = checked_statement(AreaStatement(area, statement, evidence_ref))
+        [attestation] = await self._record(actor, [checked], checked_validity(valid_until, now), now)
+        return attestation
+
+    async def attest_all(
+        self,
+        *,
+        actor: Actor,
+        statements: Sequence[AreaStatement],
+        valid_until: datetime | None,
+        organisation_id: uuid.UUID | None = None,
+    ) -> list[Attestation]:
+        """Several requirement areas attested at once, all until ``valid_until``: every one is recorded (and
+        audited, each as :meth:`attest` would), or none is. A refusal names the field at fault as
+        ``{area}.statement`` or ``{area}.evidence_ref`` for one area's, ``valid_until`` for the date they share, and
+        ``statements`` for the set as a whole (nothing given, an area given twice)."""
+        await self._require_attester(actor, organisation_id)
+        if not statements:
+            raise Invalid("statements", "write the statement of at least one requirement area")
+        now = self.unit.now()
+        checked: list[tuple[Area, str, str | None]] = []
+        for given in statements:
+            try:
+                checked.append(checked_statement(given))
+            except Invalid as exc:
+                raise Invalid(f"{given.area}.{exc.field}", exc.message) from exc
+        areas = [area for area, _, _ in checked]
+        if len(set(areas)) != len(areas):
+            raise Invalid("statements", "each requirement area may be attested once in one go")
+        if valid_until is None:
+            raise Invalid("valid_until", "enter the date the attestations are valid until")
+        return await self._record(actor, checked, checked_validity(valid_until, now), now)
+
+    async def _require_attester(self, actor: Actor, organisation_id: uuid.UUID | None) -> None:
+        """Refuses anyone but a grantee's admin, attesting for their own organisation (``organisation_id``, when
+        given, must be theirs)."""
         if organisation_id is not None:
             organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
             visibility.require(visibility.can_see_org(actor, organisation), "organisation", organisation_id)
@@ -178,30 +253,23 @@ class Compliance:
         if not is_grantee(actor):
             raise Forbidden("attestations are made by partner or government organisations")
         actor.require(Permission.ATTESTATIONS_CREATE, "only your organisation's admins can attest")
-        try:
-            area = Area(area)
-        except ValueError as exc:
-            raise Invalid("area", f"the areas are {', '.join(a.value for a in Area)}") from exc
-        statement = (statement or "").strip()
-        if not statement or len(statement) > 10000:
-            raise Invalid("statement", "a statement of 1 to 10000 characters is required")
-        evidence_ref = (evidence_ref or "").strip() or None
-        if evidence_ref is not None and len(evidence_ref) > 500:
-            raise Invalid("evidence_ref", "the evidence reference may be at most 500 characters")
-        now = self.unit.now()
-        valid_until = instants.utc("valid_until", valid_until)
-        if valid_until <= now:
-            raise Invalid("valid_until", "an attestation must be valid until a future date")
-        if valid_until > now + LONGEST_ATTESTATION:
-            raise Invalid("valid_until", "an attestation may be valid for at most two years")
+
+    async def _record(
+        self, actor: Actor, checked: Sequence[tuple[Area, str, str | None]], valid_until: datetime, now: datetime
+    ) -> list[Attestation]:
+        """Write checked attestations, one audit event each, and refresh the organisation's grants: one commit."""
         organisation = await self.unit.lock(Organisation, actor.organisation_id)
-        attestation = Attestation(
-            organisation_id=organisation.id, area=area.value, statement=statement, evidence_ref=evidence_ref,
-            attested_by=actor.person_id, attested_at=now, valid_until=valid_until,
-        )  # fmt: skip
-        self.unit.session.add(attestation)
-        self.unit.record(actor=actor, action="attestation.made", subject=attestation, after=snapshot(attestation))
+        made = []
+        for area, statement, evidence_ref in checked:
+            attestation = Attestation(
+                organisation_id=organisation.id, area=area.value, statement=statement, evidence_ref=evidence_ref,
+                attested_by=actor.person_id, attested_at=now, valid_until=valid_until,
+            )  # fmt: skip
+            self.unit.session.add(attestation)
+            self.unit.record(actor=actor, action="attestation.made", subject=attestation, after=snapshot(attestation))
+            made.append(attestation)
         await self.unit.session.flush()
-        await self.grants.refresh_where(actor=actor, organisation_id=organisation.id, reason=f"{area.value} attested")
+        await self.grants.refresh_where(actor=actor, organisation_id=organisation.id,
+                                        reason=f"{', '.join(area.value for area, _, _ in checked)} attested")  # fmt: skip
         await self.unit.commit()
-        return attestation
+        return made

@@ -77,6 +77,18 @@ def approval_completes(nomination: Nomination, side: Side) -> bool:
     return developer >= nomination.developer_quorum and government >= nomination.government_quorum
 
 
+def approval_effect(nomination: Nomination, side: Side) -> DecisionEffect:
+    """What one more approval on ``side`` would do to ``nomination``'s tally as it stands, whoever gives it: for
+    a surface that shows the tally to both sides at once (a channel's approval card) or to someone whose side it
+    knows. Whether a given person may decide is :meth:`CoSelection.decision_effect`'s question, not this one's."""
+    tally = {Side.DEVELOPER: (nomination.developer_approvals, nomination.developer_quorum),
+             Side.GOVERNMENT: (nomination.government_approvals, nomination.government_quorum)}  # fmt: skip
+    other = Side.GOVERNMENT if side == Side.DEVELOPER else Side.DEVELOPER
+    return DecisionEffect(side=side, approvals=tally[side][0] + 1, quorum=tally[side][1],
+                          other_approvals=tally[other][0], other_quorum=tally[other][1],
+                          completes=approval_completes(nomination, side))  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     nomination: Nomination
@@ -442,13 +454,7 @@ class CoSelection:
             Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id))).first() is not None  # fmt: skip
         if (refusal := decision_refused(actor, nomination, model=model, decided=decided, at=self.unit.now())) is not None:
             raise refusal
-        side = Side(side_of(actor, model))
-        tally = {Side.DEVELOPER: (nomination.developer_approvals, nomination.developer_quorum),
-                 Side.GOVERNMENT: (nomination.government_approvals, nomination.government_quorum)}  # fmt: skip
-        other = Side.GOVERNMENT if side == Side.DEVELOPER else Side.DEVELOPER
-        return DecisionEffect(side=side, approvals=tally[side][0] + 1, quorum=tally[side][1],
-                              other_approvals=tally[other][0], other_quorum=tally[other][1],
-                              completes=approval_completes(nomination, side))  # fmt: skip
+        return approval_effect(nomination, Side(side_of(actor, model)))
 
     async def allowed(self, actor: Actor, nomination: Nomination, decisions: list[Decision]) -> NominationActions:
         """What ``actor`` may do on ``nomination`` (one they can see, with its ``decisions``) now."""

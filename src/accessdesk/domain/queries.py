@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -22,6 +23,7 @@ from accessdesk.db.tables import (
     NdaAcceptance,
     NdaTemplate,
     Nomination,
+    OAuthClient,
     Organisation,
     OrganisationDomain,
     User,
@@ -36,14 +38,64 @@ from accessdesk.domain.grants import Grants, Usability, stored_answer
 from accessdesk.domain.nominees import may_be_nominated_sql, takes_nominations_sql
 from accessdesk.domain.pagination import Page, check_limit, keyset, page_of
 from accessdesk.domain.permissions import Permission
+from accessdesk.domain.sorting import (
+    Sort,
+    by_text,
+    by_time,
+    contains,
+    keys_of,
+    next_cursor,
+    sort_value,
+    sorted_keyset,
+)
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
     GrantState,
+    NominationKind,
     NominationState,
     OrgKind,
     Role,
     Side,
 )
+
+_Model, _Organisation = aliased(FrontierModel), aliased(Organisation)
+
+
+def _name_of_model(table: type[Nomination] | type[AccessGrant]) -> Any:
+    return select(_Model.name).where(_Model.id == table.model_id).scalar_subquery()
+
+
+def _name_of_organisation(table: type[Nomination] | type[AccessGrant]) -> Any:
+    return select(_Organisation.name).where(_Organisation.id == table.organisation_id).scalar_subquery()
+
+
+# The orders each list offers (``sort=`` in the console); anything else is the usual newest first.
+ORGANISATION_SORTS = keys_of(by_text("name", Organisation.name), by_text("slug", Organisation.slug),
+                             by_text("kind", Organisation.kind),
+                             by_time("registered", Organisation.created_at, descending=True))  # fmt: skip
+MODEL_SORTS = keys_of(by_text("name", FrontierModel.name), by_text("slug", FrontierModel.slug),
+                      by_text("tier", FrontierModel.tier), by_text("designation", FrontierModel.designation),
+                      by_time("release", FrontierModel.planned_release_at),
+                      by_time("registered", FrontierModel.created_at, descending=True))  # fmt: skip
+NOMINATION_SORTS = keys_of(by_text("organisation", _name_of_organisation(Nomination)),
+                           by_text("model", _name_of_model(Nomination)), by_time("starts", Nomination.starts_at),
+                           by_time("ends", Nomination.ends_at),
+                           by_time("proposed", Nomination.created_at, descending=True))  # fmt: skip
+GRANT_SORTS = keys_of(by_text("organisation", _name_of_organisation(AccessGrant)),
+                      by_text("model", _name_of_model(AccessGrant)), by_time("starts", AccessGrant.starts_at),
+                      by_time("ends", AccessGrant.ends_at),
+                      by_time("granted", AccessGrant.created_at, descending=True))  # fmt: skip
+
+
+def _named(table: type[Nomination] | type[AccessGrant], text: str) -> sa.ColumnElement[bool]:
+    """Cases whose model or organisation has ``text`` in its name or slug (only ever a narrowing of the cases
+    the actor can see: it reveals nothing of the others)."""
+    return sa.or_(
+        col(table.model_id).in_(select(FrontierModel.id).where(sa.or_(contains(FrontierModel.name, text),
+                                                                      contains(FrontierModel.slug, text)))),
+        col(table.organisation_id).in_(select(Organisation.id).where(sa.or_(contains(Organisation.name, text),
+                                                                            contains(Organisation.slug, text)))),
+    )  # fmt: skip
 
 
 class Mentions(Protocol):
@@ -63,6 +115,8 @@ class Mentions(Protocol):
 ENDING_SOON = timedelta(days=14)
 # A home shows the first few of each list and links to the whole of it.
 HOME_LIST = 20
+# A nomination's or a grant's history shows this many events; the audit trail has the rest.
+HISTORY_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +124,8 @@ class NominationFilter:
     """What :meth:`Queries.nominations` narrows the visible nominations to; every field set must hold.
 
     ``for_me``: the ones the actor can still decide on. ``nominated_by``: the ones that user nominated (anyone's
-    id may be asked for; visibility still applies)."""
+    id may be asked for; visibility still applies). ``search``: text in the name or slug of the model or of the
+    organisation, ignoring case."""
 
     state: NominationState | None = None
     model_id: uuid.UUID | None = None
@@ -79,6 +134,7 @@ class NominationFilter:
     for_me: bool = False
     grant_id: uuid.UUID | None = None
     nominated_by: uuid.UUID | None = None
+    search: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +187,33 @@ class Queries:
 
     async def organisations(
         self, actor: Actor, *, kind: OrgKind | None = None, vetting: str | None = None,
-        cursor: str | None = None, limit: int = 50,
+        cursor: str | None = None, limit: int = 50, search: str | None = None, sort: Sort | None = None,
     ) -> Page[Organisation]:  # fmt: skip
+        """The organisations the actor can see, narrowed to a ``kind``, a ``vetting`` state and ``search`` (text
+        in the name or slug, ignoring case), newest first or in ``sort`` (one of :data:`ORGANISATION_SORTS`)."""
         stmt = select(Organisation).where(visibility.organisations_filter(actor))
         if kind is not None:
             stmt = stmt.where(Organisation.kind == OrgKind(kind).value)
         if vetting is not None:
             stmt = stmt.where(Organisation.vetting_state == vetting)
+        if search:
+            stmt = stmt.where(sa.or_(contains(Organisation.name, search), contains(Organisation.slug, search)))
+        if sort is not None:
+            return await self._sorted(stmt, Organisation, sort, cursor, limit)
         rows = (await self.unit.session.exec(keyset(stmt, Organisation, cursor, limit))).all()
         return page_of(list(rows), limit)
 
-    async def models(self, actor: Actor, *, cursor: str | None = None, limit: int = 50) -> Page[FrontierModel]:
+    async def models(
+        self, actor: Actor, *, cursor: str | None = None, limit: int = 50, search: str | None = None,
+        sort: Sort | None = None,
+    ) -> Page[FrontierModel]:  # fmt: skip
+        """The models the actor can see, narrowed to ``search`` (text in the name or slug, ignoring case), newest
+        first or in ``sort`` (one of :data:`MODEL_SORTS`)."""
         stmt = select(FrontierModel).where(visibility.models_filter(actor))
+        if search:
+            stmt = stmt.where(sa.or_(contains(FrontierModel.name, search), contains(FrontierModel.slug, search)))
+        if sort is not None:
+            return await self._sorted(stmt, FrontierModel, sort, cursor, limit)
         rows = (await self.unit.session.exec(keyset(stmt, FrontierModel, cursor, limit))).all()
         return page_of(list(rows), limit)
 
@@ -219,8 +290,11 @@ class Queries:
         return sorted((await self.unit.session.exec(stmt)).all())
 
     async def nominations(
-        self, actor: Actor, filters: NominationFilter, *, cursor: str | None = None, limit: int = 50
+        self, actor: Actor, filters: NominationFilter, *, cursor: str | None = None, limit: int = 50,
+        sort: Sort | None = None,
     ) -> Page[Nomination]:
+        """The nominations the actor can see that meet ``filters``, newest first or in ``sort`` (one of
+        :data:`NOMINATION_SORTS`)."""
         now = self.unit.now()
         stmt = select(Nomination).where(visibility.cases_filter(actor, Nomination))
         if filters.state == NominationState.PENDING:
@@ -245,6 +319,10 @@ class Queries:
             stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))
         if filters.for_me:
             stmt = self._my_queue(actor, stmt, now)
+        if filters.search:
+            stmt = stmt.where(_named(Nomination, filters.search))
+        if sort is not None:
+            return await self._sorted(stmt, Nomination, sort, cursor, limit)
         rows = (await self.unit.session.exec(keyset(stmt, Nomination, cursor, limit))).all()
         return page_of(list(rows), limit)
 
@@ -278,8 +356,10 @@ class Queries:
     async def grants(
         self, actor: Actor, *, state: GrantState | None = None, model_id: uuid.UUID | None = None,
         organisation_id: uuid.UUID | None = None, ending_before: datetime | None = None, cursor: str | None = None,
-        limit: int = 50,
+        limit: int = 50, search: str | None = None, sort: Sort | None = None,
     ) -> Page[AccessGrant]:  # fmt: skip
+        """The grants the actor can see that meet every filter given (``search``: text in the name or slug of the
+        model or of the organisation, ignoring case), newest first or in ``sort`` (one of :data:`GRANT_SORTS`)."""
         stmt = select(AccessGrant).where(visibility.cases_filter(actor, AccessGrant))
         now = self.unit.now()
         state = GrantState(state) if state is not None else None
@@ -301,8 +381,22 @@ class Queries:
             stmt = stmt.where(AccessGrant.model_id == model_id)
         if organisation_id is not None:
             stmt = stmt.where(AccessGrant.organisation_id == organisation_id)
+        if search:
+            stmt = stmt.where(_named(AccessGrant, search))
+        if sort is not None:
+            return await self._sorted(stmt, AccessGrant, sort, cursor, limit)
         rows = (await self.unit.session.exec(keyset(stmt, AccessGrant, cursor, limit))).all()
         return page_of(list(rows), limit)
+
+    async def _sorted(
+        self, stmt: SelectOfScalar[Any], table: type[Any], sort: Sort, cursor: str | None, limit: int
+    ) -> Page[Any]:
+        rows = list((await self.unit.session.exec(sorted_keyset(stmt, table, sort, self.unit.dialect, cursor, limit))).all())
+        if len(rows) <= limit:
+            return Page(items=rows, next_cursor=None)
+        last = rows[limit - 1]
+        value = (await self.unit.session.exec(sort_value(table, sort, self.unit.dialect, last.id))).one()
+        return Page(items=rows[:limit], next_cursor=next_cursor(sort, value, last.id))
 
     async def ending_soon(self, actor: Actor, *, before: datetime, limit: int = 20) -> list[AccessGrant]:
         """Active grants whose window ends before ``before``, soonest first (read along the ``ends_at`` index, so
@@ -332,9 +426,57 @@ class Queries:
             rows.append(GrantRow(grant, answer, names.get(grant.model_id, ""), names.get(grant.organisation_id, "")))
         return rows
 
+    async def history(
+        self, actor: Actor, *, nomination_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None,
+        credential_ids: Sequence[uuid.UUID] = (),
+    ) -> list[AuditEvent]:  # fmt: skip
+        """A nomination's or a grant's story, oldest first: the audit events of it, of its rounds (a grant's
+        nomination and extension rounds) and their decisions, of the grant a nomination made (its making), and of
+        ``credential_ids`` (those of the grant the reader may see: the credential service says which). The first
+        ``HISTORY_LIMIT``; the audit trail has the rest. A decision's tally event is left out: the decision says it."""
+        subjects: dict[str, set[str]] = {}
+        made: str | None = None
+        if nomination_id is not None:
+            nomination, _ = await self.nomination(actor, nomination_id)
+            rounds = [nomination]
+            made = str(nomination.grant_id) if nomination.grant_id and nomination.kind == NominationKind.GRANT else None
+        elif grant_id is not None:
+            grant = await self.grant(actor, grant_id)
+            rounds = list((await self.unit.session.exec(select(Nomination).where(
+                sa.or_(col(Nomination.id) == grant.nomination_id, col(Nomination.grant_id) == grant.id)))).all())  # fmt: skip
+            subjects["access_grants"] = {str(grant.id)}
+            subjects["oauth_clients"] = {str(c) for c in credential_ids}
+        else:
+            raise ValueError("a nomination or a grant")
+        ids = [n.id for n in rounds]
+        subjects["nominations"] = {str(i) for i in ids}
+        decided = (await self.unit.session.exec(select(Decision.id).where(col(Decision.nomination_id).in_(ids)))).all()
+        subjects["decisions"] = {str(d) for d in decided}
+        about = [sa.and_(col(AuditEvent.subject_type) == kind, col(AuditEvent.subject_id).in_(sorted(chosen)))
+                 for kind, chosen in subjects.items() if chosen]  # fmt: skip
+        if made is not None:
+            about.append(sa.and_(col(AuditEvent.subject_type) == "access_grants", col(AuditEvent.subject_id) == made,
+                                 col(AuditEvent.action) == "grant.created"))  # fmt: skip
+        stmt = (select(AuditEvent).where(sa.or_(*about), AuditEvent.action != "nomination.tallied")
+                .order_by(col(AuditEvent.seq)).limit(HISTORY_LIMIT))  # fmt: skip
+        return list((await self.unit.session.exec(stmt)).all())
+
     async def grant_row(self, actor: Actor, grant_id: uuid.UUID) -> GrantRow:
         """One grant the actor can see, its answer evaluated from the inputs (never from a refresh still to come)."""
         return (await self.grant_rows([await self.grant(actor, grant_id)], fresh=True))[0]
+
+    async def credentials_of(self, grants: Sequence[AccessGrant]) -> dict[uuid.UUID, list[OAuthClient]]:
+        """The credentials of grants already known to be visible, by grant (each grant's newest first; a grant
+        without one is absent). Status only: no secret is ever kept."""
+        if not grants:
+            return {}
+        stmt = (select(OAuthClient).where(col(OAuthClient.grant_id).in_([g.id for g in grants]))
+                .order_by(col(OAuthClient.created_at).desc(), col(OAuthClient.id)))  # fmt: skip
+        found: dict[uuid.UUID, list[OAuthClient]] = {}
+        for client in (await self.unit.session.exec(stmt)).all():
+            assert client.grant_id is not None  # a grant's credential, by the filter
+            found.setdefault(client.grant_id, []).append(client)
+        return found
 
     async def home(self, actor: Actor, *, limit: int = HOME_LIST) -> Home:
         """The actor's home: their approval queue and their access ending soon (see :class:`Home`)."""

@@ -16,10 +16,12 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
-from litestar.response import Stream, Template
+from litestar.response import Redirect, Stream, Template
 
 from accessdesk.api.audit import SEQ_MAX
 from accessdesk.audit_export import Download, attachment
+from accessdesk.db.tables import AuditEvent
+from accessdesk.domain.audit_subjects import KINDS, AuditSubjects, Subject
 from accessdesk.domain.evidence import Evidence
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
@@ -43,6 +45,36 @@ SUBJECT_TYPES = {
 }
 ACTION = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 SUBJECT_ID = re.compile(r"[^\x00-\x1f\x7f]+")
+# What each action is, in words: the actor, then these, then the subject (shown beside it, by name).
+ACTION_WORDS = {
+    "api_token.created": "created an API token", "api_token.revoked": "revoked an API token",
+    "attestation.made": "attested", "audit_key.created": "created an audit signing key",
+    "credential.created": "created a credential", "credential.revealed": "was shown the credential's secret",
+    "credential.revoked": "revoked the credential", "credential.rotated": "rotated the credential's secret",
+    "credential.token_revoked": "revoked one of the credential's tokens", "decision.recorded": "decided",
+    "grant.created": "created the grant", "grant.extended": "extended the grant",
+    "grant.revoked": "revoked the grant", "grant.state_changed": "changed the grant's state",
+    "model.designated": "recorded the model's designation", "model.registered": "registered the model",
+    "model.release_moved": "moved the model's planned release", "model.switched_off": "switched the model off",
+    "model.updated": "changed the model", "nda.accepted": "accepted the NDA", "nda.published": "published the NDA",
+    "nomination.approved": "approved the nomination (both sides now have)", "nomination.created": "nominated",
+    "nomination.lapsed": "closed the nomination undecided (its start passed)",
+    "nomination.rejected": "rejected the nomination", "nomination.tallied": "counted a decision on the nomination",
+    "nomination.withdrawn": "withdrew the nomination", "organisation.created": "registered the organisation",
+    "organisation.disabled": "disabled the organisation", "organisation.domain_added": "added an e-mail domain to",
+    "organisation.vetting_declined": "declined the organisation's vetting",
+    "organisation.vetting_invited": "reopened the organisation's vetting",
+    "organisation.vetting_submitted": "submitted the organisation's vetting",
+    "organisation.vetting_vetted": "vetted the organisation", "outbox.retried": "retried a notification",
+    "session.started": "signed in", "session.ended": "signed out", "signing_key.created": "created a signing key",
+    "signing_key.rotated": "rotated the signing key", "slack.linked": "linked a Slack account",
+    "slack.unlinked": "unlinked the Slack account", "user.created": "added the person",
+    "user.updated": "changed the person",
+}  # fmt: skip
+# The console page of each kind of subject that has one.
+PAGES = {"grant": "/console/grants/{}", "model": "/console/models/{}", "nda": "/console/ndas/{}",
+         "nomination": "/console/nominations/{}", "organisation": "/console/organisations/{}"}  # fmt: skip
+SUBJECT_TEXT = 100
 STATE_BADGES = {"active": "ok", "scheduled": "ok", "suspended": "warn", "expired": "warn", "blocked": "bad",
                 "revoked": "bad"}  # fmt: skip
 
@@ -79,6 +111,53 @@ class AuditFilters:
     def link(self, path: str, **more: Any) -> str:
         query = urlencode({**self.given, **{k: v for k, v in more.items() if v is not None}})
         return f"{path}?{query}" if query else path
+
+
+def page_of(subject: Subject | None) -> str | None:
+    """The console page of a subject the reader can see, if it has one."""
+    if subject is None or subject.page is None:
+        return None
+    kind, id_ = subject.page
+    return PAGES[kind].format(id_)
+
+
+def action_words(event: AuditEvent) -> str:
+    words = ACTION_WORDS.get(event.action, event.action)
+    verdict = (event.after or {}).get("verdict") if event.action == "decision.recorded" else None
+    return f"{words}: {verdict}" if isinstance(verdict, str) else words
+
+
+def subject_text_of(params: Mapping[str, str]) -> str | None:
+    """The "about" filter as typed: a person's name or e-mail, an organisation's or model's name or slug, or an
+    id; refused (400) when it cannot be one."""
+    text = (params.get("subject") or "").strip()
+    if not text:
+        return None
+    if len(text) > SUBJECT_TEXT or not SUBJECT_ID.fullmatch(text):
+        raise HTTPException(status_code=400, detail=f"what an event is about is at most {SUBJECT_TEXT} printable "
+                                                    "characters: a name, an e-mail, a slug or an id")  # fmt: skip
+    return text
+
+
+def _is_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def resolve_subject(
+    subjects: AuditSubjects, signed: Signed, filters: AuditFilters, text: str
+) -> AuditFilters | list[Subject]:  # fmt: skip
+    """The filters for the subject ``text`` stands for (an id stands for itself, as before), or every subject it
+    may stand for (none, or more than one: the reader chooses)."""
+    if _is_id(text):
+        return AuditFilters(subject_type=filters.subject_type, subject_id=text, action=filters.action)
+    found = await subjects.find(signed.actor, text, subject_type=filters.subject_type)
+    if len(found) == 1:
+        return AuditFilters(subject_type=found[0].subject_type, subject_id=found[0].subject_id, action=filters.action)
+    return found
 
 
 def before_seq_of(params: Mapping[str, str]) -> int | None:
@@ -119,19 +198,36 @@ class AuditPagesController(Controller):
     @get("/audit")
     async def trail(
         self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries],
-        evidence: NamedDependency[Evidence],
-    ) -> Template:  # fmt: skip
+        evidence: NamedDependency[Evidence], unit: NamedDependency[Unit],
+    ) -> Template | Redirect:  # fmt: skip
         head = await evidence.head(signed.actor)  # refuses anyone but auditors and admins, before all else
         filters = AuditFilters.of(request.query_params)
         before_seq = before_seq_of(request.query_params)
+        subjects = AuditSubjects(unit)
+        typed = subject_text_of(request.query_params)
+        if typed is not None:
+            # A name becomes the subject's own filter (its type and id), so that paging and the exports keep to
+            # exactly that subject; a name that stands for several (or none) asks which.
+            resolved = await resolve_subject(subjects, signed, filters, typed)
+            if isinstance(resolved, AuditFilters):
+                return Redirect(resolved.link("/console/audit"), status_code=303)
+            return page("console/audit.html", signed, filters=filters, subject_types=SUBJECT_TYPES, head=head,
+                        verification=await queries.verify_audit(signed.actor), rows=[], older=None, newest=None,
+                        typed=typed, choices=[(s, filters.link("/console/audit", subject_type=s.subject_type,
+                                                               subject_id=s.subject_id)) for s in resolved],
+                        kinds=KINDS, page_of=page_of, about=None)  # fmt: skip
         # Verification walks the whole chain on every view of this page: a few milliseconds per thousand events,
         # fine at this scale. A trail of millions would want the worker to verify and the page to show its result.
         verification = await queries.verify_audit(signed.actor)
         events, older = await queries.audit_events(signed.actor, subject_type=filters.subject_type,
                                                    subject_id=filters.subject_id, action=filters.action,
                                                    before_seq=before_seq, limit=PAGE_SIZE)  # fmt: skip
+        named = await subjects.named(signed.actor, events)
+        about = next((named.get((e.subject_type, e.subject_id)) for e in events), None) if filters.subject_id else None
         return page("console/audit.html", signed, filters=filters, subject_types=SUBJECT_TYPES, head=head,
-                    verification=verification, rows=[(e, changes(e.before, e.after)) for e in events],
+                    verification=verification, kinds=KINDS, page_of=page_of, typed=None, choices=None, about=about,
+                    rows=[(e, changes(e.before, e.after), named.get((e.subject_type, e.subject_id)), action_words(e))
+                          for e in events],
                     older=filters.link("/console/audit", before_seq=older) if older else None,
                     newest=filters.link("/console/audit") if before_seq else None)  # fmt: skip
 
@@ -151,6 +247,13 @@ class AuditPagesController(Controller):
         """Refusals (not an auditor, unusable filters) happen here, before the download starts."""
         head = await evidence.head(signed.actor)
         filters = AuditFilters.of(request.query_params)
+        typed = subject_text_of(request.query_params)
+        if typed is not None:
+            resolved = await resolve_subject(AuditSubjects(evidence.unit), signed, filters, typed)
+            if not isinstance(resolved, AuditFilters):
+                raise HTTPException(status_code=400, detail=f"“{typed}” stands for {len(resolved) or 'no'} subject"
+                                    f"{'' if len(resolved) == 1 else 's'} you can see; choose one on the audit page")  # fmt: skip
+            filters = resolved
         return Download(evidence, signed.actor, head, subject_type=filters.subject_type,
                         subject_id=filters.subject_id, action=filters.action)  # fmt: skip
 

@@ -19,10 +19,12 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection, DecisionEffect, effective_state
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.grants import Grants
-from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.queries import GRANT_SORTS, NOMINATION_SORTS, NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
+from accessdesk.web.history import history_lines
+from accessdesk.web.listing import Listing
 from accessdesk.web.pages import (
     FIRST_OF_LIST,
     PAGE_DEPENDENCIES,
@@ -80,8 +82,10 @@ async def grant_page(
     listed = await credentials.for_grant(signed.actor, grant.id)
     names = await queries.people_names([u for u in (grant.revoked_by, *(c.created_by for c in listed),
                                                     *(c.revoked_by for c in listed)) if u])  # fmt: skip
+    history = await history_lines(queries, signed.actor, await queries.history(
+        signed.actor, grant_id=grant.id, credential_ids=[c.id for c in listed]))  # fmt: skip
     return page(
-        "console/grant.html", signed, status_code=refusal.status if refusal else 200, row=row, g=grant, names=names,
+        "console/grant.html", signed, history=history, status_code=refusal.status if refusal else 200, row=row, g=grant, names=names,
         state=row.state.value, problems=row.explanations, allowed=await grants.allowed(signed.actor, grant),
         allowed_credentials=credentials.allowed(signed.actor, listed, grant=grant), creation=await credentials.creation(signed.actor, grant), rounds=rounds, now=now, effective_state=effective_state, refusal=refusal, form_name=section,
         values=values or {}, notice=notice_of(request, GRANT_NOTICES), credentials=listed,
@@ -96,7 +100,9 @@ async def nomination_page(
     nomination, decisions = await queries.nomination(signed.actor, nomination_id)
     names = await queries.display_names([nomination])
     people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by])
+    history = await history_lines(queries, signed.actor, await queries.history(signed.actor, nomination_id=nomination.id))
     return page("console/nomination.html", signed, status_code=refusal.status if refusal else 200, n=nomination,
+                history=history,
                 decisions=decisions, state=effective_state(nomination, unit.now()).value, names=names, people=people,
                 allowed=await coselection.allowed(signed.actor, nomination, decisions), refusal=refusal,
                 notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip
@@ -207,13 +213,15 @@ class CasesController(Controller):
         queries: NamedDependency[Queries],
     ) -> Template:  # fmt: skip
         params = request.query_params
+        listing = Listing.of("/console/nominations", params, NOMINATION_SORTS)
         filters = NominationFilter(
             state=_choice(params.get("state"), NominationState), model_id=_uuid_or_none(params.get("model_id")),
             organisation_id=_uuid_or_none(params.get("organisation_id")),
             awaiting=_choice(params.get("awaiting"), Side), for_me=params.get("for_me") == "1",
-            nominated_by=signed.actor.user_id if params.get("mine") == "1" else None,
+            nominated_by=signed.actor.user_id if params.get("mine") == "1" else None, search=listing.search,
         )  # fmt: skip
-        found = await queries.nominations(signed.actor, filters, cursor=params.get("cursor") or None, limit=FIRST_OF_LIST)
+        found = await queries.nominations(signed.actor, filters, cursor=listing.cursor, limit=FIRST_OF_LIST,
+                                          sort=listing.sort)  # fmt: skip
         models = await queries.all_models(signed.actor)
         # Organisations can be thousands: no list to choose from here; the organisation's own page links its
         # nominations, and this page then says which organisation it is narrowed to.
@@ -223,7 +231,7 @@ class CasesController(Controller):
                     filters=filters, names=await queries.display_names(found.items), models=models,
                     organisation=organisation,
                     states=[s.value for s in NominationState], now=unit.now(), effective_state=effective_state,
-                    query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
+                    listing=listing)  # fmt: skip
 
     @get("/nominations/new")
     async def new_nomination(
@@ -252,17 +260,18 @@ class CasesController(Controller):
         queries: NamedDependency[Queries],
     ) -> Template:  # fmt: skip
         params = request.query_params
+        listing = Listing.of("/console/grants", params, GRANT_SORTS)
         state = _choice(params.get("state"), GrantState)
         organisation_id = _uuid_or_none(params.get("organisation_id"))
         found = await queries.grants(signed.actor, state=state, model_id=_uuid_or_none(params.get("model_id")),
-                                     organisation_id=organisation_id, cursor=params.get("cursor") or None,
-                                     limit=FIRST_OF_LIST)  # fmt: skip
+                                     organisation_id=organisation_id, cursor=listing.cursor, limit=FIRST_OF_LIST,
+                                     search=listing.search, sort=listing.sort)  # fmt: skip
         # As for nominations: an organisation is no choice in the form, the page says which it is narrowed to.
         organisation = await queries.organisation(signed.actor, organisation_id) if organisation_id else None
         return page("console/grants.html", signed, rows=await queries.grant_rows(found.items), organisation=organisation,
                     states=[s.value for s in GrantState], state=state, next_cursor=found.next_cursor,
                     models=await queries.all_models(signed.actor),
-                    model_id=params.get("model_id", ""), query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
+                    model_id=params.get("model_id", ""), listing=listing)  # fmt: skip
 
     @get("/grants/{grant_id:uuid}")
     async def grant(

@@ -34,6 +34,7 @@ from accessdesk.web.oidc import (
     shown,
 )
 from accessdesk.web.pages import PAGE_DEPENDENCIES, PAGE_ERRORS, cookie_name, page, signed_in
+from accessdesk.web.portal import partner_home
 from accessdesk.web.security import ANONYMOUS_CSRF_COOKIE, check_csrf, local_path, new_csrf_token
 
 Form = Annotated[Any, Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -196,6 +197,8 @@ class ConsoleController(Controller):
         self, actor: NamedDependency[Actor], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
         queries: NamedDependency[Queries], deliveries: NamedDependency[Deliveries],
     ) -> Template:  # fmt: skip
+        if not actor.is_staff:  # a partner's home: its own access, what it still owes, its credentials
+            return await partner_home(signed, queries)
         home = await queries.home(actor)
         blocked = await queries.grant_rows((await queries.grants(actor, state=GrantState.BLOCKED, limit=HOME_LIST)).items)
         try:

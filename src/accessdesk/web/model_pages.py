@@ -20,10 +20,11 @@ from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.errors import Invalid
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.gates import explain
-from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.queries import MODEL_SORTS, NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, NominationState, Tier
+from accessdesk.web.listing import Listing
 from accessdesk.web.pages import (
     FIRST_OF_LIST,
     PAGE_DEPENDENCIES,
@@ -37,6 +38,8 @@ from accessdesk.web.pages import (
 )
 from accessdesk.web.refusals import Refusal, on_refusal
 
+# Models are tens, but the list is read a page at a time all the same (and pages the same way, whatever the order).
+MODELS_PAGE = 100
 # Pulling the kill switch revokes every grant of a model: it asks for a sign-in younger than this.
 KILL_SWITCH_FRESHNESS = timedelta(minutes=10)
 NOTICES = {
@@ -80,7 +83,7 @@ async def model_page(
     editable = {"name": model.name, "codename": model.codename, "tier": model.tier, "resource": model.resource,
                 "slack_channels": " ".join(model.slack_channels), "developer_quorum": model.developer_quorum,
                 "government_quorum": model.government_quorum, "max_window_days": model.max_window_days,
-                "planned_release_at": model.planned_release_at.strftime("%Y-%m-%dT%H:%M"),
+                "planned_release_at": model.planned_release_at.strftime("%Y-%m-%d %H:%M"),
                 "release": request.query_params.get("release", "")}  # fmt: skip
     return page(
         "console/model.html", signed, status_code=refusal.status if refusal else 200, model=model, names=names,
@@ -112,8 +115,11 @@ class ModelPagesController(Controller):
     async def models(
         self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries]
     ) -> Template:
-        found = await queries.all_models(signed.actor)
-        return page("console/models.html", signed, models=found, notice=notice_of(request, NOTICES))
+        listing = Listing.of("/console/models", request.query_params, MODEL_SORTS)
+        found = await queries.models(signed.actor, cursor=listing.cursor, limit=MODELS_PAGE, search=listing.search,
+                                     sort=listing.sort)  # fmt: skip
+        return page("console/models.html", signed, models=found.items, next_cursor=found.next_cursor, listing=listing,
+                    notice=notice_of(request, NOTICES))  # fmt: skip
 
     @get("/new")
     async def new_model(self, signed: NamedDependency[Signed]) -> Template:

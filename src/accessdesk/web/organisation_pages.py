@@ -15,10 +15,11 @@ from litestar.response import Redirect, Template
 
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.organisations import Organisations
-from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.queries import ORGANISATION_SORTS, NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import OrgKind, Role, Vetting
+from accessdesk.web.listing import Listing
 from accessdesk.web.pages import FIRST_OF_LIST, PAGE_DEPENDENCIES, PAGE_ERRORS, Posted, back_to, notice_of, page
 from accessdesk.web.refusals import Refusal, on_refusal
 
@@ -81,13 +82,15 @@ class OrganisationPagesController(Controller):
         self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], queries: NamedDependency[Queries]
     ) -> Template:
         params = request.query_params
+        listing = Listing.of("/console/organisations", params, ORGANISATION_SORTS)
         kind, vetting = params.get("kind") or None, params.get("vetting") or None
         found = await queries.organisations(signed.actor, kind=OrgKind(kind) if kind in set(OrgKind) else None,
                                             vetting=vetting if vetting in VETTING_FILTERS else None,
-                                            cursor=params.get("cursor") or None, limit=ORGANISATIONS_PAGE)  # fmt: skip
+                                            cursor=listing.cursor, limit=ORGANISATIONS_PAGE, search=listing.search,
+                                            sort=listing.sort)  # fmt: skip
         return page("console/organisations.html", signed, organisations=found.items, next_cursor=found.next_cursor,
                     kind=kind, vetting=vetting, kinds=[k.value for k in OrgKind], vettings=VETTING_FILTERS,
-                    query={k: v for k, v in params.items() if k != "cursor"})  # fmt: skip
+                    listing=listing)  # fmt: skip
 
     @get("/new")
     async def new_organisation(self, signed: NamedDependency[Signed]) -> Template:

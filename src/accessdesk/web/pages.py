@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
+from markupsafe import Markup
 
 from accessdesk.api.errors import status_for
 from accessdesk.domain.actor import Actor
@@ -145,10 +146,27 @@ def instant(form: Posted, name: str, *, end_of_day: bool = False) -> datetime:
             day = date.fromisoformat(raw)
             moment = datetime.combine(day, time.max if end_of_day else time.min)
         else:
-            moment = datetime.fromisoformat(raw)
+            moment = datetime.fromisoformat(raw)  # "YYYY-MM-DD HH:MM" as well as "YYYY-MM-DDTHH:MM"
     except ValueError:
-        raise Invalid(name, "enter a date as YYYY-MM-DD, or a date and time as YYYY-MM-DDTHH:MM (UTC)") from None
+        raise Invalid(name, "enter a date as YYYY-MM-DD, or a date and time as YYYY-MM-DD HH:MM (UTC)") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def shown_utc(moment: datetime | None, *, day: bool = False) -> Markup:
+    """An instant as every console page shows it: in UTC, said so ("2026-12-03 16:30 UTC"), in a ``<time>`` that
+    ``static/local-time.js`` completes with the viewer's own time where the browser runs scripts. ``day``: the
+    date alone, for what is counted in days (an attestation valid until...)."""
+    if moment is None:
+        return Markup("")
+    moment = moment.astimezone(UTC)
+    text = f"{moment:%Y-%m-%d}" if day else f"{moment:%Y-%m-%d %H:%M} UTC"
+    local = "" if day else " data-local"
+    return Markup(f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}"{local}>{text}</time>')
+
+
+def shown_window(start: datetime, end: datetime) -> Markup:
+    """A window, ``2026-12-03 16:30 → 2027-01-02 16:30 UTC`` (times included: a window starts at a time)."""
+    return Markup(f"{shown_utc(start)} → {shown_utc(end)}")
 
 
 # A page that shows the first part of a list (a model's grants, an organisation's nominations) shows this many and

@@ -1,37 +1,37 @@
 """The partner portal: a partner's own organisation — what it still owes before access flows, vetting, the NDA
-clickwrap and attestations for the six requirement areas.
+clickwrap and attestations for the six requirement areas (in one form) — and a partner's console home.
 
 Every change goes through a domain service; the handlers read, render and hand the form over. The standings shown
-here (valid, expiring soon, expired, missing) describe what is on file; whether access flows is decided by
-``domain.gates``, whose verdict per model is shown as it is.
+here (valid, expiring soon, expired, missing) are ``domain.obligations``'s: what is on file; whether access flows is
+decided by ``domain.gates``, whose verdict per model and per grant is shown as it is.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.client_address import client_address
-from accessdesk.db.tables import Attestation, NdaAcceptance, NdaTemplate
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.compliance import LONGEST_ATTESTATION, Compliance, text_hash
+from accessdesk.domain.compliance import LONGEST_ATTESTATION, AreaStatement, Compliance, text_hash
 from accessdesk.domain.coselection import effective_state
+from accessdesk.domain.credentials import creation_refused
 from accessdesk.domain.errors import Invalid
-from accessdesk.domain.gates import counted_acceptance, counted_attestations, evaluate, explain
+from accessdesk.domain.gates import evaluate, explain
 from accessdesk.domain.nominees import is_grantee
+from accessdesk.domain.obligations import AREA_LABELS, nda_standing, owed_by
 from accessdesk.domain.organisations import VETTING_MOVES, Organisations
-from accessdesk.domain.queries import NominationFilter, Queries
+from accessdesk.domain.queries import HOME_LIST, NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Area, Vetting
+from accessdesk.domain.vocabulary import Area, GrantState, NominationState, Vetting
 from accessdesk.web.pages import (
     FIRST_OF_LIST,
     PAGE_DEPENDENCIES,
@@ -45,75 +45,11 @@ from accessdesk.web.pages import (
 from accessdesk.web.refusals import Refusal, on_refusal
 
 HOME = "/console/my-organisation"
-# Early enough to renew without a gap: an NDA or attestation ending within this is flagged on the overview, from
-# the first renewal reminder on (domain.reminders). Not a home's "ending soon" (queries.ENDING_SOON: access).
-RENEWAL_DUE = timedelta(days=30)
-AREA_LABELS = {
-    Area.CONFIDENTIALITY: "Confidentiality",
-    Area.CYBERSECURITY: "Cybersecurity",
-    Area.INSIDER_RISK: "Insider risk",
-    Area.IP_PROTECTION: "IP protection",
-    Area.USE: "Use",
-    Area.NONDISCLOSURE: "Non-disclosure",
-}
 NOTICES = {
     "vetting_submitted": "Your vetting submission is with the reviewers. You will see their decision here.",
     "nda_accepted": "The NDA is accepted on behalf of your organisation.",
-    "attested": "Your attestation is recorded.",
+    "attested": "Your attestations are recorded.",
 }
-
-
-def standing_of(until: datetime | None, now: datetime) -> str:
-    """``ok``, ``expiring`` (within RENEWAL_DUE), ``expired`` or ``missing``: what is on file, for display."""
-    if until is None:
-        return "missing"
-    if until <= now:
-        return "expired"
-    return "expiring" if until <= now + RENEWAL_DUE else "ok"
-
-
-@dataclass(frozen=True, slots=True)
-class AreaStanding:
-    area: str
-    label: str
-    standing: str
-    latest: Attestation | None
-
-
-@dataclass(frozen=True, slots=True)
-class NdaStanding:
-    """The newest version of one NDA series, and the organisation's acceptance of it that the NDA gate counts (an
-    acceptance of an earlier major version does not count)."""
-
-    template: NdaTemplate
-    applies_to: str | None
-    standing: str
-    accepted: NdaAcceptance | None
-
-
-def area_standings(attestations: list[Attestation], now: datetime) -> list[AreaStanding]:
-    counted = counted_attestations(attestations, at=now)
-    standings = []
-    for area in Area:
-        row = counted.get(area.value)
-        until = row.valid_until if row else None
-        standings.append(AreaStanding(area.value, AREA_LABELS[area], standing_of(until, now), row))
-    return standings
-
-
-def nda_standing(
-    newest: NdaTemplate, acceptances: list[NdaAcceptance], now: datetime, applies_to: str | None = None
-) -> NdaStanding:
-    best = counted_acceptance(acceptances, newest, at=now)
-    return NdaStanding(newest, applies_to, standing_of(best.expires_at if best else None, now), best)
-
-
-def newest_of_each_series(templates: list[NdaTemplate]) -> list[NdaTemplate]:
-    """``templates`` come newest first within each series (Queries.nda_templates)."""
-    seen: dict[str, NdaTemplate] = {}
-    for template in templates:
-        seen.setdefault(template.series, template)
-    return list(seen.values())
 
 
 def own_organisation(signed: Signed) -> uuid.UUID:
@@ -161,20 +97,60 @@ async def nda_page(
     )  # fmt: skip
 
 
+def area_fields(area: Area | str, part: str) -> str:
+    """The name of one area's field in the attestation form: what ``Compliance.attest_all`` calls it when it
+    refuses it (``use.statement``)."""
+    return f"{Area(area).value}.{part}"
+
+
 async def attestations_page(
     request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
     queries: NamedDependency[Queries], *, values: dict[str, str], refusal: Refusal | None = None,
 ) -> Template:  # fmt: skip
     organisation_id = own_organisation(signed)
     now = unit.now()
+    owed = await owed_by(queries, signed.actor, organisation_id)
     history = await queries.attestations(signed.actor, organisation_id)
+    in_order = [a for a in owed.areas if not a.owed]
+    # The areas in order sit folded away; unfolded when something was typed into one, or one was refused.
+    touched = {a.area for a in in_order if values.get(area_fields(a.area, "statement"))
+               or values.get(area_fields(a.area, "evidence_ref"))}  # fmt: skip
+    refused_area = refusal.field.split(".")[0] if refusal and refusal.field and "." in refusal.field else None
     return page(
         "portal/attestations.html", signed, status_code=refusal.status if refusal else 200,
-        areas=area_standings(history, now), history=history, labels={a.value: t for a, t in AREA_LABELS.items()},
+        areas=owed.areas, owed_areas=owed.owed_areas, in_order=in_order,
+        unfold=bool(touched) or refused_area in {a.area for a in in_order},
+        history=history, labels={a.value: t for a, t in AREA_LABELS.items()},
         people=await queries.people_names([a.attested_by for a in history]), values=values, refusal=refusal,
         notice=notice_of(request, NOTICES), earliest=now.date().isoformat(),
         # The last day whose end still falls within the longest validity the domain allows.
         latest=((now + LONGEST_ATTESTATION).date() - timedelta(days=1)).isoformat(),
+    )  # fmt: skip
+
+
+async def partner_home(signed: Signed, queries: Queries) -> Template:
+    """A partner's console home: its access per model (each grant, its state and why it is not usable), what it
+    still owes before access flows, and its credentials per grant. Nothing of the staff's home (no approval queue,
+    no other organisation's grants)."""
+    actor = signed.actor
+    organisation_id = own_organisation(signed)
+    owed = await owed_by(queries, actor, organisation_id)
+    found = await queries.grants(actor, organisation_id=organisation_id, limit=HOME_LIST)
+    # Access that is over stays on the list of all grants; the home leads with what is or may become usable.
+    rows = sorted((row for row in await queries.grant_rows(found.items) if row.state != GrantState.EXPIRED),
+                  key=lambda row: (row.model_name.lower(), row.grant.starts_at))  # fmt: skip
+    pending = await queries.nominations(
+        actor, NominationFilter(organisation_id=organisation_id, state=NominationState.PENDING), limit=HOME_LIST
+    )
+    clients = await queries.credentials_of([row.grant for row in rows])
+    # A grant's credentials, or, for a grant without one, the way to create one when this person may now (the
+    # domain's rule: the grantee's admins, while the grant is usable).
+    credentials = [(row, clients.get(row.grant.id, [])) for row in rows
+                   if row.grant.id in clients or creation_refused(actor, row.grant, row.answer) is None]  # fmt: skip
+    return page(
+        "portal/partner_home.html", signed, owed=owed, organisation=owed.organisation, grants=rows,
+        more_grants=found.next_cursor is not None, credentials=credentials, pending=pending.items,
+        more_pending=pending.next_cursor is not None, names=await queries.display_names(pending.items),
     )  # fmt: skip
 
 
@@ -191,12 +167,9 @@ class PortalController(Controller):
     ) -> Template:  # fmt: skip
         organisation_id = own_organisation(signed)
         now = unit.now()
-        organisation = await queries.organisation(actor, organisation_id)
+        owed = await owed_by(queries, actor, organisation_id)
+        organisation = owed.organisation
         models = await queries.all_models(actor)
-        model_names = {m.id: m.name for m in models}
-        acceptances = await queries.nda_acceptances(actor, organisation_id)
-        ndas = [nda_standing(t, acceptances, now, model_names.get(t.model_id) if t.model_id else None)
-                for t in newest_of_each_series(await queries.nda_templates(actor))]  # fmt: skip
         access = []  # per model, what the gates say access still waits for (the domain's verdict, as it is)
         for model in models:
             report = await evaluate(unit.session, organisation=organisation, model=model, at=now)
@@ -206,8 +179,8 @@ class PortalController(Controller):
         nominations = found.items
         grants = await queries.grants(actor, organisation_id=organisation_id, limit=FIRST_OF_LIST)
         return page(
-            "portal/home.html", signed, organisation=organisation, ndas=ndas, access=access,
-            areas=area_standings(await queries.attestations(actor, organisation_id), now),
+            "portal/home.html", signed, organisation=organisation, owed=owed, ndas=owed.ndas, access=access,
+            areas=owed.areas,
             nominations=[(n, effective_state(n, now).value) for n in nominations],
             grants=await queries.grant_rows(grants.items), more_grants=grants.next_cursor is not None,
             more_nominations=found.next_cursor is not None,
@@ -258,10 +231,9 @@ class PortalController(Controller):
     @get("/attestations")
     async def attestations(
         self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
-        queries: NamedDependency[Queries], area: FromQuery[str | None] = None,
+        queries: NamedDependency[Queries],
     ) -> Template:  # fmt: skip
-        chosen = area if area in {a.value for a in Area} else ""
-        return await attestations_page(request, signed, unit, queries, values={"area": chosen})
+        return await attestations_page(request, signed, unit, queries, values={})
 
     @post("/attestations")
     @on_refusal(attestations_page)
@@ -269,10 +241,11 @@ class PortalController(Controller):
         self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
         compliance: NamedDependency[Compliance],
     ) -> Redirect:  # fmt: skip
-        await compliance.attest(
-            actor=actor, organisation_id=own_organisation(signed),
-            area=form["area"],  # the domain turns it into an Area, or refuses it
-            statement=form["statement"], valid_until=instant(form, "valid_until", end_of_day=True),
-            evidence_ref=form.get("evidence_ref"),
+        # One form for every area: an area left blank (no statement, no evidence) is not attested this time.
+        given = [AreaStatement(area, form[area_fields(area, "statement")], form.get(area_fields(area, "evidence_ref")))
+                 for area in Area if form[area_fields(area, "statement")] or form[area_fields(area, "evidence_ref")]]
+        await compliance.attest_all(
+            actor=actor, organisation_id=own_organisation(signed), statements=given,
+            valid_until=instant(form, "valid_until", end_of_day=True) if form["valid_until"] else None,
         )  # fmt: skip
         return back_to(f"{HOME}/attestations", "attested")
