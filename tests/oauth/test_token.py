@@ -3,19 +3,20 @@ grant, verified here with PyJWT; every refusal is the RFC error code, with no to
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import ECKey, OKPKey
-from sqlmodel import select
+from sqlmodel import col, select
 
-from accessdesk.db.tables import NdaTemplate
+from accessdesk.db.tables import NdaTemplate, TokenIssuanceDay
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.errors import Conflict, Forbidden
 from accessdesk.domain.grants import Grants
+from accessdesk.oauth.cache import IssuanceCounter
 from tests.support.api import commit_world_first
 from tests.support.oauth import (
     SETTINGS,
@@ -219,3 +220,20 @@ async def test_a_revoked_credential_gets_no_new_secret(world, credentials, live_
     issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="gone")
     await credentials.revoke(actor=world.gov_admin, client_pk=issued.client.id, reason="lost")
     await refused(Conflict, credentials.rotate_secret(actor=world.gov_admin, client_pk=issued.client.id))
+
+
+async def test_issuances_counted_in_memory_land_on_the_utc_day_they_happened(world, credentials, live_grant):
+    """The programme overview draws tokens per day: a flush after midnight adds yesterday's to yesterday."""
+    issued = await credentials.create(actor=world.gov_admin, grant_id=live_grant.id, name="counted by day")
+    counter = IssuanceCounter()
+    midnight = datetime(2026, 12, 7, tzinfo=UTC)
+    for at in (midnight - timedelta(seconds=2), midnight - timedelta(seconds=1), midnight + timedelta(seconds=1)):
+        counter.count(issued.client.id, at)
+    await counter.flush(world.unit)
+    days = (await world.unit.session.exec(
+        select(TokenIssuanceDay).where(TokenIssuanceDay.client_pk == issued.client.id).order_by(col(TokenIssuanceDay.day))
+    )).all()  # fmt: skip
+    assert [(d.day.isoformat(), d.count) for d in days] == [("2026-12-06", 2), ("2026-12-07", 1)]
+    assert await token_count(world, issued.client) == 3
+    await counter.flush(world.unit)  # nothing counted since: nothing added
+    assert await token_count(world, issued.client) == 3

@@ -22,13 +22,15 @@ import httpx
 import httpx2
 import jwt as pyjwt
 import pytest
+import sqlalchemy as sa
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 
 from accessdesk.clock import FrozenClock
-from accessdesk.db.tables import AccessGrant, OAuthClient
+from accessdesk.db.tables import AccessGrant, OAuthClient, TokenIssuanceDay
 from accessdesk.domain.credentials import Credentials
 from accessdesk.settings import Settings
 from tests.support.api import app_engine, commit_world_first, url_of
@@ -97,7 +99,13 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 
 async def token_count(world: World, client: OAuthClient) -> int:
-    return (await world.get(OAuthClient, client.id)).token_count
+    """The credential's count of issued tokens, checked against its counts per day (which add up to it)."""
+    count = (await world.get(OAuthClient, client.id)).token_count
+    per_day = select(sa.func.coalesce(sa.func.sum(TokenIssuanceDay.count), 0)).where(
+        col(TokenIssuanceDay.client_pk) == client.id
+    )
+    assert (await world.unit.session.exec(per_day)).one() == count
+    return count
 
 
 async def jwks(http: httpx.AsyncClient) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -166,6 +166,28 @@ class Attestation(SQLModel, table=True):
     valid_until: datetime = _at()
 
 
+class Cohort(SQLModel, table=True):
+    """Many partner organisations nominated at once for one model, one window, one set of actions and one
+    justification. Each member is a nomination of its own (``Nomination.cohort_id``) under every rule; the cohort
+    names them as one and its state is summarised from theirs."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (
+        sa.UniqueConstraint("model_id", "name"),
+        sa.Index("ix_cohorts_created", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id", index=True)
+    name: str = Field(sa_type=sa.String(120))
+    starts_at: datetime = _at()
+    ends_at: datetime = _at()
+    actions: list[str] = Field(sa_type=JSONList)
+    justification: str = Field(sa_type=sa.Text)
+    nominated_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = _at()
+
+
 class Nomination(SQLModel, table=True):
     __tablename__ = "nominations"
     __table_args__ = (
@@ -187,6 +209,9 @@ class Nomination(SQLModel, table=True):
     actions: list[str] = Field(sa_type=JSONList)
     justification: str = Field(sa_type=sa.Text)
     nominated_by: uuid.UUID = Field(foreign_key="users.id", index=True)
+    # No foreign key either: SQLite could add one to this table only by copying it (migration 0020); the domain
+    # sets it once, in the transaction that creates the cohort and its members.
+    cohort_id: uuid.UUID | None = Field(default=None, index=True)
     state: str = Field(sa_type=sa.String(16))
     developer_quorum: int
     government_quorum: int
@@ -399,6 +424,17 @@ class OAuthClient(SQLModel, table=True):
     # Issuances are counted here, not audited one by one.
     token_count: int = Field(default=0)
     last_used_at: datetime | None = _at(default=None)
+
+
+class TokenIssuanceDay(SQLModel, table=True):
+    """How many access tokens one credential was issued on one UTC day (the programme overview's picture), added
+    to with its ``token_count`` (domain.credentials.count_issuance)."""
+
+    __tablename__ = "token_issuance_days"
+
+    client_pk: uuid.UUID = Field(foreign_key="oauth_clients.id", primary_key=True)
+    day: date = Field(sa_type=sa.Date, primary_key=True)
+    count: int = Field(default=0)
 
 
 class OAuthClientSecret(SQLModel, table=True):

@@ -12,7 +12,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from accessdesk.db.tables import (
     OAuthClientSecret,
     OAuthRevokedToken,
     OAuthUsedJti,
+    TokenIssuanceDay,
 )
 from accessdesk.db.types import aware
 from accessdesk.domain import visibility
@@ -416,13 +417,19 @@ async def first_use(unit: Unit, key: str, *, expires_at: datetime) -> bool:
 
 
 async def count_issuance(unit: Unit, client_pk: uuid.UUID, *, n: int = 1, at: datetime | None = None) -> None:
-    """Add ``n`` issuances to a credential's count, last used at ``at`` (default now)."""
+    """Add ``n`` issuances to a credential's count, last used at ``at`` (default now), and to its count for the UTC
+    day of ``at``."""
     at = at or unit.now()
     await unit.session.exec(
         sa.update(OAuthClient).where(col(OAuthClient.id) == client_pk)
         .values(token_count=OAuthClient.token_count + n,
                 last_used_at=sa.case((col(OAuthClient.last_used_at) > at, OAuthClient.last_used_at), else_=at))
     )  # fmt: skip
+    insert = postgresql_insert if unit.dialect == "postgresql" else sqlite_insert
+    add = insert(TokenIssuanceDay).values(client_pk=client_pk, day=at.astimezone(UTC).date(), count=n)
+    await unit.session.exec(add.on_conflict_do_update(
+        index_elements=["client_pk", "day"], set_={"count": TokenIssuanceDay.count + add.excluded["count"]},
+    ))  # fmt: skip
 
 
 async def revoke_token(unit: Unit, *, jti: str, client_pk: uuid.UUID, expires_at: datetime) -> None:

@@ -26,7 +26,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -218,19 +218,21 @@ async def listen(cache: OAuthCache, dsn: str, *, retry_seconds: float = 2.0) -> 
 
 
 class IssuanceCounter:
-    """Token issuances counted in memory and added to each credential's count in one statement every few seconds:
-    a write per token would serialise every issuance of a credential on its row."""
+    """Token issuances counted in memory and added to each credential's counts in one statement every few seconds:
+    a write per token would serialise every issuance of a credential on its row. Counted per UTC day, so that a
+    flush after midnight still adds yesterday's to yesterday."""
 
     def __init__(self) -> None:
-        self._pending: dict[uuid.UUID, tuple[int, Any]] = {}
+        self._pending: dict[tuple[uuid.UUID, date], tuple[int, datetime]] = {}
 
-    def count(self, client_pk: uuid.UUID, at: Any) -> None:
-        n, _ = self._pending.get(client_pk, (0, at))
-        self._pending[client_pk] = (n + 1, at)
+    def count(self, client_pk: uuid.UUID, at: datetime) -> None:
+        key = (client_pk, at.astimezone(UTC).date())
+        n, _ = self._pending.get(key, (0, at))
+        self._pending[key] = (n + 1, at)
 
     async def flush(self, unit: Unit) -> None:
         pending, self._pending = self._pending, {}
-        for client_pk, (n, at) in pending.items():
+        for (client_pk, _day), (n, at) in pending.items():
             await count_issuance(unit, client_pk, n=n, at=at)
         if pending:
             await unit.session.commit()
