@@ -89,13 +89,15 @@ def postgres_database() -> Iterator[PostgresDatabase]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``postgres_only`` (row locks, TRUNCATE triggers) exist only in their PostgreSQL variant."""
+    """Tests marked ``postgres_only`` (row locks, TRUNCATE triggers) exist only in their PostgreSQL variant, and
+    tests marked ``sqlite_only`` (the embedded file) only in their SQLite one."""
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_sqlite = callspec is not None and callspec.params.get("database") == "sqlite"
-        (drop if on_sqlite and item.get_closest_marker("postgres_only") else keep).append(item)
+        database = callspec.params.get("database") if callspec is not None else None
+        other = {"sqlite": "postgres_only", "postgresql": "sqlite_only"}.get(database or "")
+        (drop if other and item.get_closest_marker(other) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -42,7 +42,7 @@ from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.notifier import Notifier
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen
+from accessdesk.oauth.cache import IssuanceCounter, OAuthCache, flush_forever, listen, watch_sqlite
 from accessdesk.oauth.endpoints import OAuthController
 from accessdesk.oauth.keys import KeyCache
 from accessdesk.providers import SERVICES
@@ -207,8 +207,14 @@ async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
             run_forever(state.sessionmaker, clock, state.notifier, interval=settings.worker_interval_seconds,
                         checkpoints=checkpoint_policy_for(settings), retention=retention_policy_for(settings))
         ))  # fmt: skip
-    if not settings.is_sqlite:  # PostgreSQL tells us what the OAuth endpoints may keep (oauth/cache.py)
+    # What the OAuth endpoints may keep, and when to forget it (oauth/cache.py): PostgreSQL notifies; a SQLite file
+    # counts its commits. Kept or not, issuances are then counted in memory and flushed.
+    sqlite_file = settings.sqlite_path()
+    if not settings.is_sqlite:
         tasks.append(asyncio.create_task(listen(state.oauth_cache, listen_dsn(settings.database_url))))
+    elif sqlite_file is not None:
+        tasks.append(asyncio.create_task(watch_sqlite(state.oauth_cache, str(sqlite_file))))
+    if not settings.is_sqlite or sqlite_file is not None:
         tasks.append(asyncio.create_task(flush_forever(state.oauth_issuances, lambda: _unit(app, clock))))
     rate_limits: RateLimits | None = state.get("rate_limit_flush")
     if rate_limits is not None:

@@ -4,7 +4,16 @@ The endpoints must be fast (a gateway may introspect on every call to the model)
 inactive at once). On PostgreSQL both hold: each server process keeps clients, grants, the revoked-token list and
 verified tokens in memory, and listens on ``accessdesk_oauth``; a trigger on every table those come from notifies
 at commit (migration 0007), and the process forgets what it kept from that table. While the listening connection
-is down the cache is off and every request reads the database. SQLite has no notifications: the cache stays off.
+is down the cache is off and every request reads the database.
+
+SQLite has no notifications, but it counts commits: ``PRAGMA data_version`` on a connection changes whenever any
+other connection, in this process or another, has committed to the database file since it was last asked. Each
+process keeps one read-only connection that only asks that (about 6 µs), once per OAuth request, before anything
+kept is used; when it changed, everything kept is forgotten (:meth:`OAuthCache.refresh`). So the embedded default is
+cached too, and stays right if someone runs a second process on the same file (``accessdesk worker``, a CLI command
+revoking a grant): its commits are seen by the next request of every other process, as on PostgreSQL. The price is
+coarser forgetting: any commit at all (the issuance counts flushed every 2 s among them) empties the cache, and the
+next request reads again.
 
 A read that raced with a change cannot put stale data back: each table's entries carry a generation, bumped by
 every notification, and a value read under an older generation is not kept. Requests that miss the same entry at
@@ -22,12 +31,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from urllib.request import pathname2url
 
 import asyncpg
 from sqlmodel import select
@@ -70,6 +81,31 @@ class OAuthCache:
         self.grants: dict[uuid.UUID, AccessGrant] = {}
         self.revoked: set[str] | None = None
         self.tokens: OrderedDict[str, Verified] = OrderedDict()
+        self._data_version: Callable[[], int] | None = None  # SQLite: see the module's docstring
+        self._seen_version: int | None = None
+
+    def refresh(self) -> None:
+        """On SQLite, forget everything kept if any connection has committed since the last request asked."""
+        if self._data_version is None:
+            return
+        try:
+            version = self._data_version()
+        except Exception:  # noqa: BLE001 - the file went away, say: keep nothing, read the database (watch_sqlite retries)
+            log.warning("oauth cache: the database's commits cannot be counted; reading the database until they can")
+            self.watch(None)
+            return
+        if version != self._seen_version:
+            self._seen_version = version
+            self.forget()
+
+    def watch(self, data_version: Callable[[], int] | None) -> None:
+        """Keep values, and judge them by ``data_version`` before each use (SQLite); None: keep nothing."""
+        self.forget()
+        self._data_version, self._seen_version = data_version, None
+        self.enabled = data_version is not None
+
+    def watching(self, data_version: Callable[[], int]) -> bool:
+        return self._data_version is data_version
 
     def forget(self, kind: str | None = None) -> None:
         for name in (kind,) if kind else tuple(self._generation):
@@ -214,6 +250,32 @@ async def listen(cache: OAuthCache, dsn: str, *, retry_seconds: float = 2.0) -> 
             if connection is not None and not connection.is_closed():
                 with contextlib.suppress(Exception):
                     await connection.close()
+        await asyncio.sleep(retry_seconds)
+
+
+async def watch_sqlite(cache: OAuthCache, path: str, *, retry_seconds: float = 2.0) -> None:
+    """Keep the cache on for as long as the app runs on the SQLite file at ``path``, judged by a read-only
+    connection's ``PRAGMA data_version`` (see the module's docstring). While the file cannot be opened (not made
+    yet, say) the cache is off and every request reads the database, as they would then fail to."""
+    while True:
+        connection = None
+        try:
+            connection = sqlite3.connect(f"file:{pathname2url(path)}?mode=ro", uri=True, check_same_thread=False,
+                                         isolation_level=None)  # fmt: skip
+            def data_version(watched: sqlite3.Connection = connection) -> int:
+                return int(watched.execute("PRAGMA data_version").fetchone()[0])
+
+            data_version()  # an unreadable file refuses here, not at the first request
+            cache.watch(data_version)
+            while cache.watching(data_version):  # until the app stops, or a request found it could not count
+                await asyncio.sleep(HEARTBEAT)
+                data_version()
+        except sqlite3.Error as exc:
+            log.warning("oauth cache: cannot watch %s (%s); reading the database until it can", path, exc)
+        finally:
+            cache.watch(None)
+            if connection is not None:
+                connection.close()
         await asyncio.sleep(retry_seconds)
 
 

@@ -124,7 +124,10 @@ async def _end(unit: Any) -> None:
 
 
 def _cache(state: State) -> OAuthCache:
-    return state.oauth_cache
+    """The process's OAuth cache, brought up to date with the database's last commit (SQLite; see oauth/cache.py)."""
+    cache: OAuthCache = state.oauth_cache
+    cache.refresh()
+    return cache
 
 
 AUTHORIZATION_SERVER = Server()
