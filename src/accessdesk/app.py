@@ -31,6 +31,7 @@ from accessdesk.api.links import LinkedJsonRenderPlugin
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
+from accessdesk.api.programme import ProgrammeController
 from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
@@ -62,6 +63,7 @@ from accessdesk.web.oidc import RelyingParty
 from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.pages import pages_answer_in_html, shown_utc, shown_window
 from accessdesk.web.portal import PortalController
+from accessdesk.web.programme_pages import ProgrammePagesController
 from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
 from accessdesk.worker import PromptDelivery, checkpoint_policy_for, retention_policy_for, run_forever
@@ -263,7 +265,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
         route_handlers=[
             OrganisationController, UserController, me, ModelController, NdaController,
             OrganisationComplianceController, NominationController, GrantController, audit_api.list_events,
-            audit_api.verify_chain, audit_api.export_json, audit_api.export_csv,
+            audit_api.verify_chain, audit_api.export_json, audit_api.export_csv, ProgrammeController,
         ],
         security=[{"bearer": []}],
         dependencies=API_DEPENDENCIES,
@@ -275,7 +277,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
                         AuditPublicationController,
                         ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
-                        DeliveryPagesController, SlackLinkPagesController,
+                        DeliveryPagesController, SlackLinkPagesController, ProgrammePagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=SERVICES,

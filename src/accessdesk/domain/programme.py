@@ -1,0 +1,458 @@
+"""A model's early-access programme at a glance: the government's access and its windows, the cohorts and
+nominations, the grants by state and why those that need attention are not usable, what the grantees still owe,
+the credentials issued and the tokens issued per day per grant.
+
+Everything is counted by the database (GROUP BY) in a fixed number of queries, however many partners the programme
+has; only the rows a picture draws one by one (a bar per grant window, a bar per day) and the few grants that need
+attention come back as rows. Nothing here decides anything: a grant's state and reasons are ``grant_state``'s (the
+one answer, as every list shows it: ``grants.stored_answer``), what is owed is ``obligations``' standing of what the
+gates count (``gates``), who sees what is ``visibility``'s. Staff who look after the model (its developer, the
+government) see the whole programme; a partner involved with it sees its own part only: no other organisation is
+named or counted, totals included.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from accessdesk.db.tables import (
+    AccessGrant,
+    Attestation,
+    Cohort,
+    FrontierModel,
+    NdaAcceptance,
+    Nomination,
+    OAuthClient,
+    Organisation,
+    TokenIssuanceDay,
+)
+from accessdesk.db.types import aware
+from accessdesk.domain import gates, instants, visibility
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.grant_state import state_is_sql, state_sql
+from accessdesk.domain.grants import stored_answer
+from accessdesk.domain.obligations import AREA_LABELS, OK, VETTING_OWED, standing_of
+from accessdesk.domain.queries import Queries
+from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Area, GrantState, NominationKind, NominationState, OrgKind
+from accessdesk.domain.windows import earliest_start
+
+# The grants whose reasons the overview names: those that should give access and do not.
+ATTENTION = (GrantState.BLOCKED, GrantState.SUSPENDED)
+# The token picture covers at most this many days (the most recent of the programme's span).
+TOKEN_DAYS = 180
+PROGRAMME, OWN = "programme", "own"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSummary:
+    id: uuid.UUID
+    slug: str
+    name: str
+    tier: str
+    designation: str
+    planned_release_at: datetime
+    # The earliest a government window may start (windows.earliest_start: the planned release − 30 days).
+    earliest_government_start: datetime
+    killed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One grant's window as the timeline draws it, with its state now."""
+
+    grant_id: uuid.UUID
+    organisation_id: uuid.UUID
+    organisation_name: str
+    grantee_kind: OrgKind
+    cohort_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    state: GrantState
+
+
+@dataclass(frozen=True, slots=True)
+class GrantAnswer:
+    """A grant with the domain's one answer about it now: its state, and every reason it is not usable."""
+
+    grant_id: uuid.UUID
+    organisation_id: uuid.UUID
+    organisation_name: str
+    grantee_kind: OrgKind
+    starts_at: datetime
+    ends_at: datetime
+    state: GrantState
+    usable: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def explanations(self) -> list[str]:
+        return [gates.explain(code) for code in self.reasons]
+
+
+@dataclass(frozen=True, slots=True)
+class CohortSummary:
+    """A cohort and its members' nominations by state (``size``: the members the reader may see)."""
+
+    id: uuid.UUID
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    size: int
+    by_state: dict[NominationState, int]
+
+
+@dataclass(frozen=True, slots=True)
+class NominationCounts:
+    """Nominations for access (not extensions) by their state now, all of them, those of cohorts and the rest."""
+
+    by_state: dict[NominationState, int]
+    in_cohorts: dict[NominationState, int]
+    outside_cohorts: dict[NominationState, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+
+@dataclass(frozen=True, slots=True)
+class GrantCounts:
+    by_state: dict[GrantState, int]
+    attention: list[GrantAnswer]  # the blocked and suspended grants, each with its reasons
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+    @property
+    def reasons(self) -> list[tuple[str, int]]:
+        """Each reason the grants needing attention give, with how many give it, most frequent first."""
+        counted = Counter(code for answer in self.attention for code in answer.reasons)
+        return sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class OwedItem:
+    """One requirement an organisation has not met in full: ``vetting``, ``nda`` or ``attestation`` (with its
+    ``area``); ``standing`` is the vetting state, or obligations' missing / expired / expiring."""
+
+    requirement: str
+    label: str
+    standing: str
+    area: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwedBy:
+    organisation_id: uuid.UUID
+    organisation_name: str
+    kind: OrgKind
+    items: list[OwedItem]
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """What the organisations in the programme (with live access or a pending nomination) still owe."""
+
+    organisations: int
+    nda_title: str | None  # the NDA in force for the model; None: the developer has published none
+    by_organisation: list[OwedBy]  # only those that owe something
+
+    def _count(self, requirement: str) -> int:
+        return sum(1 for o in self.by_organisation if any(i.requirement == requirement for i in o.items))
+
+    @property
+    def owing(self) -> int:
+        return len(self.by_organisation)
+
+    @property
+    def vetting(self) -> int:
+        return self._count("vetting")
+
+    @property
+    def nda(self) -> int:
+        return self._count("nda")
+
+    @property
+    def attestations(self) -> int:
+        return self._count("attestation")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialCounts:
+    issued: int
+    live: int
+    revoked: int
+    tokens_issued: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSeries:
+    grant_id: uuid.UUID
+    organisation_name: str
+    days: dict[date, int]  # only the days with issuances
+
+    @property
+    def total(self) -> int:
+        return sum(self.days.values())
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIssuance:
+    """Tokens issued per UTC day per grant from ``first_day`` to ``last_day`` (None: no window has begun)."""
+
+    first_day: date | None
+    last_day: date | None
+    series: list[TokenSeries]  # the grants with at least one token in the span, most tokens first
+
+    @property
+    def total(self) -> int:
+        return sum(s.total for s in self.series)
+
+    @property
+    def days(self) -> list[date]:
+        if self.first_day is None or self.last_day is None:
+            return []
+        return [self.first_day + timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeOverview:
+    """``scope``: ``programme`` (the whole of it) or ``own`` (a partner's own part)."""
+
+    at: datetime
+    scope: str
+    model: ModelSummary
+    government: list[GrantAnswer]
+    cohorts: list[CohortSummary]
+    nominations: NominationCounts
+    grants: GrantCounts
+    owed: Owed
+    credentials: CredentialCounts
+    windows: list[Window]
+    tokens: TokenIssuance
+
+    def cohort_name(self, cohort_id: uuid.UUID | None) -> str | None:
+        return next((c.name for c in self.cohorts if c.id == cohort_id), None)
+
+
+def _nomination_state_sql(at: datetime) -> sa.ColumnElement[Any]:
+    """``coselection.effective_state`` in SQL: a pending nomination whose proposed start has passed has lapsed."""
+    lapsed = sa.and_(col(Nomination.state) == NominationState.PENDING.value, col(Nomination.starts_at) <= at)
+    return sa.case((lapsed, NominationState.LAPSED.value), else_=col(Nomination.state))
+
+
+def _zeros(states: type[GrantState] | type[NominationState]) -> dict[Any, int]:
+    return {state: 0 for state in states}
+
+
+class Programme:
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+
+    async def overview(self, actor: Actor, model_id: uuid.UUID, at: datetime | None = None) -> ProgrammeOverview:
+        """The programme of a model ``actor`` may see, as it stands at ``at`` (default now); NotFound otherwise."""
+        at = instants.utc("at", at) if at is not None else self.unit.now()
+        model = await Queries(self.unit).model(actor, model_id)
+        whole = visibility.sees_everything(actor) or visibility.develops(actor, model)
+        grants = select(AccessGrant.id).where(AccessGrant.model_id == model.id,
+                                              visibility.cases_filter(actor, AccessGrant))  # fmt: skip
+        nominations = await self._nominations(actor, model, at)
+        cohorts = await self._cohorts(actor, model, nominations[1])
+        windows = await self._windows(actor, model, at)
+        attention = await self._answers(actor, model, at)
+        return ProgrammeOverview(
+            at=at,
+            scope=PROGRAMME if whole else OWN,
+            model=ModelSummary(id=model.id, slug=model.slug, name=model.name, tier=model.tier,
+                             designation=model.designation, planned_release_at=model.planned_release_at,
+                             earliest_government_start=earliest_start(model), killed_at=model.killed_at),  # fmt: skip
+            government=[a for a in attention if a.grantee_kind == OrgKind.GOVERNMENT],
+            cohorts=cohorts,
+            nominations=nominations[0],
+            grants=GrantCounts(by_state=await self._grant_states(actor, model, at),
+                               attention=[a for a in attention if a.state in ATTENTION]),  # fmt: skip
+            owed=await self._owed(actor, model, at),
+            credentials=await self._credentials(grants),
+            windows=windows,
+            tokens=await self._tokens(grants, windows, at),
+        )
+
+    async def _grant_states(self, actor: Actor, model: FrontierModel, at: datetime) -> dict[GrantState, int]:
+        state = state_sql(at)
+        stmt = (select(state, sa.func.count())
+                .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant))
+                .group_by(state))  # fmt: skip
+        counts = _zeros(GrantState)
+        for value, n in (await self.unit.session.exec(stmt)).all():
+            counts[GrantState(value)] = int(n)
+        return counts
+
+    async def _nominations(
+        self, actor: Actor, model: FrontierModel, at: datetime
+    ) -> tuple[NominationCounts, dict[uuid.UUID, dict[NominationState, int]]]:
+        """The counts, and each cohort's members by state."""
+        state = _nomination_state_sql(at)
+        stmt = (select(Nomination.cohort_id, state, sa.func.count())
+                .where(Nomination.model_id == model.id, Nomination.kind == NominationKind.GRANT.value,
+                       visibility.cases_filter(actor, Nomination))
+                .group_by(col(Nomination.cohort_id), state))  # fmt: skip
+        every, inside, outside = _zeros(NominationState), _zeros(NominationState), _zeros(NominationState)
+        per_cohort: dict[uuid.UUID, dict[NominationState, int]] = {}
+        for cohort_id, value, n in (await self.unit.session.exec(stmt)).all():
+            found = NominationState(value)
+            every[found] += n
+            if cohort_id is None:
+                outside[found] += n
+            else:
+                inside[found] += n
+                per_cohort.setdefault(cohort_id, _zeros(NominationState))[found] += n
+        return NominationCounts(by_state=every, in_cohorts=inside, outside_cohorts=outside), per_cohort
+
+    async def _cohorts(
+        self, actor: Actor, model: FrontierModel, members: dict[uuid.UUID, dict[NominationState, int]]
+    ) -> list[CohortSummary]:
+        stmt = select(Cohort).where(Cohort.model_id == model.id)
+        if not (visibility.sees_everything(actor) or visibility.develops(actor, model)):
+            # A partner knows of the cohorts it is a member of, and of nothing else about them.
+            stmt = stmt.where(col(Cohort.id).in_(select(Nomination.cohort_id).where(
+                Nomination.model_id == model.id, visibility.cases_filter(actor, Nomination))))  # fmt: skip
+        rows = (await self.unit.session.exec(stmt.order_by(col(Cohort.created_at), col(Cohort.id)))).all()
+        summaries = []
+        for cohort in rows:
+            by_state = members.get(cohort.id, _zeros(NominationState))
+            summaries.append(CohortSummary(id=cohort.id, name=cohort.name, starts_at=cohort.starts_at,
+                                           ends_at=cohort.ends_at, size=sum(by_state.values()), by_state=by_state))  # fmt: skip
+        return summaries
+
+    async def _windows(self, actor: Actor, model: FrontierModel, at: datetime) -> list[Window]:
+        """Every grant's window, the government's first, then the partners' by cohort (those of none last)."""
+        state = state_sql(at)
+        stmt = (
+            sa.select(col(AccessGrant.id), col(AccessGrant.organisation_id), col(Organisation.name),
+                      col(AccessGrant.grantee_kind), col(Nomination.cohort_id), col(AccessGrant.starts_at),
+                      col(AccessGrant.ends_at), state)
+            .join(Organisation, col(Organisation.id) == AccessGrant.organisation_id)
+            .join(Nomination, col(Nomination.id) == AccessGrant.nomination_id)
+            .join(Cohort, col(Cohort.id) == Nomination.cohort_id, isouter=True)
+            .where(col(AccessGrant.model_id) == model.id, visibility.cases_filter(actor, AccessGrant))
+            .order_by(col(AccessGrant.grantee_kind) != OrgKind.GOVERNMENT.value, col(Cohort.created_at).is_(None),
+                      col(Cohort.created_at), col(Cohort.id), col(AccessGrant.starts_at), col(Organisation.name),
+                      col(AccessGrant.id))
+        )  # fmt: skip
+        # Eight columns: past what SQLModel's typed ``exec`` takes; the session's own connection runs it in its
+        # transaction, after what the session holds is flushed.
+        await self.unit.session.flush()
+        rows = (await (await self.unit.session.connection()).execute(stmt)).all()
+        return [Window(grant_id=gid, organisation_id=oid, organisation_name=name, grantee_kind=OrgKind(kind),
+                       cohort_id=cohort_id, starts_at=aware(starts), ends_at=aware(ends), state=GrantState(value))
+                for gid, oid, name, kind, cohort_id, starts, ends, value in rows]  # fmt: skip
+
+    async def _answers(self, actor: Actor, model: FrontierModel, at: datetime) -> list[GrantAnswer]:
+        """The government's grants and every grant that needs attention, each with the one answer about it."""
+        attention = sa.or_(*(state_is_sql(s, at) for s in ATTENTION))
+        stmt = (
+            select(AccessGrant, Organisation.name)
+            .join(Organisation, col(Organisation.id) == AccessGrant.organisation_id)
+            .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant),
+                   sa.or_(col(AccessGrant.grantee_kind) == OrgKind.GOVERNMENT.value, attention))
+            .order_by(col(AccessGrant.grantee_kind) != OrgKind.GOVERNMENT.value, col(AccessGrant.starts_at),
+                      col(Organisation.name), col(AccessGrant.id))
+        )  # fmt: skip
+        answers = []
+        for grant, name in (await self.unit.session.exec(stmt)).all():
+            answer = stored_answer(grant, at)
+            answers.append(GrantAnswer(grant_id=grant.id, organisation_id=grant.organisation_id, organisation_name=name,
+                                       grantee_kind=OrgKind(grant.grantee_kind), starts_at=grant.starts_at,
+                                       ends_at=grant.ends_at, state=answer.state, usable=answer.usable,
+                                       reasons=answer.reasons))  # fmt: skip
+        return answers
+
+    async def _owed(self, actor: Actor, model: FrontierModel, at: datetime) -> Owed:
+        """What each organisation in the programme still owes, by obligations' standing of what the gates count
+        for this model at ``at`` (its NDA in force, the six areas) and, for partners, its vetting."""
+        session = self.unit.session
+        live = select(AccessGrant.organisation_id).where(
+            AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant),
+            col(AccessGrant.revoked_at).is_(None), AccessGrant.ends_at > at)  # fmt: skip
+        waiting = select(Nomination.organisation_id).where(
+            Nomination.model_id == model.id, visibility.cases_filter(actor, Nomination),
+            Nomination.state == NominationState.PENDING.value, Nomination.starts_at > at)  # fmt: skip
+        members = sa.union(live, waiting).subquery()
+        orgs = (await session.exec(
+            select(Organisation.id, Organisation.name, Organisation.kind, Organisation.vetting_state)
+            .where(col(Organisation.id).in_(select(members.c.organisation_id)))
+            .order_by(col(Organisation.kind) != OrgKind.GOVERNMENT.value, col(Organisation.name), col(Organisation.id))
+        )).all()  # fmt: skip
+        nda = await gates.current_nda(session, model)
+        accepted: dict[uuid.UUID, datetime] = {}
+        if nda is not None:
+            accepted = {org: aware(until) for org, until in (await session.exec(
+                select(NdaAcceptance.organisation_id, sa.func.max(NdaAcceptance.expires_at))
+                .where(col(NdaAcceptance.organisation_id).in_(select(members.c.organisation_id)),
+                       NdaAcceptance.series == nda.series, NdaAcceptance.version_major == nda.version_major,
+                       NdaAcceptance.accepted_at <= at)
+                .group_by(col(NdaAcceptance.organisation_id))
+            )).all()}  # fmt: skip
+        attested: dict[tuple[uuid.UUID, str], datetime] = {
+            (org, area): aware(until) for org, area, until in (await session.exec(
+                select(Attestation.organisation_id, Attestation.area, sa.func.max(Attestation.valid_until))
+                .where(col(Attestation.organisation_id).in_(select(members.c.organisation_id)),
+                       Attestation.attested_at <= at)
+                .group_by(col(Attestation.organisation_id), col(Attestation.area))
+            )).all()
+        }  # fmt: skip
+        owing = []
+        for org_id, name, kind, vetting in orgs:
+            items = []
+            if vetting in VETTING_OWED:
+                items.append(OwedItem("vetting", "Vetting", vetting))
+            if nda is not None and (standing := standing_of(accepted.get(org_id), at)) != OK:
+                items.append(OwedItem("nda", f"{nda.title} {nda.version_major}.{nda.version_minor}", standing))
+            for area in Area:
+                if (standing := standing_of(attested.get((org_id, area.value)), at)) != OK:
+                    items.append(OwedItem("attestation", AREA_LABELS[area], standing, area=area.value))
+            if items:
+                owing.append(OwedBy(organisation_id=org_id, organisation_name=name, kind=OrgKind(kind), items=items))
+        return Owed(organisations=len(orgs), nda_title=nda.title if nda else None, by_organisation=owing)
+
+    async def _credentials(self, grants: Any) -> CredentialCounts:
+        stmt = select(sa.func.count(), sa.func.count(col(OAuthClient.revoked_at)),
+                      sa.func.coalesce(sa.func.sum(OAuthClient.token_count), 0)).where(
+            OAuthClient.kind == "grant", col(OAuthClient.grant_id).in_(grants))  # fmt: skip
+        issued, revoked, tokens = (await self.unit.session.exec(stmt)).one()
+        return CredentialCounts(issued=int(issued), live=int(issued) - int(revoked), revoked=int(revoked),
+                                tokens_issued=int(tokens))  # fmt: skip
+
+    async def _tokens(self, grants: Any, windows: list[Window], at: datetime) -> TokenIssuance:
+        """Tokens per UTC day per grant, from the first window's start to today or the last window's end, whichever
+        is first (at most :data:`TOKEN_DAYS` days, the latest)."""
+        if not windows:
+            return TokenIssuance(first_day=None, last_day=None, series=[])
+        today = at.astimezone(UTC).date()
+        first = min(w.starts_at for w in windows).astimezone(UTC).date()
+        last = min(today, max(w.ends_at for w in windows).astimezone(UTC).date())
+        if first > last:
+            return TokenIssuance(first_day=None, last_day=None, series=[])
+        first = max(first, last - timedelta(days=TOKEN_DAYS - 1))
+        day = col(TokenIssuanceDay.day)
+        stmt = (select(OAuthClient.grant_id, day, sa.func.sum(TokenIssuanceDay.count))
+                .join(OAuthClient, col(OAuthClient.id) == TokenIssuanceDay.client_pk)
+                .where(col(OAuthClient.grant_id).in_(grants), day >= first, day <= last)
+                .group_by(col(OAuthClient.grant_id), day))  # fmt: skip
+        per_grant: dict[uuid.UUID, dict[date, int]] = {}
+        for grant_id, on, n in (await self.unit.session.exec(stmt)).all():
+            if grant_id is not None and n:
+                per_grant.setdefault(grant_id, {})[on] = int(n)
+        names = {w.grant_id: w.organisation_name for w in windows}
+        series = [TokenSeries(grant_id=g, organisation_name=names.get(g, ""), days=dict(sorted(days.items())))
+                  for g, days in per_grant.items()]  # fmt: skip
+        series.sort(key=lambda s: (-s.total, s.organisation_name, str(s.grant_id)))
+        return TokenIssuance(first_day=first, last_day=last, series=series)
