@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from litestar.exceptions import HTTPException
+
 from accessdesk.domain.sorting import Sort, SortKey, search_text
+from accessdesk.web.pages import CONTROL
 
 SEARCH = "q"
 
@@ -24,6 +27,11 @@ class Listing:
 
     @classmethod
     def of(cls, path: str, params: Mapping[str, str], keys: Mapping[str, SortKey]) -> Listing:
+        # No name or slug holds a control character, and PostgreSQL cannot even compare text with a NUL in it:
+        # refused as a form's field would be, rather than failing in the database.
+        if CONTROL.search(params.get(SEARCH) or ""):
+            raise HTTPException(status_code=400, detail="the search holds a control character (such as NUL); "
+                                                        "remove it and search again")  # fmt: skip
         sort = Sort.of(keys, params.get("sort"), params.get("dir"))
         query = {k: v for k, v in params.items() if k not in ("cursor", "sort", "dir") and v != ""}
         if sort is not None:  # an unknown order is dropped from the links too, not carried along
