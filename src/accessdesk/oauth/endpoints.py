@@ -225,7 +225,7 @@ class OAuthController(Controller):
     ) -> ClientRecord:  # fmt: skip
         """The client calling introspection or revocation, authenticated by Authlib, or InvalidClientError."""
         state = _state(request)
-        cache, headers = _cache(state), _headers(request)
+        cache, headers = state.oauth_cache, _headers(request)  # brought up to date by the endpoint already
         # A gateway sends the same Basic header on every call: once Authlib has accepted it, the cache vouches for
         # it (while the secret lives and nothing about the client changes), whichever of the two endpoints asks.
         authorization = headers.get("authorization", "")
@@ -266,7 +266,7 @@ class OAuthController(Controller):
 
     async def _decode(self, state: State, unit: Unit, token: str) -> Verified | None:
         """Our own access token if its signature, type, issuer and expiry hold; else None."""
-        cache = _cache(state)
+        cache: OAuthCache = state.oauth_cache  # brought up to date by the endpoint already
         if not token or token.count(".") != 2 or len(token) > 8192:
             return None
         known = cache.verified(token)
@@ -323,6 +323,7 @@ class OAuthController(Controller):
         """A client ends one of its own access tokens before its expiry. Unknown or foreign tokens: 200, nothing."""
         state = _state(request)
         unit = request_unit(request, state)
+        _cache(state)  # up to date before anything kept is used
         try:
             form = await _form(request)
             token = _required(form, "token")
