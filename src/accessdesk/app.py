@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from accessdesk import telemetry
 from accessdesk.api import audit as audit_api
 from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
+from accessdesk.api.cohorts import CohortController
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
 from accessdesk.api.deps import API_DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
@@ -54,6 +55,7 @@ from accessdesk.settings import Settings
 from accessdesk.unavailable import OutageLog, with_database_outages
 from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
+from accessdesk.web.cohort_pages import CohortPagesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.credential_pages import CredentialPagesController
 from accessdesk.web.delivery_pages import DeliveryPagesController
@@ -266,6 +268,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
             OrganisationController, UserController, me, ModelController, NdaController,
             OrganisationComplianceController, NominationController, GrantController, audit_api.list_events,
             audit_api.verify_chain, audit_api.export_json, audit_api.export_csv, ProgrammeController,
+            CohortController,
         ],
         security=[{"bearer": []}],
         dependencies=API_DEPENDENCIES,
@@ -278,6 +281,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
                         ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         DeliveryPagesController, SlackLinkPagesController, ProgrammePagesController,
+                        CohortPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=SERVICES,

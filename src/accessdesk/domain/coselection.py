@@ -200,8 +200,10 @@ class CoSelection:
         ends_at: datetime,
         actions: list[str],
         justification: str,
+        cohort_id: uuid.UUID | None = None,
     ) -> Nomination:
-        """Propose an organisation for access to a model in a window; both sides then decide."""
+        """Propose an organisation for access to a model in a window; both sides then decide. ``cohort_id``: the
+        cohort this nomination is a member of (domain.cohorts), written with it."""
         actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can nominate")
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
@@ -231,6 +233,7 @@ class CoSelection:
             actions=chosen,
             justification=text or "",
             nominated_by=actor.person_id,
+            cohort_id=cohort_id,
             state=NominationState.PENDING.value,
             developer_quorum=model.developer_quorum,
             government_quorum=model.government_quorum,
@@ -289,7 +292,9 @@ class CoSelection:
         self.unit.notify(
             topic="nomination.created",
             recipient=approvers(model.id),
-            payload={"nomination_id": nomination.id, "model_id": model.id, "kind": nomination.kind},
+            # A cohort's member says so: the cohort's one card stands for its members (domain.cohorts).
+            payload={"nomination_id": nomination.id, "model_id": model.id, "kind": nomination.kind,
+                     **({"cohort_id": nomination.cohort_id} if nomination.cohort_id else {})},
             dedupe_key=f"nomination.created:{nomination.id}",
         )
         await self.unit.commit()
