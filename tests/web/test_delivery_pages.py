@@ -211,3 +211,12 @@ async def test_the_home_page_tells_admins_of_undelivered_messages_and_no_one_els
     assert "2 messages could not be delivered" in home and 'href="/console/deliveries/dead"' in home
     approver_home = unescape((await open_as(api, world.gov_approver, "/console")).text)
     assert "could not be delivered" not in approver_home
+
+
+def test_every_kind_of_reminder_is_named_and_linked_on_the_page():
+    """A new kind of reminder (a cohort's, say) is shown in words with a link, never as its raw code."""
+    from accessdesk.domain.reminders import ReminderKind
+    from accessdesk.web.delivery_pages import KINDS, SUBJECTS
+
+    assert set(KINDS) == set(ReminderKind)
+    assert {kind.split(".", 1)[0] for kind in ReminderKind} <= set(SUBJECTS)

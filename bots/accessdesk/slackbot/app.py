@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from accessdesk.clock import Clock
 from accessdesk.settings import Settings
 from accessdesk.slackbot import listeners
+from accessdesk.slackbot.cohort_decisions import SlackCohorts
 from accessdesk.slackbot.commands import SlackCommands
 from accessdesk.slackbot.context import Services, context_middleware
 from accessdesk.slackbot.decisions import SlackDecisions
@@ -32,6 +33,8 @@ LISTENERS: tuple[tuple[Callable[[AsyncApp, Any], Callable[..., Any]], Any, Calla
     (AsyncApp.command, CommandName.ACCESSDESK.value, listeners.accessdesk_command),
     (AsyncApp.action, ActionId.APPROVE.value, listeners.approve),
     (AsyncApp.action, ActionId.REJECT.value, listeners.reject),
+    (AsyncApp.action, ActionId.COHORT_APPROVE_ALL.value, listeners.approve_all),
+    (AsyncApp.action, ActionId.COHORT_REVIEW.value, listeners.acknowledge),
     (AsyncApp.view, CallbackId.REJECT_REASON.value, listeners.reject_reason),
     (AsyncApp.view, CallbackId.NOMINATE.value, listeners.nominate),
     (AsyncApp.event, "app_home_opened", listeners.home_opened),
@@ -60,6 +63,7 @@ def build_app(settings: Settings, *, sessionmaker: async_sessionmaker[AsyncSessi
     app.use(context_middleware(Services(
         console_url=console_url, clock=clock, identities=Identities(sessionmaker, clock),
         commands=SlackCommands(sessionmaker, clock), decisions=SlackDecisions(sessionmaker, clock),
+        cohorts=SlackCohorts(sessionmaker, clock),
         homes=SlackHome(sessionmaker, clock), linking=SlackLinking(sessionmaker, clock, console_url),
         prompt=prompt,
     )))  # fmt: skip

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from accessdesk.db.tables import Decision, FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import MAX_TEXT, effective_state
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
-from accessdesk.slackbot import confirmations, times
+from accessdesk.slackbot import cohort_blocks, confirmations, times
 from accessdesk.slackbot.confirmations import Case
 from accessdesk.slackbot.ids import ActionId, CallbackId, CommandName, NominateField, Subcommand
+from accessdesk.slackbot.mrkdwn import console_page, counted, escape
 
 if TYPE_CHECKING:
     from accessdesk.db.tables import AccessGrant
@@ -38,16 +39,6 @@ USAGES = (
     Usage(Subcommand.LINK, "link", "link your Slack account to your accessdesk account"),
     Usage(Subcommand.HELP, "help", "this message"),
 )
-
-
-def escape(text: str) -> str:
-    """Slack reads ``&``, ``<`` and ``>`` as markup in message text; shown literally, they must be escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def counted(number: int, noun: str, plural: str | None = None) -> str:
-    """``1 nomination``, ``3 nominations``: never "nomination(s)"."""
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _mrkdwn(text: str) -> Block:
@@ -214,6 +205,8 @@ def reject_reason_modal(case: Case, *, channel: str | None) -> dict[str, Any]:
 # Where a modal shows a refusal that no input of it is about (``response_action: update``: the modal drawn again,
 # as submitted, with the refusal on top; Slack keeps what was typed in inputs whose block and action ids are kept).
 REFUSAL_BLOCK = "refusal"
+# Where the App Home shows what the person's last click did (Approve all's result).
+TOLD_BLOCK = "told"
 # What of a submitted view may be given back to Slack in a ``views.update`` or ``response_action: update``.
 _VIEW_FIELDS = ("type", "callback_id", "private_metadata", "title", "submit", "close", "clear_on_close",
                 "notify_on_close", "external_id")  # fmt: skip
@@ -277,11 +270,6 @@ def failed_text(reference: str, *, unavailable: bool) -> str:
                 f"done. Please try again in a minute (reference `{reference}`).")  # fmt: skip
     return (f"Sorry: something went wrong in accessdesk, so what you asked may not have been done. Please check in "
             f"the console before trying again, and quote reference `{reference}` if you ask for help.")  # fmt: skip
-
-
-def console_page(console_url: str, path: str) -> str:
-    """A page of the console (``/console/...``): where the bot sends people for what it does not show."""
-    return f"{console_url.rstrip('/')}/console/{path}"
 
 
 def _option(text: str, value: str) -> Block:
@@ -422,28 +410,36 @@ def _queued(nomination: Nomination, *, model: FrontierModel, names: Mapping[uuid
     return f"• <{link}|{organisation} for {escape(model.name)}> — {_window(nomination)}"
 
 
-def _waiting_count(count: int, *, more: bool) -> str:
-    """``1 nomination waiting for your decision``; ``20+ nominations …`` when the list was cut."""
-    return f"{count}{'+' if more else ''} {'nominations' if more or count != 1 else 'nomination'} waiting for your decision"
+def _waiting_count(count: int, *, more: bool, cohorts: int = 0) -> str:
+    """``1 nomination waiting for your decision``; ``20+ nominations …`` when the list was cut; ``… and 2 cohorts
+    …`` when some wait as cohorts (each one item, however many members)."""
+    nominations = f"{count}{'+' if more else ''} {'nominations' if more or count != 1 else 'nomination'}"
+    if not cohorts:
+        return f"{nominations} waiting for your decision"
+    grouped = counted(cohorts, "cohort")
+    return f"{nominations} and {grouped} waiting for your decision" if count or more else f"{grouped} waiting for your decision"
 
 
 def pending_message(queue: Queue, *, channel: str, console_url: str) -> dict[str, Any]:
     """``/accessdesk pending``: the nominations waiting for the asker's decision, each linked to the console, in
     full only where the channel is on the nomination's model's list."""
-    if not queue.nominations:
+    if not queue.nominations and not queue.cohorts:
         text = "Nothing is waiting for your decision."
         return _ephemeral(text, [{"type": "section", "text": _mrkdwn(text)}])
-    count = f"{len(queue.nominations)}{'+' if queue.more else ''}"
-    lines = [_queued(n, model=queue.models[n.model_id], names=queue.names, channel=channel, console_url=console_url)
-             for n in queue.nominations]  # fmt: skip
+    count = f"{len(queue.nominations) + len(queue.cohorts)}{'+' if queue.more else ''}"
+    # A cohort is one line however many of its members wait (their names are on its card and its page).
+    lines = [f"• {cohort_blocks.waiting_line(c, console_url=console_url)}" if channel in c.model.slack_channels
+             else f"• {cohort_blocks.waiting_elsewhere(c, console_url=console_url)}" for c in queue.cohorts]  # fmt: skip
+    lines += [_queued(n, model=queue.models[n.model_id], names=queue.names, channel=channel, console_url=console_url)
+              for n in queue.nominations]  # fmt: skip
     blocks: list[Block] = [
         {"type": "section", "text": _mrkdwn(f"*Waiting for your decision* ({count})")},
-        {"type": "section", "text": _mrkdwn("\n".join(lines))},
+        {"type": "section", "text": _mrkdwn("\n".join(lines)[:3000])},
     ]
     if queue.more:
         more = console_page(console_url, "nominations?for_me=1")
         blocks.append({"type": "context", "elements": [_mrkdwn(f"More in the console: <{more}|your queue>.")]})
-    return _ephemeral(_waiting_count(len(queue.nominations), more=queue.more), blocks)
+    return _ephemeral(_waiting_count(len(queue.nominations), more=queue.more, cohorts=len(queue.cohorts)), blocks)
 
 
 def no_queue_message(*, console_url: str) -> dict[str, Any]:
@@ -480,21 +476,26 @@ def _waiting(nomination: Nomination, home: Home, *, console_url: str) -> list[Bl
             decide_buttons(case, side=home.sides.get(nomination.id))]  # fmt: skip
 
 
-def home_view(home: Home, *, console_url: str, notice: str | None = None) -> dict[str, Any]:
-    """The App Home: what waits for the person's decision (with Approve and Reject, as on the cards), the newest
-    nominations they made (with their state), and access ending within 14 days, each linked to the console. Models
-    by name, never by codename; instants in each reader's own time zone. ``notice``: why what they just asked
-    was refused, shown on top."""
+def home_view(home: Home, *, console_url: str, notice: str | None = None, told: str | None = None) -> dict[str, Any]:
+    """The App Home: what waits for the person's decision (with Approve and Reject, as on the cards; a cohort as
+    one item, with Approve all), the newest nominations they made (with their state), and access ending within 14
+    days, each linked to the console. Models by name, never by codename; instants in each reader's own time zone.
+    ``notice``: why what they just asked was refused, shown on top; ``told``: what it did, shown on top."""
     blocks: list[Block] = []
     if notice is not None:
         blocks.append({"type": "section", "block_id": REFUSAL_BLOCK, "text": _mrkdwn(f":warning: {notice}")})
-    header = _waiting_count(len(home.queue), more=home.more_queue) if home.queue else "Waiting for your decision"
-    blocks.append({"type": "header", "text": _plain(header)})
+    if told is not None:
+        blocks.append({"type": "section", "block_id": TOLD_BLOCK, "text": _mrkdwn(told)})
+    header = (_waiting_count(len(home.queue or []), more=home.more_queue, cohorts=len(home.cohorts))
+              if home.queue or home.cohorts else "Waiting for your decision")  # fmt: skip
+    blocks.append({"type": "header", "text": _plain(header[:150])})
     if home.queue is None:
         blocks.append(_home_item("You have no approval queue: only approvers and admins of the developer or the "
                                  "government decide on nominations."))  # fmt: skip
-    elif not home.queue:
+    elif not home.queue and not home.cohorts:
         blocks.append(_home_item("Nothing is waiting for your decision."))
+    for cohort in home.cohorts:
+        blocks += cohort_blocks.home_cohort(cohort, console_url=console_url)
     for nomination in home.queue or []:
         blocks += _waiting(nomination, home, console_url=console_url)
     if home.more_queue:

@@ -8,7 +8,7 @@ here, as it is for the approval cards: a model's details are shown only in a cha
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,8 @@ from accessdesk.domain.nominees import nominees
 from accessdesk.domain.queries import NominationFilter, Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState
+from accessdesk.slackbot.cohort_blocks import WaitingCohort
+from accessdesk.slackbot.cohort_decisions import waiting_cohorts
 from accessdesk.slackbot.ids import NominateField
 
 # A select menu lists at most 100 options (Slack's limit), whether they are in the modal or loaded from us.
@@ -71,12 +73,14 @@ class Elsewhere:
 
 @dataclass(frozen=True, slots=True)
 class Queue:
-    """The nominations waiting for this person's decision, newest first, and what the channel may see of each."""
+    """The nominations waiting for this person's decision, newest first, and what the channel may see of each;
+    ``cohorts``: the cohorts some of whose members wait for it, each one item (those members are not listed)."""
 
     nominations: list[Nomination]
     models: dict[uuid.UUID, FrontierModel]
     names: dict[uuid.UUID, str]
     more: bool
+    cohorts: list[WaitingCohort] = field(default_factory=list)
 
 
 def _selected(values: dict[str, Any], field: NominateField) -> dict[str, Any]:
@@ -169,8 +173,12 @@ class SlackCommands:
             unit = Unit(session, self.clock)
             queries = Queries(unit)
             try:
-                page = await queries.nominations(actor, NominationFilter(for_me=True), limit=MAX_PENDING)
+                # At most half the list in cohorts, so that single nominations are listed too.
+                cohorts, more_cohorts = await waiting_cohorts(unit, actor, limit=MAX_PENDING // 2)
+                page = await queries.nominations(actor, NominationFilter(for_me=True, in_cohort=False),
+                                                 limit=MAX_PENDING - len(cohorts))  # fmt: skip
             except Forbidden:
                 return None
             models = {m: await unit.get(FrontierModel, m) for m in {n.model_id for n in page.items}}
-            return Queue(page.items, models, await queries.display_names(page.items), page.next_cursor is not None)
+            return Queue(page.items, models, await queries.display_names(page.items),
+                         page.next_cursor is not None or more_cohorts, cohorts=cohorts)  # fmt: skip

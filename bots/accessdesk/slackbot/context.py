@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from accessdesk.clock import Clock
 from accessdesk.domain.actor import Actor
 from accessdesk.slackbot import blocks
+from accessdesk.slackbot.cohort_decisions import SlackCohorts
 from accessdesk.slackbot.commands import SlackCommands
 from accessdesk.slackbot.decisions import SlackDecisions
 from accessdesk.slackbot.home import SlackHome
@@ -77,6 +78,7 @@ class Services:
     identities: Identities
     commands: SlackCommands
     decisions: SlackDecisions
+    cohorts: SlackCohorts
     homes: SlackHome
     linking: SlackLinking
     # What a decision or a nomination made in Slack wrote to the outbox leaves at once, after the acknowledgement.

@@ -26,6 +26,9 @@ class ActionId(StrEnum):
 
     APPROVE = "nomination-approve"
     REJECT = "nomination-reject"
+    COHORT_APPROVE_ALL = "cohort-approve-all"
+    # A link button: Slack opens its URL and still tells the app of the click, which is only acknowledged.
+    COHORT_REVIEW = "cohort-review"
 
 
 class CallbackId(StrEnum):

@@ -23,7 +23,8 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import DomainError, Invalid, ModelSwitchedOff, NotFound
 from accessdesk.domain.vocabulary import Verdict
-from accessdesk.slackbot import blocks
+from accessdesk.slackbot import blocks, cohort_blocks
+from accessdesk.slackbot.cohort_decisions import cohort_id_of
 from accessdesk.slackbot.commands import Elsewhere, nomination_form
 from accessdesk.slackbot.context import Explain, Requester, Services
 from accessdesk.slackbot.decisions import nomination_id_of
@@ -177,14 +178,16 @@ def on_home(requester: Requester, services: Services) -> Explain:
     return explain
 
 
-async def publish_home(requester: Requester, services: Services, *, notice: str | None = None) -> None:
-    """The person's App Home drawn (again), as it stands now; for someone accessdesk cannot name, only why."""
+async def publish_home(requester: Requester, services: Services, *, notice: str | None = None,
+                       told: str | None = None) -> None:  # fmt: skip
+    """The person's App Home drawn (again), as it stands now; for someone accessdesk cannot name, only why.
+    ``notice``: a refusal shown on top; ``told``: what their click did, shown on top."""
     try:
         home = await services.homes.of(actor=await requester.actor())
     except NotLinked:
         view = blocks.home_notice(notice or blocks.not_linked_text(console_url=services.console_url))
     else:
-        view = blocks.home_view(home, console_url=services.console_url, notice=notice)
+        view = blocks.home_view(home, console_url=services.console_url, notice=notice, told=told)
     await requester.client.views_publish(user_id=requester.slack_user, view=view)
 
 
@@ -203,6 +206,31 @@ async def approve(ack: AsyncAck, body: dict[str, Any], requester: Requester, ser
     if click.on_home:
         await publish_home(requester, services)
     await services.prompt.now(decided.messages)
+
+
+async def approve_all(ack: AsyncAck, body: dict[str, Any], requester: Requester, services: Services) -> None:
+    """Approve all on a cohort's card or on the App Home (Slack asked first, with the button's ``confirm``):
+    acknowledged, then every member the person may decide on approved; what became of each member is told to them
+    alone (a refused member with why, the others decided), and the card follows through the outbox."""
+    click = Click.of(body)
+    await ack()
+    approved = None
+    async with refusals(on_home(requester, services) if click.on_home else requester.tell,
+                        console_url=services.console_url):  # fmt: skip
+        approved = await services.cohorts.approve_all(actor=await requester.actor(), cohort_id=cohort_id_of(click.value))
+    if approved is None:
+        return
+    result = cohort_blocks.approve_all_result(approved.decided)
+    if click.on_home:
+        await publish_home(requester, services, told=result)
+    else:
+        await requester.tell(result)
+    await services.prompt.now(approved.messages)
+
+
+async def acknowledge(ack: AsyncAck) -> None:
+    """A click Slack only tells us of (a link button: Slack opens its page itself)."""
+    await ack()
 
 
 async def reject(ack: AsyncAck, body: dict[str, Any], requester: Requester, services: Services) -> None:

@@ -102,6 +102,13 @@ def reminder_text(topic: str, payload: dict[str, Any], *, console_url: str) -> s
         return (f":bell: The nomination of {esc(payload['organisation'])} for {esc(payload['model'])} has waited "
                 f"48 hours for your decision; it lapses at its proposed start, {_at(payload['starts_at'])}: "
                 f"<{link}|decide in accessdesk>.")  # fmt: skip
+    if topic == "reminder.cohort_pending":
+        link = blocks.console_page(console_url, f"cohorts/{payload['cohort_id']}")
+        awaiting = int(payload.get("awaiting") or 0)
+        return (f":bell: Cohort {esc(payload['cohort'])} for {esc(payload['model'])}: "
+                f"{blocks.counted(awaiting, 'member')} {'has' if awaiting == 1 else 'have'} waited 48 hours for your "
+                f"decision; they lapse at their proposed start, {_at(payload['starts_at'])}: <{link}|review the "
+                "cohort in accessdesk>.")  # fmt: skip
     return blocks.notification_text(topic, payload)
 
 

@@ -4,7 +4,11 @@ What each address becomes:
 
 - ``model:<id>:approvers``: the model's approval cards. ``nomination.created`` posts a card in each of the model's
   channels; a decision, a withdrawal or a lapse edits every posted card in place and notes it in each card's
-  thread; anything else (a planned release moved) is posted in the model's channels.
+  thread; anything else (a planned release moved) is posted in the model's channels. A cohort has one card
+  instead of one per member (:mod:`accessdesk.slackbot.cohort_cards`): posted for ``cohort.created`` or any of its
+  members' ``nomination.created`` (which carries ``cohort_id``), whichever comes first; edited after anything that
+  happens to a member, once per change (``SlackCohortCard.shown``: a cohort decided at once reports each member,
+  and all but the first find the card already showing it); ``cohort.decided`` is also noted in its thread.
 - ``user:<id>``: a direct message to the person's Slack account, when they have one: linked by ``/accessdesk
   link``, or found by the confirmed e-mail address of their accessdesk account. Without one the message is only
   logged, as without Slack.
@@ -41,13 +45,30 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock, SystemClock
-from accessdesk.db.tables import Decision, FrontierModel, OutboxMessage, SlackCard, SlackDelivery, User
+from accessdesk.db.tables import (
+    Decision,
+    FrontierModel,
+    Nomination,
+    OutboxMessage,
+    SlackCard,
+    SlackCohortCard,
+    SlackDelivery,
+    User,
+)
 from accessdesk.domain.notices import contacts
 from accessdesk.domain.notifier import RetryAfter
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Side, Verdict
-from accessdesk.slackbot import blocks, notices
+from accessdesk.slackbot import blocks, cohort_blocks, notices
 from accessdesk.slackbot.cards import Card, card_of, posted
+from accessdesk.slackbot.cohort_cards import (
+    COHORT_CARD_EVENT,
+    card_turn,
+    cohort_card_metadata,
+    cohort_card_of,
+    cohort_cards_posted,
+    digest,
+)
 from accessdesk.slackbot.identity import slack_account_of
 
 log = logging.getLogger(__name__)
@@ -74,6 +95,9 @@ _delivering: ContextVar[tuple[Unit, OutboxMessage] | None] = ContextVar("deliver
 # What happened to a pending nomination: its cards are edited and a note goes in each card's thread.
 FOLLOW_UPS = frozenset({"nomination.decision", "nomination.withdrawn", "nomination.lapsed"})
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
+# A cohort card is edited, then read again: a member decided meanwhile (by another delivery, whose edit may have
+# reached Slack first) is shown by a further edit, at most this many in all.
+COHORT_EDITS = 3
 
 
 def card_metadata(nomination_id: uuid.UUID) -> dict[str, Any]:
@@ -128,10 +152,19 @@ class SlackNotifier:
         await self._post(unit.session, message, channel, text=await notices.text_of(unit, message, self._console_url))
 
     async def _to_approvers(self, unit: Unit, message: OutboxMessage, model_id: uuid.UUID) -> None:
-        if message.topic == "nomination.created":
+        cohort_id = message.payload.get("cohort_id")
+        if message.topic == "nomination.created" and cohort_id is None:
             await self._post_cards(unit, uuid.UUID(str(message.payload["nomination_id"])))
+        elif message.topic in ("nomination.created", "cohort.created"):
+            await self._post_cohort_cards(unit, uuid.UUID(str(cohort_id)))
+        elif message.topic == "cohort.decided":
+            await self._follow_cohort(unit, uuid.UUID(str(cohort_id)), noted=message)
         elif message.topic in FOLLOW_UPS:
-            await self._follow_up(unit, message)
+            nomination = await unit.get(Nomination, uuid.UUID(str(message.payload["nomination_id"])))
+            if nomination.cohort_id is not None:
+                await self._follow_cohort(unit, nomination.cohort_id)
+            else:
+                await self._follow_up(unit, message)
         else:
             model = await unit.get(FrontierModel, model_id)
             text = await notices.text_of(unit, message, self._console_url)
@@ -151,26 +184,73 @@ class SlackNotifier:
                 continue
             if row is None:
                 row = SlackCard(nomination_id=nomination_id, channel=channel, ts=None, posted_at=self._clock.now())
-            else:
-                row.posted_at = self._clock.now()
-            # Kept whatever happens, committed with the outbox's transaction; taken back only when Slack's answer
-            # proves nothing was posted.
-            unit.session.add(row)
-            try:
-                answer = await self._call(channel, self._client.chat_postMessage, channel=channel, unfurl_links=False,
-                                          unfurl_media=False, metadata=card_metadata(nomination_id),
-                                          **card.for_channel(channel, console_url=self._console_url))  # fmt: skip
-            except (SlackApiError, RetryAfter) as exc:
-                response = exc.response if isinstance(exc, SlackApiError) else None
-                if response is None or response.status_code < 500:  # refused (ok: false, 429): nothing was posted
-                    if row in unit.session.new:
-                        unit.session.expunge(row)
-                    else:
-                        await unit.session.delete(row)
-                raise
-            row.ts = str(answer["ts"])
+            await self._post_card(unit, row, metadata=card_metadata(nomination_id),
+                                  content=card.for_channel(channel, console_url=self._console_url))  # fmt: skip
 
-    async def _found_card(self, unit: Unit, row: SlackCard) -> bool:
+    async def _post_card(self, unit: Unit, row: SlackCard | SlackCohortCard, *, metadata: dict[str, Any],
+                         content: dict[str, Any]) -> None:  # fmt: skip
+        """Post a card in ``row``'s channel, ``row`` saying so (with its ``ts`` once Slack answers)."""
+        row.posted_at = self._clock.now()
+        # Kept whatever happens, committed with the outbox's transaction; taken back only when Slack's answer
+        # proves nothing was posted.
+        unit.session.add(row)
+        try:
+            answer = await self._call(row.channel, self._client.chat_postMessage, channel=row.channel,
+                                      unfurl_links=False, unfurl_media=False, metadata=metadata, **content)  # fmt: skip
+        except (SlackApiError, RetryAfter) as exc:
+            response = exc.response if isinstance(exc, SlackApiError) else None
+            if response is None or response.status_code < 500:  # refused (ok: false, 429): nothing was posted
+                if row in unit.session.new:
+                    unit.session.expunge(row)
+                else:
+                    await unit.session.delete(row)
+            raise
+        row.ts = str(answer["ts"])
+
+    async def _post_cohort_cards(self, unit: Unit, cohort_id: uuid.UUID) -> None:
+        """The cohort's one card in each of its model's channels that does not have it yet, as :meth:`_post_cards`
+        posts a nomination's: whichever of the cohort's messages comes first posts it, the others find it."""
+        async with card_turn(unit, cohort_id):
+            card = await cohort_card_of(unit, cohort_id)
+            rows = {row.channel: row for row in await cohort_cards_posted(unit.session, cohort_id)}
+            for channel in card.summary.model.slack_channels:
+                row = rows.get(channel)
+                if row is not None and (row.ts is not None or await self._found_card(unit, row)):
+                    continue
+                content = card.for_channel(channel, console_url=self._console_url)
+                if row is None:
+                    row = SlackCohortCard(cohort_id=cohort_id, channel=channel, ts=None, posted_at=self._clock.now())
+                row.shown = digest(content)
+                await self._post_card(unit, row, metadata=cohort_card_metadata(cohort_id), content=content)
+
+    async def _follow_cohort(self, unit: Unit, cohort_id: uuid.UUID, *, noted: OutboxMessage | None = None) -> None:
+        """Every posted card of the cohort edited to show it as it is now, if it does not already: one edit per
+        change, however many of its members' messages report it. ``noted``: a cohort decision, noted once in each
+        card's thread."""
+        async with card_turn(unit, cohort_id):
+            for _ in range(COHORT_EDITS):
+                card, edited = await cohort_card_of(unit, cohort_id), False
+                for row in await cohort_cards_posted(unit.session, cohort_id):
+                    if row.ts is None and not await self._found_card(unit, row):
+                        continue  # never posted: the card's own delivery will post it as it is now
+                    content = card.for_channel(row.channel, console_url=self._console_url)
+                    if row.shown == (shown := digest(content)):
+                        continue
+                    await self._call(row.channel, self._client.chat_update, channel=row.channel, ts=row.ts, **content)
+                    row.shown, edited = shown, True
+                    unit.session.add(row)
+                if not edited:
+                    break
+            if noted is None:
+                return
+            by = noted.payload.get("by")
+            name = (await unit.get(User, uuid.UUID(str(by)))).name if by else "Someone"
+            for row in await cohort_cards_posted(unit.session, cohort_id):
+                if row.ts is not None:
+                    await self._post(unit.session, noted, row.channel, thread_ts=row.ts,
+                                     text=cohort_blocks.cohort_decided_note(name, noted.payload))  # fmt: skip
+
+    async def _found_card(self, unit: Unit, row: SlackCard | SlackCohortCard) -> bool:
         """Whether the card of a post that got no answer is in its channel after all (then ``row`` gets its ts).
 
         Raises :class:`RetryAfter` while that post may still land, rather than risk a second card."""
@@ -178,14 +258,16 @@ class SlackNotifier:
         if waited < CARD_SETTLES:
             raise RetryAfter(CARD_SETTLES - waited, reason=f"a card posted in {row.channel} got no answer yet")
         oldest, cursor = f"{row.posted_at.timestamp() - 5:.6f}", None
+        event, key, value = ((COHORT_CARD_EVENT, "cohort_id", str(row.cohort_id)) if isinstance(row, SlackCohortCard)
+                             else (CARD_EVENT, "nomination_id", str(row.nomination_id)))  # fmt: skip
         for _ in range(HISTORY_PAGES):
             answer = await self._call(row.channel, self._client.conversations_history, channel=row.channel,
                                       oldest=oldest, limit=100, include_all_metadata=True,
                                       **({"cursor": cursor} if cursor else {}))  # fmt: skip
             for message in answer.get("messages") or []:
                 metadata = message.get("metadata") or {}
-                if (metadata.get("event_type") == CARD_EVENT and
-                        (metadata.get("event_payload") or {}).get("nomination_id") == str(row.nomination_id)):  # fmt: skip
+                if (metadata.get("event_type") == event and
+                        (metadata.get("event_payload") or {}).get(key) == value):  # fmt: skip
                     row.ts = str(message["ts"])
                     unit.session.add(row)
                     return True

@@ -607,3 +607,20 @@ class RateLimitCount(SQLModel, table=True):
     count: int
     allowed: int  # the limit it was counted against, so that the instances can ask which keys reached theirs
     expires_at: datetime = _at(index=True)  # the window's end
+
+
+class SlackCohortCard(SQLModel, table=True):
+    """A cohort's one card as posted in one Slack channel (its members get none of their own): ``ts`` is the
+    message, edited in place as its members are decided. ``ts`` None: as :class:`SlackCard`'s (the post got no
+    answer yet). ``shown``: a digest of what the card shows now, so that a change is one edit however many member
+    decisions report it (a cohort decided at once reports each of its members)."""
+
+    __tablename__ = "slack_cohort_cards"
+    __table_args__ = (sa.UniqueConstraint("cohort_id", "channel"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    cohort_id: uuid.UUID = Field(foreign_key="cohorts.id")
+    channel: str = Field(sa_type=sa.String(32))
+    ts: str | None = Field(default=None, sa_type=sa.String(32))
+    posted_at: datetime = _at()
+    shown: str | None = Field(default=None, sa_type=sa.String(64))

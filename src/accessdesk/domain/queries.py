@@ -125,7 +125,8 @@ class NominationFilter:
 
     ``for_me``: the ones the actor can still decide on. ``nominated_by``: the ones that user nominated (anyone's
     id may be asked for; visibility still applies). ``search``: text in the name or slug of the model or of the
-    organisation, ignoring case."""
+    organisation, ignoring case. ``in_cohort``: True, only members of a cohort; False, only nominations of none
+    (a surface that shows each cohort as one item: :meth:`Queries.waiting_by_cohort`)."""
 
     state: NominationState | None = None
     model_id: uuid.UUID | None = None
@@ -135,6 +136,7 @@ class NominationFilter:
     grant_id: uuid.UUID | None = None
     nominated_by: uuid.UUID | None = None
     search: str | None = None
+    in_cohort: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +321,9 @@ class Queries:
             stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))
         if filters.for_me:
             stmt = self._my_queue(actor, stmt, now)
+        if filters.in_cohort is not None:
+            stmt = stmt.where(col(Nomination.cohort_id).is_not(None) if filters.in_cohort
+                              else col(Nomination.cohort_id).is_(None))  # fmt: skip
         if filters.search:
             stmt = stmt.where(_named(Nomination, filters.search))
         if sort is not None:
@@ -340,6 +345,15 @@ class Queries:
             ~sa.exists().where(col(Decision.nomination_id) == Nomination.id,
                                col(Decision.approver_id) == actor.user_id),
         )
+
+    async def waiting_by_cohort(self, actor: Actor) -> dict[uuid.UUID, int]:
+        """How many members of each cohort wait for the actor's decision (their queue, as ``for_me``), for a
+        surface that shows a cohort as one item; raises Forbidden for someone with no queue."""
+        queue = self._my_queue(actor, select(Nomination).where(visibility.cases_filter(actor, Nomination),
+                                                               col(Nomination.cohort_id).is_not(None)),
+                               self.unit.now()).subquery()  # fmt: skip
+        rows = await self.unit.session.exec(select(queue.c.cohort_id, sa.func.count()).group_by(queue.c.cohort_id))
+        return {cohort_id: int(count) for cohort_id, count in rows.all()}
 
     async def nomination(self, actor: Actor, nomination_id: uuid.UUID) -> tuple[Nomination, list[Decision]]:
         nomination = await self.unit.get(Nomination, nomination_id, what="nomination")
@@ -478,11 +492,13 @@ class Queries:
             found.setdefault(client.grant_id, []).append(client)
         return found
 
-    async def home(self, actor: Actor, *, limit: int = HOME_LIST) -> Home:
-        """The actor's home: their approval queue and their access ending soon (see :class:`Home`)."""
+    async def home(self, actor: Actor, *, limit: int = HOME_LIST, singles: bool = False) -> Home:
+        """The actor's home: their approval queue and their access ending soon (see :class:`Home`). ``singles``:
+        the queue without cohorts' members, for a home that shows each cohort as one item."""
         now = self.unit.now()
         try:
-            queue: Page[Nomination] | None = await self.nominations(actor, NominationFilter(for_me=True), limit=limit)
+            mine = NominationFilter(for_me=True, in_cohort=False if singles else None)
+            queue: Page[Nomination] | None = await self.nominations(actor, mine, limit=limit)
         except Forbidden:
             queue = None
         ending = await self._ending(actor, before=now + ENDING_SOON, fetch=check_limit(limit) + 1)

@@ -29,6 +29,7 @@ from sqlmodel import col, select
 from accessdesk.db.tables import (
     AccessGrant,
     Attestation,
+    Cohort,
     Decision,
     FrontierModel,
     NdaAcceptance,
@@ -57,6 +58,7 @@ class ReminderKind(StrEnum):
     ATTESTATION_EXPIRES_30D = "attestation.expires.30d"
     ATTESTATION_EXPIRES_7D = "attestation.expires.7d"
     NOMINATION_PENDING_48H = "nomination.pending.48h"
+    COHORT_PENDING_48H = "cohort.pending.48h"
 
 
 K = ReminderKind
@@ -71,6 +73,7 @@ TOPIC = {
     **{kind: "reminder.nda_expiring" for kind, _ in NDA_SCHEDULE},
     **{kind: "reminder.attestation_expiring" for kind, _ in ATTESTATION_SCHEDULE},
     K.NOMINATION_PENDING_48H: "reminder.nomination_pending",
+    K.COHORT_PENDING_48H: "reminder.cohort_pending",
 }
 # Who decides nominations, by kind of organisation: the roles holding the permission.
 DECIDERS = {kind: sorted(role.value for (k, role), held in ROLE_PERMISSIONS.items()
@@ -90,6 +93,7 @@ class Due:
     payload: dict[str, Any]
     organisation_id: uuid.UUID | None = None
     model_id: uuid.UUID | None = None
+    per_recipient: dict[str, dict[str, Any]] = field(default_factory=dict)  # added to the payload of each one's
 
 
 @dataclass(slots=True)
@@ -118,7 +122,8 @@ class Reminders:
     async def sweep(self, *, batch: int = 500) -> ReminderReport:
         """Send every reminder due now that no one has sent, committing each batch."""
         report = ReminderReport()
-        for finder in (self._grants_ending, self._ndas_expiring, self._attestations_expiring, self._pending):
+        for finder in (self._grants_ending, self._ndas_expiring, self._attestations_expiring, self._pending,
+                       self._cohorts_pending):  # fmt: skip
             while True:
                 found = 0
                 async for due in finder(self.unit.now(), batch):
@@ -147,7 +152,8 @@ class Reminders:
             return False  # another worker sent it
         for recipient, key in zip(due.recipients, keys, strict=True):
             self.unit.notify(topic=TOPIC[due.kind], recipient=recipient, dedupe_key=key,
-                             payload={**due.payload, "kind": due.kind.value, "deadline": due.deadline})  # fmt: skip
+                             payload={**due.payload, **due.per_recipient.get(recipient, {}), "kind": due.kind.value,
+                                      "deadline": due.deadline})  # fmt: skip
         return True
 
     # --- what is due -------------------------------------------------------------------------------------------
@@ -251,6 +257,7 @@ class Reminders:
                 Nomination.state == NominationState.PENDING.value,
                 Nomination.created_at <= now - PENDING_FOR,
                 Nomination.starts_at > now,
+                col(Nomination.cohort_id).is_(None),  # a cohort's members are reminded of as one (below)
                 _not_reminded(kind, Nomination.id, Nomination.created_at),
             )
             .order_by(col(Nomination.created_at), col(Nomination.id))
@@ -262,6 +269,31 @@ class Reminders:
                       organisation_id=nomination.organisation_id, model_id=model.id,
                       payload={"nomination_id": nomination.id, "model": model.name, "organisation": organisation,
                                "created_at": nomination.created_at, "starts_at": nomination.starts_at})  # fmt: skip
+
+    async def _cohorts_pending(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        """A cohort whose members still wait 48 h after it was made is one reminder: one message per approver
+        who could still decide some of them, saying how many (``awaiting``)."""
+        kind = K.COHORT_PENDING_48H
+        waiting = sa.and_(col(Nomination.state) == NominationState.PENDING.value, col(Nomination.starts_at) > now)
+        stmt = (
+            select(Cohort, FrontierModel)
+            .join(FrontierModel, col(FrontierModel.id) == Cohort.model_id)
+            .where(Cohort.created_at <= now - PENDING_FOR, sa.exists().where(col(Nomination.cohort_id) == Cohort.id, waiting),
+                   _not_reminded(kind, Cohort.id, Cohort.created_at))  # fmt: skip
+            .order_by(col(Cohort.created_at), col(Cohort.id))
+            .limit(batch)
+        )
+        for cohort, model in (await self.unit.session.exec(stmt)).all():
+            members = await self.unit.session.exec(select(Nomination).where(waiting, Nomination.cohort_id == cohort.id))
+            awaiting: dict[uuid.UUID, int] = {}
+            for nomination in members.all():
+                for user_id in await self.undecided(nomination, model):
+                    awaiting[user_id] = awaiting.get(user_id, 0) + 1
+            recipients = [f"user:{user_id}" for user_id in sorted(awaiting)]
+            yield Due(kind, cohort.id, cohort.created_at, cohort.created_at + PENDING_FOR, recipients, model_id=model.id,
+                      payload={"cohort_id": cohort.id, "cohort": cohort.name, "model": model.name,
+                               "created_at": cohort.created_at, "starts_at": cohort.starts_at},
+                      per_recipient={f"user:{u}": {"awaiting": n} for u, n in awaiting.items()})  # fmt: skip
 
     # --- who hears of it ---------------------------------------------------------------------------------------
 

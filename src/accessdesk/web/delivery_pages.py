@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
     K.ATTESTATION_EXPIRES_30D: "Attestation expires in 30 days",
     K.ATTESTATION_EXPIRES_7D: "Attestation expires in 7 days",
     K.NOMINATION_PENDING_48H: "Nomination pending 48 h",
+    K.COHORT_PENDING_48H: "Cohort pending 48 h",
 }
 NOTICES = {"retried": "The message goes out again with the next delivery round, with a fresh count of tries."}
 
@@ -48,6 +49,7 @@ class Subject:
 SUBJECTS = {
     "grant": Subject("access", "/console/grants/{subject_id}", "ends"),
     "nomination": Subject("nomination", "/console/nominations/{subject_id}", "made"),
+    "cohort": Subject("cohort", "/console/cohorts/{subject_id}", "made"),
     # NDA acceptances and attestations have no page of their own: their organisation's page lists them.
     "nda": Subject("NDA", "/console/organisations/{organisation_id}", "expires"),
     "attestation": Subject("attestation", "/console/organisations/{organisation_id}", "valid until"),
