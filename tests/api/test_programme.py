@@ -75,8 +75,9 @@ async def test_staff_get_the_whole_programme(api, bearer, world):
                                                 "items": [{"requirement": "nda", "label": "Acme NDA 1.0",
                                                            "standing": "missing", "area": None}]}]  # fmt: skip
     assert body["credentials"] == {"issued": 1, "live": 1, "revoked": 0, "tokens_issued": 5}
-    assert [(w["organisation_name"], w["cohort_id"]) for w in body["windows"]] == [
-        ("AI Security Office", None), ("Northwind", str(cohort.id)), ("Westwind", None)]
+    assert [(w["organisation_name"], w["cohort_id"], w["grants"], w["by_state"]) for w in body["windows"]] == [
+        ("AI Security Office", None, 1, {"active": 1}), (None, str(cohort.id), 1, {"active": 1}),
+        ("Westwind", None, 1, {"blocked": 1})]  # a cohort's window is one bar for all its members' grants
     assert body["tokens"] == {"first_day": "2026-12-01", "last_day": "2026-12-03", "total": 5,
                               "per_grant": [{"grant_id": str(grant.id), "organisation_name": "Northwind", "total": 5,
                                              "days": [{"day": "2026-12-03", "count": 5}]}]}  # fmt: skip

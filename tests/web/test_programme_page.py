@@ -89,7 +89,8 @@ async def test_staff_see_every_section_in_order_with_both_pictures(api, world):
     assert "Release − 30 days 2026-11-21: earliest government start" in timeline  # the 30-day line, labelled
     assert 'stroke-dasharray="7 4"' in timeline and "Planned release 2026-12-21" in timeline
     assert "Today 2026-12-03" in timeline
-    assert words_of(timeline).count("Northwind") >= 2  # drawn, and in the table below
+    assert words_of(timeline).count("Cohort: Wave 1") >= 2  # drawn, and in the table below
+    assert words_of(timeline).count("Westwind") >= 2 and '<a href="/console/cohorts/' in timeline
     tokens = section(html, "tokens-h")
     assert '<title id="tokens-title">' in tokens and '<desc id="tokens-desc">11 tokens issued' in tokens
     assert "2026-12-02 4 4" in words_of(tokens) and "2026-12-03 7 7" in words_of(tokens)

@@ -111,14 +111,19 @@ class CredentialsOut(Struct, kw_only=True):
 
 
 class WindowOut(Struct, kw_only=True):
-    grant_id: uuid.UUID
-    organisation_id: uuid.UUID
-    organisation_name: str
+    """A bar of the timeline: one grant's window, or (``grant_id`` null, ``cohort_id`` set) the window a cohort's
+    members' grants share, ``grants`` of them, counted ``by_state``; ``state`` is that of most of them."""
+
+    grant_id: uuid.UUID | None
+    organisation_id: uuid.UUID | None
+    organisation_name: str | None
     grantee_kind: str
     cohort_id: uuid.UUID | None
     starts_at: datetime
     ends_at: datetime
     state: str
+    grants: int
+    by_state: dict[str, int]
 
 
 class TokenDayOut(Struct, kw_only=True):
@@ -184,7 +189,8 @@ class ProgrammeOut(Struct, kw_only=True):
             credentials=CredentialsOut(issued=c.issued, live=c.live, revoked=c.revoked, tokens_issued=c.tokens_issued),
             windows=[WindowOut(grant_id=w.grant_id, organisation_id=w.organisation_id, organisation_name=w.organisation_name,
                                grantee_kind=w.grantee_kind.value, cohort_id=w.cohort_id, starts_at=w.starts_at,
-                               ends_at=w.ends_at, state=w.state.value) for w in o.windows],  # fmt: skip
+                               ends_at=w.ends_at, state=w.state.value, grants=w.grants, by_state=named(w.by_state))
+                     for w in o.windows],  # fmt: skip
             tokens=TokensOut(first_day=t.first_day, last_day=t.last_day, total=t.total,
                              per_grant=[TokenSeriesOut(grant_id=s.grant_id, organisation_name=s.organisation_name,
                                                        total=s.total, days=[TokenDayOut(day=d, count=k) for d, k in s.days.items()])

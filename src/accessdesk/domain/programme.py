@@ -38,7 +38,7 @@ from accessdesk.domain import gates, instants, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.grant_state import state_is_sql, state_sql
 from accessdesk.domain.grants import stored_answer
-from accessdesk.domain.obligations import AREA_LABELS, OK, VETTING_OWED, standing_of
+from accessdesk.domain.obligations import AREA_LABELS, OK, RENEWAL_DUE, VETTING_OWED, standing_of
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, GrantState, NominationKind, NominationState, OrgKind
@@ -66,16 +66,42 @@ class ModelSummary:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One grant's window as the timeline draws it, with its state now."""
+    """One bar of the timeline: one grant's window with its state now, or the window a cohort's members' grants
+    share, with how many of them are in each state (``grant_id`` and the organisation then None). A cohort of 200
+    is one bar, not 200 identical ones: the overview stays as long however many partners a cohort brings."""
 
-    grant_id: uuid.UUID
-    organisation_id: uuid.UUID
-    organisation_name: str
+    grant_id: uuid.UUID | None
+    organisation_id: uuid.UUID | None
+    organisation_name: str | None
     grantee_kind: OrgKind
     cohort_id: uuid.UUID | None
     starts_at: datetime
     ends_at: datetime
-    state: GrantState
+    by_state: dict[GrantState, int]  # only the states some grant is in
+
+    @property
+    def grants(self) -> int:
+        return sum(self.by_state.values())
+
+    @property
+    def state(self) -> GrantState:
+        """The state of most of its grants (of the one grant, for a grant's bar)."""
+        return max(self.by_state.items(), key=lambda item: (item[1], -list(GrantState).index(item[0])))[0]
+
+    @property
+    def is_cohort(self) -> bool:
+        return self.grant_id is None
+
+    @property
+    def label(self) -> str:
+        return self.organisation_name or f"{self.grants} grant{'s' if self.grants != 1 else ''}"
+
+    @property
+    def states_in_words(self) -> str:
+        """``active``, or for a cohort's bar ``150 active, 50 scheduled``."""
+        if not self.is_cohort:
+            return self.state.value
+        return ", ".join(f"{n} {state.value}" for state, n in self.by_state.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +292,7 @@ class Programme:
                                               visibility.cases_filter(actor, AccessGrant))  # fmt: skip
         nominations = await self._nominations(actor, model, at)
         cohorts = await self._cohorts(actor, model, nominations[1])
-        windows = await self._windows(actor, model, at)
+        windows = await self._windows(actor, model, at, cohorts)
         attention = await self._answers(actor, model, at)
         return ProgrammeOverview(
             at=at,
@@ -282,7 +308,7 @@ class Programme:
             owed=await self._owed(actor, model, at),
             credentials=await self._credentials(grants),
             windows=windows,
-            tokens=await self._tokens(grants, windows, at),
+            tokens=await self._tokens(actor, model, windows, at),
         )
 
     async def _grant_states(self, actor: Actor, model: FrontierModel, at: datetime) -> dict[GrantState, int]:
@@ -332,28 +358,51 @@ class Programme:
                                            ends_at=cohort.ends_at, size=sum(by_state.values()), by_state=by_state))  # fmt: skip
         return summaries
 
-    async def _windows(self, actor: Actor, model: FrontierModel, at: datetime) -> list[Window]:
-        """Every grant's window, the government's first, then the partners' by cohort (those of none last)."""
+    async def _windows(self, actor: Actor, model: FrontierModel, at: datetime, cohorts: list[CohortSummary]) -> list[Window]:
+        """The timeline's bars: the government's grants first, then a bar per cohort window (its members' grants
+        counted by state, in the database), then the partners' grants of no cohort."""
         state = state_sql(at)
-        stmt = (
+        visible = sa.and_(col(AccessGrant.model_id) == model.id, visibility.cases_filter(actor, AccessGrant))
+        singles = (
             sa.select(col(AccessGrant.id), col(AccessGrant.organisation_id), col(Organisation.name),
-                      col(AccessGrant.grantee_kind), col(Nomination.cohort_id), col(AccessGrant.starts_at),
-                      col(AccessGrant.ends_at), state)
+                      col(AccessGrant.grantee_kind), col(AccessGrant.starts_at), col(AccessGrant.ends_at), state)
             .join(Organisation, col(Organisation.id) == AccessGrant.organisation_id)
             .join(Nomination, col(Nomination.id) == AccessGrant.nomination_id)
-            .join(Cohort, col(Cohort.id) == Nomination.cohort_id, isouter=True)
-            .where(col(AccessGrant.model_id) == model.id, visibility.cases_filter(actor, AccessGrant))
-            .order_by(col(AccessGrant.grantee_kind) != OrgKind.GOVERNMENT.value, col(Cohort.created_at).is_(None),
-                      col(Cohort.created_at), col(Cohort.id), col(AccessGrant.starts_at), col(Organisation.name),
-                      col(AccessGrant.id))
+            .where(visible, col(Nomination.cohort_id).is_(None))
+            .order_by(col(AccessGrant.grantee_kind) != OrgKind.GOVERNMENT.value, col(AccessGrant.starts_at),
+                      col(Organisation.name), col(AccessGrant.id))
         )  # fmt: skip
-        # Eight columns: past what SQLModel's typed ``exec`` takes; the session's own connection runs it in its
+        grouped = (
+            sa.select(col(Nomination.cohort_id), col(AccessGrant.starts_at), col(AccessGrant.ends_at), state,
+                      sa.func.count())
+            .join(Nomination, col(Nomination.id) == AccessGrant.nomination_id)
+            .where(visible, col(Nomination.cohort_id).is_not(None))
+            .group_by(col(Nomination.cohort_id), col(AccessGrant.starts_at), col(AccessGrant.ends_at), state)
+        )  # fmt: skip
+        # More columns than SQLModel's typed ``exec`` takes; the session's own connection runs them in its
         # transaction, after what the session holds is flushed.
         await self.unit.session.flush()
-        rows = (await (await self.unit.session.connection()).execute(stmt)).all()
-        return [Window(grant_id=gid, organisation_id=oid, organisation_name=name, grantee_kind=OrgKind(kind),
-                       cohort_id=cohort_id, starts_at=aware(starts), ends_at=aware(ends), state=GrantState(value))
-                for gid, oid, name, kind, cohort_id, starts, ends, value in rows]  # fmt: skip
+        connection = await self.unit.session.connection()
+        government: list[Window] = []
+        partners: list[Window] = []
+        for gid, oid, name, kind, starts, ends, value in (await connection.execute(singles)).all():
+            window = Window(grant_id=gid, organisation_id=oid, organisation_name=name, grantee_kind=OrgKind(kind),
+                            cohort_id=None, starts_at=aware(starts), ends_at=aware(ends),
+                            by_state={GrantState(value): 1})  # fmt: skip
+            (government if window.grantee_kind == OrgKind.GOVERNMENT else partners).append(window)
+        bars: dict[tuple[uuid.UUID, datetime, datetime], dict[GrantState, int]] = {}
+        for cohort_id, starts, ends, value, n in (await connection.execute(grouped)).all():
+            counts = bars.setdefault((cohort_id, aware(starts), aware(ends)), {})
+            counts[GrantState(value)] = counts.get(GrantState(value), 0) + int(n)
+        order = {c.id: n for n, c in enumerate(cohorts)}
+        in_cohorts = [
+            Window(grant_id=None, organisation_id=None, organisation_name=None, grantee_kind=OrgKind.PARTNER,
+                   cohort_id=cohort_id, starts_at=starts, ends_at=ends,
+                   by_state={s: counts[s] for s in GrantState if s in counts})
+            for (cohort_id, starts, ends), counts in sorted(
+                bars.items(), key=lambda item: (order.get(item[0][0], len(order)), item[0][1], item[0][2]))
+        ]  # fmt: skip
+        return [*government, *in_cohorts, *partners]
 
     async def _answers(self, actor: Actor, model: FrontierModel, at: datetime) -> list[GrantAnswer]:
         """The government's grants and every grant that needs attention, each with the one answer about it."""
@@ -386,29 +435,48 @@ class Programme:
             Nomination.model_id == model.id, visibility.cases_filter(actor, Nomination),
             Nomination.state == NominationState.PENDING.value, Nomination.starts_at > at)  # fmt: skip
         members = sa.union(live, waiting).subquery()
+        in_programme = col(Organisation.id).in_(select(members.c.organisation_id))
+        counted = (await session.exec(select(sa.func.count()).select_from(Organisation).where(in_programme))).one()
+        nda = await gates.current_nda(session, model)
+        # Who may owe something, found by the database so that the many who owe nothing are never read: a superset
+        # of what ``standing_of`` then judges (anything on file that is not ``ok``: ok means valid beyond
+        # RENEWAL_DUE from now), so no one who owes is left out.
+        due = at + RENEWAL_DUE
+        all_areas_ok = (select(Attestation.organisation_id)
+                        .where(Attestation.attested_at <= at, Attestation.valid_until > due)
+                        .group_by(col(Attestation.organisation_id))
+                        .having(sa.func.count(sa.distinct(col(Attestation.area))) == len(Area)))  # fmt: skip
+        may_owe = [col(Organisation.vetting_state).in_([v.value for v in VETTING_OWED]),
+                   col(Organisation.id).not_in(all_areas_ok)]  # fmt: skip
+        if nda is not None:
+            may_owe.append(col(Organisation.id).not_in(
+                select(NdaAcceptance.organisation_id).where(
+                    NdaAcceptance.series == nda.series, NdaAcceptance.version_major == nda.version_major,
+                    NdaAcceptance.accepted_at <= at, NdaAcceptance.expires_at > due)))  # fmt: skip
         orgs = (await session.exec(
             select(Organisation.id, Organisation.name, Organisation.kind, Organisation.vetting_state)
-            .where(col(Organisation.id).in_(select(members.c.organisation_id)))
+            .where(in_programme, sa.or_(*may_owe))
             .order_by(col(Organisation.kind) != OrgKind.GOVERNMENT.value, col(Organisation.name), col(Organisation.id))
         )).all()  # fmt: skip
-        nda = await gates.current_nda(session, model)
+        candidates = [org_id for org_id, *_ in orgs]
         accepted: dict[uuid.UUID, datetime] = {}
-        if nda is not None:
+        if nda is not None and candidates:
             accepted = {org: aware(until) for org, until in (await session.exec(
                 select(NdaAcceptance.organisation_id, sa.func.max(NdaAcceptance.expires_at))
-                .where(col(NdaAcceptance.organisation_id).in_(select(members.c.organisation_id)),
+                .where(col(NdaAcceptance.organisation_id).in_(candidates),
                        NdaAcceptance.series == nda.series, NdaAcceptance.version_major == nda.version_major,
                        NdaAcceptance.accepted_at <= at)
                 .group_by(col(NdaAcceptance.organisation_id))
             )).all()}  # fmt: skip
-        attested: dict[tuple[uuid.UUID, str], datetime] = {
-            (org, area): aware(until) for org, area, until in (await session.exec(
-                select(Attestation.organisation_id, Attestation.area, sa.func.max(Attestation.valid_until))
-                .where(col(Attestation.organisation_id).in_(select(members.c.organisation_id)),
-                       Attestation.attested_at <= at)
-                .group_by(col(Attestation.organisation_id), col(Attestation.area))
-            )).all()
-        }  # fmt: skip
+        attested: dict[tuple[uuid.UUID, str], datetime] = {}
+        if candidates:
+            attested = {
+                (org, area): aware(until) for org, area, until in (await session.exec(
+                    select(Attestation.organisation_id, Attestation.area, sa.func.max(Attestation.valid_until))
+                    .where(col(Attestation.organisation_id).in_(candidates), Attestation.attested_at <= at)
+                    .group_by(col(Attestation.organisation_id), col(Attestation.area))
+                )).all()
+            }  # fmt: skip
         owing = []
         for org_id, name, kind, vetting in orgs:
             items = []
@@ -421,7 +489,7 @@ class Programme:
                     items.append(OwedItem("attestation", AREA_LABELS[area], standing, area=area.value))
             if items:
                 owing.append(OwedBy(organisation_id=org_id, organisation_name=name, kind=OrgKind(kind), items=items))
-        return Owed(organisations=len(orgs), nda_title=nda.title if nda else None, by_organisation=owing)
+        return Owed(organisations=int(counted), nda_title=nda.title if nda else None, by_organisation=owing)
 
     async def _credentials(self, grants: Any) -> CredentialCounts:
         stmt = select(sa.func.count(), sa.func.count(col(OAuthClient.revoked_at)),
@@ -431,7 +499,7 @@ class Programme:
         return CredentialCounts(issued=int(issued), live=int(issued) - int(revoked), revoked=int(revoked),
                                 tokens_issued=int(tokens))  # fmt: skip
 
-    async def _tokens(self, grants: Any, windows: list[Window], at: datetime) -> TokenIssuance:
+    async def _tokens(self, actor: Actor, model: FrontierModel, windows: list[Window], at: datetime) -> TokenIssuance:
         """Tokens per UTC day per grant, from the first window's start to today or the last window's end, whichever
         is first (at most :data:`TOKEN_DAYS` days, the latest)."""
         if not windows:
@@ -443,16 +511,20 @@ class Programme:
             return TokenIssuance(first_day=None, last_day=None, series=[])
         first = max(first, last - timedelta(days=TOKEN_DAYS - 1))
         day = col(TokenIssuanceDay.day)
-        stmt = (select(OAuthClient.grant_id, day, sa.func.sum(TokenIssuanceDay.count))
+        stmt = (select(AccessGrant.id, Organisation.name, day, sa.func.sum(TokenIssuanceDay.count))
                 .join(OAuthClient, col(OAuthClient.id) == TokenIssuanceDay.client_pk)
-                .where(col(OAuthClient.grant_id).in_(grants), day >= first, day <= last)
-                .group_by(col(OAuthClient.grant_id), day))  # fmt: skip
+                .join(AccessGrant, col(AccessGrant.id) == OAuthClient.grant_id)
+                .join(Organisation, col(Organisation.id) == AccessGrant.organisation_id)
+                .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant), day >= first,
+                       day <= last)
+                .group_by(col(AccessGrant.id), col(Organisation.name), day))  # fmt: skip
         per_grant: dict[uuid.UUID, dict[date, int]] = {}
-        for grant_id, on, n in (await self.unit.session.exec(stmt)).all():
-            if grant_id is not None and n:
+        names: dict[uuid.UUID, str] = {}
+        for grant_id, name, on, n in (await self.unit.session.exec(stmt)).all():
+            if n:
                 per_grant.setdefault(grant_id, {})[on] = int(n)
-        names = {w.grant_id: w.organisation_name for w in windows}
-        series = [TokenSeries(grant_id=g, organisation_name=names.get(g, ""), days=dict(sorted(days.items())))
+                names[grant_id] = name
+        series = [TokenSeries(grant_id=g, organisation_name=names[g], days=dict(sorted(days.items())))
                   for g, days in per_grant.items()]  # fmt: skip
         series.sort(key=lambda s: (-s.total, s.organisation_name, str(s.grant_id)))
         return TokenIssuance(first_day=first, last_day=last, series=series)

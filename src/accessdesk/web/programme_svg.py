@@ -122,8 +122,8 @@ def _marker(scale: _Scale, at: datetime, row: int, label: str, bottom: float, da
 
 
 def timeline_svg(overview: ProgrammeOverview) -> Markup:
-    """One bar per grant window (the government's first, then the partners' by cohort), coloured by state and
-    labelled with it; the planned release, the earliest a government window may start (the release − 30 days)
+    """One bar per grant window (the government's first, then one per cohort window for all its members' grants,
+    then the partners of no cohort), coloured by (most of its grants') state and labelled with the states; the planned release, the earliest a government window may start (the release − 30 days)
     and today drawn as labelled vertical lines; a legend of the states."""
     model, scale = overview.model, _time_scale(overview)
     groups = timeline_groups(overview)
@@ -138,17 +138,18 @@ def timeline_svg(overview: ProgrammeOverview) -> Markup:
         for w in windows:
             x0, x1 = scale.x(w.starts_at), scale.x(w.ends_at)
             width = max(x1 - x0, 2.0)
-            fill = STATE_FILL[w.state]
-            tip = f"{w.organisation_name}: {w.state.value}, {_iso_day(w.starts_at)} to {_iso_day(w.ends_at)}"
+            fill = STATE_FILL[w.state]  # a cohort's bar: the state of most of its grants; its words say them all
+            words = w.states_in_words
+            tip = f"{w.label}: {words}, {_iso_day(w.starts_at)} to {_iso_day(w.ends_at)}"
             body.append(f'<g><title>{escape(tip)}</title>'
                         f'<rect x="{x0:.1f}" y="{y + 1:.1f}" width="{width:.1f}" height="{bar - 4}" rx="3" fill="{fill}"/>')  # fmt: skip
-            body.append(_text(LABELS, y + bar / 2 + 3, _short(w.organisation_name), anchor="end"))
-            if width >= 64:
-                body.append(_text(x0 + 5, y + bar / 2 + 3, w.state.value, fill="#ffffff"))
-            elif x1 + 60 <= RIGHT + 20:
-                body.append(_text(x1 + 4, y + bar / 2 + 3, w.state.value, fill=fill))
+            body.append(_text(LABELS, y + bar / 2 + 3, _short(w.label), anchor="end"))
+            if width >= 7.2 * len(words) + 10:
+                body.append(_text(x0 + 5, y + bar / 2 + 3, words, fill="#ffffff"))
+            elif x1 + 7.2 * len(words) <= RIGHT + 20:
+                body.append(_text(x1 + 4, y + bar / 2 + 3, words, fill=fill))
             else:
-                body.append(_text(x0 - 4, y + bar / 2 + 3, w.state.value, anchor="end", fill=fill))
+                body.append(_text(x0 - 4, y + bar / 2 + 3, words, anchor="end", fill=fill))
             body.append("</g>")
             y += bar
         y += 4
@@ -178,8 +179,8 @@ def timeline_svg(overview: ProgrammeOverview) -> Markup:
         legend.append(_text(x + 16, legend_y, state.value))
         x += 24 + 7.2 * len(state.value) + 12
     counted = ", ".join(f"{n} {s.value}" for s, n in overview.grants.by_state.items() if n) or "no grant"
-    desc = (f"{rows} grant window{'s' if rows != 1 else ''} of {model.name} ({counted}), the government's first, then "
-            f"partners by cohort. Planned release {_iso_day(model.planned_release_at)}; a government window may start "
+    desc = (f"{rows} bar{'s' if rows != 1 else ''} for the grant windows of {model.name} ({counted}), the government's "
+            f"first, then one per cohort window, then the partners of no cohort. Planned release {_iso_day(model.planned_release_at)}; a government window may start "
             f"no earlier than {_iso_day(model.earliest_government_start)} (30 days before); today is "
             f"{_iso_day(overview.at)}. The table below gives every window.")  # fmt: skip
     return _svg("timeline", legend_y + 12, f"Access windows of {model.name} against its planned release", desc,
