@@ -67,9 +67,14 @@ docker:
 test: .venv/.synced node_modules/.package-lock.json chromium docker
 	.venv/bin/pytest -n auto $(PYTEST_ARGS)
 
-bench: .venv/.synced
+bench: .venv/.synced node_modules/.package-lock.json
 	.venv/bin/python -m bench.audit_chain
 	.venv/bin/python -m bench.approval_queue
 	.venv/bin/python -m bench.oauth_throughput
+	.venv/bin/python -m bench.oauth_throughput --db sqlite
+	.venv/bin/python -m bench.oauth_throughput --scaling 2
+	.venv/bin/python -m bench.oauth_vs_peer
+	.venv/bin/python -m bench.oauth_cpu
 	.venv/bin/python -m bench.slack_ack --db postgresql
 	.venv/bin/python -m bench.reminder_sweep
+	.venv/bin/python -m bench.cohort
