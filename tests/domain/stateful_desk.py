@@ -1,5 +1,6 @@
-"""The product as the stateful test (test_stateful.py) drives it: the domain services, named people and things, and
-the check that a refused call changed nothing."""
+"""The product as the stateful test (test_stateful.py) drives it: the domain services, named people and things, the
+check that a refused call changed nothing, and that every nomination and decision (a cohort's members' included) was
+refused or made as the oracle's forecast says."""
 
 from __future__ import annotations
 
@@ -15,8 +16,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import FrozenClock
-from accessdesk.db.tables import AccessGrant, Attestation, FrontierModel, NdaAcceptance, NdaTemplate, Nomination
+from accessdesk.db.tables import (
+    AccessGrant,
+    Attestation,
+    AuditEvent,
+    FrontierModel,
+    NdaAcceptance,
+    NdaTemplate,
+    Nomination,
+)
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.cohorts import CohortRefused, Cohorts
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import DomainError
@@ -27,7 +37,15 @@ from accessdesk.domain.organisations import Organisations, actor_for
 from accessdesk.domain.transitions import sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
-from tests.domain.stateful_oracle import broken, load
+from tests.domain.stateful_oracle import (
+    Rows,
+    broken,
+    cohort_decision,
+    cohort_nomination,
+    load,
+    nomination_refusals,
+    single_decision,
+)
 
 T = TypeVar("T")
 OPERATOR = Actor.system("test operator")
@@ -41,6 +59,24 @@ STAFF = {
 }  # fmt: skip
 MOST_MODELS, MOST_PARTNERS = 4, 3
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+JUSTIFICATION = "Pre-release evaluation."
+# The code's refusals in the oracle's words, by (code, field at fault): a nomination's (a cohort's as a whole too), a
+# cohort member's, and a decision's (a cohort's as a whole, or a member's). A refusal not listed is unforeseen.
+NOMINATION_REFUSALS = {
+    ("forbidden", None): "may not nominate", ("not_found", None): "may not nominate",
+    ("model_switched_off", None): "switched off", ("not_designated", None): "designation",
+    ("invalid", "starts_at"): "window", ("invalid", "ends_at"): "window", ("outside_window", "starts_at"): "window",
+    ("overlap", None): "overlap", ("invalid", "organisation_id"): "not a grantee", ("invalid", "name"): "name taken",
+    ("cohort_refused", "members"): "members refused",
+}  # fmt: skip
+MEMBER_REFUSALS = {("overlap", None): "overlap", ("invalid", "organisation_id"): "not a partner",
+                   ("not_found", None): "names nobody"}  # fmt: skip
+DECISION_REFUSALS = {
+    ("forbidden", None): "may not decide", ("not_found", None): "may not decide", ("wrong_side", None): "may not decide",
+    ("not_pending", None): "not pending", ("self_decision", None): "own nomination",
+    ("already_decided", None): "decided already", ("model_switched_off", None): "switched off",
+    ("invalid", "reject"): "bad rejection",
+}  # fmt: skip
 
 
 def span(text: str) -> timedelta:
@@ -75,6 +111,23 @@ async def fingerprint(session: AsyncSession, tables: dict[str, list[str]]) -> di
     for table, row in typing.cast("Sequence[tuple[str, str]]", (await connection.exec_driver_sql(query)).all()):
         rows[table].append(row)
     return {table: hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest() for table, found in rows.items()}
+
+
+def said(refusal: DomainError, words: dict[tuple[str, str | None], str]) -> str:
+    """A refusal of the code in the oracle's words."""
+    key = (refusal.code, getattr(refusal, "field", None))
+    return words.get(key, f"unforeseen {key[0]}{f' of {key[1]}' if key[1] else ''} ({refusal.message})")
+
+
+def agrees(what: str, forecast: frozenset[str] | set[str], refusal: DomainError | None,
+           words: dict[tuple[str, str | None], str]) -> None:  # fmt: skip
+    """The call was refused exactly when the oracle forecast a refusal, and for one of the reasons it gave."""
+    rules = f"the rules refuse it ({', '.join(sorted(forecast))})" if forecast else "the rules allow it"
+    if refusal is None:
+        assert not forecast, f"calls_follow_the_rules: {what} was done, but {rules}"
+    else:
+        assert said(refusal, words) in forecast, (f"calls_follow_the_rules: {what} was refused "
+                                                  f"({said(refusal, words)}), but {rules}")  # fmt: skip
 
 
 async def audit_seq(session: AsyncSession) -> int:
@@ -112,9 +165,13 @@ class Desk:
         self.nominations: dict[tuple[str, str], uuid.UUID] = {}  # (model, grantee) → its latest nomination
         self.nominators: dict[uuid.UUID, str] = {}
         self.grants: dict[tuple[str, str], uuid.UUID] = {}  # (model, grantee) → its latest grant
+        self.cohorts: list[tuple[str, uuid.UUID, str, str]] = []  # (model, id, name, nominator), oldest first
         self.last_decider = "gov:approver"
         self.tables: dict[str, list[str]] = {}
         self._fingerprint: tuple[dict[str, str], int] | None = None
+        self._rows: Rows | None = None  # the rows as the last check read them, while no row or time has changed
+        self.refusal: DomainError | None = None  # the last call's, if it was refused
+        self.changed: list[str] = []  # the tables the last call changed
         self.log: list[str] = []
 
     @classmethod
@@ -200,11 +257,13 @@ class Desk:
         async with self.sessionmaker() as session:
             # Nothing else writes between two calls: what one call leaves is what the next one starts from.
             self._fingerprint = after, seq_after = await fingerprint(session, self.tables), await audit_seq(session)
+        self.refusal, self.changed = refusal, [table for table in self.tables if before[table] != after[table]]
+        if self.changed:  # else the rows the last check read are still the rows, and its verdict still holds
+            self._rows = None
         if refusal is not None:
             self.log.append(f"{what}: refused ({refusal.code}: {refusal.message})")
-            changed = [table for table in self.tables if before[table] != after[table]]
-            assert not changed, (f"refused_step_changes_nothing: {what} was refused ({refusal.code}) but changed "
-                                 f"{', '.join(changed)}")  # fmt: skip
+            assert not self.changed, (f"refused_step_changes_nothing: {what} was refused ({refusal.code}) but changed "
+                                      f"{', '.join(self.changed)}")  # fmt: skip
             return None
         self.log.append(f"{what}: done")
         assert not audited or seq_after > seq, f"successful_step_is_audited: {what} wrote no audit event"
@@ -212,16 +271,38 @@ class Desk:
 
     async def must(self, step: Callable[[Unit], Awaitable[T]]) -> T:
         """Setting the scene: a call that must succeed, not itself under test."""
-        self._fingerprint = None
+        self._fingerprint, self._rows = None, None
         async with self.sessionmaker() as session:
             return await step(Unit(session, self.clock))
 
+    async def rows(self) -> Rows:
+        """The rows as they are now, read once for the check after a step and the forecast before the next."""
+        if self._rows is None or self._rows.at != self.now:
+            async with self.sessionmaker() as session:
+                self._rows = await load(session, self.now, Unit(session, self.clock))
+        return self._rows
+
+    async def forecasting(self) -> Rows:
+        """The rows as they are now, enough to forecast a call: those the last check read if nothing has happened
+        since (a step of the machine), else read without the code's answers (a step of a scene)."""
+        if self._rows is not None and self._rows.at == self.now:
+            return self._rows
+        async with self.sessionmaker() as session:
+            return await load(session, self.now, Unit(session, self.clock), answers=False)
+
     async def check(self) -> None:
         """Every invariant of stateful_oracle against the rows as they are now."""
-        async with self.sessionmaker() as session:
-            rows = await load(session, self.now, Unit(session, self.clock))
-        problems = broken(rows)
+        problems = broken(await self.rows())
         assert not problems, "\n".join(problems)
+
+    async def events_since(self, seq: int) -> list[tuple[str, str]]:
+        """The audit events written after ``seq``: (action, subject id)."""
+        async with self.sessionmaker() as session:
+            found = await session.exec(select(AuditEvent).where(AuditEvent.seq > seq).order_by(col(AuditEvent.seq)))
+            return [(event.action, event.subject_id) for event in found.all()]
+
+    def slug_of(self, organisation_id: uuid.UUID) -> str:
+        return next(name for name, known in self.ids.items() if known == organisation_id)
 
     async def _to_next_moment(self) -> timedelta:
         async with self.sessionmaker() as session:
@@ -234,7 +315,8 @@ class Desk:
         ``release`` and designated up to ``designation``; the government and p1 compliant, attested for
         ``*_valid`` (None: not compliant). ``opening``: ``nominations`` nominates the government for m1 from a day
         ahead (or its earliest start) for 30 days and p1 a day later, ``grants`` has both sides approve them too,
-        ``none`` neither."""
+        ``cohort`` then nominates p1 and p2 for m1 from a week into p1's window as a cohort (p1 refused: it
+        overlaps), ``none`` nothing."""
         for developer, quorums in (("acme", "1+1"), ("beta", m2_quorums)):
             model = await self.register_model(by=f"{developer}:admin", release=release, quorums=quorums)
             for step in {"not_assessed": [], "in_consultation": ["in_consultation"],
@@ -250,9 +332,13 @@ class Desk:
         for grantee, later, by in (("gov", timedelta(0), "acme:nominator"), ("p1", timedelta(days=1), "gov:nominator")):
             at = starts_at + later
             made = await self._nominate("m1", grantee, at, at + timedelta(days=30), by=by)
-            if made and opening == "grants":
+            if made and opening in ("grants", "cohort"):
                 for approver in ("gov:approver", "acme:approver"):
                     await self.decide("m1", grantee, verdict="approve", by=approver)
+        if opening == "cohort":  # a week into p1's window, so that its members take a while to lapse
+            at = starts_at + timedelta(days=8)
+            await self._nominate_cohort("m1", ["p1", "p2"], at, at + timedelta(days=30), all_or_nothing=False,
+                                        title="Cohort 1", by="acme:nominator")  # fmt: skip
 
     async def complies(self, grantee: str, *, valid: str) -> None:
         """Everything a grantee owes at once: vetted (a partner), both developers' NDAs accepted, all six attested."""
@@ -356,25 +442,136 @@ class Desk:
             actor=actor, organisation_id=partner_id, outcome=Vetting(outcome),
             reason="Not yet." if outcome == "declined" else None))  # fmt: skip
 
-    async def nominate(self, model: str, grantee: str, *, start: str, length: str, by: str) -> uuid.UUID | None:
+    async def window(self, model: str, start: str, length: str) -> tuple[datetime, datetime]:
         """``start``: ``now+1d``, ``release-30d``…: from now, or from the model's planned release."""
         async with self.sessionmaker() as session:
             planned = (await Unit(session, self.clock).get(FrontierModel, self.id(model))).planned_release_at
         anchor = "release" if start.startswith("release") else "now"
         starts_at = (planned if anchor == "release" else self.now) + span(start[len(anchor) :] or "0m")
-        return await self._nominate(model, grantee, starts_at, starts_at + span(length), by=by,
+        return starts_at, starts_at + span(length)
+
+    async def nominate(self, model: str, grantee: str, *, start: str, length: str, by: str) -> uuid.UUID | None:
+        starts_at, ends_at = await self.window(model, start, length)
+        return await self._nominate(model, grantee, starts_at, ends_at, by=by,
                                     what=f"{by} nominates {grantee} for {model} from {start} for {length}")  # fmt: skip
 
     async def _nominate(self, model: str, grantee: str, starts_at: datetime, ends_at: datetime, *, by: str,
                         what: str | None = None) -> uuid.UUID | None:  # fmt: skip
         model_id, grantee_id, actor = self.id(model), self.id(grantee), self.who(by, model=model, grantee=grantee)
-        made = await self.call(what or f"{by} nominates {grantee} for {model}", lambda u: CoSelection(u).nominate(
+        what = what or f"{by} nominates {grantee} for {model}"
+        forecast = nomination_refusals(await self.forecasting(), by=actor.person_id, model_id=model_id,
+                                       organisation_id=grantee_id, starts_at=starts_at, ends_at=ends_at)  # fmt: skip
+        made = await self.call(what, lambda u: CoSelection(u).nominate(
             actor=actor, model_id=model_id, organisation_id=grantee_id, starts_at=starts_at, ends_at=ends_at,
-            actions=["invoke"], justification="Pre-release evaluation."))  # fmt: skip
+            actions=["invoke"], justification=JUSTIFICATION))  # fmt: skip
+        agrees(what, forecast, self.refusal, NOMINATION_REFUSALS)
         if made is None:
             return None
         self.nominations[(model, grantee)], self.nominators[made.id] = made.id, self.name_of(actor)
         return made.id
+
+    async def nominate_cohort(self, model: str, members: list[str], *, start: str, length: str,
+                              all_or_nothing: bool, name: str, by: str) -> None:  # fmt: skip
+        """Nominate ``members`` (slugs; one that names nobody is a member refused) for ``model`` as a cohort named
+        anew, or (``name="taken"``) as the model's latest cohort is. The code must nominate and refuse exactly the
+        members the oracle's single nominations would, write nothing for a member refused, and nothing at all for
+        a cohort refused."""
+        starts_at, ends_at = await self.window(model, start, length)
+        earlier = [title for of, _, title, _ in self.cohorts if of == model]
+        title = earlier[-1] if name == "taken" and earlier else f"Cohort {len(self.cohorts) + 1}"
+        await self._nominate_cohort(model, members, starts_at, ends_at, all_or_nothing=all_or_nothing, title=title,
+                                    by=by, when=f" from {start} for {length}")  # fmt: skip
+
+    async def _nominate_cohort(self, model: str, members: list[str], starts_at: datetime, ends_at: datetime, *,
+                               all_or_nothing: bool, title: str, by: str, when: str = "") -> None:  # fmt: skip
+        model_id, actor = self.id(model), self.who(by, model=model)
+        before = await self.forecasting()
+        forecast = cohort_nomination(before, by=actor.person_id, model_id=model_id, name=title, entries=members,
+                                     starts_at=starts_at, ends_at=ends_at, all_or_nothing=all_or_nothing)  # fmt: skip
+        what = (f"{by} nominates the cohort {title!r} of {', '.join(members)} for {model}{when}"
+                f"{', all or nothing' if all_or_nothing else ''}")  # fmt: skip
+        made = await self.call(what, lambda u: Cohorts(u).nominate_cohort(
+            actor=actor, model_id=model_id, name=title, entries=members, starts_at=starts_at, ends_at=ends_at,
+            actions=["invoke"], justification=JUSTIFICATION, all_or_nothing=all_or_nothing))  # fmt: skip
+        agrees(what, forecast.refused, self.refusal, NOMINATION_REFUSALS)
+        refused_for_members = self.refusal.members if isinstance(self.refusal, CohortRefused) else None
+        reported = made.members if made is not None else refused_for_members
+        if reported is not None:  # the whole was refused only for its members, or it was made: each as forecast
+            outcomes = {m.entry: m.refusal for m in reported}
+            assert set(outcomes) == set(forecast.members), (f"calls_follow_the_rules: {what} reported "
+                                                            f"{sorted(outcomes)}, not {sorted(forecast.members)}")  # fmt: skip
+            for entry, refusal in outcomes.items():
+                self.log.append(f"  member {entry}: {said(refusal, MEMBER_REFUSALS) if refusal else 'nominated'}")
+                agrees(f"{what}: member {entry}", forecast.members[entry], refusal, MEMBER_REFUSALS)
+        if made is None:
+            return
+        nominated = {m.nomination.id: m.entry for m in made.nominated if m.nomination is not None}
+        after = await self.rows()
+        written = {n.id for n in after.nominations.values() if n.cohort_id == made.cohort.id}
+        assert written == set(nominated), (f"refused_member_writes_nothing: {what} wrote members {len(written)}, "
+                                           f"reported {len(nominated)} nominated")  # fmt: skip
+        subjects = {str(made.cohort.id), *map(str, nominated)}
+        strays = [f"{action} of {subject}" for action, subject in await self.events_since(before.head_seq)
+                  if subject not in subjects]  # fmt: skip
+        assert not strays, f"refused_member_writes_nothing: {what} audited {', '.join(strays)}"
+        self.cohorts.append((model, made.cohort.id, title, self.name_of(actor)))
+        for nomination_id, entry in nominated.items():
+            self.nominations[(model, entry)], self.nominators[nomination_id] = nomination_id, self.name_of(actor)
+
+    async def decide_cohort(self, which: str, *, reject: str, reason: str, by: str) -> None:
+        """Decide on the ``latest`` or ``earliest`` cohort (of any model): approve every member, but ``reject`` (a
+        partner, or ``none``), rejected for ``reason``. Each member must be decided or refused exactly as the
+        oracle's single decisions in the order of the members' ids are; a member refused (or a cohort refused)
+        changes nothing of its own."""
+        if not self.cohorts:
+            raise Absent("no cohort")
+        model, cohort_id, title, nominator = self.cohorts[-1 if which == "latest" else 0]
+        actor = self.who(by, model=model, nominator=nominator)
+        rejecting = {} if reject == "none" else {self.id(reject): reason}
+        self.last_decider = self.name_of(actor)
+        before = await self.forecasting()
+        forecast = cohort_decision(before, by=actor.person_id, cohort_id=cohort_id, reject=rejecting)
+        what = (f"{by} ({self.last_decider}) decides the cohort {title!r} of {model}: approve all"
+                f"{f' but {reject}, rejected for {reason!r}' if rejecting else ''}")  # fmt: skip
+        # Audited or not is checked below: a cohort all of whose members are refused writes nothing, and says so.
+        done = await self.call(what, lambda u: Cohorts(u).decide_cohort(actor=actor, cohort_id=cohort_id,
+                                                                         reject=rejecting), audited=False)  # fmt: skip
+        agrees(what, forecast.refused, self.refusal, DECISION_REFUSALS)
+        if done is None:
+            return
+        assert {d.nomination.id for d in done.members} == set(forecast.members), f"{what} decided other members"
+        subjects = {str(cohort_id)}
+        for member in done.members:
+            expected = forecast.members[member.nomination.id]
+            who = f"{what}: member {member.organisation_name}"
+            self.log.append(f"  member {member.organisation_name}: {member.result}"
+                            f"{f' ({said(member.refusal, DECISION_REFUSALS)})' if member.refusal else ''}")  # fmt: skip
+            agrees(who, expected.refused, member.refusal, DECISION_REFUSALS)
+            assert member.result == expected.result, (f"calls_follow_the_rules: {who} was {member.result}, the rules "
+                                                      f"say {expected.result}")  # fmt: skip
+            if member.outcome is not None:
+                subjects |= {str(member.nomination.id), str(member.outcome.decision.id)}
+                if member.outcome.grant is not None:
+                    subjects.add(str(member.outcome.grant.id))
+                    self.grants[(model, self.slug_of(member.nomination.organisation_id))] = member.outcome.grant.id
+        after, events = await self.rows(), await self.events_since(before.head_seq)
+        fields = ("state", "developer_approvals", "government_approvals", "decided_at", "grant_id")
+        for member in done.members:
+            if member.refusal is None:
+                continue
+            was, now = before.nominations[member.nomination.id], after.nominations[member.nomination.id]
+            unchanged = [getattr(was, f) for f in fields] == [getattr(now, f) for f in fields]
+            same_decisions = len(before.decisions[was.id]) == len(after.decisions[was.id])
+            assert unchanged and same_decisions, (
+                f"refused_member_writes_nothing: {what}: {member.organisation_name} changed"
+            )
+        strays = [f"{action} of {subject}" for action, subject in events if subject not in subjects]
+        assert not strays, f"refused_member_writes_nothing: {what} audited {', '.join(strays)}"
+        if all(member.outcome is None for member in done.members):
+            assert not events and not self.changed, (f"refused_step_changes_nothing: {what} decided no member but "
+                                                     f"changed {', '.join(self.changed) or 'the audit trail'}")  # fmt: skip
+        else:
+            assert events, f"successful_step_is_audited: {what} wrote no audit event"
 
     def nomination(self, model: str, grantee: str) -> tuple[uuid.UUID, str]:
         """The latest nomination (or extension request) of ``grantee`` for ``model``, and who made it."""
@@ -393,11 +590,17 @@ class Desk:
         nomination, nominator = self.nomination(model, grantee)
         actor = self.who(by, model=model, grantee=grantee, nominator=nominator)
         self.last_decider = self.name_of(actor)
-        done = await self.call(f"{by} ({self.last_decider}) decides {verdict} on {grantee} for {model}", lambda u:
-                               CoSelection(u).decide(actor=actor, nomination_id=nomination, verdict=Verdict(verdict),
-                                                     reason="Not this time." if verdict == "reject" else None))  # fmt: skip
+        rows = await self.forecasting()
+        forecast = single_decision(rows, by=actor.person_id, nomination=rows.nominations[nomination], verdict=verdict)
+        what = f"{by} ({self.last_decider}) decides {verdict} on {grantee} for {model}"
+        done = await self.call(what, lambda u: CoSelection(u).decide(
+            actor=actor, nomination_id=nomination, verdict=Verdict(verdict),
+            reason="Not this time." if verdict == "reject" else None))  # fmt: skip
+        agrees(what, forecast.refused, self.refusal, DECISION_REFUSALS)
         if done is None:
             return
+        result = "granted" if done.grant is not None else "rejected" if verdict == "reject" else "approved"
+        assert result == forecast.result, f"calls_follow_the_rules: {what} was {result}, not {forecast.result}"
         approved_grant = done.nomination.kind == "grant" and done.nomination.state == "approved"
         assert not approved_grant or done.grant is not None, (
             "approved_grant_nominations_carry_their_grant: the decision approved the nomination but gave no grant"

@@ -2,10 +2,14 @@
 
 It reads the rows as the database has them and decides from the written rules alone whether each grant may be used
 now; it never asks the code's own helpers (gates, windows, grant_state) for a verdict. The code's answers are loaded
-beside the rows (the live ``Grants.usability``, the token endpoint's fast path ``usable_by_facts`` and the stored
-state) only so that the invariants can compare them with the oracle.
+beside the rows (the live ``Grants.usability``, the token endpoint's fast path ``usable_by_facts``, the stored
+state and each cohort's summary) only so that the invariants can compare them with the oracle.
 
 Each invariant is a function of the rows returning what breaks it, in words; its name is what a failure prints.
+
+It also says, before a call, what the rules make of it (the forecasts: why a nomination or a decision must be
+refused, in words, and what a decision must lead to). A cohort is forecast as the single nominations it consists of,
+and its decision as the single decisions of its members in the order of their ids, each by the same rules.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import SQLModel, col, select
@@ -24,6 +28,7 @@ from accessdesk.db.tables import (
     Attestation,
     AuditEvent,
     AuditHead,
+    Cohort,
     Decision,
     FrontierModel,
     NdaAcceptance,
@@ -33,7 +38,9 @@ from accessdesk.db.tables import (
     User,
     UserRole,
 )
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import verify
+from accessdesk.domain.cohorts import Cohorts, CohortSummary
 from accessdesk.domain.grant_state import GrantFacts, derive_state
 from accessdesk.domain.grants import Grants, Usability, usable_by_facts
 from accessdesk.domain.unit import Unit
@@ -48,6 +55,9 @@ DESIGNATIONS_ALLOWING = {"government": {"in_consultation", "covered"}, "partner"
 # is refused at nomination and blocked when it cannot be checked then (windows.problems_for). DESIGN asks only that
 # the government's access has begun by the moment of use, so a grant the oracle finds usable may be refused for it.
 STRICTER_THAN_DESIGN = frozenset({"window_before_government"})
+# Who nominates (DESIGN §1: developer and government staff nominate; the permission table gives it to their
+# nominators, approvers and admins).
+NOMINATING_ROLES = frozenset({"nominator", "approver", "admin"})
 WATCHED_ACTIONS = ("model.registered", "model.release_moved", "model.designated", "organisation.vetting_submitted",
                    "organisation.vetting_vetted", "organisation.vetting_declined")  # fmt: skip
 
@@ -75,8 +85,10 @@ class Rows:
     head_seq: int
     chain_checked: int
     chain_problem: str | None
+    cohorts: dict[uuid.UUID, Cohort] = field(default_factory=dict)
     live: dict[uuid.UUID, Usability] = field(default_factory=dict)
     fast_path_usable: dict[uuid.UUID, bool] = field(default_factory=dict)
+    summaries: dict[uuid.UUID, CohortSummary] = field(default_factory=dict)
 
     def claims_usable(self, grant: AccessGrant) -> bool:
         """Whether any answer of the code lets this grant be used now (the live answer or the token fast path)."""
@@ -87,11 +99,14 @@ class Rows:
                 f"{self.models[grant.model_id].slug} [{grant.starts_at:%m-%d %H:%M}, {grant.ends_at:%m-%d %H:%M})")  # fmt: skip
 
 
-async def load(session: AsyncSession, at: datetime, unit: Unit) -> Rows:
-    async def all_of(table: type[SQLModel]) -> list:
-        return list((await session.exec(select(table))).all())
+async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool = True) -> Rows:
+    """The rows at ``at``; with the code's ``answers`` beside them (and the audit chain verified), for the
+    invariants. Without, only what a forecast reads (no NDA, attestation or audit event but the head)."""
 
-    chain = await verify(session)  # first: it empties the session's identity map as it walks
+    async def all_of(table: type[SQLModel], wanted: bool = True) -> list:
+        return list((await session.exec(select(table))).all()) if wanted else []
+
+    chain = await verify(session) if answers else None  # first: it empties the session's identity map as it walks
     head = await session.get(AuditHead, 1)
     decisions: dict[uuid.UUID, list[Decision]] = defaultdict(list)
     for decision in await all_of(Decision):
@@ -101,27 +116,35 @@ async def load(session: AsyncSession, at: datetime, unit: Unit) -> Rows:
         roles[role.user_id].add(role.role)
     events = (await session.exec(
         select(AuditEvent).where(col(AuditEvent.action).in_(WATCHED_ACTIONS)).order_by(col(AuditEvent.seq))
-    )).all()  # fmt: skip
+    )).all() if answers else []  # fmt: skip
     rows = Rows(
         at=at,
         organisations={o.id: o for o in await all_of(Organisation)},
         users={u.id: u for u in await all_of(User)},
         roles=roles,
         models={m.id: m for m in await all_of(FrontierModel)},
-        templates={t.id: t for t in await all_of(NdaTemplate)},
-        acceptances=await all_of(NdaAcceptance),
-        attestations=await all_of(Attestation),
+        templates={t.id: t for t in await all_of(NdaTemplate, answers)},
+        acceptances=await all_of(NdaAcceptance, answers),
+        attestations=await all_of(Attestation, answers),
         nominations={n.id: n for n in await all_of(Nomination)},
         decisions=decisions,
         grants={g.id: g for g in await all_of(AccessGrant)},
+        cohorts={c.id: c for c in await all_of(Cohort)},
         events=list(events),
         head_seq=head.seq if head else 0,
-        chain_checked=chain.checked,
-        chain_problem=None if chain.ok else chain.describe(),
+        chain_checked=chain.checked if chain else 0,
+        chain_problem=None if chain is None or chain.ok else chain.describe(),
     )
+    if not answers:
+        return rows
     for grant in rows.grants.values():
         rows.live[grant.id] = await Grants(unit).usability(grant.id, at=at)
         rows.fast_path_usable[grant.id] = usable_by_facts(grant, at) is not None
+    cursor: str | None = ""
+    while rows.cohorts and cursor is not None:  # as the system (which sees every member) reads them, page by page
+        page = await Cohorts(unit).cohorts(Actor.system("stateful oracle"), cursor=cursor or None, limit=200)
+        rows.summaries.update({summary.cohort.id: summary for summary in page.items})
+        cursor = page.next_cursor
     return rows
 
 
@@ -266,6 +289,197 @@ def government_access(rows: Rows, model: FrontierModel, at: datetime) -> list[Ac
 
 def oracle_usable(rows: Rows, grant: AccessGrant) -> bool:
     return not refusals(rows, grant, rows.at)
+
+
+# The forecasts: what the rules make of a call before it is made, in words the desk maps the code's refusals to.
+
+# A cohort member refused for something of its own (DESIGN: "members that cannot be nominated are reported per
+# member with the reason and the rest proceed"); any other reason is shared by every member and refuses the whole.
+FOR_ONE_MEMBER = frozenset({"overlap", "not a partner", "names nobody"})
+# What refuses a cohort's decision as a whole, before any member (a decision per member is refused by the rest).
+DECIDING_AT_ALL = frozenset({"may not decide", "switched off"})
+
+
+def nominating_refusals(rows: Rows, by: uuid.UUID, model: FrontierModel) -> set[str]:
+    """Why ``by`` may nominate nobody for ``model`` now: staff of the model's developer or of the government who
+    nominate, approve or administer (DESIGN §1), and never for a switched-off model (rule 6)."""
+    found = set()
+    organisation = rows.organisations[rows.users[by].organisation_id]
+    own = organisation.kind == "government" or organisation.id == model.developer_id
+    if organisation.kind == "partner" or not own or not rows.roles[by] & NOMINATING_ROLES:
+        found.add("may not nominate")
+    if model.killed_at is not None:
+        found.add("switched off")
+    return found
+
+
+def window_refusals(rows: Rows, model: FrontierModel, grantee_kind: str, starts_at: datetime,
+                    ends_at: datetime) -> set[str]:  # fmt: skip
+    """Rule 3 for a proposed window: in the future, ending after it starts, no longer than the model allows, not
+    before the planned release − 30 days; and, the code's stricter rule (STRICTER_THAN_DESIGN), a partner's not
+    before the first government grant of the model that is not revoked."""
+    government = [g.starts_at for g in rows.grants.values()
+                  if g.model_id == model.id and g.grantee_kind == "government" and g.revoked_at is None]  # fmt: skip
+    broken_rules = (
+        starts_at <= rows.at,
+        ends_at <= starts_at,
+        ends_at - starts_at > timedelta(days=model.max_window_days),
+        starts_at < model.planned_release_at - GOVERNMENT_LEAD,
+        grantee_kind == "partner" and bool(government) and starts_at < min(government),
+    )
+    return {"window"} if any(broken_rules) else set()
+
+
+def overlaps(rows: Rows, model: FrontierModel, organisation: Organisation, starts_at: datetime,
+             ends_at: datetime) -> bool:  # fmt: skip
+    """Whether the organisation already has, for the model, a nomination still pending (its start not passed: one
+    that has is lapsed) or a grant not revoked, whose window overlaps this one."""
+
+    def across(other_start: datetime, other_end: datetime) -> bool:
+        return other_start < ends_at and starts_at < other_end
+
+    pending = any(n.model_id == model.id and n.organisation_id == organisation.id and n.kind == "grant"
+                  and n.state == "pending" and n.starts_at > rows.at and across(n.starts_at, n.ends_at)
+                  for n in rows.nominations.values())  # fmt: skip
+    granted = any(g.model_id == model.id and g.organisation_id == organisation.id and g.revoked_at is None
+                  and across(g.starts_at, g.ends_at) for g in rows.grants.values())  # fmt: skip
+    return pending or granted
+
+
+def nomination_refusals(rows: Rows, *, by: uuid.UUID, model_id: uuid.UUID, organisation_id: uuid.UUID,
+                        starts_at: datetime, ends_at: datetime) -> set[str]:  # fmt: skip
+    """Why a single nomination of ``organisation_id`` for ``model_id`` in this window, by ``by``, must be refused
+    now (empty: it must be made). Rules 3 and 4 and who nominates; an organisation has one window at a time."""
+    model, organisation = rows.models[model_id], rows.organisations[organisation_id]
+    found = nominating_refusals(rows, by, model)
+    if organisation.kind not in DESIGNATIONS_ALLOWING:
+        return found | {"not a grantee"}
+    if model.designation not in DESIGNATIONS_ALLOWING[organisation.kind]:
+        found.add("designation")
+    found |= window_refusals(rows, model, organisation.kind, starts_at, ends_at)
+    if overlaps(rows, model, organisation, starts_at, ends_at):
+        found.add("overlap")
+    return found
+
+
+@dataclass(frozen=True)
+class CohortForecast:
+    """``refused``: why nothing at all must be written (empty: the members not refused must be nominated);
+    ``members``: each entry (a slug) and why it must be refused (empty: nominated)."""
+
+    refused: frozenset[str]
+    members: dict[str, frozenset[str]]
+
+
+def cohort_nomination(rows: Rows, *, by: uuid.UUID, model_id: uuid.UUID, name: str, entries: list[str],
+                      starts_at: datetime, ends_at: datetime, all_or_nothing: bool) -> CohortForecast:  # fmt: skip
+    """A cohort as the single nominations it consists of: each partner named, nominated alone by ``by`` in the
+    cohort's window. A refusal for one member refuses that member; one shared by all (who nominates, the window,
+    the designation) refuses the whole; an entry naming nobody or no partner is a member refused. With no member
+    left, or any refused and ``all_or_nothing``, nothing is written. The cohort's name is the model's once."""
+    model = rows.models[model_id]
+    whole = nominating_refusals(rows, by, model)
+    if any(c.model_id == model.id and c.name == name for c in rows.cohorts.values()):
+        whole.add("name taken")
+    by_slug = {o.slug: o for o in rows.organisations.values()}
+    members: dict[str, frozenset[str]] = {}
+    for entry in dict.fromkeys(entries):
+        organisation = by_slug.get(entry)
+        if organisation is None:
+            members[entry] = frozenset({"names nobody"})
+        elif organisation.kind != "partner":
+            members[entry] = frozenset({"not a partner"})
+        else:
+            single = nomination_refusals(rows, by=by, model_id=model.id, organisation_id=organisation.id,
+                                         starts_at=starts_at, ends_at=ends_at)  # fmt: skip
+            whole |= single - FOR_ONE_MEMBER
+            members[entry] = frozenset(single & FOR_ONE_MEMBER)
+    refused = [entry for entry, why in members.items() if why]
+    if len(refused) == len(members) or (all_or_nothing and refused):
+        whole.add("members refused")
+    return CohortForecast(frozenset(whole), members)
+
+
+def decision_refusals(rows: Rows, by: uuid.UUID, nomination: Nomination) -> set[str]:
+    """Why ``by``'s decision on ``nomination`` must be refused now (rule 1, 2 and 6): someone who decides for no side
+    of the model, a nomination no longer pending (a pending one past its start has lapsed), the nominator's own, a
+    second decision by the same person, a switched-off model."""
+    model = rows.models[nomination.model_id]
+    found = set()
+    if may_decide_for(rows, by, model) is None:
+        found.add("may not decide")
+    if nomination.state != "pending" or rows.at >= nomination.starts_at:
+        found.add("not pending")
+    if nomination.nominated_by == by:
+        found.add("own nomination")
+    if any(d.approver_id == by for d in rows.decisions[nomination.id]):
+        found.add("decided already")
+    if model.killed_at is not None:
+        found.add("switched off")
+    return found
+
+
+@dataclass(frozen=True)
+class DecisionForecast:
+    """``refused``: why the decision must be refused (empty: it must be recorded); ``result``: ``refused``,
+    ``rejected``, ``approved`` (recorded, a quorum still to come) or ``granted`` (both quorums met: the grant is
+    made, or the extension carried out)."""
+
+    refused: frozenset[str]
+    result: str
+
+
+def with_decision(rows: Rows, by: uuid.UUID, nomination: Nomination, verdict: str) -> Rows:
+    """The rows as they would be with one more decision by ``by`` (its side as rule 1 gives it)."""
+    side = may_decide_for(rows, by, rows.models[nomination.model_id]) or "none"
+    decision = Decision(nomination_id=nomination.id, approver_id=by, side=side, verdict=verdict, created_at=rows.at)
+    return replace(rows, decisions=defaultdict(list, {**rows.decisions,
+                                                      nomination.id: [*rows.decisions[nomination.id], decision]}))  # fmt: skip
+
+
+def single_decision(rows: Rows, *, by: uuid.UUID, nomination: Nomination, verdict: str) -> DecisionForecast:
+    """One decision, and what it leads to by rule 1 (counted from the decisions, not the code's counters)."""
+    why = frozenset(decision_refusals(rows, by, nomination))
+    if why:
+        return DecisionForecast(why, "refused")
+    if verdict == "reject":
+        return DecisionForecast(why, "rejected")
+    met = tally(with_decision(rows, by, nomination, verdict), nomination).met
+    return DecisionForecast(why, "granted" if met else "approved")
+
+
+@dataclass(frozen=True)
+class CohortDecisionForecast:
+    """``refused``: why no member must be decided; ``members``: each member's forecast, by nomination id."""
+
+    refused: frozenset[str]
+    members: dict[uuid.UUID, DecisionForecast]
+
+
+def cohort_decision(rows: Rows, *, by: uuid.UUID, cohort_id: uuid.UUID,
+                    reject: dict[uuid.UUID, str]) -> CohortDecisionForecast:  # fmt: skip
+    """A cohort's decision as the single decisions of its members in the order of their ids: ``reject`` (partner
+    id → reason) rejected, the others approved, each refused or not by the same rules. Refused as a whole: someone
+    who may decide on no member (nor see the cohort), a switched-off model, or a rejection that names no member or
+    gives no reason (the request is wrong, not a member)."""
+    cohort = rows.cohorts[cohort_id]
+    members = sorted((n for n in rows.nominations.values() if n.cohort_id == cohort.id), key=lambda n: n.id)
+    model = rows.models[cohort.model_id]
+    whole = set()
+    if may_decide_for(rows, by, model) is None:
+        whole.add("may not decide")
+    if model.killed_at is not None:
+        whole.add("switched off")
+    if any(key not in {n.organisation_id for n in members} or not reason.strip() for key, reason in reject.items()):
+        whole.add("bad rejection")
+    forecasts = {}
+    for nomination in members:  # each on the rows as the members before it left them
+        verdict = "reject" if nomination.organisation_id in reject else "approve"
+        single = single_decision(rows, by=by, nomination=nomination, verdict=verdict)
+        forecasts[nomination.id] = replace(single, refused=single.refused - DECIDING_AT_ALL)
+        if not single.refused:
+            rows = with_decision(rows, by, nomination, verdict)
+    return CohortDecisionForecast(frozenset(whole), forecasts)
 
 
 # The invariants, each named as a failure prints it.
@@ -451,6 +665,74 @@ def approved_grant_nominations_carry_their_grant(rows: Rows) -> list[str]:
     return found
 
 
+def cohort_members_share_their_cohort(rows: Rows) -> list[str]:
+    """A cohort is one model, window, set of actions and justification for partners: every nomination with a
+    cohort belongs to one of the same model, window, actions and justification, and is a partner's; every cohort
+    has a member (a cohort none of whose members could be nominated is not written)."""
+    found = []
+    members: dict[uuid.UUID, int] = defaultdict(int)
+    for nomination in rows.nominations.values():
+        if nomination.cohort_id is None:
+            continue
+        members[nomination.cohort_id] += 1
+        cohort = rows.cohorts.get(nomination.cohort_id)
+        organisation = rows.organisations[nomination.organisation_id]
+        if cohort is None:
+            found.append(f"nomination {nomination.id} names cohort {nomination.cohort_id}, which does not exist")
+            continue
+        differs = [what for what, ours, theirs in (
+            ("model", nomination.model_id, cohort.model_id), ("starts_at", nomination.starts_at, cohort.starts_at),
+            ("ends_at", nomination.ends_at, cohort.ends_at),
+            ("actions", sorted(nomination.actions), sorted(cohort.actions)),
+            ("justification", nomination.justification, cohort.justification),
+            ("kind", nomination.kind, "grant"), ("organisation kind", organisation.kind, "partner"),
+        ) if ours != theirs]  # fmt: skip
+        if differs:
+            found.append(f"{organisation.slug}'s nomination {nomination.id} in cohort {cohort.name!r} differs from "
+                         f"it in {', '.join(differs)}")  # fmt: skip
+    found += [f"cohort {c.name!r} has no member" for c in rows.cohorts.values() if not members[c.id]]
+    return found
+
+
+def cohort_summaries_count_their_members(rows: Rows) -> list[str]:
+    """A cohort's summary (what every surface shows of it) counts its member rows: by state (a pending one past its
+    start has lapsed), and per side those whose quorum is met and those pending still short of it."""
+    found = []
+    for cohort in rows.cohorts.values():
+        summary = rows.summaries.get(cohort.id)
+        if summary is None:
+            found.append(f"cohort {cohort.name!r} has no summary")
+            continue
+        model = rows.models[cohort.model_id]
+        quorum = {"developer": model.developer_quorum, "government": model.government_quorum}
+        states: dict[str, int] = defaultdict(int)
+        approved: dict[str, int] = defaultdict(int)
+        awaiting: dict[str, int] = defaultdict(int)
+        for nomination in rows.nominations.values():
+            if nomination.cohort_id != cohort.id:
+                continue
+            lapsed = nomination.state == "pending" and rows.at >= nomination.starts_at
+            state = "lapsed" if lapsed else nomination.state
+            states[state] += 1
+            counted = tally(rows, nomination)
+            for side, approvers in (("developer", counted.developer), ("government", counted.government)):
+                met = len(approvers) >= quorum[side]
+                approved[side] += met
+                awaiting[side] += state == "pending" and not met
+        said = {state.value: count for state, count in summary.states.items() if count}
+        expected = {
+            "size": (summary.size, sum(states.values())),
+            "states": (said, dict(states)),
+            **{f"{side.value} approved": (tallied.approved, approved[side.value]) for side, tallied in summary.sides.items()},
+            **{f"{side.value} awaiting": (tallied.awaiting, awaiting[side.value]) for side, tallied in summary.sides.items()},
+        }  # fmt: skip
+        for what, (summarised, counted_rows) in expected.items():
+            if summarised != counted_rows:
+                found.append(f"cohort {cohort.name!r}: the summary says {what} {summarised}, its members "
+                             f"{counted_rows}")  # fmt: skip
+    return found
+
+
 def audit_chain_verifies_to_head(rows: Rows) -> list[str]:
     """Rule 8: the chain verifies, event by event, up to the recorded head."""
     if rows.chain_problem:
@@ -473,6 +755,8 @@ INVARIANTS: tuple[Callable[[Rows], list[str]], ...] = (
     unusable_grants_say_why,
     stored_facts_agree_with_live_answer,
     approved_grant_nominations_carry_their_grant,
+    cohort_members_share_their_cohort,
+    cohort_summaries_count_their_members,
     audit_chain_verifies_to_head,
 )
 

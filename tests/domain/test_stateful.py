@@ -1,6 +1,8 @@
 """A stateful property test of the domain (issue 10): Hypothesis drives the domain services through random sequences
 of what staff, partners and time do, and after every step checks DESIGN.md §3's invariants against the rows, with
-an oracle of its own (stateful_oracle.py).
+an oracle of its own (stateful_oracle.py). Cohorts (issue 16) take part: nominated several partners at once and
+decided at once by anyone, each member refused or made exactly as the oracle's single nominations and decisions
+would be; and every nomination and decision, single or not, is refused exactly when the oracle forecasts it.
 
 Each call runs in a session of its own, as a request would. A call either succeeds or raises a DomainError; any
 other exception fails the test. A refused call must leave every row of every table as it was, audit head included;
@@ -19,7 +21,7 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,6 +70,16 @@ WINDOW_STARTS = mostly(
 WINDOW_LENGTHS = mostly(["7d", "30d", "90d"], ["1d", "91d"])
 REVOKERS = mostly(["owner:approver", "gov:approver", "owner:admin", "gov:admin"],
                   ["other:admin", "grantee:admin", "owner:nominator"])  # fmt: skip
+# Two or three partners; sometimes one not registered yet (p3), never registered (p4) or not a partner (gov).
+COHORT_MEMBERS = mostly(["p1 p2", "p2 p1 p3", "p1 p2 p3"], ["p2 p3", "p1 gov", "p2 p4"])
+# Later than single nominations as a rule: a cohort's members are decided in a few steps, before they lapse.
+COHORT_STARTS = mostly(["now+7d", "release-20d", "now+3d", "release-10d"], ["now+1d", "release-31d", "now+1h"])
+COHORT_NOMINATORS = mostly(["owner:nominator", "gov:nominator", "owner:approver", "gov:approver"],
+                           ["other:nominator", "p1:admin", "gov:member"])  # fmt: skip
+REJECTED_MEMBER = mostly(["none"], ["p1", "p2", "p3"])
+COHORTS = mostly(["latest"], ["earliest"])
+ANYONE_DECIDING_A_COHORT = st.sampled_from(["nominator", "last decider", "p1:admin", "other:approver", "gov:member",
+                                            "owner:nominator", "gov:approver", "owner:admin"])  # fmt: skip
 
 
 _OPENED: dict[Path, tuple[Path, Desk]] = {}
@@ -127,7 +139,7 @@ class DeskMachine(RuleBasedStateMachine):
                 release=st.sampled_from(["20d", "45d", "10d"]), m2_quorums=mostly(["1+1"], ["2+1", "1+2", "2+2"]),
                 government_ready=mostly(["yes"], ["no"]), partner_ready=mostly(["yes"], ["no"]),
                 government_valid=VALIDITY, partner_valid=VALIDITY,
-                opening=mostly(["grants", "nominations"], ["none"]))  # fmt: skip
+                opening=mostly(["grants", "nominations", "cohort"], ["none"]))  # fmt: skip
     def scene(self, designation: str, release: str, m2_quorums: str, government_ready: str, partner_ready: str,
               government_valid: str, partner_valid: str, opening: str) -> None:  # fmt: skip
         self.run(self.desk.scene(
@@ -201,6 +213,36 @@ class DeskMachine(RuleBasedStateMachine):
     def decide(self, model: str, grantee: str, verdict: str, by: str) -> None:
         """Anyone decides, rightly or not: the other developer, the nominator, a partner, the same person again."""
         self.run(self.desk.decide(model, grantee, verdict=verdict, by=by))
+
+    @rule(model=MODELS, members=COHORT_MEMBERS, start=COHORT_STARTS, length=WINDOW_LENGTHS,
+          whole=mostly(["as many as may be"], ["all or nothing"]), name=mostly(["new"], ["taken"]),
+          by=COHORT_NOMINATORS)  # fmt: skip
+    def nominate_cohort(self, model: str, members: str, start: str, length: str, whole: str, name: str,
+                        by: str) -> None:  # fmt: skip
+        """Several partners at once, each member a nomination of its own: those with an overlapping window (or
+        naming nobody, or no partner) are refused alone, unless all or nothing."""
+        self.run(self.desk.nominate_cohort(model, members.split(), start=start, length=length, name=name,
+                                           all_or_nothing=whole == "all or nothing", by=by))  # fmt: skip
+
+    @precondition(lambda self: bool(self.desk.cohorts))
+    @rule(cohort=COHORTS, reject=REJECTED_MEMBER,
+          by=st.sampled_from(["owner:approver", "owner:approver2", "owner:admin"]))  # fmt: skip
+    def developer_decides_cohort(self, cohort: str, reject: str, by: str) -> None:
+        """A rightful approver approves a cohort, or all its members but one, rejected."""
+        self.run(self.desk.decide_cohort(cohort, reject=reject, reason="Not this time.", by=by))
+
+    @precondition(lambda self: bool(self.desk.cohorts))
+    @rule(cohort=COHORTS, reject=REJECTED_MEMBER, by=st.sampled_from(["gov:approver", "gov:approver2", "gov:admin"]))
+    def government_decides_cohort(self, cohort: str, reject: str, by: str) -> None:
+        self.run(self.desk.decide_cohort(cohort, reject=reject, reason="Not this time.", by=by))
+
+    @precondition(lambda self: bool(self.desk.cohorts))
+    @rule(cohort=COHORTS, reject=REJECTED_MEMBER, reason=mostly(["Not this time."], [" "]),
+          by=ANYONE_DECIDING_A_COHORT)  # fmt: skip
+    def decide_cohort(self, cohort: str, reject: str, reason: str, by: str) -> None:
+        """Anyone decides a cohort: its nominator (refused per member), a partner, the other developer, someone
+        who decided on some members already; a rejection without a reason."""
+        self.run(self.desk.decide_cohort(cohort, reject=reject, reason=reason, by=by))
 
     @rule(model=MODELS, grantee=GRANTEES, by=st.sampled_from(["nominator", "owner:admin", "gov:admin", "other:admin"]))
     def withdraw(self, model: str, grantee: str, by: str) -> None:
@@ -317,3 +359,52 @@ async def test_a_lapse_mid_window_suspends_with_its_reasons(desk):
         await desk.check()
     await desk.let_time_pass("1h")
     await desk.check()
+
+
+async def test_a_cohort_is_nominated_and_decided_as_its_members_alone_would_be(desk):
+    """The cohort operations through the machine's own checks, with every outcome at least once: a member refused
+    for its overlapping window while the others are nominated, all or nothing, entries naming nobody or no partner,
+    a name taken, the nominator (refused per member), a partner and the other developer (refused), a rejection
+    without a reason, one member rejected and the rest approved, a second decision by the same approver, both
+    sides' approval granting members, and a member lapsed before its decision."""
+    await desk.scene(designation="covered", release="20d", m2_quorums="1+1", government_valid="180d",
+                     partner_valid="180d", opening="cohort")  # fmt: skip
+    await desk.check()
+    await desk.add_partner(by="gov:admin")
+    await desk.check()
+    cohort = desk.nominate_cohort
+    steps: list[Callable[[], Coroutine[Any, Any, None]]] = [
+        lambda: cohort("m2", ["p3"], start="now+3d", length="7d", all_or_nothing=False, name="new", by="owner:approver"),
+        lambda: cohort("m2", ["p2"], start="now+3d", length="7d", all_or_nothing=False, name="taken", by="owner:approver"),
+        lambda: cohort("m1", ["p1", "p2", "p3"], start="now+3d", length="7d", all_or_nothing=True, name="new",
+                       by="owner:approver"),
+        lambda: cohort("m1", ["p2", "gov", "p4"], start="now+3d", length="7d", all_or_nothing=False, name="new",
+                       by="owner:approver"),
+        lambda: cohort("m1", ["p1", "p2", "p3"], start="now+40d", length="7d", all_or_nothing=True, name="new",
+                       by="owner:approver"),
+        lambda: desk.decide_cohort("latest", reject="none", reason="", by="nominator"),
+        lambda: desk.decide_cohort("latest", reject="none", reason="", by="p1:admin"),
+        lambda: desk.decide_cohort("latest", reject="none", reason="", by="other:approver"),
+        lambda: desk.decide_cohort("latest", reject="p3", reason=" ", by="gov:approver"),
+        lambda: desk.decide_cohort("latest", reject="p3", reason="Not this time.", by="gov:approver"),
+        lambda: desk.decide_cohort("latest", reject="none", reason="", by="gov:approver"),
+        lambda: desk.decide_cohort("latest", reject="none", reason="", by="owner:approver2"),
+        lambda: desk.decide_cohort("earliest", reject="none", reason="", by="owner:admin"),
+        lambda: desk.let_time_pass("1w"),
+        lambda: desk.let_time_pass("3d", worker=False),  # past the start of P2's nomination in Cohort 1
+        lambda: desk.decide_cohort("earliest", reject="none", reason="", by="gov:approver2"),
+    ]  # fmt: skip
+    for step in steps:
+        await step()
+        await desk.check()
+    said = "\n".join(desk.log)
+    for outcome in ("member p1: overlap", "member p2: nominated", "member p3: nominated",
+                    "refused (invalid: m2 already has a cohort", "refused (cohort_refused: nothing was nominated",
+                    "member gov: not a partner", "member p4: names nobody",
+                    "refused (cohort_refused: no organisation could be nominated",
+                    "member P1: refused (own nomination)", "refused (forbidden: partners never decide",
+                    "refused (not_found: cohort", "refused (invalid: P3: a reason for rejecting is required)",
+                    "member P3: rejected", "member P1: approved", "member P1: refused (decided already)",
+                    "member P3: refused (not pending)", "member P1: granted", "member P2: granted",
+                    "member P2: refused (not pending)"):  # fmt: skip
+        assert outcome in said, f"{outcome!r} never happened:\n{said}"
