@@ -170,7 +170,10 @@ async def test_attesting_records_the_area_until_the_end_of_the_day(api, world, u
     organisation, admin = await world.partner(name="northwind", attested=False)
     page = await signed_in_page(api, admin, f"{HOME}/attestations")
     assert '<fieldset id="area-insider_risk">' in page.text and 'name="insider_risk.statement"' in page.text
-    assert f'min="{world.now.date()}" max="{(world.now + timedelta(days=729)).date()}"' in page.text
+    # A text box in UTC like every date of the console (the browser's date picker showed its own locale), which
+    # says the days it takes.
+    assert f"from {world.now.date()} to {(world.now + timedelta(days=729)).date()}" in page.text
+    assert 'name="valid_until" type="text"' in page.text or 'type="text" name="valid_until"' in page.text
     csrf = csrf_in(page.text)
     day = (world.now + timedelta(days=90)).date()
 
