@@ -38,6 +38,11 @@ def nomination(ids: dict[str, str], **overrides: Any) -> dict[str, Any]:
             "ends_at": ids["end"], "actions": ["invoke"], "justification": "Pre-release evaluation.", **overrides}  # fmt: skip
 
 
+def cohort(ids: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    return {"model": ids["model"], "name": "Wave 1", "members": [ids["organisation"]], "starts_at": ids["start"],
+            "ends_at": ids["end"], "actions": ["invoke"], "justification": "Pre-release evaluation.", **overrides}  # fmt: skip
+
+
 def organisation(**overrides: Any) -> dict[str, Any]:
     return {"name": "Southwind Labs", "slug": "southwind", "kind": "partner", **overrides}
 
@@ -126,6 +131,33 @@ def doors(ids: dict[str, str]) -> list[Door]:
              headers={"Authorization": "Basic Z2FpbDpnYWls"}),
         Door("a partner deciding", "POST", decisions, 403, "forbidden", json={"verdict": "approve"},
              token="partner_admin"),
+        # cohorts and the programme overview (issue 16)
+        Door("NUL in a cohort's name", "POST", "/cohorts", 400, "validation_error", json=cohort(ids, name=f"Wave{NUL}")),
+        Door("a newline in a cohort's name", "POST", "/cohorts", 400, "validation_error",
+             json=cohort(ids, name="Wave 1\nadmin: yes")),
+        Door("a cohort of no one", "POST", "/cohorts", 400, "validation_error", json=cohort(ids, members=[])),
+        Door("a cohort of 5,001 entries", "POST", "/cohorts", 400, "validation_error",
+             json=cohort(ids, members=[f"p{n}.test" for n in range(5001)])),
+        Door("a number for a member", "POST", "/cohorts", 400, "validation_error", json=cohort(ids, members=[42])),
+        Door("a cohort's members as organisations", "POST", "/cohorts", 400, "validation_error",
+             json={**{k: v for k, v in cohort(ids).items() if k != "members"}, "organisations": [ids["organisation"]]}),
+        Door("a cohort window without an offset", "POST", "/cohorts", 400, "validation_error",
+             json=cohort(ids, starts_at="2027-01-01T00:00:00")),
+        Door("a cohort for an unknown model", "POST", "/cohorts", 404, "not_found", json=cohort(ids, model="boreas")),
+        Door("a partner nominating a cohort", "POST", "/cohorts", 403, "forbidden", json=cohort(ids),
+             token="partner_admin"),
+        Door("a cohort path id that is not a UUID", "GET", f"/cohorts/{NOT_A_UUID}", 404, "http_404"),
+        Door("an unknown cohort", "POST", "/cohorts/00000000-0000-0000-0000-000000000000/decisions", 404,
+             "not_found", json={}),
+        Door("a rejection keyed by a non-UUID", "POST", "/cohorts/00000000-0000-0000-0000-000000000000/decisions", 400,
+             "validation_error", json={"reject": {"atlas": "no"}}),
+        Door("NUL in a cohort rejection's reason", "POST",
+             "/cohorts/00000000-0000-0000-0000-000000000000/decisions", 400, "validation_error",
+             json={"reject": {ids["organisation"]: NUL}}),
+        Door("a programme of a model that is not a UUID", "GET", f"/models/{NOT_A_UUID}/programme", 404, "http_404"),
+        Door("a programme of an unknown model", "GET", "/models/00000000-0000-0000-0000-000000000000/programme", 404,
+             "not_found"),
+        Door("a programme without a token", "GET", f"/models/{ids['model']}/programme", 401, "http_401", token=None),
         # methods
         Door("DELETE on a list", "DELETE", "/nominations", 405, "http_405"),
         Door("PUT on a nomination", "PUT", f"/nominations/{ids['nomination']}", 405, "http_405", json={}),

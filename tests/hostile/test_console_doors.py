@@ -54,6 +54,9 @@ def doors(ids: dict[str, str]) -> list[Door]:
                       "starts_at": "2027-01-10", "ends_at": "2027-01-20", "actions": "invoke",
                       "justification": "Pre-release evaluation."}  # fmt: skip
     credentials = f"/console/grants/{ids['grant']}/credentials"
+    new_cohort = {"csrf": CSRF, "model_id": ids["model"], "name": "Wave 1", "entries": "northwind.test",
+                  "starts_at": "2027-01-10", "ends_at": "2027-01-20", "actions": "invoke",
+                  "justification": "Pre-release evaluation."}  # fmt: skip
     return [
         Door("no CSRF token", decision, 403, "did not come from accessdesk", {"verdict": "approve"}),
         Door("a wrong CSRF token", decision, 403, "did not come from accessdesk", {"csrf": "forged", "verdict": "approve"}),
@@ -86,6 +89,17 @@ def doors(ids: dict[str, str]) -> list[Door]:
              content_type="text/plain"),
         Door("the form with no Content-Type", decision, 415, "web form", content=b"csrf=x&verdict=approve",
              content_type=""),
+        # cohorts (issue 16)
+        Door("NUL in a cohort's name", "/console/cohorts/new", 400, "control character",
+             {**new_cohort, "name": f"Wave{NUL}"}),
+        Door("NUL in a pasted list of members", "/console/cohorts/new", 400, "control character",
+             {**new_cohort, "entries": f"northwind.test\n{NUL}"}),
+        Door("a cohort's model id that is not a UUID", "/console/cohorts/new", 422, "model",
+             {**new_cohort, "model_id": "atlas'; --"}),
+        Door("a cohort's date that is not one", "/console/cohorts/new", 422, "YYYY-MM-DD",
+             {**new_cohort, "starts_at": "next tuesday"}),
+        Door("a cohort decision on a path id that is not a UUID", "/console/cohorts/not-a-uuid/decision", 404, "",
+             {"csrf": CSRF}, page=False),
     ]
 
 

@@ -125,6 +125,10 @@ def interactivity_rows() -> list[Row]:
                                                  if k != "trigger_id"}), 400),  # fmt: skip
         Row("Approve without a value", payload(click(ActionId.APPROVE.value, actions=[
             {"type": "button", "action_id": ActionId.APPROVE.value}])), 400),  # fmt: skip
+        Row("Approve all without a value", payload(click(ActionId.COHORT_APPROVE_ALL.value, actions=[
+            {"type": "button", "action_id": ActionId.COHORT_APPROVE_ALL.value}])), 400),  # fmt: skip
+        Row("Approve all without a user", payload({k: v for k, v in click(ActionId.COHORT_APPROVE_ALL.value).items()
+                                                   if k != "user"}), 400),  # fmt: skip
         Row("an unknown action id", payload(click(f"nomination-delete-{MARK}")), 404),
         Row("an unknown interaction type", payload({"type": MARK, "user": {"id": "U0X"}}), 404),
         Row("a submission without a view", payload({"type": "view_submission", "user": {"id": "U0NORA"}}), 400),
