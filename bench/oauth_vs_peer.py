@@ -43,7 +43,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from accessdesk.settings import Settings
-from bench._common import db_argument, fresh_database, server, verdict
+from bench._common import db_argument, fresh_database, server, stop, verdict
 from bench.oauth_throughput import ISSUER, basic, lua, prepare, run_wrk
 
 GOAL = 1.5
@@ -74,12 +74,7 @@ def peer(ttl: int, workdir: Path) -> Iterator[tuple[str, str, str]]:
             raise RuntimeError(f"oidc-provider did not start: {(workdir / 'peer.log').read_text()}")
         yield line.split()[1], client_id, secret
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 

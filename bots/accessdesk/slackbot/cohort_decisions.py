@@ -19,19 +19,17 @@ from accessdesk.clock import Clock
 from accessdesk.db.tables import Cohort, FrontierModel
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.cohorts import CohortDecided, Cohorts
-from accessdesk.domain.errors import Forbidden, NotFound
+from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.grants import side_of
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Side
 from accessdesk.slackbot.cohort_blocks import WaitingCohort
+from accessdesk.slackbot.decisions import id_of
 
 
 def cohort_id_of(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (TypeError, ValueError):
-        raise NotFound(f"cohort {value!r} not found") from None
+    return id_of(value, "cohort")
 
 
 @dataclass(frozen=True, slots=True)

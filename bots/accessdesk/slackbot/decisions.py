@@ -31,11 +31,16 @@ from accessdesk.slackbot.cards import CARDS
 from accessdesk.slackbot.confirmations import Case
 
 
-def nomination_id_of(value: str) -> uuid.UUID:
+def id_of(value: str, what: str) -> uuid.UUID:
+    """The id a button's value carries; NotFound (as for an unknown one) when it is not an id at all."""
     try:
         return uuid.UUID(value)
     except (TypeError, ValueError):
-        raise NotFound(f"nomination {value!r} not found") from None
+        raise NotFound(f"{what} {value!r} not found") from None
+
+
+def nomination_id_of(value: str) -> uuid.UUID:
+    return id_of(value, "nomination")
 
 
 @dataclass(frozen=True, slots=True)
