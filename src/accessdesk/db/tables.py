@@ -624,3 +624,102 @@ class SlackCohortCard(SQLModel, table=True):
     ts: str | None = Field(default=None, sa_type=sa.String(32))
     posted_at: datetime = _at()
     shown: str | None = Field(default=None, sa_type=sa.String(64))
+
+
+class Consultation(SQLModel, table=True):
+    """One round of consultation on whether a model is a covered frontier model (the order's designation
+    consultation): asked for by the developer (or opened by the government), open while the government assesses the
+    model, decided when the government records the outcome with the opaque reference of its assessment. A reopened
+    consultation is a new round (``round`` + 1, ``reopens_id``); at most one round of a model is open at a time."""
+
+    __tablename__ = "consultations"
+    __table_args__ = (
+        sa.Index("ux_consultations_one_open", "model_id", unique=True,
+                 sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),  # fmt: skip
+        sa.Index("ix_consultations_queue", "state", "created_at", "id"),
+        sa.UniqueConstraint("model_id", "round"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id", index=True)
+    round: int = Field(default=1)
+    reopens_id: uuid.UUID | None = Field(default=None, foreign_key="consultations.id")
+    state: str = Field(sa_type=sa.String(16))
+    # None only for a round migration 0022 opened for a model already in consultation with no one recorded.
+    requested_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    requested_side: str = Field(sa_type=sa.String(16))  # developer (a request) | government (opened or reopened)
+    note: str = Field(sa_type=sa.Text)
+    contacts: list[str] = Field(default_factory=list, sa_type=JSONList)
+    capabilities: list[str] = Field(default_factory=list, sa_type=JSONList)
+    planned_release_at: datetime = _at()  # the model's planned release when the round was opened
+    outcome: str | None = Field(default=None, sa_type=sa.String(16))  # covered | not_covered
+    assessment_ref: str | None = Field(default=None, sa_type=sa.String(200))
+    decided_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = _at(default=None)
+    created_at: datetime = _at()
+    updated_at: datetime = _at()  # the last message or change
+
+
+class ConsultationMessage(SQLModel, table=True):
+    """A message in a consultation's thread, by either side; only the model's developer and the government read it."""
+
+    __tablename__ = "consultation_messages"
+    __table_args__ = (sa.Index("ix_consultation_messages_thread", "consultation_id", "created_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    consultation_id: uuid.UUID = Field(foreign_key="consultations.id")
+    author_id: uuid.UUID = Field(foreign_key="users.id")
+    author_side: str = Field(sa_type=sa.String(16))
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = _at()
+
+
+class Finding(SQLModel, table=True):
+    """An evaluation finding on a model, shared with an audience in Traffic Light Protocol terms
+    (``vocabulary.Audience``). Attachments are references (name, SHA-256, location), never the material itself."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        sa.Index("ix_findings_model", "model_id", "created_at", "id"),
+        sa.Index("ix_findings_created", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id")
+    reported_by: uuid.UUID = Field(foreign_key="users.id")
+    reporter_org_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+    reporter_kind: str = Field(sa_type=sa.String(16))
+    title: str = Field(sa_type=sa.String(200))
+    body: str = Field(sa_type=sa.Text)
+    severity: str = Field(sa_type=sa.String(16))
+    category: str = Field(sa_type=sa.String(32))
+    audience: str = Field(sa_type=sa.String(24))
+    state: str = Field(sa_type=sa.String(16))
+    attachments: list[Any] = Field(default_factory=list, sa_type=JSONList)
+    created_at: datetime = _at()
+    updated_at: datetime = _at()
+
+
+class FindingRecipient(SQLModel, table=True):
+    """A named recipient of a TLP:RED finding."""
+
+    __tablename__ = "finding_recipients"
+
+    finding_id: uuid.UUID = Field(foreign_key="findings.id", primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+
+
+class FindingUpdate(SQLModel, table=True):
+    """A step in a finding's lifecycle (``from_state`` → ``to_state``) or a note without one, with its words; read
+    by the finding's audience only (the audit trail records the step without the words)."""
+
+    __tablename__ = "finding_updates"
+    __table_args__ = (sa.Index("ix_finding_updates_thread", "finding_id", "created_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    finding_id: uuid.UUID = Field(foreign_key="findings.id")
+    author_id: uuid.UUID = Field(foreign_key="users.id")
+    from_state: str | None = Field(default=None, sa_type=sa.String(16))
+    to_state: str | None = Field(default=None, sa_type=sa.String(16))
+    note: str = Field(sa_type=sa.Text)
+    created_at: datetime = _at()

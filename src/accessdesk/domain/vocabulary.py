@@ -56,6 +56,47 @@ DESIGNATION_MOVES: dict[Designation, frozenset[Designation]] = {
 }
 
 
+class ConsultationState(StrEnum):
+    """A consultation on whether a model is a covered frontier model: one round, open until the government records
+    its outcome. Reopening (a new checkpoint, say) is a new round of its own."""
+
+    OPEN = "open"
+    DECIDED = "decided"
+
+
+class FindingSeverity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class FindingCategory(StrEnum):
+    CYBER_CAPABILITY = "cyber_capability"
+    CBRN_CAPABILITY = "cbrn_capability"
+    SAFEGUARD_BYPASS = "safeguard_bypass"
+    MISUSE = "misuse"
+    AUTONOMY = "autonomy"
+    OTHER = "other"
+
+
+class Audience(StrEnum):
+    """Who may read an evaluation finding, in Traffic Light Protocol 2.0 terms, narrowest first."""
+
+    RED = "tlp_red"  # the named recipients (always someone of the developer and of the government) and the reporter
+    AMBER_STRICT = "tlp_amber_strict"  # the model's developer, the government and the reporter's organisation
+    AMBER = "tlp_amber"  # ... and the model's current grantees
+    GREEN = "tlp_green"  # ... and every organisation on the platform
+
+
+class FindingState(StrEnum):
+    REPORTED = "reported"
+    ACKNOWLEDGED = "acknowledged"
+    MITIGATED = "mitigated"
+    ACCEPTED_RISK = "accepted_risk"
+    DISPUTED = "disputed"
+
+
 class Area(StrEnum):
     """The six requirement areas a grantee attests to."""
 
