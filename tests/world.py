@@ -175,10 +175,16 @@ class World:
 
     async def approve_both(self, nomination: Nomination) -> AccessGrant:
         coselection = CoSelection(self.unit)
-        await coselection.decide(actor=self.dev_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE)
-        outcome = await coselection.decide(actor=self.gov_approver, nomination_id=nomination.id, verdict=Verdict.APPROVE)
+        await coselection.decide(actor=self.fresh(self.dev_approver), nomination_id=nomination.id,
+                                 verdict=Verdict.APPROVE)
+        outcome = await coselection.decide(actor=self.fresh(self.gov_approver), nomination_id=nomination.id,
+                                           verdict=Verdict.APPROVE)
         assert outcome.grant is not None
         return outcome.grant
+
+    def fresh(self, actor: Actor) -> Actor:
+        """``actor`` as if they had just signed in (what approving access to a high-tier model asks for)."""
+        return actor.signed_in_at(self.now)
 
     async def government_grant(self, *, start: timedelta = timedelta(hours=1), days: int = 60,
                                model: FrontierModel | None = None) -> AccessGrant:  # fmt: skip

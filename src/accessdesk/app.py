@@ -25,14 +25,17 @@ from accessdesk.api import audit as audit_api
 from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
 from accessdesk.api.cohorts import CohortController
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
+from accessdesk.api.consultations import ConsultationController
 from accessdesk.api.deps import API_DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
+from accessdesk.api.findings import FindingController
 from accessdesk.api.grants import GrantController
 from accessdesk.api.links import LinkedJsonRenderPlugin
 from accessdesk.api.models import ModelController
 from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
 from accessdesk.api.programme import ProgrammeController
+from accessdesk.api.readiness import ReadinessController
 from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
@@ -57,8 +60,10 @@ from accessdesk.web.audit_pages import AuditPagesController
 from accessdesk.web.cases import CasesController
 from accessdesk.web.cohort_pages import CohortPagesController
 from accessdesk.web.console import ConsoleController
+from accessdesk.web.consultation_pages import ConsultationPagesController
 from accessdesk.web.credential_pages import CredentialPagesController
 from accessdesk.web.delivery_pages import DeliveryPagesController
+from accessdesk.web.finding_pages import FindingPagesController
 from accessdesk.web.model_pages import ModelPagesController
 from accessdesk.web.nda_pages import NdaPagesController
 from accessdesk.web.oidc import RelyingParty
@@ -66,9 +71,16 @@ from accessdesk.web.organisation_pages import OrganisationPagesController
 from accessdesk.web.pages import pages_answer_in_html, shown_utc, shown_window
 from accessdesk.web.portal import PortalController
 from accessdesk.web.programme_pages import ProgrammePagesController
+from accessdesk.web.readiness_pages import ReadinessPagesController
 from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
-from accessdesk.worker import PromptDelivery, checkpoint_policy_for, retention_policy_for, run_forever
+from accessdesk.worker import (
+    PromptDelivery,
+    checkpoint_policy_for,
+    consultation_schedule_for,
+    retention_policy_for,
+    run_forever,
+)
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +221,8 @@ async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     if state.run_worker:
         tasks.append(asyncio.create_task(
             run_forever(state.sessionmaker, clock, state.notifier, interval=settings.worker_interval_seconds,
-                        checkpoints=checkpoint_policy_for(settings), retention=retention_policy_for(settings))
+                        checkpoints=checkpoint_policy_for(settings), retention=retention_policy_for(settings),
+                        consultations=consultation_schedule_for(settings))
         ))  # fmt: skip
     # What the OAuth endpoints may keep, and when to forget it (oauth/cache.py): PostgreSQL notifies; a SQLite file
     # counts its commits. Kept or not, issuances are then counted in memory and flushed.
@@ -268,7 +281,8 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
             OrganisationController, UserController, me, ModelController, NdaController,
             OrganisationComplianceController, NominationController, GrantController, audit_api.list_events,
             audit_api.verify_chain, audit_api.export_json, audit_api.export_csv, ProgrammeController,
-            CohortController,
+            CohortController, ReadinessController, ConsultationController,
+            FindingController,
         ],
         security=[{"bearer": []}],
         dependencies=API_DEPENDENCIES,
@@ -281,7 +295,8 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
                         ConsoleController, CasesController, AuditPagesController, PortalController, ModelPagesController,
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         DeliveryPagesController, SlackLinkPagesController, ProgrammePagesController,
-                        CohortPagesController,
+                        CohortPagesController, ConsultationPagesController, ReadinessPagesController,
+                        FindingPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=SERVICES,

@@ -228,7 +228,13 @@ def _proxy_headers(settings: Settings) -> dict[str, Any]:
 def worker(once: bool, metrics_port: int | None, metrics_host: str, allow_outdated: bool) -> None:
     """Run the background worker (time-based transitions, lapsed nominations, notifications, audit checkpoints)."""
     from accessdesk.compose import notifier_for
-    from accessdesk.worker import checkpoint_policy_for, retention_policy_for, run_forever, sweep_once
+    from accessdesk.worker import (
+        checkpoint_policy_for,
+        consultation_schedule_for,
+        retention_policy_for,
+        run_forever,
+        sweep_once,
+    )
 
     settings = _settings()
     _check_schema(settings, allow_outdated=allow_outdated)
@@ -250,7 +256,8 @@ def worker(once: bool, metrics_port: int | None, metrics_host: str, allow_outdat
         async with _sessions(settings) as sessionmaker:
             if once:
                 click.echo(str(await sweep_once(sessionmaker, SystemClock(), notifier, checkpoints,
-                                                retention_policy_for(settings))))  # fmt: skip
+                                                retention_policy_for(settings),
+                                                consultation_schedule_for(settings))))  # fmt: skip
                 return
             stop = asyncio.Event()
 
@@ -262,7 +269,8 @@ def worker(once: bool, metrics_port: int | None, metrics_host: str, allow_outdat
                 asyncio.get_running_loop().add_signal_handler(signum, on_signal, signum)
             log.info("worker: sweeping every %g s", settings.worker_interval_seconds)
             await run_forever(sessionmaker, SystemClock(), notifier, interval=settings.worker_interval_seconds,
-                              checkpoints=checkpoints, stop=stop, retention=retention_policy_for(settings))  # fmt: skip
+                              checkpoints=checkpoints, stop=stop, retention=retention_policy_for(settings),
+                              consultations=consultation_schedule_for(settings))  # fmt: skip
             log.info("worker: stopped")
 
     try:

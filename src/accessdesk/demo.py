@@ -9,6 +9,7 @@ from sqlmodel import select
 from accessdesk.db.tables import Organisation
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.consultations import Consultations
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import (
@@ -85,7 +86,15 @@ async def seed(unit: Unit) -> str:
                                    resource="https://api.meridian.example/v1/models/zephyr-x")  # fmt: skip
     await models.designate(actor=gia, model_id=aurora.id, designation=Designation.IN_CONSULTATION)
     await models.designate(actor=gia, model_id=aurora.id, designation=Designation.COVERED, reference="OAIS-DA-2026-041")
-    await models.designate(actor=gia, model_id=zephyr.id, designation=Designation.IN_CONSULTATION)
+    consultations = Consultations(unit)
+    asked = await consultations.request(
+        actor=ada, model_id=zephyr.id, note="Zephyr X (checkpoint 12) is planned for release in 75 days; we ask "
+        "whether it is a covered frontier model.", contacts=["Ada Okafor <ada@meridian.example>"],
+        capabilities=["cyber offence", "autonomous replication"],
+    )  # fmt: skip
+    await consultations.message(actor=gia, consultation_id=asked.id,
+                                body="Received. Please share the checkpoint's evaluation logs in the data room.")  # fmt: skip
+    await consultations.message(actor=ada, consultation_id=asked.id, body="Shared today, folder ZX-12.")
 
     compliance = Compliance(unit)
     nda = await compliance.publish_nda(actor=ada, title="Meridian early-access NDA", body=NDA_TEXT, version="1.0")

@@ -23,6 +23,7 @@ from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.queries import Queries
+from accessdesk.domain.readiness import Readiness
 from accessdesk.domain.reminders import Reminders
 from accessdesk.domain.sessions import SessionPolicy, WebSessions
 from accessdesk.domain.slack_links import SlackLinks
@@ -38,6 +39,11 @@ def provide_unit(request: Request[Any, Any, Any], state: State) -> Unit:
 def provide_credentials(unit: NamedDependency[Unit], state: State) -> Credentials:
     settings: Settings = state.settings
     return Credentials(unit, pepper=settings.pepper, overlap=timedelta(hours=settings.secret_overlap_hours))
+
+
+def provide_readiness(unit: NamedDependency[Unit], state: State) -> Readiness:
+    settings: Settings = state.settings
+    return Readiness(unit, pepper=settings.pepper)
 
 
 def provide_sessions(unit: NamedDependency[Unit], state: State) -> WebSessions:
@@ -66,6 +72,7 @@ SERVICES = {
     "models": _made_on_the_unit(FrontierModels),
     "organisations": _made_on_the_unit(Organisations),
     "queries": _made_on_the_unit(Queries),
+    "readiness": Provide(provide_readiness, sync_to_thread=False),
     "reminders": _made_on_the_unit(Reminders),
     "sessions": Provide(provide_sessions, sync_to_thread=False),
     "slack_links": _made_on_the_unit(SlackLinks),

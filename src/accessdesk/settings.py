@@ -288,6 +288,16 @@ class Settings:
     """The id of a Slack channel (``C…`` or ``G…``) every audit checkpoint is posted to, with its signed text,
     and where a refusal to sign one (the chain no longer holds) is reported. Empty: checkpoints are only logged."""
 
+    consultation_remind_days: int = field(default=14, metadata={"env": "ACCESSDESK_CONSULTATION_REMIND_DAYS"})
+    """A designation consultation still open this many days after it was opened reminds the government's admins
+    and approvers, once; 1 to 365."""
+
+    consultation_release_warn_days: int = field(default=30,
+                                                metadata={"env": "ACCESSDESK_CONSULTATION_RELEASE_WARN_DAYS"})  # fmt: skip
+    """A model whose planned release is this many days away or fewer while its consultation is still open: both
+    sides are told (the developer's admins, the government's admins and approvers), once per planned release;
+    1 to 365."""
+
     # Retention (domain.retention): how many days the worker keeps finished rows, counted from when each was
     # finished; 0 keeps them for good. Never the audit trail.
     retain_sessions_days: int = field(default=90, metadata={"env": "ACCESSDESK_RETAIN_SESSIONS_DAYS"})
@@ -453,7 +463,7 @@ class Settings:
                 return float(raw)
             except ValueError as exc:
                 raise SettingsError(f"{env}: not a number: {raw!r}") from exc
-        if name.startswith("retain_"):
+        if name.startswith(("retain_", "consultation_")):
             try:
                 return int(raw)
             except ValueError as exc:
@@ -490,6 +500,9 @@ class Settings:
             yield "ACCESSDESK_SESSION_IDLE_MINUTES and ACCESSDESK_SESSION_MAX_HOURS must be positive"
         if self.audit_checkpoint_minutes < 0:
             yield "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES must not be negative (0 turns checkpoints off)"
+        for f in fields(self):
+            if f.name.startswith("consultation_") and not 1 <= getattr(self, f.name) <= 365:
+                yield f"{f.metadata['env']} must be a number of days from 1 to 365"
         if self.audit_checkpoint_slack_channel and not _CHANNEL_ID.fullmatch(self.audit_checkpoint_slack_channel):
             yield "ACCESSDESK_AUDIT_CHECKPOINT_SLACK_CHANNEL must be a Slack channel id (C… or G…), not a channel's name"
 

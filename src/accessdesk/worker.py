@@ -19,6 +19,7 @@ from accessdesk.clock import Clock
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.checkpoints import CheckpointPolicy, Checkpoints
 from accessdesk.domain.notifier import Notifier
+from accessdesk.domain.reminders import ConsultationSchedule
 from accessdesk.domain.retention import RetentionPolicy
 from accessdesk.domain.transitions import SweepReport, deliver_outbox, sweep
 from accessdesk.domain.unit import Unit
@@ -46,6 +47,12 @@ def retention_policy_for(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(sessions=days(settings.retain_sessions_days), outbox=days(settings.retain_outbox_days),
                            slack_deliveries=days(settings.retain_slack_deliveries_days),
                            link_requests=days(settings.retain_link_requests_days))  # fmt: skip
+
+
+def consultation_schedule_for(settings: Settings) -> ConsultationSchedule:
+    """When this deployment reminds of consultations (``ACCESSDESK_CONSULTATION_*``)."""
+    return ConsultationSchedule(remind_after=timedelta(days=settings.consultation_remind_days),
+                                release_warning=timedelta(days=settings.consultation_release_warn_days))  # fmt: skip
 
 
 class PromptDelivery:
@@ -81,15 +88,16 @@ class PromptDelivery:
 
 async def sweep_once(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier,
                      checkpoints: CheckpointPolicy | None = None,
-                     retention: RetentionPolicy | None = None) -> SweepReport:  # fmt: skip
+                     retention: RetentionPolicy | None = None,
+                     consultations: ConsultationSchedule | None = None) -> SweepReport:  # fmt: skip
     """One sweep; first a checkpoint of the audit chain when one is due, so that this sweep's outbox delivery
-    publishes it. ``retention``: the documented defaults unless given."""
+    publishes it. ``retention``, ``consultations``: the documented defaults unless given."""
     with sweep_timed():
         async with sessionmaker() as session:
             unit = Unit(session, clock)
             if checkpoints is not None:
                 await Checkpoints(unit, checkpoints).take_if_due(actor=CHECKPOINTER)
-            return await sweep(unit, notifier, retention)
+            return await sweep(unit, notifier, retention, consultations)
 
 
 CHECKPOINTER = Actor.system("worker")
@@ -101,7 +109,7 @@ MAX_BACKOFF_SECONDS = 60.0
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, notifier: Notifier, *, interval: float,
     checkpoints: CheckpointPolicy | None = None, stop: asyncio.Event | None = None,
-    retention: RetentionPolicy | None = None,
+    retention: RetentionPolicy | None = None, consultations: ConsultationSchedule | None = None,
 ) -> None:  # fmt: skip
     """Sweep every ``interval`` seconds. While the database cannot be reached, one line when it is lost, sweeps
     further and further apart (doubling, up to ``MAX_BACKOFF_SECONDS`` or ``interval`` if longer), one line when it
@@ -114,7 +122,7 @@ async def run_forever(
     while not stop.is_set():
         wait = interval
         try:
-            report = await sweep_once(sessionmaker, clock, notifier, checkpoints, retention)
+            report = await sweep_once(sessionmaker, clock, notifier, checkpoints, retention, consultations)
             if missed:
                 log.warning("worker: database reachable again after %d missed sweeps; sweeping every %g s",
                             missed, interval)  # fmt: skip

@@ -12,7 +12,7 @@ from tests.support.oauth import SETTINGS
 from tests.support.scenes import rival_developer
 
 TOP_LEVEL = ["at", "scope", "model", "government", "cohorts", "nominations", "grants", "owed", "credentials", "windows",
-             "tokens"]  # fmt: skip
+             "tokens", "readiness"]  # fmt: skip
 
 
 def url_of(world) -> str:
@@ -81,6 +81,13 @@ async def test_staff_get_the_whole_programme(api, bearer, world):
     assert body["tokens"] == {"first_day": "2026-12-01", "last_day": "2026-12-03", "total": 5,
                               "per_grant": [{"grant_id": str(grant.id), "organisation_name": "Northwind", "total": 5,
                                              "days": [{"day": "2026-12-03", "count": 5}]}]}  # fmt: skip
+    # Each grant in the stage its grantee sees on "Is my access ready?": blocked first, with whose move it is.
+    assert body["readiness"]["by_stage"] == {"approved": 0, "blocked": 1, "ready_to_provision": 1,
+                                             "credentials_issued": 0, "ready": 1}  # fmt: skip
+    assert [(r["organisation_name"], r["stage"], [x["whose"] for x in r["reasons"]], r["live_credentials"])
+            for r in body["readiness"]["grants"]] == [
+        ("Westwind", "blocked", ["grantee"], 0), ("AI Security Office", "ready_to_provision", [], 0),
+        ("Northwind", "ready", [], 1)]  # fmt: skip
 
 
 async def test_a_partner_gets_its_own_part_only(api, bearer, world):
@@ -90,6 +97,7 @@ async def test_a_partner_gets_its_own_part_only(api, bearer, world):
     body = response.json()
     assert body["scope"] == "own" and body["government"] == [] and body["grants"]["attention"] == []
     assert body["grants"]["by_state"]["active"] == 1 and body["nominations"]["total"] == 1
+    assert [(r["organisation_name"], r["stage"]) for r in body["readiness"]["grants"]] == [("Northwind", "ready")]
     for other in ("Westwind", "AI Security Office"):
         assert other not in response.text
 

@@ -158,6 +158,30 @@ def doors(ids: dict[str, str]) -> list[Door]:
         Door("a programme of an unknown model", "GET", "/models/00000000-0000-0000-0000-000000000000/programme", 404,
              "not_found"),
         Door("a programme without a token", "GET", f"/models/{ids['model']}/programme", 401, "http_401", token=None),
+        # "is my access ready?" and the self-test (issue 18)
+        Door("readiness of an organisation that is not a UUID", "GET", "/readiness", 400, "validation_error",
+             params={"organisation_id": NOT_A_UUID}),
+        Door("readiness of an unknown organisation", "GET", "/readiness", 404, "not_found",
+             params={"organisation_id": "00000000-0000-0000-0000-000000000000"}),
+        Door("readiness of another organisation, asked by a partner", "GET", "/readiness", 404, "not_found",
+             params={"organisation_id": ids["government"]}, token="partner_admin"),
+        Door("readiness without a token", "GET", "/readiness", 401, "http_401", token=None),
+        Door("a self-test of an unknown credential", "POST", "/credentials/adk_c_unknown/self-test", 404, "not_found"),
+        Door("a self-test of a credential named by a NUL", "POST", "/credentials/%00/self-test", 404, "not_found"),
+        Door("a self-test of a credential named by 5,000 characters", "POST", f"/credentials/{'a' * 5000}/self-test",
+             404, "not_found"),
+        Door("a self-test of a grant's id as a credential", "POST", f"/credentials/{ids['grant']}/self-test", 404,
+             "not_found"),
+        Door("a self-test with an empty secret", "POST", "/credentials/adk_c_unknown/self-test", 400,
+             "validation_error", json={"client_secret": ""}),
+        Door("a self-test with a secret of 201 characters", "POST", "/credentials/adk_c_unknown/self-test", 400,
+             "validation_error", json={"client_secret": "s" * 201}),
+        Door("a self-test with an unknown field", "POST", "/credentials/adk_c_unknown/self-test", 400,
+             "validation_error", json={"secret": "s"}),
+        Door("a self-test with a list for a body", "POST", "/credentials/adk_c_unknown/self-test", 400,
+             "validation_error", json=["s"]),
+        Door("a self-test without a token", "POST", "/credentials/adk_c_unknown/self-test", 401, "http_401",
+             token=None),
         # methods
         Door("DELETE on a list", "DELETE", "/nominations", 405, "http_405"),
         Door("PUT on a nomination", "PUT", f"/nominations/{ids['nomination']}", 405, "http_405", json={}),
@@ -170,7 +194,7 @@ async def test_every_hostile_request_is_a_4xx_problem_and_changes_nothing(api, w
     waiting = await pending(world, organisation_, start=timedelta(days=3))
     grant = await government_grant(world)
     ids = {"model": str(world.model.id), "organisation": str(organisation_.id), "nomination": str(waiting.id),
-           "grant": str(grant.id), "start": iso(clock.now() + timedelta(days=40)),
+           "grant": str(grant.id), "government": str(world.government.id), "start": iso(clock.now() + timedelta(days=40)),
            "end": iso(clock.now() + timedelta(days=50))}  # fmt: skip
     tokens = {"gov_admin": await bearer(world.gov_admin), "partner_admin": await bearer(partner_admin)}
     table = doors(ids)

@@ -63,6 +63,9 @@ CHROMIUM_ARGS = [
 START_LIMIT_SECONDS = 30.0
 STOP_LIMIT_SECONDS = 15.0
 CSP_WORDS = "Content Security Policy"  # in every console message of a Content Security Policy violation
+# Where the browser tests save their screenshots (CI keeps var/); ACCESSDESK_SCREENSHOTS_DIR=docs/screenshots
+# refreshes the set committed for the README.
+SHOTS = Path(os.environ.get("ACCESSDESK_SCREENSHOTS_DIR", "var/screenshots"))
 
 
 def _listening_socket() -> socket.socket:
@@ -188,3 +191,21 @@ async def accessibility_violations(page: Page) -> list[str]:
     return [f"{v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']][:5]}"
             for v in result["violations"]]  # fmt: skip
 
+
+async def checked(page: Page, console: list[str], shot: str | None = None) -> None:
+    """The page as it is now: one h1, no CSP violation nor script error in ``console`` (:func:`heard`), nothing
+    axe-core finds; saved as ``shot`` (in :data:`SHOTS`) when named."""
+    assert await page.locator("h1").count() == 1, page.url
+    if shot:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+    assert [m for m in console if CSP_WORDS in m or m.startswith("pageerror")] == [], (page.url, console)
+    assert await accessibility_violations(page) == [], page.url
+
+
+async def switch_to(page: Page, base: str, name: str) -> None:
+    """Sign out and sign in again as ``name`` with the development login."""
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{base}/login")
+    await page.get_by_role("button", name=f"Sign in as {name}").click()
+    await page.wait_for_url(f"{base}/console")

@@ -48,7 +48,7 @@ async def pending(world: World, organisation: Organisation, **kw: Any) -> Nomina
 async def decided(world: World, nomination: Nomination, *deciders: Actor, verdict: Verdict = Verdict.APPROVE,
                   reason: str | None = None) -> None:  # fmt: skip
     for actor in deciders:
-        await CoSelection(world.unit).decide(actor=actor, nomination_id=nomination.id, verdict=verdict, reason=reason)
+        await CoSelection(world.unit).decide(actor=world.fresh(actor), nomination_id=nomination.id, verdict=verdict, reason=reason)
 
 
 async def government_grant(world: World, **kw: Any) -> AccessGrant:

@@ -18,7 +18,8 @@ from tests.support.console import open_as, sign_in, words_of
 from tests.support.oauth import SETTINGS
 from tests.support.scenes import rival_developer
 
-SECTIONS = ("government-h", "nominations-h", "grants-h", "owed-h", "credentials-h", "timeline-h", "tokens-h")
+SECTIONS = ("government-h", "nominations-h", "grants-h", "stages-h", "owed-h", "credentials-h", "timeline-h",
+            "tokens-h")
 OTHERS = ("Southwind", "Eastwind", "Westwind", "AI Security Office")
 
 
@@ -78,6 +79,9 @@ async def test_staff_see_every_section_in_order_with_both_pictures(api, world):
     grants = section(html, "grants-h")
     assert "active: 2" in words_of(grants) and "blocked: 1" in words_of(grants)
     assert "the current major version of the NDA has not been accepted" in grants and "<details>" in grants
+    stages = words_of(section(html, "stages-h"))
+    assert "blocked: 1" in stages and "ready to provision: 1" in stages and "ready: 1" in stages
+    assert "Westwind, " in stages and "not been accepted (grantee)" in stages
     owed = words_of(section(html, "owed-h")).replace(" :", ":")
     assert "2 of 5 organisations in the programme" in owed
     assert "Westwind: Acme NDA 1.0 (missing)" in owed and "Eastwind: Vetting (invited), Confidentiality (missing)" in owed

@@ -13,7 +13,7 @@ from typing import Any
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation, OutboxMessage
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
-from accessdesk.slackbot import blocks, times
+from accessdesk.slackbot import blocks, consultation_notices, times
 
 OUTCOMES = frozenset({"nomination.approved", "nomination.rejected", "nomination.lapsed", "nomination.withdrawn"})
 AREAS = {"confidentiality": "confidentiality", "cybersecurity": "cybersecurity", "insider_risk": "insider risk",
@@ -31,6 +31,8 @@ def _in(days: str) -> str:
 
 async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
     topic, payload = message.topic, message.payload
+    if topic in consultation_notices.TOPICS:
+        return await consultation_notices.text_of(unit, message, console_url)
     if topic in OUTCOMES and "nomination_id" in payload:
         nomination = await unit.get(Nomination, uuid.UUID(str(payload["nomination_id"])))
         model = await unit.get(FrontierModel, nomination.model_id)

@@ -69,6 +69,7 @@ from accessdesk.slackbot.cohort_cards import (
     cohort_cards_posted,
     digest,
 )
+from accessdesk.slackbot.finding_notices import FINDING_TOPICS, finding_notice
 from accessdesk.slackbot.identity import slack_account_of
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,11 @@ class SlackNotifier:
             _delivering.reset(token)
 
     async def _deliver(self, unit: Unit, message: OutboxMessage) -> None:
+        if message.topic in FINDING_TOPICS:  # a need-to-know-safe notice in the model's channels
+            notice = await finding_notice(unit, message, console_url=self._console_url)
+            for where in notice.channels:
+                await self._post(unit.session, message, where, **notice.content)
+            return
         if (approvers := _APPROVERS.fullmatch(message.recipient)) is not None:
             await self._to_approvers(unit, message, uuid.UUID(approvers.group(1)))
             return

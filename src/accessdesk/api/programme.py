@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from msgspec import Struct
 
+from accessdesk.api.readiness import ReasonOut
 from accessdesk.api.routes import get
 from accessdesk.api.schemas import Reason
 from accessdesk.domain.actor import Actor
@@ -145,6 +146,23 @@ class TokensOut(Struct, kw_only=True):
     per_grant: list[TokenSeriesOut]
 
 
+class StageOut(Struct, kw_only=True):
+    """A grant's stage as its grantee sees it on "Is my access ready?" (``GET /api/v1/readiness``)."""
+
+    grant_id: uuid.UUID
+    organisation_id: uuid.UUID
+    organisation_name: str
+    stage: str
+    reasons: list[ReasonOut]
+    live_credentials: int
+    last_token_at: datetime | None
+
+
+class ReadinessOut(Struct, kw_only=True):
+    by_stage: dict[str, int]
+    grants: list[StageOut]
+
+
 class ProgrammeOut(Struct, kw_only=True):
     """``scope``: ``programme`` (the whole of it) or ``own`` (the caller's organisation's part only)."""
 
@@ -159,6 +177,7 @@ class ProgrammeOut(Struct, kw_only=True):
     credentials: CredentialsOut
     windows: list[WindowOut]
     tokens: TokensOut
+    readiness: ReadinessOut
 
     @classmethod
     def of(cls, o: ProgrammeOverview) -> ProgrammeOut:
@@ -195,6 +214,13 @@ class ProgrammeOut(Struct, kw_only=True):
                              per_grant=[TokenSeriesOut(grant_id=s.grant_id, organisation_name=s.organisation_name,
                                                        total=s.total, days=[TokenDayOut(day=d, count=k) for d, k in s.days.items()])
                                         for s in t.series]),  # fmt: skip
+            readiness=ReadinessOut(
+                by_stage={stage.value: k for stage, k in o.stages.items()},
+                grants=[StageOut(grant_id=r.grant.id, organisation_id=r.grant.organisation_id,
+                                 organisation_name=r.organisation_name, stage=r.stage.value,
+                                 reasons=[ReasonOut.of(x) for x in r.reasons], live_credentials=r.live_credentials,
+                                 last_token_at=r.last_token_at) for r in o.readiness],
+            ),  # fmt: skip
         )
 
 

@@ -101,6 +101,13 @@ class FrontierModel(SQLModel, table=True):
     developer_quorum: int = Field(default=1)
     government_quorum: int = Field(default=1)
     max_window_days: int = Field(default=90)
+    # A Slack (or API) approval needs a sign-in younger than this many minutes; None: 15 for a high-tier model,
+    # none for a standard one (domain.step_up).
+    approval_step_up_minutes: int | None = Field(default=None)
+    # A pending nomination expires this many days after it was made (and always at its proposed start).
+    nomination_expiry_days: int = Field(default=14, sa_column_kwargs={"server_default": "14"})
+    # Pending this many days, the side that has not decided is reminded; twice as long, its admins are.
+    escalation_days: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
     killed_at: datetime | None = _at(default=None)
     killed_by: uuid.UUID | None = Field(default=None)
     kill_reason: str | None = Field(default=None, sa_type=sa.Text)
@@ -213,6 +220,11 @@ class Nomination(SQLModel, table=True):
     # sets it once, in the transaction that creates the cohort and its members.
     cohort_id: uuid.UUID | None = Field(default=None, index=True)
     state: str = Field(sa_type=sa.String(16))
+    # When a pending nomination lapses: its proposed start, or its model's expiry after it was made if sooner.
+    # None only for nominations made before migration 0023, which set it to their start.
+    expires_at: datetime | None = _at(default=None)
+    # The rejected nomination this one reconsiders (a partner asked, and the nominator's side took it up).
+    reconsiders_id: uuid.UUID | None = Field(default=None)
     developer_quorum: int
     government_quorum: int
     developer_approvals: int = Field(default=0)
@@ -232,6 +244,12 @@ class Decision(SQLModel, table=True):
     side: str = Field(sa_type=sa.String(16))
     verdict: str = Field(sa_type=sa.String(8))
     reason: str | None = Field(default=None, sa_type=sa.Text)
+    # A rejection's reason shown to the partner too (else to the nominator and staff only).
+    reason_shared: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Who decided in ``approver_id``'s name under a delegation (None: the approver themselves). No foreign keys:
+    # SQLite could add them to this table only by copying it (migration 0023); the domain writes both at once.
+    decided_by: uuid.UUID | None = Field(default=None)
+    delegation_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = _at()
 
 
@@ -722,4 +740,51 @@ class FindingUpdate(SQLModel, table=True):
     from_state: str | None = Field(default=None, sa_type=sa.String(16))
     to_state: str | None = Field(default=None, sa_type=sa.String(16))
     note: str = Field(sa_type=sa.Text)
+    created_at: datetime = _at()
+
+
+class Delegation(SQLModel, table=True):
+    """An approver's delegate for a period (out of office): the delegate decides in the approver's name, the
+    decision recording both. Same organisation and same deciding role; never on the delegate's own nominations,
+    and never so that one person counts twice on a nomination (domain.delegations)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (sa.Index("ix_delegations_delegate", "delegate_id", "starts_at"),
+                      sa.Index("ix_delegations_delegator", "delegator_id", "starts_at"))  # fmt: skip
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    delegator_id: uuid.UUID = Field(foreign_key="users.id")
+    delegate_id: uuid.UUID = Field(foreign_key="users.id")
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
+    starts_at: datetime = _at()
+    ends_at: datetime = _at()
+    note: str | None = Field(default=None, sa_type=sa.Text)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = _at()
+    revoked_at: datetime | None = _at(default=None)
+    revoked_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+
+
+class Reconsideration(SQLModel, table=True):
+    """A partner's request that a rejected nomination be reconsidered: a note the original nominator's side sees
+    and may take up (a new nomination for the same model, ``new_nomination_id``) or decline, with a response."""
+
+    __tablename__ = "reconsiderations"
+    __table_args__ = (
+        sa.Index("ux_reconsiderations_one_open", "nomination_id", unique=True,
+                 sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'")),  # fmt: skip
+        sa.Index("ix_reconsiderations_queue", "state", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=_id, primary_key=True)
+    nomination_id: uuid.UUID = Field(foreign_key="nominations.id")
+    model_id: uuid.UUID = Field(foreign_key="frontier_models.id", index=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisations.id", index=True)
+    note: str = Field(sa_type=sa.Text)
+    requested_by: uuid.UUID = Field(foreign_key="users.id")
+    state: str = Field(sa_type=sa.String(16))  # open | taken_up | declined
+    response: str | None = Field(default=None, sa_type=sa.Text)
+    decided_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = _at(default=None)
+    new_nomination_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = _at()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.permissions import Permission, permissions_for
@@ -19,6 +20,9 @@ class Actor:
     roles: frozenset[Role] = frozenset()
     request_id: str | None = None
     permissions: frozenset[Permission] = field(default=frozenset())
+    # When this person last proved who they are to accessdesk by signing in (the console's session); None where the
+    # surface proves no sign-in (a Slack click, an API token). Weighty approvals ask for a recent one (step_up).
+    authenticated_at: datetime | None = None
 
     @classmethod
     def user(
@@ -68,12 +72,8 @@ class Actor:
             raise Forbidden(message or f"you need the permission {permission.value} to do this")
 
     def with_request_id(self, request_id: str | None) -> Actor:
-        return Actor(
-            user_id=self.user_id,
-            label=self.label,
-            organisation_id=self.organisation_id,
-            kind=self.kind,
-            roles=self.roles,
-            request_id=request_id,
-            permissions=self.permissions,
-        )
+        return replace(self, request_id=request_id)
+
+    def signed_in_at(self, at: datetime) -> Actor:
+        """This person, known to have signed in at ``at``."""
+        return replace(self, authenticated_at=at)

@@ -20,6 +20,7 @@ from accessdesk.db.tables import (
     ApiToken,
     Attestation,
     AuditEvent,
+    Consultation,
     Decision,
     FrontierModel,
     NdaAcceptance,
@@ -29,14 +30,15 @@ from accessdesk.db.tables import (
     Organisation,
     User,
 )
-from accessdesk.domain import visibility
+from accessdesk.domain import consultations, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.sorting import contains
 from accessdesk.domain.unit import Unit
 
 # What each kind of subject is called in a sentence, by the table the domain records it under.
 KINDS = {"access_grants": "grant", "api_tokens": "API token", "attestations": "attestation",
-         "audit_keys": "audit signing key", "decisions": "decision", "frontier_models": "model",
+         "audit_keys": "audit signing key", "consultations": "consultation", "decisions": "decision", "findings": "finding",
+         "frontier_models": "model",
          "nda_acceptances": "NDA acceptance", "nda_templates": "NDA", "nominations": "nomination",
          "oauth_clients": "credential", "organisations": "organisation", "outbox": "notification",
          "signing_keys": "token signing key", "system": "the system", "users": "person"}  # fmt: skip
@@ -134,6 +136,10 @@ class AuditSubjects:
         if ids.get("api_tokens"):
             tokens = await self._rows(select(ApiToken).where(col(ApiToken.id).in_(ids["api_tokens"])))
         user_ids = set(ids.get("users", ())) | {t.user_id for t in tokens}
+        rounds: list[Consultation] = []
+        if ids.get("consultations"):
+            rounds = await self._rows(select(Consultation).where(col(Consultation.id).in_(ids["consultations"])))
+            models |= {c.model_id for c in rounds}
         for row in (*cases, *clients):
             models.add(row.model_id)
             orgs.add(row.organisation_id)
@@ -189,6 +195,12 @@ class AuditSubjects:
                     add(Subject("nda_templates", str(template.id),
                                 f"{template.title}, version {template.version_major}.{template.version_minor}",
                                 ("nda", template.id)))  # fmt: skip
+        by_model = {m.id: m for m in model_rows}
+        for r in rounds:
+            # Need-to-know: a round is named (and linked) only for those who may read the model's consultations.
+            if r.model_id in by_model and consultations.reads(actor, by_model[r.model_id]):
+                add(Subject("consultations", str(r.id), f"round {r.round} of the consultation on "
+                            f"{by_model[r.model_id].name}", ("consultation", r.id)))  # fmt: skip
         for kind in ("signing_keys", "audit_keys"):
             for kid in wanted.get(kind, ()):
                 add(Subject(kind, kid, kid))

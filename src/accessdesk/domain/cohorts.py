@@ -32,6 +32,7 @@ from accessdesk.domain.coselection import (
     decider_refused,
     decision_refused,
     effective_state,
+    lapses_at_sql,
     nominating_refused,
 )
 from accessdesk.domain.errors import DomainError, Forbidden, Invalid, ModelSwitchedOff, NotFound, Overlap
@@ -494,7 +495,7 @@ class Cohorts:
         now = self.unit.now()
         developer_met = col(Nomination.developer_approvals) >= col(Nomination.developer_quorum)
         government_met = col(Nomination.government_approvals) >= col(Nomination.government_quorum)
-        started = sa.func.sum(sa.case((col(Nomination.starts_at) <= now, 1), else_=0))
+        started = sa.func.sum(sa.case((lapses_at_sql() <= now, 1), else_=0))
         stmt = (sa.select(col(Nomination.cohort_id), col(Nomination.state), developer_met, government_met,
                           sa.func.count(), started)
                 .where(col(Nomination.cohort_id).in_([c.id for c, _ in cohorts]), self._members_filter(actor))

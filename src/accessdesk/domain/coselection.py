@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -20,6 +20,7 @@ from accessdesk.db.tables import (
 from accessdesk.domain import designation, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
+from accessdesk.domain.delegations import Delegations
 from accessdesk.domain.errors import (
     AlreadyDecided,
     DomainError,
@@ -34,6 +35,7 @@ from accessdesk.domain.grants import Grants, extension_refused, side_of
 from accessdesk.domain.nominees import may_be_nominated, takes_nominations
 from accessdesk.domain.notices import approvers, closed
 from accessdesk.domain.permissions import Permission
+from accessdesk.domain.step_up import step_up_refused
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
     Action,
@@ -96,11 +98,27 @@ class Outcome:
     grant: AccessGrant | None
 
 
+def lapses_at(nomination: Nomination) -> datetime:
+    """When a pending nomination lapses: its proposed start, or its model's expiry after it was made if sooner."""
+    return nomination.expires_at or nomination.starts_at
+
+
+def lapses_at_sql() -> sa.ColumnElement[datetime]:
+    """:func:`lapses_at` in SQL."""
+    return sa.func.coalesce(col(Nomination.expires_at), col(Nomination.starts_at))
+
+
 def effective_state(nomination: Nomination, at: datetime) -> NominationState:
-    """A pending nomination whose proposed start has passed has lapsed, whether or not the worker has said so."""
-    if nomination.state == NominationState.PENDING and at >= nomination.starts_at:
+    """A pending nomination whose time has passed (:func:`lapses_at`) has lapsed, whether or not the worker has
+    said so."""
+    if nomination.state == NominationState.PENDING and at >= lapses_at(nomination):
         return NominationState.LAPSED
     return NominationState(nomination.state)
+
+
+def expiry_of(model: FrontierModel, *, starts_at: datetime, now: datetime) -> datetime:
+    """When a nomination made now for ``model``, proposed to start at ``starts_at``, lapses if still pending."""
+    return min(starts_at, now + timedelta(days=model.nomination_expiry_days))
 
 
 def decider_refused(actor: Actor) -> Forbidden | None:
@@ -235,6 +253,7 @@ class CoSelection:
             nominated_by=actor.person_id,
             cohort_id=cohort_id,
             state=NominationState.PENDING.value,
+            expires_at=expiry_of(model, starts_at=starts_at, now=self.unit.now()),
             developer_quorum=model.developer_quorum,
             government_quorum=model.government_quorum,
             created_at=self.unit.now(),
@@ -280,6 +299,7 @@ class CoSelection:
             justification=text or "",
             nominated_by=actor.person_id,
             state=NominationState.PENDING.value,
+            expires_at=expiry_of(model, starts_at=grant.ends_at, now=self.unit.now()),
             developer_quorum=model.developer_quorum,
             government_quorum=model.government_quorum,
             created_at=self.unit.now(),
@@ -310,7 +330,7 @@ class CoSelection:
                 Nomination.organisation_id == organisation_id,
                 Nomination.kind == NominationKind.GRANT.value,
                 Nomination.state == NominationState.PENDING.value,
-                Nomination.starts_at > now,
+                lapses_at_sql() > now,
                 Nomination.starts_at < ends_at,
                 Nomination.ends_at > starts_at,
             ),
@@ -331,9 +351,14 @@ class CoSelection:
                               kind=kind, subject_id=other_id)  # fmt: skip
 
     async def decide(
-        self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None
-    ) -> Outcome:
+        self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None,
+        reason_shared: bool = False, on_behalf_of: uuid.UUID | None = None,
+    ) -> Outcome:  # fmt: skip
         """Record one approver's decision; approve once both sides reach quorum, reject on any veto.
+
+        ``reason_shared``: a rejection's reason is shown to the partner too (else to the nominator and staff).
+        ``on_behalf_of``: the approver in whose name ``actor`` decides under a delegation in force
+        (domain.delegations); the decision is judged by that approver's rights and records both.
 
         Locks, in this order everywhere: the model (shared, so a kill switch waits for us), the grant being
         extended, then the nomination. A decision on a nomination that has left ``pending`` is a conflict.
@@ -342,26 +367,37 @@ class CoSelection:
             raise refused
         verdict = Verdict(verdict)
         reason = _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
+        delegation, principal = None, actor
+        if on_behalf_of is not None and on_behalf_of != actor.user_id:
+            delegation, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
+            principal = principal.with_request_id(actor.request_id)
         seen = await self.unit.get(Nomination, nomination_id, what="nomination")
         model = await self.unit.lock(FrontierModel, seen.model_id, shared=True)
         visibility.require(visibility.can_see_case(actor, model, seen.organisation_id), "nomination", nomination_id)
-        side = Side(side_of(actor, model))
+        side = Side(side_of(principal, model))
         grant = await self.unit.lock(AccessGrant, seen.grant_id) if seen.grant_id else None
         nomination = await self.unit.lock(Nomination, nomination_id)
         now = self.unit.now()
-        earlier = await self.unit.session.exec(
-            select(Decision).where(Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id)
-        )
-        decided = earlier.first() is not None
-        if (refusal := decision_refused(actor, nomination, model=model, decided=decided, at=now)) is not None:
+        counted = await self._counted(nomination.id, principal, actor)
+        if (refusal := decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)) is not None:
             raise refusal
+        if delegation is not None:
+            if nomination.nominated_by == actor.user_id:
+                raise SelfDecision("you nominated this; someone else must decide on it, in anyone's name")
+            if counted is not None:
+                raise AlreadyDecided(counted)
+        if (stale := step_up_refused(actor, model, nomination, verdict, now)) is not None:
+            raise stale
 
         decision = Decision(
             nomination_id=nomination.id,
-            approver_id=actor.person_id,
+            approver_id=principal.person_id,
             side=side.value,
             verdict=verdict.value,
             reason=reason,
+            reason_shared=bool(reason_shared) and verdict == Verdict.REJECT,
+            decided_by=actor.person_id if delegation is not None else None,
+            delegation_id=delegation.id if delegation is not None else None,
             created_at=now,
         )
         self.unit.session.add(decision)
@@ -404,6 +440,24 @@ class CoSelection:
         await self.unit.commit()
         return Outcome(nomination=nomination, decision=decision, grant=created)
 
+    async def _counted(self, nomination_id: uuid.UUID, principal: Actor, actor: Actor) -> str | None:
+        """Why a decision by ``actor`` in ``principal``'s name (the same person when no one delegated) would count
+        someone twice on the nomination, in words (None: it would not). An approver is counted once, whoever decides
+        for them; a person decides once, for themselves or for anyone."""
+        people = {principal.user_id, actor.user_id}
+        earlier = (await self.unit.session.exec(
+            select(Decision.approver_id, Decision.decided_by).where(
+                Decision.nomination_id == nomination_id,
+                sa.or_(col(Decision.approver_id).in_(people), col(Decision.decided_by) == actor.user_id))
+        )).all()  # fmt: skip
+        if not earlier:
+            return None
+        if principal.user_id == actor.user_id:
+            return "you have already decided on this nomination"
+        if any(approver == principal.user_id for approver, _ in earlier):
+            return "the person you decide for has already been counted on this nomination"
+        return "you have already decided on this nomination; a delegation cannot make one person count twice"
+
     async def _carry_out(
         self, nomination: Nomination, *, model: FrontierModel, grant: AccessGrant | None, actor: Actor
     ) -> AccessGrant:
@@ -444,22 +498,34 @@ class CoSelection:
         return grant
 
     async def decision_effect(
-        self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None
-    ) -> DecisionEffect:
-        """What ``actor``'s decision on the nomination would do now; refused as :meth:`decide` would refuse it,
-        changing nothing."""
-        _text("reason", reason, required=Verdict(verdict) == Verdict.REJECT, what="a reason for rejecting")
+        self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None,
+        on_behalf_of: uuid.UUID | None = None,
+    ) -> DecisionEffect:  # fmt: skip
+        """What ``actor``'s decision on the nomination (in ``on_behalf_of``'s name) would do now; refused as
+        :meth:`decide` would refuse it (a stale sign-in included), changing nothing."""
+        verdict = Verdict(verdict)
+        _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
         nomination = await self.unit.get(Nomination, nomination_id, what="nomination")
         model = await self.unit.get(FrontierModel, nomination.model_id)
         visibility.require(visibility.can_see_case(actor, model, nomination.organisation_id), "nomination",
                            nomination_id)  # fmt: skip
         if (refused := decider_refused(actor)) is not None:
             raise refused
-        decided = (await self.unit.session.exec(select(Decision.id).where(
-            Decision.nomination_id == nomination.id, Decision.approver_id == actor.user_id))).first() is not None  # fmt: skip
-        if (refusal := decision_refused(actor, nomination, model=model, decided=decided, at=self.unit.now())) is not None:
+        delegated, principal = False, actor
+        if on_behalf_of is not None and on_behalf_of != actor.user_id:
+            _, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
+            delegated = True
+        counted = await self._counted(nomination.id, principal, actor)
+        now = self.unit.now()
+        if (refusal := decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)) is not None:
             raise refusal
-        return approval_effect(nomination, Side(side_of(actor, model)))
+        if delegated and nomination.nominated_by == actor.user_id:
+            raise SelfDecision("you nominated this; someone else must decide on it, in anyone's name")
+        if delegated and counted is not None:
+            raise AlreadyDecided(counted)
+        if (stale := step_up_refused(actor, model, nomination, verdict, now)) is not None:
+            raise stale
+        return approval_effect(nomination, Side(side_of(principal, model)))
 
     async def allowed(self, actor: Actor, nomination: Nomination, decisions: list[Decision]) -> NominationActions:
         """What ``actor`` may do on ``nomination`` (one they can see, with its ``decisions``) now."""

@@ -37,6 +37,7 @@ from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from accessdesk.domain.grants import Grants, Usability
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
+from accessdesk.domain.vocabulary import Tier
 
 SECRET_PREFIX = "adks_"
 CLIENT_ID_PREFIX = "adk_c_"
@@ -370,9 +371,32 @@ def _name(name: str) -> str:
 # -- what the OAuth endpoints read and write ---------------------------------------------------------------------
 
 
+def issuance_problems(record: ClientRecord, usability: Usability) -> list[tuple[str, str]]:
+    """Why the token endpoint would refuse ``record`` a token whatever the request proves, in the order it asks
+    (``credential_revoked``, then ``grant_unusable``), as (code, words): the one statement the endpoint and the
+    self-test (domain.readiness) share."""
+    problems = []
+    if record.client.revoked_at is not None:
+        problems.append(("credential_revoked", "this credential has been revoked"))
+    if not usability.usable:
+        problems.append(("grant_unusable", f"the grant cannot be used now: {usability.explanation}"))
+    return problems
+
+
+def dpop_required(model: ModelFacts) -> bool:
+    """Tokens for a high-tier model are bound to a DPoP key (RFC 9449): a request without a proof is refused."""
+    return model.tier == Tier.HIGH.value
+
+
+def plausible_client_id(client_id: str) -> bool:
+    """Whether ``client_id`` could name a client at all: 1 to 64 characters, no NUL (which PostgreSQL refuses in
+    text, as an error rather than as "no such row")."""
+    return 0 < len(client_id) <= 64 and "\x00" not in client_id
+
+
 async def client_record(unit: Unit, client_id: str) -> ClientRecord | None:
     """The client behind ``client_id`` with its live secrets and its model, or None (unknown or malformed id)."""
-    if not client_id or len(client_id) > 64:
+    if not plausible_client_id(client_id):
         return None
     now = unit.now()
     found = (await unit.session.exec(

@@ -31,6 +31,18 @@ class WrongSide(Forbidden):
     code = "wrong_side"
 
 
+class StepUpRequired(Forbidden):
+    """A weighty decision needs a sign-in younger than ``within`` and the actor has none (a Slack click or an API
+    token proves none): the surface sends the person to sign in again and decide in the console."""
+
+    code = "step_up_required"
+
+    def __init__(self, message: str, *, nomination_id: uuid.UUID, within_minutes: int) -> None:
+        super().__init__(message)
+        self.nomination_id = nomination_id
+        self.within_minutes = within_minutes
+
+
 class Conflict(DomainError):
     code = "conflict"
 

@@ -24,7 +24,6 @@ from accessdesk.domain.notices import approvers
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
-    DESIGNATION_MOVES,
     SLUG,
     Designation,
     GrantState,
@@ -316,22 +315,24 @@ class FrontierModels:
     async def designate(
         self, *, actor: Actor, model_id: uuid.UUID, designation: Designation | str, reference: str | None = None
     ) -> FrontierModel:
-        """Record the government's designation; the assessment itself stays elsewhere, only its reference here."""
-        if (refused := designation_refused(actor)) is not None:
-            raise refused
-        try:
-            designation = Designation(designation)
-        except ValueError:
-            raise Invalid("designation", f"a designation is one of {', '.join(d.value for d in Designation)}") from None
-        reference = (reference or "").strip() or None
-        if reference is not None and len(reference) > 200:
-            raise Invalid("reference", "the designation reference may be at most 200 characters")
-        if designation in (Designation.COVERED, Designation.NOT_COVERED) and reference is None:
-            raise Invalid("reference", "a designation outcome needs the reference of its assessment")
-        model = await self._visible(actor, model_id, lock=True)
+        """Record the government's designation; the assessment itself stays elsewhere, only its reference here.
+
+        A designation moves only through the consultation rules (:class:`Consultations`): ``in_consultation`` opens
+        a round, ``covered`` and ``not_covered`` decide the open one, so that "in consultation" and "an open round"
+        stay one fact."""
+        # Imported here: the consultation rules build on this module (the designation's effect, below).
+        from accessdesk.domain.consultations import Consultations
+
+        return await Consultations(self.unit).designate(actor=actor, model_id=model_id, designation=designation,
+                                                        reference=reference)  # fmt: skip
+
+    async def apply_designation(
+        self, *, actor: Actor, model: FrontierModel, designation: Designation, reference: str | None
+    ) -> None:
+        """The designation's effect, the one implementation every path that moves it uses: the model records it,
+        every live grant is re-evaluated (DESIGN.md §3 rule 4), and the approvers hear of the grants it blocks.
+        ``model`` is locked by the caller, who has checked the move and commits."""
         current = Designation(model.designation)
-        if designation not in DESIGNATION_MOVES[current]:
-            raise Conflict(f"designation cannot go from {current.value} to {designation.value}")
         usable_before = await self._usable_grants(model)
         model.designation, model.designation_ref = designation.value, reference
         model.designated_by, model.designated_at = actor.user_id, self.unit.now()
@@ -351,8 +352,6 @@ class FrontierModels:
                          "blocked_grants": [g.id for g in blocked]},  # fmt: skip
                 dedupe_key=f"model.designated:{model.id}:{uuid.uuid4()}",  # each designation is news of its own
             )
-        await self.unit.commit()
-        return model
 
     async def switch_off_reach(self, actor: Actor, model_id: uuid.UUID) -> SwitchOffReach:
         """What :meth:`switch_off` would revoke and close now, counted over the same rows, for a surface to say

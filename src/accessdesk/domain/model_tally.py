@@ -12,6 +12,7 @@ from sqlmodel import select
 from accessdesk.db.tables import AccessGrant, Nomination
 from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import lapses_at_sql
 from accessdesk.domain.grant_state import state_sql
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState
@@ -26,7 +27,7 @@ class ModelTally:
 async def model_tally(unit: Unit, actor: Actor, *, model_id: uuid.UUID) -> ModelTally:
     """The grants of ``model_id`` ``actor`` can see, counted by their state now (the state the rules give them,
     whether or not the worker has stored the latest transition), and the nominations for it still pending (a
-    pending nomination whose start has passed has lapsed: :func:`coselection.effective_state`)."""
+    pending nomination whose time has passed has lapsed: :func:`coselection.effective_state`)."""
     now = unit.now()
     state = state_sql(now)
     by_state = (select(state, sa.func.count())
@@ -35,7 +36,7 @@ async def model_tally(unit: Unit, actor: Actor, *, model_id: uuid.UUID) -> Model
     grants = {GrantState(s): n for s, n in (await unit.session.exec(by_state)).all()}
     waiting = select(sa.func.count()).select_from(Nomination).where(
         visibility.cases_filter(actor, Nomination), Nomination.model_id == model_id,
-        Nomination.state == NominationState.PENDING.value, Nomination.starts_at > now,
+        Nomination.state == NominationState.PENDING.value, lapses_at_sql() > now,
     )  # fmt: skip
     pending = (await unit.session.exec(waiting)).one()
     return ModelTally(grants=grants, pending=int(pending))

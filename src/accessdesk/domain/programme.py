@@ -36,10 +36,12 @@ from accessdesk.db.tables import (
 from accessdesk.db.types import aware
 from accessdesk.domain import gates, instants, visibility
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import lapses_at_sql
 from accessdesk.domain.grant_state import state_is_sql, state_sql
 from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.obligations import AREA_LABELS, OK, RENEWAL_DUE, VETTING_OWED, standing_of
 from accessdesk.domain.queries import Queries
+from accessdesk.domain.readiness import PATH, GrantReadiness, Stage, stages_of
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, GrantState, NominationKind, NominationState, OrgKind
 from accessdesk.domain.windows import earliest_start
@@ -264,14 +266,23 @@ class ProgrammeOverview:
     credentials: CredentialCounts
     windows: list[Window]
     tokens: TokenIssuance
+    readiness: list[GrantReadiness]  # every grant not ended, in its stage (domain.readiness), by stage then name
+
+    @property
+    def stages(self) -> dict[Stage, int]:
+        """How many grants are in each stage a grant not ended can be in (zeros included)."""
+        counts: dict[Stage, int] = {stage: 0 for stage in Stage if stage not in (Stage.NOMINATED, Stage.ENDED)}
+        for row in self.readiness:
+            counts[row.stage] += 1
+        return counts
 
     def cohort_name(self, cohort_id: uuid.UUID | None) -> str | None:
         return next((c.name for c in self.cohorts if c.id == cohort_id), None)
 
 
 def _nomination_state_sql(at: datetime) -> sa.ColumnElement[Any]:
-    """``coselection.effective_state`` in SQL: a pending nomination whose proposed start has passed has lapsed."""
-    lapsed = sa.and_(col(Nomination.state) == NominationState.PENDING.value, col(Nomination.starts_at) <= at)
+    """``coselection.effective_state`` in SQL: a pending nomination whose time has passed has lapsed."""
+    lapsed = sa.and_(col(Nomination.state) == NominationState.PENDING.value, lapses_at_sql() <= at)
     return sa.case((lapsed, NominationState.LAPSED.value), else_=col(Nomination.state))
 
 
@@ -309,7 +320,21 @@ class Programme:
             credentials=await self._credentials(grants),
             windows=windows,
             tokens=await self._tokens(actor, model, windows, at),
+            readiness=await self._readiness(actor, model, at),
         )
+
+    async def _readiness(self, actor: Actor, model: FrontierModel, at: datetime) -> list[GrantReadiness]:
+        """Each grant of the model the reader may see and that has not ended, in its stage: the same stages its
+        grantee sees on "Is my access ready?", blocked first, then by organisation."""
+        found = (await self.unit.session.exec(
+            select(AccessGrant, Organisation).join(Organisation, col(Organisation.id) == AccessGrant.organisation_id)
+            .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant))
+        )).all()  # fmt: skip
+        order = {stage: i for i, stage in enumerate((Stage.BLOCKED, *PATH))}
+        rows = await stages_of(self.unit, [grant for grant, _ in found], at=at, model_names={model.id: model.name},
+                               organisations={o.id: o for _, o in found})  # fmt: skip
+        rows = [row for row in rows if row.stage != Stage.ENDED]
+        return sorted(rows, key=lambda r: (order.get(r.stage, len(order)), r.organisation_name.lower(), r.grant.starts_at))
 
     async def _grant_states(self, actor: Actor, model: FrontierModel, at: datetime) -> dict[GrantState, int]:
         state = state_sql(at)
@@ -433,7 +458,7 @@ class Programme:
             col(AccessGrant.revoked_at).is_(None), AccessGrant.ends_at > at)  # fmt: skip
         waiting = select(Nomination.organisation_id).where(
             Nomination.model_id == model.id, visibility.cases_filter(actor, Nomination),
-            Nomination.state == NominationState.PENDING.value, Nomination.starts_at > at)  # fmt: skip
+            Nomination.state == NominationState.PENDING.value, lapses_at_sql() > at)  # fmt: skip
         members = sa.union(live, waiting).subquery()
         in_programme = col(Organisation.id).in_(select(members.c.organisation_id))
         counted = (await session.exec(select(sa.func.count()).select_from(Organisation).where(in_programme))).one()

@@ -31,7 +31,7 @@ from accessdesk.db.tables import (
 )
 from accessdesk.domain import audit, visibility
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.coselection import awaiting
+from accessdesk.domain.coselection import awaiting, lapses_at_sql
 from accessdesk.domain.errors import Forbidden, Invalid, Malformed, NotFound
 from accessdesk.domain.grant_state import state_is_sql
 from accessdesk.domain.grants import Grants, Usability, stored_answer
@@ -300,11 +300,10 @@ class Queries:
         now = self.unit.now()
         stmt = select(Nomination).where(visibility.cases_filter(actor, Nomination))
         if filters.state == NominationState.PENDING:
-            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now)
+            stmt = stmt.where(Nomination.state == "pending", lapses_at_sql() > now)
         elif filters.state == NominationState.LAPSED:
             stmt = stmt.where(sa.or_(col(Nomination.state) == "lapsed",
-                                     sa.and_(col(Nomination.state) == "pending",
-                                             col(Nomination.starts_at) <= now)))  # fmt: skip
+                                     sa.and_(col(Nomination.state) == "pending", lapses_at_sql() <= now)))  # fmt: skip
         elif filters.state is not None:
             stmt = stmt.where(Nomination.state == NominationState(filters.state).value)
         if filters.model_id is not None:
@@ -318,7 +317,7 @@ class Queries:
             # PostgreSQL may walk the creation-order index instead and stop at the first page of theirs.
             stmt = stmt.where(Nomination.nominated_by == filters.nominated_by)
         if filters.awaiting is not None:
-            stmt = stmt.where(Nomination.state == "pending", Nomination.starts_at > now, awaiting(Side(filters.awaiting)))
+            stmt = stmt.where(Nomination.state == "pending", lapses_at_sql() > now, awaiting(Side(filters.awaiting)))
         if filters.for_me:
             stmt = self._my_queue(actor, stmt, now)
         if filters.in_cohort is not None:
@@ -339,11 +338,12 @@ class Queries:
         side = Side.GOVERNMENT if actor.kind == OrgKind.GOVERNMENT else Side.DEVELOPER
         return stmt.where(
             Nomination.state == "pending",
-            Nomination.starts_at > now,
+            lapses_at_sql() > now,
             awaiting(side),
             Nomination.nominated_by != actor.user_id,
             ~sa.exists().where(col(Decision.nomination_id) == Nomination.id,
-                               col(Decision.approver_id) == actor.user_id),
+                               sa.or_(col(Decision.approver_id) == actor.user_id,
+                                      col(Decision.decided_by) == actor.user_id)),
         )
 
     async def waiting_by_cohort(self, actor: Actor) -> dict[uuid.UUID, int]:

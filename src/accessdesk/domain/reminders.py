@@ -1,4 +1,5 @@
-"""Reminders: access about to end, NDAs and attestations about to expire, nominations waiting too long.
+"""Reminders: access about to end, NDAs and attestations about to expire, nominations and consultations waiting too
+long, a planned release getting close while its consultation is still open.
 
 Each reminder is a :class:`Reminder` row, unique per (kind, subject, deadline), and one outbox message per
 recipient written in the same transaction. Any number of workers may sweep at once: each inserts the row with
@@ -10,6 +11,10 @@ Schedules count back from the deadline (a grant's ``ends_at``, an NDA's ``expire
 ``valid_until``, a nomination's ``created_at`` + 48 h): the reminder at an offset is due from ``deadline −
 offset`` until the next, shorter offset is due. It is skipped when its subject did not exist yet at ``deadline −
 offset`` (a five-day window gets no "ends in 7 days"), so that nobody is told twice in a row the same day.
+
+A consultation round (:class:`ConsultationSchedule`) is reminded of once when it has waited ``remind_after`` (its
+deadline: when it was opened + that), and once when its model's planned release is within ``release_warning`` while
+it is still open (its deadline: the planned release; a moved release is a new one).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from accessdesk.db.tables import (
     AccessGrant,
     Attestation,
     Cohort,
+    Consultation,
     Decision,
     FrontierModel,
     NdaAcceptance,
@@ -47,7 +53,7 @@ from accessdesk.domain.notices import contacts
 from accessdesk.domain.pagination import Page, keyset, page_of
 from accessdesk.domain.permissions import ROLE_PERMISSIONS, Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import NominationState, OrgKind
+from accessdesk.domain.vocabulary import ConsultationState, NominationState, OrgKind
 
 
 class ReminderKind(StrEnum):
@@ -59,6 +65,8 @@ class ReminderKind(StrEnum):
     ATTESTATION_EXPIRES_7D = "attestation.expires.7d"
     NOMINATION_PENDING_48H = "nomination.pending.48h"
     COHORT_PENDING_48H = "cohort.pending.48h"
+    CONSULTATION_WAITING = "consultation.waiting"
+    CONSULTATION_RELEASE_NEAR = "consultation.release_near"
 
 
 K = ReminderKind
@@ -74,11 +82,27 @@ TOPIC = {
     **{kind: "reminder.attestation_expiring" for kind, _ in ATTESTATION_SCHEDULE},
     K.NOMINATION_PENDING_48H: "reminder.nomination_pending",
     K.COHORT_PENDING_48H: "reminder.cohort_pending",
+    K.CONSULTATION_WAITING: "reminder.consultation_waiting",
+    K.CONSULTATION_RELEASE_NEAR: "reminder.consultation_release_near",
 }
 # Who decides nominations, by kind of organisation: the roles holding the permission.
 DECIDERS = {kind: sorted(role.value for (k, role), held in ROLE_PERMISSIONS.items()
                          if k == kind and Permission.NOMINATIONS_DECIDE in held)
             for kind in (OrgKind.DEVELOPER, OrgKind.GOVERNMENT)}  # fmt: skip
+# Who decides consultations (the government's side) and who asks for them (the developer's): the roles holding it.
+CONSULTATION_DECIDERS = sorted(role.value for (k, role), held in ROLE_PERMISSIONS.items()
+                               if k == OrgKind.GOVERNMENT and Permission.MODELS_DESIGNATE in held)  # fmt: skip
+CONSULTATION_REQUESTERS = sorted(role.value for (k, role), held in ROLE_PERMISSIONS.items()
+                                 if k == OrgKind.DEVELOPER and Permission.MODELS_UPDATE in held)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationSchedule:
+    """When consultations are reminded of (``ACCESSDESK_CONSULTATION_REMIND_DAYS``,
+    ``ACCESSDESK_CONSULTATION_RELEASE_WARN_DAYS``)."""
+
+    remind_after: timedelta = timedelta(days=14)  # a round open this long reminds the government's deciders
+    release_warning: timedelta = timedelta(days=30)  # a planned release this close, round still open: both sides
 
 
 @dataclass(slots=True)
@@ -116,14 +140,15 @@ def _not_reminded(kind: ReminderKind, subject: Any, deadline: Any) -> sa.ColumnE
 
 
 class Reminders:
-    def __init__(self, unit: Unit) -> None:
+    def __init__(self, unit: Unit, consultations: ConsultationSchedule | None = None) -> None:
         self.unit = unit
+        self.consultations = consultations or ConsultationSchedule()
 
     async def sweep(self, *, batch: int = 500) -> ReminderReport:
         """Send every reminder due now that no one has sent, committing each batch."""
         report = ReminderReport()
         for finder in (self._grants_ending, self._ndas_expiring, self._attestations_expiring, self._pending,
-                       self._cohorts_pending):  # fmt: skip
+                       self._cohorts_pending, self._consultations_waiting, self._releases_near):  # fmt: skip
             while True:
                 found = 0
                 async for due in finder(self.unit.now(), batch):
@@ -295,7 +320,62 @@ class Reminders:
                                "created_at": cohort.created_at, "starts_at": cohort.starts_at},
                       per_recipient={f"user:{u}": {"awaiting": n} for u, n in awaiting.items()})  # fmt: skip
 
+    async def _consultations_waiting(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        """A round open longer than the schedule's ``remind_after``: once per round, to the government's deciders."""
+        kind, after = K.CONSULTATION_WAITING, self.consultations.remind_after
+        stmt = (
+            select(Consultation, FrontierModel)
+            .join(FrontierModel, col(FrontierModel.id) == Consultation.model_id)
+            .where(Consultation.state == ConsultationState.OPEN.value, Consultation.created_at <= now - after,
+                   # Once per round: its deadline moves only with the setting, which is not news to anyone.
+                   ~sa.exists().where(col(Reminder.kind) == kind.value, col(Reminder.subject_id) == Consultation.id))  # fmt: skip
+            .order_by(col(Consultation.created_at), col(Consultation.id))
+            .limit(batch)
+        )
+        rows = (await self.unit.session.exec(stmt)).all()
+        deciders = await self._people(OrgKind.GOVERNMENT, CONSULTATION_DECIDERS) if rows else []
+        for consultation, model in rows:
+            yield Due(kind, consultation.id, consultation.created_at + after, consultation.created_at + after,
+                      deciders, model_id=model.id,
+                      payload={"consultation_id": consultation.id, "model": model.name, "round": consultation.round,
+                               "opened_at": consultation.created_at, "days": after.days})  # fmt: skip
+
+    async def _releases_near(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        """A model whose planned release is within the schedule's ``release_warning`` while its round is still open:
+        once per round and planned release, to the developer's admins and the government's deciders."""
+        kind, warning = K.CONSULTATION_RELEASE_NEAR, self.consultations.release_warning
+        stmt = (
+            select(Consultation, FrontierModel)
+            .join(FrontierModel, col(FrontierModel.id) == Consultation.model_id)
+            .where(Consultation.state == ConsultationState.OPEN.value, FrontierModel.planned_release_at > now,
+                   FrontierModel.planned_release_at <= now + warning,
+                   _not_reminded(kind, Consultation.id, FrontierModel.planned_release_at))  # fmt: skip
+            .order_by(col(FrontierModel.planned_release_at), col(Consultation.id))
+            .limit(batch)
+        )
+        rows = (await self.unit.session.exec(stmt)).all()
+        deciders = await self._people(OrgKind.GOVERNMENT, CONSULTATION_DECIDERS) if rows else []
+        for consultation, model in rows:
+            requesters = await self._people(OrgKind.DEVELOPER, CONSULTATION_REQUESTERS, organisation_id=model.developer_id)
+            yield Due(kind, consultation.id, model.planned_release_at,
+                      max(model.planned_release_at - warning, consultation.created_at), [*requesters, *deciders],
+                      model_id=model.id, organisation_id=model.developer_id,
+                      payload={"consultation_id": consultation.id, "model": model.name, "round": consultation.round,
+                               "opened_at": consultation.created_at, "planned_release_at": model.planned_release_at})  # fmt: skip
+
     # --- who hears of it ---------------------------------------------------------------------------------------
+
+    async def _people(self, kind: OrgKind, roles: list[str], *, organisation_id: uuid.UUID | None = None) -> list[str]:
+        """The active people holding one of ``roles`` in the organisations of ``kind`` (or in ``organisation_id``
+        alone), as outbox addresses."""
+        of = (col(User.organisation_id) == organisation_id if organisation_id is not None
+              else col(User.organisation_id).in_(select(Organisation.id).where(Organisation.kind == kind.value)))  # fmt: skip
+        stmt = (select(User.id).where(
+            of, col(User.disabled_at).is_(None),
+            sa.exists().where(col(UserRole.user_id) == User.id, col(UserRole.role).in_(roles)),
+        ).order_by(col(User.id)))  # fmt: skip
+        return [f"user:{user_id}" for user_id in (await self.unit.session.exec(stmt)).all()]
+
 
     async def undecided(self, nomination: Nomination, model: FrontierModel) -> list[uuid.UUID]:
         """The approvers who could still decide: on a side short of quorum, not the nominator, not decided yet."""

@@ -19,11 +19,12 @@ from sqlmodel import col, select
 
 from accessdesk.db.tables import AccessGrant, Nomination, OutboxMessage
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import lapses_at, lapses_at_sql
 from accessdesk.domain.credentials import prune_oauth_records
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.notices import closed
 from accessdesk.domain.notifier import Notifier, RetryAfter
-from accessdesk.domain.reminders import Reminders
+from accessdesk.domain.reminders import ConsultationSchedule, Reminders
 from accessdesk.domain.retention import RetentionPolicy, prune
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
@@ -75,21 +76,26 @@ async def materialise_grants(unit: Unit, *, batch: int = 500) -> int:
 
 
 async def lapse_nominations(unit: Unit, *, batch: int = 500) -> int:
-    """Pending nominations nobody finished deciding before their proposed start have lapsed."""
+    """Pending nominations nobody finished deciding in time have lapsed: at their proposed start, or when they
+    expired before it (their model's ``nomination_expiry_days`` after they were made). Their cards are closed and
+    their nominator is told."""
     lapsed = 0
     while True:
         now = unit.now()
         stmt = (
             select(Nomination)
-            .where(Nomination.state == NominationState.PENDING.value, Nomination.starts_at <= now)
-            .order_by(col(Nomination.starts_at))
+            .where(Nomination.state == NominationState.PENDING.value, lapses_at_sql() <= now)
+            .order_by(lapses_at_sql(), col(Nomination.id))
             .limit(batch)
             .execution_options(populate_existing=True)
         )
         due = (await unit.session.exec(_claim(stmt, unit))).all()
         for nomination in due:
             nomination.state, nomination.decided_at = NominationState.LAPSED.value, now
-            nomination.outcome_reason = "no decision from both sides before the proposed start"
+            expired = lapses_at(nomination) < nomination.starts_at
+            nomination.outcome_reason = (
+                f"no decision from both sides within {(lapses_at(nomination) - nomination.created_at).days} days: "
+                "the nomination expired" if expired else "no decision from both sides before the proposed start")
             unit.session.add(nomination)
             unit.record(actor=WORKER, action="nomination.lapsed", subject=nomination,
                         before={"state": "pending"}, after={"state": nomination.state})  # fmt: skip
@@ -177,12 +183,13 @@ async def _deliver_one(unit: Unit, notifier: Notifier, message: OutboxMessage, *
     return ok
 
 
-async def sweep(unit: Unit, notifier: Notifier, retention: RetentionPolicy | None = None) -> SweepReport:
-    """Everything time does, in order; ``retention``: the documented defaults unless given."""
+async def sweep(unit: Unit, notifier: Notifier, retention: RetentionPolicy | None = None,
+                consultations: ConsultationSchedule | None = None) -> SweepReport:  # fmt: skip
+    """Everything time does, in order; ``retention``, ``consultations``: the documented defaults unless given."""
     report = SweepReport()
     report.grant_transitions = await materialise_grants(unit)
     report.nominations_lapsed = await lapse_nominations(unit)
-    report.reminders_sent = (await Reminders(unit).sweep()).sent
+    report.reminders_sent = (await Reminders(unit, consultations).sweep()).sent
     report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
     report.oauth_records_pruned = await prune_oauth_records(unit)
     pruned = await prune(unit, retention or RetentionPolicy())

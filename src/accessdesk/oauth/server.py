@@ -34,7 +34,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from accessdesk.crypto import Signer
-from accessdesk.domain.credentials import PRIVATE_KEY_JWT, SECRET_METHODS, ClientRecord
+from accessdesk.domain.credentials import (
+    PRIVATE_KEY_JWT,
+    SECRET_METHODS,
+    ClientRecord,
+    dpop_required,
+    issuance_problems,
+)
 from accessdesk.domain.grants import Usability
 from accessdesk.gateway import allowlist
 from accessdesk.oauth.dpop import DpopProof
@@ -218,16 +224,15 @@ class ModelAccessGrant(ClientCredentialsGrant):
         context = self.context
         record = context.record
         assert record is not None
-        client = record.client
-        if client.revoked_at is not None:
-            raise InvalidClientError(description="this credential has been revoked", status_code=401)
         usability = context.usability
         assert usability is not None
-        if not usability.usable:
-            raise InvalidGrantError(description=f"the grant cannot be used now: {usability.explanation}")
+        for code, words in issuance_problems(record, usability):
+            if code == "credential_revoked":
+                raise InvalidClientError(description=words, status_code=401)
+            raise InvalidGrantError(description=words)
         if context.dpop_problem is not None:
             raise InvalidDpopProofError(description=context.dpop_problem)
-        if context.dpop is None and record.model.tier == "high":
+        if context.dpop is None and dpop_required(record.model):
             raise InvalidDpopProofError(description="this model requires DPoP-bound tokens: send a DPoP proof")
 
     def validate_requested_scope(self) -> None:

@@ -34,6 +34,7 @@ SUBJECT_TYPES = {
     "access_grants": "Grants",
     "api_tokens": "API tokens",
     "attestations": "Attestations",
+    "consultations": "Consultations",
     "decisions": "Decisions",
     "frontier_models": "Models",
     "nda_acceptances": "NDA acceptances",
@@ -49,6 +50,9 @@ SUBJECT_ID = re.compile(r"[^\x00-\x1f\x7f]+")
 ACTION_WORDS = {
     "api_token.created": "created an API token", "api_token.revoked": "revoked an API token",
     "attestation.made": "attested", "audit_key.created": "created an audit signing key",
+    "consultation.decided": "decided the consultation", "consultation.message_added": "wrote in the consultation",
+    "consultation.opened": "opened the consultation", "consultation.reopened": "reopened the consultation",
+    "consultation.requested": "requested the consultation",
     "credential.created": "created a credential", "credential.revealed": "was shown the credential's secret",
     "credential.revoked": "revoked the credential", "credential.rotated": "rotated the credential's secret",
     "credential.token_revoked": "revoked one of the credential's tokens", "decision.recorded": "decided",
@@ -72,7 +76,7 @@ ACTION_WORDS = {
     "user.updated": "changed the person",
 }  # fmt: skip
 # The console page of each kind of subject that has one.
-PAGES = {"grant": "/console/grants/{}", "model": "/console/models/{}", "nda": "/console/ndas/{}",
+PAGES = {"consultation": "/console/consultations/{}", "grant": "/console/grants/{}", "model": "/console/models/{}", "nda": "/console/ndas/{}",
          "nomination": "/console/nominations/{}", "organisation": "/console/organisations/{}"}  # fmt: skip
 SUBJECT_TEXT = 100
 STATE_BADGES = {"active": "ok", "scheduled": "ok", "suspended": "warn", "expired": "warn", "blocked": "bad",

@@ -33,6 +33,8 @@ KINDS: dict[str, str] = {
     K.ATTESTATION_EXPIRES_7D: "Attestation expires in 7 days",
     K.NOMINATION_PENDING_48H: "Nomination pending 48 h",
     K.COHORT_PENDING_48H: "Cohort pending 48 h",
+    K.CONSULTATION_WAITING: "Consultation waiting for the government's decision",
+    K.CONSULTATION_RELEASE_NEAR: "Planned release close, consultation still open",
 }
 NOTICES = {"retried": "The message goes out again with the next delivery round, with a fresh count of tries."}
 
@@ -50,6 +52,8 @@ SUBJECTS = {
     "grant": Subject("access", "/console/grants/{subject_id}", "ends"),
     "nomination": Subject("nomination", "/console/nominations/{subject_id}", "made"),
     "cohort": Subject("cohort", "/console/cohorts/{subject_id}", "made"),
+    # A consultation's deadline: when it had waited too long, or the planned release it is reminded of.
+    "consultation": Subject("consultation", "/console/consultations/{subject_id}", "due"),
     # NDA acceptances and attestations have no page of their own: their organisation's page lists them.
     "nda": Subject("NDA", "/console/organisations/{organisation_id}", "expires"),
     "attestation": Subject("attestation", "/console/organisations/{organisation_id}", "valid until"),

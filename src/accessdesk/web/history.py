@@ -35,6 +35,10 @@ def _sentence(event: AuditEvent, who: str) -> str:
             return "The grant was made"
         case "grant.extended":
             return f"The grant was extended to {_when(after.get('ends_at'))}"
+        case "model.designated":
+            return f"{who} designated the model {str(after.get('designation', '?')).replace('_', ' ')}"
+        case "consultation.decided":
+            return f"{who} decided the consultation: {str(after.get('outcome', '?')).replace('_', ' ')}"
         case "grant.state_changed":
             problems = [explain(p) for p in after.get("problems") or []]
             said = f"The grant became {after.get('state', '?')}"

@@ -69,8 +69,9 @@ SIGNED = "accessdesk_signed"
 
 
 def provide_actor(signed: NamedDependency[Signed]) -> Actor:
-    """The console's actor is the signed-in person (the JSON API's is a token's: see ``api.deps``)."""
-    return signed.actor
+    """The console's actor is the signed-in person, known to have signed in when the session says (the JSON API's
+    is a token's, which proves no sign-in: see ``api.deps``)."""
+    return signed.actor.signed_in_at(signed.authenticated_at)
 
 
 class Posted:

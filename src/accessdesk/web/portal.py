@@ -24,6 +24,7 @@ from accessdesk.domain.compliance import LONGEST_ATTESTATION, AreaStatement, Com
 from accessdesk.domain.coselection import effective_state
 from accessdesk.domain.credentials import creation_refused
 from accessdesk.domain.errors import Invalid
+from accessdesk.domain.findings import Findings
 from accessdesk.domain.gates import evaluate, explain
 from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.obligations import AREA_LABELS, nda_standing, owed_by
@@ -151,6 +152,9 @@ async def partner_home(signed: Signed, queries: Queries) -> Template:
         "portal/partner_home.html", signed, owed=owed, organisation=owed.organisation, grants=rows,
         more_grants=found.next_cursor is not None, credentials=credentials, pending=pending.items,
         more_pending=pending.next_cursor is not None, names=await queries.display_names(pending.items),
+        # Evaluation findings this partner may read (their audience's rule), and where it may report one.
+        findings=(await Findings(queries.unit).findings(actor, limit=HOME_LIST)).items,
+        reportable=await Findings(queries.unit).reportable_models(actor),
     )  # fmt: skip
 
 

@@ -1,0 +1,83 @@
+"""Evaluation findings to test with: a cast of every kind of reader around the world's model (its developer, another
+developer, the government's staff, a grantee evaluating the model, another current grantee, a former grantee, a
+partner with nothing to do with the model), and findings reported through the domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from accessdesk.clock import FrozenClock
+from accessdesk.db.tables import AccessGrant, Finding, FrontierModel, Organisation
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.findings import Findings
+from accessdesk.domain.grants import Grants
+from accessdesk.domain.vocabulary import Audience, Role
+from tests.support.scenes import rival_developer
+from tests.world import World
+
+SHA = "ab" * 32
+BODY = "The model completed the exploit chain in 4 of 10 runs without any jailbreak."
+
+
+@dataclass
+class Cast:
+    """Everyone who may or may not read a finding on the world's model. ``grantee`` evaluates the model now (a usable
+    grant with ``evaluate``) and reports; ``colleague`` is of the same organisation; ``other_grantee`` holds a
+    current grant without ``evaluate``; ``former`` held a grant, revoked; ``outsider`` is a partner with nothing to
+    do with the model; ``rival`` is another developer's admin."""
+
+    grantee_org: Organisation
+    grantee: Actor
+    grant: AccessGrant
+    colleague: Actor
+    other_grantee: Actor
+    former: Actor
+    outsider: Actor
+    rival: Actor
+    rival_model: FrontierModel
+
+
+async def evaluating_partner(world: World, name: str, *, actions: tuple[str, ...] = ("invoke", "evaluate"),
+                             start: timedelta = timedelta(days=1)) -> tuple[Organisation, Actor, AccessGrant]:  # fmt: skip
+    """A partner with a grant on the world's model (``actions``), from ``start`` for 30 days."""
+    organisation, admin = await world.partner(name=name)
+    grant = await world.approve_both(await world.nominate(organisation, start=start, days=30, actions=list(actions)))
+    return organisation, admin, grant
+
+
+async def cast(world: World, clock: FrozenClock) -> Cast:
+    """The cast, two days on: the government's access (from an hour after T0) and the partners' (from a day after)
+    are in force."""
+    await world.government_ready()
+    await world.government_grant(start=timedelta(hours=1))
+    grantee_org, grantee, grant = await evaluating_partner(world, "evalco")
+    colleague = await world.person(grantee_org, "cole", [Role.MEMBER])
+    _, other_grantee, _ = await evaluating_partner(world, "invokeco", actions=("invoke",))
+    _, former, former_grant = await evaluating_partner(world, "formerco")
+    await Grants(world.unit).revoke(actor=world.gov_admin, grant_id=former_grant.id, reason="Contract ended.")
+    _, outsider = await world.partner(name="outsideco")
+    _, rival, _, rival_model = await rival_developer(world)
+    clock.advance(timedelta(days=2))
+    return Cast(grantee_org=grantee_org, grantee=grantee, grant=grant, colleague=colleague,
+                other_grantee=other_grantee, former=former, outsider=outsider, rival=rival, rival_model=rival_model)  # fmt: skip
+
+
+def finding_fields(**overrides: Any) -> dict[str, Any]:
+    return {"title": "Exploit chain without a jailbreak", "body": BODY, "severity": "high",
+            "category": "cyber_capability", "audience": Audience.AMBER_STRICT.value,
+            "attachments": [{"name": "transcript.jsonl", "sha256": SHA, "location": "https://evidence.evalco.test/r/17"}],
+            **overrides}  # fmt: skip
+
+
+async def reported(world: World, by: Actor, *, model: FrontierModel | None = None, **overrides: Any) -> Finding:
+    """A finding reported by ``by`` on the world's model (or ``model``)."""
+    return await Findings(world.unit).report(actor=by, model_id=(model or world.model).id,
+                                             **finding_fields(**overrides))  # fmt: skip
+
+
+async def red(world: World, by: Actor, **overrides: Any) -> Finding:
+    """A TLP:RED finding named to the developer's first approver and the government's first approver."""
+    return await reported(world, by, audience=Audience.RED.value,
+                          recipients=[world.dev_approver.user_id, world.gov_approver.user_id], **overrides)  # fmt: skip
