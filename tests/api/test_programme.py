@@ -1,18 +1,24 @@
 """``GET /api/v1/models/{id}/programme``: the programme overview as JSON, with the console's need-to-know (the whole
-programme for the staff who look after the model, a partner's own part, 404 for anyone else) and instants in UTC."""
+programme for the staff who look after the model, a partner's own part, 404 for anyone else) and instants in UTC;
+the findings counted as the caller may read them, the consultation for those who read it (null for a partner)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from accessdesk.db.tables import Cohort
+from accessdesk.domain.consultations import Consultations
 from accessdesk.domain.credentials import Credentials, count_issuance
+from accessdesk.domain.vocabulary import Audience
 from tests.support.api import API, assert_problem
+from tests.support.finding_scenes import red, reported
 from tests.support.oauth import SETTINGS
 from tests.support.scenes import rival_developer
 
 TOP_LEVEL = ["at", "scope", "model", "government", "cohorts", "nominations", "grants", "owed", "credentials", "windows",
-             "tokens", "readiness"]  # fmt: skip
+             "tokens", "readiness", "findings", "consultation"]  # fmt: skip
+NO_STATES = {"reported": 0, "acknowledged": 0, "mitigated": 0, "accepted_risk": 0, "disputed": 0}
+NO_SEVERITIES = {"low": 0, "medium": 0, "high": 0, "critical": 0}
 
 
 def url_of(world) -> str:
@@ -88,6 +94,40 @@ async def test_staff_get_the_whole_programme(api, bearer, world):
             for r in body["readiness"]["grants"]] == [
         ("Westwind", "blocked", ["grantee"], 0), ("AI Security Office", "ready_to_provision", [], 0),
         ("Northwind", "ready", [], 1)]  # fmt: skip
+    assert body["findings"] == {"total": 0, "open": 0, "by_state": NO_STATES, "by_severity": NO_SEVERITIES}
+    # The world's model was designated covered at T0 in one round.
+    assert body["consultation"]["rounds"] == 1 and body["consultation"]["open"] is None
+    assert body["consultation"]["last_decided"] == {
+        "id": body["consultation"]["last_decided"]["id"], "round": 1, "requested_side": "government",
+        "opened_at": "2026-12-01T12:00:00Z", "waited_days": 0, "waited_seconds": 0, "outcome": "covered",
+        "assessment_ref": "ASSESS-ATLAS", "decided_at": "2026-12-01T12:00:00Z"}  # fmt: skip
+
+
+async def test_findings_and_the_consultation_as_each_caller_may_know_them(api, bearer, world):
+    north_admin, *_ = await a_programme(world)
+    await red(world, world.gov_approver, severity="critical")  # named to dev1 and gov1 only
+    await reported(world, world.gov_approver, audience=Audience.AMBER_STRICT.value, severity="high")
+    await reported(world, world.gov_approver, audience=Audience.AMBER.value, severity="medium")
+    reopened = await Consultations(world.unit).open(actor=world.gov_approver, model_id=world.model.id,
+                                                    note="A new checkpoint.")  # fmt: skip
+    world.clock.advance(timedelta(days=2, hours=3))
+    staff = (await api.get(url_of(world), headers=await bearer(world.dev_admin))).json()
+    assert staff["findings"] == {"total": 2, "open": 2, "by_state": {**NO_STATES, "reported": 2},
+                                 "by_severity": {**NO_SEVERITIES, "high": 1, "medium": 1}}  # fmt: skip
+    named = (await api.get(url_of(world), headers=await bearer(world.dev_approver))).json()
+    assert named["findings"]["total"] == 3 and named["findings"]["by_severity"]["critical"] == 1
+    opened = staff["consultation"]["open"]
+    assert (opened["id"], opened["round"], opened["requested_side"], opened["waited_days"], opened["outcome"]) == (
+        str(reopened.id), 2, "government", 2, None)  # fmt: skip
+    assert opened["waited_seconds"] == (2 * 24 + 3) * 3600 and staff["consultation"]["last_decided"]["round"] == 1
+    # A partner counts the TLP:AMBER finding it holds a grant for, and knows nothing of the consultation.
+    response = await api.get(url_of(world), headers=await bearer(north_admin))
+    partner = response.json()
+    assert partner["findings"] == {"total": 1, "open": 1, "by_state": {**NO_STATES, "reported": 1},
+                                   "by_severity": {**NO_SEVERITIES, "medium": 1}}  # fmt: skip
+    assert partner["consultation"] is None and str(reopened.id) not in response.text
+    # So does a government member who neither acts on designations nor audits.
+    assert (await api.get(url_of(world), headers=await bearer(world.gov_member))).json()["consultation"] is None
 
 
 async def test_a_partner_gets_its_own_part_only(api, bearer, world):

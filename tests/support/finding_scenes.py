@@ -1,4 +1,4 @@
-"""Evaluation findings to test with: a cast of every kind of reader around the world's model (its developer, another
+"""Evaluation findings to test with (and a grant's evidence bundle around them, :func:`a_bundle_scene`): a cast of every kind of reader around the world's model (its developer, another
 developer, the government's staff, a grantee evaluating the model, another current grantee, a former grantee, a
 partner with nothing to do with the model), and findings reported through the domain."""
 
@@ -11,9 +11,12 @@ from typing import Any
 from accessdesk.clock import FrozenClock
 from accessdesk.db.tables import AccessGrant, Finding, FrontierModel, Organisation
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.consultations import Consultations
+from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.delegations import Delegations
 from accessdesk.domain.findings import Findings
 from accessdesk.domain.grants import Grants
-from accessdesk.domain.vocabulary import Audience, Role
+from accessdesk.domain.vocabulary import Audience, Role, Verdict
 from tests.support.scenes import rival_developer
 from tests.world import World
 
@@ -81,3 +84,44 @@ async def red(world: World, by: Actor, **overrides: Any) -> Finding:
     """A TLP:RED finding named to the developer's first approver and the government's first approver."""
     return await reported(world, by, audience=Audience.RED.value,
                           recipients=[world.dev_approver.user_id, world.gov_approver.user_id], **overrides)  # fmt: skip
+
+
+SECRET_WORDS = "The weights were probed through the side door."
+THREAD_WORDS = "Checkpoint 7 changes the cyber evaluations."
+
+
+async def a_bundle_scene(world):
+    """The government's access; Evalco granted ``invoke`` and ``evaluate``, the developer's approval given by dev2 in
+    dev1's name (a delegation); the model reopened by the government after a new checkpoint, a message from each
+    side, covered again three days later; findings at every audience (a TLP:RED one named to dev1 and gov1, another
+    named to dev1 and Gail), one on another model."""
+    await world.government_ready()
+    await world.government_grant(start=timedelta(hours=1))
+    await Delegations(world.unit).create(actor=world.dev_approver, delegate_id=world.dev_approver2.user_id,
+                                         starts_at=world.now, ends_at=world.now + timedelta(days=7),
+                                         note="Out of office.")  # fmt: skip
+    organisation, grantee, _ = await evaluating_partner(world, "evalco", start=timedelta(days=1))
+    nomination = await world.nominate(organisation, start=timedelta(days=40), days=10, actions=["invoke", "evaluate"])
+    coselection = CoSelection(world.unit)
+    await coselection.decide(actor=world.fresh(world.dev_approver2), nomination_id=nomination.id,
+                             verdict=Verdict.APPROVE, on_behalf_of=world.dev_approver.user_id)  # fmt: skip
+    outcome = await coselection.decide(actor=world.fresh(world.gov_approver), nomination_id=nomination.id,
+                                       verdict=Verdict.APPROVE)  # fmt: skip
+    assert outcome.grant is not None
+    consultations = Consultations(world.unit)
+    reopened = await consultations.open(actor=world.gov_approver, model_id=world.model.id, note=THREAD_WORDS)
+    await consultations.message(actor=world.dev_nominator, consultation_id=reopened.id, body=THREAD_WORDS)
+    await consultations.message(actor=world.gov_approver, consultation_id=reopened.id, body=SECRET_WORDS)
+    world.clock.advance(timedelta(days=3))
+    await consultations.decide(actor=world.gov_admin, consultation_id=reopened.id, outcome="covered",
+                               assessment_ref="ASSESS-ATLAS-7")  # fmt: skip
+    world.clock.advance(timedelta(hours=1))
+    await red(world, world.gov_approver, severity="critical", title=SECRET_WORDS)
+    await reported(world, world.gov_approver, audience=Audience.RED.value, severity="critical",
+                   recipients=[world.dev_approver.user_id, world.gov_admin.user_id], title=SECRET_WORDS)  # fmt: skip
+    await reported(world, world.gov_approver, audience=Audience.AMBER_STRICT.value, severity="high")
+    await reported(world, grantee, audience=Audience.AMBER.value, severity="medium")
+    await reported(world, world.gov_approver, audience=Audience.GREEN.value, severity="low")
+    other = await world.new_model("borealis")
+    await reported(world, world.gov_approver, model=other, audience=Audience.GREEN.value, severity="low")
+    return outcome.grant, reopened

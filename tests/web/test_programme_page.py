@@ -8,18 +8,20 @@ import re
 from datetime import timedelta
 
 from accessdesk.db.tables import Cohort, Organisation
+from accessdesk.domain.consultations import Consultations
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.credentials import Credentials, count_issuance
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.programme import Programme
-from accessdesk.domain.vocabulary import OrgKind, Role, Verdict
+from accessdesk.domain.vocabulary import Audience, OrgKind, Role, Verdict
 from accessdesk.web.programme_svg import timeline_svg, token_chart, tokens_svg
 from tests.support.console import open_as, sign_in, words_of
+from tests.support.finding_scenes import red, reported
 from tests.support.oauth import SETTINGS
 from tests.support.scenes import rival_developer
 
-SECTIONS = ("government-h", "nominations-h", "grants-h", "stages-h", "owed-h", "credentials-h", "timeline-h",
-            "tokens-h")
+SECTIONS = ("consultation-h", "government-h", "nominations-h", "grants-h", "stages-h", "owed-h", "credentials-h",
+            "findings-h", "timeline-h", "tokens-h")
 OTHERS = ("Southwind", "Eastwind", "Westwind", "AI Security Office")
 
 
@@ -99,6 +101,38 @@ async def test_staff_see_every_section_in_order_with_both_pictures(api, world):
     assert '<title id="tokens-title">' in tokens and '<desc id="tokens-desc">11 tokens issued' in tokens
     assert "2026-12-02 4 4" in words_of(tokens) and "2026-12-03 7 7" in words_of(tokens)
     assert "style=" not in html  # the CSP allows no inline style: colours are presentation attributes
+    consultation = words_of(section(html, "consultation-h")).replace(" :", ":").replace(" )", ")")
+    assert "Outcome: covered (round 1, decided 2026-12-01 12:00 UTC after less than an hour; assessment ASSESS-ATLAS)" in consultation
+    findings = words_of(section(html, "findings-h"))
+    assert "0 findings on Atlas shared with you" in findings and "By state" not in findings
+
+
+async def test_findings_are_counted_and_the_open_round_shown_as_the_reader_may_know_them(api, world):
+    north_admin = await a_programme(world)
+    await red(world, world.gov_approver, severity="critical")  # named to dev1 and gov1 only
+    await reported(world, world.gov_approver, audience=Audience.AMBER_STRICT.value, severity="high")
+    await reported(world, world.gov_approver, audience=Audience.AMBER.value, severity="medium")
+    reopened = await Consultations(world.unit).open(actor=world.gov_approver, model_id=world.model.id,
+                                                    note="A new checkpoint.")  # fmt: skip
+    world.clock.advance(timedelta(days=3))
+    html = (await open_as(api, world.dev_admin, page_of(world))).text
+    consultation = section(html, "consultation-h")
+    said = words_of(consultation).replace(" :", ":")
+    assert "Round 2 is open: opened by the government 2026-12-03 12:00 UTC, waiting 3 days" in said
+    assert f'href="/console/consultations/{reopened.id}"' in consultation
+    assert "The previous round's outcome: covered (round 1" in said
+    assert f'href="/console/models/{world.model.id}/consultations"' in consultation
+    findings = words_of(section(html, "findings-h"))
+    assert "2 findings on Atlas shared with you, 2 still open" in findings
+    assert "reported: 2" in findings and "high: 1" in findings and "medium: 1" in findings and "critical: 0" in findings
+    assert f'href="/console/findings?model_id={world.model.id}"' in section(html, "findings-h")
+    named = words_of(section((await open_as(api, world.dev_approver, page_of(world))).text, "findings-h"))
+    assert "3 findings on Atlas" in named and "critical: 1" in named
+    # A partner: the TLP:AMBER finding of a model it holds a grant on, and no consultation at all.
+    html = (await open_as(api, north_admin, page_of(world))).text
+    assert 'id="consultation-h"' not in html and str(reopened.id) not in html and "Designation consultation" not in html
+    partner = words_of(section(html, "findings-h"))
+    assert "1 finding on Atlas shared with you, 1 still open" in partner and "medium: 1" in partner
 
 
 async def test_a_partner_sees_its_own_part_and_no_other_organisation(api, world):

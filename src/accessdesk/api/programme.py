@@ -1,6 +1,8 @@
 """A model's programme overview as JSON: the same read model as the console's page (domain.programme), the same
 need-to-know (the whole programme for the staff who look after the model, a partner's own part for a partner, 404
-for anyone else). Instants are ISO 8601 in UTC, days ISO dates (UTC days); counts by state list every state."""
+for anyone else). Instants are ISO 8601 in UTC, days ISO dates (UTC days); counts by state list every state.
+Findings are counted as the caller may read them (their audience); the consultation is given to those who read the
+model's consultations (the developer's and the government's staff who act or audit), null to anyone else."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from accessdesk.api.readiness import ReasonOut
 from accessdesk.api.routes import get
 from accessdesk.api.schemas import Reason
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.findings import FindingCounts
 from accessdesk.domain.gates import explain
-from accessdesk.domain.programme import GrantAnswer, Programme, ProgrammeOverview
+from accessdesk.domain.programme import ConsultationSummary, GrantAnswer, Programme, ProgrammeOverview, RoundSummary
 from accessdesk.domain.unit import Unit
 
 
@@ -163,6 +166,57 @@ class ReadinessOut(Struct, kw_only=True):
     grants: list[StageOut]
 
 
+class FindingCountsOut(Struct, kw_only=True):
+    """The evaluation findings on the model the caller may read (``GET /api/v1/findings`` lists them): every state
+    and severity, 0 included; ``open``: neither mitigated nor accepted risk."""
+
+    total: int
+    open: int
+    by_state: dict[str, int]
+    by_severity: dict[str, int]
+
+    @classmethod
+    def of(cls, c: FindingCounts) -> FindingCountsOut:
+        return cls(total=c.total, open=c.open, by_state={s.value: n for s, n in c.by_state.items()},
+                   by_severity={s.value: n for s, n in c.by_severity.items()})  # fmt: skip
+
+
+class RoundOut(Struct, kw_only=True):
+    """A round of the designation consultation (``GET /api/v1/consultations/{id}`` has its thread)."""
+
+    id: uuid.UUID
+    round: int
+    requested_side: str  # developer (requested) | government (opened or reopened)
+    opened_at: datetime
+    waited_days: int  # open: until now; decided: until its decision (whole days)
+    waited_seconds: int
+    outcome: str | None  # covered | not_covered, once decided
+    assessment_ref: str | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, r: RoundSummary | None) -> RoundOut | None:
+        if r is None:
+            return None
+        return cls(id=r.id, round=r.round, requested_side=r.requested_side, opened_at=r.opened_at,
+                   waited_days=r.waited_days, waited_seconds=int(r.waited.total_seconds()), outcome=r.outcome,
+                   assessment_ref=r.assessment_ref, decided_at=r.decided_at)  # fmt: skip
+
+
+class ConsultationOut(Struct, kw_only=True):
+    """Where the model's designation consultation stands: its rounds so far, the open one, the last decided one."""
+
+    rounds: int
+    open: RoundOut | None
+    last_decided: RoundOut | None
+
+    @classmethod
+    def of(cls, c: ConsultationSummary | None) -> ConsultationOut | None:
+        if c is None:
+            return None
+        return cls(rounds=c.rounds, open=RoundOut.of(c.open), last_decided=RoundOut.of(c.last_decided))
+
+
 class ProgrammeOut(Struct, kw_only=True):
     """``scope``: ``programme`` (the whole of it) or ``own`` (the caller's organisation's part only)."""
 
@@ -178,6 +232,8 @@ class ProgrammeOut(Struct, kw_only=True):
     windows: list[WindowOut]
     tokens: TokensOut
     readiness: ReadinessOut
+    findings: FindingCountsOut
+    consultation: ConsultationOut | None  # null: the caller does not read the model's consultations
 
     @classmethod
     def of(cls, o: ProgrammeOverview) -> ProgrammeOut:
@@ -221,6 +277,8 @@ class ProgrammeOut(Struct, kw_only=True):
                                  reasons=[ReasonOut.of(x) for x in r.reasons], live_credentials=r.live_credentials,
                                  last_token_at=r.last_token_at) for r in o.readiness],
             ),  # fmt: skip
+            findings=FindingCountsOut.of(o.findings),
+            consultation=ConsultationOut.of(o.consultation),
         )
 
 

@@ -92,6 +92,12 @@ def reads(actor: Actor, model: FrontierModel) -> bool:
     return actor.is_system or side_in(actor, model) is not None
 
 
+def reads_any(actor: Actor) -> bool:
+    """Whether ``actor`` may read some model's consultations: the queue is theirs to open (the console's header
+    links it for them alone)."""
+    return actor.is_system or _government_reader(actor) or _developer_reader(actor)
+
+
 def _readable_models(actor: Actor) -> sa.ColumnElement[bool]:
     """:func:`reads` as a filter on ``frontier_models``."""
     if actor.is_system or _government_reader(actor):

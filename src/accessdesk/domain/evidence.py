@@ -5,6 +5,12 @@ contain only events up to that head, with their ``prev_hash`` and ``hash``, so a
 and match them against a later export of the whole chain. A bundle also carries the newest signed checkpoint that
 covers its events, with the public key that signed it (domain.checkpoints). Reading changes nothing and is not
 audited.
+
+A bundle says only what the person exporting it may read: the model's designation consultation (its rounds, and
+their events) to those who read it (``consultations.reads``: the developer's and the government's staff who act or
+audit), and the evaluation findings on the model counted as their audience lets that person read them
+(``Findings.counts``), never one more. A round's thread and a finding's words stay where they are: the bundle counts
+them.
 """
 
 from __future__ import annotations
@@ -24,16 +30,19 @@ from accessdesk.db.tables import (
     AuditEvent,
     AuditHead,
     Decision,
+    FrontierModel,
     NdaAcceptance,
     NdaTemplate,
     Nomination,
     Organisation,
 )
-from accessdesk.domain import audit
+from accessdesk.domain import audit, consultations
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import jsonable
 from accessdesk.domain.checkpoints import latest_covering
 from accessdesk.domain.compliance import text_hash
+from accessdesk.domain.consultations import Consultations, Round
+from accessdesk.domain.findings import FindingCounts, Findings
 from accessdesk.domain.gates import counted_acceptance, counted_attestations, current_nda, explain
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.pagination import MAX_LIMIT
@@ -51,6 +60,11 @@ CHECKPOINT_NOTE = ("checkpoint: the newest signed checkpoint that covers these e
                    "checkpoint_keys; trust that key only if it matches a copy of /.well-known/accessdesk-audit-keys "
                    "kept outside accessdesk. The events here are part of the chain: `accessdesk audit verify "
                    "--checkpoint THIS-FILE --key KEYS` checks the whole chain up to the checkpoint")  # fmt: skip
+NOT_YOURS = ("the model's designation consultation is the developer's and the government's business: it is shown to "
+             "their staff who act on it or audit it")  # fmt: skip
+FINDINGS_NOTE = ("the evaluation findings on the model that whoever made this bundle may read (their TLP audience), "
+                 "counted; a finding shared with others only is not counted. Their words are on their own pages and "
+                 "in the findings export")  # fmt: skip
 NO_CHECKPOINT = ("no signed checkpoint covers these events yet (the worker signs one within "
                  "ACCESSDESK_AUDIT_CHECKPOINT_MINUTES, or run `accessdesk audit checkpoint`); export the bundle again "
                  "after it")  # fmt: skip
@@ -112,7 +126,9 @@ class Evidence:
     async def bundle(self, actor: Actor, grant_id: uuid.UUID) -> dict[str, Any]:
         """Everything that justifies one grant, JSON-ready: the grant and its state now, the nomination that
         created it and any extension rounds with every decision, the NDA acceptance in force with the template it
-        refers to, the grantee's attestations, and the audit events of all of these up to the chain's head.
+        refers to, the grantee's attestations, the model's designation with its consultation rounds (for those who
+        read them), the evaluation findings on the model the actor may read (counted), and the audit events of all
+        of these up to the chain's head.
 
         Needs ``audit:read``; a grant the actor cannot see does not exist for them (404)."""
         head = await self.head(actor)
@@ -129,6 +145,7 @@ class Evidence:
         in_force = _attestations_in_force(attestations, now)
         people = await self.queries.people_names(
             [n.nominated_by for n, _ in rounds] + [d.approver_id for _, ds in rounds for d in ds]
+            + [d.decided_by for _, ds in rounds for d in ds if d.decided_by]
             + ([acceptance.signer_id] if acceptance else []) + [a.attested_by for a in attestations]
             + ([grant.revoked_by] if grant.revoked_by else [])
         )  # fmt: skip
@@ -137,9 +154,22 @@ class Evidence:
         subjects += [("nominations", n.id) for n, _ in rounds] + [("decisions", d.id) for _, ds in rounds for d in ds]
         subjects += [("nda_acceptances", acceptance.id)] if acceptance else []
         subjects += [("attestations", a.id) for a in attestations if a.id in in_force]
+        consulted = await self._consultation(actor, model)
+        if consulted is not None:
+            people |= await self.queries.people_names(
+                [p for r in consulted for p in (r.consultation.requested_by, r.consultation.decided_by) if p])
+        findings = await Findings(self.unit).counts(actor, model.id)
         events: list[dict[str, Any]] = []
         for subject_type, subject_id in subjects:
             async for rows in self._pages(actor, upto=head, subject_type=subject_type, subject_id=str(subject_id)):
+                events += [event_record(e) for e in rows]
+        if consulted is not None:  # every step of the consultation, and every designation it recorded
+            for r in consulted:
+                async for rows in self._pages(actor, upto=head, subject_type="consultations",
+                                              subject_id=str(r.consultation.id)):  # fmt: skip
+                    events += [event_record(e) for e in rows]
+            async for rows in self._pages(actor, upto=head, subject_type="frontier_models", subject_id=str(model.id),
+                                          action="model.designated"):  # fmt: skip
                 events += [event_record(e) for e in rows]
         events.sort(key=lambda e: e["seq"])
         covering = await latest_covering(self.unit, max((e["seq"] for e in events), default=0))
@@ -167,8 +197,17 @@ class Evidence:
                 "acceptance": _acceptance(acceptance, accepted_template, people, now) if acceptance else None,
             },
             "attestations": [_attestation(a, people, a.id in in_force) for a in _by_area(attestations)],
+            "designation": _designation(model, consulted, people),
+            "findings": _findings(findings),
             "audit": {"hashing": HASHING, "events": events, **_checkpoint(covering)},
         })  # fmt: skip
+
+    async def _consultation(self, actor: Actor, model: FrontierModel) -> list[Round] | None:
+        """The model's consultation rounds, oldest first, if ``actor`` reads them (None: not theirs to read)."""
+        if not consultations.reads(actor, model):
+            return None
+        _, rounds = await Consultations(self.unit).rounds(actor, model.id)
+        return sorted(rounds, key=lambda r: r.consultation.round)
 
     async def _rounds(self, grant: AccessGrant) -> list[uuid.UUID]:
         """The nomination that created the grant, then its extension rounds, oldest first."""
@@ -211,8 +250,34 @@ def _round(n: Nomination, decisions: list[Decision], people: dict[uuid.UUID, str
         "quorum": {"developer": {"approvals": n.developer_approvals, "needed": n.developer_quorum},
                    "government": {"approvals": n.government_approvals, "needed": n.government_quorum}},
         "decisions": [{"id": d.id, "approver": _person(d.approver_id, people), "side": d.side, "verdict": d.verdict,
-                       "reason": d.reason, "at": d.created_at} for d in decisions],
+                       "reason": d.reason, "at": d.created_at,
+                       # A delegate who decided in the approver's name (domain.delegations); None: the approver.
+                       "decided_by": _person(d.decided_by, people), "delegation_id": d.delegation_id}
+                      for d in decisions],
     }  # fmt: skip
+
+
+def _designation(model: FrontierModel, rounds: list[Round] | None, people: dict[uuid.UUID, str]) -> dict[str, Any]:
+    """The model's designation now, and its consultation rounds oldest first (None, with a note, for those who do
+    not read them): who asked, the planned release then, how long it waited, the outcome with the reference of the
+    government's assessment, and how many messages its thread holds (their words stay in the round)."""
+    shown: dict[str, Any] = {"designation": model.designation, "designation_ref": model.designation_ref,
+                             "designated_at": model.designated_at}  # fmt: skip
+    if rounds is None:
+        return {**shown, "consultations": None, "consultations_note": NOT_YOURS}
+    return {**shown, "consultations": [{
+        "id": r.consultation.id, "round": r.consultation.round, "state": r.consultation.state,
+        "requested_side": r.consultation.requested_side, "requested_by": _person(r.consultation.requested_by, people),
+        "opened_at": r.consultation.created_at, "planned_release_at": r.consultation.planned_release_at,
+        "outcome": r.consultation.outcome, "assessment_ref": r.consultation.assessment_ref,
+        "decided_by": _person(r.consultation.decided_by, people), "decided_at": r.consultation.decided_at,
+        "waited_seconds": int(r.waited.total_seconds()), "messages": len(r.messages),
+    } for r in rounds]}  # fmt: skip
+
+
+def _findings(counts: FindingCounts) -> dict[str, Any]:
+    return {"total": counts.total, "open": counts.open, "by_state": {s.value: n for s, n in counts.by_state.items()},
+            "by_severity": {s.value: n for s, n in counts.by_severity.items()}, "note": FINDINGS_NOTE}  # fmt: skip
 
 
 def _template(t: NdaTemplate) -> dict[str, Any]:

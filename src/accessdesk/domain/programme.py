@@ -1,6 +1,7 @@
 """A model's early-access programme at a glance: the government's access and its windows, the cohorts and
 nominations, the grants by state and why those that need attention are not usable, what the grantees still owe,
-the credentials issued and the tokens issued per day per grant.
+the credentials issued and the tokens issued per day per grant; the evaluation findings on the model the reader may
+read, by state and severity; and, for the staff who read the model's designation consultation, where it stands.
 
 Everything is counted by the database (GROUP BY) in a fixed number of queries, however many partners the programme
 has; only the rows a picture draws one by one (a bar per grant window, a bar per day) and the few grants that need
@@ -8,7 +9,9 @@ attention come back as rows. Nothing here decides anything: a grant's state and 
 one answer, as every list shows it: ``grants.stored_answer``), what is owed is ``obligations``' standing of what the
 gates count (``gates``), who sees what is ``visibility``'s. Staff who look after the model (its developer, the
 government) see the whole programme; a partner involved with it sees its own part only: no other organisation is
-named or counted, totals included.
+named or counted, totals included. Findings are counted as ``finding_audience`` lets the reader read them (a partner
+counts only those shared with it, and a TLP:RED finding counts only for its named readers); the consultation is
+``consultations``' need-to-know (the developer's and the government's business: None for anyone else).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from accessdesk.db.tables import (
     AccessGrant,
     Attestation,
     Cohort,
+    Consultation,
     FrontierModel,
     NdaAcceptance,
     Nomination,
@@ -34,16 +38,24 @@ from accessdesk.db.tables import (
     TokenIssuanceDay,
 )
 from accessdesk.db.types import aware
-from accessdesk.domain import gates, instants, visibility
+from accessdesk.domain import consultations, gates, instants, visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import lapses_at_sql
+from accessdesk.domain.findings import FindingCounts, Findings
 from accessdesk.domain.grant_state import state_is_sql, state_sql
 from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.obligations import AREA_LABELS, OK, RENEWAL_DUE, VETTING_OWED, standing_of
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.readiness import PATH, GrantReadiness, Stage, stages_of
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import Area, GrantState, NominationKind, NominationState, OrgKind
+from accessdesk.domain.vocabulary import (
+    Area,
+    ConsultationState,
+    GrantState,
+    NominationKind,
+    NominationState,
+    OrgKind,
+)
 from accessdesk.domain.windows import earliest_start
 
 # The grants whose reasons the overview names: those that should give access and do not.
@@ -252,6 +264,36 @@ class TokenIssuance:
 
 
 @dataclass(frozen=True, slots=True)
+class RoundSummary:
+    """One round of the model's designation consultation: who asked (``requested_side``: the developer requested it,
+    the government opened or reopened it), when, and how long it waited (open: until the overview's instant;
+    decided: until its decision), with the outcome and the reference of the government's assessment once decided."""
+
+    id: uuid.UUID
+    round: int
+    requested_side: str
+    opened_at: datetime
+    waited: timedelta
+    outcome: str | None
+    assessment_ref: str | None
+    decided_at: datetime | None
+
+    @property
+    def waited_days(self) -> int:
+        return self.waited.days
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationSummary:
+    """Where the model's designation consultation stands: how many rounds it has had, the open one (None: none is
+    open) and the last decided one (None: none has been decided yet)."""
+
+    rounds: int
+    open: RoundSummary | None
+    last_decided: RoundSummary | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProgrammeOverview:
     """``scope``: ``programme`` (the whole of it) or ``own`` (a partner's own part)."""
 
@@ -267,6 +309,8 @@ class ProgrammeOverview:
     windows: list[Window]
     tokens: TokenIssuance
     readiness: list[GrantReadiness]  # every grant not ended, in its stage (domain.readiness), by stage then name
+    findings: FindingCounts  # the findings on the model the reader may read (domain.finding_audience)
+    consultation: ConsultationSummary | None  # None: the reader does not read the model's consultations
 
     @property
     def stages(self) -> dict[Stage, int]:
@@ -321,7 +365,31 @@ class Programme:
             windows=windows,
             tokens=await self._tokens(actor, model, windows, at),
             readiness=await self._readiness(actor, model, at),
+            findings=await Findings(self.unit).counts(actor, model.id),
+            consultation=await self._consultation(actor, model, at),
         )
+
+    async def _consultation(self, actor: Actor, model: FrontierModel, at: datetime) -> ConsultationSummary | None:
+        """The model's consultation, for those who read it (``consultations.reads``), in one query: the latest two
+        rounds (at most one is open, and it is the latest: a round opens after the one before it is decided)."""
+        if not consultations.reads(actor, model):
+            return None
+        latest = list((await self.unit.session.exec(
+            select(Consultation).where(Consultation.model_id == model.id)
+            .order_by(col(Consultation.round).desc()).limit(2)
+        )).all())  # fmt: skip
+
+        def summary(c: Consultation) -> RoundSummary:
+            ended = c.decided_at if c.decided_at is not None else at
+            return RoundSummary(id=c.id, round=c.round, requested_side=c.requested_side, opened_at=c.created_at,
+                                waited=max(ended - c.created_at, timedelta(0)), outcome=c.outcome,
+                                assessment_ref=c.assessment_ref, decided_at=c.decided_at)  # fmt: skip
+
+        is_open = [c for c in latest if c.state == ConsultationState.OPEN.value]
+        decided = [c for c in latest if c.state != ConsultationState.OPEN.value]
+        return ConsultationSummary(rounds=latest[0].round if latest else 0,
+                                   open=summary(is_open[0]) if is_open else None,
+                                   last_decided=summary(decided[0]) if decided else None)  # fmt: skip
 
     async def _readiness(self, actor: Actor, model: FrontierModel, at: datetime) -> list[GrantReadiness]:
         """Each grant of the model the reader may see and that has not ended, in its stage: the same stages its

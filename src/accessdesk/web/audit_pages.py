@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from accessdesk.api.audit import SEQ_MAX
 from accessdesk.audit_export import Download, attachment
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain.audit_subjects import KINDS, AuditSubjects, Subject
+from accessdesk.domain.consultations import waited_words
 from accessdesk.domain.evidence import Evidence
 from accessdesk.domain.queries import Queries
 from accessdesk.domain.sessions import Signed
@@ -188,6 +189,11 @@ def changes(
             for k in dict.fromkeys([*before, *after])]  # fmt: skip
 
 
+def waited(seconds: int) -> str:
+    """How long a consultation round of the bundle waited, in words."""
+    return waited_words(timedelta(seconds=seconds))
+
+
 def when(instant: str | None) -> str:
     """An instant of the bundle (ISO 8601, UTC) as people read it."""
     return datetime.fromisoformat(instant).strftime("%Y-%m-%d %H:%M UTC") if instant else ""
@@ -266,7 +272,8 @@ class AuditPagesController(Controller):
         self, signed: NamedDependency[Signed], evidence: NamedDependency[Evidence], grant_id: FromPath[uuid.UUID]
     ) -> Template:
         bundle = await evidence.bundle(signed.actor, grant_id)
-        return page("console/evidence.html", signed, b=bundle, when=when, changes=changes, badges=STATE_BADGES)
+        return page("console/evidence.html", signed, b=bundle, when=when, changes=changes, badges=STATE_BADGES,
+                    waited=waited)  # fmt: skip
 
     @get("/grants/{grant_id:uuid}/evidence.json")
     async def evidence_json(

@@ -1,6 +1,7 @@
 """A model's programme overview in the console: the government's access, cohorts and nominations, grants by state
 and why some are not usable, what the grantees still owe, credentials, and two pictures (the windows against the
-planned release, the tokens issued per day) each with its numbers in a table. The domain's read model
+planned release, the tokens issued per day) each with its numbers in a table; the findings the reader may read, by
+state and severity; the designation consultation, for those who read it. The domain's read model
 (domain.programme) says what there is and who may see it; this only renders it."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
+from accessdesk.domain.consultations import waited_words
+from accessdesk.domain.findings import state_words
 from accessdesk.domain.gates import explain
 from accessdesk.domain.programme import PROGRAMME, Programme
 from accessdesk.domain.sessions import Signed
@@ -37,4 +40,4 @@ class ProgrammePagesController(Controller):
                     grant_states=list(GrantState), nomination_states=list(NominationState), state_fill=STATE_FILL,
                     timeline=timeline_svg(overview), groups=timeline_groups(overview),
                     tokens=tokens_svg(overview), chart=chart, columns=list(zip(chart.columns, chart.grant_ids, strict=True)),
-                    explain=explain)  # fmt: skip
+                    explain=explain, waited_words=waited_words, state_words=state_words)  # fmt: skip
