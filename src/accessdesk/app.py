@@ -26,6 +26,7 @@ from accessdesk.api.bodies import MAX_BODY_BYTES, JsonApiRequest
 from accessdesk.api.cohorts import CohortController
 from accessdesk.api.compliance import NdaController, OrganisationComplianceController
 from accessdesk.api.consultations import ConsultationController
+from accessdesk.api.delegations import DelegationController
 from accessdesk.api.deps import API_DEPENDENCIES
 from accessdesk.api.errors import HANDLERS
 from accessdesk.api.findings import FindingController
@@ -36,6 +37,7 @@ from accessdesk.api.nominations import NominationController
 from accessdesk.api.organisations import OrganisationController, UserController, me
 from accessdesk.api.programme import ProgrammeController
 from accessdesk.api.readiness import ReadinessController
+from accessdesk.api.reconsiderations import ReconsiderationController
 from accessdesk.api.routes import allow_every_method
 from accessdesk.audit_endpoints import AuditPublicationController
 from accessdesk.clock import Clock, SystemClock
@@ -43,6 +45,7 @@ from accessdesk.compose import notifier_for, slack_bolt, slack_route, slack_sign
 from accessdesk.crypto import KeyUnavailable
 from accessdesk.db.engine import make_engine, make_sessionmaker
 from accessdesk.db.schema import read_schema
+from accessdesk.domain.consultations import reads_any as reads_consultations
 from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.notifier import Notifier
 from accessdesk.domain.permissions import Permission
@@ -62,6 +65,7 @@ from accessdesk.web.cohort_pages import CohortPagesController
 from accessdesk.web.console import ConsoleController
 from accessdesk.web.consultation_pages import ConsultationPagesController
 from accessdesk.web.credential_pages import CredentialPagesController
+from accessdesk.web.delegation_pages import DelegationPagesController
 from accessdesk.web.delivery_pages import DeliveryPagesController
 from accessdesk.web.finding_pages import FindingPagesController
 from accessdesk.web.model_pages import ModelPagesController
@@ -72,6 +76,7 @@ from accessdesk.web.pages import pages_answer_in_html, shown_utc, shown_window
 from accessdesk.web.portal import PortalController
 from accessdesk.web.programme_pages import ProgrammePagesController
 from accessdesk.web.readiness_pages import ReadinessPagesController
+from accessdesk.web.reconsideration_pages import ReconsiderationPagesController
 from accessdesk.web.security import add_security_headers, security_headers
 from accessdesk.web.slack_link_pages import SlackLinkPagesController
 from accessdesk.worker import (
@@ -134,6 +139,7 @@ def _template_globals(engine: JinjaTemplateEngine) -> None:
     # Templates show or hide actions with the same permissions the domain checks (the domain still decides).
     engine.engine.globals["Permission"] = Permission
     engine.engine.globals["is_grantee"] = is_grantee  # who owes NDAs and attestations (the portal's people)
+    engine.engine.globals["reads_consultations"] = reads_consultations  # whom the consultation queue is for
     # One convention for time on every page: UTC, said so, with the viewer's own time beside it where scripts run.
     engine.engine.filters["utc"] = shown_utc
     engine.engine.filters["day"] = functools.partial(shown_utc, day=True)
@@ -282,7 +288,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
             OrganisationComplianceController, NominationController, GrantController, audit_api.list_events,
             audit_api.verify_chain, audit_api.export_json, audit_api.export_csv, ProgrammeController,
             CohortController, ReadinessController, ConsultationController,
-            FindingController,
+            FindingController, DelegationController, ReconsiderationController,
         ],
         security=[{"bearer": []}],
         dependencies=API_DEPENDENCIES,
@@ -296,7 +302,7 @@ def assemble(*, tracer_provider: Any = None) -> Litestar:
                         OrganisationPagesController, NdaPagesController, CredentialPagesController,
                         DeliveryPagesController, SlackLinkPagesController, ProgrammePagesController,
                         CohortPagesController, ConsultationPagesController, ReadinessPagesController,
-                        FindingPagesController,
+                        FindingPagesController, DelegationPagesController, ReconsiderationPagesController,
                         create_static_files_router(path="/static", directories=[templates_dir() / "static"],
                                                    include_in_schema=False)],  # fmt: skip
         dependencies=SERVICES,

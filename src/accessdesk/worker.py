@@ -1,4 +1,5 @@
-"""The background worker: sweeps on an interval (grant transitions, lapsed nominations, outbox delivery).
+"""The background worker: sweeps on an interval (grant transitions, lapsed and expired nominations, reminders and
+escalations, outbox delivery).
 
 Runs as ``accessdesk worker`` or inside the server (embedded default). Any number may run at once.
 """

@@ -96,7 +96,7 @@ async def test_a_new_partner_home_lists_everything_owed_with_a_link_to_each(api,
     html = (await open_as(api, admin, "/console")).text
     access = section(html, "access-h")
     assert "No access yet" in access
-    assert f'<a href="/console/nominations/{nomination.id}">Atlas,' in access
+    assert f'<a href="{HOME}/nominations/{nomination.id}">Atlas,' in access
     assert "Waiting for a decision: Atlas, 2026-12-02 → 2027-01-01." in words_of(access)
     owed = section(html, "owed-h")
     assert f'<a href="{HOME}/vetting">Submit your vetting questionnaire</a>' in owed

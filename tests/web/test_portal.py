@@ -59,7 +59,7 @@ async def test_the_overview_shows_my_organisation_and_nothing_of_another(api, wo
     assert "<strong>Atlas</strong>" in html and "every prerequisite is in order" in html
     assert "Acme NDA" in html and html.count('class="badge ok">valid') >= 7  # the NDA and the six areas
     assert "Southwind" not in html and "southwind" not in html
-    assert "/console/nominations/" in html
+    assert "/console/my-organisation/nominations/" in html  # each nomination, as the partner may know it
 
 
 async def test_the_overview_lists_what_is_still_owed(api, world):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from accessdesk.db.tables import Decision, FrontierModel, Nomination, Organisation
 from accessdesk.domain.coselection import MAX_TEXT, effective_state
+from accessdesk.domain.transitions import how_it_lapsed
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
 from accessdesk.slackbot import cohort_blocks, confirmations, times
 from accessdesk.slackbot.confirmations import Case
@@ -101,7 +102,8 @@ def _outcome(nomination: Nomination) -> str:
         return f"*Rejected*: {escape(nomination.outcome_reason or 'no reason given')}"
     if state == NominationState.WITHDRAWN:
         return "*Withdrawn* by the nominator."
-    return "*Lapsed*: not decided by both sides before the proposed start."
+    word, rest = how_it_lapsed(nomination)  # Expired (its model's time for deciding), or Lapsed (its start came)
+    return f"*{word}* {rest}."
 
 
 def _window(nomination: Nomination | AccessGrant) -> str:
@@ -260,6 +262,18 @@ def link_sent_message() -> dict[str, Any]:
 def refusal_text(message: str) -> str:
     """A click the rules refused: why, and that nothing changed."""
     return f"Nothing was changed: {escape(message)}"
+
+
+def approval_url(console_url: str, nomination_id: uuid.UUID) -> str:
+    """The console's page that confirms an approval, after a fresh sign-in if it needs one."""
+    return console_page(console_url, f"nominations/{nomination_id}/approve")
+
+
+def step_up_text(message: str, nomination_id: uuid.UUID, *, console_url: str) -> str:
+    """An Approve click refused for want of a recent sign-in (a click proves none): why, that nothing changed, and
+    the console page that completes it once the person has signed in again; the card then updates as usual."""
+    return (f"Nothing was changed: {escape(message)}. <{approval_url(console_url, nomination_id)}|Sign in again and "
+            "approve in accessdesk>: the card here updates once you have.")  # fmt: skip
 
 
 def failed_text(reference: str, *, unavailable: bool) -> str:

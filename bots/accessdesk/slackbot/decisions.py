@@ -8,6 +8,12 @@ What follows a decision (the cards edited, a note in each card's thread, the nom
 outbox's, written by the domain with the decision, whichever door it came through (Slack, console, API). After a
 decision made here, the listener delivers those messages at once (``worker.PromptDelivery``) rather than leave them
 to the worker's next sweep.
+
+Step-up (domain.step_up): a click proves no recent sign-in, so approving access to a high-tier model (or one whose
+setting asks for it) is refused here with ``StepUpRequired``, recording nothing and editing no card. The listener
+answers the clicker alone with the console page that completes the approval after a fresh sign-in through their
+identity provider (``blocks.step_up_text``); the decision made there writes the same outbox messages, and the card
+follows as it would after a click. Rejecting never needs a recent sign-in: it stays one click (and a reason).
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ class SlackDecisions:
 
     async def decide(self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict,
                      reason: str | None = None) -> Decided:  # fmt: skip
-        """The decision of ``actor``, the person behind the Slack user (or the domain's refusal)."""
+        """The decision of ``actor``, the person behind the Slack user (or the domain's refusal: ``StepUpRequired``
+        for an approval that needs a recent sign-in, which ``actor`` never has here)."""
         async with self.sessionmaker() as session:
             unit = Unit(session, self.clock)
             outcome = await CoSelection(unit).decide(actor=actor, nomination_id=nomination_id, verdict=verdict,

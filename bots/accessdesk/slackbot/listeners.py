@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from accessdesk.domain.actor import Actor
-from accessdesk.domain.errors import DomainError, Invalid, ModelSwitchedOff, NotFound
+from accessdesk.domain.errors import DomainError, Invalid, ModelSwitchedOff, NotFound, StepUpRequired
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.slackbot import blocks, cohort_blocks
 from accessdesk.slackbot.cohort_decisions import cohort_id_of
@@ -71,8 +71,17 @@ async def refusals(explain: Explain, *, console_url: str, form: Form | None = No
                 await form.ack(response_action="update", view=again)
                 return
             await form.ack()
-        await explain(blocks.refusal_text(exc.message) if isinstance(exc, DomainError)
-                      else blocks.not_linked_text(console_url=console_url))  # fmt: skip
+        await explain(explanation(exc, console_url=console_url))
+
+
+def explanation(exc: DomainError | NotLinked, *, console_url: str) -> str:
+    """Why a request was refused, for the person alone. An approval that needs a recent sign-in (a click proves
+    none) links the console page that completes it after one."""
+    if isinstance(exc, StepUpRequired):
+        return blocks.step_up_text(exc.message, exc.nomination_id, console_url=console_url)
+    if isinstance(exc, DomainError):
+        return blocks.refusal_text(exc.message)
+    return blocks.not_linked_text(console_url=console_url)
 
 
 async def submitted(form: Form, requester: Requester, services: Services,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation, OutboxMessage
+from accessdesk.domain.transitions import expired_before_start, how_it_lapsed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
 from accessdesk.slackbot import blocks, consultation_notices, times
@@ -37,8 +38,10 @@ async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
         nomination = await unit.get(Nomination, uuid.UUID(str(payload["nomination_id"])))
         model = await unit.get(FrontierModel, nomination.model_id)
         organisation = await unit.get(Organisation, nomination.organisation_id)
-        return blocks.outcome_message(nomination, model=model, organisation=organisation.name,
-                                      console_url=console_url)  # fmt: skip
+        said = blocks.outcome_message(nomination, model=model, organisation=organisation.name, console_url=console_url)
+        if nomination.state == NominationState.LAPSED.value and expired_before_start(nomination):
+            said += " Its window had not started: if the access is still needed, it can be asked for again."
+        return said
     if topic.startswith("reminder."):
         return reminder_text(topic, payload, console_url=console_url)
     if topic == "grant.revoked":
@@ -102,16 +105,41 @@ def reminder_text(topic: str, payload: dict[str, Any], *, console_url: str) -> s
     if topic == "reminder.nomination_pending":
         link = blocks.nomination_url(console_url, uuid.UUID(str(payload["nomination_id"])))
         return (f":bell: The nomination of {esc(payload['organisation'])} for {esc(payload['model'])} has waited "
-                f"48 hours for your decision; it lapses at its proposed start, {_at(payload['starts_at'])}: "
-                f"<{link}|decide in accessdesk>.")  # fmt: skip
+                f"48 hours for your decision; it closes undecided {_closes(payload)}: <{link}|decide in "
+                "accessdesk>.")  # fmt: skip
+    if topic == "reminder.nomination_escalated":
+        return escalation_text(payload, console_url=console_url)
     if topic == "reminder.cohort_pending":
         link = blocks.console_page(console_url, f"cohorts/{payload['cohort_id']}")
         awaiting = int(payload.get("awaiting") or 0)
         return (f":bell: Cohort {esc(payload['cohort'])} for {esc(payload['model'])}: "
                 f"{blocks.counted(awaiting, 'member')} {'has' if awaiting == 1 else 'have'} waited 48 hours for your "
-                f"decision; they lapse at their proposed start, {_at(payload['starts_at'])}: <{link}|review the "
-                "cohort in accessdesk>.")  # fmt: skip
+                f"decision; they close undecided {_closes(payload)}: <{link}|review the cohort in accessdesk>.")  # fmt: skip
     return blocks.notification_text(topic, payload)
+
+
+def _closes(payload: dict[str, Any]) -> str:
+    """When a waiting nomination closes undecided, as a reminder says it (messages queued before nominations
+    expired know only the proposed start)."""
+    return _at(payload.get("lapses_at") or payload["starts_at"])
+
+
+def escalation_text(payload: dict[str, Any], *, console_url: str) -> str:
+    """A nomination escalated to one person: an approver of a side that has not decided (``nomination.escalated.
+    approvers``), or an admin of it (``….admins``), after the model's ``escalation_days`` and twice that. Said to
+    staff of the side only, who see the nomination anyway; the model by name, never by codename."""
+    esc, side = blocks.escape, str(payload.get("side") or "your")
+    link = blocks.nomination_url(console_url, uuid.UUID(str(payload["nomination_id"])))
+    organisation, model = esc(payload["organisation"]), esc(payload["model"])
+    what = (f"The extension of {organisation}'s access to {model}" if payload.get("nomination_kind") == "extension"
+            else f"The nomination of {organisation} for {model}")  # fmt: skip
+    waited = f"{what} has waited {payload['days']} days"
+    closes = f"it expires undecided {_at(payload['lapses_at'])}"
+    if str(payload.get("kind")).endswith(".admins"):
+        return (f":rotating_light: Escalation: {waited} and the {side} side has still not reached its quorum, "
+                f"though its approvers were reminded; {closes}. Please see that someone decides: <{link}|the "
+                "nomination in accessdesk>.")  # fmt: skip
+    return (f":bell: {waited} without the {side} side's decision; {closes}: <{link}|decide in accessdesk>.")
 
 
 def closed_note(nomination: Nomination, *, by: str | None) -> str:
@@ -119,4 +147,5 @@ def closed_note(nomination: Nomination, *, by: str | None) -> str:
     if nomination.state == NominationState.WITHDRAWN.value:
         why = f": {blocks.escape(nomination.outcome_reason)}" if nomination.outcome_reason else ""
         return f"Withdrawn by {blocks.escape(by)}{why}" if by else f"Withdrawn{why}"
-    return "Lapsed: not decided by both sides before the proposed start"
+    word, rest = how_it_lapsed(nomination)
+    return f"{word} {rest}"

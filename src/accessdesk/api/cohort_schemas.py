@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from accessdesk.api.schemas import NO_NUL, ONE_LINE, Aware, Conflicting, DecisionOut, NominationOut, Text, in_utc_range
+from accessdesk.domain.actor import Actor
 from accessdesk.domain.cohorts import CohortMember, CohortSummary, MemberDecided, MemberNominated, Named
 from accessdesk.domain.errors import DomainError, Overlap
 from accessdesk.domain.vocabulary import Action, NominationState, Verdict
@@ -102,9 +103,10 @@ class CohortMemberOut(Struct, kw_only=True):
     may_decide: bool
 
     @classmethod
-    def of(cls, member: CohortMember) -> CohortMemberOut:
+    def of(cls, member: CohortMember, actor: Actor | None = None) -> CohortMemberOut:
+        """``actor``: who reads it (a partner reads only the reasons ``domain.reasons`` lets it)."""
         return cls(organisation=OrganisationRef.of(member.organisation), may_decide=member.may_decide,
-                   nomination=NominationOut.of(member.nomination, state=member.state.value))  # fmt: skip
+                   nomination=NominationOut.of(member.nomination, state=member.state.value, actor=actor))  # fmt: skip
 
 
 class CohortOut(Struct, kw_only=True):
@@ -129,7 +131,8 @@ class CohortOut(Struct, kw_only=True):
     members: list[CohortMemberOut] | None = None
 
     @classmethod
-    def of(cls, summary: CohortSummary, members: list[CohortMember] | None = None) -> CohortOut:
+    def of(cls, summary: CohortSummary, members: list[CohortMember] | None = None,
+           actor: Actor | None = None) -> CohortOut:  # fmt: skip
         c = summary.cohort
         return cls(id=c.id, model_id=c.model_id, model_slug=summary.model.slug, name=c.name, starts_at=c.starts_at,
                    ends_at=c.ends_at, actions=list(c.actions), justification=c.justification,
@@ -138,7 +141,7 @@ class CohortOut(Struct, kw_only=True):
                    sides={side.value: SideTallyOut(approved=t.approved, awaiting=t.awaiting)
                           for side, t in summary.sides.items()},
                    awaiting_my_side=summary.awaiting_my_side,
-                   members=[CohortMemberOut.of(m) for m in members] if members is not None else None)  # fmt: skip
+                   members=[CohortMemberOut.of(m, actor) for m in members] if members is not None else None)  # fmt: skip
 
 
 class CohortCreatedOut(Struct, kw_only=True):

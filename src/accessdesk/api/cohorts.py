@@ -86,7 +86,7 @@ class CohortController(Controller):
     async def get_cohort(
         self, actor: NamedDependency[Actor], cohorts: NamedDependency[Cohorts], cohort_id: FromPath[uuid.UUID]
     ) -> CohortOut:
-        return CohortOut.of(await cohorts.summary(actor, cohort_id), await cohorts.members(actor, cohort_id))
+        return CohortOut.of(await cohorts.summary(actor, cohort_id), await cohorts.members(actor, cohort_id), actor)
 
     @post("/{cohort_id:uuid}/decisions", status_code=200)
     async def decide_cohort(

@@ -16,7 +16,16 @@ from litestar.exceptions import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from accessdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound, Overlap
+from accessdesk.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    Overlap,
+    StepUpRequired,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -64,7 +73,17 @@ def _conflicting(exc: DomainError) -> dict[str, Any] | None:
     return None
 
 
-def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+def _stepping_up(request: Request[Any, Any, Any], exc: StepUpRequired) -> tuple[str, dict[str, Any]]:
+    """A decision refused for want of a recent sign-in (a token proves none): the refusal's words with the console
+    page where the person signs in again and approves, and that page's address and the sign-in's age apart."""
+    url = f"{request.app.state.settings.issuer}/console/nominations/{exc.nomination_id}/approve"
+    return f"{exc.message}: {url}", {"approve_url": url, "within_minutes": exc.within_minutes}
+
+
+def on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    if isinstance(exc, StepUpRequired):
+        detail, extra = _stepping_up(request, exc)
+        return problem(status_for(exc), "Forbidden", detail, exc.code, extra=extra)
     for kind, status, title in STATUS:
         if isinstance(exc, kind):
             errors = [{"field": exc.field, "reason": exc.message}] if isinstance(exc, Invalid) else None

@@ -49,7 +49,8 @@ class ModelController(Controller):
             actor=actor, slug=data.slug, name=data.name, codename=data.codename, tier=data.tier,
             planned_release_at=data.planned_release_at, resource=data.resource, slack_channels=data.slack_channels,
             developer_quorum=data.developer_quorum, government_quorum=data.government_quorum,
-            max_window_days=data.max_window_days,
+            max_window_days=data.max_window_days, approval_step_up_minutes=data.approval_step_up_minutes,
+            nomination_expiry_days=data.nomination_expiry_days, escalation_days=data.escalation_days,
         )  # fmt: skip
         return ModelOut.of(model, actor)
 

@@ -46,7 +46,7 @@ class NominationController(Controller):
                                    nominated_by=actor.user_id if mine else None)  # fmt: skip
         found = await queries.nominations(actor, filters, cursor=cursor, limit=limit)
         now = unit.now()
-        items = [NominationOut.of(n, state=effective_state(n, now).value) for n in found.items]
+        items = [NominationOut.of(n, state=effective_state(n, now).value, actor=actor) for n in found.items]
         return NominationPage(items=items, next_cursor=found.next_cursor)
 
     @post("/")
@@ -66,18 +66,24 @@ class NominationController(Controller):
         nomination_id: FromPath[uuid.UUID],
     ) -> NominationOut:  # fmt: skip
         nomination, decisions = await queries.nomination(actor, nomination_id)
-        return NominationOut.of(nomination, state=effective_state(nomination, unit.now()).value, decisions=decisions)
+        return NominationOut.of(nomination, state=effective_state(nomination, unit.now()).value, decisions=decisions,
+                                actor=actor)  # fmt: skip
 
     @post("/{nomination_id:uuid}/decisions")
     async def decide(
         self, actor: NamedDependency[Actor], coselection: NamedDependency[CoSelection], unit: NamedDependency[Unit],
         nomination_id: FromPath[uuid.UUID], data: JSONBody[DecisionIn],
     ) -> OutcomeOut:  # fmt: skip
+        """Decide, in your name or (``on_behalf_of``) by a delegation to you. Approving access to a high-tier model
+        (or one whose setting asks for it) needs a recent sign-in, which a token does not prove: it is refused with
+        403 ``step_up_required``, naming the console page where it is done after signing in again
+        (``approve_url``). Rejecting never needs one."""
         outcome = await coselection.decide(
-            actor=actor, nomination_id=nomination_id, verdict=data.verdict, reason=data.reason
-        )
+            actor=actor, nomination_id=nomination_id, verdict=data.verdict, reason=data.reason,
+            reason_shared=data.reason_shared, on_behalf_of=data.on_behalf_of,
+        )  # fmt: skip
         nomination = NominationOut.of(outcome.nomination, state=outcome.nomination.state)
-        return OutcomeOut(decision=DecisionOut.of(outcome.decision), nomination=nomination,
+        return OutcomeOut(decision=DecisionOut.of(outcome.decision, actor), nomination=nomination,
                           grant_id=outcome.grant.id if outcome.grant else None)  # fmt: skip
 
     @post("/{nomination_id:uuid}/withdrawal", status_code=200)

@@ -25,6 +25,7 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.gates import explain
 from accessdesk.domain.grants import Usability
 from accessdesk.domain.queries import GrantRow
+from accessdesk.domain.reasons import decision_reason, reason_for
 from accessdesk.domain.visibility import STAFF_ONLY_MODEL_FIELDS
 from accessdesk.domain.vocabulary import (
     Action,
@@ -164,6 +165,15 @@ class VettingDecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
 
 # ---- models ----------------------------------------------------------------------------------------------------
 
+StepUpMinutes = Annotated[int, Meta(ge=1, le=240, description=(
+    "an approval needs a sign-in younger than this many minutes (null: 15 for a high-tier model, none for a "
+    "standard one)"))]  # fmt: skip
+ExpiryDays = Annotated[int, Meta(ge=1, le=90, description=(
+    "a pending nomination expires this many days after it is made (and always at its proposed start)"))]
+EscalationDays = Annotated[int, Meta(ge=1, le=30, description=(
+    "pending this many days, the undecided side's approvers are reminded; twice as long, its admins are; fewer "
+    "than nomination_expiry_days"))]  # fmt: skip
+
 
 class ModelIn(Struct, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
@@ -176,6 +186,9 @@ class ModelIn(Struct, kw_only=True, forbid_unknown_fields=True):
     developer_quorum: Annotated[int, Meta(ge=1, le=10)] = 1
     government_quorum: Annotated[int, Meta(ge=1, le=10)] = 1
     max_window_days: Annotated[int, Meta(ge=1, le=366)] = 90
+    approval_step_up_minutes: StepUpMinutes | None = None
+    nomination_expiry_days: ExpiryDays = 14
+    escalation_days: EscalationDays = 3
 
     def __post_init__(self) -> None:
         in_utc_range(self, "planned_release_at")
@@ -190,6 +203,9 @@ class ModelPatch(Struct, kw_only=True, forbid_unknown_fields=True):
     developer_quorum: Annotated[int, Meta(ge=1, le=10)] | msgspec.UnsetType = msgspec.UNSET
     government_quorum: Annotated[int, Meta(ge=1, le=10)] | msgspec.UnsetType = msgspec.UNSET
     max_window_days: Annotated[int, Meta(ge=1, le=366)] | msgspec.UnsetType = msgspec.UNSET
+    approval_step_up_minutes: StepUpMinutes | None | msgspec.UnsetType = msgspec.UNSET
+    nomination_expiry_days: ExpiryDays | msgspec.UnsetType = msgspec.UNSET
+    escalation_days: EscalationDays | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: str(v) if f == "tier" else v for f in self.__struct_fields__
@@ -212,6 +228,9 @@ class ModelOut(Struct, kw_only=True):
     developer_quorum: int
     government_quorum: int
     max_window_days: int
+    approval_step_up_minutes: int | None
+    nomination_expiry_days: int
+    escalation_days: int
     switched_off_at: datetime | None
     switch_off_reason: str | None
     created_at: datetime
@@ -339,6 +358,12 @@ class NominationIn(Struct, kw_only=True, forbid_unknown_fields=True):
 class DecisionIn(Struct, kw_only=True, forbid_unknown_fields=True):
     verdict: Verdict
     reason: Annotated[str, Meta(pattern=NO_NUL, max_length=5000)] | None = None
+    reason_shared: Annotated[bool, Meta(description=(
+        "a rejection's reason is shown to the partner too (else to the nominator and staff only); ignored for an "
+        "approval, whose reason is always internal"))] = False  # fmt: skip
+    on_behalf_of: Annotated[uuid.UUID, Meta(description=(
+        "decide in this approver's name, by their delegation to you in force now; the decision counts as theirs "
+        "and records that you took it"))] | None = None  # fmt: skip
 
 
 class WithdrawalIn(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -353,17 +378,32 @@ class ExtensionIn(Struct, kw_only=True, forbid_unknown_fields=True):
         in_utc_range(self, "ends_at")
 
 
+# What of a decision only staff read (absent for a partner): whether a reason was shared, and a delegation.
+STAFF_ONLY_DECISION_FIELDS = ("reason_shared", "decided_by", "delegation_id")
+
+
 class DecisionOut(Struct, kw_only=True):
     id: uuid.UUID
-    approver_id: uuid.UUID
+    approver_id: uuid.UUID  # in whose name it was taken (the delegator, under a delegation)
     side: Side
     verdict: Verdict
     reason: str | None
     created_at: datetime
+    # Staff only (absent for a partner).
+    reason_shared: bool | msgspec.UnsetType = msgspec.UNSET
+    decided_by: uuid.UUID | None | msgspec.UnsetType = msgspec.UNSET  # the delegate who took it (None: the approver)
+    delegation_id: uuid.UUID | None | msgspec.UnsetType = msgspec.UNSET
 
     @classmethod
-    def of(cls, d: Decision) -> DecisionOut:
-        return cls(**{f: getattr(d, f) for f in cls.__struct_fields__})
+    def of(cls, d: Decision, actor: Actor | None = None) -> DecisionOut:
+        """``d`` as ``actor`` reads it (None: as anyone would, staff-only fields left out). ``reason`` as
+        ``domain.reasons`` lets ``actor`` read it: the nominated partner reads a rejection's reason only where it
+        was shared, and no approval's."""
+        staff = actor is not None and actor.is_staff
+        plain = {f: getattr(d, f) for f in cls.__struct_fields__ if staff or f not in STAFF_ONLY_DECISION_FIELDS}
+        if actor is not None:
+            plain["reason"] = decision_reason(actor, d)
+        return cls(**plain)
 
 
 class Tally(Struct, kw_only=True):
@@ -372,6 +412,11 @@ class Tally(Struct, kw_only=True):
 
 
 class NominationOut(Struct, kw_only=True):
+    """A nomination. ``outcome_reason``: why it ended as it did, as the reader may read it (``domain.reasons``: a
+    partner reads a rejection's reason only on the nomination itself, where its decisions are read, and only where
+    the rejecting approver shared it). ``expires_at``: when it lapses if still pending. ``reconsiders_id``: the
+    refused nomination whose reconsideration this round is."""
+
     id: uuid.UUID
     kind: str
     model_id: uuid.UUID
@@ -385,17 +430,25 @@ class NominationOut(Struct, kw_only=True):
     state: str
     tally: dict[str, Tally]
     outcome_reason: str | None
+    expires_at: datetime | None
+    reconsiders_id: uuid.UUID | None
     created_at: datetime
     decided_at: datetime | None
     decisions: list[DecisionOut] | None = None
 
     @classmethod
-    def of(cls, n: Nomination, *, state: str, decisions: list[Decision] | None = None) -> NominationOut:
+    def of(cls, n: Nomination, *, state: str, decisions: list[Decision] | None = None,
+           actor: Actor | None = None) -> NominationOut:  # fmt: skip
+        """``decisions`` as ``actor`` reads them (None: as anyone would, :meth:`DecisionOut.of`), and the outcome's
+        reason as ``actor`` may read it (``domain.reasons.reason_for``). Every surface a partner reaches passes
+        ``actor``; None is for answers only staff receive (a decision, a withdrawal)."""
         tally = {"developer": Tally(approvals=n.developer_approvals, quorum=n.developer_quorum),
                  "government": Tally(approvals=n.government_approvals, quorum=n.government_quorum)}  # fmt: skip
         plain = {f: getattr(n, f) for f in cls.__struct_fields__ if f not in ("state", "tally", "decisions")}
+        if actor is not None:
+            plain["outcome_reason"] = reason_for(actor, n, decisions)
         return cls(**plain, state=state, tally=tally,
-                   decisions=[DecisionOut.of(d) for d in decisions] if decisions is not None else None)  # fmt: skip
+                   decisions=[DecisionOut.of(d, actor) for d in decisions] if decisions is not None else None)  # fmt: skip
 
 
 class OutcomeOut(Struct, kw_only=True):

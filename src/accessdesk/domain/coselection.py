@@ -219,9 +219,11 @@ class CoSelection:
         actions: list[str],
         justification: str,
         cohort_id: uuid.UUID | None = None,
+        reconsiders_id: uuid.UUID | None = None,
     ) -> Nomination:
         """Propose an organisation for access to a model in a window; both sides then decide. ``cohort_id``: the
-        cohort this nomination is a member of (domain.cohorts), written with it."""
+        cohort this nomination is a member of (domain.cohorts), written with it; ``reconsiders_id``: the refused
+        nomination whose reconsideration this round is (domain.reconsiderations)."""
         actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can nominate")
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
@@ -252,6 +254,7 @@ class CoSelection:
             justification=text or "",
             nominated_by=actor.person_id,
             cohort_id=cohort_id,
+            reconsiders_id=reconsiders_id,
             state=NominationState.PENDING.value,
             expires_at=expiry_of(model, starts_at=starts_at, now=self.unit.now()),
             developer_quorum=model.developer_quorum,
@@ -532,7 +535,7 @@ class CoSelection:
         model = await self.unit.get(FrontierModel, nomination.model_id)
         nominator = await self.unit.session.get(User, nomination.nominated_by)
         now = self.unit.now()
-        decided = any(d.approver_id == actor.user_id for d in decisions)
+        decided = any(actor.user_id in (d.approver_id, d.decided_by) for d in decisions)  # a person decides once
         return NominationActions(
             decide=decision_refused(actor, nomination, model=model, decided=decided, at=now) is None,
             withdraw=withdrawal_refused(actor, nomination, at=now,

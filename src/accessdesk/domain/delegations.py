@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from accessdesk.db.tables import Delegation, User
+from accessdesk.db.tables import Delegation, User, UserRole
 from accessdesk.domain import instants
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
-from accessdesk.domain.errors import AlreadyRevoked, Forbidden, Invalid, NotFound
+from accessdesk.domain.errors import AlreadyRevoked, DomainError, Forbidden, Invalid, NotFound
 from accessdesk.domain.organisations import actor_for
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.unit import Unit
@@ -53,6 +53,22 @@ class DelegationRow:
 def in_force(at: datetime) -> sa.ColumnElement[bool]:
     """Delegations that let their delegate decide at ``at``."""
     return sa.and_(col(Delegation.revoked_at).is_(None), col(Delegation.starts_at) <= at, col(Delegation.ends_at) > at)
+
+
+def revocation_refused(actor: Actor, delegation: Delegation, at: datetime) -> DomainError | None:
+    """Why ``actor`` may not end ``delegation`` at ``at`` (None: they may): the person who delegated, or an admin
+    of their organisation, while it has not ended. Its delegate is told so; anyone else, that it does not exist."""
+    own = delegation.delegator_id == actor.user_id
+    admin = actor.can(Permission.ORGANISATIONS_MANAGE) and actor.organisation_id == delegation.organisation_id
+    if not (own or admin or actor.is_system):
+        if actor.user_id != delegation.delegate_id:
+            return NotFound(f"delegation {delegation.id} not found")
+        return Forbidden("only the person who delegated (or an admin of their organisation) ends a delegation")
+    if delegation.revoked_at is not None:
+        return AlreadyRevoked("this delegation was already ended")
+    if delegation.ends_at <= at:
+        return AlreadyRevoked("this delegation has already ended")
+    return None
 
 
 class Delegations:
@@ -103,21 +119,18 @@ class Delegations:
     async def revoke(self, *, actor: Actor, delegation_id: uuid.UUID) -> Delegation:
         """The approver (or an admin of their organisation) ends a delegation now."""
         delegation = await self.unit.lock(Delegation, delegation_id, what="delegation")
-        own = delegation.delegator_id == actor.user_id
-        admin = actor.can(Permission.ORGANISATIONS_MANAGE) and actor.organisation_id == delegation.organisation_id
-        if not (own or admin or actor.is_system):
-            if actor.user_id != delegation.delegate_id:
-                raise NotFound(f"delegation {delegation_id} not found")
-            raise Forbidden("only the person who delegated (or an admin of their organisation) ends a delegation")
-        if delegation.revoked_at is not None:
-            raise AlreadyRevoked("this delegation was already ended")
         now = self.unit.now()
-        if delegation.ends_at <= now:
-            raise AlreadyRevoked("this delegation has already ended")
+        if (refused := revocation_refused(actor, delegation, now)) is not None:
+            raise refused
         delegation.revoked_at, delegation.revoked_by = now, actor.user_id
         self.unit.session.add(delegation)
         self.unit.record(actor=actor, action="delegation.revoked", subject=delegation,
                          before={"revoked_at": None}, after={"revoked_at": now})  # fmt: skip
+        # The delegate hears that they no longer decide in the approver's name (the approver did it, or knows).
+        self.unit.notify(topic="delegation.revoked", recipient=f"user:{delegation.delegate_id}",
+                         payload={"delegation_id": delegation.id, "delegator_id": delegation.delegator_id,
+                                  "revoked_by": actor.user_id},
+                         dedupe_key=f"delegation.revoked:{delegation.id}")  # fmt: skip
         await self.unit.commit()
         return delegation
 
@@ -134,6 +147,34 @@ class Delegations:
             .where(mine).order_by(col(Delegation.created_at).desc(), col(Delegation.id))
         )  # fmt: skip
         return [DelegationRow(d, a, b) for d, a, b in rows.all()]
+
+    async def candidates(self, actor: Actor) -> list[User]:
+        """Whom ``actor`` may name as their delegate: the active people of their organisation, themselves aside,
+        who hold one of their deciding roles (what :meth:`create` accepts, for a form to offer), by e-mail."""
+        mine = [r.value for r in actor.roles & DECIDING_ROLES]
+        if actor.is_system or not mine or not actor.can(Permission.NOMINATIONS_DECIDE):
+            return []
+        rows = await self.unit.session.exec(
+            select(User).where(User.organisation_id == actor.organisation_id, User.id != actor.user_id,
+                               col(User.disabled_at).is_(None),
+                               sa.exists().where(col(UserRole.user_id) == User.id, col(UserRole.role).in_(mine)))
+            .order_by(User.email)
+        )  # fmt: skip
+        return list(rows.all())
+
+    async def person(self, actor: Actor, email: str) -> uuid.UUID:
+        """The id of the person of ``actor``'s own organisation who signs in as ``email`` (a delegate named by
+        e-mail); Invalid, naming ``delegate``, when no one of it does (people of other organisations are not
+        told apart from no one). Asked of who may delegate only: anyone else is refused as :meth:`create` would."""
+        if actor.is_system or not actor.can(Permission.NOMINATIONS_DECIDE):
+            raise Forbidden("only approvers and admins, who decide on nominations, can name a delegate")
+        found = (await self.unit.session.exec(
+            select(User.id).where(User.email == (email or "").strip().lower(),
+                                  User.organisation_id == actor.organisation_id)
+        )).first()  # fmt: skip
+        if found is None or actor.organisation_id is None:
+            raise Invalid("delegate", "no one of your organisation signs in with that e-mail address")
+        return found
 
     async def acting_for(self, actor: Actor, delegator_id: uuid.UUID) -> tuple[Delegation, Actor]:
         """The delegation in force now by which ``actor`` decides in ``delegator_id``'s name, and the delegator as

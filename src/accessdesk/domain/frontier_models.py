@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from accessdesk.domain.errors import Conflict, Forbidden, Invalid, ModelSwitched
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.notices import approvers
 from accessdesk.domain.permissions import Permission
+from accessdesk.domain.step_up import STEP_UP_MINUTES
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
     SLUG,
@@ -35,7 +37,15 @@ from accessdesk.domain.vocabulary import (
 CHANNEL = re.compile(r"[CG][A-Z0-9]{6,20}")
 TEXT_LIMITS = {"name": 200, "codename": 100}
 EDITABLE = ("name", "codename", "tier", "resource", "slack_channels", "developer_quorum", "government_quorum",
-            "max_window_days")  # fmt: skip
+            "max_window_days", "approval_step_up_minutes", "nomination_expiry_days", "escalation_days")  # fmt: skip
+# How long a pending nomination may wait for both sides (days), and how long before its undecided side is chased
+# (its approvers then, its admins after as long again): the defaults, and what a model may ask for.
+NOMINATION_EXPIRY_DAYS, EXPIRY_DAYS = 14, range(1, 91)
+ESCALATION_DAYS, ESCALATION_AFTER_DAYS = 3, range(1, 31)
+
+
+def _whole(value: object, allowed: range) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in allowed
 
 
 def _check(field: str, value: object) -> None:
@@ -55,6 +65,25 @@ def _check(field: str, value: object) -> None:
     if field == "slack_channels":
         if not isinstance(value, list) or any(not CHANNEL.fullmatch(str(c)) for c in value):
             raise Invalid("slack_channels", "Slack channel ids look like C0123456789")
+    if field == "approval_step_up_minutes" and value is not None and not _whole(value, STEP_UP_MINUTES):
+        raise Invalid(field, f"a sign-in before approving is asked within {STEP_UP_MINUTES.start} to "
+                             f"{STEP_UP_MINUTES.stop - 1} minutes, or left empty for the tier's default")  # fmt: skip
+    if field == "nomination_expiry_days" and not _whole(value, EXPIRY_DAYS):
+        raise Invalid(field, f"a pending nomination expires after {EXPIRY_DAYS.start} to {EXPIRY_DAYS.stop - 1} days")
+    if field == "escalation_days" and not _whole(value, ESCALATION_AFTER_DAYS):
+        raise Invalid(field, f"a pending nomination is escalated after {ESCALATION_AFTER_DAYS.start} to "
+                             f"{ESCALATION_AFTER_DAYS.stop - 1} days")  # fmt: skip
+
+
+def _check_timing(values: Mapping[str, object], *, changed: Iterable[str]) -> None:
+    """Escalation comes before expiry, or nobody would be chased before a nomination expires: ``values`` holds both
+    settings as they would be. Blamed on the field that was changed (the escalation when both were)."""
+    expiry, escalation = values["nomination_expiry_days"], values["escalation_days"]
+    if not isinstance(expiry, int) or not isinstance(escalation, int) or escalation < expiry:
+        return
+    field = "escalation_days" if "escalation_days" in set(changed) else "nomination_expiry_days"
+    raise Invalid(field, f"a nomination must be escalated before it expires: {escalation} days to escalation must "
+                         f"be fewer than the {expiry} days to expiry")  # fmt: skip
 
 
 def change_refused(actor: Actor, model: FrontierModel, *, what: str = "change models") -> Forbidden | None:
@@ -144,8 +173,15 @@ class FrontierModels:
         developer_quorum: int = 1,
         government_quorum: int = 1,
         max_window_days: int = 90,
+        approval_step_up_minutes: int | None = None,
+        nomination_expiry_days: int = NOMINATION_EXPIRY_DAYS,
+        escalation_days: int = ESCALATION_DAYS,
         developer_id: uuid.UUID | None = None,
     ) -> FrontierModel:
+        """Register a model of the actor's organisation. ``approval_step_up_minutes``: how recent a sign-in an
+        approval needs (None: the tier's default, domain.step_up); ``nomination_expiry_days``: how long a pending
+        nomination waits for both sides (and never past its proposed start); ``escalation_days``: how long before
+        its undecided side's approvers are reminded, and twice that before its admins are."""
         actor.require(Permission.MODELS_CREATE, "only a developer's admins register models")
         owner = developer_id if actor.is_system else actor.organisation_id
         if owner is None:
@@ -154,9 +190,12 @@ class FrontierModels:
             raise Invalid("slug", "lower-case letters, digits and dashes, 1 to 64 characters")
         values: dict[str, Any] = {"name": name, "codename": codename, "tier": str(tier), "resource": resource,
                   "slack_channels": list(slack_channels or []), "developer_quorum": developer_quorum,
-                  "government_quorum": government_quorum, "max_window_days": max_window_days}  # fmt: skip
+                  "government_quorum": government_quorum, "max_window_days": max_window_days,
+                  "approval_step_up_minutes": approval_step_up_minutes,
+                  "nomination_expiry_days": nomination_expiry_days, "escalation_days": escalation_days}  # fmt: skip
         for field, value in values.items():
             _check(field, value)
+        _check_timing(values, changed=values)
         planned_release_at = instants.utc("planned_release_at", planned_release_at)
         if planned_release_at <= self.unit.now():
             raise Invalid("planned_release_at", "the planned release must be in the future")
@@ -187,6 +226,9 @@ class FrontierModels:
             raise Invalid(sorted(unknown)[0], "this field cannot be changed here")
         for field, value in changes.items():
             _check(field, value)
+        _check_timing({"nomination_expiry_days": model.nomination_expiry_days,
+                       "escalation_days": model.escalation_days, **changes},
+                      changed={f for f, value in changes.items() if getattr(model, f) != value})  # fmt: skip
         before = {f: getattr(model, f) for f in changes}
         if before == changes:
             return model

@@ -12,6 +12,12 @@ Schedules count back from the deadline (a grant's ``ends_at``, an NDA's ``expire
 offset`` until the next, shorter offset is due. It is skipped when its subject did not exist yet at ``deadline −
 offset`` (a five-day window gets no "ends in 7 days"), so that nobody is told twice in a row the same day.
 
+A pending nomination that waits too long is escalated (once each, counted from when it was made): after its
+model's ``escalation_days`` the approvers of each side still short of its quorum who have not decided are reminded,
+and after twice that the admins of each side still short are. A side that has reached its quorum hears nothing;
+a nomination decided, withdrawn or lapsed (domain.coselection.lapses_at) is escalated no more. A cohort's members
+are left to the cohort's own reminder, as at 48 h.
+
 A consultation round (:class:`ConsultationSchedule`) is reminded of once when it has waited ``remind_after`` (its
 deadline: when it was opened + that), and once when its model's planned release is within ``release_warning`` while
 it is still open (its deadline: the planned release; a moved release is a new one).
@@ -48,12 +54,13 @@ from accessdesk.db.tables import (
     UserRole,
 )
 from accessdesk.domain.actor import Actor
+from accessdesk.domain.coselection import lapses_at, lapses_at_sql
 from accessdesk.domain.errors import Forbidden
 from accessdesk.domain.notices import contacts
 from accessdesk.domain.pagination import Page, keyset, page_of
 from accessdesk.domain.permissions import ROLE_PERMISSIONS, Permission
 from accessdesk.domain.unit import Unit
-from accessdesk.domain.vocabulary import ConsultationState, NominationState, OrgKind
+from accessdesk.domain.vocabulary import ConsultationState, NominationState, OrgKind, Role, Side
 
 
 class ReminderKind(StrEnum):
@@ -64,6 +71,8 @@ class ReminderKind(StrEnum):
     ATTESTATION_EXPIRES_30D = "attestation.expires.30d"
     ATTESTATION_EXPIRES_7D = "attestation.expires.7d"
     NOMINATION_PENDING_48H = "nomination.pending.48h"
+    NOMINATION_ESCALATED_APPROVERS = "nomination.escalated.approvers"
+    NOMINATION_ESCALATED_ADMINS = "nomination.escalated.admins"
     COHORT_PENDING_48H = "cohort.pending.48h"
     CONSULTATION_WAITING = "consultation.waiting"
     CONSULTATION_RELEASE_NEAR = "consultation.release_near"
@@ -81,10 +90,15 @@ TOPIC = {
     **{kind: "reminder.nda_expiring" for kind, _ in NDA_SCHEDULE},
     **{kind: "reminder.attestation_expiring" for kind, _ in ATTESTATION_SCHEDULE},
     K.NOMINATION_PENDING_48H: "reminder.nomination_pending",
+    K.NOMINATION_ESCALATED_APPROVERS: "reminder.nomination_escalated",
+    K.NOMINATION_ESCALATED_ADMINS: "reminder.nomination_escalated",
     K.COHORT_PENDING_48H: "reminder.cohort_pending",
     K.CONSULTATION_WAITING: "reminder.consultation_waiting",
     K.CONSULTATION_RELEASE_NEAR: "reminder.consultation_release_near",
 }
+# A nomination's escalation: (kind, after how many of its model's ``escalation_days``, whom of each side short of
+# quorum it reminds). The approvers who have not decided first; then, as long again, the side's admins.
+ESCALATION = ((K.NOMINATION_ESCALATED_APPROVERS, 1, Role.APPROVER), (K.NOMINATION_ESCALATED_ADMINS, 2, Role.ADMIN))
 # Who decides nominations, by kind of organisation: the roles holding the permission.
 DECIDERS = {kind: sorted(role.value for (k, role), held in ROLE_PERMISSIONS.items()
                          if k == kind and Permission.NOMINATIONS_DECIDE in held)
@@ -134,6 +148,21 @@ def _window(schedule: Sequence[tuple[ReminderKind, timedelta]], index: int, now:
     return now + shorter, now + offset
 
 
+def short_sides(nomination: Nomination) -> list[Side]:
+    """The sides of ``nomination`` that have not reached their quorum yet."""
+    return [side for side, approvals, quorum in (
+        (Side.DEVELOPER, nomination.developer_approvals, nomination.developer_quorum),
+        (Side.GOVERNMENT, nomination.government_approvals, nomination.government_quorum),
+    ) if approvals < quorum]  # fmt: skip
+
+
+def has_decided(nomination_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """Whether the user of the row has decided on the nomination: counted as the approver (themselves, or through
+    a delegate), or as the delegate who decided in someone's name (a person decides once: domain.delegations)."""
+    return sa.exists().where(col(Decision.nomination_id) == nomination_id,
+                             sa.or_(col(Decision.approver_id) == User.id, col(Decision.decided_by) == User.id))
+
+
 def _not_reminded(kind: ReminderKind, subject: Any, deadline: Any) -> sa.ColumnElement[bool]:
     return ~sa.exists().where(col(Reminder.kind) == kind.value, col(Reminder.subject_id) == subject,
                               col(Reminder.deadline) == deadline)  # fmt: skip
@@ -148,7 +177,8 @@ class Reminders:
         """Send every reminder due now that no one has sent, committing each batch."""
         report = ReminderReport()
         for finder in (self._grants_ending, self._ndas_expiring, self._attestations_expiring, self._pending,
-                       self._cohorts_pending, self._consultations_waiting, self._releases_near):  # fmt: skip
+                       self._escalations, self._cohorts_pending, self._consultations_waiting,
+                       self._releases_near):  # fmt: skip
             while True:
                 found = 0
                 async for due in finder(self.unit.now(), batch):
@@ -281,7 +311,7 @@ class Reminders:
             .where(
                 Nomination.state == NominationState.PENDING.value,
                 Nomination.created_at <= now - PENDING_FOR,
-                Nomination.starts_at > now,
+                lapses_at_sql() > now,
                 col(Nomination.cohort_id).is_(None),  # a cohort's members are reminded of as one (below)
                 _not_reminded(kind, Nomination.id, Nomination.created_at),
             )
@@ -293,13 +323,52 @@ class Reminders:
             yield Due(kind, nomination.id, nomination.created_at, nomination.created_at + PENDING_FOR, recipients,
                       organisation_id=nomination.organisation_id, model_id=model.id,
                       payload={"nomination_id": nomination.id, "model": model.name, "organisation": organisation,
-                               "created_at": nomination.created_at, "starts_at": nomination.starts_at})  # fmt: skip
+                               "created_at": nomination.created_at, "starts_at": nomination.starts_at,
+                               "lapses_at": lapses_at(nomination)})  # fmt: skip
+
+    async def _escalations(self, now: datetime, batch: int) -> AsyncIterator[Due]:
+        """Pending nominations waiting longer than their model's ``escalation_days`` (once), then twice that
+        (once): each side short of its quorum hears of it, its approvers who have not decided first, its admins
+        next. The deadline is ``created_at``, as for the 48 h reminder; once per nomination and kind all the same,
+        whatever the setting becomes later."""
+        # One query per period models ask for (at most 30): the comparison stays an indexable one on both databases.
+        periods = sorted((await self.unit.session.exec(select(FrontierModel.escalation_days).distinct())).all())
+        for kind, times, role in ESCALATION:
+            for days in periods:
+                after = timedelta(days=days * times)
+                stmt = (
+                    select(Nomination, FrontierModel, Organisation.name)
+                    .join(FrontierModel, col(FrontierModel.id) == Nomination.model_id)
+                    .join(Organisation, col(Organisation.id) == Nomination.organisation_id)
+                    .where(
+                        FrontierModel.escalation_days == days,
+                        Nomination.state == NominationState.PENDING.value,
+                        Nomination.created_at <= now - after,
+                        lapses_at_sql() > now,
+                        col(Nomination.cohort_id).is_(None),  # a cohort is reminded of as one
+                        ~sa.exists().where(col(Reminder.kind) == kind.value, col(Reminder.subject_id) == Nomination.id),
+                    )
+                    .order_by(col(Nomination.created_at), col(Nomination.id))
+                    .limit(batch)
+                )
+                for nomination, model, organisation in (await self.unit.session.exec(stmt)).all():
+                    sides = {side: await self.side_people(nomination, model, side, role)
+                             for side in short_sides(nomination)}  # fmt: skip
+                    yield Due(kind, nomination.id, nomination.created_at, nomination.created_at + after,
+                              [person for people in sides.values() for person in people],
+                              organisation_id=nomination.organisation_id, model_id=model.id,
+                              payload={"nomination_id": nomination.id, "nomination_kind": nomination.kind,
+                                       "model": model.name, "organisation": organisation,
+                                       "created_at": nomination.created_at, "lapses_at": lapses_at(nomination),
+                                       "days": after.days, "escalation_days": days},
+                              per_recipient={person: {"side": side.value} for side, people in sides.items()
+                                             for person in people})  # fmt: skip
 
     async def _cohorts_pending(self, now: datetime, batch: int) -> AsyncIterator[Due]:
         """A cohort whose members still wait 48 h after it was made is one reminder: one message per approver
         who could still decide some of them, saying how many (``awaiting``)."""
         kind = K.COHORT_PENDING_48H
-        waiting = sa.and_(col(Nomination.state) == NominationState.PENDING.value, col(Nomination.starts_at) > now)
+        waiting = sa.and_(col(Nomination.state) == NominationState.PENDING.value, lapses_at_sql() > now)
         stmt = (
             select(Cohort, FrontierModel)
             .join(FrontierModel, col(FrontierModel.id) == Cohort.model_id)
@@ -309,15 +378,16 @@ class Reminders:
             .limit(batch)
         )
         for cohort, model in (await self.unit.session.exec(stmt)).all():
-            members = await self.unit.session.exec(select(Nomination).where(waiting, Nomination.cohort_id == cohort.id))
+            members = (await self.unit.session.exec(select(Nomination).where(waiting, Nomination.cohort_id == cohort.id))).all()
             awaiting: dict[uuid.UUID, int] = {}
-            for nomination in members.all():
+            for nomination in members:
                 for user_id in await self.undecided(nomination, model):
                     awaiting[user_id] = awaiting.get(user_id, 0) + 1
             recipients = [f"user:{user_id}" for user_id in sorted(awaiting)]
             yield Due(kind, cohort.id, cohort.created_at, cohort.created_at + PENDING_FOR, recipients, model_id=model.id,
                       payload={"cohort_id": cohort.id, "cohort": cohort.name, "model": model.name,
-                               "created_at": cohort.created_at, "starts_at": cohort.starts_at},
+                               "created_at": cohort.created_at, "starts_at": cohort.starts_at,
+                               "lapses_at": min(lapses_at(member) for member in members)},
                       per_recipient={f"user:{u}": {"awaiting": n} for u, n in awaiting.items()})  # fmt: skip
 
     async def _consultations_waiting(self, now: datetime, batch: int) -> AsyncIterator[Due]:
@@ -376,6 +446,19 @@ class Reminders:
         ).order_by(col(User.id)))  # fmt: skip
         return [f"user:{user_id}" for user_id in (await self.unit.session.exec(stmt)).all()]
 
+    async def side_people(self, nomination: Nomination, model: FrontierModel, side: Side, role: Role) -> list[str]:
+        """The active people of ``side`` holding ``role``, as outbox addresses. Approvers: only those who could
+        still decide (not the nominator, not decided yet); admins: all of them (they chase, whatever they did)."""
+        of = (col(User.organisation_id) == model.developer_id if side == Side.DEVELOPER
+              else col(User.organisation_id).in_(select(Organisation.id)
+                                                 .where(Organisation.kind == OrgKind.GOVERNMENT.value)))  # fmt: skip
+        stmt = select(User.id).where(
+            of, col(User.disabled_at).is_(None),
+            sa.exists().where(col(UserRole.user_id) == User.id, col(UserRole.role) == role.value),
+        )  # fmt: skip
+        if role != Role.ADMIN:
+            stmt = stmt.where(col(User.id) != nomination.nominated_by, ~has_decided(nomination.id))
+        return [f"user:{user_id}" for user_id in (await self.unit.session.exec(stmt.order_by(col(User.id)))).all()]
 
     async def undecided(self, nomination: Nomination, model: FrontierModel) -> list[uuid.UUID]:
         """The approvers who could still decide: on a side short of quorum, not the nominator, not decided yet."""
@@ -398,7 +481,7 @@ class Reminders:
                 sa.exists().where(col(UserRole.user_id) == User.id, col(UserRole.role).in_(roles)),
                 col(User.disabled_at).is_(None),
                 col(User.id) != nomination.nominated_by,
-                ~sa.exists().where(col(Decision.nomination_id) == nomination.id, col(Decision.approver_id) == User.id),
+                ~has_decided(nomination.id),
             )
             for organisations, roles in sides
         )).order_by("id")  # fmt: skip

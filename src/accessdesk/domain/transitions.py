@@ -1,4 +1,5 @@
-"""Time-based work for the worker: materialise grant transitions, lapse nominations, deliver the outbox.
+"""Time-based work for the worker: materialise grant transitions, lapse (and expire) nominations, send reminders and
+escalations, deliver the outbox.
 
 Every sweep is safe to run in several processes at once: rows are claimed with ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL (SQLite serialises writers anyway) and re-checked under the lock, so a transition is recorded once.
@@ -24,7 +25,7 @@ from accessdesk.domain.credentials import prune_oauth_records
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.notices import closed
 from accessdesk.domain.notifier import Notifier, RetryAfter
-from accessdesk.domain.reminders import ConsultationSchedule, Reminders
+from accessdesk.domain.reminders import ESCALATION, ConsultationSchedule, Reminders
 from accessdesk.domain.retention import RetentionPolicy, prune
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
@@ -41,6 +42,7 @@ class SweepReport:
     messages_failed: int = 0
     oauth_records_pruned: int = 0
     reminders_sent: int = 0
+    nominations_escalated: int = 0  # of the reminders: pending nominations escalated (domain.reminders.ESCALATION)
     # Finished rows past their retention age (domain.retention)
     sessions_pruned: int = 0
     outbox_pruned: int = 0
@@ -75,10 +77,26 @@ async def materialise_grants(unit: Unit, *, batch: int = 500) -> int:
             return changed
 
 
+def expired_before_start(nomination: Nomination) -> bool:
+    """Whether ``nomination`` lapses (or lapsed) because its model's expiry came before its proposed start."""
+    return lapses_at(nomination) < nomination.starts_at
+
+
+def how_it_lapsed(nomination: Nomination) -> tuple[str, str]:
+    """A lapsed nomination's end in words, as its cards, its nominator and its outcome reason say it: ("Expired",
+    "after 14 days without both sides deciding") or ("Lapsed", "at its proposed start without both sides
+    deciding")."""
+    if expired_before_start(nomination):
+        days = (lapses_at(nomination) - nomination.created_at).days
+        return "Expired", f"after {days} day{'s' if days != 1 else ''} without both sides deciding"
+    return "Lapsed", "at its proposed start without both sides deciding"
+
+
 async def lapse_nominations(unit: Unit, *, batch: int = 500) -> int:
     """Pending nominations nobody finished deciding in time have lapsed: at their proposed start, or when they
-    expired before it (their model's ``nomination_expiry_days`` after they were made). Their cards are closed and
-    their nominator is told."""
+    expired before it (their model's ``nomination_expiry_days`` after they were made). Their cards are closed
+    (``nomination.lapsed`` to the model's approvers: no more buttons, the outcome on the card and in its thread)
+    and their nominator is told, each once; the outcome reason says which of the two it was."""
     lapsed = 0
     while True:
         now = unit.now()
@@ -92,17 +110,17 @@ async def lapse_nominations(unit: Unit, *, batch: int = 500) -> int:
         due = (await unit.session.exec(_claim(stmt, unit))).all()
         for nomination in due:
             nomination.state, nomination.decided_at = NominationState.LAPSED.value, now
-            expired = lapses_at(nomination) < nomination.starts_at
-            nomination.outcome_reason = (
-                f"no decision from both sides within {(lapses_at(nomination) - nomination.created_at).days} days: "
-                "the nomination expired" if expired else "no decision from both sides before the proposed start")
+            word, rest = how_it_lapsed(nomination)
+            nomination.outcome_reason = f"{word.lower()} {rest}"
             unit.session.add(nomination)
-            unit.record(actor=WORKER, action="nomination.lapsed", subject=nomination,
-                        before={"state": "pending"}, after={"state": nomination.state})  # fmt: skip
+            unit.record(actor=WORKER, action="nomination.lapsed", subject=nomination, before={"state": "pending"},
+                        after={"state": nomination.state, "expired": expired_before_start(nomination)},
+                        reason=nomination.outcome_reason)  # fmt: skip
             unit.notify(
                 topic="nomination.lapsed",
                 recipient=f"user:{nomination.nominated_by}",
-                payload={"nomination_id": nomination.id, "state": nomination.state},
+                payload={"nomination_id": nomination.id, "state": nomination.state,
+                         "reason": nomination.outcome_reason},  # fmt: skip
                 dedupe_key=f"nomination.outcome:{nomination.id}",
             )
             closed(unit, nomination, by=WORKER)
@@ -189,7 +207,9 @@ async def sweep(unit: Unit, notifier: Notifier, retention: RetentionPolicy | Non
     report = SweepReport()
     report.grant_transitions = await materialise_grants(unit)
     report.nominations_lapsed = await lapse_nominations(unit)
-    report.reminders_sent = (await Reminders(unit, consultations).sweep()).sent
+    reminded = await Reminders(unit, consultations).sweep()
+    report.reminders_sent = reminded.sent
+    report.nominations_escalated = sum(reminded.by_kind.get(kind.value, 0) for kind, _, _ in ESCALATION)
     report.messages_delivered, report.messages_failed = await deliver_outbox(unit, notifier)
     report.oauth_records_pruned = await prune_oauth_records(unit)
     pruned = await prune(unit, retention or RetentionPolicy())

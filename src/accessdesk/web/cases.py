@@ -1,9 +1,17 @@
 """Console pages for nominations (list with filters, proposing one, the decision with its tally, withdrawal) and
-grants (list, a grant's state and what blocks it, revocation, an extension round, and its credentials' status)."""
+grants (list, a grant's state and what blocks it, revocation, an extension round, and its credentials' status).
+
+A decision may be taken in the name of someone whose delegation to the approver is in force ("Decide as"), and a
+rejection's reason shared with the partner. Approving access to a high-tier model (or one whose setting asks for it)
+needs a recent sign-in (domain.step_up): a stale session is sent to sign in again and comes back to the approval's
+own page, ``/console/nominations/{id}/approve``, where Slack's and the API's refusals send people too.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -14,13 +22,16 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from accessdesk.db.tables import Nomination
+from accessdesk.db.tables import FrontierModel, Nomination
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.coselection import CoSelection, DecisionEffect, effective_state
 from accessdesk.domain.credentials import Credentials
+from accessdesk.domain.delegations import Delegations
+from accessdesk.domain.errors import Invalid, StepUpRequired
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import GRANT_SORTS, NOMINATION_SORTS, NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
+from accessdesk.domain.step_up import approval_step_up
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Action, GrantState, NominationKind, NominationState, Side, Verdict
 from accessdesk.web.history import history_lines
@@ -29,6 +40,7 @@ from accessdesk.web.pages import (
     FIRST_OF_LIST,
     PAGE_DEPENDENCIES,
     PAGE_ERRORS,
+    FreshSignInRequired,
     Posted,
     back_to,
     confirmation,
@@ -45,6 +57,7 @@ NOMINATION_NOTICES = {"approved": "Your decision was recorded: approved.",
                       "nominated": "The nomination is open: both sides can now decide.",
                       "extension": "The extension round is open: both sides decide on the new end.",
                       "withdrawn": "The nomination is withdrawn."}  # fmt: skip
+DONE = {Verdict.APPROVE: "approved", Verdict.REJECT: "rejected"}  # the notice after each verdict
 GRANT_NOTICES = {"revoked": "Access is revoked, at once.",
                  "credential_revoked": "The credential is revoked: it gets no new token, and introspection now calls "
                                        "its tokens inactive."}  # fmt: skip
@@ -99,12 +112,18 @@ async def nomination_page(
 ) -> Template:  # fmt: skip
     nomination, decisions = await queries.nomination(signed.actor, nomination_id)
     names = await queries.display_names([nomination])
-    people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by])
+    people = await queries.people_names([d.approver_id for d in decisions] + [nomination.nominated_by]
+                                        + [d.decided_by for d in decisions if d.decided_by is not None])  # fmt: skip
     history = await history_lines(queries, signed.actor, await queries.history(signed.actor, nomination_id=nomination.id))
+    allowed = await coselection.allowed(signed.actor, nomination, decisions)
+    # Whom the person may decide for (delegations to them in force), and how recent a sign-in approving needs.
+    givers = await Delegations(unit).givers(signed.actor) if allowed.decide else []
+    step_up = approval_step_up(await unit.get(FrontierModel, nomination.model_id)) if allowed.decide else None
     return page("console/nomination.html", signed, status_code=refusal.status if refusal else 200, n=nomination,
                 history=history,
                 decisions=decisions, state=effective_state(nomination, unit.now()).value, names=names, people=people,
-                allowed=await coselection.allowed(signed.actor, nomination, decisions), refusal=refusal,
+                allowed=allowed, givers=givers, refusal=refusal,
+                step_up_minutes=int(step_up.total_seconds() // 60) if step_up is not None else None,
                 notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip
 
 
@@ -122,17 +141,60 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def approval_path(nomination_id: uuid.UUID, on_behalf_of: uuid.UUID | None = None) -> str:
+    """The page that asks to confirm an approval (in ``on_behalf_of``'s name): where a refusal for want of a recent
+    sign-in sends people, from the console, Slack and the API alike."""
+    path = f"/console/nominations/{nomination_id}/approve"
+    return f"{path}?on_behalf_of={on_behalf_of}" if on_behalf_of is not None else path
+
+
+def _on_behalf_of(value: str | None) -> uuid.UUID | None:
+    """Whom the person decides for ("Decide as"): nobody else when the field is empty."""
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Invalid("on_behalf_of", "choose whom you decide for: yourself or someone who delegated to you") from None
+
+
+@asynccontextmanager
+async def _signing_in_again(unit: Unit, nomination_id: uuid.UUID, on_behalf_of: uuid.UUID | None) -> AsyncIterator[None]:
+    """The domain's refusal of an approval for want of a recent sign-in is no refusal to show: the browser signs in
+    again at its provider and comes back to the approval's page (nothing was recorded)."""
+    try:
+        yield
+    except StepUpRequired:
+        await unit.rollback()
+        raise FreshSignInRequired(approval_path(nomination_id, on_behalf_of)) from None
+
+
 def _decision_words(
-    verdict: Verdict, effect: DecisionEffect, nomination: Nomination, names: dict[uuid.UUID, str]
+    verdict: Verdict, effect: DecisionEffect, nomination: Nomination, names: dict[uuid.UUID, str], *,
+    shared: bool = False, for_whom: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The confirmation of a decision, in words: what this decision does, from the domain's ``effect``. ``shared``:
+    a rejection's reason is shown to the partner too; ``for_whom``: the person in whose name it is taken."""
+    words = _verdict_words(verdict, effect, nomination, names, shared=shared)
+    if for_whom is not None:
+        words["consequences"].insert(0, f"You decide in the name of {for_whom}, by their delegation to you: the "
+                                        "decision counts as theirs and records that you took it.")  # fmt: skip
+    return words
+
+
+def _verdict_words(
+    verdict: Verdict, effect: DecisionEffect, nomination: Nomination, names: dict[uuid.UUID, str], *, shared: bool
 ) -> dict[str, Any]:
-    """The confirmation of a decision, in words: what this decision does, from the domain's ``effect``."""
     organisation, model = names[nomination.organisation_id], names[nomination.model_id]
     other = "government" if effect.side == Side.DEVELOPER else "developer"
     if verdict == Verdict.REJECT:
+        reason = (f"Your reason is recorded and shown to the nominator, and to {organisation}, as you chose to share "
+                  "it." if shared else f"Your reason is recorded and shown to the nominator and staff; {organisation} "
+                  "is told the nomination was rejected, not why.")  # fmt: skip
         return {"title": f"Reject {organisation} for {model}?", "confirm": "Yes, reject",
                 "consequences": [f"The nomination closes at once: {organisation} does not get this access to {model} "
                                  "(either side may turn a nomination down).",
-                                 "Your reason is recorded and shown to the nominator. A decision cannot be taken back."]}  # fmt: skip
+                                 f"{reason} A decision cannot be taken back."]}  # fmt: skip
     if effect.completes and nomination.kind == NominationKind.EXTENSION.value:
         done = f"Your approval completes both sides' decisions: {organisation}'s access to {model} is extended to " \
                f"{_when(nomination.ends_at)}."  # fmt: skip
@@ -146,6 +208,23 @@ def _decision_words(
                 "sides have approved.")  # fmt: skip
     return {"title": f"Approve {organisation} for {model}?", "consequences": [done, "A decision cannot be taken back."],
             "confirm": "Yes, approve and grant access" if effect.completes else "Yes, approve"}  # fmt: skip
+
+
+async def _confirmation(
+    signed: Signed, form: Posted, coselection: CoSelection, queries: Queries, *, actor: Actor,
+    nomination_id: uuid.UUID, verdict: Verdict, on_behalf_of: uuid.UUID | None, shared: bool,
+) -> Template:  # fmt: skip
+    """The page that says what a decision will do and asks to confirm it (refused as the decision would be)."""
+    effect = await coselection.decision_effect(actor=actor, nomination_id=nomination_id, verdict=verdict,
+                                               reason=form["reason"], on_behalf_of=on_behalf_of)  # fmt: skip
+    nomination, _ = await queries.nomination(actor, nomination_id)
+    for_whom = None
+    if on_behalf_of is not None and on_behalf_of != actor.user_id:
+        for_whom = (await queries.people_names([on_behalf_of]))[on_behalf_of]
+    here = f"/console/nominations/{nomination_id}"
+    return confirmation(signed, form, action=f"{here}/decision", back=here, danger=verdict == Verdict.REJECT,
+                        **_decision_words(verdict, effect, nomination, await queries.display_names([nomination]),
+                                          shared=shared and verdict == Verdict.REJECT, for_whom=for_whom))  # fmt: skip
 
 
 class CasesController(Controller):
@@ -166,21 +245,37 @@ class CasesController(Controller):
     @on_refusal(nomination_page)
     async def decide(
         self, signed: NamedDependency[Signed], actor: NamedDependency[Actor], form: NamedDependency[Posted],
-        coselection: NamedDependency[CoSelection], queries: NamedDependency[Queries],
+        unit: NamedDependency[Unit], coselection: NamedDependency[CoSelection], queries: NamedDependency[Queries],
         nomination_id: FromPath[uuid.UUID],
     ) -> Redirect | Template:  # fmt: skip
         if form["verdict"] not in {v.value for v in Verdict}:
             raise HTTPException(status_code=400, detail="choose approve or reject")
         verdict, here = Verdict(form["verdict"]), f"/console/nominations/{nomination_id}"
-        if not confirmed(form):
-            effect = await coselection.decision_effect(actor=actor, nomination_id=nomination_id, verdict=verdict,
-                                                       reason=form["reason"])  # fmt: skip
-            nomination, _ = await queries.nomination(actor, nomination_id)
-            return confirmation(signed, form, action=f"{here}/decision", back=here, danger=verdict == Verdict.REJECT,
-                                **_decision_words(verdict, effect, nomination, await queries.display_names([nomination])))  # fmt: skip
-        outcome = await coselection.decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
-                                           reason=form["reason"])  # fmt: skip
-        return back_to(here, "granted" if outcome.grant is not None else f"{verdict.value}d")
+        on_behalf_of, shared = _on_behalf_of(form.get("on_behalf_of")), form["reason_shared"] == "yes"
+        async with _signing_in_again(unit, nomination_id, on_behalf_of):
+            if not confirmed(form):
+                return await _confirmation(signed, form, coselection, queries, actor=actor, nomination_id=nomination_id,
+                                           verdict=verdict, on_behalf_of=on_behalf_of, shared=shared)  # fmt: skip
+            outcome = await coselection.decide(actor=actor, nomination_id=nomination_id, verdict=verdict,
+                                               reason=form["reason"], reason_shared=shared, on_behalf_of=on_behalf_of)  # fmt: skip
+        return back_to(here, "granted" if outcome.grant is not None else DONE[verdict])
+
+    @get("/nominations/{nomination_id:uuid}/approve")
+    @on_refusal(nomination_page)
+    async def approve(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], actor: NamedDependency[Actor],
+        unit: NamedDependency[Unit], coselection: NamedDependency[CoSelection], queries: NamedDependency[Queries],
+        nomination_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
+        """An approval's confirmation, as a page of its own: where someone is sent to approve after signing in again
+        (from a stale console session, a Slack click or an API call that needed a recent sign-in). It posts to the
+        decision's form, confirmed; a session too old for it is sent to sign in again first."""
+        on_behalf_of = _on_behalf_of(request.query_params.get("on_behalf_of"))
+        values = {"verdict": Verdict.APPROVE.value, **({"on_behalf_of": str(on_behalf_of)} if on_behalf_of else {})}
+        form = Posted(values, {name: [value] for name, value in values.items()})
+        async with _signing_in_again(unit, nomination_id, on_behalf_of):
+            return await _confirmation(signed, form, coselection, queries, actor=actor, nomination_id=nomination_id,
+                                       verdict=Verdict.APPROVE, on_behalf_of=on_behalf_of, shared=False)  # fmt: skip
 
     @post("/nominations/{nomination_id:uuid}/withdrawal")
     @on_refusal(nomination_page)

@@ -18,10 +18,11 @@ from accessdesk.db.tables import AccessGrant
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.credentials import Credentials
 from accessdesk.domain.errors import Invalid
-from accessdesk.domain.frontier_models import FrontierModels
+from accessdesk.domain.frontier_models import ESCALATION_DAYS, NOMINATION_EXPIRY_DAYS, FrontierModels
 from accessdesk.domain.gates import explain
 from accessdesk.domain.queries import MODEL_SORTS, NominationFilter, Queries
 from accessdesk.domain.sessions import Signed
+from accessdesk.domain.step_up import approval_step_up
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import DESIGNATION_MOVES, Designation, NominationState, Tier
 from accessdesk.web.listing import Listing
@@ -53,11 +54,22 @@ NOTICES = {
 
 
 def _model_values(form: Posted) -> dict[str, Any]:
+    """The model's fields as typed. The nomination settings left empty are their defaults (for the step-up: the
+    tier's, domain.step_up)."""
+
+    def whole_or(name: str, what: str, default: int | None) -> int | None:
+        return form.integer(name, what) if form[name] else default
+
     return {"name": form["name"], "codename": form["codename"], "tier": form["tier"], "resource": form["resource"],
             "slack_channels": form["slack_channels"].replace(",", " ").split(),
             "developer_quorum": form.integer("developer_quorum", "the developer quorum"),
             "government_quorum": form.integer("government_quorum", "the government quorum"),
-            "max_window_days": form.integer("max_window_days", "the longest window")}  # fmt: skip
+            "max_window_days": form.integer("max_window_days", "the longest window"),
+            "approval_step_up_minutes": whole_or("approval_step_up_minutes", "the sign-in before approving", None),
+            "nomination_expiry_days": whole_or("nomination_expiry_days", "the days before a nomination expires",
+                                               NOMINATION_EXPIRY_DAYS),
+            "escalation_days": whole_or("escalation_days", "the days before a nomination is escalated",
+                                        ESCALATION_DAYS)}  # fmt: skip
 
 
 async def model_page(
@@ -83,6 +95,8 @@ async def model_page(
     editable = {"name": model.name, "codename": model.codename, "tier": model.tier, "resource": model.resource,
                 "slack_channels": " ".join(model.slack_channels), "developer_quorum": model.developer_quorum,
                 "government_quorum": model.government_quorum, "max_window_days": model.max_window_days,
+                "approval_step_up_minutes": model.approval_step_up_minutes or "",
+                "nomination_expiry_days": model.nomination_expiry_days, "escalation_days": model.escalation_days,
                 "planned_release_at": model.planned_release_at.strftime("%Y-%m-%d %H:%M"),
                 "release": request.query_params.get("release", "")}  # fmt: skip
     return page(
@@ -93,6 +107,7 @@ async def model_page(
         values={**editable, **(values or {})}, tiers=[t.value for t in Tier], explain=explain,
         designations=sorted(d.value for d in DESIGNATION_MOVES[Designation(model.designation)]),
         notice=notice_of(request, NOTICES), allowed=allowed, gateways=gateways, reach=reach,
+        step_up_minutes=int(step_up.total_seconds() // 60) if (step_up := approval_step_up(model)) else None,
         # The kill switch asks for a recent sign-in: ask for it before the reason is typed, not after.
         kill_needs_sign_in=unit.now() - signed.authenticated_at > KILL_SWITCH_FRESHNESS,
     )  # fmt: skip
@@ -124,7 +139,8 @@ class ModelPagesController(Controller):
     @get("/new")
     async def new_model(self, signed: NamedDependency[Signed]) -> Template:
         return new_model_page(signed, values={"tier": "standard", "developer_quorum": "1", "government_quorum": "1",
-                                               "max_window_days": "90"})  # fmt: skip
+                                               "max_window_days": "90", "nomination_expiry_days": NOMINATION_EXPIRY_DAYS,
+                                               "escalation_days": ESCALATION_DAYS})  # fmt: skip
 
     @post("/new")
     @on_refusal(new_model_page)

@@ -44,9 +44,10 @@ class SignInRequired(Exception):
     """No live session: the page sends the browser to sign in and come back."""
 
 
-class StepUpRequired(Exception):
+class FreshSignInRequired(Exception):
     """The session is older than the page allows: the browser signs in again at its provider, then comes back to
-    ``back`` (the page, not the form's POST address)."""
+    ``back`` (the page, not the form's POST address). Not the domain's ``errors.StepUpRequired`` (a refusal, which
+    a console handler turns into this)."""
 
     def __init__(self, back: str) -> None:
         super().__init__(back)
@@ -214,11 +215,11 @@ def require_fresh_sign_in(
     otherwise they are sent through their identity provider again (``max_age``/``prompt=login``) and then back to
     ``back`` (default: this page)."""
     if request_unit(request, request.app.state).now() - signed.authenticated_at > within:
-        raise StepUpRequired(local_path(back) if back else _here(request))
+        raise FreshSignInRequired(local_path(back) if back else _here(request))
 
 
 def _to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, StepUpRequired):
+    if isinstance(exc, FreshSignInRequired):
         return Redirect(f"/login/again?next={quote(exc.back, safe='/')}", status_code=303)
     return Redirect(f"/login?next={quote(_here(request), safe='/')}", status_code=303)
 
@@ -258,5 +259,5 @@ def pages_answer_in_html(handlers: Mapping[Any, Any]) -> dict[Any, Any]:
             else handler for kind, handler in handlers.items()}  # fmt: skip
 
 
-PAGE_ERRORS: ExceptionHandlersMap = {SignInRequired: _to_sign_in, StepUpRequired: _to_sign_in,
+PAGE_ERRORS: ExceptionHandlersMap = {SignInRequired: _to_sign_in, FreshSignInRequired: _to_sign_in,
                                      HTTPException: html_error, DomainError: html_error}  # fmt: skip

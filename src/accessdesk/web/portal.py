@@ -19,6 +19,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from accessdesk.client_address import client_address
+from accessdesk.domain import visibility
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import LONGEST_ATTESTATION, AreaStatement, Compliance, text_hash
 from accessdesk.domain.coselection import effective_state
@@ -30,6 +31,9 @@ from accessdesk.domain.nominees import is_grantee
 from accessdesk.domain.obligations import AREA_LABELS, nda_standing, owed_by
 from accessdesk.domain.organisations import VETTING_MOVES, Organisations
 from accessdesk.domain.queries import HOME_LIST, NominationFilter, Queries
+from accessdesk.domain.reasons import decision_reason, reason_for
+from accessdesk.domain.reconsiderations import NOTE_LIMIT as RECONSIDERATION_NOTE_LIMIT
+from accessdesk.domain.reconsiderations import Reconsiderations
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, GrantState, NominationState, Vetting
@@ -50,6 +54,7 @@ NOTICES = {
     "vetting_submitted": "Your vetting submission is with the reviewers. You will see their decision here.",
     "nda_accepted": "The NDA is accepted on behalf of your organisation.",
     "attested": "Your attestations are recorded.",
+    "asked": "Your request is sent: the side that nominated your organisation will take it up or answer it here.",
 }
 
 
@@ -129,6 +134,29 @@ async def attestations_page(
     )  # fmt: skip
 
 
+async def nomination_page(
+    request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+    queries: NamedDependency[Queries], nomination_id: FromPath[uuid.UUID], *, refusal: Refusal | None = None,
+    values: dict[str, str] | None = None,
+) -> Template:  # fmt: skip
+    """A nomination of the grantee's own, as it may know it: its window and state, why it was refused where the
+    deciders shared it (``domain.reasons``), its requests to be reconsidered, and the form that asks for one."""
+    organisation_id = own_organisation(signed)
+    actor = signed.actor
+    nomination, decisions = await queries.nomination(actor, nomination_id)
+    visibility.require(nomination.organisation_id == organisation_id, "nomination", nomination_id)
+    reconsiderations = Reconsiderations(unit)
+    return page(
+        "portal/nomination.html", signed, status_code=refusal.status if refusal else 200, n=nomination,
+        state=effective_state(nomination, unit.now()).value, names=await queries.display_names([nomination]),
+        reason=reason_for(actor, nomination, decisions),
+        decisions=[(d, decision_reason(actor, d)) for d in decisions],
+        requests=await reconsiderations.of_nomination(actor, nomination.id),
+        may_ask=await reconsiderations.asking(actor, nomination), note_limit=RECONSIDERATION_NOTE_LIMIT,
+        refusal=refusal, values=values or {}, notice=notice_of(request, NOTICES),
+    )  # fmt: skip
+
+
 async def partner_home(signed: Signed, queries: Queries) -> Template:
     """A partner's console home: its access per model (each grant, its state and why it is not usable), what it
     still owes before access flows, and its credentials per grant. Nothing of the staff's home (no approval queue,
@@ -143,6 +171,10 @@ async def partner_home(signed: Signed, queries: Queries) -> Template:
     pending = await queries.nominations(
         actor, NominationFilter(organisation_id=organisation_id, state=NominationState.PENDING), limit=HOME_LIST
     )
+    # Refusals the partner may read the shared reason of, and ask to be reconsidered (on each one's page).
+    refused = await queries.nominations(
+        actor, NominationFilter(organisation_id=organisation_id, state=NominationState.REJECTED), limit=HOME_LIST
+    )
     clients = await queries.credentials_of([row.grant for row in rows])
     # A grant's credentials, or, for a grant without one, the way to create one when this person may now (the
     # domain's rule: the grantee's admins, while the grant is usable).
@@ -151,7 +183,9 @@ async def partner_home(signed: Signed, queries: Queries) -> Template:
     return page(
         "portal/partner_home.html", signed, owed=owed, organisation=owed.organisation, grants=rows,
         more_grants=found.next_cursor is not None, credentials=credentials, pending=pending.items,
-        more_pending=pending.next_cursor is not None, names=await queries.display_names(pending.items),
+        more_pending=pending.next_cursor is not None, refused=refused.items,
+        more_refused=refused.next_cursor is not None,
+        names=await queries.display_names([*pending.items, *refused.items]),
         # Evaluation findings this partner may read (their audience's rule), and where it may report one.
         findings=(await Findings(queries.unit).findings(actor, limit=HOME_LIST)).items,
         reportable=await Findings(queries.unit).reportable_models(actor),
@@ -191,6 +225,23 @@ class PortalController(Controller):
             names=await queries.display_names(nominations),
             members=await queries.members(actor, organisation_id), notice=notice_of(request, NOTICES),
         )  # fmt: skip
+
+    @get("/nominations/{nomination_id:uuid}")
+    async def nomination(
+        self, request: Request[Any, Any, Any], signed: NamedDependency[Signed], unit: NamedDependency[Unit],
+        queries: NamedDependency[Queries], nomination_id: FromPath[uuid.UUID],
+    ) -> Template:  # fmt: skip
+        return await nomination_page(request, signed, unit, queries, nomination_id)
+
+    @post("/nominations/{nomination_id:uuid}/reconsideration")
+    @on_refusal(nomination_page)
+    async def ask_to_reconsider(
+        self, signed: NamedDependency[Signed], unit: NamedDependency[Unit], form: NamedDependency[Posted],
+        nomination_id: FromPath[uuid.UUID],
+    ) -> Redirect:  # fmt: skip
+        own_organisation(signed)
+        await Reconsiderations(unit).ask(actor=signed.actor, nomination_id=nomination_id, note=form.raw("note"))
+        return back_to(f"{HOME}/nominations/{nomination_id}", "asked")
 
     @get("/vetting")
     async def vetting(self, signed: NamedDependency[Signed], queries: NamedDependency[Queries]) -> Template:

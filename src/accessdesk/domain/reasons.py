@@ -1,0 +1,57 @@
+"""Who may read why a nomination ended as it did, and why each decision on it was taken.
+
+Staff who may see a nomination (the developer's and the government's: the nominator among them) read every reason:
+each decision's and the outcome's. The nominated partner reads:
+
+- a rejection's reason only where the rejecting decision shared it (``Decision.reason_shared``, the rejecting
+  approver's choice); an internal reason is never shown to it, nor is the outcome's copy of it
+  (``Nomination.outcome_reason``);
+- no approval's reason, and no withdrawal's (notes the staff wrote for one another);
+- the system's own words for a nomination that lapsed, expired or was closed when its model was switched off
+  (what any reader of the model is told anyway).
+
+Every surface that shows a partner a nomination asks here (the JSON API's nomination, the partner portal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from accessdesk.db.tables import Decision, Nomination
+from accessdesk.domain.actor import Actor
+from accessdesk.domain.vocabulary import NominationState, Verdict
+
+
+def reads_every_reason(actor: Actor) -> bool:
+    """Staff and the system read every reason of a nomination they may see; the nominated partner does not."""
+    return actor.is_system or actor.is_staff
+
+
+def rejecting(decisions: Iterable[Decision]) -> Decision | None:
+    """The decision that rejected the nomination (a veto ends it: there is at most one)."""
+    return next((d for d in decisions if d.verdict == Verdict.REJECT.value), None)
+
+
+def decision_reason(actor: Actor, decision: Decision) -> str | None:
+    """The reason of ``decision`` as ``actor`` may read it (None: none given, or not theirs to read)."""
+    if reads_every_reason(actor):
+        return decision.reason
+    if decision.verdict == Verdict.REJECT.value and decision.reason_shared:
+        return decision.reason
+    return None
+
+
+def reason_for(actor: Actor, nomination: Nomination, decisions: Iterable[Decision] | None) -> str | None:
+    """Why ``nomination`` ended as it did, as ``actor`` may read it (None: no reason, or not theirs to read).
+
+    ``decisions``: the nomination's decisions; None when the caller has not read them (a list), and then a
+    partner is told no rejection's reason (whether it was shared is the rejecting decision's to say)."""
+    if reads_every_reason(actor):
+        return nomination.outcome_reason
+    state = nomination.state
+    if state == NominationState.REJECTED.value:
+        veto = rejecting(decisions or ())
+        return veto.reason if veto is not None and veto.reason_shared else None
+    if state in (NominationState.WITHDRAWN.value, NominationState.APPROVED.value, NominationState.PENDING.value):
+        return None
+    return nomination.outcome_reason  # lapsed or expired: the system's words
