@@ -43,15 +43,18 @@ async def name_delegate(api, person, **fields: str):
     return await api.post(PAGE, data={"csrf": csrf_in(shown.text), **fields}, follow_redirects=False)
 
 
-async def test_the_navigation_leads_deciders_to_delegations_and_staff_to_reconsiderations(api, world):
-    for person, delegations, reconsiderations in ((world.dev_approver, True, True), (world.gov_admin, True, True),
-                                                  (world.dev_nominator, False, True), (world.gov_member, False, True)):  # fmt: skip
+async def test_home_and_nominations_lead_deciders_to_delegation_and_every_staff_member_to_reconsiderations(api, world):
+    for person, delegations in ((world.dev_approver, True), (world.gov_admin, True), (world.dev_nominator, False),
+                                (world.gov_member, False)):  # fmt: skip
         shown = await open_as(api, person, "/console")
-        assert ('<a href="/console/delegations">Delegations</a>' in shown.text) is delegations, person.label
-        assert ('<a href="/console/reconsiderations">Reconsiderations</a>' in shown.text) is reconsiderations
+        assert ('<a href="/console/delegations">Name a delegate</a>' in shown.text) is delegations, person.label
+        listed = await open_as(api, person, "/console/nominations")
+        assert ('<a href="/console/delegations">Delegation</a>' in listed.text) is delegations, person.label
+        assert '<a href="/console/reconsiderations">Partners\' requests to reconsider</a>' in listed.text, person.label
     _, partner_admin = await world.partner(name="northwind")
-    shown = await open_as(api, partner_admin, "/console")
-    assert "/console/delegations" not in shown.text and "/console/reconsiderations" not in shown.text
+    for page in ("/console", "/console/nominations"):
+        shown = await open_as(api, partner_admin, page)
+        assert "/console/delegations" not in shown.text and "/console/reconsiderations" not in shown.text
 
 
 async def test_an_approver_names_a_delegate_and_both_see_it(api, world, engine):

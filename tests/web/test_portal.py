@@ -248,7 +248,7 @@ async def test_developer_staff_are_sent_to_their_own_pages(api, world, unchanged
 
 async def test_the_government_accepts_ndas_and_attests_here_but_is_not_vetted(api, world, unchanged):
     page = await signed_in_page(api, world.gov_admin, HOME)
-    assert "Our NDAs and attestations" in page.text and "Acme NDA" in page.text
+    assert ">Our obligations</a>" in page.text and "Acme NDA" in page.text  # its own, as a grantee
     assert "Submit your vetting questionnaire" not in page.text
     assert (await api.get(f"{HOME}/vetting")).status_code == 404
     posted = await api.post(f"{HOME}/attestations", data={

@@ -32,6 +32,8 @@ KINDS: dict[str, str] = {
     K.ATTESTATION_EXPIRES_30D: "Attestation expires in 30 days",
     K.ATTESTATION_EXPIRES_7D: "Attestation expires in 7 days",
     K.NOMINATION_PENDING_48H: "Nomination pending 48 h",
+    K.NOMINATION_ESCALATED_APPROVERS: "Nomination escalated to the undecided side's approvers",
+    K.NOMINATION_ESCALATED_ADMINS: "Nomination escalated to the undecided side's admins",
     K.COHORT_PENDING_48H: "Cohort pending 48 h",
     K.CONSULTATION_WAITING: "Consultation waiting for the government's decision",
     K.CONSULTATION_RELEASE_NEAR: "Planned release close, consultation still open",
