@@ -6,28 +6,15 @@ whole changes nothing: no round, no message, no audit event, no outbox message."
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from accessdesk.domain.consultations import Consultations
 from accessdesk.domain.vocabulary import Designation
-from tests.support.api import API
-from tests.support.console import csrf_in, sign_in, words_of
+from tests.support.doors import Door, api_answers, page_answers, signed_in
 from tests.support.scenes import partner, rival_developer
 
 NUL, ESC = "\x00", "\x1b"
 UNKNOWN = str(uuid.UUID(int=7))
-
-
-@dataclass(frozen=True)
-class Door:
-    name: str
-    path: str
-    status: int
-    code: str  # the problem's code (API), or words the refusal page must show (console)
-    body: Any = None
-    who: str = "dev_admin"
-    method: str = "POST"
 
 
 def api_doors(ids: dict[str, str]) -> list[Door]:
@@ -66,7 +53,7 @@ def api_doors(ids: dict[str, str]) -> list[Door]:
         Door("another developer decides", decision, 404, "not_found", {"outcome": "covered", "assessment_ref": "R"},
              who="rival_admin"),
         Door("the model's developer decides", decision, 403, "forbidden", {"outcome": "covered", "assessment_ref": "R"}),
-        Door("a cursor this API never gave", "/consultations", 400, bad, who="gov_admin", method="GET"),
+        Door("a cursor this API never gave", "/consultations", 400, bad, {"cursor": "nonsense"}, who="gov_admin", method="GET"),
         # the message's and the decision's fields
         Door("an empty message", message, 400, bad, {"body": ""}),
         Door("a message of 4001 characters", message, 400, bad, {"body": "x" * 4001}),
@@ -104,15 +91,8 @@ async def scene(world) -> tuple[dict[str, str], dict[str, Any]]:
 async def test_every_hostile_request_is_a_4xx_problem_and_changes_nothing(api, world, unchanged, bearer):
     ids, people = await scene(world)
     tokens = {name: await bearer(person) for name, person in people.items()}
-    table = api_doors(ids)
-    wrong: list[str] = []
     async with unchanged():
-        for door in table:
-            response = await api.request(door.method, f"{API}{door.path}", headers=tokens[door.who],
-                                         json=door.body if door.method == "POST" else None,
-                                         params={"cursor": "nonsense"} if door.path == "/consultations" else None)  # fmt: skip
-            if response.status_code != door.status or response.json().get("code") != door.code:
-                wrong.append(f"{door.name}: {response.status_code} {response.text[:200]}")
+        wrong = await api_answers(api, tokens, api_doors(ids))
     assert not wrong, "\n".join(wrong)
 
 
@@ -145,18 +125,7 @@ def console_doors(ids: dict[str, str]) -> list[Door]:
 async def test_every_hostile_form_is_refused_on_a_4xx_page_and_changes_nothing(api, world, unchanged):
     ids, people = await scene(world)
     table = console_doors(ids)
-    signed: dict[str, tuple[dict[str, str], str]] = {}  # each person's session cookies and CSRF token
-    for name in {door.who for door in table}:
-        api.cookies.clear()
-        await sign_in(api, people[name])
-        signed[name] = (dict(api.cookies), csrf_in((await api.get("/console")).text))
-    wrong: list[str] = []
+    signed = await signed_in(api, people, table)
     async with unchanged():
-        for door in table:
-            cookies, csrf = signed[door.who]
-            api.cookies.clear()
-            api.cookies.update(cookies)
-            response = await api.post(door.path, data={"csrf": csrf, **door.body}, follow_redirects=False)
-            if response.status_code != door.status or door.code not in words_of(response.text):
-                wrong.append(f"{door.name}: {response.status_code} {words_of(response.text)[-300:]}")
+        wrong = await page_answers(api, signed, table)
     assert not wrong, "\n".join(wrong)

@@ -8,49 +8,42 @@ event, no outbox message. (Litestar converts request bodies leniently: JSON's 0 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from accessdesk.domain.vocabulary import Tier
-from tests.support.api import API
-from tests.support.console import csrf_in, sign_in, words_of
+from tests.support.doors import Door, api_answers, page_answers, signed_in
 from tests.support.scenes import partner, pending
 
 NUL = "\x00"
 UNKNOWN = str(uuid.UUID(int=7))
 
 
-@dataclass(frozen=True)
-class Door:
-    name: str
-    path: str
-    status: int
-    code: str  # the problem's code (API), or words the page must show (console)
-    body: Any = None
-    who: str = "dev_approver"
-    method: str = "POST"
+def door(name: str, path: str, status: int, code: str, body: Any = None, *, who: str = "dev_approver",
+         method: str = "POST") -> Door:
+    """A door knocked on by the developer's approver unless ``who`` says otherwise."""
+    return Door(name, path, status, code, body, who=who, method=method)
 
 
 def api_doors(ids: dict[str, str]) -> list[Door]:
     decisions, high = f"/nominations/{ids['nomination']}/decisions", f"/nominations/{ids['high']}/decisions"
     bad = "validation_error"
     return [
-        Door("on_behalf_of not a UUID", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": "dev1@acme.test"}),
-        Door("on_behalf_of a number", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": 7}),
-        Door("on_behalf_of a list", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": [UNKNOWN]}),
-        Door("on_behalf_of with NUL", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": f"{UNKNOWN}{NUL}"}),
-        Door("reason_shared as text", decisions, 400, bad, {"verdict": "reject", "reason": "No.", "reason_shared": "yes"}),
-        Door("reason_shared as a list", decisions, 400, bad, {"verdict": "reject", "reason": "No.", "reason_shared": [True]}),
-        Door("reason_shared null", decisions, 400, bad, {"verdict": "reject", "reason": "No.", "reason_shared": None}),
-        Door("on_behalf_of someone unknown", decisions, 403, "forbidden", {"verdict": "approve", "on_behalf_of": UNKNOWN}),
-        Door("on_behalf_of who never delegated", decisions, 403, "forbidden",
+        door("on_behalf_of not a UUID", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": "dev1@acme.test"}),
+        door("on_behalf_of a number", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": 7}),
+        door("on_behalf_of a list", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": [UNKNOWN]}),
+        door("on_behalf_of with NUL", decisions, 400, bad, {"verdict": "approve", "on_behalf_of": f"{UNKNOWN}{NUL}"}),
+        door("reason_shared as text", decisions, 400, bad, {"verdict": "reject", "reason": "No.", "reason_shared": "yes"}),
+        door("reason_shared as a list", decisions, 400, bad, {"verdict": "reject", "reason": "No.", "reason_shared": [True]}),
+        door("reason_shared null", decisions, 400, bad, {"verdict": "reject", "reason": "No.", "reason_shared": None}),
+        door("on_behalf_of someone unknown", decisions, 403, "forbidden", {"verdict": "approve", "on_behalf_of": UNKNOWN}),
+        door("on_behalf_of who never delegated", decisions, 403, "forbidden",
              {"verdict": "approve", "on_behalf_of": ids["dev_admin"]}),
-        Door("on_behalf_of the nil UUID", decisions, 403, "forbidden",
+        door("on_behalf_of the nil UUID", decisions, 403, "forbidden",
              {"verdict": "approve", "on_behalf_of": str(uuid.UUID(int=0))}),
-        Door("a partner deciding for someone", decisions, 403, "forbidden",
+        door("a partner deciding for someone", decisions, 403, "forbidden",
              {"verdict": "approve", "on_behalf_of": ids["dev_admin"]}, who="partner_admin"),
-        Door("a token approving a high-tier model", high, 403, "step_up_required", {"verdict": "approve"}),
-        Door("a token approving a high-tier model for someone", high, 403, "forbidden",
+        door("a token approving a high-tier model", high, 403, "step_up_required", {"verdict": "approve"}),
+        door("a token approving a high-tier model for someone", high, 403, "forbidden",
              {"verdict": "approve", "on_behalf_of": ids["dev_admin"]}),
     ]
 
@@ -67,13 +60,8 @@ async def scene(world) -> tuple[dict[str, str], dict[str, Any]]:
 async def test_every_hostile_decision_request_is_a_4xx_problem_and_changes_nothing(api, world, unchanged, bearer):
     ids, people = await scene(world)
     tokens = {name: await bearer(person) for name, person in people.items()}
-    table = api_doors(ids)
-    wrong: list[str] = []
     async with unchanged():
-        for door in table:
-            response = await api.post(f"{API}{door.path}", headers=tokens[door.who], json=door.body)
-            if response.status_code != door.status or response.json().get("code") != door.code:
-                wrong.append(f"{door.name}: {response.status_code} {response.text[:200]}")
+        wrong = await api_answers(api, tokens, api_doors(ids))
     assert not wrong, "\n".join(wrong)
 
 
@@ -82,51 +70,35 @@ def console_doors(ids: dict[str, str]) -> list[Door]:
     approve = f"/console/nominations/{ids['nomination']}/approve"
     asks = "What will happen"
     return [
-        Door("on_behalf_of not a UUID", decision, 422, "choose whom you decide for",
+        door("on_behalf_of not a UUID", decision, 422, "choose whom you decide for",
              {"verdict": "approve", "on_behalf_of": "dev1@acme.test"}),
-        Door("on_behalf_of with NUL", decision, 400, "control character", {"verdict": "approve", "on_behalf_of": NUL}),
-        Door("on_behalf_of someone unknown", decision, 403, "you hold no delegation in force",
+        door("on_behalf_of with NUL", decision, 400, "control character", {"verdict": "approve", "on_behalf_of": NUL}),
+        door("on_behalf_of someone unknown", decision, 403, "you hold no delegation in force",
              {"verdict": "approve", "on_behalf_of": UNKNOWN}),
-        Door("on_behalf_of who never delegated, confirmed", decision, 403, "you hold no delegation in force",
+        door("on_behalf_of who never delegated, confirmed", decision, 403, "you hold no delegation in force",
              {"verdict": "approve", "on_behalf_of": ids["dev_admin"], "confirmed": "yes"}),
-        Door("two values of on_behalf_of, the first unknown", decision, 403, "you hold no delegation in force",
+        door("two values of on_behalf_of, the first unknown", decision, 403, "you hold no delegation in force",
              {"verdict": "approve", "on_behalf_of": [UNKNOWN, ""]}),
-        Door("reason_shared not yes", decision, 200, asks,
+        door("reason_shared not yes", decision, 200, asks,
              {"verdict": "reject", "reason": "No.", "reason_shared": "YES"}),
-        Door("reason_shared of 1 MB", decision, 200, asks,
+        door("reason_shared of 1 MB", decision, 200, asks,
              {"verdict": "reject", "reason": "No.", "reason_shared": "yes" * 350_000}),
-        Door("reason_shared with an escape", decision, 400, "control character",
+        door("reason_shared with an escape", decision, 400, "control character",
              {"verdict": "reject", "reason": "No.", "reason_shared": "\x1b[2Jyes"}),
-        Door("the approval page for someone not a UUID", approve, 422, "choose whom you decide for",
+        door("the approval page for someone not a UUID", approve, 422, "choose whom you decide for",
              {"on_behalf_of": "dev1@acme.test"}, method="GET"),
-        Door("the approval page for someone unknown", approve, 403, "you hold no delegation in force",
+        door("the approval page for someone unknown", approve, 403, "you hold no delegation in force",
              {"on_behalf_of": UNKNOWN}, method="GET"),
-        Door("the approval page of an unknown nomination", f"/console/nominations/{UNKNOWN}/approve", 404, "not found",
+        door("the approval page of an unknown nomination", f"/console/nominations/{UNKNOWN}/approve", 404, "not found",
              method="GET"),
-        Door("the approval page for a partner", approve, 403, "partners never decide", who="partner_admin", method="GET"),
+        door("the approval page for a partner", approve, 403, "partners never decide", who="partner_admin", method="GET"),
     ]
 
 
 async def test_every_hostile_decision_form_is_refused_on_a_page_and_changes_nothing(api, world, unchanged):
     ids, people = await scene(world)
     table = console_doors(ids)
-    signed: dict[str, tuple[dict[str, str], str]] = {}  # each person's session cookies and CSRF token
-    for name in {door.who for door in table}:
-        api.cookies.clear()
-        await sign_in(api, people[name])
-        signed[name] = (dict(api.cookies), csrf_in((await api.get("/console")).text))
-    wrong: list[str] = []
+    signed = await signed_in(api, people, table)
     async with unchanged():
-        for door in table:
-            cookies, csrf = signed[door.who]
-            api.cookies.clear()
-            api.cookies.update(cookies)
-            if door.method == "GET":
-                response = await api.get(door.path, params=door.body, follow_redirects=False)
-            else:
-                response = await api.post(door.path, data={"csrf": csrf, **door.body}, follow_redirects=False)
-            if not response.headers.get("content-type", "").startswith("text/html"):
-                wrong.append(f"{door.name}: not a page ({response.headers.get('content-type')})")
-            elif response.status_code != door.status or door.code not in words_of(response.text):
-                wrong.append(f"{door.name}: {response.status_code} {words_of(response.text)[-300:]}")
+        wrong = await page_answers(api, signed, table)
     assert not wrong, "\n".join(wrong)

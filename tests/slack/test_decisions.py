@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from accessdesk.db.tables import AccessGrant, Decision, Nomination, Organisation
+from accessdesk.db.tables import AccessGrant, Nomination, Organisation
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.transitions import deliver_outbox
@@ -22,6 +21,7 @@ from tests.support.slack import (
     CHANNEL,
     CONSOLE,
     click,
+    decisions_on,
     known,
     nominated,
     notifier_on,
@@ -59,11 +59,6 @@ async def send(bot: AsyncTestClient, request: Signed, **headers: str):
     assert response.status_code == 200
     return response
 
-
-async def decisions_on(world, nomination_id: uuid.UUID) -> list[Decision]:
-    rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
-    await world.commit()  # a read holds SQLite's write lock until it ends
-    return list(rows)
 
 
 async def test_an_approval_is_recorded_and_the_card_edited_in_place_with_a_note_in_its_thread(

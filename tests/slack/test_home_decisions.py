@@ -11,16 +11,26 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlmodel import select
 
-from accessdesk.db.tables import Decision, Nomination
+from accessdesk.db.tables import Nomination
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.slackbot.blocks import not_linked_text
 from accessdesk.slackbot.ids import ActionId, CallbackId
 from tests.support.fake_slack import Call, FakeSlack, Reply
-from tests.support.slack import CHANNEL, CONSOLE, home_opened, known, nominated, notifier_on, serving_bot, slack_user
+from tests.support.slack import (
+    CHANNEL,
+    CONSOLE,
+    decisions_on,
+    home_click,
+    home_opened,
+    known,
+    nominated,
+    notifier_on,
+    serving_bot,
+    slack_user,
+)
 from tests.support.slack_signing import Signed, interaction
 
 EVENTS = "/slack/events"
@@ -44,18 +54,6 @@ async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncI
         yield client
 
 
-def home_click(action: ActionId, nomination_id: object, *, user: str) -> Signed:
-    """A click on a button of the person's App Home, as Slack posts it: a view, and no channel."""
-    return interaction({
-        "type": "block_actions", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
-        "api_app_id": "A0ACCESSDESK", "trigger_id": "1337.45.trigger",
-        "container": {"type": "view", "view_id": "V0HOME"},
-        "view": {"id": "V0HOME", "type": "home", "team_id": "T0FAKE", "blocks": [], "state": {"values": {}},
-                 "hash": "1.home"},
-        "actions": [{"type": "button", "action_id": action.value, "block_id": f"decide:{nomination_id}",
-                     "value": str(nomination_id), "action_ts": "1.2"}],
-    })  # fmt: skip
-
 
 def reason_from_home(nomination_id: object, reason: str, *, user: str) -> Signed:
     """The reject modal opened from the App Home, submitted."""
@@ -78,11 +76,6 @@ def view_of(call: Call) -> dict[str, Any]:
     view = call.body["view"]
     return json.loads(view) if isinstance(view, str) else view
 
-
-async def decisions_on(world, nomination_id: uuid.UUID) -> list[Decision]:
-    rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
-    await world.commit()  # a read holds SQLite's write lock until it ends
-    return list(rows)
 
 
 def buttons(view: dict[str, Any], nomination_id: uuid.UUID) -> list[dict[str, Any]]:

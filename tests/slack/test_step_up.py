@@ -6,12 +6,10 @@ that completes it after a fresh sign-in; approved there, the card updates as aft
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlmodel import select
 
 from accessdesk.db.tables import Decision, Nomination, OutboxMessage
 from accessdesk.domain.frontier_models import FrontierModels
@@ -24,13 +22,16 @@ from tests.support.slack import (
     CHANNEL,
     CONSOLE,
     click,
+    decisions_on,
+    home_click,
     nominated,
     notifier_on,
     reason_submitted,
+    remembered,
     serving_bot,
     slack_user,
 )
-from tests.support.slack_signing import Signed, interaction
+from tests.support.slack_signing import Signed
 
 EVENTS = "/slack/events"
 CARD_TS = "100.000001"
@@ -61,11 +62,6 @@ async def send(bot: AsyncTestClient, request: Signed):
     return response
 
 
-async def decisions_on(world, nomination_id: uuid.UUID) -> list[Decision]:
-    rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
-    await world.commit()  # a read holds SQLite's write lock until it ends
-    return list(rows)
-
 
 async def footprint(world) -> tuple[int, int, int]:
     """Decisions, audit events and outbox messages: what a decision would add."""
@@ -73,18 +69,6 @@ async def footprint(world) -> tuple[int, int, int]:
     await world.commit()
     return counted
 
-
-def home_click(action: ActionId, nomination_id: object, *, user: str) -> Signed:
-    """A click on a button of the person's App Home: a view, and no channel."""
-    return interaction({
-        "type": "block_actions", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
-        "api_app_id": "A0ACCESSDESK", "trigger_id": "1337.45.trigger",
-        "container": {"type": "view", "view_id": "V0HOME"},
-        "view": {"id": "V0HOME", "type": "home", "team_id": "T0FAKE", "blocks": [], "state": {"values": {}},
-                 "hash": "1.home"},
-        "actions": [{"type": "button", "action_id": action.value, "block_id": f"decide:{nomination_id}",
-                     "value": str(nomination_id), "action_ts": "1.2"}],
-    })  # fmt: skip
 
 
 async def test_approve_on_a_high_tier_card_answers_privately_with_the_console_page_and_records_nothing(
@@ -148,6 +132,8 @@ async def test_reject_on_a_high_tier_card_stays_one_click_and_a_reason(world, bo
     fake_slack.script("users.info", slack_user("U0GOV1", "gov1@aiso.test"))
     await send(bot, click(ActionId.REJECT, nomination.id, user="U0GOV1"))
     await fake_slack.wait_for("views.open")
+    # Who clicked is confirmed with Slack after the modal opened: the submission does not ask again.
+    assert (await remembered(world, "U0GOV1")).user_id == world.gov_approver.user_id
     response = await send(bot, reason_submitted(nomination.id, "Not vetted for red-teaming.", user="U0GOV1"))
     assert response.text == ""  # acknowledged: the modal closes
     [update] = await fake_slack.wait_for(UPDATE)

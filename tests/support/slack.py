@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -13,9 +14,10 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
 from accessdesk.clock import Clock
-from accessdesk.db.tables import Nomination, Organisation, SlackEmailMatch, User
+from accessdesk.db.tables import Decision, Nomination, Organisation, SlackEmailMatch, User
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.notifier import NullNotifier
@@ -164,3 +166,24 @@ def home_opened(user: str, *, tab: str = "home") -> Signed:
                   "event_ts": "1764590400.000100"},
         "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}],
     }).encode(), content_type="application/json")  # fmt: skip
+
+
+def home_click(action: ActionId, nomination_id: object, *, user: str) -> Signed:
+    """A click on a button of the person's App Home, as Slack posts it: a view, and no channel."""
+    return interaction({
+        "type": "block_actions", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
+        "api_app_id": "A0ACCESSDESK", "trigger_id": "1337.45.trigger",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {"id": "V0HOME", "type": "home", "team_id": "T0FAKE", "blocks": [], "state": {"values": {}},
+                 "hash": "1.home"},
+        "actions": [{"type": "button", "action_id": action.value, "block_id": f"decide:{nomination_id}",
+                     "value": str(nomination_id), "action_ts": "1.2"}],
+    })  # fmt: skip
+
+
+async def decisions_on(world: World, nomination_id: uuid.UUID) -> list[Decision]:
+    """The decisions on a nomination, read in a transaction that ends at once (a read holds SQLite's write lock
+    until it ends, and the bot writes next)."""
+    rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
+    await world.commit()
+    return list(rows)
