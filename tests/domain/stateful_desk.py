@@ -1,6 +1,6 @@
 """The product as the stateful test (test_stateful.py) drives it: the domain services, named people and things, the
-check that a refused call changed nothing, and that every nomination and decision (a cohort's members' included) was
-refused or made as the oracle's forecast says."""
+check that a refused call changed nothing, and that every nomination and decision (a cohort's members' included, and
+one made in someone's name under a delegation) was refused or made as the oracle's forecast says."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from accessdesk.db.tables import (
     AccessGrant,
     Attestation,
     AuditEvent,
+    Consultation,
+    Delegation,
     FrontierModel,
     NdaAcceptance,
     NdaTemplate,
@@ -28,8 +30,11 @@ from accessdesk.db.tables import (
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.cohorts import CohortRefused, Cohorts
 from accessdesk.domain.compliance import Compliance
+from accessdesk.domain.consultations import Consultations
 from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.delegations import Delegations
 from accessdesk.domain.errors import DomainError
+from accessdesk.domain.findings import Findings
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.notifier import NullNotifier
@@ -38,6 +43,7 @@ from accessdesk.domain.transitions import sweep
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import Area, Designation, OrgKind, Role, Tier, Verdict, Vetting
 from tests.domain.stateful_oracle import (
+    Reads,
     Rows,
     broken,
     cohort_decision,
@@ -53,13 +59,22 @@ NDA_TEXT = "The recipient keeps everything about the model confidential, version
 STAFF = {
     "acme": (OrgKind.DEVELOPER, {"admin": Role.ADMIN, "approver": Role.APPROVER, "approver2": Role.APPROVER,
                                  "nominator": Role.NOMINATOR}),
-    "beta": (OrgKind.DEVELOPER, {"admin": Role.ADMIN, "approver": Role.APPROVER, "nominator": Role.NOMINATOR}),
+    "beta": (OrgKind.DEVELOPER, {"admin": Role.ADMIN, "approver": Role.APPROVER, "approver2": Role.APPROVER,
+                                 "nominator": Role.NOMINATOR}),
     "gov": (OrgKind.GOVERNMENT, {"admin": Role.ADMIN, "approver": Role.APPROVER, "approver2": Role.APPROVER,
                                  "nominator": Role.NOMINATOR, "member": Role.MEMBER}),
 }  # fmt: skip
 MOST_MODELS, MOST_PARTNERS = 4, 3
+# The tables who may read a finding depends on (its audience, recipients, reporter; people and their organisations),
+# beside the models' grantees (organisations holding a grant neither revoked nor ended): while no such table changes
+# and no grantee comes or goes, the read paths' answers are not asked again (they were most of a check's cost), and
+# the invariant holds them against the oracle's audience as it is then.
+FINDING_READ_INPUTS = frozenset({"findings", "finding_recipients", "finding_updates", "organisations", "users",
+                                 "user_roles"})  # fmt: skip
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 JUSTIFICATION = "Pre-release evaluation."
+# Every nomination asks to evaluate too: a grantee whose grant is usable may then report findings (issue 17).
+ACTIONS = ["evaluate", "invoke"]
 # The code's refusals in the oracle's words, by (code, field at fault): a nomination's (a cohort's as a whole too), a
 # cohort member's, and a decision's (a cohort's as a whole, or a member's). A refusal not listed is unforeseen.
 NOMINATION_REFUSALS = {
@@ -139,8 +154,11 @@ async def moments_after(session: AsyncSession, at: datetime) -> list[datetime]:
     """The instants after ``at`` at which time alone may change an answer."""
     found: list[datetime] = []
     for column, *where in ((AccessGrant.starts_at,), (AccessGrant.ends_at,), (Attestation.valid_until,),
-                           (NdaAcceptance.expires_at,), (Nomination.starts_at, Nomination.state == "pending")):  # fmt: skip
+                           (NdaAcceptance.expires_at,), (Nomination.starts_at, Nomination.state == "pending"),
+                           (Delegation.starts_at,), (Delegation.ends_at,)):  # fmt: skip
         found += (await session.exec(select(column).where(column > at, *where))).all()
+    expiries = select(Nomination.expires_at).where(col(Nomination.expires_at) > at, Nomination.state == "pending")
+    found += [moment for moment in (await session.exec(expiries)).all() if moment is not None]
     return sorted(found)
 
 
@@ -167,9 +185,12 @@ class Desk:
         self.grants: dict[tuple[str, str], uuid.UUID] = {}  # (model, grantee) → its latest grant
         self.cohorts: list[tuple[str, uuid.UUID, str, str]] = []  # (model, id, name, nominator), oldest first
         self.last_decider = "gov:approver"
+        self.delegations: list[tuple[str, str, uuid.UUID]] = []  # (delegator, delegate, id), oldest first
+        self.findings: list[tuple[str, uuid.UUID, str]] = []  # (model, id, reporter), oldest first
         self.tables: dict[str, list[str]] = {}
         self._fingerprint: tuple[dict[str, str], int] | None = None
         self._rows: Rows | None = None  # the rows as the last check read them, while no row or time has changed
+        self._reads: tuple[frozenset[tuple[uuid.UUID, uuid.UUID]], Reads] | None = None  # for these grantees
         self.refusal: DomainError | None = None  # the last call's, if it was refused
         self.changed: list[str] = []  # the tables the last call changed
         self.log: list[str] = []
@@ -260,6 +281,8 @@ class Desk:
         self.refusal, self.changed = refusal, [table for table in self.tables if before[table] != after[table]]
         if self.changed:  # else the rows the last check read are still the rows, and its verdict still holds
             self._rows = None
+        if FINDING_READ_INPUTS & set(self.changed):
+            self._reads = None
         if refusal is not None:
             self.log.append(f"{what}: refused ({refusal.code}: {refusal.message})")
             assert not self.changed, (f"refused_step_changes_nothing: {what} was refused ({refusal.code}) but changed "
@@ -271,7 +294,7 @@ class Desk:
 
     async def must(self, step: Callable[[Unit], Awaitable[T]]) -> T:
         """Setting the scene: a call that must succeed, not itself under test."""
-        self._fingerprint, self._rows = None, None
+        self._fingerprint, self._rows, self._reads = None, None, None
         async with self.sessionmaker() as session:
             return await step(Unit(session, self.clock))
 
@@ -279,7 +302,11 @@ class Desk:
         """The rows as they are now, read once for the check after a step and the forecast before the next."""
         if self._rows is None or self._rows.at != self.now:
             async with self.sessionmaker() as session:
-                self._rows = await load(session, self.now, Unit(session, self.clock))
+                grantees = frozenset((await session.exec(select(AccessGrant.organisation_id, AccessGrant.model_id).where(
+                    col(AccessGrant.revoked_at).is_(None), AccessGrant.ends_at > self.now))).all())  # fmt: skip
+                reads = self._reads[1] if self._reads is not None and self._reads[0] == grantees else None
+                self._rows = await load(session, self.now, Unit(session, self.clock), reads=reads)
+            self._reads = grantees, self._rows.reads
         return self._rows
 
     async def forecasting(self) -> Rows:
@@ -350,13 +377,16 @@ class Desk:
             await self.accept_nda(developer, version="current", by=admin)
         await self.attest(areas="all six", valid=valid, by=admin)
 
-    async def register_model(self, *, by: str, release: str, quorums: str) -> str | None:
+    async def register_model(self, *, by: str, release: str, quorums: str, expiry: int = 14) -> str | None:
+        """``expiry``: how many days its pending nominations wait for both sides (escalated after a day)."""
         name, actor = f"m{len(self.developer_of) + 1}", self.who(by)
         developer_quorum, government_quorum = (int(q) for q in quorums.split("+"))
-        model = await self.call(f"{by} registers {name}", lambda u: FrontierModels(u).register(
+        what = f"{by} registers {name}{f' (nominations expire after {expiry} days)' if expiry != 14 else ''}"
+        model = await self.call(what, lambda u: FrontierModels(u).register(
             actor=actor, slug=name, name=name.upper(), codename=f"CODE-{name}", tier=Tier.STANDARD,
             planned_release_at=self.now + span(release), resource=f"https://api.example.test/{name}",
-            developer_quorum=developer_quorum, government_quorum=government_quorum))  # fmt: skip
+            developer_quorum=developer_quorum, government_quorum=government_quorum, nomination_expiry_days=expiry,
+            escalation_days=1 if expiry < 14 else 3))  # fmt: skip
         if model is None:
             return None
         self.ids[name], self.developer_of[name] = model.id, self.name_of(actor).split(":")[0]
@@ -463,7 +493,7 @@ class Desk:
                                        organisation_id=grantee_id, starts_at=starts_at, ends_at=ends_at)  # fmt: skip
         made = await self.call(what, lambda u: CoSelection(u).nominate(
             actor=actor, model_id=model_id, organisation_id=grantee_id, starts_at=starts_at, ends_at=ends_at,
-            actions=["invoke"], justification=JUSTIFICATION))  # fmt: skip
+            actions=ACTIONS, justification=JUSTIFICATION))  # fmt: skip
         agrees(what, forecast, self.refusal, NOMINATION_REFUSALS)
         if made is None:
             return None
@@ -492,7 +522,7 @@ class Desk:
                 f"{', all or nothing' if all_or_nothing else ''}")  # fmt: skip
         made = await self.call(what, lambda u: Cohorts(u).nominate_cohort(
             actor=actor, model_id=model_id, name=title, entries=members, starts_at=starts_at, ends_at=ends_at,
-            actions=["invoke"], justification=JUSTIFICATION, all_or_nothing=all_or_nothing))  # fmt: skip
+            actions=ACTIONS, justification=JUSTIFICATION, all_or_nothing=all_or_nothing))  # fmt: skip
         agrees(what, forecast.refused, self.refusal, NOMINATION_REFUSALS)
         refused_for_members = self.refusal.members if isinstance(self.refusal, CohortRefused) else None
         reported = made.members if made is not None else refused_for_members
@@ -585,17 +615,22 @@ class Desk:
             raise Absent(f"no grant of {grantee} for {model}")
         return self.grants[(model, grantee)]
 
-    async def decide(self, model: str, grantee: str, *, verdict: str, by: str) -> None:
-        """Decide on the latest nomination of ``grantee`` for ``model``."""
+    async def decide(self, model: str, grantee: str, *, verdict: str, by: str, for_: str | None = None) -> None:
+        """Decide on the latest nomination of ``grantee`` for ``model``; ``for_``: in that person's name (under a
+        delegation to ``by``, or none: then refused)."""
         nomination, nominator = self.nomination(model, grantee)
         actor = self.who(by, model=model, grantee=grantee, nominator=nominator)
+        principal = self.who(for_, model=model, grantee=grantee, nominator=nominator) if for_ else None
         self.last_decider = self.name_of(actor)
         rows = await self.forecasting()
-        forecast = single_decision(rows, by=actor.person_id, nomination=rows.nominations[nomination], verdict=verdict)
-        what = f"{by} ({self.last_decider}) decides {verdict} on {grantee} for {model}"
+        forecast = single_decision(rows, by=actor.person_id, nomination=rows.nominations[nomination], verdict=verdict,
+                                   for_=principal.person_id if principal else None)  # fmt: skip
+        what = (f"{by} ({self.last_decider}) decides {verdict} on {grantee} for {model}"
+                f"{f' in the name of {for_} ({self.name_of(principal)})' if principal else ''}")  # fmt: skip
         done = await self.call(what, lambda u: CoSelection(u).decide(
             actor=actor, nomination_id=nomination, verdict=Verdict(verdict),
-            reason="Not this time." if verdict == "reject" else None))  # fmt: skip
+            reason="Not this time." if verdict == "reject" else None,
+            on_behalf_of=principal.person_id if principal else None))  # fmt: skip
         agrees(what, forecast.refused, self.refusal, DECISION_REFUSALS)
         if done is None:
             return
@@ -608,6 +643,85 @@ class Desk:
         if approved_grant:
             assert done.grant is not None  # as asserted above
             self.grants[(model, grantee)] = done.grant.id
+
+    async def delegate(self, *, by: str, to: str, start: str, length: str) -> None:
+        """``by`` names ``to`` their delegate from ``start`` (``+0m``, ``+1d``: from now) for ``length``."""
+        actor, delegate = self.who(by), self.who(to)
+        starts_at = self.now + span(start)
+        made = await self.call(f"{by} delegates to {to} from now{start} for {length}", lambda u: Delegations(u).create(
+            actor=actor, delegate_id=delegate.person_id, starts_at=starts_at, ends_at=starts_at + span(length),
+            note="Out of office."))  # fmt: skip
+        if made is not None:
+            self.delegations.append((by, to, made.id))
+
+    async def revoke_delegation(self, which: str, *, by: str) -> None:
+        """End the ``latest`` or ``earliest`` delegation; ``by``: its ``delegator``, its ``delegate`` or anyone."""
+        if not self.delegations:
+            raise Absent("no delegation")
+        delegator, delegate, delegation = self.delegations[-1 if which == "latest" else 0]
+        actor = self.who({"delegator": delegator, "delegate": delegate}.get(by, by))
+        await self.call(f"{by} ({self.name_of(actor)}) ends {delegator}'s {which} delegation to {delegate}",
+                        lambda u: Delegations(u).revoke(actor=actor, delegation_id=delegation))  # fmt: skip
+
+    async def set_expiry(self, model: str, *, days: int, by: str) -> None:
+        """How long ``model``'s pending nominations wait for both sides (escalated after a day)."""
+        model_id, actor = self.id(model), self.who(by, model=model)
+        changes: dict[str, object] = {"nomination_expiry_days": days, "escalation_days": 1}
+        async with self.sessionmaker() as session:
+            found = await Unit(session, self.clock).get(FrontierModel, model_id)
+            same = {f: getattr(found, f) for f in changes} == changes  # then nothing is written, nor audited
+        await self.call(f"{by} has {model}'s nominations expire after {days} days", lambda u: FrontierModels(u).update(
+            actor=actor, model_id=model_id, changes=changes), audited=not same)  # fmt: skip
+
+    async def latest_round(self, model: str) -> uuid.UUID:
+        async with self.sessionmaker() as session:
+            found = (await session.exec(select(Consultation.id).where(Consultation.model_id == self.id(model))
+                                        .order_by(col(Consultation.round).desc()).limit(1))).first()  # fmt: skip
+        if found is None:
+            raise Absent(f"no consultation on {model}")
+        return found
+
+    async def request_consultation(self, model: str, *, by: str) -> None:
+        """The developer's people ask for a round; the government's open (or reopen) one themselves."""
+        model_id, actor = self.id(model), self.who(by, model=model)
+        consultations = Consultations.open if actor.kind == OrgKind.GOVERNMENT else Consultations.request
+        await self.call(f"{by} asks for a consultation on {model}", lambda u: consultations(
+            Consultations(u), actor=actor, model_id=model_id, note="Is it a covered frontier model?",
+            contacts=["lead@acme.test"], capabilities=["cyber"]))  # fmt: skip
+
+    async def consultation_message(self, model: str, *, by: str) -> None:
+        consultation, actor = await self.latest_round(model), self.who(by, model=model)
+        await self.call(f"{by} writes in {model}'s last round", lambda u: Consultations(u).message(
+            actor=actor, consultation_id=consultation, body="A new checkpoint is ready."))  # fmt: skip
+
+    async def decide_consultation(self, model: str, *, outcome: str, by: str) -> None:
+        consultation, actor = await self.latest_round(model), self.who(by, model=model)
+        await self.call(f"{by} decides {model}'s last round {outcome}", lambda u: Consultations(u).decide(
+            actor=actor, consultation_id=consultation, outcome=outcome, assessment_ref="ASSESSMENT-2"))  # fmt: skip
+
+    async def report_finding(self, model: str, *, audience: str, named: str, by: str) -> None:
+        """``by`` reports a finding on ``model`` for ``audience`` (a TLP:RED one names the people of ``named``)."""
+        model_id, actor = self.id(model), self.who(by, model=model)
+        recipients = [self.who(n, model=model).person_id for n in named.split()] if audience == "tlp_red" else []
+        title = f"Finding {len(self.findings) + 1}"
+        made = await self.call(f"{by} reports {title!r} on {model} for {audience}"
+                               f"{f' to {named}' if recipients else ''}", lambda u: Findings(u).report(
+            actor=actor, model_id=model_id, title=title, body="What was found.", severity="high",
+            category="safeguard_bypass", audience=audience, recipients=recipients))  # fmt: skip
+        if made is not None:
+            self.findings.append((model, made.id, self.name_of(actor)))
+
+    async def update_finding(self, which: str, *, to: str, audience: str | None, by: str) -> None:
+        """Move the ``latest`` or ``earliest`` finding ``to`` a state (with a note), or widen it to ``audience``;
+        ``by``: anyone, or its ``reporter``."""
+        if not self.findings:
+            raise Absent("no finding")
+        model, finding, reporter = self.findings[-1 if which == "latest" else 0]
+        actor = self.who(reporter if by == "reporter" else by, model=model)
+        what = f"{by} ({self.name_of(actor)}) {f'widens to {audience}' if audience else f'moves to {to}'}"
+        await self.call(f"{what} the {which} finding", lambda u: Findings(u).update(
+            actor=actor, finding_id=finding, note="Because.", to_state=None if audience else to,
+            audience=audience))  # fmt: skip
 
     async def withdraw(self, model: str, grantee: str, *, by: str) -> None:
         nomination, nominator = self.nomination(model, grantee)

@@ -9,7 +9,15 @@ Each invariant is a function of the rows returning what breaks it, in words; its
 
 It also says, before a call, what the rules make of it (the forecasts: why a nomination or a decision must be
 refused, in words, and what a decision must lead to). A cohort is forecast as the single nominations it consists of,
-and its decision as the single decisions of its members in the order of their ids, each by the same rules.
+and its decision as the single decisions of its members in the order of their ids, each by the same rules. A decision
+in someone's name (issue 18) is judged by their rights, the delegation in force, and the delegate's own hand: never
+on their own nomination, never counting one person twice. A pending nomination lapses at its proposed start or, if
+sooner, its model's ``nomination_expiry_days`` (as the audit trail says they were when it was made) after it was made.
+
+Issue 17's workflow has invariants of its own: a model is in consultation exactly when it has one open round, and its
+designation is its last round's outcome; and nobody outside a finding's audience (TLP, computed here from the rows)
+reads it through any of the code's read paths (the finding, the lists, the counts, the export), while everyone in it
+does.
 """
 
 from __future__ import annotations
@@ -29,7 +37,11 @@ from accessdesk.db.tables import (
     AuditEvent,
     AuditHead,
     Cohort,
+    Consultation,
     Decision,
+    Delegation,
+    Finding,
+    FindingRecipient,
     FrontierModel,
     NdaAcceptance,
     NdaTemplate,
@@ -41,8 +53,11 @@ from accessdesk.db.tables import (
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import verify
 from accessdesk.domain.cohorts import Cohorts, CohortSummary
+from accessdesk.domain.errors import NotFound
+from accessdesk.domain.findings import Findings
 from accessdesk.domain.grant_state import GrantFacts, derive_state
 from accessdesk.domain.grants import Grants, Usability, usable_by_facts
+from accessdesk.domain.organisations import actor_for
 from accessdesk.domain.unit import Unit
 
 AREAS = ("confidentiality", "cybersecurity", "insider_risk", "ip_protection", "use", "nondisclosure")
@@ -58,8 +73,19 @@ STRICTER_THAN_DESIGN = frozenset({"window_before_government"})
 # Who nominates (DESIGN §1: developer and government staff nominate; the permission table gives it to their
 # nominators, approvers and admins).
 NOMINATING_ROLES = frozenset({"nominator", "approver", "admin"})
-WATCHED_ACTIONS = ("model.registered", "model.release_moved", "model.designated", "organisation.vetting_submitted",
-                   "organisation.vetting_vetted", "organisation.vetting_declined")  # fmt: skip
+WATCHED_ACTIONS = ("model.registered", "model.release_moved", "model.designated", "model.updated",
+                   "nomination.created", "organisation.vetting_submitted", "organisation.vetting_vetted",
+                   "organisation.vetting_declined")  # fmt: skip
+# Issue 18: a delegation (out of office) lasts at most this long.
+LONGEST_DELEGATION = timedelta(days=90)
+# Who reads a finding of each TLP audience beyond its reporter and named recipients (issue 17): the model's developer,
+# the government and the reporter's organisation ("strict"); the model's current grantees; everyone.
+STRICT_READERS = frozenset({"tlp_amber_strict", "tlp_amber", "tlp_green"})
+GRANTEE_READERS = frozenset({"tlp_amber", "tlp_green"})
+# The code's read paths of findings, each asked for every person after a step that may change who reads what.
+READ_PATHS = ("finding", "findings", "counts", "export")
+# For each person, the findings each read path of the code lets them read (the counts: how many).
+Reads = dict[uuid.UUID, dict[str, frozenset[uuid.UUID] | int]]
 
 
 def _at(text: str) -> datetime:
@@ -89,6 +115,12 @@ class Rows:
     live: dict[uuid.UUID, Usability] = field(default_factory=dict)
     fast_path_usable: dict[uuid.UUID, bool] = field(default_factory=dict)
     summaries: dict[uuid.UUID, CohortSummary] = field(default_factory=dict)
+    delegations: dict[uuid.UUID, Delegation] = field(default_factory=dict)
+    consultations: dict[uuid.UUID, Consultation] = field(default_factory=dict)
+    findings: dict[uuid.UUID, Finding] = field(default_factory=dict)
+    recipients: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
+    reads: Reads = field(default_factory=dict)  # the code's answers
+    lapses: dict[uuid.UUID, datetime] = field(default_factory=dict)  # lapse_of's, found once per picture
 
     def claims_usable(self, grant: AccessGrant) -> bool:
         """Whether any answer of the code lets this grant be used now (the live answer or the token fast path)."""
@@ -99,9 +131,11 @@ class Rows:
                 f"{self.models[grant.model_id].slug} [{grant.starts_at:%m-%d %H:%M}, {grant.ends_at:%m-%d %H:%M})")  # fmt: skip
 
 
-async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool = True) -> Rows:
+async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool = True,
+               reads: Reads | None = None) -> Rows:  # fmt: skip
     """The rows at ``at``; with the code's ``answers`` beside them (and the audit chain verified), for the
-    invariants. Without, only what a forecast reads (no NDA, attestation or audit event but the head)."""
+    invariants. Without, only what a forecast reads (no NDA, attestation, finding or consultation). ``reads``: the
+    findings' read paths' answers as they were (the desk knows nothing they depend on has changed), else asked."""
 
     async def all_of(table: type[SQLModel], wanted: bool = True) -> list:
         return list((await session.exec(select(table))).all()) if wanted else []
@@ -116,7 +150,7 @@ async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool
         roles[role.user_id].add(role.role)
     events = (await session.exec(
         select(AuditEvent).where(col(AuditEvent.action).in_(WATCHED_ACTIONS)).order_by(col(AuditEvent.seq))
-    )).all() if answers else []  # fmt: skip
+    )).all()  # a forecast's too: when a nomination lapses depends on its model's expiry when it was made  # fmt: skip
     rows = Rows(
         at=at,
         organisations={o.id: o for o in await all_of(Organisation)},
@@ -130,6 +164,9 @@ async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool
         decisions=decisions,
         grants={g.id: g for g in await all_of(AccessGrant)},
         cohorts={c.id: c for c in await all_of(Cohort)},
+        delegations={d.id: d for d in await all_of(Delegation)},
+        consultations={c.id: c for c in await all_of(Consultation, answers)},
+        findings={f.id: f for f in await all_of(Finding, answers)},
         events=list(events),
         head_seq=head.seq if head else 0,
         chain_checked=chain.checked if chain else 0,
@@ -137,6 +174,8 @@ async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool
     )
     if not answers:
         return rows
+    for recipient in await all_of(FindingRecipient):
+        rows.recipients[recipient.finding_id].add(recipient.user_id)
     for grant in rows.grants.values():
         rows.live[grant.id] = await Grants(unit).usability(grant.id, at=at)
         rows.fast_path_usable[grant.id] = usable_by_facts(grant, at) is not None
@@ -145,7 +184,30 @@ async def load(session: AsyncSession, at: datetime, unit: Unit, *, answers: bool
         page = await Cohorts(unit).cohorts(Actor.system("stateful oracle"), cursor=cursor or None, limit=200)
         rows.summaries.update({summary.cohort.id: summary for summary in page.items})
         cursor = page.next_cursor
+    if rows.findings and reads is not None:
+        rows.reads = reads
+    elif rows.findings:
+        rows.reads = {user.id: await finding_reads(unit, await actor_for(unit, user), rows.findings)
+                      for user in rows.users.values()}  # fmt: skip
     return rows
+
+
+async def finding_reads(unit: Unit, actor: Actor,
+                        findings: dict[uuid.UUID, Finding]) -> dict[str, frozenset[uuid.UUID] | int]:  # fmt: skip
+    """What each of the code's read paths lets ``actor`` read of the findings: each one asked for (404 or not),
+    listed (one page holds them all), counted and exported."""
+    readable = set()
+    for finding_id in findings:
+        try:
+            await Findings(unit).finding(actor, finding_id)
+        except NotFound:
+            continue
+        readable.add(finding_id)
+    listed = await Findings(unit).findings(actor, limit=200)
+    assert listed.next_cursor is None, "more findings than one page holds"
+    return {"finding": frozenset(readable), "findings": frozenset(r.finding.id for r in listed.items),
+            "counts": (await Findings(unit).counts(actor)).total,
+            "export": frozenset(uuid.UUID(str(row["id"])) for row in await Findings(unit).export(actor))}  # fmt: skip
 
 
 # The rules, read from DESIGN §3.
@@ -162,6 +224,49 @@ def may_decide_for(rows: Rows, user_id: uuid.UUID, model: FrontierModel) -> str 
     if organisation.kind == "government":
         return "government"
     return None
+
+
+def expiry_days_when_made(rows: Rows, nomination: Nomination) -> int:
+    """The model's ``nomination_expiry_days`` when ``nomination`` was made, from the audit trail: as registered,
+    then as each update before the nomination's own creation event set it."""
+    subject, days, made = str(nomination.model_id), None, None
+    for event in rows.events:
+        if event.action == "nomination.created" and event.subject_id == str(nomination.id):
+            made = event.seq
+    assert made is not None, f"no audit event created nomination {nomination.id}"
+    for event in rows.events:
+        if event.seq > made or event.subject_id != subject or event.action not in ("model.registered", "model.updated"):
+            continue
+        days = (event.after or {}).get("nomination_expiry_days", days)
+    assert isinstance(days, int), f"no audit event says how long nominations for model {subject} wait"
+    return days
+
+
+def lapse_of(rows: Rows, nomination: Nomination) -> datetime:
+    """When a pending nomination lapses (issue 18): at its proposed start (an extension's: the current window's end),
+    or its model's expiry after it was made, whichever is sooner."""
+    if nomination.id not in rows.lapses:
+        expiry = nomination.created_at + timedelta(days=expiry_days_when_made(rows, nomination))
+        rows.lapses[nomination.id] = min(nomination.starts_at, expiry)
+    return rows.lapses[nomination.id]
+
+
+def deciding(rows: Rows, user_id: uuid.UUID) -> bool:
+    """Whether a person decides on some nominations at all: an approver or admin of a developer or the government."""
+    user = rows.users.get(user_id)
+    return (user is not None and rows.organisations[user.organisation_id].kind != "partner"
+            and bool(rows.roles[user_id] & DECIDING_ROLES))  # fmt: skip
+
+
+def in_force(delegation: Delegation, at: datetime) -> bool:
+    revoked = delegation.revoked_at is not None and delegation.revoked_at <= at
+    return not revoked and delegation.starts_at <= at < delegation.ends_at
+
+
+def delegation_in_force(rows: Rows, delegator: uuid.UUID, delegate: uuid.UUID) -> Delegation | None:
+    """The delegation by which ``delegate`` decides in ``delegator``'s name now, if any."""
+    return next((d for d in rows.delegations.values()
+                 if d.delegator_id == delegator and d.delegate_id == delegate and in_force(d, rows.at)), None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -333,13 +438,13 @@ def window_refusals(rows: Rows, model: FrontierModel, grantee_kind: str, starts_
 def overlaps(rows: Rows, model: FrontierModel, organisation: Organisation, starts_at: datetime,
              ends_at: datetime) -> bool:  # fmt: skip
     """Whether the organisation already has, for the model, a nomination still pending (its start not passed: one
-    that has is lapsed) or a grant not revoked, whose window overlaps this one."""
+    that has is lapsed: lapse_of) or a grant not revoked, whose window overlaps this one."""
 
     def across(other_start: datetime, other_end: datetime) -> bool:
         return other_start < ends_at and starts_at < other_end
 
     pending = any(n.model_id == model.id and n.organisation_id == organisation.id and n.kind == "grant"
-                  and n.state == "pending" and n.starts_at > rows.at and across(n.starts_at, n.ends_at)
+                  and n.state == "pending" and lapse_of(rows, n) > rows.at and across(n.starts_at, n.ends_at)
                   for n in rows.nominations.values())  # fmt: skip
     granted = any(g.model_id == model.id and g.organisation_id == organisation.id and g.revoked_at is None
                   and across(g.starts_at, g.ends_at) for g in rows.grants.values())  # fmt: skip
@@ -400,19 +505,25 @@ def cohort_nomination(rows: Rows, *, by: uuid.UUID, model_id: uuid.UUID, name: s
     return CohortForecast(frozenset(whole), members)
 
 
-def decision_refusals(rows: Rows, by: uuid.UUID, nomination: Nomination) -> set[str]:
+def decision_refusals(rows: Rows, by: uuid.UUID, nomination: Nomination, *,
+                      for_: uuid.UUID | None = None) -> set[str]:  # fmt: skip
     """Why ``by``'s decision on ``nomination`` must be refused now (rule 1, 2 and 6): someone who decides for no side
-    of the model, a nomination no longer pending (a pending one past its start has lapsed), the nominator's own, a
-    second decision by the same person, a switched-off model."""
+    of the model, a nomination no longer pending (a pending one past its lapse has lapsed), the nominator's own, a
+    second decision by the same person, a switched-off model. ``for_``: the approver in whose name ``by`` decides
+    (issue 18): judged by their rights, with a delegation from them to ``by`` in force, and neither of the two may
+    have nominated it or been counted on it already (``by`` decided once, for anyone: one hand, one decision)."""
     model = rows.models[nomination.model_id]
+    principal = for_ if for_ is not None else by
     found = set()
-    if may_decide_for(rows, by, model) is None:
+    if principal != by and (not deciding(rows, by) or delegation_in_force(rows, principal, by) is None):
         found.add("may not decide")
-    if nomination.state != "pending" or rows.at >= nomination.starts_at:
+    if may_decide_for(rows, principal, model) is None:
+        found.add("may not decide")
+    if nomination.state != "pending" or rows.at >= lapse_of(rows, nomination):
         found.add("not pending")
-    if nomination.nominated_by == by:
+    if nomination.nominated_by in (principal, by):
         found.add("own nomination")
-    if any(d.approver_id == by for d in rows.decisions[nomination.id]):
+    if any(d.approver_id in (principal, by) or d.decided_by == by for d in rows.decisions[nomination.id]):
         found.add("decided already")
     if model.killed_at is not None:
         found.add("switched off")
@@ -429,22 +540,28 @@ class DecisionForecast:
     result: str
 
 
-def with_decision(rows: Rows, by: uuid.UUID, nomination: Nomination, verdict: str) -> Rows:
-    """The rows as they would be with one more decision by ``by`` (its side as rule 1 gives it)."""
-    side = may_decide_for(rows, by, rows.models[nomination.model_id]) or "none"
-    decision = Decision(nomination_id=nomination.id, approver_id=by, side=side, verdict=verdict, created_at=rows.at)
+def with_decision(rows: Rows, by: uuid.UUID, nomination: Nomination, verdict: str, *,
+                  for_: uuid.UUID | None = None) -> Rows:  # fmt: skip
+    """The rows as they would be with one more decision by ``by`` (in ``for_``'s name; its side as rule 1 gives
+    it)."""
+    approver = for_ if for_ is not None else by
+    side = may_decide_for(rows, approver, rows.models[nomination.model_id]) or "none"
+    decision = Decision(nomination_id=nomination.id, approver_id=approver, side=side, verdict=verdict,
+                        decided_by=by if approver != by else None, created_at=rows.at)  # fmt: skip
     return replace(rows, decisions=defaultdict(list, {**rows.decisions,
                                                       nomination.id: [*rows.decisions[nomination.id], decision]}))  # fmt: skip
 
 
-def single_decision(rows: Rows, *, by: uuid.UUID, nomination: Nomination, verdict: str) -> DecisionForecast:
-    """One decision, and what it leads to by rule 1 (counted from the decisions, not the code's counters)."""
-    why = frozenset(decision_refusals(rows, by, nomination))
+def single_decision(rows: Rows, *, by: uuid.UUID, nomination: Nomination, verdict: str,
+                    for_: uuid.UUID | None = None) -> DecisionForecast:  # fmt: skip
+    """One decision (by ``by``, in ``for_``'s name when given), and what it leads to by rule 1 (counted from the
+    decisions, not the code's counters)."""
+    why = frozenset(decision_refusals(rows, by, nomination, for_=for_))
     if why:
         return DecisionForecast(why, "refused")
     if verdict == "reject":
         return DecisionForecast(why, "rejected")
-    met = tally(with_decision(rows, by, nomination, verdict), nomination).met
+    met = tally(with_decision(rows, by, nomination, verdict, for_=for_), nomination).met
     return DecisionForecast(why, "granted" if met else "approved")
 
 
@@ -599,15 +716,19 @@ def vetting_decided_by_government_only(rows: Rows) -> list[str]:
 
 
 def designation_recorded_by_government(rows: Rows) -> list[str]:
-    """Rule 4: the government records a model's designation, and every change of it is audited."""
+    """Rule 4: the government records a model's designation, and every change of it is audited; but the model's
+    developer's admins put it in consultation by asking for one (issue 17), and nothing else."""
     found, last = [], {}
+    developers = {str(m.id): m.developer_id for m in rows.models.values()}
     for event in rows.events:
         if event.action != "model.designated":
             continue
         assert event.after is not None
         last[event.subject_id] = event.after["designation"]
         user = rows.users.get(event.actor_id) if event.actor_id else None
-        if user is None or rows.organisations[user.organisation_id].kind != "government":
+        asked = (user is not None and user.organisation_id == developers.get(event.subject_id)
+                 and "admin" in rows.roles[user.id] and event.after["designation"] == "in_consultation")  # fmt: skip
+        if not asked and (user is None or rows.organisations[user.organisation_id].kind != "government"):
             found.append(f"{event.actor} recorded a designation of {event.subject_id}")
     for model in rows.models.values():
         if model.designation != last.get(str(model.id), "not_assessed"):
@@ -696,7 +817,7 @@ def cohort_members_share_their_cohort(rows: Rows) -> list[str]:
 
 def cohort_summaries_count_their_members(rows: Rows) -> list[str]:
     """A cohort's summary (what every surface shows of it) counts its member rows: by state (a pending one past its
-    start has lapsed), and per side those whose quorum is met and those pending still short of it."""
+    lapse has lapsed), and per side those whose quorum is met and those pending still short of it."""
     found = []
     for cohort in rows.cohorts.values():
         summary = rows.summaries.get(cohort.id)
@@ -711,7 +832,7 @@ def cohort_summaries_count_their_members(rows: Rows) -> list[str]:
         for nomination in rows.nominations.values():
             if nomination.cohort_id != cohort.id:
                 continue
-            lapsed = nomination.state == "pending" and rows.at >= nomination.starts_at
+            lapsed = nomination.state == "pending" and rows.at >= lapse_of(rows, nomination)
             state = "lapsed" if lapsed else nomination.state
             states[state] += 1
             counted = tally(rows, nomination)
@@ -730,6 +851,147 @@ def cohort_summaries_count_their_members(rows: Rows) -> list[str]:
             if summarised != counted_rows:
                 found.append(f"cohort {cohort.name!r}: the summary says {what} {summarised}, its members "
                              f"{counted_rows}")  # fmt: skip
+    return found
+
+
+def one_person_counts_once(rows: Rows) -> list[str]:
+    """Issue 18: on a nomination, an approver is counted once (whoever decided for them), a person decides once (for
+    themselves or in anyone's name), and never on their own nomination; a decision in someone's name was made by
+    the delegate of a delegation from them in force at that moment, and records it."""
+    found = []
+    for nomination in rows.nominations.values():
+        counted: set[uuid.UUID] = set()
+        hands: set[uuid.UUID] = set()
+        for decision in sorted(rows.decisions[nomination.id], key=lambda d: d.created_at):
+            hand = decision.decided_by or decision.approver_id
+            who = rows.users[hand].email
+            if decision.approver_id in counted:
+                found.append(f"{rows.users[decision.approver_id].email} counts twice on nomination {nomination.id}")
+            if hand in hands:
+                found.append(f"{who} decided twice on nomination {nomination.id}")
+            if hand == nomination.nominated_by:
+                found.append(f"{who} decided on their own nomination {nomination.id}")
+            counted.add(decision.approver_id)
+            hands.add(hand)
+            if (decision.decided_by is None) != (decision.delegation_id is None):
+                found.append(f"decision {decision.id} records a delegate without a delegation, or the reverse")
+            if decision.delegation_id is None:
+                continue
+            delegation = rows.delegations.get(decision.delegation_id)
+            if (delegation is None or delegation.delegator_id != decision.approver_id
+                    or delegation.delegate_id != decision.decided_by or not in_force(delegation, decision.created_at)):  # fmt: skip
+                found.append(f"{who} decided for {rows.users[decision.approver_id].email} on nomination "
+                             f"{nomination.id} without a delegation from them in force")  # fmt: skip
+    return found
+
+
+def delegations_stay_within_a_side(rows: Rows) -> list[str]:
+    """Issue 18: a delegate is someone else of the delegator's own organisation holding one of their deciding roles,
+    for at most 90 days."""
+    found = []
+    for d in rows.delegations.values():
+        delegator, delegate = rows.users[d.delegator_id], rows.users[d.delegate_id]
+        shared = rows.roles[delegator.id] & rows.roles[delegate.id] & DECIDING_ROLES
+        if d.delegator_id == d.delegate_id or delegator.organisation_id != delegate.organisation_id or not shared:
+            found.append(f"{delegator.email} delegated to {delegate.email} (roles {sorted(rows.roles[delegate.id])})")
+        if not d.starts_at < d.ends_at <= d.starts_at + LONGEST_DELEGATION:
+            found.append(f"{delegator.email}'s delegation runs [{d.starts_at:%m-%d %H:%M}, {d.ends_at:%m-%d %H:%M})")
+    return found
+
+
+def nominations_lapse_in_time(rows: Rows) -> list[str]:
+    """Issue 18: a nomination lapses when its model's expiry (when it was made) or its start comes, whichever is
+    first: that is its recorded expiry, no decision is recorded at or after it, and one recorded lapsed did."""
+    found = []
+    for nomination in rows.nominations.values():
+        lapse = lapse_of(rows, nomination)
+        if nomination.expires_at is not None and nomination.expires_at != lapse:
+            found.append(f"nomination {nomination.id} expires {nomination.expires_at:%m-%d %H:%M}, the rules say "
+                         f"{lapse:%m-%d %H:%M}")  # fmt: skip
+        late = [d for d in rows.decisions[nomination.id] if d.created_at >= lapse]
+        if late:
+            found.append(f"nomination {nomination.id} took {len(late)} decisions at or after it lapsed "
+                         f"({lapse:%m-%d %H:%M})")  # fmt: skip
+        if nomination.state == "lapsed" and (rows.at < lapse or nomination.decided_at is None
+                                             or nomination.decided_at < lapse):  # fmt: skip
+            found.append(f"nomination {nomination.id} is lapsed, though it lapses only at {lapse:%m-%d %H:%M}")
+    return found
+
+
+def in_consultation_exactly_with_an_open_round(rows: Rows) -> list[str]:
+    """Issue 17: rounds of a model are numbered 1, 2, … and at most one is open; the model is in consultation
+    exactly when one is, else its designation is its last round's outcome (not assessed: no round yet); a decided
+    round has its outcome, its assessment's reference and its decision's time."""
+    found = []
+    rounds: dict[uuid.UUID, list[Consultation]] = defaultdict(list)
+    for consultation in rows.consultations.values():
+        rounds[consultation.model_id].append(consultation)
+    for model in rows.models.values():
+        mine = sorted(rounds[model.id], key=lambda c: c.round)
+        open_rounds = [c for c in mine if c.state == "open"]
+        if [c.round for c in mine] != list(range(1, len(mine) + 1)):
+            found.append(f"{model.slug}'s rounds are numbered {[c.round for c in mine]}")
+        if len(open_rounds) > 1:
+            found.append(f"{model.slug} has {len(open_rounds)} open rounds")
+        expected = ("in_consultation" if open_rounds else mine[-1].outcome) if mine else "not_assessed"
+        if model.designation != expected:
+            found.append(f"{model.slug} is {model.designation}, its rounds say {expected}")
+        for c in mine:
+            decided = (c.outcome in ("covered", "not_covered") and bool(c.assessment_ref) and c.decided_at is not None
+                       and c.decided_by is not None)  # fmt: skip
+            if c.state == "decided" and not decided or c.state == "open" and c.outcome is not None:
+                found.append(f"{model.slug}'s round {c.round} is {c.state} with outcome {c.outcome}")
+    return found
+
+
+def audience_of(rows: Rows, finding: Finding) -> set[uuid.UUID]:
+    """Everyone who may read ``finding`` (issue 17, in TLP terms): its reporter and named recipients; for
+    TLP:AMBER+STRICT and wider, everyone of the model's developer, of the government and of the reporter's
+    organisation; for TLP:AMBER and wider, of every organisation holding a grant on the model, not revoked and not
+    ended; for TLP:GREEN, everyone."""
+    model = rows.models[finding.model_id]
+    grantees = {g.organisation_id for g in rows.grants.values()
+                if g.model_id == model.id and g.revoked_at is None and rows.at < g.ends_at}  # fmt: skip
+    readers = {finding.reported_by, *rows.recipients[finding.id]}
+    for user in rows.users.values():
+        organisation = rows.organisations[user.organisation_id]
+        strict = organisation.kind == "government" or organisation.id in (model.developer_id, finding.reporter_org_id)
+        if (finding.audience == "tlp_green" or finding.audience in STRICT_READERS and strict
+                or finding.audience in GRANTEE_READERS and organisation.id in grantees):  # fmt: skip
+            readers.add(user.id)
+    return readers
+
+
+def findings_read_only_by_their_audience(rows: Rows) -> list[str]:
+    """Issue 17: for every finding and every person, each read path of the code (the finding itself, the list, the
+    counts, the export) lets them read it exactly when they are in its audience: nobody outside it reads it, or
+    learns it exists; everyone in it does. A TLP:RED finding names someone of the developer and of the government."""
+    found = []
+    audiences = {f.id: audience_of(rows, f) for f in rows.findings.values()}
+    for finding in rows.findings.values():
+        named = [rows.organisations[rows.users[u].organisation_id] for u in rows.recipients[finding.id]]
+        developer = rows.models[finding.model_id].developer_id
+        if finding.audience == "tlp_red" and not ("government" in {o.kind for o in named}
+                                                  and developer in {o.id for o in named}):  # fmt: skip
+            found.append(f"TLP:RED finding {finding.title!r} names nobody of the developer or of the government")
+    for user_id, paths in rows.reads.items():
+        who = rows.users[user_id].email
+        expected = frozenset(f for f, readers in audiences.items() if user_id in readers)
+        for path in READ_PATHS:
+            said = paths[path]
+            if path == "counts":
+                if said != len(expected):
+                    found.append(f"{who} counts {said} findings, is in the audience of {len(expected)}")
+                continue
+            assert isinstance(said, frozenset)
+            for finding_id in said - expected:
+                finding = rows.findings[finding_id]
+                found.append(f"{who} reads {finding.audience} finding {finding.title!r} through {path}, outside "
+                             "its audience")  # fmt: skip
+            for finding_id in expected - said:
+                finding = rows.findings[finding_id]
+                found.append(f"{who} cannot read {finding.audience} finding {finding.title!r} through {path}, "
+                             "though in its audience")  # fmt: skip
     return found
 
 
@@ -757,6 +1019,11 @@ INVARIANTS: tuple[Callable[[Rows], list[str]], ...] = (
     approved_grant_nominations_carry_their_grant,
     cohort_members_share_their_cohort,
     cohort_summaries_count_their_members,
+    one_person_counts_once,
+    delegations_stay_within_a_side,
+    nominations_lapse_in_time,
+    in_consultation_exactly_with_an_open_round,
+    findings_read_only_by_their_audience,
     audit_chain_verifies_to_head,
 )
 
