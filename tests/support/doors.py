@@ -20,7 +20,7 @@ class Door:
     code: str  # the problem's code (API), or words the page must show (console)
     body: Any = None  # the JSON body or form (POST), or the query (GET)
     who: str = "dev_admin"  # a key of the table's people
-    method: str = "POST"
+    method: str = "POST"  # or PATCH (a JSON body too) or GET
 
 
 async def api_answers(api, tokens: dict[str, dict[str, str]], doors: list[Door]) -> list[str]:
@@ -28,7 +28,7 @@ async def api_answers(api, tokens: dict[str, dict[str, str]], doors: list[Door])
     wrong: list[str] = []
     for door in doors:
         response = await api.request(door.method, f"{API}{door.path}", headers=tokens[door.who],
-                                     json=door.body if door.method == "POST" else None,
+                                     json=door.body if door.method != "GET" else None,
                                      params=door.body if door.method == "GET" else None)  # fmt: skip
         if response.status_code != door.status or response.json().get("code") != door.code:
             wrong.append(f"{door.name}: {response.status_code} {response.text[:200]}")
