@@ -30,8 +30,8 @@ RUN set -eu; \
     /opt/uv/bin/uv export --quiet --frozen --no-dev --no-emit-project $(for e in $EXTRAS; do echo "--extra $e"; done) \
         --format requirements.txt -o /tmp/requirements.txt; \
     /opt/uv/bin/uv venv --quiet --python python3 /opt/accessdesk; \
-    /opt/uv/bin/uv pip install --quiet --python /opt/accessdesk/bin/python --require-hashes $(cat /wheels/.from) \
-        -r /tmp/requirements.txt
+    /opt/uv/bin/uv pip install --quiet --compile-bytecode --python /opt/accessdesk/bin/python --require-hashes \
+        $(cat /wheels/.from) -r /tmp/requirements.txt
 COPY README.md ./
 COPY src src
 COPY bots bots
@@ -39,7 +39,8 @@ COPY migrations migrations
 COPY templates templates
 RUN set -eu; \
     /opt/uv/bin/uv build --quiet --wheel --out-dir /dist $(cat /wheels/.from); \
-    /opt/uv/bin/uv pip install --quiet --python /opt/accessdesk/bin/python --no-deps /dist/accessdesk-*.whl; \
+    /opt/uv/bin/uv pip install --quiet --compile-bytecode --python /opt/accessdesk/bin/python --no-deps \
+        /dist/accessdesk-*.whl; \
     /opt/accessdesk/bin/accessdesk --version
 
 FROM ${BASE}
@@ -47,6 +48,8 @@ FROM ${BASE}
 RUN groupadd --system --gid 10001 accessdesk \
     && useradd --system --uid 10001 --gid accessdesk --home-dir /var/lib/accessdesk --create-home \
         --shell /usr/sbin/nologin accessdesk
+# Compiled at install (--compile-bytecode): the runtime user may not write bytecode (PYTHONDONTWRITEBYTECODE, and
+# it owns none of the code), and would otherwise compile every module at every start of every process.
 COPY --from=build /opt/accessdesk /opt/accessdesk
 COPY deploy/healthcheck.py /opt/accessdesk/healthcheck.py
 ENV PATH=/opt/accessdesk/bin:$PATH \
