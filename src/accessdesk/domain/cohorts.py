@@ -2,7 +2,7 @@
 one — each member still a nomination of its own, made and decided by :class:`CoSelection` under every rule.
 
 A cohort is written in one transaction. Each member is nominated, or decided, inside a SAVEPOINT of its own
-(:class:`_Member`): a member the rules refuse leaves no trace (no row, no audit event, no message) and the others
+(:class:`Nested`): a member the rules refuse leaves no trace (no row, no audit event, no message) and the others
 proceed; a refusal of what all members share (the window, the actions, the justification, a decision's reason)
 refuses the whole, and nothing is written.
 """
@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -41,7 +40,7 @@ from accessdesk.domain.nominees import takes_nominations
 from accessdesk.domain.notices import approvers
 from accessdesk.domain.pagination import Page, keyset, page_of
 from accessdesk.domain.permissions import Permission
-from accessdesk.domain.unit import Unit
+from accessdesk.domain.unit import Nested, Unit
 from accessdesk.domain.vocabulary import NominationState, OrgKind, Side, Verdict
 
 MAX_NAME = 120  # the column's length
@@ -57,27 +56,6 @@ class CohortRefused(Invalid):
     def __init__(self, message: str, members: list[MemberNominated]) -> None:
         super().__init__("members", message)
         self.members = members
-
-
-class _Member(Unit):
-    """One member's work inside the cohort's transaction. :class:`CoSelection` runs on it unchanged, but its commit
-    only flushes into the member's SAVEPOINT, and the audit events it records wait here: they join the cohort's
-    unit (:meth:`hand_over`) only once the member is through, so a refused member's never reach the chain."""
-
-    def __init__(self, cohort: Unit) -> None:
-        super().__init__(cohort.session, cohort.clock)
-        self._recorded: list[dict[str, Any]] = []
-
-    def record(self, **event: Any) -> None:
-        self._recorded.append(event)
-
-    async def commit(self) -> None:
-        await self.session.flush()
-
-    def hand_over(self, to: Unit) -> None:
-        for event in self._recorded:
-            to.record(**event)
-        to.queued.extend(self.queued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +241,7 @@ class Cohorts:
         except IntegrityError:  # the same name, given at the same moment by someone else
             raise Invalid("name", f"{model.slug} already has a cohort named {name!r}; choose another name") from None
         outcomes: dict[str, MemberNominated] = {}
-        members: list[_Member] = []
+        members: list[Nested] = []
         for entry, organisation in found.found:
             named_as = Named.of(organisation)
             if organisation.kind != OrgKind.PARTNER.value:
@@ -271,7 +249,7 @@ class Cohorts:
                     "organisation_id", f"{organisation.name} is a {organisation.kind} organisation: a cohort is of "
                                        "partners (nominate government access on its own)"))  # fmt: skip
                 continue
-            member = _Member(self.unit)
+            member = Nested(self.unit)
             try:
                 async with self.unit.session.begin_nested():
                     nomination = await CoSelection(member).nominate(
@@ -339,10 +317,10 @@ class Cohorts:
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
         asked = await self._asked(cohort, reject)
         decided: list[MemberDecided] = []
-        members: list[_Member] = []
+        members: list[Nested] = []
         for nomination, organisation_name in await self._members_by_id(cohort.id):
             verdict, reason = (Verdict.REJECT, asked[nomination.id]) if nomination.id in asked else (Verdict.APPROVE, None)
-            member = _Member(self.unit)
+            member = Nested(self.unit)
             try:
                 async with self.unit.session.begin_nested():
                     outcome = await CoSelection(member).decide(actor=actor, nomination_id=nomination.id,

@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -51,7 +50,7 @@ from accessdesk.domain.notices import contacts
 from accessdesk.domain.pagination import Page, keyset, page_of
 from accessdesk.domain.permissions import Permission
 from accessdesk.domain.reasons import reason_for
-from accessdesk.domain.unit import Unit
+from accessdesk.domain.unit import Nested, Unit
 from accessdesk.domain.vocabulary import NominationKind, NominationState, OrgKind, Role
 
 NOTE_LIMIT = 2000
@@ -165,21 +164,6 @@ def default_window(nomination: Nomination, now: datetime) -> tuple[datetime, dat
     return starts_at, starts_at + (nomination.ends_at - nomination.starts_at)
 
 
-class _Inside(Unit):
-    """CoSelection's work inside a reconsideration's transaction: its commit only flushes, and its audit events and
-    notices join this unit's, committed (or rolled back) with the answer they belong to."""
-
-    def __init__(self, outer: Unit) -> None:
-        super().__init__(outer.session, outer.clock)
-        self.outer = outer
-
-    def record(self, **event: Any) -> None:
-        self.outer.record(**event)
-
-    async def commit(self) -> None:
-        await self.session.flush()
-
-
 class Reconsiderations:
     def __init__(self, unit: Unit) -> None:
         self.unit = unit
@@ -246,7 +230,7 @@ class Reconsiderations:
         default_start, default_end = default_window(original, now)
         start = start or default_start
         end = end or start + (default_end - default_start)
-        inside = _Inside(self.unit)
+        inside = Nested(self.unit)
         try:
             nomination = await CoSelection(inside).nominate(
                 actor=actor, model_id=original.model_id, organisation_id=original.organisation_id, starts_at=start,
@@ -256,7 +240,7 @@ class Reconsiderations:
         except DomainError:
             await self.unit.rollback()
             raise
-        self.unit.queued.extend(inside.queued)
+        inside.hand_over(self.unit)
         self._answer(actor, reconsideration, ReconsiderationState.TAKEN_UP, text, now=now)
         reconsideration.new_nomination_id = nomination.id
         self.unit.record(actor=actor, action="reconsideration.taken_up", subject=reconsideration,

@@ -167,3 +167,25 @@ class Unit:
     async def rollback(self) -> None:
         self._events = []
         await self.session.rollback()
+
+
+class Nested(Unit):
+    """Another service's work inside ``outer``'s transaction (a cohort's member, a reconsideration's new round): the
+    service runs on it unchanged, but its commit only flushes, and the audit events it records and the messages it
+    queues wait here until :meth:`hand_over` gives them to ``outer``, so work rolled back in between (a SAVEPOINT, a
+    refusal) leaves none of them behind. ``outer`` commits everything at once."""
+
+    def __init__(self, outer: Unit) -> None:
+        super().__init__(outer.session, outer.clock)
+        self._recorded: list[dict[str, Any]] = []
+
+    def record(self, **event: Any) -> None:
+        self._recorded.append(event)
+
+    async def commit(self) -> None:
+        await self.session.flush()
+
+    def hand_over(self, to: Unit) -> None:
+        for event in self._recorded:
+            to.record(**event)
+        to.queued.extend(self.queued)
