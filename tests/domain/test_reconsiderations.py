@@ -23,7 +23,8 @@ from accessdesk.domain.errors import (
     Overlap,
 )
 from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.reasons import decision_reason, reason_for
+from accessdesk.domain.queries import Queries
+from accessdesk.domain.reasons import decision_reason, event_reason, reason_for
 from accessdesk.domain.reconsiderations import (
     LEAD,
     NOTE_LIMIT,
@@ -119,6 +120,17 @@ async def test_the_partner_reads_no_approval_or_withdrawal_note_but_the_systems_
     withdrawn.state, withdrawn.outcome_reason = NominationState.LAPSED.value, "lapsed: not decided in time"
     assert reason_for(admin, withdrawn, []) == "lapsed: not decided in time"
     await world.rollback()
+
+
+async def test_a_nominations_history_gives_the_partner_only_the_reasons_it_may_read(world):
+    """The trail told on a nomination's page: the partner reads the shared rejection's reason on its decision, never
+    an internal one, nor the outcome event's copy of either; staff read every reason."""
+    for shared in (False, True):
+        _, admin, nomination = await rejected(world, shared=shared)
+        events = await Queries(world.unit).history(world.gov_member, nomination_id=nomination.id)
+        said = {(e.action, event_reason(admin, e)) for e in events if e.reason}
+        assert said == {("decision.recorded", SHARED if shared else None), ("nomination.rejected", None)}
+        assert {event_reason(world.dev_nominator, e) for e in events if e.reason} == {SHARED if shared else INTERNAL}
 
 
 # ---- asking -----------------------------------------------------------------------------------------------------

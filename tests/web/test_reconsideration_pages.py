@@ -64,6 +64,14 @@ async def test_the_partner_reads_a_shared_reason_and_never_an_internal_one(api, 
     text = words_of(shown.text)
     assert INTERNAL not in shown.text and "Why it was rejected The deciders kept their reason internal." in text
     assert "the government side: rejected" in text
+    # Nor in the console's own page of the nomination (its outcome, its decisions, its history), which the partner
+    # may open too.
+    console = await api.get(f"/console/nominations/{internal.id}")
+    assert console.status_code == 200 and INTERNAL not in console.text, words_of(console.text)
+    await open_as(api, admin, "/console")
+    shared_page = words_of((await api.get(f"/console/nominations/{shared.id}")).text)
+    assert f"Outcome {SHARED}" in shared_page and f"reject : {SHARED}" in shared_page  # shared: read everywhere
+    assert "shared with the partner" not in shared_page  # staff's annotation
     # Staff read it, internal or not, with a word on whom it is shown to.
     staff = words_of((await open_as(api, world.dev_nominator, f"/console/nominations/{internal.id}")).text)
     assert INTERNAL in staff and "internal reason: not shown to the partner" in staff

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from accessdesk.db.tables import Decision, Nomination
+from accessdesk.db.tables import AuditEvent, Decision, Nomination
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.vocabulary import NominationState, Verdict
 
@@ -55,3 +55,23 @@ def reason_for(actor: Actor, nomination: Nomination, decisions: Iterable[Decisio
     if state in (NominationState.WITHDRAWN.value, NominationState.APPROVED.value, NominationState.PENDING.value):
         return None
     return nomination.outcome_reason  # lapsed or expired: the system's words
+
+
+# The nomination events whose reason is the system's own words, which any reader of the nomination is told anyway.
+SYSTEM_WORDS = frozenset({"nomination.lapsed"})
+
+
+def event_reason(actor: Actor, event: AuditEvent) -> str | None:
+    """The reason an audit event of a nomination's or a grant's history gives, as ``actor`` may read it: staff every
+    reason; the partner a decision's only where it rejected and shared it (the event records the decision as it
+    was made), a lapse's system words, and no other nomination event's (an outcome repeats its decision's reason;
+    approvals and withdrawals are the staff's notes). Events of other subjects are left as they are."""
+    if reads_every_reason(actor) or event.reason is None:
+        return event.reason
+    after = event.after or {}
+    if event.action == "decision.recorded":
+        shared = after.get("verdict") == Verdict.REJECT.value and after.get("reason_shared") is True
+        return event.reason if shared else None
+    if event.subject_type == "nominations":
+        return event.reason if event.action in SYSTEM_WORDS else None
+    return event.reason

@@ -30,6 +30,7 @@ from accessdesk.domain.delegations import Delegations
 from accessdesk.domain.errors import Invalid, StepUpRequired
 from accessdesk.domain.grants import Grants
 from accessdesk.domain.queries import GRANT_SORTS, NOMINATION_SORTS, NominationFilter, Queries
+from accessdesk.domain.reasons import decision_reason, reason_for
 from accessdesk.domain.sessions import Signed
 from accessdesk.domain.step_up import approval_step_up
 from accessdesk.domain.unit import Unit
@@ -122,6 +123,9 @@ async def nomination_page(
     return page("console/nomination.html", signed, status_code=refusal.status if refusal else 200, n=nomination,
                 history=history,
                 decisions=decisions, state=effective_state(nomination, unit.now()).value, names=names, people=people,
+                # Every reason as the reader may read it: a partner only a rejection's shared one (domain.reasons).
+                outcome=reason_for(signed.actor, nomination, decisions),
+                reasons={d.id: decision_reason(signed.actor, d) for d in decisions},
                 allowed=allowed, givers=givers, refusal=refusal,
                 step_up_minutes=int(step_up.total_seconds() // 60) if step_up is not None else None,
                 notice=notice_of(request, NOMINATION_NOTICES))  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 from accessdesk.db.tables import AuditEvent
 from accessdesk.domain.gates import explain
 from accessdesk.domain.queries import Queries
+from accessdesk.domain.reasons import event_reason
 from accessdesk.web.audit_pages import ACTION_WORDS
 
 
@@ -55,10 +56,11 @@ def _when(value: Any) -> str:
 
 
 async def history_lines(queries: Queries, actor: Any, events: list[AuditEvent]) -> list[Line]:
-    """Each event as a sentence naming who acted (a person by name, the system as itself)."""
+    """Each event as a sentence naming who acted (a person by name, the system as itself), with its reason as
+    ``actor`` may read it (``domain.reasons.event_reason``)."""
     people = await queries.people_names(sorted({e.actor_id for e in events if e.actor_id}, key=str))
     lines = []
     for event in events:
         who = people.get(event.actor_id or uuid.UUID(int=0), event.actor)
-        lines.append(Line(at=event.at, text=_sentence(event, who), reason=event.reason))
+        lines.append(Line(at=event.at, text=_sentence(event, who), reason=event_reason(actor, event)))
     return lines
