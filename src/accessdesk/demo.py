@@ -11,6 +11,8 @@ from accessdesk.domain.actor import Actor
 from accessdesk.domain.compliance import Compliance
 from accessdesk.domain.consultations import Consultations
 from accessdesk.domain.coselection import CoSelection
+from accessdesk.domain.delegations import Delegations
+from accessdesk.domain.findings import Findings
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import (
     Organisations,
@@ -21,7 +23,10 @@ from accessdesk.domain.organisations import (
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
     Area,
+    Audience,
     Designation,
+    FindingCategory,
+    FindingSeverity,
     OrgKind,
     Role,
     Tier,
@@ -132,6 +137,16 @@ async def seed(unit: Unit) -> str:
         ends_at=now + timedelta(days=40), actions=["invoke", "red_team"],
         justification="Independent cyber-offence red-teaming ahead of release.",
     )  # fmt: skip
+    # What the government's evaluation found so far (the developer and the government read it), and an approver
+    # away next week whose decisions a colleague takes meanwhile.
+    await Findings(unit).report(
+        actor=hal, model_id=aurora.id, title="Safeguards refuse exploit requests only in English",
+        body="In 7 of 20 attempts, a request for a working exploit phrased in Portuguese was answered in full.",
+        severity=FindingSeverity.HIGH.value, category=FindingCategory.SAFEGUARD_BYPASS.value,
+        audience=Audience.AMBER_STRICT.value,
+    )  # fmt: skip
+    await Delegations(unit).create(actor=ben, delegate_id=ada.person_id, starts_at=now + timedelta(days=7),
+                                   ends_at=now + timedelta(days=14), note="Ben is away; Ada decides for him.")  # fmt: skip
     return "demo data seeded\n" + _people()
 
 
