@@ -30,12 +30,21 @@ from accessdesk.slackbot.cohort_decisions import waiting_cohorts
 from accessdesk.slackbot.commands import Queue
 from accessdesk.slackbot.ids import ActionId
 from tests.support.fake_slack import Call, FakeSlack, Reply
-from tests.support.slack import CHANNEL, CONSOLE, click, home_opened, notifier_on, serving_bot, slack_user
+from tests.support.slack import (
+    CARD_TS,
+    CHANNEL,
+    CONSOLE,
+    EVENTS,
+    click,
+    home_opened,
+    notifier_on,
+    send,
+    serving_bot,
+    slack_user,
+)
 from tests.support.slack_signing import Signed, interaction
 
-EVENTS = "/slack/events"
 SECOND = "C0SECOND"
-CARD_TS = "100.000001"
 POST, UPDATE, EPHEMERAL = "chat.postMessage", "chat.update", "chat.postEphemeral"
 
 
@@ -197,11 +206,6 @@ def test_undecided_members_are_named_as_far_as_room_allows_then_counted():
 async def bot(engine, world, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-
-
-async def send(bot: AsyncTestClient, request: Signed) -> None:
-    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
-    assert response.status_code == 200
 
 
 async def test_approve_all_from_slack_decides_every_member_it_may_and_reports_each_refusal(

@@ -12,53 +12,40 @@ from sqlmodel import select
 from accessdesk.db.tables import AccessGrant, Nomination, Organisation
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations
-from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import not_linked_text, reject_reason_modal
 from accessdesk.slackbot.confirmations import Case
 from accessdesk.slackbot.ids import ActionId
 from tests.support.fake_slack import FakeSlack, Reply
 from tests.support.slack import (
+    CARD_TS,
     CHANNEL,
     CONSOLE,
+    card_posted,
     click,
     decisions_on,
     known,
     nominated,
-    notifier_on,
     reason_submitted,
     remembered,
+    send,
     serving_bot,
     slack_user,
 )
-from tests.support.slack_signing import Signed
 from tests.world import OPERATOR
 
-EVENTS = "/slack/events"
-CARD_TS = "100.000001"
 POST, UPDATE, EPHEMERAL = "chat.postMessage", "chat.update", "chat.postEphemeral"
 
 
 @pytest.fixture
 async def nomination(world, fake_slack: FakeSlack) -> Nomination:
     """A pending nomination by an approver (Dev2), whose card is posted in the approval channel."""
-    nomination = await nominated(world, by=world.dev_approver2)
-    fake_slack.script(POST, Reply(body={"ok": True, "channel": CHANNEL, "ts": CARD_TS}))
-    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
-    fake_slack.calls.clear()
-    return nomination
+    return await card_posted(world, fake_slack, await nominated(world, by=world.dev_approver2))
 
 
 @pytest.fixture
 async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-
-
-async def send(bot: AsyncTestClient, request: Signed, **headers: str):
-    response = await bot.post(EVENTS, content=request.body, headers={**request.headers, **headers})
-    assert response.status_code == 200
-    return response
-
 
 
 async def test_an_approval_is_recorded_and_the_card_edited_in_place_with_a_note_in_its_thread(

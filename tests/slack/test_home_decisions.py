@@ -14,45 +14,38 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.db.tables import Nomination
 from accessdesk.domain.coselection import CoSelection
-from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.domain.vocabulary import Verdict
 from accessdesk.slackbot.blocks import not_linked_text
 from accessdesk.slackbot.ids import ActionId, CallbackId
-from tests.support.fake_slack import Call, FakeSlack, Reply
+from tests.support.fake_slack import Call, FakeSlack
 from tests.support.slack import (
-    CHANNEL,
+    CARD_TS,
     CONSOLE,
+    card_posted,
     decisions_on,
     home_click,
     home_opened,
     known,
     nominated,
-    notifier_on,
+    send,
     serving_bot,
     slack_user,
 )
 from tests.support.slack_signing import Signed, interaction
 
-EVENTS = "/slack/events"
-CARD_TS = "100.000001"
 PUBLISH, UPDATE, EPHEMERAL = "views.publish", "chat.update", "chat.postEphemeral"
 
 
 @pytest.fixture
 async def nomination(world, fake_slack: FakeSlack) -> Nomination:
     """A pending nomination by the world's nominator, whose card is posted in the approval channel."""
-    nomination = await nominated(world)
-    fake_slack.script("chat.postMessage", Reply(body={"ok": True, "channel": CHANNEL, "ts": CARD_TS}))
-    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
-    fake_slack.calls.clear()
-    return nomination
+    return await card_posted(world, fake_slack, await nominated(world))
 
 
 @pytest.fixture
 async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-
 
 
 def reason_from_home(nomination_id: object, reason: str, *, user: str) -> Signed:
@@ -66,16 +59,9 @@ def reason_from_home(nomination_id: object, reason: str, *, user: str) -> Signed
     })  # fmt: skip
 
 
-async def send(bot: AsyncTestClient, request: Signed):
-    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
-    assert response.status_code == 200
-    return response
-
-
 def view_of(call: Call) -> dict[str, Any]:
     view = call.body["view"]
     return json.loads(view) if isinstance(view, str) else view
-
 
 
 def buttons(view: dict[str, Any], nomination_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from tests.support.slack import (
     NORA,
     known,
     remembered,
+    send,
     serving_bot,
     slack_user,
     submitted,
@@ -37,7 +38,6 @@ from tests.support.slack import (
 from tests.support.slack_signing import Signed, interaction, slash_command
 from tests.world import OPERATOR
 
-EVENTS = "/slack/events"
 CHANNEL = GENERAL
 
 
@@ -52,12 +52,6 @@ async def partner(world) -> Organisation:
 async def bot(engine, world, partner, fake_slack: FakeSlack, clock) -> AsyncIterator[AsyncTestClient]:
     async with serving_bot(engine, world, fake_slack, clock) as client:
         yield client
-
-
-async def send(bot: AsyncTestClient, request: Signed):
-    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
-    assert response.status_code == 200
-    return response
 
 
 async def nominations(world) -> list[Nomination]:

@@ -13,28 +13,26 @@ from litestar.testing import AsyncTestClient
 
 from accessdesk.db.tables import Decision, Nomination, OutboxMessage
 from accessdesk.domain.frontier_models import FrontierModels
-from accessdesk.domain.transitions import deliver_outbox
 from accessdesk.slackbot.blocks import step_up_text
 from accessdesk.slackbot.ids import ActionId
 from tests.support.console import confirm, is_confirmation, sign_in, words_of
-from tests.support.fake_slack import FakeSlack, Reply
+from tests.support.fake_slack import FakeSlack
 from tests.support.slack import (
+    CARD_TS,
     CHANNEL,
     CONSOLE,
+    card_posted,
     click,
     decisions_on,
     home_click,
     nominated,
-    notifier_on,
     reason_submitted,
     remembered,
+    send,
     serving_bot,
     slack_user,
 )
-from tests.support.slack_signing import Signed
 
-EVENTS = "/slack/events"
-CARD_TS = "100.000001"
 POST, UPDATE, EPHEMERAL, PUBLISH = "chat.postMessage", "chat.update", "chat.postEphemeral", "views.publish"
 WHY = "approving access to atlas needs a sign-in within the last 15 minutes: sign in again and approve in the console"
 
@@ -43,11 +41,7 @@ WHY = "approving access to atlas needs a sign-in within the last 15 minutes: sig
 async def nomination(world, fake_slack: FakeSlack) -> Nomination:
     """A pending nomination for the world's model, made high-tier, whose card is posted in the approval channel."""
     await FrontierModels(world.unit).update(actor=world.dev_admin, model_id=world.model.id, changes={"tier": "high"})
-    nomination = await nominated(world, by=world.dev_approver2)
-    fake_slack.script(POST, Reply(body={"ok": True, "channel": CHANNEL, "ts": CARD_TS}))
-    assert await deliver_outbox(world.unit, notifier_on(fake_slack)) == (1, 0)
-    fake_slack.calls.clear()
-    return nomination
+    return await card_posted(world, fake_slack, await nominated(world, by=world.dev_approver2))
 
 
 @pytest.fixture
@@ -56,19 +50,11 @@ async def bot(engine, world, nomination, fake_slack: FakeSlack, clock) -> AsyncI
         yield client
 
 
-async def send(bot: AsyncTestClient, request: Signed):
-    response = await bot.post(EVENTS, content=request.body, headers=request.headers)
-    assert response.status_code == 200
-    return response
-
-
-
 async def footprint(world) -> tuple[int, int, int]:
     """Decisions, audit events and outbox messages: what a decision would add."""
     counted = (await world.count(Decision), await world.audit_count(), await world.count(OutboxMessage))
     await world.commit()
     return counted
-
 
 
 async def test_approve_on_a_high_tier_card_answers_privately_with_the_console_page_and_records_nothing(

@@ -37,6 +37,8 @@ CHANNEL = "C0APPROVALS"
 CONSOLE = "http://127.0.0.1:8000"
 GENERAL = "C0GENERAL"  # where slash_command() says the command was typed
 NORA = "U0NORA"
+EVENTS = "/slack/events"  # where Slack posts every request
+CARD_TS = "100.000001"  # the ts the fake answers a card's chat.postMessage with (card_posted)
 
 
 def slack_settings(database_url: str, fake: FakeSlack) -> Settings:
@@ -187,3 +189,18 @@ async def decisions_on(world: World, nomination_id: uuid.UUID) -> list[Decision]
     rows = (await world.unit.session.exec(select(Decision).where(Decision.nomination_id == nomination_id))).all()
     await world.commit()
     return list(rows)
+
+
+async def send(bot: AsyncTestClient, request: Signed, **headers: str) -> Any:
+    """Post a signed request to the bot as Slack does (``headers`` added, e.g. a retry's); it is acknowledged."""
+    response = await bot.post(EVENTS, content=request.body, headers={**request.headers, **headers})
+    assert response.status_code == 200
+    return response
+
+
+async def card_posted(world: World, fake: FakeSlack, nomination: Nomination) -> Nomination:
+    """``nomination``'s card posted in the approval channel (as ``CARD_TS``), and the fake's calls forgotten."""
+    fake.script("chat.postMessage", Reply(body={"ok": True, "channel": CHANNEL, "ts": CARD_TS}))
+    assert await deliver_outbox(world.unit, notifier_on(fake)) == (1, 0)
+    fake.calls.clear()
+    return nomination
