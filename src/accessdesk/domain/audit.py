@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -103,22 +104,20 @@ _APPEND_PG = sa.text(
 
 
 async def append(session: AsyncSession, events: list[AuditEvent]) -> None:
-    """Append ``events`` to the end of the chain, in the session's transaction.
+    """Append ``events`` to the end of the chain, in the session's transaction, in their order.
 
-    Called as the last step before commit so the head is held as briefly as possible.
+    Called as the last step before commit so the head is held as briefly as possible. However many events there
+    are, the database is asked a fixed number of times: the head still moves one step per event (migration 0012
+    allows no other move), but those steps are sent together, as one executemany.
     """
     if not events:
         return
     assert session.bind is not None, "sessions are bound to their engine (db/engine.py)"
-    if session.bind.dialect.name == "postgresql":
-        await _append_postgresql(session, events)
-        return
     connection = await session.connection()
-    for event in events:
-        before, after = _around_seq(event)
-        row = (await connection.execute(_ADVANCE_SQLITE, {"before": before, "after": after})).one()
-        event.seq, event.prev_hash, event.hash = row.seq, row.prev_hash, row.hash
-    session.add_all(events)
+    if session.bind.dialect.name == "postgresql":
+        await _append_postgresql(connection, events)
+    else:
+        await _append_sqlite(connection, events)
 
 
 # SQLite has no data-modifying CTE: advance the head (hashing with the sha256_hex function db.engine registers),
@@ -133,6 +132,45 @@ _ADVANCE_SQLITE = sa.text(
     RETURNING seq, prev_hash, hash
     """
 )
+# Several events on SQLite: the links are computed here (chain_hash, the text _ADVANCE_SQLITE hashes) and the head
+# is set to each in turn, one step per row as the trigger demands.
+_STEP_SQLITE = sa.text("UPDATE audit_head SET seq = :seq, prev_hash = :prev_hash, hash = :hash WHERE id = 1")
+_HEAD = sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")
+# Several events on PostgreSQL: hold the head first, so that the events appended after ``seq`` are this
+# transaction's own when they are read back (READ COMMITTED: the lock waits for another writer's commit, and the
+# row it returns is the head that writer left).
+_LOCK_HEAD_PG = sa.text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+_APPENDED = sa.text("SELECT seq, id, prev_hash, hash FROM audit_events WHERE seq > :start ORDER BY seq")
+
+
+async def _append_sqlite(connection: AsyncConnection, events: list[AuditEvent]) -> None:
+    if len(events) == 1:
+        before, after = _around_seq(events[0])
+        row = (await connection.execute(_ADVANCE_SQLITE, {"before": before, "after": after})).one()
+        events[0].seq, events[0].prev_hash, events[0].hash = row.seq, row.prev_hash, row.hash
+    else:
+        head = (await connection.execute(_HEAD)).one()
+        seq, hash_ = head.seq, head.hash
+        for event in events:
+            seq += 1
+            event.seq, event.prev_hash = seq, hash_
+            event.hash = hash_ = chain_hash(event.prev_hash, event)
+        # Every step but the last as computed here; the last one the database hashes itself, from the text the
+        # one-event path sends: the head it returns must be the one computed here, or the append fails.
+        steps = [{"seq": e.seq, "prev_hash": e.prev_hash, "hash": e.hash} for e in events[:-1]]
+        await connection.execute(_STEP_SQLITE, steps)
+        before, after = _around_seq(events[-1])
+        last = (await connection.execute(_ADVANCE_SQLITE, {"before": before, "after": after})).one()
+        if (last.seq, last.prev_hash, last.hash) != (events[-1].seq, events[-1].prev_hash, events[-1].hash):
+            raise AssertionError(f"the audit head the database computed (#{last.seq} {last.hash}) is not the one "
+                                 f"computed here (#{events[-1].seq} {events[-1].hash})")  # fmt: skip
+    await connection.execute(sa.insert(AuditEvent), [_row(event) for event in events])
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _COLUMNS.keys()}
+
+
 _COLUMNS = sa.inspect(AuditEvent).local_table.c
 _APPEND_PG = _APPEND_PG.bindparams(
     sa.bindparam("at", type_=_COLUMNS.at.type),
@@ -143,19 +181,27 @@ _APPEND_PG = _APPEND_PG.bindparams(
 )
 
 
-async def _append_postgresql(session: AsyncSession, events: list[AuditEvent]) -> None:
-    connection = await session.connection()
-    for event in events:
-        before, after = _around_seq(event)
-        row = (
-            await connection.execute(
-                _APPEND_PG,
-                {"before": before, "after": after, "id": event.id, "at": event.at, "actor_id": event.actor_id,
-                 "actor": event.actor, "action": event.action, "subject_type": event.subject_type,
-                 "subject_id": event.subject_id, "before_json": event.before, "after_json": event.after,
-                 "reason": event.reason, "request_id": event.request_id},  # fmt: skip
-            )
-        ).one()
+def _pg_params(event: AuditEvent) -> dict[str, Any]:
+    before, after = _around_seq(event)
+    return {"before": before, "after": after, "id": event.id, "at": event.at, "actor_id": event.actor_id,
+            "actor": event.actor, "action": event.action, "subject_type": event.subject_type,
+            "subject_id": event.subject_id, "before_json": event.before, "after_json": event.after,
+            "reason": event.reason, "request_id": event.request_id}  # fmt: skip
+
+
+async def _append_postgresql(connection: AsyncConnection, events: list[AuditEvent]) -> None:
+    if len(events) == 1:
+        row = (await connection.execute(_APPEND_PG, _pg_params(events[0]))).one()
+        events[0].seq, events[0].prev_hash, events[0].hash = row.seq, row.prev_hash, row.hash
+        return
+    start = (await connection.execute(_LOCK_HEAD_PG)).scalar_one()
+    # One executemany: asyncpg pipelines the statements, one round trip for all of them. Each statement sees the
+    # head the one before it left, so they chain in the order sent.
+    await connection.execute(_APPEND_PG, [_pg_params(event) for event in events])
+    rows = (await connection.execute(_APPENDED, {"start": start})).all()
+    if [row.id for row in rows] != [event.id for event in events]:
+        raise AssertionError(f"the events appended after #{start} are not this transaction's, in its order")
+    for event, row in zip(events, rows, strict=True):
         event.seq, event.prev_hash, event.hash = row.seq, row.prev_hash, row.hash
 
 
