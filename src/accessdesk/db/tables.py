@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,21 @@ from accessdesk.db.types import JSONDict, JSONList, UTCDateTime
 
 def _id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def _list() -> list[Any]:
+    return []
+
+
+def _dict() -> dict[str, Any]:
+    return {}
+
+
+# Pydantic asks every default factory not given a value, at every construction, whether it takes the validated data,
+# by reading its signature: ≈10 µs for a function, ≈190 µs for a builtin such as ``list`` (a grant has four such
+# fields). Each factory states its (empty) signature, which makes that ≈2 µs.
+for _factory in (_id, _list, _dict):
+    setattr(_factory, "__signature__", inspect.Signature())  # noqa: B010
 
 
 def _at(**kw: Any) -> Any:
@@ -93,7 +109,7 @@ class FrontierModel(SQLModel, table=True):
     tier: str = Field(sa_type=sa.String(16))
     planned_release_at: datetime = _at()
     resource: str = Field(sa_type=sa.String(500))
-    slack_channels: list[str] = Field(default_factory=list, sa_type=JSONList)
+    slack_channels: list[str] = Field(default_factory=_list, sa_type=JSONList)
     designation: str = Field(sa_type=sa.String(16))
     designation_ref: str | None = Field(default=None, sa_type=sa.String(200))
     designated_by: uuid.UUID | None = Field(default=None)
@@ -297,15 +313,15 @@ class AccessGrant(SQLModel, table=True):
     state: str = Field(sa_type=sa.String(16), index=True)
     state_changed_at: datetime = _at()
     next_transition_at: datetime | None = _at(default=None, index=True)
-    window_problems: list[str] = Field(default_factory=list, sa_type=JSONList)
+    window_problems: list[str] = Field(default_factory=_list, sa_type=JSONList)
     # Rules about the model rather than the grantee: the designation (rule 4) and, for partners, whether any
     # government access to the model exists at all (rule 3).
-    rule_problems: list[str] = Field(default_factory=list, sa_type=JSONList)
-    missing_gates: list[str] = Field(default_factory=list, sa_type=JSONList)
+    rule_problems: list[str] = Field(default_factory=_list, sa_type=JSONList)
+    missing_gates: list[str] = Field(default_factory=_list, sa_type=JSONList)
     has_problems: bool = Field(default=False)
     # When each requirement on file lapses (reason code → ISO instant), so that the reasons for a lapse can be
     # named at any instant from the row alone; ``gates_valid_until`` is the earliest of them, for SQL.
-    gate_lapses: dict[str, str] = Field(default_factory=dict, sa_type=JSONDict)
+    gate_lapses: dict[str, str] = Field(default_factory=_dict, sa_type=JSONDict)
     gates_valid_until: datetime | None = _at(default=None)
     # Partners only: when the government's access to the model that this grant relies on begins (rule 3,
     # "government first"); its end is the ``government_access_ended`` lapse.
@@ -326,7 +342,7 @@ class OutboxMessage(SQLModel, table=True):
     dedupe_key: str = Field(sa_type=sa.String(200), unique=True)
     topic: str = Field(sa_type=sa.String(64))
     recipient: str = Field(sa_type=sa.String(200))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDict)
+    payload: dict[str, Any] = Field(default_factory=_dict, sa_type=JSONDict)
     created_at: datetime = _at()
     # Orders the messages written at the same instant of the domain's clock (one transaction's, or a frozen one's)
     # as they were written: a thread's notes arrive in the order of the decisions they report.
@@ -611,7 +627,7 @@ class Reminder(SQLModel, table=True):
     deadline: datetime = _at()
     due_at: datetime = _at()
     created_at: datetime = _at()
-    messages: list[str] = Field(default_factory=list, sa_type=JSONList)
+    messages: list[str] = Field(default_factory=_list, sa_type=JSONList)
 
 
 class RateLimitCount(SQLModel, table=True):
@@ -667,8 +683,8 @@ class Consultation(SQLModel, table=True):
     requested_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     requested_side: str = Field(sa_type=sa.String(16))  # developer (a request) | government (opened or reopened)
     note: str = Field(sa_type=sa.Text)
-    contacts: list[str] = Field(default_factory=list, sa_type=JSONList)
-    capabilities: list[str] = Field(default_factory=list, sa_type=JSONList)
+    contacts: list[str] = Field(default_factory=_list, sa_type=JSONList)
+    capabilities: list[str] = Field(default_factory=_list, sa_type=JSONList)
     planned_release_at: datetime = _at()  # the model's planned release when the round was opened
     outcome: str | None = Field(default=None, sa_type=sa.String(16))  # covered | not_covered
     assessment_ref: str | None = Field(default=None, sa_type=sa.String(200))
@@ -713,7 +729,7 @@ class Finding(SQLModel, table=True):
     category: str = Field(sa_type=sa.String(32))
     audience: str = Field(sa_type=sa.String(24))
     state: str = Field(sa_type=sa.String(16))
-    attachments: list[Any] = Field(default_factory=list, sa_type=JSONList)
+    attachments: list[Any] = Field(default_factory=_list, sa_type=JSONList)
     created_at: datetime = _at()
     updated_at: datetime = _at()
 
