@@ -1,10 +1,11 @@
 """Cohorts: many partners nominated as one (one model, window, set of actions and justification), and decided as
 one — each member still a nomination of its own, made and decided by :class:`CoSelection` under every rule.
 
-A cohort is written in one transaction. Each member is nominated, or decided, inside a SAVEPOINT of its own
-(:class:`Nested`): a member the rules refuse leaves no trace (no row, no audit event, no message) and the others
-proceed; a refusal of what all members share (the window, the actions, the justification, a decision's reason)
-refuses the whole, and nothing is written.
+A cohort is written in one transaction, its members nominated by one :meth:`CoSelection.nominate_all` and decided by
+one :meth:`CoSelection.decide_all` (the single path's own code, for many at once, in a fixed number of queries): a
+member the rules refuse leaves no trace (no row, no audit event, no message) and the others proceed; a refusal of
+what all members share (the window, the actions, the justification, a decision's reason) refuses the whole, and
+nothing is written.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from accessdesk.domain.coselection import (
     DecisionEffect,
     Outcome,
     decider_refused,
+    decision_reason,
     decision_refused,
     effective_state,
     lapses_at_sql,
     nominating_refused,
 )
-from accessdesk.domain.errors import DomainError, Forbidden, Invalid, ModelSwitchedOff, NotFound, Overlap
+from accessdesk.domain.errors import DomainError, Forbidden, Invalid, ModelSwitchedOff, NotFound
 from accessdesk.domain.grants import side_of
 from accessdesk.domain.nominees import takes_nominations
 from accessdesk.domain.notices import approvers
@@ -185,12 +187,6 @@ def _name(name: str | None) -> str:
     return text
 
 
-def _for_one_organisation(refusal: DomainError) -> bool:
-    """Whether a member's refusal is about that organisation alone (its other nomination or grant overlapping the
-    window, say), not about what every member shares (the window, the actions, the justification, the model)."""
-    return isinstance(refusal, Overlap | NotFound) or (isinstance(refusal, Invalid) and refusal.field == "organisation_id")
-
-
 def _reader_side(actor: Actor, model: FrontierModel) -> Side | None:
     try:
         return Side(side_of(actor, model))
@@ -241,33 +237,30 @@ class Cohorts:
         except IntegrityError:  # the same name, given at the same moment by someone else
             raise Invalid("name", f"{model.slug} already has a cohort named {name!r}; choose another name") from None
         outcomes: dict[str, MemberNominated] = {}
-        members: list[Nested] = []
+        partners: list[tuple[str, Organisation]] = []
         for entry, organisation in found.found:
-            named_as = Named.of(organisation)
             if organisation.kind != OrgKind.PARTNER.value:
-                outcomes[entry.text] = MemberNominated(entry.text, named_as, refusal=Invalid(
+                outcomes[entry.text] = MemberNominated(entry.text, Named.of(organisation), refusal=Invalid(
                     "organisation_id", f"{organisation.name} is a {organisation.kind} organisation: a cohort is of "
                                        "partners (nominate government access on its own)"))  # fmt: skip
                 continue
-            member = Nested(self.unit)
-            try:
-                async with self.unit.session.begin_nested():
-                    nomination = await CoSelection(member).nominate(
-                        actor=actor, model_id=model.id, organisation_id=organisation.id, starts_at=starts_at,
-                        ends_at=ends_at, actions=actions, justification=justification, cohort_id=cohort.id)  # fmt: skip
-            except DomainError as refusal:
-                if not _for_one_organisation(refusal):
-                    await self.unit.rollback()
-                    raise
-                outcomes[entry.text] = MemberNominated(entry.text, named_as, refusal=refusal)
-                continue
-            members.append(member)
-            outcomes[entry.text] = MemberNominated(entry.text, named_as, nomination=nomination)
+            partners.append((entry.text, organisation))
+        members = Nested(self.unit)
+        try:
+            made = await CoSelection(members).nominate_all(
+                actor=actor, model_id=model.id, organisation_ids=[o.id for _, o in partners], starts_at=starts_at,
+                ends_at=ends_at, actions=actions, justification=justification, cohort_id=cohort.id)  # fmt: skip
+        except DomainError:
+            await self.unit.rollback()
+            raise
+        for (text, organisation), one in zip(partners, made, strict=True):
+            outcomes[text] = (MemberNominated(text, Named.of(organisation), refusal=one) if isinstance(one, DomainError)
+                              else MemberNominated(text, Named.of(organisation), nomination=one))  # fmt: skip
         for entry, unknown in found.unknown:
             outcomes[entry.text] = MemberNominated(entry.text, None, refusal=unknown)
         result = CohortNominated(cohort=cohort, members=[outcomes[e.text] for e in named if e.text in outcomes],
                                  duplicates=[e.text for e in [*repeated, *found.duplicates]])  # fmt: skip
-        if not members or (all_or_nothing and result.refused):
+        if not result.nominated or (all_or_nothing and result.refused):
             await self.unit.rollback()
             raise CohortRefused(self._refusal(result, all_or_nothing=all_or_nothing), result.members)
         first = result.nominated[0].nomination
@@ -275,11 +268,10 @@ class Cohorts:
         cohort.actions, cohort.justification = list(first.actions), first.justification  # as CoSelection made them
         self.unit.session.add(cohort)
         self.unit.record(actor=actor, action="cohort.created", subject=cohort,
-                         after={**snapshot(cohort), "members": len(members), "refused": len(result.refused)})  # fmt: skip
-        for member in members:
-            member.hand_over(self.unit)
+                         after={**snapshot(cohort), "members": len(result.nominated), "refused": len(result.refused)})  # fmt: skip
+        members.hand_over(self.unit)
         self.unit.notify(topic="cohort.created", recipient=approvers(model.id),
-                         payload={"cohort_id": cohort.id, "model_id": model.id, "members": len(members)},
+                         payload={"cohort_id": cohort.id, "model_id": model.id, "members": len(result.nominated)},
                          dedupe_key=f"cohort.created:{cohort.id}")  # fmt: skip
         await self.unit.commit()
         return result
@@ -302,11 +294,11 @@ class Cohorts:
         self, *, actor: Actor, cohort_id: uuid.UUID, reject: Mapping[uuid.UUID, str] | None = None
     ) -> CohortDecided:
         """Approve every member, but those in ``reject`` (by nomination or organisation id: the reason), which are
-        rejected: each decision made by :meth:`CoSelection.decide`, recorded and audited as one decision alone would
+        rejected: all decided by one :meth:`CoSelection.decide_all`, each recorded and audited as one decision alone would
         be. A member whose decision the rules refuse (no longer pending, already decided by ``actor``, nominated by
         ``actor``) is reported with why and the others are decided. A reason missing refuses the whole.
 
-        Locks as :meth:`CoSelection.decide` does, members in the order of their ids (as the kill switch does), so
+        Locks as :meth:`CoSelection.decide_all` does, members in the order of their ids (as the kill switch does), so
         that a cohort decided on both sides at once, or beside single decisions, cannot deadlock."""
         if (refused := decider_refused(actor)) is not None:
             raise refused
@@ -316,28 +308,25 @@ class Cohorts:
         if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
         asked = await self._asked(cohort, reject)
-        decided: list[MemberDecided] = []
-        members: list[Nested] = []
+        wanted: list[tuple[Nomination, str, Verdict, str | None]] = []
         for nomination, organisation_name in await self._members_by_id(cohort.id):
-            verdict, reason = (Verdict.REJECT, asked[nomination.id]) if nomination.id in asked else (Verdict.APPROVE, None)
-            member = Nested(self.unit)
-            try:
-                async with self.unit.session.begin_nested():
-                    outcome = await CoSelection(member).decide(actor=actor, nomination_id=nomination.id,
-                                                               verdict=verdict, reason=reason)  # fmt: skip
-            except Invalid as invalid:  # a reason missing or too long: the request is wrong, not the member
+            verdict = Verdict.REJECT if nomination.id in asked else Verdict.APPROVE
+            try:  # a reason missing or too long: the request is wrong, not the member
+                reason = decision_reason(verdict, asked.get(nomination.id))
+            except Invalid as invalid:
                 await self.unit.rollback()
                 raise Invalid("reject", f"{organisation_name}: {invalid.message}") from invalid
-            except DomainError as refusal:
-                decided.append(MemberDecided(nomination, organisation_name, verdict, reason, refusal=refusal))
-                continue
-            members.append(member)
-            decided.append(MemberDecided(outcome.nomination, organisation_name, verdict, reason, outcome=outcome))
-        if members:
+            wanted.append((nomination, organisation_name, verdict, reason))
+        members = Nested(self.unit)
+        outcomes = await CoSelection(members).decide_all(
+            actor=actor, asked=[(nomination.id, verdict, reason) for nomination, _, verdict, reason in wanted])
+        decided = [MemberDecided(nomination, name, verdict, reason, refusal=outcome) if isinstance(outcome, DomainError)
+                   else MemberDecided(outcome.nomination, name, verdict, reason, outcome=outcome)
+                   for (nomination, name, verdict, reason), outcome in zip(wanted, outcomes, strict=True)]  # fmt: skip
+        if any(d.outcome is not None for d in decided):
             counts = {r: sum(1 for d in decided if d.result == r) for r in ("approved", "granted", "rejected", "refused")}
             self.unit.record(actor=actor, action="cohort.decided", subject=cohort, after=counts)
-            for member in members:
-                member.hand_over(self.unit)
+            members.hand_over(self.unit)
             self.unit.notify(topic="cohort.decided", recipient=approvers(model.id),
                              payload={"cohort_id": cohort.id, "by": actor.user_id, **counts},
                              dedupe_key=f"cohort.decided:{cohort.id}:{uuid.uuid4()}")  # fmt: skip

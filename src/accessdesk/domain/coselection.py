@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -12,12 +14,13 @@ from sqlmodel import col, select
 from accessdesk.db.tables import (
     AccessGrant,
     Decision,
+    Delegation,
     FrontierModel,
     Nomination,
     Organisation,
     User,
 )
-from accessdesk.domain import designation, instants, visibility, windows
+from accessdesk.domain import designation, gates, instants, visibility, windows
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.audit import snapshot
 from accessdesk.domain.delegations import Delegations
@@ -27,11 +30,12 @@ from accessdesk.domain.errors import (
     Forbidden,
     Invalid,
     ModelSwitchedOff,
+    NotFound,
     NotPending,
     Overlap,
     SelfDecision,
 )
-from accessdesk.domain.grants import Grants, extension_refused, side_of
+from accessdesk.domain.grants import Coverage, Grants, extension_refused, side_of
 from accessdesk.domain.nominees import may_be_nominated, takes_nominations
 from accessdesk.domain.notices import approvers, closed
 from accessdesk.domain.permissions import Permission
@@ -183,6 +187,11 @@ def _text(field: str, value: str | None, *, required: bool, what: str) -> str | 
     return value
 
 
+def decision_reason(verdict: Verdict, reason: str | None) -> str | None:
+    """A decision's reason as it is recorded: required to reject, at most ``MAX_TEXT`` characters (Invalid)."""
+    return _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
+
+
 def _actions(actions: list[str]) -> list[str]:
     if not actions:
         raise Invalid("actions", "ask for at least one action")
@@ -201,6 +210,50 @@ def nominating_refused(actor: Actor, model: FrontierModel) -> Forbidden | ModelS
     if not takes_nominations(model):
         return ModelSwitchedOff(f"access to {model.slug} has been switched off")
     return None
+
+
+def _overlap(kind: str, what: str, other_id: uuid.UUID, other_start: datetime, other_end: datetime) -> Overlap:
+    return Overlap(f"this organisation already has {what} for this model overlapping that window "
+                   f"({other_start:%Y-%m-%d %H:%M} → {other_end:%Y-%m-%d %H:%M} UTC)", kind=kind, subject_id=other_id)  # fmt: skip
+
+
+def _counted(earlier: Sequence[tuple[uuid.UUID, uuid.UUID | None]], principal: Actor, actor: Actor) -> str | None:
+    """Why a decision by ``actor`` in ``principal``'s name (the same person when no one delegated) would count
+    someone twice on a nomination with the ``earlier`` decisions (approver, decided by) that count ``principal`` or
+    were made by ``actor``, in words (None: it would not). An approver is counted once, whoever decides for them; a
+    person decides once, for themselves or for anyone."""
+    if not earlier:
+        return None
+    if principal.user_id == actor.user_id:
+        return "you have already decided on this nomination"
+    if any(approver == principal.user_id for approver, _ in earlier):
+        return "the person you decide for has already been counted on this nomination"
+    return "you have already decided on this nomination; a delegation cannot make one person count twice"
+
+
+Answer = TypeVar("Answer")
+
+
+def _answered(answers: list[Answer | None]) -> list[Answer]:
+    """Answers given in place, one per question: every place must have been answered."""
+    given = [answer for answer in answers if answer is not None]
+    if len(given) != len(answers):
+        raise AssertionError(f"{len(answers) - len(given)} of {len(answers)} questions were left unanswered")
+    return given
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """What carrying out many approvals at once reads once (see :meth:`CoSelection._prepare`)."""
+
+    organisations: dict[uuid.UUID, Organisation]
+    reports: dict[uuid.UUID, gates.GateReport] = field(default_factory=dict)
+    shared: bool = False  # government_start and coverage hold for every grant being made
+    government_start: dict[uuid.UUID, datetime | None] = field(default_factory=dict)
+    coverage: dict[uuid.UUID, Coverage] = field(default_factory=dict)
+
+
+Locked = TypeVar("Locked", AccessGrant, Nomination)
 
 
 class CoSelection:
@@ -224,44 +277,94 @@ class CoSelection:
         """Propose an organisation for access to a model in a window; both sides then decide. ``cohort_id``: the
         cohort this nomination is a member of (domain.cohorts), written with it; ``reconsiders_id``: the refused
         nomination whose reconsideration this round is (domain.reconsiderations)."""
+        (made,) = await self.nominate_all(actor=actor, model_id=model_id, organisation_ids=[organisation_id],
+                                          starts_at=starts_at, ends_at=ends_at, actions=actions,
+                                          justification=justification, cohort_id=cohort_id,
+                                          reconsiders_id=reconsiders_id)  # fmt: skip
+        if isinstance(made, DomainError):
+            raise made
+        return made
+
+    async def nominate_all(
+        self,
+        *,
+        actor: Actor,
+        model_id: uuid.UUID,
+        organisation_ids: Sequence[uuid.UUID],
+        starts_at: datetime,
+        ends_at: datetime,
+        actions: list[str],
+        justification: str,
+        cohort_id: uuid.UUID | None = None,
+        reconsiders_id: uuid.UUID | None = None,
+    ) -> list[Nomination | DomainError]:
+        """:meth:`nominate` for each organisation, in order, as if one after the other, in one transaction and a
+        fixed number of queries however many there are. What is about one organisation alone is answered in its
+        place and writes nothing for it: it does not exist, may not be nominated, or already has a nomination or a
+        grant overlapping the window (one made earlier in the list included). What they all share (who nominates,
+        the model, the window, the actions, the justification) refuses them all: raised, nothing written."""
         actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can nominate")
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
-        organisation = await self.unit.get(Organisation, organisation_id, what="organisation")
-        if not may_be_nominated(organisation):
-            raise Invalid("organisation_id", "access is granted to partner or government organisations only")
+        found = await self._organisations(organisation_ids)
+        made: list[Nomination | DomainError | None] = [None] * len(organisation_ids)
+        candidates: list[tuple[int, Organisation]] = []
+        for place, organisation_id in enumerate(organisation_ids):
+            organisation = found.get(organisation_id)
+            if organisation is None:
+                made[place] = NotFound(f"organisation {organisation_id} not found")
+            elif not may_be_nominated(organisation):
+                made[place] = Invalid("organisation_id", "access is granted to partner or government organisations only")
+            else:
+                candidates.append((place, organisation))
+        if not candidates:
+            return _answered(made)
         text = _text("justification", justification, required=True, what="a justification")
         chosen = _actions(actions)
         if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
-        designation.require_allows(model, OrgKind(organisation.kind))
-        windows.check_proposal(
-            model=model,
-            grantee_kind=OrgKind(organisation.kind),
-            starts_at=starts_at,
-            ends_at=ends_at,
-            now=self.unit.now(),
-            government_start=await windows.earliest_government_start(self.unit.session, model.id),
-        )
-        await self._refuse_overlap(model.id, organisation.id, starts_at, ends_at)
-        nomination = Nomination(
-            kind=NominationKind.GRANT.value,
-            model_id=model.id,
-            organisation_id=organisation.id,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            actions=chosen,
-            justification=text or "",
-            nominated_by=actor.person_id,
-            cohort_id=cohort_id,
-            reconsiders_id=reconsiders_id,
-            state=NominationState.PENDING.value,
-            expires_at=expiry_of(model, starts_at=starts_at, now=self.unit.now()),
-            developer_quorum=model.developer_quorum,
-            government_quorum=model.government_quorum,
-            created_at=self.unit.now(),
-        )
-        return await self._open(nomination, actor=actor, model=model)
+        now = self.unit.now()
+        government_start = await windows.earliest_government_start(self.unit.session, model.id)
+        for kind in dict.fromkeys(OrgKind(organisation.kind) for _, organisation in candidates):
+            designation.require_allows(model, kind)
+            windows.check_proposal(model=model, grantee_kind=kind, starts_at=starts_at, ends_at=ends_at, now=now,
+                                   government_start=government_start)  # fmt: skip
+        overlapping = await self._overlapping(model.id, [o.id for _, o in candidates], starts_at, ends_at)
+        for place, organisation in candidates:
+            if (refusal := overlapping.get(organisation.id)) is not None:
+                made[place] = refusal
+                continue
+            nomination = Nomination(
+                kind=NominationKind.GRANT.value,
+                model_id=model.id,
+                organisation_id=organisation.id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                actions=chosen,
+                justification=text or "",
+                nominated_by=actor.person_id,
+                cohort_id=cohort_id,
+                reconsiders_id=reconsiders_id,
+                state=NominationState.PENDING.value,
+                expires_at=expiry_of(model, starts_at=starts_at, now=now),
+                developer_quorum=model.developer_quorum,
+                government_quorum=model.government_quorum,
+                created_at=now,
+            )
+            # The same organisation again further down the list overlaps this one.
+            overlapping[organisation.id] = _overlap("nomination", "a pending nomination", nomination.id, starts_at,
+                                                    ends_at)  # fmt: skip
+            self._opened(nomination, actor=actor, model=model)
+            made[place] = nomination
+        await self.unit.commit()
+        return _answered(made)
+
+    async def _organisations(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Organisation]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.unit.session.exec(select(Organisation).where(col(Organisation.id).in_(wanted)))
+        return {organisation.id: organisation for organisation in rows.all()}
 
     async def request_extension(
         self, *, actor: Actor, grant_id: uuid.UUID, ends_at: datetime, justification: str
@@ -307,9 +410,11 @@ class CoSelection:
             government_quorum=model.government_quorum,
             created_at=self.unit.now(),
         )
-        return await self._open(nomination, actor=actor, model=model)
+        self._opened(nomination, actor=actor, model=model)
+        await self.unit.commit()
+        return nomination
 
-    async def _open(self, nomination: Nomination, *, actor: Actor, model: FrontierModel) -> Nomination:
+    def _opened(self, nomination: Nomination, *, actor: Actor, model: FrontierModel) -> None:
         self.unit.session.add(nomination)
         self.unit.record(actor=actor, action="nomination.created", subject=nomination, after=snapshot(nomination))
         self.unit.notify(
@@ -320,38 +425,38 @@ class CoSelection:
                      **({"cohort_id": nomination.cohort_id} if nomination.cohort_id else {})},
             dedupe_key=f"nomination.created:{nomination.id}",
         )
-        await self.unit.commit()
-        return nomination
 
-    async def _refuse_overlap(
-        self, model_id: uuid.UUID, organisation_id: uuid.UUID, starts_at: datetime, ends_at: datetime
-    ) -> None:
+    async def _overlapping(
+        self, model_id: uuid.UUID, organisation_ids: Sequence[uuid.UUID], starts_at: datetime, ends_at: datetime
+    ) -> dict[uuid.UUID, Overlap]:
+        """Of ``organisation_ids``, those that already have a pending nomination (else a grant) for the model
+        overlapping the window, each with its refusal naming the first of them."""
         now = self.unit.now()
+        ids = list(organisation_ids)
         overlapping = [
-            select(Nomination.id, Nomination.starts_at, Nomination.ends_at).where(
+            select(Nomination.organisation_id, Nomination.id, Nomination.starts_at, Nomination.ends_at).where(
                 Nomination.model_id == model_id,
-                Nomination.organisation_id == organisation_id,
+                col(Nomination.organisation_id).in_(ids),
                 Nomination.kind == NominationKind.GRANT.value,
                 Nomination.state == NominationState.PENDING.value,
                 lapses_at_sql() > now,
                 Nomination.starts_at < ends_at,
                 Nomination.ends_at > starts_at,
-            ),
-            select(AccessGrant.id, AccessGrant.starts_at, AccessGrant.ends_at).where(
+            ).order_by(col(Nomination.id)),
+            select(AccessGrant.organisation_id, AccessGrant.id, AccessGrant.starts_at, AccessGrant.ends_at).where(
                 AccessGrant.model_id == model_id,
-                AccessGrant.organisation_id == organisation_id,
+                col(AccessGrant.organisation_id).in_(ids),
                 col(AccessGrant.revoked_at).is_(None),
                 AccessGrant.starts_at < ends_at,
                 AccessGrant.ends_at > starts_at,
-            ),
+            ).order_by(col(AccessGrant.id)),
         ]
+        found: dict[uuid.UUID, Overlap] = {}
         for kind, what, stmt in zip(("nomination", "grant"), ("a pending nomination", "a grant"), overlapping,
                                     strict=True):  # fmt: skip
-            if (found := (await self.unit.session.exec(stmt.limit(1))).first()) is not None:
-                other_id, other_start, other_end = found
-                raise Overlap(f"this organisation already has {what} for this model overlapping that window "
-                              f"({other_start:%Y-%m-%d %H:%M} → {other_end:%Y-%m-%d %H:%M} UTC)",
-                              kind=kind, subject_id=other_id)  # fmt: skip
+            for organisation_id, other_id, other_start, other_end in (await self.unit.session.exec(stmt)).all():
+                found.setdefault(organisation_id, _overlap(kind, what, other_id, other_start, other_end))
+        return found
 
     async def decide(
         self, *, actor: Actor, nomination_id: uuid.UUID, verdict: Verdict, reason: str | None = None,
@@ -362,36 +467,92 @@ class CoSelection:
         ``reason_shared``: a rejection's reason is shown to the partner too (else to the nominator and staff).
         ``on_behalf_of``: the approver in whose name ``actor`` decides under a delegation in force
         (domain.delegations); the decision is judged by that approver's rights and records both.
+        """
+        (outcome,) = await self.decide_all(actor=actor, asked=[(nomination_id, Verdict(verdict), reason)],
+                                           reason_shared=reason_shared, on_behalf_of=on_behalf_of)  # fmt: skip
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
 
-        Locks, in this order everywhere: the model (shared, so a kill switch waits for us), the grant being
-        extended, then the nomination. A decision on a nomination that has left ``pending`` is a conflict.
+    async def decide_all(
+        self, *, actor: Actor, asked: Sequence[tuple[uuid.UUID, Verdict, str | None]], reason_shared: bool = False,
+        on_behalf_of: uuid.UUID | None = None,
+    ) -> list[Outcome | DomainError]:  # fmt: skip
+        """:meth:`decide` on each nomination ``asked`` (its id, the verdict, the reason), in order, as if one after
+        the other, in one transaction and a fixed number of queries however many there are: what refuses one
+        decision (the nomination is not found or no longer pending, ``actor`` nominated it or has decided on it) is
+        answered in its place and writes nothing for it; what refuses them all (who decides, a reason missing) is
+        raised. Partner grants made by the same call share one evaluation of the government's access to the model
+        (they cannot change it); a government grant or an extension is carried out on its own, in its place.
+
+        Locks, in this order everywhere: the models (shared, so a kill switch waits for us), the grants being
+        extended, then the nominations, each kind in the order of ids. A decision on a nomination that has left
+        ``pending`` is a conflict.
         """
         if (refused := decider_refused(actor)) is not None:
             raise refused
-        verdict = Verdict(verdict)
-        reason = _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
+        wanted = [(nomination_id, Verdict(verdict), decision_reason(Verdict(verdict), reason))
+                  for nomination_id, verdict, reason in asked]  # fmt: skip
         delegation, principal = None, actor
         if on_behalf_of is not None and on_behalf_of != actor.user_id:
             delegation, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
             principal = principal.with_request_id(actor.request_id)
-        seen = await self.unit.get(Nomination, nomination_id, what="nomination")
-        model = await self.unit.lock(FrontierModel, seen.model_id, shared=True)
-        visibility.require(visibility.can_see_case(actor, model, seen.organisation_id), "nomination", nomination_id)
-        side = Side(side_of(principal, model))
-        grant = await self.unit.lock(AccessGrant, seen.grant_id) if seen.grant_id else None
-        nomination = await self.unit.lock(Nomination, nomination_id)
+        results: list[Outcome | DomainError | None] = [None] * len(wanted)
+        seen = await self._nominations([nomination_id for nomination_id, _, _ in wanted])
+        models: dict[uuid.UUID, FrontierModel] = {}
+        for model_id in sorted({n.model_id for n in seen.values()}):
+            models[model_id] = await self.unit.lock(FrontierModel, model_id, shared=True)
+        sides: dict[int, Side] = {}
+        for place, (nomination_id, _, _) in enumerate(wanted):
+            if (found := seen.get(nomination_id)) is None:
+                results[place] = NotFound(f"nomination {nomination_id} not found")
+                continue
+            model = models[found.model_id]
+            try:
+                visibility.require(visibility.can_see_case(actor, model, found.organisation_id), "nomination",
+                                   nomination_id)  # fmt: skip
+                sides[place] = Side(side_of(principal, model))
+            except DomainError as unseen:
+                results[place] = unseen
+        extended = sorted({grant_id for p in sides if (grant_id := seen[wanted[p][0]].grant_id) is not None})
+        grants = {grant.id: grant for grant in await self._lock_ids(AccessGrant, extended)}
+        locked = {n.id: n for n in await self._lock_ids(Nomination, sorted({wanted[p][0] for p in sides}))}
         now = self.unit.now()
-        counted = await self._counted(nomination.id, principal, actor)
-        if (refusal := decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)) is not None:
-            raise refusal
-        if delegation is not None:
-            if nomination.nominated_by == actor.user_id:
-                raise SelfDecision("you nominated this; someone else must decide on it, in anyone's name")
-            if counted is not None:
-                raise AlreadyDecided(counted)
-        if (stale := step_up_refused(actor, model, nomination, verdict, now)) is not None:
-            raise stale
+        earlier = await self._decided_by(list(locked), principal, actor)
+        for place in sides:
+            nomination_id, verdict, _ = wanted[place]
+            nomination = locked[nomination_id]
+            counted = _counted(earlier.get(nomination_id, []), principal, actor)
+            model = models[nomination.model_id]
+            refusal = decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)
+            if refusal is None and delegation is not None:
+                if nomination.nominated_by == actor.user_id:
+                    refusal = SelfDecision("you nominated this; someone else must decide on it, in anyone's name")
+                elif counted is not None:
+                    refusal = AlreadyDecided(counted)
+            results[place] = refusal or step_up_refused(actor, model, nomination, verdict, now)
+        deciding = [place for place in sides if results[place] is None]
+        prepared = await self._prepare([locked[wanted[p][0]] for p in deciding
+                                        if wanted[p][1] == Verdict.APPROVE
+                                        and approval_completes(locked[wanted[p][0]], sides[p])], models, now)  # fmt: skip
+        for place in deciding:
+            nomination_id, verdict, reason = wanted[place]
+            nomination = locked[nomination_id]
+            results[place] = await self._record(
+                nomination, model=models[nomination.model_id], side=sides[place], verdict=verdict, reason=reason,
+                reason_shared=reason_shared, actor=actor, principal=principal, delegation=delegation,
+                grant=grants.get(nomination.grant_id) if nomination.grant_id else None, prepared=prepared, now=now,
+            )  # fmt: skip
+        if deciding:
+            await self.unit.commit()
+        return _answered(results)
 
+    async def _record(
+        self, nomination: Nomination, *, model: FrontierModel, side: Side, verdict: Verdict, reason: str | None,
+        reason_shared: bool, actor: Actor, principal: Actor, delegation: Delegation | None,
+        grant: AccessGrant | None, prepared: _Prepared, now: datetime,
+    ) -> Outcome:  # fmt: skip
+        """One decision on a locked nomination the rules let ``actor`` decide, and what it makes happen."""
         decision = Decision(
             nomination_id=nomination.id,
             approver_id=principal.person_id,
@@ -420,7 +581,7 @@ class CoSelection:
                 nomination.government_approvals += 1
             if completes:
                 nomination.state, nomination.decided_at = NominationState.APPROVED.value, now
-                created = await self._carry_out(nomination, model=model, grant=grant, actor=actor)
+                created = await self._carry_out(nomination, model=model, grant=grant, actor=actor, prepared=prepared)
         self.unit.session.add(nomination)
         after = {"state": nomination.state, "developer_approvals": nomination.developer_approvals,
                  "government_approvals": nomination.government_approvals}  # fmt: skip
@@ -440,38 +601,79 @@ class CoSelection:
                 payload={"nomination_id": nomination.id, "state": nomination.state, "reason": reason},
                 dedupe_key=f"nomination.outcome:{nomination.id}",
             )
-        await self.unit.commit()
         return Outcome(nomination=nomination, decision=decision, grant=created)
 
-    async def _counted(self, nomination_id: uuid.UUID, principal: Actor, actor: Actor) -> str | None:
-        """Why a decision by ``actor`` in ``principal``'s name (the same person when no one delegated) would count
-        someone twice on the nomination, in words (None: it would not). An approver is counted once, whoever decides
-        for them; a person decides once, for themselves or for anyone."""
+    async def _nominations(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Nomination]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.unit.session.exec(select(Nomination).where(col(Nomination.id).in_(wanted)))
+        return {nomination.id: nomination for nomination in rows.all()}
+
+    async def _lock_ids(self, table: type[Locked], ids: Sequence[uuid.UUID]) -> list[Locked]:
+        """Rows of ``table`` by id, held for the rest of the transaction (as :meth:`Unit.lock`), in the order of ids."""
+        if not ids:
+            return []
+        pk = sa.inspect(table).local_table.primary_key.columns.values()[0]
+        stmt = (select(table).where(pk.in_(ids)).order_by(pk).with_for_update()
+                .execution_options(populate_existing=True))  # fmt: skip
+        return list((await self.unit.session.exec(stmt)).all())
+
+    async def _decided_by(
+        self, nomination_ids: Sequence[uuid.UUID], principal: Actor, actor: Actor
+    ) -> dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID | None]]]:
+        """Per nomination, the decisions already counting ``principal`` or made by ``actor`` (approver, decided by)."""
+        if not nomination_ids:
+            return {}
         people = {principal.user_id, actor.user_id}
-        earlier = (await self.unit.session.exec(
-            select(Decision.approver_id, Decision.decided_by).where(
-                Decision.nomination_id == nomination_id,
+        rows = (await self.unit.session.exec(
+            select(Decision.nomination_id, Decision.approver_id, Decision.decided_by).where(
+                col(Decision.nomination_id).in_(nomination_ids),
                 sa.or_(col(Decision.approver_id).in_(people), col(Decision.decided_by) == actor.user_id))
         )).all()  # fmt: skip
-        if not earlier:
-            return None
-        if principal.user_id == actor.user_id:
-            return "you have already decided on this nomination"
-        if any(approver == principal.user_id for approver, _ in earlier):
-            return "the person you decide for has already been counted on this nomination"
-        return "you have already decided on this nomination; a delegation cannot make one person count twice"
+        earlier: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID | None]]] = {}
+        for nomination_id, approver_id, decided_by in rows:
+            earlier.setdefault(nomination_id, []).append((approver_id, decided_by))
+        return earlier
+
+    async def _counted_on(self, nomination_id: uuid.UUID, principal: Actor, actor: Actor) -> str | None:
+        earlier = await self._decided_by([nomination_id], principal, actor)
+        return _counted(earlier.get(nomination_id, []), principal, actor)
+
+    async def _prepare(
+        self, completing: Sequence[Nomination], models: Mapping[uuid.UUID, FrontierModel], at: datetime
+    ) -> _Prepared:
+        """What carrying out ``completing`` (nominations an approval completes) reads, read once for them all: their
+        organisations and gates, and, while none of them is the government's own access (which would change it),
+        when the government's access to each model starts and is in force."""
+        prepared = _Prepared(organisations=await self._organisations([n.organisation_id for n in completing]))
+        prepared.shared = not any(prepared.organisations[n.organisation_id].kind == OrgKind.GOVERNMENT.value
+                                  for n in completing)  # fmt: skip
+        for model_id in sorted({n.model_id for n in completing}):
+            model = models[model_id]
+            organisations = [prepared.organisations[o] for o in dict.fromkeys(
+                n.organisation_id for n in completing if n.model_id == model_id)]  # fmt: skip
+            prepared.reports.update(await gates.evaluate_all(self.unit.session, organisations=organisations,
+                                                             model=model, at=at))  # fmt: skip
+            if prepared.shared:
+                prepared.government_start[model_id] = await windows.earliest_government_start(self.unit.session,
+                                                                                              model_id)  # fmt: skip
+        return prepared
 
     async def _carry_out(
-        self, nomination: Nomination, *, model: FrontierModel, grant: AccessGrant | None, actor: Actor
-    ) -> AccessGrant:
-        organisation = await self.unit.get(Organisation, nomination.organisation_id)
+        self, nomination: Nomination, *, model: FrontierModel, grant: AccessGrant | None, actor: Actor,
+        prepared: _Prepared,
+    ) -> AccessGrant:  # fmt: skip
+        organisation = prepared.organisations.get(nomination.organisation_id) or await self.unit.get(
+            Organisation, nomination.organisation_id)  # fmt: skip
         now = self.unit.now()
         if grant is not None:  # an extension
             before = {"ends_at": grant.ends_at}
             grant.ends_at = nomination.ends_at
             self.unit.record(actor=actor, action="grant.extended", subject=grant, before=before,
                              after={"ends_at": grant.ends_at, "nomination_id": nomination.id})  # fmt: skip
-            await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation)
+            await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation,
+                                      reports=prepared.reports)  # fmt: skip
             if grant.grantee_kind == OrgKind.GOVERNMENT.value:
                 await self.unit.session.flush()
                 await self.grants.after_government_change(model=model, actor=actor)
@@ -489,10 +691,12 @@ class CoSelection:
             state_changed_at=now,
             created_at=now,
         )
-        government_start = await windows.earliest_government_start(self.unit.session, model.id)
+        government_start = (prepared.government_start[model.id] if prepared.shared
+                            else await windows.earliest_government_start(self.unit.session, model.id))  # fmt: skip
         grant.window_problems = windows.problems_for(grant, model, government_start)
         self.unit.session.add(grant)
-        await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation, quiet=True)
+        await self.grants.refresh(grant, actor=actor, model=model, organisation=organisation, quiet=True,
+                                  reports=prepared.reports, coverage=prepared.coverage if prepared.shared else None)  # fmt: skip
         nomination.grant_id = grant.id  # the nomination carries the grant it made
         self.unit.record(actor=actor, action="grant.created", subject=grant, after=snapshot(grant))
         if grant.grantee_kind == OrgKind.GOVERNMENT.value:
@@ -507,7 +711,7 @@ class CoSelection:
         """What ``actor``'s decision on the nomination (in ``on_behalf_of``'s name) would do now; refused as
         :meth:`decide` would refuse it (a stale sign-in included), changing nothing."""
         verdict = Verdict(verdict)
-        _text("reason", reason, required=verdict == Verdict.REJECT, what="a reason for rejecting")
+        decision_reason(verdict, reason)
         nomination = await self.unit.get(Nomination, nomination_id, what="nomination")
         model = await self.unit.get(FrontierModel, nomination.model_id)
         visibility.require(visibility.can_see_case(actor, model, nomination.organisation_id), "nomination",
@@ -518,7 +722,7 @@ class CoSelection:
         if on_behalf_of is not None and on_behalf_of != actor.user_id:
             _, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
             delegated = True
-        counted = await self._counted(nomination.id, principal, actor)
+        counted = await self._counted_on(nomination.id, principal, actor)
         now = self.unit.now()
         if (refusal := decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)) is not None:
             raise refusal

@@ -8,7 +8,7 @@ grant; a lapse suspends it inside its window. ``valid_until`` is when the first 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,39 +117,54 @@ def counted_attestations(attestations: Iterable[Attestation], *, at: datetime) -
 async def evaluate(
     session: AsyncSession, *, organisation: Organisation, model: FrontierModel, at: datetime
 ) -> GateReport:
-    report = GateReport()
-    if organisation.kind == OrgKind.PARTNER and organisation.vetting_state != Vetting.VETTED:
-        report.missing.append("partner_not_vetted")
+    return (await evaluate_all(session, organisations=[organisation], model=model, at=at))[organisation.id]
 
+
+async def evaluate_all(
+    session: AsyncSession, *, organisations: Sequence[Organisation], model: FrontierModel, at: datetime
+) -> dict[uuid.UUID, GateReport]:
+    """Each organisation's gates for ``model`` at ``at`` (:func:`evaluate`), in a fixed number of queries however
+    many there are: the NDA in force once, then what each has on file, grouped."""
+    reports = {organisation.id: GateReport() for organisation in organisations}
+    if not reports:
+        return reports
+    ids = list(reports)
     template = await current_nda(session, model)
-    report.nda_template = template
-    if template is None:
-        report.missing.append("nda_not_published")
-    else:
-        best = (
-            await session.exec(
-                select(sa.func.max(NdaAcceptance.expires_at)).where(
-                    NdaAcceptance.organisation_id == organisation.id,
-                    NdaAcceptance.series == template.series,
-                    NdaAcceptance.version_major == template.version_major,
-                    NdaAcceptance.accepted_at <= at,
-                )
+    nda_until: dict[uuid.UUID, datetime | None] = {}
+    if template is not None:
+        rows = await session.exec(
+            select(NdaAcceptance.organisation_id, sa.func.max(NdaAcceptance.expires_at))
+            .where(
+                col(NdaAcceptance.organisation_id).in_(ids),
+                NdaAcceptance.series == template.series,
+                NdaAcceptance.version_major == template.version_major,
+                NdaAcceptance.accepted_at <= at,
             )
-        ).first()
-        _classify(report, "nda_missing", "nda_expired", best, at)
-
-    rows = (
-        await session.exec(
-            select(Attestation.area, sa.func.max(Attestation.valid_until))
-            .where(Attestation.organisation_id == organisation.id, Attestation.attested_at <= at)
-            .group_by(Attestation.area)
+            .group_by(col(NdaAcceptance.organisation_id))
         )
-    ).all()
-    latest = {area: aware(until) for area, until in rows}
-    for area in Area:
-        _classify(report, f"attestation_missing:{area.value}", f"attestation_expired:{area.value}",
-                  latest.get(area.value), at)  # fmt: skip
-    return report
+        nda_until = {organisation_id: until for organisation_id, until in rows.all()}
+    rows_by_area = await session.exec(
+        select(Attestation.organisation_id, Attestation.area, sa.func.max(Attestation.valid_until))
+        .where(col(Attestation.organisation_id).in_(ids), Attestation.attested_at <= at)
+        .group_by(col(Attestation.organisation_id), col(Attestation.area))
+    )
+    latest: dict[uuid.UUID, dict[str, datetime | None]] = {}
+    for organisation_id, area, until in rows_by_area.all():
+        latest.setdefault(organisation_id, {})[area] = aware(until)
+    for organisation in organisations:
+        report = reports[organisation.id]
+        if organisation.kind == OrgKind.PARTNER and organisation.vetting_state != Vetting.VETTED:
+            report.missing.append("partner_not_vetted")
+        report.nda_template = template
+        if template is None:
+            report.missing.append("nda_not_published")
+        else:
+            _classify(report, "nda_missing", "nda_expired", nda_until.get(organisation.id), at)
+        on_file = latest.get(organisation.id, {})
+        for area in Area:
+            _classify(report, f"attestation_missing:{area.value}", f"attestation_expired:{area.value}",
+                      on_file.get(area.value), at)  # fmt: skip
+    return reports
 
 
 def _classify(report: GateReport, missing: str, lapsed: str, until: datetime | None, at: datetime) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -201,11 +201,13 @@ class Grants:
         at: datetime,
         recheck_window: bool = False,
         coverage: dict[uuid.UUID, Coverage] | None = None,
+        reports: Mapping[uuid.UUID, gates.GateReport] | None = None,
     ) -> Findings:
         """Apply every rule of DESIGN.md §3 that does not depend on time alone to ``grant`` as things stand at
         ``at``: its window rules (re-checked only when asked, and only before the window starts: a started window
         is not taken back by a later move), the designation (rule 4), government first (rule 3) and the gates
-        (rule 5). ``coverage`` caches the government's access per model within one refresh."""
+        (rule 5). ``coverage`` caches the government's access per model within one refresh; ``reports``: the gates of
+        ``organisation`` for ``model`` at ``at`` already evaluated (:func:`gates.evaluate_all`, for many at once)."""
         window_problems = list(grant.window_problems)
         if recheck_window and grant.starts_at > at:
             government_start = await windows.earliest_government_start(
@@ -213,7 +215,8 @@ class Grants:
             )
             window_problems = windows.problems_for(grant, model, government_start)
         rule_problems = designation.problems_for(model, OrgKind(grant.grantee_kind))
-        report = await gates.evaluate(self.unit.session, organisation=organisation, model=model, at=at)
+        report = (reports[organisation.id] if reports is not None and organisation.id in reports
+                  else await gates.evaluate(self.unit.session, organisation=organisation, model=model, at=at))  # fmt: skip
         lapses = dict(report.lapses)
         government_from = None
         if grant.grantee_kind == OrgKind.PARTNER.value:
@@ -271,6 +274,7 @@ class Grants:
         reason: str | None = None,
         quiet: bool = False,
         coverage: dict[uuid.UUID, Coverage] | None = None,
+        reports: Mapping[uuid.UUID, gates.GateReport] | None = None,
     ) -> bool:
         """Re-evaluate a (locked) grant's rules as of now, then store its facts and state.
 
@@ -278,7 +282,7 @@ class Grants:
         event carries its first state)."""
         now = self.unit.now()
         findings = await self.find(grant, model=model, organisation=organisation, at=now,
-                                   recheck_window=recheck_window, coverage=coverage)  # fmt: skip
+                                   recheck_window=recheck_window, coverage=coverage, reports=reports)  # fmt: skip
         findings.store(grant)
         if quiet:
             facts = GrantFacts.of(grant)
