@@ -6,12 +6,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import select
 
-from accessdesk.db.tables import OAuthClient
+from accessdesk.db.tables import AccessGrant, OAuthClient
 from accessdesk.domain.credentials import Credentials, count_issuance
 from accessdesk.domain.errors import NotFound
 from accessdesk.domain.grants import Grants
-from accessdesk.domain.readiness import Check, Readiness, Stage, Whose, stage_of, whose
+from accessdesk.domain.readiness import (
+    Check,
+    Readiness,
+    Stage,
+    Whose,
+    live_credentials_sql,
+    stage_of,
+    stage_sql,
+    whose,
+)
 from accessdesk.domain.vocabulary import Tier, Vetting
 from tests.support.oauth import SETTINGS
 from tests.support.scenes import partner_member, rival_developer
@@ -42,6 +53,18 @@ def stages(found) -> list[tuple[str, Stage]]:
     return [(row.model_name, row.stage) for row in found.grants] + [(n.model_name, n.stage) for n in found.nominations]
 
 
+async def same_in_sql(world, found) -> None:
+    """Each grant's stage as the database counts it (readiness.stage_sql, the programme's counts) is the one
+    stage_of gives it."""
+    credentials = live_credentials_sql()
+    stage = stage_sql(world.now, live_credentials=sa.func.coalesce(credentials.c.live, 0),
+                      last_token_at=credentials.c.last_used_at)  # fmt: skip
+    for row in found.grants:
+        stmt = (select(stage).select_from(AccessGrant).outerjoin(credentials, credentials.c.grant_id == AccessGrant.id)
+                .where(AccessGrant.id == row.grant.id))  # fmt: skip
+        assert Stage((await world.unit.session.exec(stmt)).one()) == row.stage
+
+
 async def test_a_grant_walks_the_path_from_nominated_to_ready(world, readiness, credentials):
     await world.government_ready()
     await world.government_grant()
@@ -52,22 +75,27 @@ async def test_a_grant_walks_the_path_from_nominated_to_ready(world, readiness, 
     grant = await world.approve_both(nomination)
     found = await readiness.of_organisation(admin)
     assert stages(found) == [("Atlas", Stage.APPROVED)]
+    await same_in_sql(world, found)
     assert [(r.code, r.whose) for r in found.grants[0].reasons] == [("window_not_started", Whose.TIME)]
 
     world.clock.advance(timedelta(days=2))
-    assert stages(await readiness.of_organisation(admin)) == [("Atlas", Stage.READY_TO_PROVISION)]
+    assert stages(found := await readiness.of_organisation(admin)) == [("Atlas", Stage.READY_TO_PROVISION)]
+    await same_in_sql(world, found)
 
     issued = await credentials.create(actor=admin, grant_id=grant.id, name="ci")
-    assert stages(await readiness.of_organisation(admin)) == [("Atlas", Stage.CREDENTIALS_ISSUED)]
+    assert stages(found := await readiness.of_organisation(admin)) == [("Atlas", Stage.CREDENTIALS_ISSUED)]
+    await same_in_sql(world, found)
 
     await count_issuance(world.unit, issued.client.id, at=world.now)
     await world.unit.commit()
-    [row] = (await readiness.of_organisation(admin)).grants
+    [row] = (found := await readiness.of_organisation(admin)).grants
     assert (row.stage, row.live_credentials, row.last_token_at) == (Stage.READY, 1, world.now)
     assert row.words == "ready: tokens are being issued"
+    await same_in_sql(world, found)
 
     await Grants(world.unit).revoke(actor=world.gov_approver, grant_id=grant.id, reason="Ended early.")
-    assert stages(await readiness.of_organisation(admin)) == [("Atlas", Stage.ENDED)]
+    assert stages(found := await readiness.of_organisation(admin)) == [("Atlas", Stage.ENDED)]
+    await same_in_sql(world, found)
 
 
 async def test_a_blocked_grant_says_what_the_grantee_owes_and_what_it_waits_for(world, readiness):
@@ -76,8 +104,9 @@ async def test_a_blocked_grant_says_what_the_grantee_owes_and_what_it_waits_for(
     organisation, admin = await world.partner(name="westwind", nda=False)
     await world.approve_both(await world.nominate(organisation, start=timedelta(days=1)))
     world.clock.advance(timedelta(days=2))
-    [row] = (await readiness.of_organisation(admin)).grants
+    [row] = (found := await readiness.of_organisation(admin)).grants
     assert row.stage == Stage.BLOCKED
+    await same_in_sql(world, found)
     assert [(r.code, r.whose) for r in row.reasons] == [("nda_missing", Whose.GRANTEE)]
     assert [r.code for r in row.owed_by_grantee] == ["nda_missing"]
     assert row.reasons[0].words == "the current major version of the NDA has not been accepted"
@@ -90,8 +119,9 @@ async def test_a_partner_grant_waiting_for_the_government_is_the_governments_mov
     await world.approve_both(await world.nominate(organisation, start=timedelta(days=3)))
     await Grants(world.unit).revoke(actor=world.gov_admin, grant_id=government.id, reason="Paused.")
     world.clock.advance(timedelta(days=4))
-    [row] = (await readiness.of_organisation(admin)).grants
+    [row] = (found := await readiness.of_organisation(admin)).grants
     assert row.stage == Stage.BLOCKED
+    await same_in_sql(world, found)
     assert {(r.code, r.whose) for r in row.reasons} >= {("government_not_begun", Whose.GOVERNMENT)}
 
 

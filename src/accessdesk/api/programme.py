@@ -162,8 +162,8 @@ class StageOut(Struct, kw_only=True):
 
 
 class ReadinessOut(Struct, kw_only=True):
-    by_stage: dict[str, int]
-    grants: list[StageOut]
+    by_stage: dict[str, int]  # every grant not ended the caller may see, counted by stage
+    grants: list[StageOut]  # the blocked ones, with whose move each reason is (``GET /api/v1/readiness`` has them all)
 
 
 class FindingCountsOut(Struct, kw_only=True):

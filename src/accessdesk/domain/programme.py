@@ -46,7 +46,7 @@ from accessdesk.domain.grant_state import state_is_sql, state_sql
 from accessdesk.domain.grants import stored_answer
 from accessdesk.domain.obligations import AREA_LABELS, OK, RENEWAL_DUE, VETTING_OWED, standing_of
 from accessdesk.domain.queries import Queries
-from accessdesk.domain.readiness import PATH, GrantReadiness, Stage, stages_of
+from accessdesk.domain.readiness import GrantReadiness, Stage, live_credentials_sql, stage_sql, stages_of
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import (
     Area,
@@ -308,17 +308,10 @@ class ProgrammeOverview:
     credentials: CredentialCounts
     windows: list[Window]
     tokens: TokenIssuance
-    readiness: list[GrantReadiness]  # every grant not ended, in its stage (domain.readiness), by stage then name
+    stages: dict[Stage, int]  # how many grants are in each stage a grant not ended can be in (zeros included)
+    readiness: list[GrantReadiness]  # the blocked ones, in their stage (domain.readiness), by organisation
     findings: FindingCounts  # the findings on the model the reader may read (domain.finding_audience)
     consultation: ConsultationSummary | None  # None: the reader does not read the model's consultations
-
-    @property
-    def stages(self) -> dict[Stage, int]:
-        """How many grants are in each stage a grant not ended can be in (zeros included)."""
-        counts: dict[Stage, int] = {stage: 0 for stage in Stage if stage not in (Stage.NOMINATED, Stage.ENDED)}
-        for row in self.readiness:
-            counts[row.stage] += 1
-        return counts
 
     def cohort_name(self, cohort_id: uuid.UUID | None) -> str | None:
         return next((c.name for c in self.cohorts if c.id == cohort_id), None)
@@ -364,6 +357,7 @@ class Programme:
             credentials=await self._credentials(grants),
             windows=windows,
             tokens=await self._tokens(actor, model, windows, at),
+            stages=await self._stages(actor, model, at),
             readiness=await self._readiness(actor, model, at),
             findings=await Findings(self.unit).counts(actor, model.id),
             consultation=await self._consultation(actor, model, at),
@@ -391,18 +385,40 @@ class Programme:
                                    open=summary(is_open[0]) if is_open else None,
                                    last_decided=summary(decided[0]) if decided else None)  # fmt: skip
 
+    def _stage_of_grant(self, at: datetime) -> tuple[sa.ColumnElement[str], sa.Subquery]:
+        credentials = live_credentials_sql()
+        stage = stage_sql(at, live_credentials=sa.func.coalesce(credentials.c.live, 0),
+                          last_token_at=credentials.c.last_used_at)  # fmt: skip
+        return stage, credentials
+
+    async def _stages(self, actor: Actor, model: FrontierModel, at: datetime) -> dict[Stage, int]:
+        """How many of the model's grants the reader may see are in each stage a grant not ended can be in (zeros
+        included), counted in the database (``readiness.stage_sql``)."""
+        stage, credentials = self._stage_of_grant(at)
+        staged = (select(stage.label("stage")).select_from(AccessGrant)
+                  .outerjoin(credentials, credentials.c.grant_id == AccessGrant.id)
+                  .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant)).subquery())  # fmt: skip
+        counts: dict[Stage, int] = {s: 0 for s in Stage if s not in (Stage.NOMINATED, Stage.ENDED)}
+        rows = await self.unit.session.exec(select(staged.c.stage, sa.func.count()).group_by(staged.c.stage))
+        for value, n in rows.all():
+            if Stage(value) in counts:
+                counts[Stage(value)] = int(n)
+        return counts
+
     async def _readiness(self, actor: Actor, model: FrontierModel, at: datetime) -> list[GrantReadiness]:
-        """Each grant of the model the reader may see and that has not ended, in its stage: the same stages its
-        grantee sees on "Is my access ready?", blocked first, then by organisation."""
+        """The grants of the model the reader may see that are blocked, in their stage as their grantees see it on
+        "Is my access ready?", with whose move each reason is, by organisation: the list behind the count (the
+        others are on their grantee's page, and the overview does not grow with them)."""
+        stage, credentials = self._stage_of_grant(at)
         found = (await self.unit.session.exec(
             select(AccessGrant, Organisation).join(Organisation, col(Organisation.id) == AccessGrant.organisation_id)
-            .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant))
+            .outerjoin(credentials, credentials.c.grant_id == AccessGrant.id)
+            .where(AccessGrant.model_id == model.id, visibility.cases_filter(actor, AccessGrant),
+                   stage == Stage.BLOCKED.value)
         )).all()  # fmt: skip
-        order = {stage: i for i, stage in enumerate((Stage.BLOCKED, *PATH))}
         rows = await stages_of(self.unit, [grant for grant, _ in found], at=at, model_names={model.id: model.name},
                                organisations={o.id: o for _, o in found})  # fmt: skip
-        rows = [row for row in rows if row.stage != Stage.ENDED]
-        return sorted(rows, key=lambda r: (order.get(r.stage, len(order)), r.organisation_name.lower(), r.grant.starts_at))
+        return sorted(rows, key=lambda r: (r.organisation_name.lower(), r.grant.starts_at))
 
     async def _grant_states(self, actor: Actor, model: FrontierModel, at: datetime) -> dict[GrantState, int]:
         state = state_sql(at)

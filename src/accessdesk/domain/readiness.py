@@ -37,6 +37,7 @@ from accessdesk.domain.credentials import (
     plausible_client_id,
 )
 from accessdesk.domain.errors import NotFound
+from accessdesk.domain.grant_state import state_sql
 from accessdesk.domain.grants import Grants, Usability, stored_answer
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import GrantState, NominationState, Vetting
@@ -119,6 +120,34 @@ def stage_of(answer: Usability, *, live_credentials: int, last_token_at: datetim
     if last_token_at is None or last_token_at < starts_at:
         return Stage.CREDENTIALS_ISSUED
     return Stage.READY
+
+
+def stage_sql(at: datetime, *, live_credentials: sa.ColumnElement[int],
+              last_token_at: sa.ColumnElement[datetime | None]) -> sa.ColumnElement[str]:  # fmt: skip
+    """:func:`stage_of` in SQL over ``access_grants``' columns, for counts that must not load every grant: the
+    stored answer's state as ``grant_state.state_sql`` gives it, ``live_credentials`` the grant's credentials not
+    revoked and ``last_token_at`` the last token of any of them. A grant not usable whose only reason is that its
+    window has not started is approved: scheduled, or (no problem stored, nothing on file to lapse) held only by
+    its start."""
+    g = AccessGrant
+    state = state_sql(at)
+    only_waiting = sa.and_(col(g.has_problems).is_(False), col(g.gates_valid_until).is_(None), col(g.starts_at) > at)
+    return sa.case(
+        (state.in_([GrantState.EXPIRED.value, GrantState.REVOKED.value]), Stage.ENDED.value),
+        (sa.or_(state == GrantState.SCHEDULED.value, only_waiting), Stage.APPROVED.value),
+        (state != GrantState.ACTIVE.value, Stage.BLOCKED.value),
+        (live_credentials == 0, Stage.READY_TO_PROVISION.value),
+        (sa.or_(last_token_at.is_(None), last_token_at < col(g.starts_at)), Stage.CREDENTIALS_ISSUED.value),
+        else_=Stage.READY.value,
+    )
+
+
+def live_credentials_sql() -> sa.Subquery:
+    """Per grant, its credentials not revoked (``live``) and the last token any of them issued (``last_used_at``), as
+    :func:`stages_of` counts them: to join to ``access_grants`` (outer: a grant without one has none)."""
+    return (select(col(OAuthClient.grant_id).label("grant_id"), sa.func.count().label("live"),
+                   sa.func.max(OAuthClient.last_used_at).label("last_used_at"))
+            .where(col(OAuthClient.revoked_at).is_(None)).group_by(col(OAuthClient.grant_id)).subquery())  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
