@@ -481,8 +481,9 @@ class CoSelection:
         """:meth:`decide` on each nomination ``asked`` (its id, the verdict, the reason), in order, as if one after
         the other, in one transaction and a fixed number of queries however many there are: what refuses one
         decision (the nomination is not found or no longer pending, ``actor`` nominated it or has decided on it) is
-        answered in its place and writes nothing for it; what refuses them all (who decides, a reason missing) is
-        raised. Partner grants made by the same call share one evaluation of the government's access to the model
+        answered in its place and writes nothing for it; what refuses them all (who decides, a reason missing, a
+        nomination asked about twice) is raised. When every one is refused nothing is written and the transaction
+        is left to the caller, as a single refusal leaves it. Partner grants made by the same call share one evaluation of the government's access to the model
         (they cannot change it); a government grant or an extension is carried out on its own, in its place.
 
         Locks, in this order everywhere: the models (shared, so a kill switch waits for us), the grants being
@@ -493,6 +494,8 @@ class CoSelection:
             raise refused
         wanted = [(nomination_id, Verdict(verdict), decision_reason(Verdict(verdict), reason))
                   for nomination_id, verdict, reason in asked]  # fmt: skip
+        if len({nomination_id for nomination_id, _, _ in wanted}) != len(wanted):
+            raise Invalid("nominations", "a nomination is asked about more than once; a person decides on it once")
         delegation, principal = None, actor
         if on_behalf_of is not None and on_behalf_of != actor.user_id:
             delegation, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
@@ -658,6 +661,8 @@ class CoSelection:
             if prepared.shared:
                 prepared.government_start[model_id] = await windows.earliest_government_start(self.unit.session,
                                                                                               model_id)  # fmt: skip
+                # Read before anything is written: a query between the grants would flush half-made rows.
+                prepared.coverage[model_id] = await self.grants.government_coverage(model, at=at)
         return prepared
 
     async def _carry_out(
