@@ -6,15 +6,11 @@ partner its own part only, anyone else nothing. The evaluation findings are coun
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.db.tables import Cohort, Nomination, Organisation
 from accessdesk.domain.actor import Actor
@@ -36,6 +32,7 @@ from accessdesk.domain.vocabulary import (
     Role,
     Verdict,
 )
+from tests.support.domain import counting
 from tests.support.finding_scenes import red, reported
 from tests.support.oauth import SETTINGS
 from tests.support.scenes import rival_developer
@@ -319,20 +316,6 @@ async def test_a_model_never_in_consultation_has_no_round(world):
     model = await world.new_model("nova", designation=Designation.NOT_ASSESSED)
     seen = (await Programme(world.unit).overview(world.gov_admin, model.id)).consultation
     assert seen is not None and (seen.rounds, seen.open, seen.last_decided) == (0, None, None)
-
-
-@contextlib.contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001 - SQLAlchemy's hook
-        statements.append(statement)
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def grow(world, n: int, cohort_name: str) -> None:

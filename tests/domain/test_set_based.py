@@ -6,12 +6,11 @@ they store is what the single path stores."""
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import re
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +35,7 @@ from accessdesk.domain.errors import (
 from accessdesk.domain.frontier_models import FrontierModels
 from accessdesk.domain.organisations import Organisations
 from accessdesk.domain.vocabulary import Area, GrantState, NominationState, OrgKind, Role, Tier, Verdict
+from tests.support.domain import counting
 from tests.world import OPERATOR
 
 JUSTIFICATION = "Needed for pre-release evaluation."
@@ -94,21 +94,6 @@ def nothing() -> dict[str, int]:
 def shape(statement: str) -> str:
     """A statement on one line, its lists of parameters shortened: the same statement for 2 members or 12."""
     return re.sub(r"\((?:\$\d+::\w+|\?)(?:, (?:\$\d+::\w+|\?))*\)", "(…)", " ".join(statement.split()))[:160]
-
-
-@contextlib.contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database while inside."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001 - SQLAlchemy's hook
-        statements.append(statement)
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def statements_for(world, engine: AsyncEngine, call) -> list[str]:

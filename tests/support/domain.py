@@ -1,9 +1,14 @@
-"""What the domain's callers share: a refused call changes nothing (the fixture ``refused``). A plugin
-(``pytest_plugins`` in ``tests/conftest.py``)."""
+"""What the domain's callers share: a refused call changes nothing (the fixture ``refused``, a plugin through
+``pytest_plugins`` in ``tests/conftest.py``); the statements a call sends (``counting``)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accessdesk.db.tables import AccessGrant, Decision, Nomination, OutboxMessage
 
@@ -27,3 +32,18 @@ def refused(world):
         return caught.value
 
     return check
+
+
+@contextlib.contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database while inside."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001 - SQLAlchemy's hook
+        statements.append(statement)
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
