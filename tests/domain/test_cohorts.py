@@ -266,6 +266,37 @@ async def test_deciding_a_cohort_approves_all_but_those_rejected_each_decision_r
     assert (await audit.verify(world.unit.session)).ok
 
 
+async def outcomes_told(world) -> list[tuple[str, str, dict]]:
+    """The messages to people about a nomination's or a cohort's outcome: (topic, recipient, payload)."""
+    rows = await world.unit.session.exec(select(OutboxMessage).where(
+        col(OutboxMessage.topic).in_(["nomination.approved", "nomination.rejected", "cohort.outcome"]))
+        .order_by(col(OutboxMessage.queued_seq)))  # fmt: skip
+    return [(m.topic, m.recipient, m.payload) for m in rows.all()]
+
+
+async def test_the_nominator_hears_of_a_cohort_decision_once_not_once_per_member(world):
+    await world.government_ready()
+    await world.government_grant()
+    members = [o for o, _ in await partners(world, 4)]
+    result = await cohort_of(world, members)
+    cohorts = Cohorts(world.unit)
+    earlier = len(await outcomes_told(world))  # the government's own grant
+    await cohorts.decide_cohort(actor=world.dev_approver, cohort_id=result.cohort.id)
+    assert (await outcomes_told(world))[earlier:] == []  # no member decided for good yet
+    by_org = {m.organisation.id: m.nomination for m in result.nominated if m.nomination is not None}
+    # One member decided on its own first: its nominator hears of it alone, as of any nomination.
+    single = await CoSelection(world.unit).decide(actor=world.gov_approver2, nomination_id=by_org[members[3].id].id,
+                                                  verdict=Verdict.APPROVE)  # fmt: skip
+    assert single.grant is not None
+    await cohorts.decide_cohort(actor=world.gov_approver, cohort_id=result.cohort.id,
+                                reject={members[0].id: "Export controls."})  # fmt: skip
+    told = (await outcomes_told(world))[earlier:]
+    nominator = f"user:{world.dev_nominator.user_id}"
+    assert [(topic, to) for topic, to, _ in told] == [("nomination.approved", nominator), ("cohort.outcome", nominator)]
+    assert told[1][2] == {"cohort_id": str(result.cohort.id), "by": str(world.gov_approver.user_id), "granted": 2,
+                          "rejected": 1}  # fmt: skip
+
+
 async def test_members_no_longer_pending_or_already_decided_are_reported_and_the_rest_decided(world):
     members = [o for o, _ in await partners(world, 4)]
     result = await cohort_of(world, members)

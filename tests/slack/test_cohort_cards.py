@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
-from accessdesk.db.tables import Decision, OutboxMessage, SlackCard, SlackCohortCard
+from accessdesk.db.tables import Decision, OutboxMessage, SlackCard, SlackCohortCard, SlackLink
 from accessdesk.domain.cohorts import CohortNominated, Cohorts
 from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.errors import Forbidden
@@ -184,6 +184,22 @@ async def test_a_cohort_decision_edits_the_card_once_not_once_per_member(world, 
         "This approves, for your side, each of the 5 pending members of “Wave one” that you may decide on, each as "
         "its own decision. A developer approval completes 0 of them, a government one 5: those get access. Members "
         "you nominated or decided are skipped.")  # fmt: skip
+
+
+async def test_the_nominator_gets_one_direct_message_for_a_cohort_decision(world, fake_slack: FakeSlack):
+    cohort = await posted_cohort(world, fake_slack, 5)
+    world.unit.session.add(SlackLink(slack_user_id="U0NORA", user_id=world.dev_nominator.person_id, linked_at=world.now))
+    await world.unit.commit()
+    await Cohorts(world.unit).decide_cohort(actor=world.dev_approver, cohort_id=cohort.cohort.id)
+    await deliver_outbox(world.unit, notifier_on(fake_slack))
+    fake_slack.calls.clear()
+    first = members_of(cohort)[0]
+    await Cohorts(world.unit).decide_cohort(actor=world.gov_approver, cohort_id=cohort.cohort.id,
+                                            reject={first: "Export controls."})  # fmt: skip
+    await deliver_outbox(world.unit, notifier_on(fake_slack))
+    told = [c.body["text"] for c in fake_slack.calls_to(POST) if c.body["channel"] == "U0NORA"]
+    assert told == [f"Your cohort Wave one for Atlas: Gov1's decision made 4 granted (both sides have approved) and 1 "
+                    f"rejected (<{CONSOLE}/console/cohorts/{cohort.cohort.id}|details in accessdesk>)"]  # fmt: skip
 
 
 def test_approve_all_asks_first_within_slacks_limits():

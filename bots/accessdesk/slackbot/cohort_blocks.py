@@ -156,6 +156,18 @@ def cohort_decided_note(name: str, payload: Mapping[str, Any]) -> str:
             f"({counts['granted']} of them now granted), {counts['rejected']} rejected, {counts['refused']} refused")  # fmt: skip
 
 
+def cohort_outcome_message(cohort: Cohort, *, model: FrontierModel, by: str, payload: Mapping[str, Any],
+                           console_url: str) -> str:  # fmt: skip
+    """The nominator's one direct message when a cohort decision decides members of their cohort for good (a
+    member decided on its own is told of alone, as any nomination)."""
+    granted, rejected = int(payload.get("granted") or 0), int(payload.get("rejected") or 0)
+    parts = [f"{granted} granted (both sides have approved)" if granted else "",
+             f"{rejected} rejected" if rejected else ""]  # fmt: skip
+    link = f"<{cohort_url(console_url, cohort.id)}|details in accessdesk>"
+    return (f"Your cohort {escape(cohort.name)} for {escape(model.name)}: {escape(by)}'s decision made "
+            f"{' and '.join(p for p in parts if p)} ({link})")
+
+
 def approve_all_result(decided: CohortDecided) -> str:
     """What "Approve all" did, member by member, for the clicker alone: how many were approved and granted, and
     each refusal with its reason, members grouped by reason."""

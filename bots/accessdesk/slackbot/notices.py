@@ -10,11 +10,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from accessdesk.db.tables import AccessGrant, FrontierModel, Nomination, Organisation, OutboxMessage
+from accessdesk.db.tables import AccessGrant, Cohort, FrontierModel, Nomination, Organisation, OutboxMessage, User
 from accessdesk.domain.transitions import expired_before_start, how_it_lapsed
 from accessdesk.domain.unit import Unit
 from accessdesk.domain.vocabulary import NominationState
-from accessdesk.slackbot import blocks, consultation_notices, times
+from accessdesk.slackbot import blocks, cohort_blocks, consultation_notices, times
 
 OUTCOMES = frozenset({"nomination.approved", "nomination.rejected", "nomination.lapsed", "nomination.withdrawn"})
 AREAS = {"confidentiality": "confidentiality", "cybersecurity": "cybersecurity", "insider_risk": "insider risk",
@@ -42,6 +42,12 @@ async def text_of(unit: Unit, message: OutboxMessage, console_url: str) -> str:
         if nomination.state == NominationState.LAPSED.value and expired_before_start(nomination):
             said += " Its window had not started: if the access is still needed, it can be asked for again."
         return said
+    if topic == "cohort.outcome":
+        cohort = await unit.get(Cohort, uuid.UUID(str(payload["cohort_id"])))
+        model = await unit.get(FrontierModel, cohort.model_id)
+        by = await unit.session.get(User, uuid.UUID(str(payload["by"]))) if payload.get("by") else None
+        return cohort_blocks.cohort_outcome_message(cohort, model=model, by=by.name if by else "Someone",
+                                                    payload=payload, console_url=console_url)  # fmt: skip
     if topic.startswith("reminder."):
         return reminder_text(topic, payload, console_url=console_url)
     if topic == "grant.revoked":

@@ -319,7 +319,8 @@ class Cohorts:
             wanted.append((nomination, organisation_name, verdict, reason))
         members = Nested(self.unit)
         outcomes = await CoSelection(members).decide_all(
-            actor=actor, asked=[(nomination.id, verdict, reason) for nomination, _, verdict, reason in wanted])
+            actor=actor, asked=[(nomination.id, verdict, reason) for nomination, _, verdict, reason in wanted],
+            tell_nominators=False)  # the nominator hears of the cohort once, below, not once per member
         decided = [MemberDecided(nomination, name, verdict, reason, refusal=outcome) if isinstance(outcome, DomainError)
                    else MemberDecided(outcome.nomination, name, verdict, reason, outcome=outcome)
                    for (nomination, name, verdict, reason), outcome in zip(wanted, outcomes, strict=True)]  # fmt: skip
@@ -330,6 +331,11 @@ class Cohorts:
             self.unit.notify(topic="cohort.decided", recipient=approvers(model.id),
                              payload={"cohort_id": cohort.id, "by": actor.user_id, **counts},
                              dedupe_key=f"cohort.decided:{cohort.id}:{uuid.uuid4()}")  # fmt: skip
+            if counts["granted"] or counts["rejected"]:  # members decided for good: their nominator is told, once
+                self.unit.notify(topic="cohort.outcome", recipient=f"user:{cohort.nominated_by}",
+                                 payload={"cohort_id": cohort.id, "by": actor.user_id, "granted": counts["granted"],
+                                          "rejected": counts["rejected"]},
+                                 dedupe_key=f"cohort.outcome:{cohort.id}:{uuid.uuid4()}")  # fmt: skip
         await self.unit.commit()
         decided.sort(key=lambda d: d.organisation_name.lower())
         return CohortDecided(members=decided, summary=await self.summary(actor, cohort.id))

@@ -476,14 +476,15 @@ class CoSelection:
 
     async def decide_all(
         self, *, actor: Actor, asked: Sequence[tuple[uuid.UUID, Verdict, str | None]], reason_shared: bool = False,
-        on_behalf_of: uuid.UUID | None = None,
+        on_behalf_of: uuid.UUID | None = None, tell_nominators: bool = True,
     ) -> list[Outcome | DomainError]:  # fmt: skip
         """:meth:`decide` on each nomination ``asked`` (its id, the verdict, the reason), in order, as if one after
         the other, in one transaction and a fixed number of queries however many there are: what refuses one
         decision (the nomination is not found or no longer pending, ``actor`` nominated it or has decided on it) is
         answered in its place and writes nothing for it; what refuses them all (who decides, a reason missing, a
         nomination asked about twice) is raised. When every one is refused nothing is written and the transaction
-        is left to the caller, as a single refusal leaves it. Partner grants made by the same call share one evaluation of the government's access to the model
+        is left to the caller, as a single refusal leaves it. ``tell_nominators``: each nominator is sent the outcome
+        of their nomination once it is decided (False: the caller tells them at once, as a cohort does). Partner grants made by the same call share one evaluation of the government's access to the model
         (they cannot change it); a government grant or an extension is carried out on its own, in its place.
 
         Locks, in this order everywhere: the models (shared, so a kill switch waits for us), the grants being
@@ -545,6 +546,7 @@ class CoSelection:
                 nomination, model=models[nomination.model_id], side=sides[place], verdict=verdict, reason=reason,
                 reason_shared=reason_shared, actor=actor, principal=principal, delegation=delegation,
                 grant=grants.get(nomination.grant_id) if nomination.grant_id else None, prepared=prepared, now=now,
+                tell_nominator=tell_nominators,
             )  # fmt: skip
         if deciding:
             await self.unit.commit()
@@ -553,7 +555,7 @@ class CoSelection:
     async def _record(
         self, nomination: Nomination, *, model: FrontierModel, side: Side, verdict: Verdict, reason: str | None,
         reason_shared: bool, actor: Actor, principal: Actor, delegation: Delegation | None,
-        grant: AccessGrant | None, prepared: _Prepared, now: datetime,
+        grant: AccessGrant | None, prepared: _Prepared, now: datetime, tell_nominator: bool,
     ) -> Outcome:  # fmt: skip
         """One decision on a locked nomination the rules let ``actor`` decide, and what it makes happen."""
         decision = Decision(
@@ -597,7 +599,7 @@ class CoSelection:
             payload={"nomination_id": nomination.id, "decision_id": decision.id, "state": nomination.state},
             dedupe_key=f"nomination.decision:{decision.id}",
         )
-        if final:
+        if final and tell_nominator:
             self.unit.notify(
                 topic=f"nomination.{nomination.state}",
                 recipient=f"user:{nomination.nominated_by}",
