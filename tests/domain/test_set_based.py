@@ -287,7 +287,8 @@ async def test_decide_all_asked_twice_about_one_nomination_refuses_the_call_and_
 # ---- a fixed number of queries -------------------------------------------------------------------------------
 
 
-STEPS = ["nominate_all", "decide_all: the developer's approvals", "decide_all: the government's approvals, grants made"]
+STEPS = ["nominate_all", "decide_all: the developer's approvals", "decision_effects: the government's, previewed",
+         "decide_all: the government's approvals, grants made"]
 
 
 @pytest.mark.parametrize("measured", STEPS)
@@ -310,10 +311,14 @@ async def test_the_number_of_statements_does_not_grow_with_the_number_of_members
         async def developer(nominated: list[Any] = nominated, outcomes: list[Any] = outcomes) -> None:
             outcomes.extend(await coselection.decide_all(actor=world.dev_approver, asked=approving(nominated)))
 
+        async def preview(nominated: list[Any] = nominated, size: int = size) -> None:
+            effects = await coselection.decision_effects(actor=world.gov_approver, asked=approving(nominated))
+            assert [(type(e).__name__, getattr(e, "completes", None)) for e in effects] == [("DecisionEffect", True)] * size
+
         async def government(nominated: list[Any] = nominated, outcomes: list[Any] = outcomes) -> None:
             outcomes.extend(await coselection.decide_all(actor=world.gov_approver, asked=approving(nominated)))
 
-        steps: list[Callable[[], Awaitable[None]]] = [nominate, developer, government]
+        steps: list[Callable[[], Awaitable[None]]] = [nominate, developer, preview, government]
         for step, call in zip(STEPS, steps, strict=True):
             if step == measured:
                 statements[size] = await statements_for(world, engine, call())

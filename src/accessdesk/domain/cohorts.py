@@ -307,16 +307,11 @@ class Cohorts:
         model = await self.unit.lock(FrontierModel, seen.id, shared=True)
         if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
-        asked = await self._asked(cohort, reject)
-        wanted: list[tuple[Nomination, str, Verdict, str | None]] = []
-        for nomination, organisation_name in await self._members_by_id(cohort.id):
-            verdict = Verdict.REJECT if nomination.id in asked else Verdict.APPROVE
-            try:  # a reason missing or too long: the request is wrong, not the member
-                reason = decision_reason(verdict, asked.get(nomination.id))
-            except Invalid as invalid:
-                await self.unit.rollback()
-                raise Invalid("reject", f"{organisation_name}: {invalid.message}") from invalid
-            wanted.append((nomination, organisation_name, verdict, reason))
+        try:
+            wanted = await self._wanted(cohort, reject)
+        except Invalid:
+            await self.unit.rollback()
+            raise
         members = Nested(self.unit)
         outcomes = await CoSelection(members).decide_all(
             actor=actor, asked=[(nomination.id, verdict, reason) for nomination, _, verdict, reason in wanted],
@@ -351,22 +346,31 @@ class Cohorts:
         side_of(actor, model)
         if not takes_nominations(model):
             raise ModelSwitchedOff(f"access to {model.slug} has been switched off")
-        asked = await self._asked(cohort, reject)
-        coselection = CoSelection(self.unit)
-        effects: list[MemberEffect] = []
-        for nomination, organisation_name in await self._members_by_id(cohort.id):
-            verdict, reason = (Verdict.REJECT, asked[nomination.id]) if nomination.id in asked else (Verdict.APPROVE, None)
-            try:
-                effect = await coselection.decision_effect(actor=actor, nomination_id=nomination.id, verdict=verdict,
-                                                           reason=reason)  # fmt: skip
-            except Invalid as invalid:
-                raise Invalid("reject", f"{organisation_name}: {invalid.message}") from invalid
-            except DomainError as refusal:
-                effects.append(MemberEffect(nomination, organisation_name, verdict, reason, refusal=refusal))
-                continue
-            effects.append(MemberEffect(nomination, organisation_name, verdict, reason, effect=effect))
+        wanted = await self._wanted(cohort, reject)
+        found = await CoSelection(self.unit).decision_effects(
+            actor=actor, asked=[(nomination.id, verdict, reason) for nomination, _, verdict, reason in wanted])
+        effects = [MemberEffect(nomination, name, verdict, reason, refusal=effect) if isinstance(effect, DomainError)
+                   else MemberEffect(nomination, name, verdict, reason, effect=effect)
+                   for (nomination, name, verdict, reason), effect in zip(wanted, found, strict=True)]  # fmt: skip
         effects.sort(key=lambda e: e.organisation_name.lower())
         return effects
+
+    async def _wanted(
+        self, cohort: Cohort, reject: Mapping[uuid.UUID, str] | None
+    ) -> list[tuple[Nomination, str, Verdict, str | None]]:
+        """Each member (its nomination, its organisation's name) in the order of ids, with the verdict asked of it
+        and its reason as recorded: approved, or rejected with the reason ``reject`` gives. A reason missing or too
+        long refuses the whole, naming the member: the request is wrong, not the member."""
+        asked = await self._asked(cohort, reject)
+        wanted: list[tuple[Nomination, str, Verdict, str | None]] = []
+        for nomination, organisation_name in await self._members_by_id(cohort.id):
+            verdict = Verdict.REJECT if nomination.id in asked else Verdict.APPROVE
+            try:
+                reason = decision_reason(verdict, asked.get(nomination.id))
+            except Invalid as invalid:
+                raise Invalid("reject", f"{organisation_name}: {invalid.message}") from invalid
+            wanted.append((nomination, organisation_name, verdict, reason))
+        return wanted
 
     async def _asked(self, cohort: Cohort, reject: Mapping[uuid.UUID, str] | None) -> dict[uuid.UUID, str]:
         """``reject``'s keys (a member's nomination id or organisation id) as nomination ids; a key that names no

@@ -253,6 +253,22 @@ class _Prepared:
     coverage: dict[uuid.UUID, Coverage] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """What :meth:`CoSelection._judge_all` found: per place asked, its refusal (None: it may be decided), and for
+    those not refused before the nominations were read, the side deciding."""
+
+    wanted: list[tuple[uuid.UUID, Verdict, str | None]]  # the nomination, the verdict, the reason as recorded
+    refusals: list[DomainError | None]
+    sides: dict[int, Side]
+    nominations: dict[uuid.UUID, Nomination]  # locked when judged for a decision
+    models: dict[uuid.UUID, FrontierModel]
+    grants: dict[uuid.UUID, AccessGrant]  # the grants being extended, locked (for a decision only)
+    principal: Actor
+    delegation: Delegation | None
+    now: datetime
+
+
 Locked = TypeVar("Locked", AccessGrant, Nomination)
 
 
@@ -491,6 +507,34 @@ class CoSelection:
         extended, then the nominations, each kind in the order of ids. A decision on a nomination that has left
         ``pending`` is a conflict.
         """
+        judged = await self._judge_all(actor=actor, asked=asked, on_behalf_of=on_behalf_of, lock=True)
+        wanted, sides, locked, models, now = judged.wanted, judged.sides, judged.nominations, judged.models, judged.now
+        results: list[Outcome | DomainError | None] = list(judged.refusals)
+        deciding = [place for place in sides if results[place] is None]
+        prepared = await self._prepare([locked[wanted[p][0]] for p in deciding
+                                        if wanted[p][1] == Verdict.APPROVE
+                                        and approval_completes(locked[wanted[p][0]], sides[p])], models, now)  # fmt: skip
+        for place in deciding:
+            nomination_id, verdict, reason = wanted[place]
+            nomination = locked[nomination_id]
+            results[place] = await self._record(
+                nomination, model=models[nomination.model_id], side=sides[place], verdict=verdict, reason=reason,
+                reason_shared=reason_shared, actor=actor, principal=judged.principal, delegation=judged.delegation,
+                grant=judged.grants.get(nomination.grant_id) if nomination.grant_id else None, prepared=prepared,
+                now=now, tell_nominator=tell_nominators,
+            )  # fmt: skip
+        if deciding:
+            await self.unit.commit()
+        return _answered(results)
+
+    async def _judge_all(
+        self, *, actor: Actor, asked: Sequence[tuple[uuid.UUID, Verdict, str | None]], on_behalf_of: uuid.UUID | None,
+        lock: bool,
+    ) -> _Judged:  # fmt: skip
+        """Every rule a decision by ``actor`` (in ``on_behalf_of``'s name) on each nomination ``asked`` must pass,
+        in :meth:`decide`'s order, in a fixed number of queries: what refuses them all raised, each one's own
+        refusal in its place. ``lock``: hold the models (shared), the grants being extended and the nominations, in
+        that order and each in the order of ids, for a decision to follow; else only read them (a preview)."""
         if (refused := decider_refused(actor)) is not None:
             raise refused
         wanted = [(nomination_id, Verdict(verdict), decision_reason(Verdict(verdict), reason))
@@ -501,15 +545,16 @@ class CoSelection:
         if on_behalf_of is not None and on_behalf_of != actor.user_id:
             delegation, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
             principal = principal.with_request_id(actor.request_id)
-        results: list[Outcome | DomainError | None] = [None] * len(wanted)
+        refusals: list[DomainError | None] = [None] * len(wanted)
         seen = await self._nominations([nomination_id for nomination_id, _, _ in wanted])
         models: dict[uuid.UUID, FrontierModel] = {}
         for model_id in sorted({n.model_id for n in seen.values()}):
-            models[model_id] = await self.unit.lock(FrontierModel, model_id, shared=True)
+            models[model_id] = await (self.unit.lock(FrontierModel, model_id, shared=True) if lock
+                                      else self.unit.get(FrontierModel, model_id))  # fmt: skip
         sides: dict[int, Side] = {}
         for place, (nomination_id, _, _) in enumerate(wanted):
             if (found := seen.get(nomination_id)) is None:
-                results[place] = NotFound(f"nomination {nomination_id} not found")
+                refusals[place] = NotFound(f"nomination {nomination_id} not found")
                 continue
             model = models[found.model_id]
             try:
@@ -517,15 +562,18 @@ class CoSelection:
                                    nomination_id)  # fmt: skip
                 sides[place] = Side(side_of(principal, model))
             except DomainError as unseen:
-                results[place] = unseen
-        extended = sorted({grant_id for p in sides if (grant_id := seen[wanted[p][0]].grant_id) is not None})
-        grants = {grant.id: grant for grant in await self._lock_ids(AccessGrant, extended)}
-        locked = {n.id: n for n in await self._lock_ids(Nomination, sorted({wanted[p][0] for p in sides}))}
+                refusals[place] = unseen
+        grants: dict[uuid.UUID, AccessGrant] = {}
+        nominations = {wanted[p][0]: seen[wanted[p][0]] for p in sides}
+        if lock:
+            extended = sorted({grant_id for p in sides if (grant_id := seen[wanted[p][0]].grant_id) is not None})
+            grants = {grant.id: grant for grant in await self._lock_ids(AccessGrant, extended)}
+            nominations = {n.id: n for n in await self._lock_ids(Nomination, sorted(nominations))}
         now = self.unit.now()
-        earlier = await self._decided_by(list(locked), principal, actor)
+        earlier = await self._decided_by(list(nominations), principal, actor)
         for place in sides:
             nomination_id, verdict, _ = wanted[place]
-            nomination = locked[nomination_id]
+            nomination = nominations[nomination_id]
             counted = _counted(earlier.get(nomination_id, []), principal, actor)
             model = models[nomination.model_id]
             refusal = decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)
@@ -534,23 +582,9 @@ class CoSelection:
                     refusal = SelfDecision("you nominated this; someone else must decide on it, in anyone's name")
                 elif counted is not None:
                     refusal = AlreadyDecided(counted)
-            results[place] = refusal or step_up_refused(actor, model, nomination, verdict, now)
-        deciding = [place for place in sides if results[place] is None]
-        prepared = await self._prepare([locked[wanted[p][0]] for p in deciding
-                                        if wanted[p][1] == Verdict.APPROVE
-                                        and approval_completes(locked[wanted[p][0]], sides[p])], models, now)  # fmt: skip
-        for place in deciding:
-            nomination_id, verdict, reason = wanted[place]
-            nomination = locked[nomination_id]
-            results[place] = await self._record(
-                nomination, model=models[nomination.model_id], side=sides[place], verdict=verdict, reason=reason,
-                reason_shared=reason_shared, actor=actor, principal=principal, delegation=delegation,
-                grant=grants.get(nomination.grant_id) if nomination.grant_id else None, prepared=prepared, now=now,
-                tell_nominator=tell_nominators,
-            )  # fmt: skip
-        if deciding:
-            await self.unit.commit()
-        return _answered(results)
+            refusals[place] = refusal or step_up_refused(actor, model, nomination, verdict, now)
+        return _Judged(wanted=wanted, refusals=refusals, sides=sides, nominations=nominations, models=models,
+                       grants=grants, principal=principal, delegation=delegation, now=now)  # fmt: skip
 
     async def _record(
         self, nomination: Nomination, *, model: FrontierModel, side: Side, verdict: Verdict, reason: str | None,
@@ -717,29 +751,21 @@ class CoSelection:
     ) -> DecisionEffect:  # fmt: skip
         """What ``actor``'s decision on the nomination (in ``on_behalf_of``'s name) would do now; refused as
         :meth:`decide` would refuse it (a stale sign-in included), changing nothing."""
-        verdict = Verdict(verdict)
-        decision_reason(verdict, reason)
-        nomination = await self.unit.get(Nomination, nomination_id, what="nomination")
-        model = await self.unit.get(FrontierModel, nomination.model_id)
-        visibility.require(visibility.can_see_case(actor, model, nomination.organisation_id), "nomination",
-                           nomination_id)  # fmt: skip
-        if (refused := decider_refused(actor)) is not None:
-            raise refused
-        delegated, principal = False, actor
-        if on_behalf_of is not None and on_behalf_of != actor.user_id:
-            _, principal = await Delegations(self.unit).acting_for(actor, on_behalf_of)
-            delegated = True
-        counted = await self._counted_on(nomination.id, principal, actor)
-        now = self.unit.now()
-        if (refusal := decision_refused(principal, nomination, model=model, decided=counted is not None, at=now)) is not None:
-            raise refusal
-        if delegated and nomination.nominated_by == actor.user_id:
-            raise SelfDecision("you nominated this; someone else must decide on it, in anyone's name")
-        if delegated and counted is not None:
-            raise AlreadyDecided(counted)
-        if (stale := step_up_refused(actor, model, nomination, verdict, now)) is not None:
-            raise stale
-        return approval_effect(nomination, Side(side_of(principal, model)))
+        (effect,) = await self.decision_effects(actor=actor, asked=[(nomination_id, Verdict(verdict), reason)],
+                                                on_behalf_of=on_behalf_of)  # fmt: skip
+        if isinstance(effect, DomainError):
+            raise effect
+        return effect
+
+    async def decision_effects(
+        self, *, actor: Actor, asked: Sequence[tuple[uuid.UUID, Verdict, str | None]],
+        on_behalf_of: uuid.UUID | None = None,
+    ) -> list[DecisionEffect | DomainError]:  # fmt: skip
+        """:meth:`decision_effect` for each of ``asked``, as :meth:`decide_all` would judge them (the same rules,
+        the same refusals in place or raised), in a fixed number of queries, locking and changing nothing."""
+        judged = await self._judge_all(actor=actor, asked=asked, on_behalf_of=on_behalf_of, lock=False)
+        return _answered([refusal or approval_effect(judged.nominations[judged.wanted[place][0]], judged.sides[place])
+                          for place, refusal in enumerate(judged.refusals)])  # fmt: skip
 
     async def allowed(self, actor: Actor, nomination: Nomination, decisions: list[Decision]) -> NominationActions:
         """What ``actor`` may do on ``nomination`` (one they can see, with its ``decisions``) now."""
