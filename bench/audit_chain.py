@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -58,7 +59,7 @@ class BareUnit(Unit):
             # is of the chain's work, not of ORM flush against Core.
             connection = await self.session.connection()
             for event in events:
-                await connection.execute(sa.insert(AuditEvent).values(**event.model_dump()))
+                await connection.execute(sa.insert(AuditEvent).values(**dataclasses.asdict(event)))
             await self.session.commit()
         except BaseException:
             await self.session.rollback()

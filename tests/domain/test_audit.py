@@ -103,7 +103,7 @@ async def test_events_carry_the_request_id_and_the_clock(world, clock):
 # Many events in one transaction (a cohort decision writes hundreds): appended together, chained as one by one.
 
 
-def queue(unit, n: int, tag: str) -> list[AuditEvent]:
+def queue(unit, n: int, tag: str) -> list[audit.Entry]:
     """Record ``n`` events on ``unit``; the queued event objects, in order (each carries its seq and hashes once
     committed)."""
     for i in range(n):

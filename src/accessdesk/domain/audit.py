@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -50,7 +50,32 @@ def snapshot(row: SQLModel, fields: Iterable[str] | None = None) -> dict[str, An
     return {name: jsonable(getattr(row, name)) for name in names}
 
 
-def _body(event: AuditEvent) -> dict[str, Any]:
+@dataclass(slots=True)
+class Entry:
+    """An audit event recorded in a unit of work and not yet appended: an ``audit_events`` row's fields as plain
+    values (a transaction may record hundreds, and a table model costs ten times as much to make).
+    :func:`append` gives it its place in the chain (``seq``, ``prev_hash``, ``hash``) and writes it."""
+
+    id: uuid.UUID
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+    request_id: str | None
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+
+Event = AuditEvent | Entry  # a stored event, or one on its way
+
+
+def _body(event: Event) -> dict[str, Any]:
     return {name: jsonable(getattr(event, name)) for name in _HASHED_FIELDS}
 
 
@@ -58,18 +83,18 @@ def _dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical(event: AuditEvent) -> bytes:
+def canonical(event: Event) -> bytes:
     return _dumps(_body(event)).encode()
 
 
-def chain_hash(prev_hash: str, event: AuditEvent) -> str:
+def chain_hash(prev_hash: str, event: Event) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 
 
 _SEQ_MARK = "\x00seq\x00"
 
 
-def _around_seq(event: AuditEvent) -> tuple[str, str]:
+def _around_seq(event: Event) -> tuple[str, str]:
     """The canonical text before and after the value of ``seq``, for a writer that learns ``seq`` in SQL."""
     text = _dumps({**_body(event), "seq": _SEQ_MARK})
     # The last occurrence: only system-set fields (subject id and type) follow ``seq`` in the sorted keys, so no
@@ -103,7 +128,7 @@ _APPEND_PG = sa.text(
 )
 
 
-async def append(session: AsyncSession, events: list[AuditEvent]) -> None:
+async def append(session: AsyncSession, events: Sequence[Event]) -> None:
     """Append ``events`` to the end of the chain, in the session's transaction, in their order.
 
     Called as the last step before commit so the head is held as briefly as possible. However many events there
@@ -143,7 +168,7 @@ _LOCK_HEAD_PG = sa.text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
 _APPENDED = sa.text("SELECT seq, id, prev_hash, hash FROM audit_events WHERE seq > :start ORDER BY seq")
 
 
-async def _append_sqlite(connection: AsyncConnection, events: list[AuditEvent]) -> None:
+async def _append_sqlite(connection: AsyncConnection, events: Sequence[Event]) -> None:
     if len(events) == 1:
         before, after = _around_seq(events[0])
         row = (await connection.execute(_ADVANCE_SQLITE, {"before": before, "after": after})).one()
@@ -167,7 +192,7 @@ async def _append_sqlite(connection: AsyncConnection, events: list[AuditEvent]) 
     await connection.execute(sa.insert(AuditEvent), [_row(event) for event in events])
 
 
-def _row(event: AuditEvent) -> dict[str, Any]:
+def _row(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in _COLUMNS.keys()}
 
 
@@ -181,7 +206,7 @@ _APPEND_PG = _APPEND_PG.bindparams(
 )
 
 
-def _pg_params(event: AuditEvent) -> dict[str, Any]:
+def _pg_params(event: Event) -> dict[str, Any]:
     before, after = _around_seq(event)
     return {"before": before, "after": after, "id": event.id, "at": event.at, "actor_id": event.actor_id,
             "actor": event.actor, "action": event.action, "subject_type": event.subject_type,
@@ -189,7 +214,7 @@ def _pg_params(event: AuditEvent) -> dict[str, Any]:
             "reason": event.reason, "request_id": event.request_id}  # fmt: skip
 
 
-async def _append_postgresql(connection: AsyncConnection, events: list[AuditEvent]) -> None:
+async def _append_postgresql(connection: AsyncConnection, events: Sequence[Event]) -> None:
     if len(events) == 1:
         row = (await connection.execute(_APPEND_PG, _pg_params(events[0]))).one()
         events[0].seq, events[0].prev_hash, events[0].hash = row.seq, row.prev_hash, row.hash

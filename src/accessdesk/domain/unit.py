@@ -14,7 +14,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from accessdesk.clock import Clock
-from accessdesk.db.tables import AuditEvent, OutboxMessage
+from accessdesk.db.tables import OutboxMessage
 from accessdesk.domain import audit
 from accessdesk.domain.actor import Actor
 from accessdesk.domain.errors import NotFound
@@ -52,7 +52,7 @@ class Unit:
         self._session = session if isinstance(session, AsyncSession) else None
         self._make_session = None if isinstance(session, AsyncSession) else session
         self.clock = clock
-        self._events: list[AuditEvent] = []
+        self._events: list[audit.Entry] = []
         # Every outbox message this unit wrote, committed or not: a caller may deliver its own at once
         # (transitions.deliver_outbox's ``only``) rather than wait for the worker.
         self.queued: list[uuid.UUID] = []
@@ -120,8 +120,8 @@ class Unit:
             subject_type = subject_type or subject.__tablename__
             subject_id = subject_id or subject.id
         self._events.append(
-            AuditEvent(
-                seq=0,
+            audit.Entry(
+                id=uuid.uuid4(),
                 at=self.now(),
                 actor_id=actor.user_id,
                 actor=actor.label,
@@ -132,8 +132,6 @@ class Unit:
                 after=audit.jsonable(after) if after is not None else None,
                 reason=reason,
                 request_id=actor.request_id,
-                prev_hash="",
-                hash="",
             )
         )
 
