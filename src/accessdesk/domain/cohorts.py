@@ -246,10 +246,10 @@ class Cohorts:
                 continue
             partners.append((entry.text, organisation))
         members = Nested(self.unit)
-        try:
+        try:  # the members are announced once, as the cohort (below), not one by one
             made = await CoSelection(members).nominate_all(
                 actor=actor, model_id=model.id, organisation_ids=[o.id for _, o in partners], starts_at=starts_at,
-                ends_at=ends_at, actions=actions, justification=justification, cohort_id=cohort.id)  # fmt: skip
+                ends_at=ends_at, actions=actions, justification=justification, cohort_id=cohort.id, notices=False)
         except DomainError:
             await self.unit.rollback()
             raise
@@ -315,7 +315,7 @@ class Cohorts:
         members = Nested(self.unit)
         outcomes = await CoSelection(members).decide_all(
             actor=actor, asked=[(nomination.id, verdict, reason) for nomination, _, verdict, reason in wanted],
-            tell_nominators=False)  # the nominator hears of the cohort once, below, not once per member
+            notices=False)  # the channels and the nominator hear of the cohort's decision once, below
         decided = [MemberDecided(nomination, name, verdict, reason, refusal=outcome) if isinstance(outcome, DomainError)
                    else MemberDecided(outcome.nomination, name, verdict, reason, outcome=outcome)
                    for (nomination, name, verdict, reason), outcome in zip(wanted, outcomes, strict=True)]  # fmt: skip

@@ -313,12 +313,15 @@ class CoSelection:
         justification: str,
         cohort_id: uuid.UUID | None = None,
         reconsiders_id: uuid.UUID | None = None,
+        notices: bool = True,
     ) -> list[Nomination | DomainError]:
         """:meth:`nominate` for each organisation, in order, as if one after the other, in one transaction and a
         fixed number of queries however many there are. What is about one organisation alone is answered in its
         place and writes nothing for it: it does not exist, may not be nominated, or already has a nomination or a
         grant overlapping the window (one made earlier in the list included). What they all share (who nominates,
-        the model, the window, the actions, the justification) refuses them all: raised, nothing written."""
+        the model, the window, the actions, the justification) refuses them all: raised, nothing written.
+        ``notices``: each nomination is announced to the model's approvers (False: the caller announces them all at
+        once, as a cohort does)."""
         actor.require(Permission.NOMINATIONS_CREATE, "only nominators, approvers and admins can nominate")
         model = await self.unit.get(FrontierModel, model_id, what="model")
         visibility.require(visibility.can_see_model(actor, model), "model", model_id)
@@ -370,7 +373,7 @@ class CoSelection:
             # The same organisation again further down the list overlaps this one.
             overlapping[organisation.id] = _overlap("nomination", "a pending nomination", nomination.id, starts_at,
                                                     ends_at)  # fmt: skip
-            self._opened(nomination, actor=actor, model=model)
+            self._opened(nomination, actor=actor, model=model, notice=notices)
             made[place] = nomination
         await self.unit.commit()
         return _answered(made)
@@ -430,9 +433,11 @@ class CoSelection:
         await self.unit.commit()
         return nomination
 
-    def _opened(self, nomination: Nomination, *, actor: Actor, model: FrontierModel) -> None:
+    def _opened(self, nomination: Nomination, *, actor: Actor, model: FrontierModel, notice: bool = True) -> None:
         self.unit.session.add(nomination)
         self.unit.record(actor=actor, action="nomination.created", subject=nomination, after=snapshot(nomination))
+        if not notice:
+            return
         self.unit.notify(
             topic="nomination.created",
             recipient=approvers(model.id),
@@ -492,15 +497,16 @@ class CoSelection:
 
     async def decide_all(
         self, *, actor: Actor, asked: Sequence[tuple[uuid.UUID, Verdict, str | None]], reason_shared: bool = False,
-        on_behalf_of: uuid.UUID | None = None, tell_nominators: bool = True,
+        on_behalf_of: uuid.UUID | None = None, notices: bool = True,
     ) -> list[Outcome | DomainError]:  # fmt: skip
         """:meth:`decide` on each nomination ``asked`` (its id, the verdict, the reason), in order, as if one after
         the other, in one transaction and a fixed number of queries however many there are: what refuses one
         decision (the nomination is not found or no longer pending, ``actor`` nominated it or has decided on it) is
         answered in its place and writes nothing for it; what refuses them all (who decides, a reason missing, a
         nomination asked about twice) is raised. When every one is refused nothing is written and the transaction
-        is left to the caller, as a single refusal leaves it. ``tell_nominators``: each nominator is sent the outcome
-        of their nomination once it is decided (False: the caller tells them at once, as a cohort does). Partner grants made by the same call share one evaluation of the government's access to the model
+        is left to the caller, as a single refusal leaves it. ``notices``: each decision is announced to the model's
+        approvers, and each nominator told of their nomination's outcome (False: the caller tells them of all these
+        decisions at once, as a cohort does). Partner grants made by the same call share one evaluation of the government's access to the model
         (they cannot change it); a government grant or an extension is carried out on its own, in its place.
 
         Locks, in this order everywhere: the models (shared, so a kill switch waits for us), the grants being
@@ -521,7 +527,7 @@ class CoSelection:
                 nomination, model=models[nomination.model_id], side=sides[place], verdict=verdict, reason=reason,
                 reason_shared=reason_shared, actor=actor, principal=judged.principal, delegation=judged.delegation,
                 grant=judged.grants.get(nomination.grant_id) if nomination.grant_id else None, prepared=prepared,
-                now=now, tell_nominator=tell_nominators,
+                now=now, notices=notices,
             )  # fmt: skip
         if deciding:
             await self.unit.commit()
@@ -589,7 +595,7 @@ class CoSelection:
     async def _record(
         self, nomination: Nomination, *, model: FrontierModel, side: Side, verdict: Verdict, reason: str | None,
         reason_shared: bool, actor: Actor, principal: Actor, delegation: Delegation | None,
-        grant: AccessGrant | None, prepared: _Prepared, now: datetime, tell_nominator: bool,
+        grant: AccessGrant | None, prepared: _Prepared, now: datetime, notices: bool,
     ) -> Outcome:  # fmt: skip
         """One decision on a locked nomination the rules let ``actor`` decide, and what it makes happen."""
         decision = Decision(
@@ -627,13 +633,15 @@ class CoSelection:
         final = nomination.state != NominationState.PENDING
         self.unit.record(actor=actor, action=f"nomination.{nomination.state}" if final else "nomination.tallied",
                          subject=nomination, before=before, after=after, reason=reason)  # fmt: skip
+        if not notices:
+            return Outcome(nomination=nomination, decision=decision, grant=created)
         self.unit.notify(
             topic="nomination.decision",
             recipient=approvers(model.id),
             payload={"nomination_id": nomination.id, "decision_id": decision.id, "state": nomination.state},
             dedupe_key=f"nomination.decision:{decision.id}",
         )
-        if final and tell_nominator:
+        if final:
             self.unit.notify(
                 topic=f"nomination.{nomination.state}",
                 recipient=f"user:{nomination.nominated_by}",
