@@ -220,7 +220,7 @@ async def test_concurrent_batches_queue_on_the_head(world, sessionmaker, clock):
 async def test_batches_racing_each_other_never_fork_the_chain(world, sessionmaker, clock):
     start = await audit.head_of(world.unit.session)
 
-    async def batch(tag: str, n: int) -> list[AuditEvent]:
+    async def batch(tag: str, n: int) -> list[audit.Entry]:
         async with sessionmaker() as session:
             unit = Unit(session, clock)
             events = queue(unit, n, tag)
