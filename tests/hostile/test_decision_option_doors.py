@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from accessdesk.domain.vocabulary import Tier
-from tests.support.doors import Door, api_answers, page_answers, signed_in
+from tests.support.doors import Door, api_answers, page_answers, signed_in, tokens_of
 from tests.support.scenes import partner, pending
 
 NUL = "\x00"
@@ -59,7 +59,7 @@ async def scene(world) -> tuple[dict[str, str], dict[str, Any]]:
 
 async def test_every_hostile_decision_request_is_a_4xx_problem_and_changes_nothing(api, world, unchanged, bearer):
     ids, people = await scene(world)
-    tokens = {name: await bearer(person) for name, person in people.items()}
+    tokens = await tokens_of(bearer, people)
     async with unchanged():
         wrong = await api_answers(api, tokens, api_doors(ids))
     assert not wrong, "\n".join(wrong)

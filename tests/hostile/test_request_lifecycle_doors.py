@@ -15,7 +15,7 @@ from accessdesk.domain.coselection import CoSelection
 from accessdesk.domain.delegations import Delegations
 from accessdesk.domain.reconsiderations import Reconsiderations
 from accessdesk.domain.vocabulary import Verdict
-from tests.support.doors import Door, api_answers, page_answers, signed_in
+from tests.support.doors import Door, api_answers, page_answers, signed_in, tokens_of
 from tests.support.scenes import iso, partner, pending
 
 NUL = "\x00"
@@ -122,7 +122,7 @@ def iso_before(moment: str) -> str:
 
 async def test_every_hostile_request_is_a_4xx_problem_and_changes_nothing(api, world, unchanged, bearer):
     ids, people = await scene(world)
-    tokens = {name: await bearer(person) for name, person in people.items()}
+    tokens = await tokens_of(bearer, people)
     async with unchanged():
         wrong = await api_answers(api, tokens, api_doors(ids))
     assert not wrong, "\n".join(wrong)

@@ -23,6 +23,12 @@ class Door:
     method: str = "POST"  # or PATCH (a JSON body too) or GET
 
 
+async def tokens_of(bearer, people: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each person's API headers, made with the ``bearer`` fixture (before the table is held in ``unchanged()``: a
+    token is a row), by the name the doors use."""
+    return {name: await bearer(person) for name, person in people.items()}
+
+
 async def api_answers(api, tokens: dict[str, dict[str, str]], doors: list[Door]) -> list[str]:
     """Each door asked through the API with ``tokens[door.who]``: the wrong answers."""
     wrong: list[str] = []
